@@ -1,0 +1,62 @@
+// bin/anvil: finds the sub-command named by the leading words of argv and runs it.
+import { commands } from './commands.ts';
+import { UsageError } from './command.ts';
+import type { CliCommand } from './command.ts';
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 8);
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: anvil <command> [options]',
+    '',
+    'anvil provisions bare-metal machines: power and boot devices through IPMI and Intel AMT,',
+    'network boot (DHCP, TFTP, iPXE), images, and test runs. `anvil <command> --help` for more.',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Environment: ANVIL_DATA  data directory (default ./anvil-data)',
+  ].join('\n');
+}
+
+/** The command whose words are the longest prefix of argv. */
+function find(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+  let best: { command: CliCommand; rest: string[] } | undefined;
+  for (const command of commands) {
+    const words = command.name.split(' ');
+    if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.command.name.split(' ').length)) {
+      best = { command, rest: argv.slice(words.length) };
+    }
+  }
+  return best;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(usage() + '\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = find(argv);
+  if (!found) {
+    const group = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
+    if (group.length > 0) {
+      process.stderr.write(`anvil ${argv[0]}: expected one of:\n${group.map((c) => `  anvil ${c.name}  ${c.summary}`).join('\n')}\n`);
+    } else {
+      process.stderr.write(`anvil: unknown command '${argv[0]}'; run 'anvil --help' for the list\n`);
+    }
+    return 2;
+  }
+  try {
+    return await found.command.run(found.rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`anvil ${found.command.name}: ${error.message}\nRun 'anvil ${found.command.name} --help' for usage.\n`);
+      return 2;
+    }
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(`anvil ${found.command.name}: ${(error as Error).message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
