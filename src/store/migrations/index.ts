@@ -1,0 +1,18 @@
+// anvil's migrations, in order. A migration is never edited once released: add a new one.
+import type { Migration } from 'kysely/migration';
+import type { AnyDb, Dialect } from './helpers.ts';
+import * as m001 from './001-core.ts';
+import * as m002 from './002-testing.ts';
+
+type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
+
+const all: ReadonlyArray<readonly [string, Up]> = [
+  ['001-core', m001.up],
+  ['002-testing', m002.up],
+];
+
+export const migrationNames: readonly string[] = all.map(([name]) => name);
+
+export function migrationsFor(dialect: Dialect): Record<string, Migration> {
+  return Object.fromEntries(all.map(([name, up]) => [name, { up: (db: AnyDb) => up(db, { dialect }) }]));
+}

@@ -1,0 +1,126 @@
+// The database's tables as Kysely types. Timestamps are ISO-8601 UTC strings and flags
+// are 0/1 integers, so one set of queries runs on SQLite and PostgreSQL alike.
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface MachinesTable {
+  id: Generated<number>;
+  name: string;
+  driver: Generated<string>;
+  /** JSON; secrets inside are encrypted (see drivers' secret handling). */
+  driver_info: Generated<string>;
+  power_state: Generated<string>;
+  provision_state: Generated<string>;
+  maintenance: Generated<number>;
+  maintenance_reason: string | null;
+  /** Who holds the machine's exclusive lock, or null. */
+  reservation: string | null;
+  next_profile: Generated<string>;
+  /** 1 when next_profile falls back to `local` after one boot is served. */
+  next_once: Generated<number>;
+  version: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MacsTable {
+  mac: string;
+  machine_id: number;
+}
+
+export interface ProfilesTable {
+  name: string;
+  available: number;
+  synced_at: string;
+}
+
+export type BootLogKind = 'nextboot' | 'boot';
+
+export interface BootLogTable {
+  id: Generated<number>;
+  machine_id: number;
+  at: string;
+  kind: BootLogKind;
+  profile: string;
+  /** operator, localboot callback, once-rule, boot served, ... */
+  reason: string;
+  loader: string | null;
+  arch: string | null;
+  address: string | null;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface TestsTable {
+  name: string;
+  available: number;
+  synced_at: string;
+}
+
+export type RunState = 'requested' | 'sent' | 'done' | 'error';
+
+export interface RunsTable {
+  id: Generated<number>;
+  machine_id: number;
+  test: string;
+  state: RunState;
+  requested_at: string;
+  sent_at: string | null;
+  finished_at: string | null;
+  infos: Generated<number>;
+  warnings: Generated<number>;
+  errors: Generated<number>;
+  version: string | null;
+  upload_path: string | null;
+  upload_bytes: number | null;
+  error_reason: string | null;
+}
+
+export type LineKind = 'I' | 'W' | 'E' | 'V';
+
+export interface RunLinesTable {
+  id: Generated<number>;
+  run_id: number;
+  line_no: number;
+  kind: LineKind;
+  text: string;
+}
+
+export interface SystemVersionsTable {
+  machine_id: number;
+  version: string;
+  first_seen: string;
+  last_seen: string;
+}
+
+export interface Database {
+  settings: SettingsTable;
+  machines: MachinesTable;
+  macs: MacsTable;
+  profiles: ProfilesTable;
+  boot_log: BootLogTable;
+  tokens: TokensTable;
+  tests: TestsTable;
+  runs: RunsTable;
+  run_lines: RunLinesTable;
+  system_versions: SystemVersionsTable;
+}
+
+export type Machine = Selectable<MachinesTable>;
+export type NewMachine = Insertable<MachinesTable>;
+export type MachineUpdate = Updateable<MachinesTable>;
+export type BootLogEntry = Selectable<BootLogTable>;
+export type Run = Selectable<RunsTable>;
+export type RunLine = Selectable<RunLinesTable>;
+export type Token = Selectable<TokensTable>;

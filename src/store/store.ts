@@ -1,0 +1,79 @@
+// Opens anvil's database — SQLite in the data directory by default, PostgreSQL when
+// ANVIL_DATABASE_URL says so — and brings its schema up to date before anything uses it.
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import type { Database } from './schema.ts';
+import type { Dialect } from './migrations/helpers.ts';
+import { migrationsFor } from './migrations/index.ts';
+import { AnvilError } from '../common/errors.ts';
+
+/** How long a writer waits for another process (pxemngr, a second server) to release SQLite. */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** SQLite file path (':memory:' for tests). */
+  sqlitePath?: string;
+  /** postgres://… ; wins over sqlitePath. */
+  postgresUrl?: string;
+  /** Stop at this migration (tests of in-place upgrades). */
+  migrateTo?: string;
+}
+
+export async function openStore(options: OpenOptions): Promise<Store> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  if (options.postgresUrl) {
+    const { default: pg } = await import('pg');
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.postgresUrl, max: 10 }) }) });
+    dialect = 'postgres';
+  } else {
+    const file = options.sqlitePath ?? ':memory:';
+    let sqlite: SQLite.Database;
+    try {
+      sqlite = new SQLite(file);
+    } catch (error) {
+      throw new AnvilError('STORE_OPEN_FAILED', 'unavailable', `cannot open the database ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    // WAL lets pxemngr write while a server reads; the busy timeout makes writers queue instead of failing.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('synchronous = NORMAL');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    dialect = 'sqlite';
+  }
+  const store: Store = { db, dialect, close: () => db.destroy() };
+  try {
+    await migrate(store, options.migrateTo);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return store;
+}
+
+export async function migrate(store: Store, target?: string): Promise<void> {
+  const migrator = new Migrator({
+    db: store.db,
+    provider: { getMigrations: async () => migrationsFor(store.dialect) },
+    migrationTableName: 'anvil_migrations',
+    migrationLockTableName: 'anvil_migrations_lock',
+  });
+  const { error, results } = target ? await migrator.migrateTo(target) : await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new AnvilError('STORE_MIGRATION_FAILED', 'internal', `database migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The current time as stored: ISO-8601 UTC. */
+export type Clock = () => Date;
+export const systemClock: Clock = () => new Date();
+export const stamp = (clock: Clock): string => clock().toISOString();

@@ -1,0 +1,220 @@
+// Test scripts and test runs: pxemngr's tester. A run moves requested → sent → done | error;
+// a run sent and not uploaded in time becomes error (the watchdog). `wait.test` is handed out
+// when nothing is queued.
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database, Machine, Run, RunLine } from '../store/schema.ts';
+import type { Dialect } from '../store/migrations/helpers.ts';
+import { AnvilError, listWords, notFound } from '../common/errors.ts';
+import { readTemplate, scanTemplates, type ScanProblem } from '../common/template-dir.ts';
+import { availableNames, syncNames, type SyncReport } from '../common/name-sync.ts';
+import { renderTemplate } from '../common/templates.ts';
+import { stamp, type Clock } from '../store/store.ts';
+import { parseFile } from './result-parser.ts';
+
+export const TEST_EXTENSION = '.test';
+export const WAIT_TEST = 'wait';
+/** A run sent and not uploaded within this time becomes error. */
+export const DEFAULT_RUN_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+
+export interface TestSyncReport extends SyncReport {
+  readonly problems: ScanProblem[];
+}
+
+export interface ScriptVariables {
+  readonly server: string;
+  readonly mac: string | undefined;
+}
+
+export interface NextScript {
+  /** The run handed out, or undefined when wait.test was sent. */
+  readonly run: Run | undefined;
+  readonly testname: string;
+  readonly script: string;
+}
+
+export interface RunDetail extends Run {
+  readonly machine: string;
+}
+
+export class Testing {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: Dialect;
+  readonly #clock: Clock;
+  readonly dir: string;
+  readonly uploadsDir: string;
+
+  constructor(db: Kysely<Database>, dialect: Dialect, dir: string, uploadsDir: string, clock: Clock) {
+    this.#db = db;
+    this.#dialect = dialect;
+    this.dir = dir;
+    this.uploadsDir = uploadsDir;
+    this.#clock = clock;
+  }
+
+  /** pxemngr synctestnames. */
+  async sync(): Promise<TestSyncReport> {
+    const { names, problems } = await scanTemplates(this.dir, TEST_EXTENSION);
+    if (!names.includes(WAIT_TEST)) {
+      const problem = problems.find((p) => p.file.endsWith(`/${WAIT_TEST}${TEST_EXTENSION}`));
+      throw new AnvilError('WAIT_TEST_MISSING', 'invalid', problem
+        ? `wait.test does not parse${problem.line ? ` (line ${problem.line})` : ''}: ${problem.message}`
+        : `${join(this.dir, 'wait.test')} is missing: it is mandatory (it is sent when no test is queued; it should sleep a while and exit); create it and run synctestnames again`);
+    }
+    return { ...(await syncNames(this.#db, 'tests', names, stamp(this.#clock))), problems };
+  }
+
+  available(): Promise<string[]> {
+    return availableNames(this.#db, 'tests');
+  }
+
+  /** pxemngr nexttest: queues tests for a machine, in order. */
+  async queue(machine: Machine, tests: readonly string[]): Promise<Run[]> {
+    const known = await this.available();
+    const unknown = tests.filter((t) => !known.includes(t) || t === WAIT_TEST);
+    if (unknown.length > 0) {
+      throw new AnvilError('UNKNOWN_TEST', 'not-found', `unknown test${unknown.length > 1 ? 's' : ''} ${listWords(unknown.map((t) => `'${t}'`))}; known tests: ${listWords(known.filter((t) => t !== WAIT_TEST))}${known.length === 0 ? ' (run synctestnames first)' : ''}`);
+    }
+    const now = stamp(this.#clock);
+    return this.#db.transaction().execute(async (trx) => {
+      const runs: Run[] = [];
+      for (const test of tests) {
+        runs.push(await trx.insertInto('runs').values({ machine_id: machine.id, test, state: 'requested', requested_at: now, sent_at: null, finished_at: null, version: null, upload_path: null, upload_bytes: null, error_reason: null }).returningAll().executeTakeFirstOrThrow());
+      }
+      return runs;
+    });
+  }
+
+  /**
+   * Takes the machine's oldest requested run and marks it sent, in one statement, so two
+   * concurrent callers never get the same run.
+   */
+  async claimNext(machine: Machine): Promise<Run | undefined> {
+    const now = stamp(this.#clock);
+    return this.#db.updateTable('runs')
+      .set({ state: 'sent', sent_at: now })
+      .where('id', '=', (eb) => {
+        const oldest = eb.selectFrom('runs').select('id').where('machine_id', '=', machine.id).where('state', '=', 'requested').orderBy('id').limit(1);
+        return this.#dialect === 'postgres' ? oldest.forUpdate().skipLocked() : oldest;
+      })
+      .where('state', '=', 'requested')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** /nexttest/: the next test script rendered for the machine, or wait.test. */
+  async nextScript(machine: Machine, vars: ScriptVariables): Promise<NextScript> {
+    const run = await this.claimNext(machine);
+    const testname = run?.test ?? WAIT_TEST;
+    try {
+      const source = await readTemplate(this.dir, testname, TEST_EXTENSION, () => this.available(), 'test');
+      const script = await renderTemplate(source, { system: machine.name, testname, log: run?.id ?? '', mac: vars.mac ?? '', server: vars.server }, `${testname}${TEST_EXTENSION}`);
+      return { run, testname, script };
+    } catch (error) {
+      // The run was handed out but its script can't be made: record why instead of losing it.
+      if (run) await this.#fail(run.id, (error as Error).message);
+      throw error;
+    }
+  }
+
+  async #fail(runId: number, reason: string): Promise<void> {
+    await this.#db.updateTable('runs').set({ state: 'error', error_reason: reason, finished_at: stamp(this.#clock) }).where('id', '=', runId).execute();
+  }
+
+  /** The run an upload without a run id belongs to: the machine's most recently sent one. */
+  async latestSent(machine: Machine): Promise<Run> {
+    const run = await this.#db.selectFrom('runs').selectAll().where('machine_id', '=', machine.id).where('state', '=', 'sent').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    if (!run) throw notFound('NO_RUN_SENT', `machine '${machine.name}' has no test run waiting for a result; upload to /upload/<run-id>/ to name the run`);
+    return run;
+  }
+
+  async get(runId: number): Promise<RunDetail> {
+    const run = await this.#db.selectFrom('runs').innerJoin('machines', 'machines.id', 'runs.machine_id')
+      .selectAll('runs').select('machines.name as machine').where('runs.id', '=', runId).executeTakeFirst();
+    if (!run) throw notFound('UNKNOWN_RUN', `no test run ${runId}`);
+    return run;
+  }
+
+  /** A temporary path in the uploads folder for an upload being received. */
+  async uploadTempPath(): Promise<string> {
+    await mkdir(this.uploadsDir, { recursive: true });
+    return join(this.uploadsDir, `.incoming-${randomBytes(8).toString('hex')}`);
+  }
+
+  uploadPath(runId: number): string {
+    return join(this.uploadsDir, `${runId}.log`);
+  }
+
+  /**
+   * Files a received upload (already complete at `tempPath`) as the result of a run: parses it,
+   * stores the lines, moves it to uploads/<id>.log and marks the run done. A run that was not
+   * sent, or already has a result, is refused and the temporary file removed.
+   */
+  async fileUpload(runId: number, tempPath: string, bytes: number): Promise<RunDetail> {
+    try {
+      const run = await this.get(runId);
+      if (run.state === 'requested') throw new AnvilError('RUN_NOT_SENT', 'conflict', `test run ${runId} (${run.test} on ${run.machine}) has not been sent yet; nothing to upload`);
+      if (run.state === 'done') throw new AnvilError('RUN_DONE', 'conflict', `test run ${runId} (${run.test} on ${run.machine}) already has a result`);
+      const parsed = await parseFile(tempPath);
+      const now = stamp(this.#clock);
+      const final = this.uploadPath(runId);
+      await this.#db.transaction().execute(async (trx) => {
+        const claimed = await trx.updateTable('runs')
+          .set({ state: 'done', finished_at: now, infos: parsed.infos, warnings: parsed.warnings, errors: parsed.errors, version: parsed.version ?? null, upload_path: `${runId}.log`, upload_bytes: bytes, error_reason: null })
+          .where('id', '=', runId).where('state', 'in', ['sent', 'error'])
+          .returning('id').executeTakeFirst();
+        if (!claimed) throw new AnvilError('RUN_DONE', 'conflict', `test run ${runId} already has a result`);
+        for (let i = 0; i < parsed.lines.length; i += 200) {
+          await trx.insertInto('run_lines').values(parsed.lines.slice(i, i + 200).map((l) => ({ run_id: runId, line_no: l.lineNo, kind: l.kind, text: l.text }))).execute();
+        }
+        if (parsed.version !== undefined) {
+          await trx.updateTable('machines').set({ version: parsed.version, updated_at: now }).where('id', '=', run.machine_id).execute();
+          const seen = await trx.updateTable('system_versions').set({ last_seen: now }).where('machine_id', '=', run.machine_id).where('version', '=', parsed.version).executeTakeFirst();
+          if (seen.numUpdatedRows === 0n) await trx.insertInto('system_versions').values({ machine_id: run.machine_id, version: parsed.version, first_seen: now, last_seen: now }).execute();
+        }
+        // Renaming last: if anything above fails, the transaction rolls back and no file is left claiming a result.
+        await rename(tempPath, final);
+      });
+      return await this.get(runId);
+    } finally {
+      await rm(tempPath, { force: true });
+    }
+  }
+
+  /** The watchdog: runs sent longer ago than `timeoutMs` without a result become error. */
+  async expire(timeoutMs: number): Promise<number> {
+    const now = this.#clock();
+    const cutoff = new Date(now.getTime() - timeoutMs).toISOString();
+    const result = await this.#db.updateTable('runs')
+      .set({ state: 'error', finished_at: now.toISOString(), error_reason: `no result uploaded within ${Math.round(timeoutMs / 1000)} s of being sent` })
+      .where('state', '=', 'sent').where('sent_at', '<', cutoff)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** pxemngr dpytest: a machine's runs, newest first. */
+  async runsOf(machineId: number, limit = 200): Promise<Run[]> {
+    return this.#db.selectFrom('runs').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  async lines(runId: number): Promise<RunLine[]> {
+    return this.#db.selectFrom('run_lines').selectAll().where('run_id', '=', runId).orderBy('id').execute();
+  }
+
+  /** The newest finished run of every machine (for the fleet page). */
+  async latestResults(): Promise<Map<number, Run>> {
+    const rows = await this.#db.selectFrom('runs').selectAll()
+      .where('id', 'in', (eb) => eb.selectFrom('runs').select((e) => e.fn.max('id').as('id')).where('state', 'in', ['done', 'error']).groupBy('machine_id'))
+      .execute();
+    return new Map(rows.map((r) => [r.machine_id, r]));
+  }
+
+  /** Every version seen, per machine (the versions page). */
+  async versions(): Promise<Array<{ machine: string; version: string; first_seen: string; last_seen: string }>> {
+    return this.#db.selectFrom('system_versions').innerJoin('machines', 'machines.id', 'system_versions.machine_id')
+      .select(['machines.name as machine', 'system_versions.version', 'system_versions.first_seen', 'system_versions.last_seen'])
+      .orderBy('system_versions.version', 'desc').orderBy('machines.name').execute();
+  }
+}
