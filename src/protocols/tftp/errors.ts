@@ -1,0 +1,51 @@
+// Typed errors of the TFTP package. Callers match on `code`; protocol code imports
+// nothing from the rest of anvil, so these stand alone.
+
+export type DecodeReason =
+  | 'truncated'
+  | 'unknown-opcode'
+  | 'unterminated-string'
+  | 'invalid-utf8'
+  | 'empty-filename'
+  | 'unknown-mode'
+  | 'odd-options'
+  | 'empty-option-name'
+  | 'too-many-options';
+
+/** A packet that is not valid TFTP. A server logs and counts it, and its loop goes on. */
+export class TftpDecodeError extends Error {
+  override readonly name = 'TftpDecodeError';
+  readonly code = 'TFTP_MALFORMED_PACKET';
+  readonly reason: DecodeReason;
+
+  constructor(reason: DecodeReason, message: string) {
+    super(`malformed TFTP packet: ${message}`);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Thrown by a file handler to refuse a path (traversal, a symlink out of the root,
+ * a NUL byte). The server answers with error 2, access violation.
+ */
+export class TftpAccessDeniedError extends Error {
+  override readonly name = 'TftpAccessDeniedError';
+  readonly code = 'TFTP_ACCESS_DENIED';
+  readonly path: string;
+
+  constructor(path: string, why: string) {
+    super(`TFTP access to ${JSON.stringify(path)} denied: ${why}`);
+    this.path = path;
+  }
+}
+
+/** The server could not bind its listening socket. */
+export class TftpBindError extends Error {
+  override readonly name = 'TftpBindError';
+  readonly code: 'TFTP_BIND_DENIED' | 'TFTP_ADDRESS_IN_USE' | 'TFTP_BIND_FAILED';
+
+  constructor(code: TftpBindError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -1,0 +1,11 @@
+// anvil's TFTP package: codec, read-only server, file handlers and a small client.
+export * from './constants.ts';
+export * from './errors.ts';
+export * from './codec.ts';
+export * from './options.ts';
+export * from './handler.ts';
+export * from './root-handler.ts';
+export * from './io.ts';
+export { zeroCounters } from './transfer.ts';
+export type { TftpCounters, TransferOutcome } from './transfer.ts';
+export * from './server.ts';

@@ -1,0 +1,268 @@
+// anvil's read-only TFTP server (RFC 1350; options RFC 2347/2348/2349/7440). The listening
+// socket only takes requests; each transfer runs on its own ephemeral socket (its TID).
+// Files come from a TftpFileHandler: the server knows nothing of machines.
+import { isIPv6 } from 'node:net';
+import { decodePacket, encodeError } from './codec.ts';
+import type { TftpPacket, TftpRequest } from './codec.ts';
+import {
+  DEFAULT_MAX_BLOCK_SIZE,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_MAX_TRANSFERS,
+  DEFAULT_MAX_WINDOW_SIZE,
+  DEFAULT_RETRANSMIT_TIMEOUT_MS,
+  ErrorCode,
+  MAX_BLOCK_SIZE,
+  MAX_WINDOW_SIZE,
+  TFTP_PORT,
+} from './constants.ts';
+import { TftpAccessDeniedError, TftpBindError } from './errors.ts';
+import type { TftpFile, TftpFileHandler } from './handler.ts';
+import { systemClock, udpSocketFactory } from './io.ts';
+import type { Clock, Endpoint, SocketFactory, TftpSocket } from './io.ts';
+import { negotiateReadOptions } from './options.ts';
+import { Transfer, zeroCounters } from './transfer.ts';
+import type { TftpCounters, TransferOutcome } from './transfer.ts';
+
+export type TftpServerOptions = {
+  readonly handler: TftpFileHandler;
+  /** Address to listen on; default 0.0.0.0. */
+  readonly host?: string;
+  /** Default 69; 0 picks a free port (tests). */
+  readonly port?: number;
+  /** blksize cap (RFC 2348); default DEFAULT_MAX_BLOCK_SIZE (1468, no IP fragmentation on Ethernet). */
+  readonly maxBlockSize?: number;
+  /** windowsize cap (RFC 7440); default DEFAULT_MAX_WINDOW_SIZE. */
+  readonly maxWindowSize?: number;
+  /** Retransmission timeout when the client sends no timeout option; default 1 s. */
+  readonly retransmitTimeoutMs?: number;
+  /** Retransmissions before a transfer is abandoned; default 5. */
+  readonly maxRetries?: number;
+  /** Concurrent transfers; further requests are dropped, and clients retry. Default 1000. */
+  readonly maxTransfers?: number;
+  readonly socketFactory?: SocketFactory;
+  readonly clock?: Clock;
+  /** Per-request and per-transfer events, for logs. Must not throw. */
+  readonly onEvent?: (event: TftpServerEvent) => void;
+};
+
+export type TftpServerEvent =
+  | { readonly type: 'transfer-start'; readonly client: Endpoint; readonly path: string; readonly size: number | undefined; readonly blockSize: number; readonly windowSize: number }
+  | { readonly type: 'transfer-end'; readonly client: Endpoint; readonly path: string; readonly outcome: TransferOutcome; readonly bytes: number; readonly durationMs: number }
+  | { readonly type: 'request-refused'; readonly client: Endpoint; readonly path: string; readonly errorCode: ErrorCode; readonly message: string }
+  | { readonly type: 'malformed'; readonly client: Endpoint; readonly detail: string }
+  | { readonly type: 'busy'; readonly client: Endpoint; readonly path: string }
+  | { readonly type: 'handler-error'; readonly client: Endpoint; readonly path: string; readonly error: unknown };
+
+/** Marks a client whose request is being opened, so its retransmitted RRQ is not served twice. */
+const OPENING = 'opening';
+
+export class TftpServer {
+  readonly #handler: TftpFileHandler;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #maxBlockSize: number;
+  readonly #maxWindowSize: number;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+  readonly #maxTransfers: number;
+  readonly #socketFactory: SocketFactory;
+  readonly #clock: Clock;
+  readonly #onEvent: (event: TftpServerEvent) => void;
+  readonly #counters = zeroCounters();
+  /** Active transfers by client "address:port" (its TID). */
+  readonly #active = new Map<string, Transfer | typeof OPENING>();
+  #socket: TftpSocket | undefined;
+  #bound: Endpoint | undefined;
+  #closed = false;
+
+  constructor(options: TftpServerOptions) {
+    this.#handler = options.handler;
+    this.#host = options.host ?? '0.0.0.0';
+    this.#port = options.port ?? TFTP_PORT;
+    this.#maxBlockSize = Math.min(options.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE, MAX_BLOCK_SIZE);
+    this.#maxWindowSize = Math.min(options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MAX_WINDOW_SIZE);
+    this.#timeoutMs = options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
+    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#maxTransfers = options.maxTransfers ?? DEFAULT_MAX_TRANSFERS;
+    this.#socketFactory = options.socketFactory ?? udpSocketFactory;
+    this.#clock = options.clock ?? systemClock;
+    this.#onEvent = options.onEvent ?? (() => {});
+  }
+
+  /** A snapshot of the counters, for metrics. */
+  get counters(): Readonly<TftpCounters> {
+    return { ...this.#counters, activeTransfers: this.#active.size };
+  }
+
+  /** The bound address, once listening. */
+  get address(): Endpoint | undefined {
+    return this.#bound;
+  }
+
+  async listen(): Promise<Endpoint> {
+    const socket = this.#socketFactory(isIPv6(this.#host) ? 'udp6' : 'udp4');
+    try {
+      this.#bound = await socket.bind(this.#port, this.#host);
+    } catch (error) {
+      socket.close();
+      throw bindError(error, this.#host, this.#port);
+    }
+    this.#socket = socket;
+    socket.onMessage((message, from) => this.#onRequest(message, from));
+    // A listening UDP socket's errors (e.g. ICMP noise) must not stop the service.
+    socket.onError(() => {});
+    return this.#bound;
+  }
+
+  /** Stops listening and aborts running transfers, telling their clients. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#socket?.close();
+    this.#socket = undefined;
+    for (const transfer of this.#active.values()) {
+      if (transfer !== OPENING) transfer.abort('server shutting down');
+    }
+  }
+
+  #onRequest(message: Buffer, from: Endpoint): void {
+    let packet: TftpPacket;
+    try {
+      packet = decodePacket(message);
+    } catch (error) {
+      this.#counters.malformedDropped++;
+      this.#onEvent({ type: 'malformed', client: copy(from), detail: (error as Error).message });
+      return;
+    }
+    if (packet.kind === 'rrq') {
+      this.#startRead(packet, copy(from)).catch((error: unknown) => {
+        this.#onEvent({ type: 'handler-error', client: copy(from), path: packet.filename, error });
+      });
+    } else if (packet.kind === 'wrq') {
+      this.#refuse(from, packet.filename, ErrorCode.ACCESS_VIOLATION, 'anvil serves TFTP read-only: write requests are refused');
+    } else {
+      // DATA, ACK, ERROR or OACK on the request port: not a request, and RFC 1350 wants no reply.
+      this.#counters.malformedDropped++;
+      this.#onEvent({ type: 'malformed', client: copy(from), detail: `${packet.kind} packet on the request port` });
+    }
+  }
+
+  async #startRead(request: TftpRequest, client: Endpoint): Promise<void> {
+    const key = `${client.address}:${client.port}`;
+    // The client's RRQ retransmitted before our answer reached it: the transfer will retransmit instead.
+    if (this.#active.has(key)) return;
+    if (request.mode !== 'octet') {
+      this.#refuse(client, request.filename, ErrorCode.ILLEGAL_OPERATION, `mode ${request.mode} is not served; use octet (binary) mode`);
+      return;
+    }
+    if (this.#active.size >= this.#maxTransfers) {
+      this.#counters.busyDropped++;
+      this.#onEvent({ type: 'busy', client, path: request.filename });
+      return;
+    }
+    this.#active.set(key, OPENING);
+    let file: TftpFile | undefined;
+    try {
+      file = await this.#handler.open(request.filename, client);
+    } catch (error) {
+      this.#active.delete(key);
+      if (error instanceof TftpAccessDeniedError) {
+        this.#refuse(client, request.filename, ErrorCode.ACCESS_VIOLATION, 'Access violation');
+      } else {
+        this.#refuse(client, request.filename, ErrorCode.NOT_DEFINED, 'server error opening the file');
+        this.#onEvent({ type: 'handler-error', client, path: request.filename, error });
+      }
+      return;
+    }
+    if (file === undefined) {
+      this.#active.delete(key);
+      this.#refuse(client, request.filename, ErrorCode.FILE_NOT_FOUND, 'File not found');
+      return;
+    }
+    await this.#runTransfer(request, client, key, file);
+  }
+
+  async #runTransfer(request: TftpRequest, client: Endpoint, key: string, file: TftpFile): Promise<void> {
+    const negotiated = negotiateReadOptions(request.options, file.size, {
+      maxBlockSize: this.#maxBlockSize,
+      maxWindowSize: this.#maxWindowSize,
+    });
+    const socket = this.#socketFactory(isIPv6(client.address) ? 'udp6' : 'udp4');
+    try {
+      if (this.#closed) throw new Error('server closed');
+      // Same local address as the listener, so a multi-homed server answers from the address asked.
+      await socket.bind(0, this.#bound?.address ?? this.#host);
+      await socket.connect(client.port, client.address);
+    } catch (error) {
+      socket.close();
+      this.#active.delete(key);
+      await file.close().catch(() => {});
+      if (!this.#closed) this.#onEvent({ type: 'handler-error', client, path: request.filename, error });
+      return;
+    }
+    const started = this.#clock.now();
+    const transfer = new Transfer({
+      socket,
+      file,
+      client,
+      oack: negotiated.accepted,
+      blockSize: negotiated.blockSize,
+      windowSize: negotiated.windowSize,
+      timeoutMs: negotiated.timeoutSeconds !== undefined ? negotiated.timeoutSeconds * 1000 : this.#timeoutMs,
+      maxRetries: this.#maxRetries,
+      clock: this.#clock,
+      counters: this.#counters,
+      onEnd: (outcome, bytes) => {
+        this.#active.delete(key);
+        if (outcome.status === 'completed') this.#counters.transfersCompleted++;
+        else this.#counters.transfersFailed++;
+        const durationMs = this.#clock.now() - started;
+        this.#onEvent({ type: 'transfer-end', client, path: request.filename, outcome, bytes, durationMs });
+      },
+    });
+    this.#active.set(key, transfer);
+    this.#counters.transfersStarted++;
+    this.#onEvent({
+      type: 'transfer-start',
+      client,
+      path: request.filename,
+      size: file.size,
+      blockSize: negotiated.blockSize,
+      windowSize: negotiated.windowSize,
+    });
+    transfer.start();
+  }
+
+  /** Answers a request with an ERROR from the request port; no transfer socket is spent on a refusal. */
+  #refuse(client: Endpoint, path: string, errorCode: ErrorCode, message: string): void {
+    this.#socket?.send(encodeError(errorCode, message), client);
+    this.#counters.requestsRefused++;
+    this.#counters.errorsSent++;
+    this.#onEvent({ type: 'request-refused', client: copy(client), path, errorCode, message });
+  }
+}
+
+function copy(endpoint: Endpoint): Endpoint {
+  return { address: endpoint.address, port: endpoint.port };
+}
+
+function bindError(error: unknown, host: string, port: number): TftpBindError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new TftpBindError(
+      'TFTP_BIND_DENIED',
+      `cannot listen for TFTP on UDP ${where}: ports below 1024 need privilege. Run anvil as root, ` +
+        `or grant node the capability (sudo setcap cap_net_bind_service=+ep ${process.execPath}), ` +
+        `or listen on an unprivileged port (--tftp 0.0.0.0:6969) and redirect 69 to it, since PXE firmware always asks port 69`,
+      { cause: error },
+    );
+  }
+  if (code === 'EADDRINUSE') {
+    return new TftpBindError(
+      'TFTP_ADDRESS_IN_USE',
+      `cannot listen for TFTP on UDP ${where}: another server (tftpd-hpa, dnsmasq --enable-tftp?) already uses it; stop it or choose another --tftp address`,
+      { cause: error },
+    );
+  }
+  return new TftpBindError('TFTP_BIND_FAILED', `cannot listen for TFTP on UDP ${where}: ${(error as Error).message}`, { cause: error });
+}
