@@ -1,0 +1,138 @@
+// The RMCP+ algorithms: RAKP HMACs, session keys K1/K2, integrity check values and
+// AES-CBC-128 with the confidentiality pad (IPMI v2.0 §13.28–§13.29). Deterministic:
+// the IV is an argument, so the caller owns randomness.
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import type { AuthAlgorithmId, ConfidentialityAlgorithmId, IntegrityAlgorithmId } from './cipher-suites.ts';
+import { AuthAlgorithm, ConfidentialityAlgorithm, IntegrityAlgorithm, MAX_PASSWORD_LENGTH } from './constants.ts';
+import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from './errors.ts';
+
+/** The constants K1 and K2 are HMACs of: 20 bytes of 0x01 / 0x02 even for SHA-256 (§13.32; ipmitool lanplus_crypt.c). */
+export const KEY_CONSTANT_LENGTH = 20;
+/** AES-CBC-128 block, IV and key size (§13.29). */
+export const AES_BLOCK = 16;
+
+/** The digest behind an RAKP authentication algorithm, or undefined for RAKP-none. */
+export function authHash(auth: AuthAlgorithmId): 'sha1' | 'md5' | 'sha256' | undefined {
+  if (auth === AuthAlgorithm.HMAC_SHA1) return 'sha1';
+  if (auth === AuthAlgorithm.HMAC_MD5) return 'md5';
+  if (auth === AuthAlgorithm.HMAC_SHA256) return 'sha256';
+  return undefined;
+}
+
+/** Length of the RAKP2/RAKP3 key exchange auth code (full HMAC) for an algorithm (§13.31, §13.32). */
+export function rakpAuthCodeLength(auth: AuthAlgorithmId): number {
+  return auth === AuthAlgorithm.HMAC_SHA1 ? 20 : auth === AuthAlgorithm.HMAC_MD5 ? 16 : auth === AuthAlgorithm.HMAC_SHA256 ? 32 : 0;
+}
+
+/** Length of the RAKP4 integrity check value: HMAC-SHA1-96 12, HMAC-MD5 16, HMAC-SHA256-128 16 (§13.31, §13.28.1). */
+export function rakp4IcvLength(auth: AuthAlgorithmId): number {
+  return auth === AuthAlgorithm.HMAC_SHA1 ? 12 : auth === AuthAlgorithm.HMAC_MD5 ? 16 : auth === AuthAlgorithm.HMAC_SHA256 ? 16 : 0;
+}
+
+/** Length of a packet's integrity AuthCode (§13.28.4). */
+export function integrityCodeLength(integrity: IntegrityAlgorithmId): number {
+  if (integrity === IntegrityAlgorithm.HMAC_SHA1_96) return 12;
+  if (integrity === IntegrityAlgorithm.HMAC_MD5_128 || integrity === IntegrityAlgorithm.HMAC_SHA256_128) return 16;
+  return 0;
+}
+
+/** Whether this codec implements the algorithm (MD5-128 integrity and xRC4 are not). */
+export function supportsAuth(a: number): a is AuthAlgorithmId {
+  return a === AuthAlgorithm.NONE || authHash(a as AuthAlgorithmId) !== undefined;
+}
+export function supportsIntegrity(a: number): a is IntegrityAlgorithmId {
+  return a === IntegrityAlgorithm.NONE || a === IntegrityAlgorithm.HMAC_SHA1_96 || a === IntegrityAlgorithm.HMAC_MD5_128 || a === IntegrityAlgorithm.HMAC_SHA256_128;
+}
+export function supportsConfidentiality(a: number): a is ConfidentialityAlgorithmId {
+  return a === ConfidentialityAlgorithm.NONE || a === ConfidentialityAlgorithm.AES_CBC_128;
+}
+
+/** Kuid / Kg: the password as the 20-byte zero-padded key (§13.31). Zero-padding does not change an HMAC. */
+export function key20(secret: Uint8Array | string): Buffer {
+  const raw = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
+  if (raw.length > MAX_PASSWORD_LENGTH) throw new IpmiEncodeError(`IPMI passwords and Kg are at most ${MAX_PASSWORD_LENGTH} bytes`);
+  const out = Buffer.alloc(MAX_PASSWORD_LENGTH);
+  raw.copy(out);
+  return out;
+}
+
+export function hmac(hash: 'sha1' | 'md5' | 'sha256', key: Uint8Array, ...parts: Uint8Array[]): Buffer {
+  const h = createHmac(hash, key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** Keys of an active RMCP+ session: what encode/decodeSession20 need. */
+export interface SessionKeys {
+  readonly integrity: IntegrityAlgorithmId;
+  readonly confidentiality: ConfidentialityAlgorithmId;
+  /** K1, the integrity key (§13.32). */
+  readonly k1: Buffer;
+  /** K2, whose first 16 bytes are the AES key (§13.29). */
+  readonly k2: Buffer;
+}
+
+/** No integrity, no confidentiality: cipher suite 0/1, and every pre-session packet. */
+export const NO_SESSION_KEYS: SessionKeys = { integrity: IntegrityAlgorithm.NONE, confidentiality: ConfidentialityAlgorithm.NONE, k1: Buffer.alloc(0), k2: Buffer.alloc(0) };
+
+/** K1 = HMAC_SIK(0x01×20), K2 = HMAC_SIK(0x02×20) with the authentication algorithm's hash (§13.32). */
+export function deriveSessionKeys(auth: AuthAlgorithmId, sik: Uint8Array, integrity: IntegrityAlgorithmId, confidentiality: ConfidentialityAlgorithmId): SessionKeys {
+  const hash = authHash(auth);
+  if (hash === undefined) {
+    if (integrity !== IntegrityAlgorithm.NONE || confidentiality !== ConfidentialityAlgorithm.NONE) {
+      throw new IpmiEncodeError('integrity and confidentiality need an authentication algorithm to derive keys');
+    }
+    return NO_SESSION_KEYS;
+  }
+  return {
+    integrity,
+    confidentiality,
+    k1: hmac(hash, sik, Buffer.alloc(KEY_CONSTANT_LENGTH, 0x01)),
+    k2: hmac(hash, sik, Buffer.alloc(KEY_CONSTANT_LENGTH, 0x02)),
+  };
+}
+
+/** The integrity AuthCode over authtype..next-header (§13.28.4), truncated to the algorithm's length. */
+export function integrityCode(keys: SessionKeys, data: Uint8Array): Buffer {
+  switch (keys.integrity) {
+    case IntegrityAlgorithm.HMAC_SHA1_96:
+      return hmac('sha1', keys.k1, data).subarray(0, 12);
+    case IntegrityAlgorithm.HMAC_MD5_128:
+      return hmac('md5', keys.k1, data);
+    case IntegrityAlgorithm.HMAC_SHA256_128:
+      return hmac('sha256', keys.k1, data).subarray(0, 16);
+    default:
+      throw new IpmiEncodeError(`integrity algorithm ${keys.integrity} is not supported`);
+  }
+}
+
+/**
+ * AES-CBC-128 as RMCP+ uses it (§13.29): IV ‖ AES(payload ‖ 01 02 … n ‖ n) with
+ * (payload + n + 1) a multiple of 16. The IV must be 16 random bytes from the caller.
+ */
+export function aesEncrypt(k2: Uint8Array, iv: Uint8Array, payload: Uint8Array): Buffer {
+  if (iv.length !== AES_BLOCK) throw new IpmiEncodeError(`AES-CBC-128 needs a ${AES_BLOCK}-byte IV, got ${iv.length}`);
+  if (k2.length < AES_BLOCK) throw new IpmiEncodeError('K2 is shorter than an AES-128 key');
+  const padLength = (AES_BLOCK - ((payload.length + 1) % AES_BLOCK)) % AES_BLOCK;
+  const plain = Buffer.alloc(payload.length + padLength + 1);
+  plain.set(payload, 0);
+  for (let i = 1; i <= padLength; i++) plain[payload.length + i - 1] = i;
+  plain[plain.length - 1] = padLength;
+  const cipher = createCipheriv('aes-128-cbc', k2.subarray(0, AES_BLOCK), iv);
+  cipher.setAutoPadding(false);
+  return Buffer.concat([iv, cipher.update(plain), cipher.final()]);
+}
+
+/** Inverse of aesEncrypt. Throws IpmiDecodeError on a bad length, IpmiAuthenticationError on a bad pad (wrong key). */
+export function aesDecrypt(k2: Uint8Array, data: Uint8Array): Buffer {
+  if (data.length < 2 * AES_BLOCK || data.length % AES_BLOCK !== 0) throw new IpmiDecodeError(`encrypted payload of ${data.length} bytes is not IV + whole AES blocks`);
+  const decipher = createDecipheriv('aes-128-cbc', k2.subarray(0, AES_BLOCK), data.subarray(0, AES_BLOCK));
+  decipher.setAutoPadding(false);
+  const plain = Buffer.concat([decipher.update(data.subarray(AES_BLOCK)), decipher.final()]);
+  const padLength = plain[plain.length - 1] as number;
+  if (padLength >= AES_BLOCK || padLength + 1 > plain.length) throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
+  for (let i = 1; i <= padLength; i++) {
+    if (plain[plain.length - 1 - padLength + i - 1] !== i) throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
+  }
+  return plain.subarray(0, plain.length - 1 - padLength);
+}

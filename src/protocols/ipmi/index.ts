@@ -1,0 +1,12 @@
+// anvil/ipmi: a pure-TypeScript IPMI library. Re-exports only.
+export * from './constants.ts';
+export * from './errors.ts';
+export * from './rmcp.ts';
+export * from './message.ts';
+export * from './session15.ts';
+export * from './session20.ts';
+export * from './crypto.ts';
+export * from './cipher-suites.ts';
+export * from './rakp.ts';
+export * from './session-commands.ts';
+export * from './sol.ts';
