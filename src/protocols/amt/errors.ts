@@ -1,0 +1,98 @@
+// Typed errors of the AMT clients. Callers match on `code`; messages name the machine
+// (host and user) and what to do, never the password.
+
+export const AMT_ERROR_CODES = {
+  auth: 'AMT_AUTH',
+  connect: 'AMT_CONNECT',
+  tls: 'AMT_TLS',
+  failure: 'AMT_FAILURE',
+  protocol: 'AMT_PROTOCOL',
+  unsupported: 'AMT_UNSUPPORTED',
+  timeout: 'AMT_TIMEOUT',
+} as const;
+export type AmtErrorCode = (typeof AMT_ERROR_CODES)[keyof typeof AMT_ERROR_CODES];
+
+export class AmtError extends Error {
+  override readonly name: string = 'AmtError';
+  readonly code: AmtErrorCode;
+  constructor(code: AmtErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The AMT answered 401 to a digest-authenticated request: wrong user or password. */
+export class AmtAuthError extends AmtError {
+  override readonly name = 'AmtAuthError';
+  readonly host: string;
+  readonly user: string;
+  constructor(host: string, user: string) {
+    super(AMT_ERROR_CODES.auth, `AMT ${host} rejected the credentials of user '${user}' (HTTP 401 after digest authentication); check the user name and AMT password`);
+    this.host = host;
+    this.user = user;
+  }
+}
+
+/** No connection could be made, after every retry: AMT off the network, asleep, or the wrong port. */
+export class AmtConnectError extends AmtError {
+  override readonly name = 'AmtConnectError';
+  readonly attempts: number;
+  constructor(host: string, attempts: number, cause: unknown) {
+    const reason = (cause as { code?: string; message?: string })?.code ?? (cause as Error)?.message ?? 'unknown error';
+    super(AMT_ERROR_CODES.connect, `cannot reach AMT ${host} after ${attempts} attempt(s) (${reason}); check the address and port, that AMT is provisioned and the machine is plugged in`, { cause });
+    this.attempts = attempts;
+  }
+}
+
+/** The TLS handshake failed or the certificate was refused. */
+export class AmtTlsError extends AmtError {
+  override readonly name = 'AmtTlsError';
+  constructor(host: string, detail: string, cause?: unknown) {
+    super(AMT_ERROR_CODES.tls, `TLS to AMT ${host} failed: ${detail}`, { cause });
+  }
+}
+
+/** A request was sent but no answer came in time; not retried for actions that are not idempotent. */
+export class AmtTimeoutError extends AmtError {
+  override readonly name = 'AmtTimeoutError';
+  constructor(host: string, ms: number) {
+    super(AMT_ERROR_CODES.timeout, `AMT ${host} did not answer within ${ms} ms`);
+  }
+}
+
+/** AMT understood the request and refused it: a SOAP fault, ReturnValue != 0, or PT_STATUS != 0. */
+export class AmtFailure extends AmtError {
+  override readonly name = 'AmtFailure';
+  /** ReturnValue (WS-Man) or PT_STATUS (legacy SOAP), when the failure carried one. */
+  readonly returnValue: number | undefined;
+  /** The SOAP fault subcode (e.g. wsman:AccessDenied), when it was a fault. */
+  readonly faultCode: string | undefined;
+  constructor(host: string, what: string, detail: { returnValue?: number; faultCode?: string; reason?: string }) {
+    const parts = [
+      detail.returnValue !== undefined ? `ReturnValue ${detail.returnValue}` : undefined,
+      detail.faultCode,
+      detail.reason,
+    ].filter((p) => p !== undefined && p !== '');
+    super(AMT_ERROR_CODES.failure, `AMT ${host} refused ${what}: ${parts.join(', ') || 'no reason given'}`);
+    this.returnValue = detail.returnValue;
+    this.faultCode = detail.faultCode;
+  }
+}
+
+/** The answer was not what the protocol allows: not XML, wrong shape, unexpected HTTP status. */
+export class AmtProtocolError extends AmtError {
+  override readonly name = 'AmtProtocolError';
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super(AMT_ERROR_CODES.protocol, message, options);
+    this.status = status;
+  }
+}
+
+/** The machine (or the protocol in use) cannot do what was asked. */
+export class AmtUnsupportedError extends AmtError {
+  override readonly name = 'AmtUnsupportedError';
+  constructor(message: string) {
+    super(AMT_ERROR_CODES.unsupported, message);
+  }
+}
