@@ -49,3 +49,21 @@ export class TftpBindError extends Error {
     this.code = code;
   }
 }
+
+/** The peer answered with an ERROR packet (RFC 1350 §5). `errorCode` is its TFTP error code. */
+export class TftpRemoteError extends Error {
+  override readonly name = 'TftpRemoteError';
+  readonly code = 'TFTP_REMOTE_ERROR';
+  readonly errorCode: number;
+
+  constructor(errorCode: number, message: string) {
+    super(`TFTP peer answered error ${errorCode}: ${message}`);
+    this.errorCode = errorCode;
+  }
+}
+
+/** The peer stopped answering: retries were spent. */
+export class TftpTimeoutError extends Error {
+  override readonly name = 'TftpTimeoutError';
+  readonly code = 'TFTP_TIMEOUT';
+}

@@ -9,3 +9,4 @@ export * from './io.ts';
 export { zeroCounters } from './transfer.ts';
 export type { TftpCounters, TransferOutcome } from './transfer.ts';
 export * from './server.ts';
+export * from './client.ts';

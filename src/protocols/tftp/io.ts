@@ -39,6 +39,8 @@ export const DEFAULT_SOCKET_BUFFER_BYTES = 1 << 20;
 class UdpSocket implements TftpSocket {
   readonly #socket: Socket;
   #closed = false;
+  #closing = false;
+  #unsent = 0;
 
   constructor(family: SocketFamily) {
     this.#socket = createSocket({ type: family, sendBufferSize: DEFAULT_SOCKET_BUFFER_BYTES, recvBufferSize: DEFAULT_SOCKET_BUFFER_BYTES });
@@ -70,8 +72,17 @@ class UdpSocket implements TftpSocket {
   send(parts: Buffer | readonly Buffer[], to?: Endpoint): void {
     if (this.#closed) return;
     const message = parts as Buffer | Buffer[];
-    if (to === undefined) this.#socket.send(message);
-    else this.#socket.send(message, to.port, to.address);
+    if (to === undefined) {
+      // Connected: node sends at once, so a close() right after cannot lose it.
+      this.#socket.send(message);
+      return;
+    }
+    // Unconnected sends wait on an address lookup; count them so close() does not drop them.
+    this.#unsent++;
+    this.#socket.send(message, to.port, to.address, () => {
+      this.#unsent--;
+      if (this.#closing && this.#unsent === 0) this.#socket.close();
+    });
   }
 
   onMessage(listener: (message: Buffer, from: Endpoint) => void): void {
@@ -82,10 +93,12 @@ class UdpSocket implements TftpSocket {
     this.#socket.on('error', listener);
   }
 
+  /** Closes once sends already made have left (a final ACK or ERROR must not be dropped). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket.close();
+    if (this.#unsent === 0) this.#socket.close();
+    else this.#closing = true;
   }
 }
 

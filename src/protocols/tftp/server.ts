@@ -49,7 +49,7 @@ export type TftpServerEvent =
   | { readonly type: 'transfer-start'; readonly client: Endpoint; readonly path: string; readonly size: number | undefined; readonly blockSize: number; readonly windowSize: number }
   | { readonly type: 'transfer-end'; readonly client: Endpoint; readonly path: string; readonly outcome: TransferOutcome; readonly bytes: number; readonly durationMs: number }
   | { readonly type: 'request-refused'; readonly client: Endpoint; readonly path: string; readonly errorCode: ErrorCode; readonly message: string }
-  | { readonly type: 'malformed'; readonly client: Endpoint; readonly detail: string }
+  | { readonly type: 'malformed' | 'stray'; readonly client: Endpoint; readonly detail: string }
   | { readonly type: 'busy'; readonly client: Endpoint; readonly path: string }
   | { readonly type: 'handler-error'; readonly client: Endpoint; readonly path: string; readonly error: unknown };
 
@@ -140,9 +140,10 @@ export class TftpServer {
     } else if (packet.kind === 'wrq') {
       this.#refuse(from, packet.filename, ErrorCode.ACCESS_VIOLATION, 'anvil serves TFTP read-only: write requests are refused');
     } else {
-      // DATA, ACK, ERROR or OACK on the request port: not a request, and RFC 1350 wants no reply.
-      this.#counters.malformedDropped++;
-      this.#onEvent({ type: 'malformed', client: copy(from), detail: `${packet.kind} packet on the request port` });
+      // DATA, ACK, ERROR or OACK on the request port (often a late packet of a finished
+      // transfer): not a request, and answering an ERROR with an ERROR could loop.
+      this.#counters.strayDropped++;
+      this.#onEvent({ type: 'stray', client: copy(from), detail: `${packet.kind} packet on the request port` });
     }
   }
 

@@ -23,7 +23,10 @@ export type TftpCounters = {
   /** Requests answered with an ERROR packet (write, not found, access, mode). */
   requestsRefused: number;
   errorsSent: number;
+  /** Datagrams that are not TFTP (typed decode errors), dropped. */
   malformedDropped: number;
+  /** Well-formed packets with no place where they arrived (an ACK on the request port, DATA on a read transfer), dropped. */
+  strayDropped: number;
   /** Requests dropped because maxTransfers were running. */
   busyDropped: number;
 };
@@ -41,6 +44,7 @@ export function zeroCounters(): TftpCounters {
     requestsRefused: 0,
     errorsSent: 0,
     malformedDropped: 0,
+    strayDropped: 0,
     busyDropped: 0,
   };
 }
@@ -118,7 +122,7 @@ export class Transfer {
       this.#end({ status: 'failed', reason: 'client-error', detail: `client sent error ${packet.code}: ${packet.message}` });
       return;
     }
-    this.#p.counters.malformedDropped++; // DATA/requests have no place on a read transfer's TID
+    this.#p.counters.strayDropped++; // DATA or a request has no place on a read transfer's TID
   }
 
   #onAck(block: number): void {
