@@ -9,4 +9,8 @@ export function lazy(name: string, summary: string, load: () => Promise<{ run(ar
 
 // Add a command with one line: lazy('name', 'summary', () => import('./module.ts')).
 export const commands: readonly CliCommand[] = [
+  lazy('serve', 'Run the server: machine-facing URLs, the API and the web pages', () => import('./serve.ts')),
+  lazy('demo', 'Run the server with a demo lab of simulated machines', () => import('./demo.ts')),
+  lazy('token', 'Create, list and revoke API tokens', () => import('./token.ts')),
+  lazy('pxemngr', 'The PXE Manager commands (also bin/pxemngr)', () => import('./pxemngr.ts')),
 ];

@@ -1,0 +1,108 @@
+// anvil's HTTP server: the machine-facing URLs (pxemngr's, boot scripts), the operator API
+// under /api/v1 with its OpenAPI document, and the web pages. Errors leave as
+// `{error: {code, message}}` (JSON) or as one plain-text line for machine-facing routes,
+// whose clients are wget and curl in install scripts.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Services } from '../services.ts';
+import { AnvilError } from '../common/errors.ts';
+import { AddressResolver, arpTable } from '../boot/resolver.ts';
+import { compatRoutes } from './compat.ts';
+import { apiRoutes } from './v1/routes.ts';
+
+export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
+
+export interface ServerOptions {
+  /** Largest upload accepted, in bytes (413 beyond). */
+  readonly uploadLimit?: number;
+  /** The base URL machines reach anvil at; default: taken from each request's Host header. */
+  readonly publicUrl?: string | undefined;
+  /** Where bare machine-facing URLs look up the caller's MAC (default: the ARP table). */
+  readonly resolver?: AddressResolver;
+  /** false for no logs (tests), or a pino level. */
+  readonly logLevel?: string | false;
+  /** Extra route plugins (the web pages, boot services), registered after the core ones. */
+  readonly plugins?: ReadonlyArray<(app: FastifyInstance, ctx: ServerContext) => Promise<void>>;
+}
+
+export interface ServerContext {
+  readonly services: Services;
+  readonly resolver: AddressResolver;
+  readonly uploadLimit: number;
+  /** The base URL for a request: the configured public URL or http://<Host>. */
+  baseUrl(request: { protocol: string; headers: { host?: string | undefined } }): string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Errors as one plain-text line instead of JSON (routes wget and curl call). */
+    plainErrors?: boolean;
+  }
+}
+
+export async function buildServer(services: Services, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logLevel === false ? false : {
+      level: options.logLevel ?? 'info',
+      // Tokens and passwords never reach a log line.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.*_password', 'driver_info.*_password'], censor: '******' },
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    bodyLimit: 1024 * 1024,
+  });
+
+  const ctx: ServerContext = {
+    services,
+    resolver: options.resolver ?? new AddressResolver([arpTable()]),
+    uploadLimit: options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT,
+    baseUrl: (request) => options.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`,
+  };
+
+  app.setErrorHandler((error: FastifyError | AnvilError, request, reply) => {
+    let status: number;
+    let code: string;
+    if (error instanceof AnvilError) {
+      status = error.httpStatus;
+      code = error.code;
+    } else if ((error as FastifyError).validation) {
+      status = 400;
+      code = 'INVALID_REQUEST';
+    } else {
+      status = (error as FastifyError).statusCode ?? 500;
+      code = (error as FastifyError).code ?? 'INTERNAL';
+    }
+    const message = status >= 500 && !(error instanceof AnvilError) ? 'internal error; see the server log' : error.message;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (request.routeOptions.config?.plainErrors) {
+      return reply.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+    }
+    return reply.status(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /api/v1/openapi.json` } });
+  });
+
+  await app.register(cookie);
+  await app.register(formbody);
+  await app.register(multipart, { limits: { fileSize: ctx.uploadLimit, files: 1, fields: 10, parts: 20 } });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'anvil', version: '1', description: 'Bare-metal provisioning and lab automation. Operator routes need `Authorization: Bearer <token>` (bin/anvil token create).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs' });
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (scope) => compatRoutes(scope, ctx));
+  await app.register(async (scope) => apiRoutes(scope, ctx), { prefix: '/api/v1' });
+  for (const plugin of options.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
+  return app;
+}

@@ -1,0 +1,78 @@
+// bin/anvil serve: the server — HTTP (pxemngr URLs, API, pages) on its embedded SQLite.
+import { Command, CommanderError, Option } from 'commander';
+import { parseHostPort } from '../common/address.ts';
+import { startAnvil } from '../main.ts';
+import { DEFAULT_UPLOAD_LIMIT } from '../api/server.ts';
+import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
+import { UsageError } from './command.ts';
+
+export function dataOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--data <dir>', 'data directory: database, profiles, tests, uploads').env('ANVIL_DATA').default('./anvil-data'))
+    .addOption(new Option('--profiles <dir>', 'boot profiles folder (default DATA/tftp/pxelinux.cfg/profiles)').env('ANVIL_PROFILES'))
+    .addOption(new Option('--tests <dir>', 'test scripts folder (default DATA/tests)').env('ANVIL_TESTS'));
+}
+
+export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Command {
+  return dataOptions(cmd)
+    .option('--http <host:port>', 'where the HTTP server listens', defaultHttp)
+    .option('--public-url <url>', 'the base URL machines reach anvil at (default: from each request\'s Host header)')
+    .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
+    .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info');
+}
+
+export interface ParsedServerOptions {
+  data: string; profiles?: string; tests?: string; http: string; publicUrl?: string; uploadLimit: string; runTimeout: string; logLevel: string;
+}
+
+export function toAnvilOptions(o: ParsedServerOptions) {
+  const uploadLimit = Number(o.uploadLimit);
+  const runTimeout = Number(o.runTimeout);
+  if (!Number.isSafeInteger(uploadLimit) || uploadLimit <= 0) throw new UsageError(`--upload-limit '${o.uploadLimit}' must be a positive number of bytes`);
+  if (!Number.isFinite(runTimeout) || runTimeout <= 0) throw new UsageError(`--run-timeout '${o.runTimeout}' must be a positive number of seconds`);
+  return {
+    data: o.data, profiles: o.profiles, tests: o.tests,
+    http: parseHostPort(o.http, { host: '0.0.0.0', port: 8080 }, '--http'),
+    publicUrl: o.publicUrl, uploadLimit, runTimeoutMs: runTimeout * 1000, logLevel: o.logLevel,
+  };
+}
+
+/** Runs until SIGTERM or SIGINT, then stops cleanly. */
+export async function serveUntilSignalled(start: (signal: AbortSignal) => Promise<{ stopped: Promise<void> }>): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const running = await start(controller.signal);
+  await running.stopped;
+  return 0;
+}
+
+export async function parseCommand(cmd: Command, argv: string[]): Promise<boolean> {
+  cmd.exitOverride().showHelpAfterError();
+  try {
+    await cmd.parseAsync(argv, { from: 'user' });
+    return true;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return false;
+      throw new UsageError(error.message.replace(/^error: /, ''));
+    }
+    throw error;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let code = 0;
+  const cmd = serverOptions(new Command('anvil serve').description('Run the anvil server: machine-facing URLs, the API (/api/v1) and the web pages'))
+    .action(async (o: ParsedServerOptions) => {
+      code = await serveUntilSignalled(async (signal) => {
+        const running = await startAnvil(toAnvilOptions(o), signal);
+        running.app.log.info({ url: running.url, data: running.services.paths.data }, 'anvil is serving');
+        return running;
+      });
+    });
+  await parseCommand(cmd, argv);
+  return code;
+}

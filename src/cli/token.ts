@@ -1,0 +1,47 @@
+// bin/anvil token create|list|revoke: API tokens, acting on the database directly.
+import { Command } from 'commander';
+import { openServices } from '../services.ts';
+import { dataOptions, parseCommand } from './serve.ts';
+import { printJson, table, when } from './output.ts';
+
+export async function run(argv: string[]): Promise<number> {
+  const root = new Command('anvil token').description('Manage API tokens (roles: viewer reads, operator changes machines, admin manages tokens)');
+  dataOptions(root.command('create').description('Make a token and print its secret (shown once)'))
+    .requiredOption('--role <role>', 'viewer, operator or admin')
+    .option('--name <name>', 'a label to recognise it by')
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; role: string; name?: string; json?: boolean }) => {
+      const s = await openServices({ data: o.data });
+      try {
+        const { token, record } = await s.tokens.create(o.role, o.name);
+        if (o.json) printJson({ id: record.id, name: record.name, role: record.role, token });
+        else process.stdout.write(`${token}\n`);
+      } finally {
+        await s.close();
+      }
+    });
+  dataOptions(root.command('list').description('List tokens (never their secrets)'))
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; json?: boolean }) => {
+      const s = await openServices({ data: o.data });
+      try {
+        const rows = (await s.tokens.list()).map(({ hash: _h, ...r }) => r);
+        if (o.json) printJson(rows);
+        else process.stdout.write(table(['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'], rows.map((r) => [String(r.id), r.name, r.role, when(r.created_at), when(r.last_used_at)])) + '\n');
+      } finally {
+        await s.close();
+      }
+    });
+  dataOptions(root.command('revoke').description('Revoke a token by id').argument('<id>'))
+    .action(async (id: string, o: { data: string }) => {
+      const s = await openServices({ data: o.data });
+      try {
+        await s.tokens.revoke(Number(id));
+        process.stdout.write(`revoked token ${id}\n`);
+      } finally {
+        await s.close();
+      }
+    });
+  await parseCommand(root, argv);
+  return 0;
+}

@@ -1,0 +1,74 @@
+// Starts anvil: opens the services, builds the HTTP server, starts the periodic work (the
+// test-run watchdog), and stops it all when the given signal aborts. The one place where a
+// running server is wired together; `anvil serve` and `anvil demo` call it.
+import type { FastifyInstance } from 'fastify';
+import { openServices, type ServiceOptions, type Services } from './services.ts';
+import { buildServer, type ServerOptions } from './api/server.ts';
+import { DEFAULT_RUN_TIMEOUT_MS } from './testing/testing.ts';
+import type { HostPort } from './common/address.ts';
+
+/** How often the watchdog looks for runs sent too long ago (at most). */
+export const WATCHDOG_INTERVAL_MS = 60_000;
+
+export interface AnvilOptions extends ServiceOptions, ServerOptions {
+  readonly http: HostPort;
+  /** A run sent and not uploaded within this many ms becomes error. */
+  readonly runTimeoutMs?: number;
+}
+
+export interface RunningAnvil {
+  readonly services: Services;
+  readonly app: FastifyInstance;
+  /** The base URL the HTTP server listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  /** Resolves when everything has stopped. */
+  readonly stopped: Promise<void>;
+}
+
+export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Promise<RunningAnvil> {
+  const services = await openServices(options);
+  let app: FastifyInstance;
+  try {
+    app = await buildServer(services, options);
+    await app.listen({ host: options.http.host, port: options.http.port });
+  } catch (error) {
+    await services.close();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw Object.assign(new Error(`cannot listen on ${options.http.host}:${options.http.port}: the port is in use; stop the other server or choose another with --http HOST:PORT`), { code: 'EADDRINUSE' });
+    }
+    if ((error as NodeJS.ErrnoException).code === 'EACCES') {
+      throw Object.assign(new Error(`cannot listen on ${options.http.host}:${options.http.port}: ports below 1024 need root (or CAP_NET_BIND_SERVICE); choose a port above 1023 with --http`), { code: 'EACCES' });
+    }
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.http.port;
+  const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const runTimeout = options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+  const sweep = async () => {
+    try {
+      const expired = await services.testing.expire(runTimeout);
+      if (expired > 0) app.log.warn({ expired }, 'test runs sent but never uploaded were marked error');
+    } catch (error) {
+      app.log.error({ err: error }, 'watchdog failed');
+    }
+  };
+  await sweep();
+  const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
+  timer.unref();
+
+  const stopped = new Promise<void>((resolve) => {
+    const stop = async () => {
+      clearInterval(timer);
+      app.log.info('stopping: finishing requests in flight');
+      await app.close();
+      await services.close();
+      resolve();
+    };
+    if (signal.aborted) void stop();
+    else signal.addEventListener('abort', () => void stop(), { once: true });
+  });
+  return { services, app, url, stopped };
+}
