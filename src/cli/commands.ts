@@ -13,4 +13,6 @@ export const commands: readonly CliCommand[] = [
   lazy('demo', 'Run the server with a demo lab of simulated machines', () => import('./demo.ts')),
   lazy('token', 'Create, list and revoke API tokens', () => import('./token.ts')),
   lazy('pxemngr', 'The PXE Manager commands (also bin/pxemngr)', () => import('./pxemngr.ts')),
+  lazy('amt', 'Control Intel AMT machines the way amttool does', () => import('./amt.ts')),
+  lazy('bmc amt', 'Run an emulated Intel AMT (WS-Management and legacy SOAP)', () => import('./bmc-amt.ts')),
 ];
