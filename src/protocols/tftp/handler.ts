@@ -108,7 +108,7 @@ export class StaticFilesHandler implements TftpFileHandler {
     this.#paths = new Map(Object.entries(paths));
   }
 
-  async open(path: string): Promise<TftpFile | undefined> {
+  async open(path: string, _client?: TftpClient): Promise<TftpFile | undefined> {
     const target = this.#paths.get(path.replace(/^\/+/, ''));
     if (target === undefined) return undefined;
     let handle: FileHandle;

@@ -7,7 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { TftpAccessDeniedError } from './errors.ts';
 import { diskFile } from './handler.ts';
-import type { TftpFile, TftpFileHandler } from './handler.ts';
+import type { TftpClient, TftpFile, TftpFileHandler } from './handler.ts';
 
 /** Open errors that mean "no such file" rather than a fault worth reporting. */
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
@@ -32,7 +32,7 @@ export class RootDirectoryHandler implements TftpFileHandler {
     return segments;
   }
 
-  async open(path: string): Promise<TftpFile | undefined> {
+  async open(path: string, _client?: TftpClient): Promise<TftpFile | undefined> {
     const segments = RootDirectoryHandler.segments(path);
     if (segments.length === 0) return undefined;
     this.#realRoot ??= realpath(this.#root);
