@@ -1,0 +1,67 @@
+// The IPMI client: one shared Transport (UDP socket) and a registry that hands out one
+// Session per (host, port, user, password, Kg, protocol), so a command API, a console and
+// a power-sync loop talking to the same BMC share one login, as pyghmi's Session.__new__ does.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { Transport } from './transport.ts';
+import type { TransportOptions } from './transport.ts';
+import { Session } from './session.ts';
+import { DEFAULT_RETRY_POLICY } from './options.ts';
+import type { BmcTarget, Randomness, RetryPolicy } from './options.ts';
+import { Bmc } from './bmc.ts';
+
+export interface ClientOptions extends TransportOptions {
+  readonly policy?: Partial<RetryPolicy>;
+  readonly random?: Randomness;
+}
+
+const systemRandom: Randomness = {
+  bytes: (n) => randomBytes(n),
+  fraction: () => randomInt(0, 1_000_000) / 1_000_000,
+};
+
+/** The registry key: secrets enter only as a digest, so a key is safe to print. */
+function registryKey(t: BmcTarget): string {
+  const secret = createHash('sha256').update(t.password).update('\0').update(t.kg ?? '').digest('hex').slice(0, 32);
+  return [t.host, t.port ?? 623, t.user, t.protocol ?? 'lanplus', t.privilege ?? '', t.cipherSuite ?? '', t.authType ?? '', secret].join('|');
+}
+
+export class IpmiClient {
+  readonly transport: Transport;
+  readonly policy: RetryPolicy;
+  readonly #random: Randomness;
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(options: ClientOptions = {}) {
+    this.transport = new Transport(options);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
+    this.#random = options.random ?? systemRandom;
+  }
+
+  /** The session for this BMC and credentials, created on first use (login happens on the first request). */
+  session(target: BmcTarget): Session {
+    const key = registryKey(target);
+    let session = this.#sessions.get(key);
+    if (!session || session.state.kind === 'closing' || (session.state.kind === 'closed' && session.state.reason === undefined)) {
+      session = new Session(this.transport, target, this.policy, this.#random);
+      this.#sessions.set(key, session);
+    }
+    return session;
+  }
+
+  /** The command API (pyghmi's Command) for one BMC. */
+  bmc(target: BmcTarget): Bmc {
+    return new Bmc(this.session(target));
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Sends Close Session on every open session, then closes the socket. */
+  async close(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(sessions.map((s) => s.close()));
+    await this.transport.close();
+  }
+}

@@ -1,0 +1,391 @@
+// One IPMI session with one BMC: the login state machine (IPMI v2.0 §13.14–§13.23 for
+// RMCP+, §22.16–§22.17 for IPMI 1.5), request/response with one request in flight,
+// retries that respect idempotency, keepalive, and Close Session. The datagrams travel
+// through a shared Transport; the bytes are made and read by the pure codec one folder up.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType, Privilege, RMCP_PORT } from '../constants.ts';
+import type { PrivilegeLevel } from '../constants.ts';
+import type { CipherSuite } from '../cipher-suites.ts';
+import { IpmiDecodeError } from '../errors.ts';
+import { decodeAsf, decodeRmcp, encodeAsf, RMCP_PLUS_AUTH_TYPE } from '../rmcp.ts';
+import { decodeResponse, encodeRequest, MAX_REQUEST_SEQUENCE } from '../message.ts';
+import { decodeSession20, encodeSession20 } from '../session20.ts';
+import { decodeSession15, encodeSession15, verifySession15 } from '../session15.ts';
+import type { Session15AuthType } from '../session15.ts';
+import type { SessionKeys } from '../crypto.ts';
+import type { CommandRequest } from '../commands/request.ts';
+import { IpmiClosedError, IpmiCommandError, IpmiTimeoutError, IpmiUncertainError } from './errors.ts';
+import { DEFAULT_PRIVILEGE, DEFAULT_RETRY_POLICY } from './options.ts';
+import type { BmcTarget, Randomness, RetryPolicy } from './options.ts';
+import { remoteKey } from './transport.ts';
+import type { Endpoint, Transport } from './transport.ts';
+import { login15, login20 } from './login.ts';
+
+/** Where a session is in its life. Login steps are named after the message awaited. */
+export type SessionState =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'presence' }
+  | { readonly kind: 'auth-caps' }
+  | { readonly kind: 'cipher-suites' }
+  | { readonly kind: 'open-session'; readonly suite: CipherSuite }
+  | { readonly kind: 'rakp1'; readonly suite: CipherSuite }
+  | { readonly kind: 'rakp3'; readonly suite: CipherSuite }
+  | { readonly kind: 'challenge'; readonly authType: Session15AuthType }
+  | { readonly kind: 'activate'; readonly authType: Session15AuthType }
+  | { readonly kind: 'set-privilege'; readonly privilege: PrivilegeLevel }
+  | { readonly kind: 'active' }
+  | { readonly kind: 'closing' }
+  | { readonly kind: 'closed'; readonly reason?: Error };
+
+/** How request messages are framed: before a session (1.5 or RMCP+ framing, session 0) or inside it. */
+export type Framing = 'pre-1.5' | 'pre-2.0' | 'session';
+
+/** The established session's wire parameters. */
+export type Wire =
+  | { readonly version: '2.0'; readonly bmcSessionId: number; readonly consoleSessionId: number; readonly keys: SessionKeys; readonly suite: CipherSuite }
+  | { readonly version: '1.5'; readonly sessionId: number; readonly authType: Session15AuthType };
+
+export interface RawResponse {
+  readonly completionCode: number;
+  readonly data: Uint8Array;
+}
+
+interface Pending {
+  offer(packet: Buffer): boolean;
+}
+
+export interface ExchangeOptions {
+  /** Sends in all, for an idempotent request; a non-idempotent one is sent once. */
+  readonly attempts: number;
+  readonly idempotent: boolean;
+}
+
+export class Session implements Endpoint {
+  readonly target: Required<Pick<BmcTarget, 'host' | 'port' | 'user' | 'protocol'>> & BmcTarget;
+  readonly privilege: PrivilegeLevel;
+  readonly policy: RetryPolicy;
+  readonly random: Randomness;
+  remoteKey = '';
+  /** Garbage answers seen from this BMC (they never end a session by themselves). */
+  decodeErrors = 0;
+  /** The OEM/manufacturer info, when a caller cached it here (see oem/lookup.ts). */
+  readonly cache = new Map<string, unknown>();
+
+  #state: SessionState = { kind: 'idle' };
+  #wire: Wire | undefined;
+  #address = '';
+  #transport: Transport;
+  #pending: Pending | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #rqSeq = 0;
+  #outSeq = 0;
+  #keepalive: NodeJS.Timeout | undefined;
+  #registered = false;
+  #closedByUser = false;
+  #payloadHandlers = new Map<number, (payload: Buffer) => void>();
+
+  constructor(transport: Transport, target: BmcTarget, policy: RetryPolicy = DEFAULT_RETRY_POLICY, random: Randomness) {
+    this.#transport = transport;
+    this.target = { ...target, port: target.port ?? RMCP_PORT, protocol: target.protocol ?? 'lanplus' };
+    this.privilege = target.privilege ?? DEFAULT_PRIVILEGE;
+    this.policy = policy;
+    this.random = random;
+  }
+
+  /** "host:port" for messages (never the password). */
+  get host(): string {
+    return this.target.port === RMCP_PORT ? this.target.host : `${this.target.host}:${this.target.port}`;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get wire(): Wire | undefined {
+    return this.#wire;
+  }
+
+  /** Login steps report where they are. */
+  setState(state: SessionState): void {
+    this.#state = state;
+  }
+
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** Sends a command and returns its data; a completion code other than 0 throws IpmiCommandError. */
+  async request(req: CommandRequest): Promise<Uint8Array> {
+    const res = await this.requestRaw(req);
+    if (res.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.host, req.name, req.netFn, req.cmd, res.completionCode);
+    return res.data;
+  }
+
+  /** Sends a command and returns completion code and data, logging in first when needed. */
+  requestRaw(req: CommandRequest): Promise<RawResponse> {
+    return this.#serialize(async () => {
+      await this.#ensureActive();
+      try {
+        return await this.ipmi(req, 'session');
+      } catch (error) {
+        // A BMC that stopped answering mid-session has probably dropped it: log in afresh next time.
+        if (error instanceof IpmiTimeoutError && !(error instanceof IpmiUncertainError)) this.#drop(error);
+        throw error;
+      }
+    });
+  }
+
+  /** Logs in now (normally done by the first request). */
+  open(): Promise<void> {
+    return this.#serialize(() => this.#ensureActive());
+  }
+
+  /** ASF presence ping (ASF 2.0 §3.2.4.2): answers whether the BMC is there and speaks IPMI, without a session. */
+  ping(): Promise<{ ipmi: boolean; iana: number }> {
+    return this.#serialize(async () => {
+      await this.#resolve();
+      const tag = this.random.bytes(1)[0]! & 0xfe;
+      return this.exchange('ASF presence ping', () => encodeAsf({ type: 'ping', tag }), (packet) => {
+        const rmcp = decodeRmcp(packet);
+        if (rmcp.cls !== 'asf') return undefined;
+        const m = decodeAsf(rmcp.body);
+        if (m.type !== 'pong' || m.tag !== tag) return undefined;
+        return { ipmi: (m.supportedEntities & 0x80) !== 0, iana: m.iana };
+      }, { attempts: this.policy.retries + 1, idempotent: true });
+    });
+  }
+
+  /** Sends Close Session (§22.19) if a session is open, and stops the keepalive. Always resolves. */
+  close(): Promise<void> {
+    this.#closedByUser = true;
+    return this.#serialize(async () => {
+      const wire = this.#wire;
+      if (wire && this.#state.kind === 'active') {
+        this.#state = { kind: 'closing' };
+        const sid = wire.version === '2.0' ? wire.bmcSessionId : wire.sessionId;
+        const data = Buffer.alloc(4);
+        data.writeUInt32LE(sid);
+        await this.ipmi({ name: 'Close Session', netFn: NetFn.APP, cmd: AppCmd.CLOSE_SESSION, data, idempotent: true }, 'session', 1).catch(() => undefined);
+      }
+      this.#drop(undefined);
+      if (this.#registered) this.#transport.unregister(this);
+      this.#registered = false;
+    }).catch(() => undefined);
+  }
+
+  /** SOL and other payloads of an active RMCP+ session are handed here by type (IPMI v2.0 §13.27.3). */
+  onPayload(payloadType: number, handler: ((payload: Buffer) => void) | undefined): void {
+    if (handler) this.#payloadHandlers.set(payloadType, handler);
+    else this.#payloadHandlers.delete(payloadType);
+  }
+
+  /** Sends a non-IPMI payload (SOL) in the active RMCP+ session, without waiting for anything. */
+  async sendPayload(payloadType: number, payload: Uint8Array): Promise<void> {
+    const wire = this.#wire;
+    if (!wire || wire.version !== '2.0') throw new IpmiClosedError(`${this.host}: no active RMCP+ session`);
+    await this.#transport.send(encodeSession20({ payloadType, sessionId: wire.bmcSessionId, sequence: this.#nextOutSeq(), payload }, wire.keys, this.random.bytes(16)), this.#address, this.target.port);
+  }
+
+  receive(packet: Buffer): boolean {
+    const wire = this.#wire;
+    // Unsolicited payloads (SOL) of an active session do not wait for a request.
+    if (wire?.version === '2.0' && packet[4] === RMCP_PLUS_AUTH_TYPE && this.#payloadHandlers.size > 0) {
+      const type = packet[5]! & 0x3f;
+      const handler = this.#payloadHandlers.get(type);
+      if (handler && type !== PayloadType.IPMI) {
+        try {
+          handler(decodeSession20(packet, wire.keys).payload);
+        } catch {
+          this.decodeErrors++;
+        }
+        return true;
+      }
+    }
+    return this.#pending?.offer(packet) ?? false;
+  }
+
+  /** Runs operations one at a time: one request in flight per session. */
+  #serialize<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(op, op);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #resolve(): Promise<void> {
+    if (this.#registered) return;
+    this.#address = isIP(this.target.host) ? this.target.host : (await lookup(this.target.host, { family: 4 })).address;
+    this.remoteKey = remoteKey(this.#address, this.target.port);
+    this.#transport.register(this);
+    this.#registered = true;
+  }
+
+  async #ensureActive(): Promise<void> {
+    if (this.#state.kind === 'active') return;
+    if (this.#closedByUser) throw new IpmiClosedError(`${this.host}: session was closed`);
+    await this.#resolve();
+    try {
+      this.#wire = this.target.protocol === 'lan' ? await login15(this) : await login20(this);
+      this.#state = { kind: 'active' };
+      this.#armKeepalive();
+    } catch (error) {
+      this.#drop(error as Error);
+      throw error;
+    }
+  }
+
+  /** Forgets the session (the BMC has dropped it, or we closed it); the next request logs in again. */
+  #drop(reason: Error | undefined): void {
+    const wire = this.#wire;
+    if (wire?.version === '2.0') this.#transport.releaseSessionId(wire.consoleSessionId);
+    this.#wire = undefined;
+    this.#state = reason ? { kind: 'closed', reason } : { kind: 'closed' };
+    clearTimeout(this.#keepalive);
+    this.#keepalive = undefined;
+  }
+
+  #armKeepalive(): void {
+    clearTimeout(this.#keepalive);
+    const jitter = this.policy.keepaliveMs * 0.15 * this.random.fraction();
+    this.#keepalive = setTimeout(() => {
+      if (this.#state.kind !== 'active') return;
+      void this.requestRaw({ name: 'Get Device ID (keepalive)', netFn: NetFn.APP, cmd: AppCmd.GET_DEVICE_ID, data: new Uint8Array(), idempotent: true }).catch(() => undefined);
+    }, this.policy.keepaliveMs - jitter);
+    this.#keepalive.unref();
+  }
+
+  #nextOutSeq(): number {
+    // Session sequence numbers skip 0, which means "unsequenced" (IPMI v2.0 §6.12.8).
+    this.#outSeq = (this.#outSeq + 1) >>> 0 || 1;
+    return this.#outSeq;
+  }
+
+  /** Sets the first outbound session sequence number (IPMI 1.5 takes it from Activate Session). */
+  startSequence(next: number): void {
+    this.#outSeq = (next - 1) >>> 0;
+  }
+
+  /** Installs the session keys/IDs once RAKP4 or Activate Session succeeded. */
+  setWire(wire: Wire): void {
+    this.#wire = wire;
+    if (wire.version === '2.0') this.#outSeq = 0;
+  }
+
+  /**
+   * One IPMI request/response in the given framing, with retries per policy. Used by the
+   * login steps (pre-session framing) and by requests (session framing).
+   */
+  async ipmi(req: CommandRequest, framing: Framing, attempts = this.policy.retries + 1, fixedSequence?: number): Promise<RawResponse> {
+    this.#rqSeq = (this.#rqSeq + 1) & MAX_REQUEST_SEQUENCE;
+    const rqSeq = this.#rqSeq;
+    const message = encodeRequest({ netFn: req.netFn, command: req.cmd, data: req.data, sequence: rqSeq });
+    const wire = framing === 'session' ? this.#wire : undefined;
+    if (framing === 'session' && !wire) throw new IpmiClosedError(`${this.host}: no active session`);
+    const build = (): Buffer => {
+      if (framing === 'pre-1.5') return encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message });
+      if (framing === 'pre-2.0') return encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: message });
+      if (wire!.version === '2.0') {
+        return encodeSession20({ payloadType: PayloadType.IPMI, sessionId: wire!.bmcSessionId, sequence: this.#nextOutSeq(), payload: message }, wire!.keys, this.random.bytes(16));
+      }
+      return encodeSession15({ authType: wire!.authType, sequence: fixedSequence ?? this.#nextOutSeq(), sessionId: wire!.sessionId, message, password: this.target.password });
+    };
+    const match = (packet: Buffer): RawResponse | undefined => {
+      const body = this.#unframe(packet, wire);
+      if (body === undefined) return undefined;
+      const res = decodeResponse(body);
+      if (res.netFn !== (req.netFn | 1) || res.command !== req.cmd || res.sequence !== rqSeq) return undefined;
+      // 0xCF: a duplicate of a request the BMC is still working on; keep waiting for the real answer (ipmitool does the same).
+      if (res.completionCode === CompletionCode.DUPLICATE_REQUEST) return undefined;
+      return { completionCode: res.completionCode, data: res.data };
+    };
+    const result = await this.exchange(req.name, build, match, { attempts: req.idempotent ? attempts : 1, idempotent: req.idempotent });
+    if (framing === 'session' && this.#state.kind === 'active') this.#armKeepalive();
+    return result;
+  }
+
+  /** The IPMI message inside a datagram, or undefined when the datagram is not an IPMI answer in this framing. */
+  #unframe(packet: Buffer, wire: Wire | undefined): Buffer | undefined {
+    const rmcp = decodeRmcp(packet);
+    if (rmcp.cls !== 'ipmi') return undefined;
+    if (packet[4] === RMCP_PLUS_AUTH_TYPE) {
+      if (wire?.version === '1.5') return undefined;
+      const p = decodeSession20(packet, wire?.keys);
+      if (p.payloadType !== PayloadType.IPMI) return undefined;
+      if (wire && p.sessionId !== wire.consoleSessionId) return undefined;
+      if (wire && wire.suite.integrity !== 0 && !p.authenticated) throw new IpmiDecodeError(`${this.host}: unauthenticated packet in an authenticated session`);
+      return p.payload;
+    }
+    const p = decodeSession15(packet);
+    if (wire?.version === '2.0') return undefined;
+    if (wire && p.sessionId !== wire.sessionId) return undefined;
+    if (wire && p.authType !== AuthType.NONE) verifySession15(p, this.target.password);
+    return p.message;
+  }
+
+  /**
+   * Sends what `build` makes and waits for a datagram `match` accepts. A datagram that does
+   * not decode is counted and remembered, and the wait goes on; a non-decode error thrown by
+   * `match` (a login refusal) ends the wait at once. A non-idempotent request is never resent.
+   */
+  async exchange<T>(what: string, build: () => Buffer, match: (packet: Buffer) => T | undefined, options: ExchangeOptions): Promise<T> {
+    let garbage: IpmiDecodeError | undefined;
+    this.#transport.hold();
+    try {
+      for (let attempt = 0; attempt < options.attempts; attempt++) {
+        const wait = this.policy.timeoutMs * (1 + attempt * this.policy.backoff) * (1 + this.policy.jitter * this.random.fraction());
+        const packet = build();
+        const outcome = await new Promise<{ value: T } | 'timeout'>((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.#pending = undefined;
+            resolve('timeout');
+          }, wait);
+          const finish = (): void => {
+            clearTimeout(timer);
+            this.#pending = undefined;
+          };
+          this.#pending = {
+            offer: (p) => {
+              let value: T | undefined;
+              try {
+                value = match(p);
+              } catch (error) {
+                if (error instanceof IpmiDecodeError) {
+                  garbage = error;
+                  this.decodeErrors++;
+                  return false;
+                }
+                finish();
+                reject(error);
+                return true;
+              }
+              if (value === undefined) return false;
+              finish();
+              resolve({ value });
+              return true;
+            },
+          };
+          this.#transport.send(packet, this.#address, this.target.port).catch((error: unknown) => {
+            finish();
+            reject(error);
+          });
+        });
+        if (outcome !== 'timeout') return outcome.value;
+        if (garbage) break;
+        if (!options.idempotent) throw new IpmiUncertainError(this.host, what);
+      }
+    } finally {
+      this.#transport.release();
+    }
+    if (garbage) {
+      const error = new IpmiDecodeError(`${this.host}: the answer to ${what} could not be decoded (${garbage.message}); the session stays usable`, { cause: garbage });
+      throw error;
+    }
+    throw new IpmiTimeoutError(this.host, what, options.attempts);
+  }
+}
+
+/** The privilege name ipmitool uses, for messages. */
+export function privilegeWord(level: number): string {
+  return (Object.keys(Privilege) as (keyof typeof Privilege)[]).find((k) => Privilege[k] === level) ?? `level ${level}`;
+}
+
