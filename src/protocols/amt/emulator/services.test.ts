@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AMT_NAMES, CIM_CLASSES, cimResourceUri } from '../constants.ts';
+import { parseSoapResponse, buildSoapRequest } from '../soap-codec.ts';
+import { buildEnumerate, buildInvoke, buildPull, parseAnswer, parseEnumerationBody, parseInvokeBody } from '../wsman-codec.ts';
+import { BootConfig } from './boot-config.ts';
+import { MemoryAmtHandler } from './handler.ts';
+import { answerSoap } from './soap-service.ts';
+import { answerWsman } from './wsman-service.ts';
+import type { WsmanContext } from './wsman-service.ts';
+
+function wsmanContext(handler = new MemoryAmtHandler()): WsmanContext {
+  let n = 0;
+  return { handler, boot: new BootConfig(), amtVersion: '8.1.20', maxChars: 1 << 16, messageId: () => `uuid:${++n}`, enumerations: new Map() };
+}
+const req = (cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES], selectors?: Record<string, string>) =>
+  ({ to: 'http://127.0.0.1/wsman', resourceUri: cimResourceUri(cimClass), messageId: 'uuid:req', ...(selectors ? { selectors } : {}) });
+
+async function invoke(ctx: WsmanContext, xml: string, method: string): Promise<number | undefined> {
+  const reply = await answerWsman(xml, ctx);
+  const answer = parseAnswer(reply.body);
+  assert.equal(answer.kind, 'ok', reply.body);
+  return answer.kind === 'ok' ? parseInvokeBody(answer.body, method)?.returnValue : undefined;
+}
+
+test('ChangeBootOrder + SetBootConfigRole(IsNext) make the next power-on boot PXE once', async () => {
+  const handler = new MemoryAmtHandler();
+  const ctx = wsmanContext(handler);
+  const source = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force PXE Boot' } };
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: source }]), 'ChangeBootOrder'), 0);
+  assert.equal(ctx.boot.pending, undefined, 'not armed until SetBootConfigRole');
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootService), 'SetBootConfigRole', [
+    { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } } },
+    { name: 'Role', value: '1' },
+  ]), 'SetBootConfigRole'), 0);
+  assert.equal(ctx.boot.pending, 'pxe');
+  const powerOn = buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '2' }]);
+  assert.equal(await invoke(ctx, powerOn, 'RequestPowerStateChange'), 0);
+  assert.deepEqual(handler.boots, [{ action: 'on', device: 'pxe' }]);
+  assert.equal(ctx.boot.pending, undefined, 'a one-time boot device is spent');
+  const reset = buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '10' }]);
+  assert.equal(await invoke(ctx, reset, 'RequestPowerStateChange'), 0);
+  assert.deepEqual(handler.lastBoot, { action: 'reset', device: 'default' });
+});
+
+test('power changes the machine refuses or does not offer have non-zero ReturnValues', async () => {
+  const ctx = wsmanContext(new MemoryAmtHandler({ power: 'off' }));
+  const change = (state: string) => buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: state }]);
+  assert.equal(await invoke(ctx, change('10'), 'RequestPowerStateChange'), 2, 'reset while off');
+  assert.equal(await invoke(ctx, change('12'), 'RequestPowerStateChange'), 1, 'graceful off not offered');
+  assert.equal(await invoke(ctx, change('99'), 'RequestPowerStateChange'), 5, 'no such state');
+  const badSource = buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'floppy' } } }]);
+  assert.equal(await invoke(ctx, badSource, 'ChangeBootOrder'), 5);
+});
+
+test('a non-optimized Enumerate is finished by Pull; an unknown context is a fault', async () => {
+  const ctx = wsmanContext(new MemoryAmtHandler({ power: 'on' }));
+  const enumerate = buildEnumerate(req(CIM_CLASSES.associatedPowerManagementService), 1).replace('<w:OptimizeEnumeration/>', '');
+  const first = parseAnswer((await answerWsman(enumerate, ctx)).body);
+  assert.equal(first.kind, 'ok');
+  const page = parseEnumerationBody(first.kind === 'ok' ? first.body : undefined, CIM_CLASSES.associatedPowerManagementService);
+  assert.equal(page.items.length, 0);
+  assert.ok(page.context);
+  const pulled = parseAnswer((await answerWsman(buildPull(req(CIM_CLASSES.associatedPowerManagementService), page.context, 1), ctx)).body);
+  const items = parseEnumerationBody(pulled.kind === 'ok' ? pulled.body : undefined, CIM_CLASSES.associatedPowerManagementService).items;
+  assert.equal(items[0]?.['PowerState'], '2');
+  const again = await answerWsman(buildPull(req(CIM_CLASSES.associatedPowerManagementService), page.context, 1), ctx);
+  assert.equal(again.status, 500);
+  assert.match(again.body, /InvalidEnumerationContext/);
+});
+
+test('bad WS-Man input is answered with faults, never thrown', async () => {
+  const ctx = wsmanContext();
+  for (const [body, status, subcode] of [
+    ['', 400, 'SchemaValidationError'],
+    ['<<<', 400, 'SchemaValidationError'],
+    ['<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', 400, 'SchemaValidationError'],
+    ['<a/>', 400, 'SchemaValidationError'],
+    ['<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>', 400, 'InvalidMessageInformationHeader'],
+    [buildEnumerate({ ...req(CIM_CLASSES.computerSystem), resourceUri: 'http://example/none' }, 1), 400, 'DestinationUnreachable'],
+    [buildInvoke(req(CIM_CLASSES.computerSystem), 'SelfDestruct', []), 400, 'ActionNotSupported'],
+  ] as const) {
+    const reply = await answerWsman(body, ctx);
+    assert.equal(reply.status, status, body);
+    const answer = parseAnswer(reply.body);
+    assert.equal(answer.kind, 'fault');
+    if (answer.kind === 'fault') assert.match(answer.subcode ?? '', new RegExp(subcode));
+  }
+});
+
+test("RemoteControl checks IanaOemNumber, the command and the special command as AMT does", async () => {
+  const handler = new MemoryAmtHandler({ power: 'on' });
+  const ctx = { handler, boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 };
+  const call = async (params: Array<[string, number]>) => {
+    const reply = await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'RemoteControl', params), ctx);
+    const answer = parseSoapResponse(reply.body);
+    return answer.kind === 'ok' ? Number(answer.fields['Status']) : -1;
+  };
+  assert.equal(await call([['Command', 16], ['IanaOemNumber', 4542]]), 0x801);
+  assert.equal(await call([['Command', 99], ['IanaOemNumber', 343]]), 0x803);
+  assert.equal(await call([['Command', 16], ['IanaOemNumber', 343], ['SpecialCommand', 77]]), 0x804);
+  assert.equal(await call([['Command', 19], ['IanaOemNumber', 343], ['SpecialCommand', 0xc1], ['OEMparameters', 1]]), 0);
+  assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'bios' });
+  const fault = await answerSoap('RemoteControlService', '<oops', ctx);
+  assert.equal(fault.status, 500);
+  assert.equal(parseSoapResponse(fault.body).kind, 'fault');
+  const unknown = parseSoapResponse((await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'Explode'), ctx)).body);
+  assert.deepEqual(unknown, { kind: 'fault', faultcode: 'SOAP-ENV:Client', faultstring: 'unknown method Explode of RemoteControlService' });
+});
