@@ -1,0 +1,187 @@
+// anvil's AMT clients (WS-Management, legacy SOAP, and the detecting AmtClient) against the
+// AMT emulator over real sockets: power, one-time boot devices, digest nonce reuse and
+// stale nonces, wrong passwords, and an AMT that is asleep or unreachable.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import {
+  ALL_POWER_ACTIONS, AmtAuthError, AmtClient, AmtConnectError, AmtEmulator, AmtUnsupportedError, MemoryAmtHandler,
+} from '../../src/protocols/amt/index.ts';
+import type { AmtClientOptions, AmtEndpoint } from '../../src/protocols/amt/index.ts';
+import { freeTcpPort } from '../helpers/ports.ts';
+import { PASSWORD, startEmulator } from './fixture.ts';
+
+/** Retries without real waiting: the tests drive time through this. */
+const noWait = async (): Promise<void> => {};
+
+function client(t: TestContext, port: number, options: AmtClientOptions = {}, endpoint: Partial<AmtEndpoint> = {}): AmtClient {
+  const c = new AmtClient({ host: '127.0.0.1', port, password: PASSWORD, ...endpoint }, { sleep: noWait, ...options });
+  t.after(() => c.close());
+  return c;
+}
+
+for (const protocol of ['wsman', 'soap'] as const) {
+  test(`${protocol}: power on with a one-time PXE boot, reset, cycle, off`, async (t) => {
+    const handler = new MemoryAmtHandler();
+    const { port } = await startEmulator(t, { handler });
+    const amt = client(t, port, { protocol });
+    assert.equal(await amt.protocol(), protocol);
+    assert.equal(await amt.getPowerState(), 'off');
+
+    amt.setNextBoot('pxe');
+    assert.equal(amt.getNextBoot(), 'pxe');
+    await amt.setPowerState('on');
+    assert.equal(await amt.getPowerState(), 'on');
+    assert.deepEqual(handler.lastBoot, { action: 'on', device: 'pxe' });
+    assert.equal(amt.getNextBoot(), undefined, 'spent by the boot');
+
+    await amt.setPowerState('reset');
+    assert.deepEqual(handler.lastBoot, { action: 'reset', device: 'default' }, 'one-time means once');
+    amt.setNextBoot('cd');
+    await amt.setPowerState('cycle');
+    assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'cd' });
+    await amt.setPowerState('off');
+    assert.equal(await amt.getPowerState(), 'off');
+    assert.equal(handler.power, 'off');
+
+    const info = await amt.info();
+    assert.equal(info.protocol, protocol);
+    assert.equal(info.version, '8.1.20');
+    assert.equal(info.powerState, 'off');
+  });
+}
+
+test('auto-detection: WS-Man when offered, SOAP for an AMT older than 6', async (t) => {
+  const both = await startEmulator(t);
+  assert.equal(await client(t, both.port).protocol(), 'wsman');
+  const wsmanOnly = await startEmulator(t, { protocols: ['wsman'] });
+  assert.equal(await client(t, wsmanOnly.port).protocol(), 'wsman');
+  const old = await startEmulator(t, { protocols: ['soap'], amtVersion: '5.2.1' });
+  const amt = client(t, old.port);
+  assert.equal(await amt.protocol(), 'soap');
+  await amt.setPowerState('on');
+  assert.equal(old.handler.power, 'on');
+  assert.equal((await amt.info()).version, '5.2.1');
+  const modern = await startEmulator(t, { protocols: ['wsman'] });
+  await assert.rejects(client(t, modern.port, { protocol: 'soap' }).getPowerState(), (e: unknown) => e instanceof AmtUnsupportedError && /no RemoteControlService/.test(e.message));
+});
+
+test('digest: one challenge, then the nonce is reused; a stale nonce is renewed without failing', async (t) => {
+  const { port, emulator } = await startEmulator(t);
+  const amt = client(t, port, { protocol: 'wsman' });
+  for (let i = 0; i < 4; i++) await amt.getPowerState();
+  assert.equal(emulator.stats.unauthorized, 1, 'only the first request was challenged');
+  emulator.expireNonces();
+  await amt.setPowerState('on');
+  assert.equal(emulator.stats.unauthorized, 2, 'stale=true answered once');
+  assert.equal(await amt.getPowerState(), 'on');
+});
+
+test('a wrong password is an AMT_AUTH error naming host and user, never the password', async (t) => {
+  const { port, handler } = await startEmulator(t);
+  for (const protocol of ['wsman', 'soap', 'auto'] as const) {
+    const amt = client(t, port, { protocol }, { password: 'hunter2-wrong', user: 'operator' });
+    await assert.rejects(amt.setPowerState('on'), (e: unknown) => {
+      assert.ok(e instanceof AmtAuthError);
+      assert.equal(e.code, 'AMT_AUTH');
+      assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+      assert.match(e.message, /'operator'/);
+      assert.doesNotMatch(e.message, /hunter2/);
+      return true;
+    });
+  }
+  assert.equal(handler.power, 'off');
+});
+
+test('graceful power states are sent only where PowerStatesSupported offers them', async (t) => {
+  const basic = await startEmulator(t, { handler: new MemoryAmtHandler({ power: 'on' }) });
+  await assert.rejects(client(t, basic.port, { protocol: 'wsman' }).setPowerState('soft-off'), { code: 'AMT_UNSUPPORTED' });
+  assert.equal(basic.handler.power, 'on');
+  const modern = await startEmulator(t, { handler: new MemoryAmtHandler({ power: 'on', actions: ALL_POWER_ACTIONS }) });
+  const amt = client(t, modern.port, { protocol: 'wsman' });
+  assert.ok((await amt.wsman.getSupportedPowerStates()).includes(12));
+  await amt.setPowerState('soft-off');
+  assert.equal(modern.handler.power, 'off');
+  await assert.rejects(client(t, basic.port, { protocol: 'soap' }).setPowerState('soft-off'), { code: 'AMT_UNSUPPORTED' });
+});
+
+test('AMT refusals are AMT_FAILURE with the value: ReturnValue over WS-Man, PT_STATUS over SOAP', async (t) => {
+  const { port } = await startEmulator(t);
+  await assert.rejects(client(t, port, { protocol: 'wsman' }).setPowerState('reset'), { code: 'AMT_FAILURE', returnValue: 2 });
+  await assert.rejects(client(t, port, { protocol: 'soap' }).setPowerState('reset'), { code: 'AMT_FAILURE', returnValue: 0x10 });
+  const wsman = client(t, port, { protocol: 'wsman' });
+  wsman.setNextBoot('bios');
+  await assert.rejects(wsman.setPowerState('on'), { code: 'AMT_UNSUPPORTED' });
+});
+
+test('an unreachable AMT is retried with growing delays, then AMT_CONNECT', async (t) => {
+  const port = await freeTcpPort();
+  const delays: number[] = [];
+  const amt = client(t, port, { sleep: async (ms) => void delays.push(ms), connectAttempts: 5, retryDelayMs: 100, retryMaxDelayMs: 300 });
+  await assert.rejects(amt.getPowerState(), (e: unknown) => {
+    assert.ok(e instanceof AmtConnectError);
+    assert.equal(e.attempts, 5);
+    assert.match(e.message, /ECONNREFUSED/);
+    return true;
+  });
+  assert.deepEqual(delays, [100, 200, 300, 300]);
+});
+
+test('an AMT whose interface wakes up after a while is reached by the retries', async (t) => {
+  const port = await freeTcpPort();
+  const handler = new MemoryAmtHandler();
+  let emulator: AmtEmulator | undefined;
+  t.after(() => emulator?.close());
+  let waits = 0;
+  // The AMT "wakes up" during the second wait: the first two connections are refused.
+  const sleep = async (): Promise<void> => {
+    if (++waits === 2) {
+      emulator = new AmtEmulator({ password: PASSWORD, port, address: '127.0.0.1', handler });
+      await emulator.listen();
+    }
+  };
+  const amt = client(t, port, { sleep, protocol: 'wsman' });
+  await amt.setPowerState('on');
+  assert.equal(waits, 2);
+  assert.equal(handler.power, 'on');
+});
+
+test('a request that may have arrived is resent only if it is idempotent', async (t) => {
+  // A server that accepts each connection and drops it once the request arrives (ECONNRESET).
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.once('data', () => socket.resetAndDestroy());
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  }));
+  const port = (server.address() as { port: number }).port;
+  const options = { protocol: 'wsman' as const, connectAttempts: 3 };
+  await assert.rejects(client(t, port, options).wsman.requestPowerStateChange('reset'), { code: 'AMT_CONNECT' });
+  assert.equal(connections, 1, 'reset is not resent');
+  await assert.rejects(client(t, port, options).wsman.requestPowerStateChange('on'), { code: 'AMT_CONNECT' });
+  assert.equal(connections, 4, 'power on is resent');
+});
+
+test('no answer within requestTimeoutMs is AMT_TIMEOUT', async (t) => {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  }));
+  const port = (server.address() as { port: number }).port;
+  await assert.rejects(client(t, port, { protocol: 'soap', requestTimeoutMs: 200 }).soap.remoteControl('powercycle'), { code: 'AMT_TIMEOUT' });
+});
