@@ -13,6 +13,7 @@ import { AnvilError } from '../common/errors.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
 import { compatRoutes } from './compat.ts';
 import { apiRoutes } from './v1/routes.ts';
+import { webRoutes } from '../web/plugin.ts';
 
 export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
 
@@ -103,6 +104,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
 
   await app.register(async (scope) => compatRoutes(scope, ctx));
   await app.register(async (scope) => apiRoutes(scope, ctx), { prefix: '/api/v1' });
+  await app.register(async (scope) => webRoutes(scope, ctx));
   for (const plugin of options.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
   return app;
 }

@@ -1,0 +1,47 @@
+// The web pages as one fastify plugin: sign-in, the pages, their stylesheet, HTML error
+// pages and the security headers they share. Registered by src/api/server.ts after the API.
+import { readFileSync } from 'node:fs';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ServerContext } from '../api/server.ts';
+import { AnvilError } from '../common/errors.ts';
+import { createViews } from './views.ts';
+import { PageAuth, sessionRoutes } from './session.ts';
+import { pageRoutes } from './pages.ts';
+
+export const STYLESHEET_PATH = '/static/anvil.css';
+const stylesheet = readFileSync(new URL('./static/anvil.css', import.meta.url));
+
+/** No scripts, nothing from elsewhere: an upload that slipped through escaping still could not run. */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'cache-control': 'no-store',
+} as const;
+
+export async function webRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const views = createViews();
+  const auth = new PageAuth(ctx.services.tokens);
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
+    return payload;
+  });
+
+  app.setErrorHandler(async (error: FastifyError | AnvilError, request, reply) => {
+    const status = error instanceof AnvilError ? error.httpStatus : (error.validation ? 400 : (error.statusCode ?? 500));
+    if (status >= 500) request.log.error({ err: error }, 'page failed');
+    const message = status >= 500 && !(error instanceof AnvilError) ? 'internal error; see the server log' : error.message;
+    const viewer = request.caller ? { name: request.caller.name, role: request.caller.role } : undefined;
+    return reply.status(status).type('text/html; charset=utf-8').send(await views.renderFile('error', { title: `Error ${status}`, status, message, viewer }));
+  });
+
+  app.get(STYLESHEET_PATH, { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet));
+
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...(route.schema ?? {}), hide: true };
+  });
+  sessionRoutes(app, ctx.services.tokens, views);
+  pageRoutes(app, ctx.services, views, auth);
+}

@@ -1,0 +1,106 @@
+// Results over time for the /results page: finished runs per UTC day or hour (clean, with
+// errors, failed) and the E: lines counted, as one grouped query, and the chart's geometry
+// (the view only draws what is computed here; every label is escaped by the view).
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+
+export const RESULT_SPANS = {
+  day: { buckets: 14, chars: 10, ms: 24 * 60 * 60 * 1000, label: 'day' },
+  hour: { buckets: 48, chars: 13, ms: 60 * 60 * 1000, label: 'hour' },
+} as const;
+export type ResultSpan = keyof typeof RESULT_SPANS;
+
+export interface Bucket {
+  /** "2026-11-21" or "2026-11-21T05". */
+  readonly key: string;
+  readonly label: string;
+  clean: number;
+  withErrors: number;
+  failed: number;
+  errorLines: number;
+}
+
+/** Finished runs per bucket, oldest first, with empty buckets filled in. */
+export async function resultsOverTime(db: Kysely<Database>, span: ResultSpan, now: Date): Promise<Bucket[]> {
+  const { buckets, chars, ms } = RESULT_SPANS[span];
+  const keys: string[] = [];
+  for (let i = buckets - 1; i >= 0; i--) keys.push(new Date(now.getTime() - i * ms).toISOString().slice(0, chars));
+  const from = keys[0]!;
+  const bucket = sql<string>`substr(finished_at, 1, ${sql.lit(chars)})`;
+  const rows = await db.selectFrom('runs')
+    .select([
+      bucket.as('bucket'),
+      'state',
+      sql<number>`count(*)`.as('runs'),
+      sql<number>`sum(case when errors > 0 then 1 else 0 end)`.as('with_errors'),
+      sql<number>`sum(errors)`.as('error_lines'),
+    ])
+    .where('state', 'in', ['done', 'error'])
+    .where('finished_at', '>=', from)
+    .groupBy([bucket, 'state'])
+    .execute();
+  const byKey = new Map<string, Bucket>(keys.map((key) => [key, {
+    key, label: span === 'day' ? key : `${key.slice(0, 10)} ${key.slice(11, 13)}:00`, clean: 0, withErrors: 0, failed: 0, errorLines: 0,
+  }]));
+  for (const row of rows) {
+    const b = byKey.get(row.bucket);
+    if (!b) continue;
+    if (row.state === 'error') b.failed += Number(row.runs);
+    else {
+      b.withErrors += Number(row.with_errors);
+      b.clean += Number(row.runs) - Number(row.with_errors);
+    }
+    b.errorLines += Number(row.error_lines ?? 0);
+  }
+  return [...byKey.values()];
+}
+
+export const CHART = { width: 720, height: 220, left: 40, bottom: 40, top: 10 } as const;
+
+export interface ChartBar {
+  readonly x: number;
+  readonly y: number;
+  readonly height: number;
+  readonly kind: 'clean' | 'errors' | 'failed';
+  readonly title: string;
+}
+
+export interface Chart {
+  readonly width: number;
+  readonly height: number;
+  readonly barWidth: number;
+  readonly max: number;
+  readonly total: number;
+  readonly bars: ChartBar[];
+  readonly ticks: Array<{ x: number; label: string }>;
+  readonly axis: { x1: number; x2: number; y: number; top: number };
+}
+
+/** A stacked bar per bucket: clean runs at the bottom, runs with E: lines, failed runs on top. */
+export function chartOf(buckets: readonly Bucket[]): Chart {
+  const plotHeight = CHART.height - CHART.bottom - CHART.top;
+  const step = (CHART.width - CHART.left) / Math.max(1, buckets.length);
+  const barWidth = Math.max(2, Math.floor(step * 0.7));
+  const max = Math.max(1, ...buckets.map((b) => b.clean + b.withErrors + b.failed));
+  const bars: ChartBar[] = [];
+  const ticks: Chart['ticks'] = [];
+  const every = Math.ceil(buckets.length / 7);
+  buckets.forEach((b, i) => {
+    const x = Math.round(CHART.left + i * step + (step - barWidth) / 2);
+    let base = CHART.height - CHART.bottom;
+    const parts = [
+      ['clean', b.clean, `${b.label}: ${b.clean} run${b.clean === 1 ? '' : 's'} without errors`],
+      ['errors', b.withErrors, `${b.label}: ${b.withErrors} run${b.withErrors === 1 ? '' : 's'} with errors (${b.errorLines} E: line${b.errorLines === 1 ? '' : 's'})`],
+      ['failed', b.failed, `${b.label}: ${b.failed} failed run${b.failed === 1 ? '' : 's'} (no result)`],
+    ] as const;
+    for (const [kind, count, title] of parts) {
+      if (count === 0) continue;
+      const height = Math.max(1, Math.round((count / max) * plotHeight));
+      base -= height;
+      bars.push({ x, y: base, height, kind, title });
+    }
+    if (i % every === 0) ticks.push({ x: x + barWidth / 2, label: b.label.length > 10 ? b.label.slice(5) : b.label.slice(5) });
+  });
+  const total = buckets.reduce((n, b) => n + b.clean + b.withErrors + b.failed, 0);
+  return { width: CHART.width, height: CHART.height, barWidth, max, total, bars, ticks, axis: { x1: CHART.left, x2: CHART.width, y: CHART.height - CHART.bottom, top: CHART.top } };
+}
