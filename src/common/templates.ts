@@ -42,7 +42,7 @@ export async function renderTemplate(source: string, variables: Record<string, u
   } catch (error) {
     const problem = describe(error);
     const where = problem.line ? `${what}:${problem.line}` : what;
-    throw new AnvilError('TEMPLATE_FAILED', 'invalid', `cannot render ${where}: ${problem.message}`, { cause: error });
+    throw new AnvilError('TEMPLATE_FAILED', 'internal', `cannot render ${where}: ${problem.message}`, { cause: error });
   }
 }
 
