@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
 import { startAnvil, type RunningAnvil } from '../../src/main.ts';
 import { seedDemo, DEMO_MACHINES } from '../../src/lab/demo/seed.ts';
@@ -50,6 +50,12 @@ async function startLab(t: TestContext): Promise<Lab> {
   const viewerToken = (await anvil.services.tokens.create('viewer', 'vera')).token;
   const operatorToken = (await anvil.services.tokens.create('operator', 'otto')).token;
   return { anvil, browser, viewerToken, operatorToken };
+}
+
+/** The computed background colour (the test's tsconfig has no DOM types, hence the cast). */
+function backgroundOf(locator: Locator): Promise<string> {
+  type Window = { getComputedStyle(element: unknown): { backgroundColor: string } };
+  return locator.evaluate((el) => (globalThis as unknown as Window).getComputedStyle(el).backgroundColor);
 }
 
 async function signIn(lab: Lab, token: string, path = '/'): Promise<{ context: BrowserContext; page: Page }> {
@@ -138,7 +144,7 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     assert.equal(await error.count(), 1);
     assert.match(await error.textContent() ?? '', /error.*disk \/dev\/sdz failed <script>alert\(1\)<\/script>/);
     assert.equal(await page.locator('ol.lines li.line-W').count(), 1);
-    assert.notEqual(await error.evaluate((el) => getComputedStyle(el).backgroundColor), await page.locator('ol.lines li.line-I').evaluate((el) => getComputedStyle(el).backgroundColor));
+    assert.notEqual(await backgroundOf(error), await backgroundOf(page.locator('ol.lines li.line-I').first()), 'the error line stands out');
     assert.equal(await page.textContent('#version'), 'web-os 2.0');
     const raw = await page.textContent('#raw') ?? '';
     assert.match(raw, /<script>alert\(1\)<\/script>/);
