@@ -2,7 +2,7 @@
 // LAN configuration and raw requests over a Session. Sensors, SEL and FRU are in
 // inventory.ts. Each call says whether it may be resent (see commands/request.ts).
 import { chassisControl, decodeBootFlags, decodeChassisStatus, decodeSystemBootOptions, encodeBootFlags, getChassisStatus, getSystemBootOptions, setSystemBootOptions, BootParam, KEEP_BOOT_FLAGS_PAST_TIMEOUT, chassisIdentify } from '../commands/chassis.ts';
-import type { BootDeviceName, BootFlags, ChassisStatus, PowerAction } from '../commands/chassis.ts';
+import type { BootDeviceName, BootFlags, BootOptionsResponse, ChassisStatus, PowerAction } from '../commands/chassis.ts';
 import { bmcReset, decodeDeviceId, decodeGuid, getDeviceId, getSystemGuid } from '../commands/device.ts';
 import type { DeviceId, ResetKind } from '../commands/device.ts';
 import { decodeUserAccess, decodeUserName, getUserAccess, getUserName, setUserAccess, setUserName, setUserPassword, PASSWORD_TEST_FAILED, PASSWORD_WRONG_SIZE } from '../commands/users.ts';
@@ -126,7 +126,7 @@ export class Bmc {
   }
 
   /** Raw boot option parameter (ipmitool chassis bootparam get N). */
-  async getBootParam(param: number): Promise<{ locked: boolean; data: Uint8Array; version: number }> {
+  async getBootParam(param: number): Promise<BootOptionsResponse> {
     return decodeSystemBootOptions(await this.send(getSystemBootOptions(param)));
   }
 

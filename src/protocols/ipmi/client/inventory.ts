@@ -1,7 +1,7 @@
 // Reading the BMC's repositories over a session: the SDR walk with reservation and partial
 // reads (IPMI v2.0 §33.11–33.12), sensor readings (§35.14), the SEL (§31) and FRU data (§34).
-import { convertReading, decodeGetSdr, decodeReservation, decodeSdrRecord, decodeSensorReading, getSdr, getSensorReading, reserveSdrRepository, thresholdStatus, LAST_RECORD, SDR_HEADER_LENGTH } from '../commands/sdr.ts';
-import type { FullSensorRecord, SdrRecord, SensorReading } from '../commands/sdr.ts';
+import { convertReading, decodeGetSdr, decodeSensorThresholds, getSensorThresholds, decodeReservation, decodeSdrRecord, decodeSensorReading, getSdr, getSensorReading, reserveSdrRepository, thresholdStatus, LAST_RECORD, SDR_HEADER_LENGTH } from '../commands/sdr.ts';
+import type { FullSensorRecord, SdrRecord, SensorReading, ThresholdName } from '../commands/sdr.ts';
 import { clearSel, decodeClearSel, decodeSelEntry, decodeSelInfo, decodeSelTime, getSelEntry, getSelInfo, getSelTime, reserveSel, setSelTime, FIRST_ENTRY, LAST_ENTRY } from '../commands/sel.ts';
 import type { SelInfo, SelRecord } from '../commands/sel.ts';
 import { decodeFru, decodeFruInventoryAreaInfo, decodeReadFruData, getFruInventoryAreaInfo, readFruData, DEFAULT_FRU_CHUNK } from '../commands/fru.ts';
@@ -112,6 +112,12 @@ export class Inventory {
     const reading = decodeSensorReading(res.data);
     const value = record.type === 'full' && !reading.unavailable ? convertReading(reading.raw, record.conversion) : undefined;
     return { record, reading, ...(value !== undefined ? { value } : {}), status: thresholdStatus(reading) };
+  }
+
+  /** Thresholds from Get Sensor Thresholds (§35.9); empty when the BMC refuses (ipmitool prints 'na'). */
+  async thresholds(sensor: number): Promise<Partial<Record<ThresholdName, number>>> {
+    const res = await this.#session.requestRaw(getSensorThresholds(sensor));
+    return res.completionCode === CompletionCode.OK ? decodeSensorThresholds(res.data) : {};
   }
 
   /** Every sensor with its reading (ipmitool sdr list / sensor list). */
