@@ -139,8 +139,11 @@ async function powerCommand(client: AmtClient, host: string, name: string, actio
   o: { yes: boolean; json: boolean }): Promise<number> {
   const protocol = await client.protocol();
   if (!o.json) {
-    // amttool names the machine by its AMT host and domain name; WS-Man has no such call here, so the address stands in.
-    const label = protocol === 'soap' ? `${await client.soap.getHostName()}.${await client.soap.getDomainName()}` : host;
+    // amttool names the machine by the host and domain name AMT was given.
+    const names = protocol === 'soap'
+      ? { hostname: await client.soap.getHostName(), domain: await client.soap.getDomainName() }
+      : await client.wsman.getHostName();
+    const label = `${names.hostname}.${names.domain}`;
     process.stdout.write(`host ${label}, ${name} [y/N] ? `);
     if (!o.yes) {
       const reply = await readLine();

@@ -50,6 +50,7 @@ for (const protocol of ['wsman', 'soap'] as const) {
     assert.equal(info.protocol, protocol);
     assert.equal(info.version, '8.1.20');
     assert.equal(info.powerState, 'off');
+    assert.equal(`${info.hostname}.${info.domain}`, 'amt-emulator.localdomain');
   });
 }
 

@@ -135,9 +135,9 @@ test('anvil bmc amt runs an emulator amttool and anvil amt can use, and stops on
   assert.equal(up.stdout, 'host desk1.lab, powerup [y/N] ? execute: powerup\nresult: pt_status: success\n');
   const info = await runChild(ANVIL, ['amt', target, 'info', '--wsman', '--json'], { password: PASSWORD });
   assert.equal(info.code, 0, info.stderr);
-  assert.deepEqual(JSON.parse(info.stdout), { host: '127.0.0.1', protocol: 'wsman', version: '8.1.20', powerState: 'on', rawPowerState: 2 });
+  assert.deepEqual(JSON.parse(info.stdout), { host: '127.0.0.1', protocol: 'wsman', version: '8.1.20', hostname: 'desk1', domain: 'lab', powerState: 'on', rawPowerState: 2 });
   const off = await runChild(ANVIL, ['amt', target, 'powerdown', '--yes'], { password: PASSWORD });
-  assert.equal(off.stdout, `host 127.0.0.1, powerdown [y/N] ? execute: powerdown\nresult: ReturnValue 0 (success)\n`);
+  assert.equal(off.stdout, `host desk1.lab, powerdown [y/N] ? execute: powerdown\nresult: ReturnValue 0 (success)\n`);
   const after = await runChild('amttool', [target, 'info'], { password: PASSWORD });
   assert.match(after.stdout, /^Powerstate: {3}S5 \(soft-off\)$/m);
   assert.equal(await bmc.stop(), 0, 'SIGTERM stops it cleanly');

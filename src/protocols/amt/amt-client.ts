@@ -116,8 +116,9 @@ export class AmtClient {
     const protocol = await this.protocol();
     if (protocol === 'wsman') {
       const identity = await this.wsman.identify();
+      const { hostname, domain } = await this.wsman.getHostName();
       const power = await this.wsman.getPowerState();
-      return { protocol, version: identity.version.replace(/^AMT\s+/, ''), powerState: power.state, rawPowerState: power.cim };
+      return { protocol, version: identity.version.replace(/^AMT\s+/, ''), hostname, domain, powerState: power.state, rawPowerState: power.cim };
     }
     const version = await this.soap.getCoreVersion();
     const hostname = await this.soap.getHostName();

@@ -61,10 +61,15 @@ export const CIM_CLASSES = {
   bootSourceSetting: 'CIM_BootSourceSetting',
   bootService: 'CIM_BootService',
 } as const;
-export type CimClass = (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES];
+/** Intel's own classes (AMT SDK, "Intel AMT WS-Management Classes"), under their own schema URI. */
+export const AMT_SCHEMA = 'http://intel.com/wbem/wscim/1/amt-schema/1/';
+export const AMT_CLASSES = {
+  generalSettings: 'AMT_GeneralSettings',
+} as const;
+export type CimClass = (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES] | (typeof AMT_CLASSES)[keyof typeof AMT_CLASSES];
 
 export function cimResourceUri(cimClass: CimClass): string {
-  return `${NS.cim}${cimClass}`;
+  return `${cimClass.startsWith('AMT_') ? AMT_SCHEMA : NS.cim}${cimClass}`;
 }
 
 /** The instance names AMT gives its singletons (Ironic amt/power.py, amt/management.py). */

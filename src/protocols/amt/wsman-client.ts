@@ -3,7 +3,7 @@
 // (DSP1027), and the one-time boot device through CIM_BootConfigSetting/CIM_BootService (DSP1012).
 import { randomUUID } from 'node:crypto';
 import {
-  AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_SOURCES, WSMAN_PATH,
+  AMT_CLASSES, AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_SOURCES, WSMAN_PATH,
   WSMAN_POWER_ACTION, cimResourceUri, powerStateFromCim,
 } from './constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from './constants.ts';
@@ -79,6 +79,16 @@ export class WsmanClient {
     if (result === undefined) throw new AmtProtocolError(`AMT ${this.transport.label} answered ${what} without ${method}_OUTPUT`);
     if (result.returnValue !== 0) throw new AmtFailure(this.transport.label, what, { returnValue: result.returnValue ?? -1 });
     return result.outputs;
+  }
+
+  /** Host and domain name AMT was given (AMT_GeneralSettings), as amttool shows them. */
+  async getHostName(): Promise<{ hostname: string; domain: string }> {
+    const settings = await this.get(AMT_CLASSES.generalSettings);
+    const field = (name: string): string => {
+      const value = settings[name];
+      return typeof value === 'string' ? value : '';
+    };
+    return { hostname: field('HostName'), domain: field('DomainName') };
   }
 
   /** The machine's power state (CIM_AssociatedPowerManagementService.PowerState). */

@@ -139,6 +139,7 @@ export class AmtEmulator {
     const reply = route === 'wsman'
       ? await answerWsman(body, {
         handler: this.handler, boot: this.boot, amtVersion: this.#options.amtVersion ?? EMULATOR_DEFAULTS.amtVersion,
+        hostname: this.#options.hostname ?? EMULATOR_DEFAULTS.hostname, domain: this.#options.domain ?? EMULATOR_DEFAULTS.domain,
         maxChars: EMULATOR_MAX_BODY_BYTES, messageId: () => `uuid:${randomUUID()}`, enumerations: this.#enumerations,
       })
       : await answerSoap(route, body, {

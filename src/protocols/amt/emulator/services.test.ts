@@ -11,7 +11,7 @@ import type { WsmanContext } from './wsman-service.ts';
 
 function wsmanContext(handler = new MemoryAmtHandler()): WsmanContext {
   let n = 0;
-  return { handler, boot: new BootConfig(), amtVersion: '8.1.20', maxChars: 1 << 16, messageId: () => `uuid:${++n}`, enumerations: new Map() };
+  return { handler, boot: new BootConfig(), amtVersion: '8.1.20', hostname: 'h', domain: 'd', maxChars: 1 << 16, messageId: () => `uuid:${++n}`, enumerations: new Map() };
 }
 const req = (cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES], selectors?: Record<string, string>) =>
   ({ to: 'http://127.0.0.1/wsman', resourceUri: cimResourceUri(cimClass), messageId: 'uuid:req', ...(selectors ? { selectors } : {}) });

@@ -2,7 +2,7 @@
 // boot methods an AMT 6+ machine answers (DSP0226; DSP1027 Power State Management Profile;
 // DSP1012 Boot Control Profile), backed by the emulator's handler.
 import {
-  ACTIONS, AMT_NAMES, CIM_CLASSES, CIM_POWER_STATE, WSMAN_BOOT_SOURCES, WSMAN_POWER_ACTION, BOOT_ROLE_IS_NEXT, cimResourceUri,
+  ACTIONS, AMT_CLASSES, AMT_NAMES, CIM_CLASSES, CIM_POWER_STATE, WSMAN_BOOT_SOURCES, WSMAN_POWER_ACTION, BOOT_ROLE_IS_NEXT, cimResourceUri,
 } from '../constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from '../constants.ts';
 import { child, intValue, text } from '../xml.ts';
@@ -22,6 +22,8 @@ export interface WsmanContext {
   readonly handler: AmtHandler;
   readonly boot: BootConfig;
   readonly amtVersion: string;
+  readonly hostname: string;
+  readonly domain: string;
   readonly maxChars: number;
   /** A fresh MessageID for each answer (the server owns randomness). */
   readonly messageId: () => string;
@@ -34,7 +36,7 @@ export interface WsmanReply {
   readonly body: string;
 }
 
-const CLASS_BY_URI = new Map<string, CimClass>(Object.values(CIM_CLASSES).map((c) => [cimResourceUri(c), c]));
+const CLASS_BY_URI = new Map<string, CimClass>([...Object.values(CIM_CLASSES), ...Object.values(AMT_CLASSES)].map((c) => [cimResourceUri(c), c]));
 const ACTION_BY_STATE = new Map<number, AmtPowerAction>(Object.entries(WSMAN_POWER_ACTION).map(([a, s]) => [s, a as AmtPowerAction]));
 const DEVICE_BY_SOURCE = new Map<string, AmtBootDevice>(Object.entries(WSMAN_BOOT_SOURCES).map(([d, s]) => [s, d as AmtBootDevice]));
 /** Bounded so a client that never pulls cannot grow the emulator without limit. */
@@ -81,6 +83,11 @@ async function instanceOf(cimClass: CimClass, ctx: WsmanContext): Promise<Record
       return { CreationClassName: CIM_CLASSES.bootService, ElementName: AMT_NAMES.bootService, Name: AMT_NAMES.bootService };
     case CIM_CLASSES.computerSystem:
       return { CreationClassName: CIM_CLASSES.computerSystem, Name: AMT_NAMES.managedSystem };
+    case AMT_CLASSES.generalSettings:
+      return {
+        ElementName: 'Intel(r) AMT: General Settings', InstanceID: 'Intel(r) AMT: General Settings',
+        HostName: ctx.hostname, DomainName: ctx.domain, AMTNetworkEnabled: 1,
+      };
     case CIM_CLASSES.bootSourceSetting:
       return undefined;
   }
