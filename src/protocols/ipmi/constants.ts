@@ -297,5 +297,17 @@ export const ActivatePayloadCode = { ALREADY_ACTIVE: 0x80, DISABLED: 0x81, LIMIT
 /** Set Session Privilege Level completion codes (IPMI v2.0 §22.18). */
 export const SetPrivilegeCode = { NOT_AVAILABLE_FOR_USER: 0x80, EXCEEDS_LIMIT: 0x81, CANNOT_DISABLE_USER_LEVEL: 0x82 } as const;
 
-/** Activate Session / Get Session Challenge completion codes (IPMI v2.0 §22.16, §22.17). */
-export const SessionCode = { INVALID_USER_NAME: 0x81, NULL_USER_DISABLED: 0x82, NO_SESSION_SLOT: 0x81, NO_SLOT_FOR_USER: 0x82, SEQUENCE_OUT_OF_RANGE: 0x83, INVALID_SESSION_ID: 0x84, PRIVILEGE_EXCEEDS_LIMIT: 0x85 } as const;
+/** Get Session Challenge completion codes (IPMI v2.0 §22.16). */
+export const ChallengeCode = { INVALID_USER_NAME: 0x81, NULL_USER_DISABLED: 0x82 } as const;
+
+/** Activate Session completion codes (IPMI v2.0 §22.17). */
+export const ActivateSessionCode = { NO_SESSION_SLOT: 0x81, NO_SLOT_FOR_USER: 0x82, NO_SLOT_FOR_PRIVILEGE: 0x83, SEQUENCE_OUT_OF_RANGE: 0x84, INVALID_SESSION_ID: 0x85, PRIVILEGE_EXCEEDS_LIMIT: 0x86 } as const;
+
+/** Close Session completion codes (IPMI v2.0 §22.19). */
+export const CloseSessionCode = { INVALID_SESSION_ID: 0x87, INVALID_SESSION_HANDLE: 0x88 } as const;
+
+/** Set User Password completion codes (IPMI v2.0 §22.30). */
+export const SetPasswordCode = { TEST_FAILED: 0x80, WRONG_SIZE: 0x81 } as const;
+
+/** "Parameter not supported" for Get System Boot Options / LAN / SOL configuration (IPMI v2.0 §28.13, §23.2, §26.3). */
+export const PARAMETER_NOT_SUPPORTED = 0x80;
