@@ -12,6 +12,7 @@ import type { Services } from '../services.ts';
 import { AnvilError } from '../common/errors.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
 import { compatRoutes } from './compat.ts';
+import { bootRoutes } from './boot.ts';
 import { apiRoutes } from './v1/routes.ts';
 import { webRoutes } from '../web/plugin.ts';
 
@@ -103,6 +104,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(async (scope) => compatRoutes(scope, ctx));
+  await app.register(async (scope) => bootRoutes(scope, ctx));
   await app.register(async (scope) => apiRoutes(scope, ctx), { prefix: '/api/v1' });
   await app.register(async (scope) => webRoutes(scope, ctx));
   for (const plugin of options.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));

@@ -2,7 +2,7 @@
 // Manager's automaton. The database is the only state: pxemngr's commands and a running
 // server see each other's changes at once.
 import type { Kysely } from 'kysely';
-import type { BootLogEntry, Database, Machine } from '../store/schema.ts';
+import type { BootLogEntry, Database, Discovered, Machine } from '../store/schema.ts';
 import { AnvilError, invalid, notFound } from '../common/errors.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { normalizeMac, parseMac } from './mac.ts';
@@ -72,6 +72,7 @@ export class Machines {
       const mine = new Set(owners.map((o) => o.mac));
       const added = macs.filter((m) => !mine.has(m));
       for (const mac of added) await trx.insertInto('macs').values({ mac, machine_id: machine.id }).execute();
+      if (added.length > 0) await trx.deleteFrom('discovered').where('mac', 'in', added).execute();
       return { machine, created, added };
     });
   }
@@ -183,6 +184,22 @@ export class Machines {
       }
       return { machine: current, profile: current.next_profile };
     });
+  }
+
+  /** A MAC anvil does not know asked to boot: list it as discovered (first and last seen). */
+  async discover(mac: string, info: ServeBootInfo): Promise<void> {
+    const now = stamp(this.#clock);
+    const seen = await this.#db.updateTable('discovered')
+      .set((eb) => ({ last_seen: now, boots: eb('boots', '+', 1), arch: info.arch ?? null, loader: info.loader ?? null, address: info.address ?? null }))
+      .where('mac', '=', mac).executeTakeFirst();
+    if (seen.numUpdatedRows === 0n) {
+      await this.#db.insertInto('discovered').values({ mac, arch: info.arch ?? null, loader: info.loader ?? null, address: info.address ?? null, first_seen: now, last_seen: now })
+        .onConflict((oc) => oc.column('mac').doUpdateSet({ last_seen: now })).execute();
+    }
+  }
+
+  async discovered(): Promise<Discovered[]> {
+    return this.#db.selectFrom('discovered').selectAll().orderBy('last_seen', 'desc').execute();
   }
 
   async bootLog(machineId: number, limit = 100): Promise<BootLogEntry[]> {

@@ -104,6 +104,16 @@ export interface SystemVersionsTable {
   last_seen: string;
 }
 
+export interface DiscoveredTable {
+  mac: string;
+  arch: string | null;
+  loader: string | null;
+  address: string | null;
+  first_seen: string;
+  last_seen: string;
+  boots: Generated<number>;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -115,6 +125,7 @@ export interface Database {
   runs: RunsTable;
   run_lines: RunLinesTable;
   system_versions: SystemVersionsTable;
+  discovered: DiscoveredTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
@@ -124,3 +135,4 @@ export type BootLogEntry = Selectable<BootLogTable>;
 export type Run = Selectable<RunsTable>;
 export type RunLine = Selectable<RunLinesTable>;
 export type Token = Selectable<TokensTable>;
+export type Discovered = Selectable<DiscoveredTable>;

@@ -3,12 +3,14 @@ import type { Migration } from 'kysely/migration';
 import type { AnyDb, Dialect } from './helpers.ts';
 import * as m001 from './001-core.ts';
 import * as m002 from './002-testing.ts';
+import * as m003 from './003-discovered.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
 const all: ReadonlyArray<readonly [string, Up]> = [
   ['001-core', m001.up],
   ['002-testing', m002.up],
+  ['003-discovered', m003.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
