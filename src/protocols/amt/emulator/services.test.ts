@@ -107,3 +107,43 @@ test("RemoteControl checks IanaOemNumber, the command and the special command as
   const unknown = parseSoapResponse((await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'Explode'), ctx)).body);
   assert.deepEqual(unknown, { kind: 'fault', faultcode: 'SOAP-ENV:Client', faultstring: 'unknown method Explode of RemoteControlService' });
 });
+
+test('mutated envelopes never make the services throw (seeded fuzz)', async () => {
+  // xorshift32 with a fixed seed: the same inputs on every run.
+  let seed = 0x2545f491;
+  const random = (n: number): number => {
+    seed ^= seed << 13; seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5; seed >>>= 0;
+    return seed % n;
+  };
+  const source = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force PXE Boot' } };
+  const seeds = [
+    buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: source }]),
+    buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '2' }]),
+    buildEnumerate(req(CIM_CLASSES.associatedPowerManagementService), 4),
+  ];
+  const soapSeed = buildSoapRequest('RemoteControlService', 'RemoteControl', [['Command', 17], ['IanaOemNumber', 343], ['SpecialCommand', 1]]);
+  const alphabet = '<>/="&;: \u0000abcxyz0123456789';
+  const mutate = (text: string): string => {
+    const chars = [...text];
+    for (let i = random(8) + 1; i > 0; i--) {
+      const at = random(chars.length);
+      const op = random(3);
+      if (op === 0) chars.splice(at, 1);
+      else if (op === 1) chars.splice(at, 0, alphabet[random(alphabet.length)] ?? '<');
+      else chars.splice(at, random(40));
+    }
+    return chars.join('');
+  };
+  const ctx = wsmanContext(new MemoryAmtHandler({ power: 'on' }));
+  const soapCtx = { handler: new MemoryAmtHandler({ power: 'on' }), boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 };
+  for (let i = 0; i < 600; i++) {
+    const reply = await answerWsman(mutate(seeds[i % seeds.length] ?? ''), ctx);
+    assert.ok([200, 400, 500].includes(reply.status));
+    assert.notEqual(parseAnswer(reply.body).kind, undefined, 'every answer is itself valid SOAP');
+    const soapReply = await answerSoap('RemoteControlService', mutate(soapSeed), soapCtx);
+    assert.ok([200, 500].includes(soapReply.status));
+    parseSoapResponse(soapReply.body);
+  }
+});
