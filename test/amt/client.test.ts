@@ -186,3 +186,14 @@ test('no answer within requestTimeoutMs is AMT_TIMEOUT', async (t) => {
   const port = (server.address() as { port: number }).port;
   await assert.rejects(client(t, port, { protocol: 'soap', requestTimeoutMs: 200 }).soap.remoteControl('powercycle'), { code: 'AMT_TIMEOUT' });
 });
+
+test('SOAP faults are AMT_FAILURE carrying the fault code, on both protocols', async (t) => {
+  const broken = new MemoryAmtHandler();
+  broken.getPowerState = async () => {
+    throw new Error('machine unplugged');
+  };
+  const { port } = await startEmulator(t, { handler: broken });
+  await assert.rejects(client(t, port, { protocol: 'wsman' }).getPowerState(),
+    (e: unknown) => (e as { code?: string }).code === 'AMT_FAILURE' && (e as { faultCode?: string }).faultCode === 'w:InternalError' && /machine unplugged/.test((e as Error).message));
+  await assert.rejects(client(t, port, { protocol: 'soap' }).getPowerState(), { code: 'AMT_FAILURE', faultCode: 'SOAP-ENV:Server' });
+});

@@ -147,3 +147,17 @@ test('mutated envelopes never make the services throw (seeded fuzz)', async () =
     parseSoapResponse(soapReply.body);
   }
 });
+
+test('a handler that fails becomes an InternalError / Server fault', async () => {
+  const broken = new MemoryAmtHandler();
+  broken.getPowerState = async () => {
+    throw new Error('qemu monitor gone');
+  };
+  const reply = await answerWsman(buildEnumerate(req(CIM_CLASSES.associatedPowerManagementService), 4), wsmanContext(broken));
+  assert.equal(reply.status, 500);
+  const answer = parseAnswer(reply.body);
+  assert.equal(answer.kind === 'fault' && answer.subcode, 'w:InternalError');
+  const soap = await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'GetSystemPowerState'),
+    { handler: broken, boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 });
+  assert.deepEqual(parseSoapResponse(soap.body), { kind: 'fault', faultcode: 'SOAP-ENV:Server', faultstring: 'the machine behind this AMT failed: qemu monitor gone' });
+});

@@ -50,10 +50,23 @@ export interface SoapReply {
   readonly body: string;
 }
 
-/** Answers one SOAP request to `service`; malformed input gets a Client fault, never an exception. */
-export async function answerSoap(service: SoapService, xml: string, ctx: {
-  handler: AmtHandler; boot: BootConfig; identity: SoapIdentity; maxChars: number;
-}): Promise<SoapReply> {
+export interface SoapContext {
+  readonly handler: AmtHandler;
+  readonly boot: BootConfig;
+  readonly identity: SoapIdentity;
+  readonly maxChars: number;
+}
+
+/** Answers one SOAP request to `service`; malformed input gets a Client fault, a failing handler a Server fault. */
+export async function answerSoap(service: SoapService, xml: string, ctx: SoapContext): Promise<SoapReply> {
+  try {
+    return await answer(service, xml, ctx);
+  } catch (error) {
+    return { status: 500, body: buildSoapFault(service, 'Server', `the machine behind this AMT failed: ${(error as Error).message}`) };
+  }
+}
+
+async function answer(service: SoapService, xml: string, ctx: SoapContext): Promise<SoapReply> {
   let call;
   try {
     call = parseSoapRequest(xml, ctx.maxChars);

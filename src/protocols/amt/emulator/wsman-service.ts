@@ -93,8 +93,16 @@ async function instanceOf(cimClass: CimClass, ctx: WsmanContext): Promise<Record
   }
 }
 
-/** Answers one WS-Man request. Bad input becomes a fault; nothing here throws for it. */
+/** Answers one WS-Man request. Bad input becomes a fault, and so does a handler that fails: nothing here throws. */
 export async function answerWsman(xml: string, ctx: WsmanContext): Promise<WsmanReply> {
+  try {
+    return await answer(xml, ctx);
+  } catch (error) {
+    return fault(WSMAN_FAULTS.internalError, undefined, ctx, `the machine behind this AMT failed: ${(error as Error).message}`);
+  }
+}
+
+async function answer(xml: string, ctx: WsmanContext): Promise<WsmanReply> {
   let request;
   try {
     request = parseWsmanRequest(xml, ctx.maxChars);
