@@ -1,0 +1,425 @@
+// One emulated BMC: its sessions (IPMI 1.5 and RMCP+), its command table and its state.
+// It turns one datagram into zero or more datagrams; server.ts owns the sockets. Every
+// decode failure is counted in `stats` and dropped: nothing a packet contains can throw
+// out of receive().
+import type { CipherSuite } from '../cipher-suites.ts';
+import { CIPHER_SUITES } from '../cipher-suites.ts';
+import { ActivateSessionCode, AppCmd, AuthType, ChallengeCode, CompletionCode, PayloadType, Privilege } from '../constants.ts';
+import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from '../errors.ts';
+import { decodeRequest, encodeResponse, responseTo } from '../message.ts';
+import type { IpmiRequest } from '../message.ts';
+import { decodeOpenSessionRequest, decodeRakp1, decodeRakp3 } from '../rakp.ts';
+import { decodeAsf, decodeRmcp, encodeAsf, ASF_PONG_ENTITIES_IPMI, isRmcpPlus } from '../rmcp.ts';
+import { ASF_IANA } from '../constants.ts';
+import { CHALLENGE_LENGTH, decodeActivateSessionRequest, decodeSessionChallengeRequest, encodeActivateSessionResponse, encodeSessionChallenge } from '../session-commands.ts';
+import type { Session15AuthType } from '../session15.ts';
+import { decodeSession15, encodeSession15, session15AuthTypeFromByte, verifySession15 } from '../session15.ts';
+import type { Session20Header } from '../session20.ts';
+import { decodeSession20, encodeSession20, peekSession20 } from '../session20.ts';
+import { appCommands } from './commands-app.ts';
+import { chassisCommands } from './commands-chassis.ts';
+import { sensorCommands } from './commands-sensor.ts';
+import { storageCommands } from './commands-storage.ts';
+import { transportCommands } from './commands-transport.ts';
+import type { BmcContext, BmcRuntimeState, CommandDef, CommandReply, DeviceIdentity } from './context.ts';
+import { commandKey } from './context.ts';
+import type { BmcHandler } from './handler.ts';
+import type { LoginHost } from './login20.ts';
+import { openSession, rakp1, rakp3 } from './login20.ts';
+import { MemoryBmcHandler } from './memory-handler.ts';
+import type { PendingChallenge, RemoteAddress, ServerSession, Session15, Session20 } from './session.ts';
+import { SequenceWindow } from './session.ts';
+import { SolManager } from './sol-server.ts';
+
+/** Session slots per BMC; real BMCs have 4–16 (IPMI v2.0 §22.24 reports the count). */
+export const DEFAULT_MAX_SESSIONS = 8;
+/** An active session idle this long is closed (IPMI v2.0 §6.12.15 suggests 60 s). */
+export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
+/** A login (Open Session … RAKP4, or challenge … activate) must finish within this. */
+export const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
+/** Outstanding IPMI 1.5 challenges kept at most; the oldest is dropped beyond. */
+export const MAX_PENDING_CHALLENGES = 32;
+/** Cipher suites offered by default, preferred first. Suite 0 (no authentication) is opt-in. */
+export const DEFAULT_CIPHER_SUITES: readonly number[] = [17, 3, 16, 15, 2, 1];
+/** IPMI 1.5 authentication types accepted by default. "none" (no password check at all) is opt-in. */
+export const DEFAULT_AUTH_TYPES_15: readonly Session15AuthType[] = ['md5', 'password'];
+
+const COMMANDS: ReadonlyMap<number, CommandDef> = new Map([...appCommands, ...chassisCommands, ...sensorCommands, ...storageCommands, ...transportCommands]);
+/** The commands a console may send before it has a session (§22.13, §22.15, §22.16). */
+const PRE_SESSION = new Set([commandKey(0x06, AppCmd.GET_CHANNEL_AUTH_CAPABILITIES), commandKey(0x06, AppCmd.GET_CHANNEL_CIPHER_SUITES)]);
+
+export interface BmcOptions {
+  readonly handler?: BmcHandler;
+  /** 16 bytes; default random. Reported by Get System/Device GUID and used in RAKP2. */
+  readonly guid?: Buffer;
+  readonly identity?: Partial<DeviceIdentity>;
+  /** Cipher suite IDs to offer, preferred first (each must be in CIPHER_SUITES). */
+  readonly cipherSuites?: readonly number[];
+  readonly authTypes15?: readonly Session15AuthType[];
+  /** The BMC key Kg (two-key login, §13.31); default none (Kg = the user's password). */
+  readonly kg?: Buffer;
+  readonly maxSessions?: number;
+  readonly sessionTimeoutMs?: number;
+  readonly setupTimeoutMs?: number;
+}
+
+export interface BmcIo {
+  readonly port: number;
+  send(packet: Buffer, to: RemoteAddress): void;
+  random(n: number): Buffer;
+  now(): number;
+}
+
+export interface BmcStats {
+  received: number;
+  /** Malformed packets, and packets whose authcode/ICV did not verify. */
+  badPackets: number;
+  authFailures: number;
+  replays: number;
+  /** Well-formed packets for no known session, or not allowed in the session's state. */
+  dropped: number;
+  /** Commands whose implementation or handler threw (answered 0xFF). */
+  commandErrors: number;
+  sessionsOpened: number;
+  sessionsClosed: number;
+  sessionsExpired: number;
+}
+
+const DEFAULT_IDENTITY: DeviceIdentity = { deviceId: 0x20, deviceRevision: 1, firmwareMajor: 1, firmwareMinor: 0x00, manufacturerId: 0, productId: 0x0001, auxFirmware: Buffer.alloc(4) };
+
+export class EmulatedBmc implements BmcContext, LoginHost {
+  readonly handler: BmcHandler;
+  readonly identity: DeviceIdentity;
+  readonly guid: Buffer;
+  readonly kg: Buffer | undefined;
+  readonly cipherSuites: readonly CipherSuite[];
+  readonly authTypes15: readonly Session15AuthType[];
+  readonly maxSessions: number;
+  readonly state: BmcRuntimeState = { bootParams: new Map(), sdrReservation: 0, selReservation: 0, selTimeOffset: 0, solConfig: new Map() };
+  readonly sol: SolManager;
+  readonly stats: BmcStats = { received: 0, badPackets: 0, authFailures: 0, replays: 0, dropped: 0, commandErrors: 0, sessionsOpened: 0, sessionsClosed: 0, sessionsExpired: 0 };
+  readonly #io: BmcIo;
+  readonly #sessionTimeoutMs: number;
+  readonly #setupTimeoutMs: number;
+  readonly #sessions = new Map<number, ServerSession>();
+  readonly #challenges = new Map<number, PendingChallenge>();
+  #reservation = 0;
+
+  constructor(io: BmcIo, options: BmcOptions = {}) {
+    this.#io = io;
+    this.handler = options.handler ?? new MemoryBmcHandler();
+    this.identity = { ...DEFAULT_IDENTITY, ...options.identity };
+    this.guid = options.guid ?? io.random(16);
+    this.kg = options.kg;
+    this.cipherSuites = (options.cipherSuites ?? DEFAULT_CIPHER_SUITES).map((id) => {
+      const suite = CIPHER_SUITES.get(id);
+      if (suite === undefined) throw new IpmiEncodeError(`cipher suite ${id} is not supported`);
+      return suite;
+    });
+    this.authTypes15 = options.authTypes15 ?? DEFAULT_AUTH_TYPES_15;
+    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.#sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    this.#setupTimeoutMs = options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS;
+    this.sol = new SolManager(this.handler, (s, payload) => this.#sendInSession(s, PayloadType.SOL, payload), () => this.port);
+  }
+
+  get port(): number {
+    return this.#io.port;
+  }
+
+  now(): number {
+    return this.#io.now();
+  }
+
+  random(n: number): Buffer {
+    return this.#io.random(n);
+  }
+
+  users() {
+    return this.handler.users();
+  }
+
+  /** Sessions in any state (logging in or active). */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get activeSessionCount(): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (s.state === 'active') n++;
+    return n;
+  }
+
+  sessions(): Iterable<ServerSession> {
+    return this.#sessions.values();
+  }
+
+  newReservation(): number {
+    this.#reservation = (this.#reservation % 0xffff) + 1;
+    return this.#reservation;
+  }
+
+  /** Handles one datagram. Never throws for anything the datagram contains. */
+  async receive(packet: Buffer, remote: RemoteAddress): Promise<void> {
+    this.stats.received++;
+    try {
+      const rmcp = decodeRmcp(packet);
+      if (rmcp.ack) return;
+      if (rmcp.cls === 'asf') return this.#asf(rmcp.body, rmcp.sequence, remote);
+      if (isRmcpPlus(rmcp.body)) await this.#rmcpPlus(packet, remote);
+      else await this.#ipmi15(packet, remote);
+    } catch (error) {
+      if (error instanceof IpmiAuthenticationError) {
+        this.stats.authFailures++;
+        this.stats.badPackets++;
+      } else if (error instanceof IpmiDecodeError) {
+        this.stats.badPackets++;
+      } else {
+        throw error;
+      }
+    }
+  }
+
+  /** Closes idle sessions and abandoned logins. The server calls it periodically. */
+  sweep(): void {
+    const now = this.now();
+    for (const s of [...this.#sessions.values()]) {
+      const limit = s.state === 'active' ? this.#sessionTimeoutMs : this.#setupTimeoutMs;
+      if (now - s.lastActivity >= limit) {
+        this.stats.sessionsExpired++;
+        this.#remove(s);
+      }
+    }
+    for (const [id, c] of this.#challenges) if (now - c.created >= this.#setupTimeoutMs) this.#challenges.delete(id);
+  }
+
+  closeSession(bmcSessionId: number): boolean {
+    const s = this.#sessions.get(bmcSessionId);
+    if (s === undefined || s.state !== 'active') return false;
+    this.stats.sessionsClosed++;
+    this.#remove(s);
+    return true;
+  }
+
+  /** Ends everything (server shutdown). */
+  close(): void {
+    this.sol.close();
+    this.#sessions.clear();
+    this.#challenges.clear();
+  }
+
+  // LoginHost
+  allocateSession(): number | undefined {
+    if (this.#sessions.size >= this.maxSessions) {
+      this.sweep();
+      if (this.#sessions.size >= this.maxSessions) {
+        // Half-open logins give way to new ones, so a flood of Open Session Requests cannot lock out consoles.
+        let oldest: ServerSession | undefined;
+        for (const s of this.#sessions.values()) if (s.state !== 'active' && (oldest === undefined || s.lastActivity < oldest.lastActivity)) oldest = s;
+        if (oldest === undefined) return undefined;
+        this.#remove(oldest);
+      }
+    }
+    for (;;) {
+      const id = this.random(4).readUInt32LE(0);
+      if (id !== 0 && !this.#sessions.has(id) && !this.#challenges.has(id)) return id;
+    }
+  }
+
+  register(session: Session20): void {
+    this.#sessions.set(session.bmcSessionId, session);
+  }
+
+  destroy(session: Session20, _reason: 'failed' | 'closed'): void {
+    this.#remove(session);
+  }
+
+  find(bmcSessionId: number): Session20 | undefined {
+    const s = this.#sessions.get(bmcSessionId);
+    return s?.kind === 'rmcp+' ? s : undefined;
+  }
+
+  findOpening(remote: RemoteAddress, consoleSessionId: number): Session20 | undefined {
+    for (const s of this.#sessions.values()) {
+      if (s.kind === 'rmcp+' && s.consoleSessionId === consoleSessionId && s.remote.address === remote.address && s.remote.port === remote.port) return s;
+    }
+    return undefined;
+  }
+
+  countAuthFailure(): void {
+    this.stats.authFailures++;
+  }
+
+  countActivated(): void {
+    this.stats.sessionsOpened++;
+  }
+
+  #remove(s: ServerSession): void {
+    this.#sessions.delete(s.bmcSessionId);
+    this.sol.sessionClosed(s);
+  }
+
+  #asf(body: Buffer, sequence: number, remote: RemoteAddress): void {
+    const m = decodeAsf(body);
+    if (m.type !== 'ping') return;
+    // The pong echoes the ping's RMCP sequence and message tag (ASF 2.0 §3.2.4.3).
+    this.#io.send(encodeAsf({ type: 'pong', tag: m.tag, iana: ASF_IANA, oem: 0, supportedEntities: ASF_PONG_ENTITIES_IPMI, supportedInteractions: 0 }, sequence), remote);
+  }
+
+  async #rmcpPlus(packet: Buffer, remote: RemoteAddress): Promise<void> {
+    const h = peekSession20(packet);
+    let reply: Buffer | undefined;
+    switch (h.payloadType) {
+      case PayloadType.OPEN_SESSION_REQUEST:
+        reply = openSession(this, decodeOpenSessionRequest(decodeSession20(packet).payload), remote);
+        break;
+      case PayloadType.RAKP1:
+        reply = rakp1(this, decodeRakp1(decodeSession20(packet).payload), remote);
+        break;
+      case PayloadType.RAKP3:
+        reply = rakp3(this, decodeRakp3(decodeSession20(packet).payload), remote);
+        break;
+      case PayloadType.IPMI:
+      case PayloadType.SOL:
+        if (h.sessionId === 0) return this.#preSession20(packet, h, remote);
+        return this.#inSession20(packet, h, remote);
+      default:
+        this.stats.dropped++;
+        return;
+    }
+    if (reply === undefined) this.stats.dropped++;
+    else this.#io.send(reply, remote);
+  }
+
+  async #preSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> {
+    if (h.payloadType !== PayloadType.IPMI) return void this.stats.dropped++;
+    const req = decodeRequest(decodeSession20(packet).payload);
+    if (!PRE_SESSION.has(commandKey(req.netFn, req.command))) return void this.stats.dropped++;
+    const res = await this.#dispatch(req, undefined);
+    this.#io.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: res }), remote);
+  }
+
+  async #inSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> {
+    const s = this.#sessions.get(h.sessionId);
+    if (s === undefined || s.kind !== 'rmcp+' || s.state !== 'active' || s.keys === undefined || s.remote.address !== remote.address) return void this.stats.dropped++;
+    // The suite decides whether packets must be authenticated and encrypted (§13.28).
+    if ((s.suite.integrity !== 0 && !h.authenticated) || (s.suite.confidentiality !== 0 && !h.encrypted)) return void this.stats.dropped++;
+    const p = decodeSession20(packet, s.keys);
+    if (!s.window.accept(h.sequence)) return void this.stats.replays++;
+    s.lastActivity = this.now();
+    if (h.payloadType === PayloadType.SOL) return this.sol.onPacket(s, p.payload);
+    const req = decodeRequest(p.payload);
+    const res = await this.#dispatch(req, s);
+    this.#sendInSession(s, PayloadType.IPMI, res);
+  }
+
+  #sendInSession(s: Session20, payloadType: number, payload: Buffer): void {
+    const sequence = s.outboundSequence;
+    s.outboundSequence = (s.outboundSequence + 1) >>> 0 || 1;
+    this.#io.send(encodeSession20({ payloadType, sessionId: s.consoleSessionId, sequence, payload }, s.keys, this.random(16)), s.remote);
+  }
+
+  async #ipmi15(packet: Buffer, remote: RemoteAddress): Promise<void> {
+    const p = decodeSession15(packet);
+    if (p.sessionId === 0) {
+      if (p.authType !== AuthType.NONE) return void this.stats.dropped++;
+      const req = decodeRequest(p.message);
+      const key = commandKey(req.netFn, req.command);
+      let res: Buffer;
+      if (key === commandKey(0x06, AppCmd.GET_SESSION_CHALLENGE)) res = this.#challenge(req, remote);
+      else if (PRE_SESSION.has(key)) res = await this.#dispatch(req, undefined);
+      else return void this.stats.dropped++;
+      this.#io.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: res }), remote);
+      return;
+    }
+    const pending = this.#challenges.get(p.sessionId);
+    if (pending !== undefined) return this.#activate(p, pending, remote);
+    const s = this.#sessions.get(p.sessionId);
+    if (s === undefined || s.kind !== 'ipmi15' || s.remote.address !== remote.address) return void this.stats.dropped++;
+    if (session15AuthTypeFromByte(p.authType) !== s.authType) return void this.stats.dropped++;
+    verifySession15(p, s.user.password);
+    if (!s.window.accept(p.sequence)) return void this.stats.replays++;
+    s.lastActivity = this.now();
+    const res = await this.#dispatch(decodeRequest(p.message), s);
+    const sequence = s.outboundSequence;
+    s.outboundSequence = (s.outboundSequence + 1) >>> 0;
+    this.#io.send(encodeSession15({ authType: s.authType, sequence, sessionId: s.bmcSessionId, message: res, password: s.user.password }), s.remote);
+  }
+
+  /** Get Session Challenge (§22.16): remember a random challenge under a temporary session ID. */
+  #challenge(req: Required<IpmiRequest>, remote: RemoteAddress): Buffer {
+    const reply = (cc: number, data?: Buffer) => encodeResponse(responseTo(req, cc, data));
+    if (req.data.length < 17) return reply(CompletionCode.DATA_LENGTH_INVALID);
+    const { authType, userName } = decodeSessionChallengeRequest(req.data);
+    const type = session15AuthTypeFromByte(authType);
+    if (type === undefined || !this.authTypes15.includes(type)) return reply(CompletionCode.INVALID_DATA_FIELD);
+    const name = userName.toString('utf8');
+    const user = this.handler.users().find((u) => u.enabled && u.name === name && u.ipmiMessaging);
+    if (user === undefined) return reply(name === '' ? ChallengeCode.NULL_USER_DISABLED : ChallengeCode.INVALID_USER_NAME);
+    if (this.#challenges.size >= MAX_PENDING_CHALLENGES) this.#challenges.delete(this.#challenges.keys().next().value as number);
+    let id: number;
+    do id = this.random(4).readUInt32LE(0);
+    while (id === 0 || this.#sessions.has(id) || this.#challenges.has(id));
+    const challenge = this.random(CHALLENGE_LENGTH);
+    this.#challenges.set(id, { temporarySessionId: id, remote, user, authType: type, challenge, created: this.now() });
+    return reply(CompletionCode.OK, encodeSessionChallenge(id, challenge));
+  }
+
+  /** Activate Session (§22.17), sent under the temporary session ID and authenticated with the password. */
+  #activate(p: ReturnType<typeof decodeSession15>, pending: PendingChallenge, remote: RemoteAddress): void {
+    if (remote.address !== pending.remote.address || session15AuthTypeFromByte(p.authType) !== pending.authType) return void this.stats.dropped++;
+    try {
+      verifySession15(p, pending.user.password);
+    } catch (error) {
+      // A password longer than 16 bytes cannot be used over IPMI 1.5.
+      if (error instanceof IpmiEncodeError) throw new IpmiAuthenticationError('password unusable over IPMI 1.5', { cause: error });
+      throw error;
+    }
+    const req = decodeRequest(p.message);
+    if (commandKey(req.netFn, req.command) !== commandKey(0x06, AppCmd.ACTIVATE_SESSION) || req.data.length < 22) return void this.stats.dropped++;
+    const a = decodeActivateSessionRequest(req.data);
+    if (!a.challenge.equals(pending.challenge)) throw new IpmiAuthenticationError('Activate Session challenge does not match');
+    this.#challenges.delete(pending.temporarySessionId);
+    const user = pending.user;
+    const send = (cc: number, data?: Buffer) =>
+      this.#io.send(encodeSession15({ authType: pending.authType, sequence: a.initialOutboundSequence, sessionId: pending.temporarySessionId, message: encodeResponse(responseTo(req, cc, data)), password: user.password }), remote);
+    const maxPrivilege = a.maxPrivilege === 0 ? user.privilege : a.maxPrivilege;
+    if (maxPrivilege > user.privilege || maxPrivilege > Privilege.ADMINISTRATOR) return send(ActivateSessionCode.PRIVILEGE_EXCEEDS_LIMIT);
+    const id = this.allocateSession();
+    if (id === undefined) return send(ActivateSessionCode.NO_SESSION_SLOT);
+    let inbound = this.random(4).readUInt32LE(0);
+    if (inbound === 0) inbound = 1;
+    const s: Session15 = {
+      kind: 'ipmi15',
+      state: 'active',
+      bmcSessionId: id,
+      remote,
+      authType: pending.authType,
+      user,
+      maxPrivilege,
+      privilege: Math.min(Privilege.USER, maxPrivilege),
+      lastActivity: this.now(),
+      window: new SequenceWindow((inbound - 1) >>> 0),
+      outboundSequence: (a.initialOutboundSequence + 1) >>> 0,
+    };
+    this.#sessions.set(id, s);
+    this.stats.sessionsOpened++;
+    send(CompletionCode.OK, encodeActivateSessionResponse({ authType: AuthType[pending.authType === 'md5' ? 'MD5' : pending.authType === 'password' ? 'PASSWORD' : 'NONE'], sessionId: id, initialInboundSequence: inbound, maxPrivilege }));
+  }
+
+  async #dispatch(req: Required<IpmiRequest>, session: ServerSession | undefined): Promise<Buffer> {
+    const def = COMMANDS.get(commandKey(req.netFn, req.command));
+    let reply: CommandReply;
+    if (def === undefined) reply = { cc: CompletionCode.INVALID_COMMAND };
+    else if (session !== undefined && session.privilege < def.privilege) reply = { cc: CompletionCode.INSUFFICIENT_PRIVILEGE };
+    else {
+      try {
+        reply = await def.run({ bmc: this, session, netFn: req.netFn, command: req.command, data: Buffer.from(req.data) });
+      } catch {
+        this.stats.commandErrors++;
+        reply = { cc: CompletionCode.UNSPECIFIED };
+      }
+    }
+    return encodeResponse(responseTo(req, reply.cc, reply.data ?? Buffer.alloc(0)));
+  }
+}

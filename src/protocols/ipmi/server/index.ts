@@ -1,0 +1,6 @@
+// anvil/ipmi BMC emulator: re-exports only.
+export * from './server.ts';
+export * from './bmc.ts';
+export * from './handler.ts';
+export * from './memory-handler.ts';
+export type { DeviceIdentity } from './context.ts';
