@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AMT_NAMES, CIM_CLASSES, cimResourceUri } from '../constants.ts';
 import { parseSoapResponse, buildSoapRequest } from '../soap-codec.ts';
-import { buildEnumerate, buildInvoke, buildPull, parseAnswer, parseEnumerationBody, parseInvokeBody } from '../wsman-codec.ts';
+import { buildEnumerate, buildGet, buildInvoke, buildPull, parseAnswer, parseEnumerationBody, parseGetBody, parseInvokeBody } from '../wsman-codec.ts';
 import { BootConfig } from './boot-config.ts';
 import { MemoryAmtHandler } from './handler.ts';
 import { answerSoap } from './soap-service.ts';
@@ -160,4 +160,15 @@ test('a handler that fails becomes an InternalError / Server fault', async () =>
   const soap = await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'GetSystemPowerState'),
     { handler: broken, boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 });
   assert.deepEqual(parseSoapResponse(soap.body), { kind: 'fault', faultcode: 'SOAP-ENV:Server', faultstring: 'the machine behind this AMT failed: qemu monitor gone' });
+});
+
+test('Get checks key selectors: the right one answers, a wrong one is InvalidSelectors', async () => {
+  const ctx = wsmanContext();
+  const good = await answerWsman(buildGet(req(CIM_CLASSES.bootConfigSetting, { InstanceID: AMT_NAMES.bootConfiguration })), ctx);
+  assert.equal(good.status, 200);
+  const answer = parseAnswer(good.body);
+  assert.equal(answer.kind === 'ok' && parseGetBody(answer.body, CIM_CLASSES.bootConfigSetting)?.['InstanceID'], AMT_NAMES.bootConfiguration);
+  const bad = await answerWsman(buildGet(req(CIM_CLASSES.bootConfigSetting, { InstanceID: 'Intel(r) AMT: Boot Configuration 9' })), ctx);
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /InvalidSelectors/);
 });

@@ -127,6 +127,9 @@ async function answer(xml: string, ctx: WsmanContext): Promise<WsmanReply> {
     const items = instance === undefined ? [] : [instanceXml(cimClass, resourceUri, instance)];
     if (action === ACTIONS.get) {
       if (items[0] === undefined) return fault(WSMAN_FAULTS.invalidSelectors, messageId, ctx, `${cimClass} needs selectors`);
+      // A selector naming a key property must match it (DSP0226 §7.3: otherwise wsman:InvalidSelectors).
+      const mismatch = Object.entries(request.selectors).find(([key, value]) => instance?.[key] !== undefined && String(instance[key]) !== value);
+      if (mismatch) return fault(WSMAN_FAULTS.invalidSelectors, messageId, ctx, `no ${cimClass} with ${mismatch[0]}=${mismatch[1]}`);
       return ok(ACTIONS.getResponse, items[0]);
     }
     const optimized = child(child(request.body, 'Enumerate'), 'OptimizeEnumeration') !== undefined;
