@@ -10,6 +10,7 @@ import type { Run } from '../store/schema.ts';
 import { invalid, notFound } from '../common/errors.ts';
 import { WAIT_TEST } from '../testing/testing.ts';
 import { utc } from './views.ts';
+import { fleetRows, isFailing, outcome } from './fleet.ts';
 import type { PageAuth, Viewer } from './session.ts';
 import { chartOf, RESULT_SPANS, resultsOverTime, type ResultSpan } from './results.ts';
 
@@ -30,14 +31,6 @@ interface ResultCell {
 
 function resultCell(run: Pick<Run, 'id' | 'test' | 'state' | 'infos' | 'warnings' | 'errors' | 'finished_at'>): ResultCell {
   return { run: run.id, test: run.test, state: run.state, infos: run.infos, warnings: run.warnings, errors: run.errors, when: utc(run.finished_at) };
-}
-
-/** A run's outcome in one word, so the pages never rely on colour alone. */
-function outcome(run: { state: string; errors: number; warnings: number }): string {
-  if (run.state === 'error') return 'failed';
-  if (run.state !== 'done') return run.state;
-  if (run.errors > 0) return 'errors';
-  return run.warnings > 0 ? 'warnings' : 'ok';
 }
 
 function runId(text: string): number {
@@ -79,21 +72,8 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     ]);
     const results = new Map(latest.map((r) => [r.machine, r]));
     let failing = 0;
-    const rows = fleet.map((m) => {
-      const r = results.get(m.name);
-      if (r && (r.errors > 0 || r.state === 'error')) failing++;
-      return {
-        name: m.name,
-        macs: m.macs.join(' '),
-        next: m.nextProfile,
-        once: m.nextOnce,
-        boot: m.lastBoot ? `${m.lastBoot.profile} · ${utc(m.lastBoot.at)}` : '',
-        result: r ? { ...resultCell(r), outcome: outcome(r) } : undefined,
-        version: m.version ?? '',
-        power: m.powerState,
-      };
-    });
-    return render(reply, 'fleet', viewer, { title: 'Fleet', nav: 'fleet', rows, count: rows.length, failing });
+    for (const r of latest) if (isFailing(r)) failing++;
+    return render(reply, 'fleet', viewer, { title: 'Fleet', nav: 'fleet', rows: fleetRows(fleet, results), count: fleet.length, failing });
   });
 
   app.get<{ Params: { name: string } }>('/machines/:name', async (request, reply) => {

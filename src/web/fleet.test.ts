@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeHtml, fleetRows, outcome } from './fleet.ts';
+import type { MachineSummary } from '../boot/machines.ts';
+
+const machine: MachineSummary = {
+  name: 'rack1-07', macs: ['52:54:00:00:00:07', '52:54:00:00:00:08'], nextProfile: 'install', nextOnce: true,
+  lastBoot: { at: '2026-11-21T05:55:47.123Z', profile: 'rescue' }, version: '<script>alert(1)</script> & "more"', powerState: 'on', driver: 'manual',
+};
+
+test('escapeHtml leaves no markup', () => {
+  assert.equal(escapeHtml(`<a href="x" onclick='y'>&amp;</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;');
+});
+
+test('a fleet row escapes what machines uploaded and says the outcome in words', () => {
+  const row = fleetRows([machine], new Map([['rack1-07', { id: 12, test: 'disk<b>', state: 'done' as const, infos: 3, warnings: 1, errors: 2, finished_at: '2026-11-21T06:00:00.000Z' }]]));
+  assert.ok(!row.includes('<script>') && !row.includes('<b>'), row);
+  assert.match(row, /&lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; &quot;more&quot;/);
+  assert.match(row, /<td class="r-errors"><a href="\/runs\/12">disk&lt;b&gt;<\/a> <span class="st">errors<\/span>/);
+  assert.match(row, /<span class="bad">E 2<\/span>/);
+  assert.match(row, /install <span class="tag">once<\/span>/);
+  assert.match(row, /rescue · 2026-11-21 05:55:47/);
+  assert.match(row, /52:54:00:00:00:07 52:54:00:00:00:08/);
+});
+
+test('a machine without results shows none', () => {
+  assert.match(fleetRows([{ ...machine, lastBoot: undefined }], new Map()), /<td class="none">none<\/td>/);
+});
+
+test('outcome words', () => {
+  assert.equal(outcome({ state: 'error', errors: 0, warnings: 0 }), 'failed');
+  assert.equal(outcome({ state: 'done', errors: 1, warnings: 3 }), 'errors');
+  assert.equal(outcome({ state: 'done', errors: 0, warnings: 3 }), 'warnings');
+  assert.equal(outcome({ state: 'done', errors: 0, warnings: 0 }), 'ok');
+  assert.equal(outcome({ state: 'sent', errors: 0, warnings: 0 }), 'sent');
+});
