@@ -16,4 +16,5 @@ export const commands: readonly CliCommand[] = [
   lazy('ipmi', 'Talk to BMCs the way ipmitool does (fleets with -H node[1-100])', () => import('./ipmi.ts')),
   lazy('amt', 'Control Intel AMT machines the way amttool does', () => import('./amt.ts')),
   lazy('bmc amt', 'Run an emulated Intel AMT (WS-Management and legacy SOAP)', () => import('./bmc-amt.ts')),
+  lazy('bmc fake', 'Run emulated IPMI BMCs (pyghmi fakebmc, or a fleet with --count)', () => import('./bmc-fake.ts')),
 ];
