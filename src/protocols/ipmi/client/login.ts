@@ -131,6 +131,10 @@ async function handshake(s: Session, proposed: CipherSuite): Promise<Wire> {
     const open = await s.exchange('RMCP+ Open Session Request', () => encodeSession20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, sequence: 0, payload: encodeOpenSessionRequest({ tag, requestedMaxPrivilege: s.privilege, consoleSessionId, auth: proposed.auth, integrity: proposed.integrity, confidentiality: proposed.confidentiality }) }), (packet) => {
       const p = decodeSession20(packet);
       if (p.payloadType !== PayloadType.OPEN_SESSION_RESPONSE) return undefined;
+      // ipmi_sim refuses a suite with just [tag, status]: still a refusal, not garbage.
+      if (p.payload.length >= 2 && p.payload.length < 8 && p.payload[0] === tag && p.payload[1] !== RmcpPlusStatus.OK) {
+        return { tag, status: p.payload[1]!, maxPrivilege: 0, consoleSessionId, bmcSessionId: 0, auth: 0, integrity: 0, confidentiality: 0 };
+      }
       const r = decodeOpenSessionResponse(p.payload);
       return r.consoleSessionId === consoleSessionId && r.tag === tag ? r : undefined;
     }, { attempts: s.policy.retries + 1, idempotent: true });

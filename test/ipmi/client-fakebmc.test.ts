@@ -1,0 +1,72 @@
+// The IPMI client against pyghmi's fakebmc (python3-pyghmi 1.5.34), a BMC anvil did not write.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IpmiClient } from '../../src/protocols/ipmi/client/client.ts';
+import { havePyghmi, startFakeBmc } from './client-peers.ts';
+
+test('pyghmi fakebmc: suite negotiation, granted-suite check, power and boot device', async (t) => {
+  if (!havePyghmi(t)) return;
+  const peer = await startFakeBmc(t);
+  const client = new IpmiClient({ policy: { timeoutMs: 500, retries: 2 } });
+  t.after(() => client.close());
+
+  // Asked for 17, pyghmi grants suite-3 algorithms (ipmi.md §1.4 defect 3): the client must notice and run suite 3.
+  const asked17 = client.bmc(peer.target({ cipherSuite: 17 }));
+  assert.equal(await asked17.getPowerState(), 'off');
+  const wire = asked17.session.wire;
+  assert.equal(wire?.version, '2.0');
+  assert.equal(wire?.version === '2.0' && wire.suite.id, 3);
+
+  const auto = client.bmc(peer.target());
+  await auto.setPower('on');
+  assert.equal(await auto.getPowerState(), 'on');
+  const again = await auto.setPower('on');
+  assert.equal(again.changed, false, 'on when already on sends nothing');
+  await auto.setPower('off');
+  assert.equal(await auto.getPowerState(), 'off');
+
+  await auto.setBootDevice('pxe', { persistent: true, efi: true });
+  const boot = await auto.getBootDevice();
+  assert.equal(boot.device, 'pxe');
+  assert.equal(boot.valid, true);
+
+  // pyghmi's 14-byte Get Device ID (defect 1) still decodes.
+  const id = await auto.deviceId();
+  assert.equal(id.ipmiVersion, '2.0');
+
+  // Unknown commands come back as completion codes in words.
+  const raw = await auto.raw(0x06, 0x99);
+  assert.equal(raw.completionCode, 0xc1);
+  await assert.rejects(auto.send({ name: 'Bogus', netFn: 0x06, cmd: 0x99, data: new Uint8Array(), idempotent: true }), { code: 'IPMI_COMPLETION_CODE', message: /invalid command/ });
+});
+
+test('pyghmi fakebmc: wrong password is an authentication error naming host and user, not a timeout', async (t) => {
+  if (!havePyghmi(t)) return;
+  const peer = await startFakeBmc(t);
+  const client = new IpmiClient({ policy: { timeoutMs: 500, retries: 2 } });
+  t.after(() => client.close());
+  const started = Date.now();
+  await assert.rejects(client.bmc(peer.target({ password: 'not-the-password' })).getPowerState(), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'IPMI_AUTH_FAILED');
+    assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${peer.port}`));
+    assert.match(error.message, /'admin'/);
+    assert.doesNotMatch(error.message, /not-the-password/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 500, 'refused at RAKP2, without waiting for a timeout');
+});
+
+test('pyghmi fakebmc: one session per (host, port, user, password, Kg), closed by close()', async (t) => {
+  if (!havePyghmi(t)) return;
+  const peer = await startFakeBmc(t);
+  const client = new IpmiClient();
+  const a = client.bmc(peer.target());
+  const b = client.bmc(peer.target());
+  assert.equal(a.session, b.session);
+  assert.notEqual(client.bmc(peer.target({ kg: 'other' })).session, a.session);
+  await Promise.all([a.getPowerState(), b.getPowerState(), a.chassisStatus()]);
+  assert.equal(a.session.state.kind, 'active');
+  await client.close();
+  assert.equal(a.session.state.kind, 'closed');
+  assert.equal(client.transport.sessions, 0);
+});
