@@ -201,6 +201,12 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     assert.equal((await anvil.services.machines.byName(target.name))?.next_profile, 'local');
   });
 
+  await t.test('an unknown machine is a 404 page', async () => {
+    const response = await page.goto('/machines/no-such-machine');
+    assert.equal(response?.status(), 404);
+    assert.match(await page.textContent('[role=alert]') ?? '', /no machine named 'no-such-machine'/);
+  });
+
   await t.test('an operator sets the next boot with the form; a form without its CSRF token is refused', async () => {
     const operator = await signIn(lab, lab.operatorToken, `/machines/${target.name}`);
     t.after(() => operator.context.close());
@@ -224,5 +230,13 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     assert.equal(forged.status(), 403);
     assert.match(await forged.text(), /security token/);
     assert.equal((await anvil.services.machines.byName(target.name))?.next_profile, 'rescue');
+  });
+
+  await t.test('signing out forgets the session', async () => {
+    await page.goto('/versions');
+    await Promise.all([page.waitForURL('**/login'), page.click('.signout button')]);
+    assert.equal((await context.cookies()).length, 0);
+    await page.goto('/versions');
+    assert.equal(new URL(page.url()).pathname, '/login');
   });
 });
