@@ -85,6 +85,17 @@ export interface BmcStats {
   sessionsExpired: number;
 }
 
+/**
+ * A random (version 4) GUID in the IPMI byte order: the RFC 4122 bytes reversed, every field
+ * least significant byte first (IPMI v2.0 §20.8; ipmitool warns about any other encoding).
+ */
+export function ipmiGuid(random16: Buffer): Buffer {
+  const u = Buffer.from(random16.subarray(0, 16));
+  u[6] = ((u[6] as number) & 0x0f) | 0x40;
+  u[8] = ((u[8] as number) & 0x3f) | 0x80;
+  return u.reverse();
+}
+
 const DEFAULT_IDENTITY: DeviceIdentity = { deviceId: 0x20, deviceRevision: 1, firmwareMajor: 1, firmwareMinor: 0x00, manufacturerId: 0, productId: 0x0001, auxFirmware: Buffer.alloc(4) };
 
 export class EmulatedBmc implements BmcContext, LoginHost {
@@ -109,7 +120,7 @@ export class EmulatedBmc implements BmcContext, LoginHost {
     this.#io = io;
     this.handler = options.handler ?? new MemoryBmcHandler();
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity };
-    this.guid = options.guid ?? io.random(16);
+    this.guid = options.guid ?? ipmiGuid(io.random(16));
     this.kg = options.kg;
     this.cipherSuites = (options.cipherSuites ?? DEFAULT_CIPHER_SUITES).map((id) => {
       const suite = CIPHER_SUITES.get(id);
