@@ -25,6 +25,10 @@ export interface MachinesTable {
   version: string | null;
   created_at: string;
   updated_at: string;
+  /** JSON: what the driver remembers between operations (e.g. a boot device to re-apply). */
+  driver_internal_info: Generated<string>;
+  /** The kind of maintenance anvil set by itself ('power failure'), so it clears only its own. */
+  fault: string | null;
 }
 
 export interface MacsTable {
@@ -114,6 +118,15 @@ export interface DiscoveredTable {
   boots: Generated<number>;
 }
 
+export interface MachineEventsTable {
+  id: Generated<number>;
+  machine_id: number;
+  at: string;
+  /** power, maintenance, controller, boot-device, driver */
+  kind: string;
+  message: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -126,6 +139,7 @@ export interface Database {
   run_lines: RunLinesTable;
   system_versions: SystemVersionsTable;
   discovered: DiscoveredTable;
+  machine_events: MachineEventsTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
@@ -136,3 +150,4 @@ export type Run = Selectable<RunsTable>;
 export type RunLine = Selectable<RunLinesTable>;
 export type Token = Selectable<TokensTable>;
 export type Discovered = Selectable<DiscoveredTable>;
+export type MachineEvent = Selectable<MachineEventsTable>;

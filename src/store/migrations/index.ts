@@ -4,6 +4,7 @@ import type { AnyDb, Dialect } from './helpers.ts';
 import * as m001 from './001-core.ts';
 import * as m002 from './002-testing.ts';
 import * as m003 from './003-discovered.ts';
+import * as m004 from './004-drivers.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -11,6 +12,7 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['001-core', m001.up],
   ['002-testing', m002.up],
   ['003-discovered', m003.up],
+  ['004-drivers', m004.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
