@@ -1,6 +1,6 @@
 // The pages: fleet, machine (with the operator's forms), run, raw log, versions, results.
-// Handlers gather data through the services and hand the views plain, preformatted values,
-// so the fleet's 10,000 rows render with a lean template.
+// Handlers gather data through the services and hand the views plain, preformatted values;
+// the fleet's rows come from fleet.ts so 10,000 machines still render in well under a second.
 import { open } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Liquid } from 'liquidjs';

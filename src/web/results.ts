@@ -99,7 +99,8 @@ export function chartOf(buckets: readonly Bucket[]): Chart {
       base -= height;
       bars.push({ x, y: base, height, kind, title });
     }
-    if (i % every === 0) ticks.push({ x: x + barWidth / 2, label: b.label.length > 10 ? b.label.slice(5) : b.label.slice(5) });
+    // "11-21" or "11-21 05:00": the year is in the table below.
+    if (i % every === 0) ticks.push({ x: x + barWidth / 2, label: b.label.slice(5) });
   });
   const total = buckets.reduce((n, b) => n + b.clean + b.withErrors + b.failed, 0);
   return { width: CHART.width, height: CHART.height, barWidth, max, total, bars, ticks, axis: { x1: CHART.left, x2: CHART.width, y: CHART.height - CHART.bottom, top: CHART.top } };
