@@ -12,7 +12,7 @@ import { WAIT_TEST } from '../testing/testing.ts';
 import { utc } from './views.ts';
 import { fleetRows, isFailing, outcome } from './fleet.ts';
 import type { PageAuth, Viewer } from './session.ts';
-import { chartOf, RESULT_SPANS, resultsOverTime, type ResultSpan } from './results.ts';
+import { chartOf, RESULT_SPANS, resultsOverTime, sparkOf, type ResultSpan } from './results.ts';
 
 /** Bytes of an upload shown on its run page; the rest is behind /runs/:id/raw. */
 export const RAW_PREVIEW_BYTES = 256 * 1024;
@@ -94,6 +94,7 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       macs,
       log: log.map((e) => ({ at: utc(e.at), kind: e.kind === 'boot' ? 'boot served' : 'next boot set', boot: e.kind === 'boot', profile: e.profile, reason: e.reason, loader: e.loader ?? '', arch: e.arch ?? '', address: e.address ?? '' })),
       runs: runs.map((r) => ({ ...resultCell(r), requested: utc(r.requested_at), outcome: outcome(r) })),
+      spark: sparkOf(runs),
       profiles: available,
       tests: tests.filter((t) => t !== WAIT_TEST),
     });

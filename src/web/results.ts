@@ -105,3 +105,28 @@ export function chartOf(buckets: readonly Bucket[]): Chart {
   const total = buckets.reduce((n, b) => n + b.clean + b.withErrors + b.failed, 0);
   return { width: CHART.width, height: CHART.height, barWidth, max, total, bars, ticks, axis: { x1: CHART.left, x2: CHART.width, y: CHART.height - CHART.bottom, top: CHART.top } };
 }
+
+export const SPARK = { width: 240, height: 36, runs: 30 } as const;
+
+export interface Spark {
+  readonly width: number;
+  readonly height: number;
+  readonly max: number;
+  readonly bars: Array<{ x: number; y: number; width: number; height: number; kind: 'clean' | 'errors' | 'failed'; title: string }>;
+}
+
+/** A machine's last finished runs, oldest first, as bars as tall as their E: counts. */
+export function sparkOf(runs: ReadonlyArray<{ id: number; test: string; state: string; errors: number; finished_at: string | null }>): Spark | undefined {
+  const finished = runs.filter((r) => r.state === 'done' || r.state === 'error').slice(0, SPARK.runs).reverse();
+  if (finished.length === 0) return undefined;
+  const max = Math.max(1, ...finished.map((r) => r.errors));
+  const step = SPARK.width / SPARK.runs;
+  const bars = finished.map((r, i) => {
+    const kind = r.state === 'error' ? 'failed' as const : r.errors > 0 ? 'errors' as const : 'clean' as const;
+    // A clean run is a short green tick, so "no errors" is visible rather than missing.
+    const height = kind === 'failed' ? SPARK.height : kind === 'clean' ? 3 : Math.max(4, Math.round((r.errors / max) * SPARK.height));
+    const what = kind === 'failed' ? 'failed (no result)' : `${r.errors} E: line${r.errors === 1 ? '' : 's'}`;
+    return { x: Math.round(i * step), y: SPARK.height - height, width: Math.max(2, Math.floor(step) - 2), height, kind, title: `run ${r.id} (${r.test}): ${what}` };
+  });
+  return { width: SPARK.width, height: SPARK.height, max, bars };
+}

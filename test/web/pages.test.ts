@@ -135,6 +135,9 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     const runs = await page.locator('table.runs tbody tr').allTextContents();
     assert.equal(runs.length, 4);
     assert.equal(await page.locator('#nextboot-form').count(), 0);
+    const spark = await page.locator('svg#error-spark rect.bar title').allTextContents();
+    assert.equal(spark.length, 4);
+    assert.equal(spark.at(-1), `run ${webcheck.id} (webcheck): 1 E: line`);
     await Promise.all([page.waitForURL(`**/runs/${webcheck.id}`), page.click(`table.runs a[href="/runs/${webcheck.id}"]`)]);
   });
 
