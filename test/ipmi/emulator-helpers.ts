@@ -18,13 +18,27 @@ export interface Emulator {
   readonly port: number;
 }
 
-/** Starts one BMC on an ephemeral loopback port; stopped when the test ends. */
-export async function startEmulator(t: TestContext, options: AddBmcOptions = {}): Promise<Emulator> {
+/**
+ * FreeIPMI's ipmiconsole rejects "host:port" with a port above 32767 ("hostname invalid",
+ * observed with 1.6.10), and Linux hands out ephemeral ports from 32768; so tests that run
+ * it bind a random free port below that instead.
+ */
+export const LOW_PORT_RANGE = { from: 20_000, to: 32_000 } as const;
+
+/** Starts one BMC on a loopback port (ephemeral, or random below 32768 with lowPort); stopped when the test ends. */
+export async function startEmulator(t: TestContext, options: AddBmcOptions = {}, lowPort = false): Promise<Emulator> {
   const server = new BmcServer();
   t.after(() => server.close());
   const handler = options.handler instanceof MemoryBmcHandler ? options.handler : new MemoryBmcHandler({ user: USER, password: PASSWORD });
-  const bmc = await server.add({ ...options, handler });
-  return { server, bmc, handler, port: bmc.port };
+  for (let attempt = 0; ; attempt++) {
+    const port = lowPort ? LOW_PORT_RANGE.from + Math.floor(Math.random() * (LOW_PORT_RANGE.to - LOW_PORT_RANGE.from)) : 0;
+    try {
+      const bmc = await server.add({ ...options, handler, port });
+      return { server, bmc, handler, port: bmc.port };
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt > 20) throw error;
+    }
+  }
 }
 
 export interface PeerResult {
