@@ -6,6 +6,9 @@ import { openServices, type ServiceOptions, type Services } from './services.ts'
 import { buildServer, type ServerOptions } from './api/server.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from './testing/testing.ts';
 import type { HostPort } from './common/address.ts';
+import { startNetboot, type Netboot, type NetbootOptions } from './boot/netboot.ts';
+import { EXPORT_INTERVAL_MS, exportPxelinux } from './boot/export-pxelinux.ts';
+import { AddressResolver, arpTable } from './boot/resolver.ts';
 
 /** How often the watchdog looks for runs sent too long ago (at most). */
 export const WATCHDOG_INTERVAL_MS = 60_000;
@@ -14,11 +17,16 @@ export interface AnvilOptions extends ServiceOptions, ServerOptions {
   readonly http: HostPort;
   /** A run sent and not uploaded within this many ms becomes error. */
   readonly runTimeoutMs?: number;
+  /** TFTP and DHCP; off when absent. */
+  readonly netboot?: Omit<NetbootOptions, 'httpPort'>;
+  /** Keep pxelinux.cfg/01-<mac> files written in this directory (for another TFTP server). */
+  readonly exportDir?: string | undefined;
 }
 
 export interface RunningAnvil {
   readonly services: Services;
   readonly app: FastifyInstance;
+  readonly netboot: Netboot | undefined;
   /** The base URL the HTTP server listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   /** Resolves when everything has stopped. */
@@ -27,9 +35,10 @@ export interface RunningAnvil {
 
 export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Promise<RunningAnvil> {
   const services = await openServices(options);
+  const resolver = options.resolver ?? new AddressResolver([arpTable()]);
   let app: FastifyInstance;
   try {
-    app = await buildServer(services, options);
+    app = await buildServer(services, { ...options, resolver });
     await app.listen({ host: options.http.host, port: options.http.port });
   } catch (error) {
     await services.close();
@@ -45,6 +54,33 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const port = typeof address === 'object' && address ? address.port : options.http.port;
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let netboot: Netboot | undefined;
+  if (options.netboot?.tftp || options.netboot?.dhcp) {
+    try {
+      netboot = await startNetboot(services, resolver, { ...options.netboot, httpPort: port, publicUrl: options.publicUrl }, app.log);
+    } catch (error) {
+      await app.close();
+      await services.close();
+      throw error;
+    }
+  }
+
+  let exportTimer: NodeJS.Timeout | undefined;
+  if (options.exportDir) {
+    const dir = options.exportDir;
+    const exportOnce = async () => {
+      try {
+        const report = await exportPxelinux(services, dir, options.publicUrl ?? url);
+        if (report.written.length || report.removed.length || report.failed.length) app.log.info({ export: dir, ...report }, 'pxelinux files exported');
+      } catch (error) {
+        app.log.error({ err: error }, 'pxelinux export failed');
+      }
+    };
+    await exportOnce();
+    exportTimer = setInterval(exportOnce, EXPORT_INTERVAL_MS);
+    exportTimer.unref();
+  }
 
   const runTimeout = options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
   const sweep = async () => {
@@ -62,7 +98,9 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const stopped = new Promise<void>((resolve) => {
     const stop = async () => {
       clearInterval(timer);
+      clearInterval(exportTimer);
       app.log.info('stopping: finishing requests in flight');
+      await netboot?.close();
       await app.close();
       await services.close();
       resolve();
@@ -70,5 +108,5 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     if (signal.aborted) void stop();
     else signal.addEventListener('abort', () => void stop(), { once: true });
   });
-  return { services, app, url, stopped };
+  return { services, app, netboot, url, stopped };
 }

@@ -11,6 +11,7 @@ export function lazy(name: string, summary: string, load: () => Promise<{ run(ar
 export const commands: readonly CliCommand[] = [
   lazy('serve', 'Run the server: machine-facing URLs, the API and the web pages', () => import('./serve.ts')),
   lazy('demo', 'Run the server with a demo lab of simulated machines', () => import('./demo.ts')),
+  lazy('export-pxelinux', 'Write pxelinux.cfg/01-<mac> files for a TFTP server of your own', () => import('./export-pxelinux.ts')),
   lazy('token', 'Create, list and revoke API tokens', () => import('./token.ts')),
   lazy('pxemngr', 'The PXE Manager commands (also bin/pxemngr)', () => import('./pxemngr.ts')),
   lazy('ipmi', 'Talk to BMCs the way ipmitool does (fleets with -H node[1-100])', () => import('./ipmi.ts')),

@@ -19,11 +19,17 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
     .option('--public-url <url>', 'the base URL machines reach anvil at (default: from each request\'s Host header)')
     .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
     .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info');
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .option('--tftp <host:port|off>', 'TFTP server for loaders and pxelinux configurations (default 0.0.0.0:69 when it can be bound)')
+    .option('--dhcp <off|proxy|server>', 'DHCP: proxyDHCP beside the site\'s server, or a server on an isolated provisioning network', 'off')
+    .option('--dhcp-interface <if>', 'the provisioning network\'s interface (its IPv4 address is announced)')
+    .option('--dhcp-range <first-last>', 'addresses handed out in server mode, e.g. 10.9.0.100-10.9.0.199')
+    .option('--export <dir>', 'keep DIR/pxelinux.cfg/01-<mac> files written, for a TFTP server of your own');
 }
 
 export interface ParsedServerOptions {
   data: string; profiles?: string; tests?: string; http: string; publicUrl?: string; uploadLimit: string; runTimeout: string; logLevel: string;
+  tftp?: string; dhcp: string; dhcpInterface?: string; dhcpRange?: string; export?: string;
 }
 
 export function toAnvilOptions(o: ParsedServerOptions) {
@@ -31,10 +37,20 @@ export function toAnvilOptions(o: ParsedServerOptions) {
   const runTimeout = Number(o.runTimeout);
   if (!Number.isSafeInteger(uploadLimit) || uploadLimit <= 0) throw new UsageError(`--upload-limit '${o.uploadLimit}' must be a positive number of bytes`);
   if (!Number.isFinite(runTimeout) || runTimeout <= 0) throw new UsageError(`--run-timeout '${o.runTimeout}' must be a positive number of seconds`);
+  if (!['off', 'proxy', 'server'].includes(o.dhcp)) throw new UsageError(`--dhcp '${o.dhcp}' must be off, proxy or server`);
+  if (o.dhcp !== 'off' && !o.dhcpInterface) throw new UsageError(`--dhcp ${o.dhcp} needs --dhcp-interface IF (the provisioning network's interface)`);
+  if (o.dhcp === 'server' && !o.dhcpRange) throw new UsageError('--dhcp server needs --dhcp-range FIRST-LAST');
+  const tftp = o.tftp === 'off' ? undefined : parseHostPort(o.tftp ?? '0.0.0.0:69', { host: '0.0.0.0', port: 69 }, '--tftp');
   return {
     data: o.data, profiles: o.profiles, tests: o.tests,
     http: parseHostPort(o.http, { host: '0.0.0.0', port: 8080 }, '--http'),
     publicUrl: o.publicUrl, uploadLimit, runTimeoutMs: runTimeout * 1000, logLevel: o.logLevel,
+    netboot: {
+      tftp,
+      tftpIsDefault: o.tftp === undefined,
+      dhcp: o.dhcp === 'off' ? undefined : { mode: o.dhcp as 'proxy' | 'server', interface: o.dhcpInterface!, range: o.dhcpRange },
+    },
+    exportDir: o.export,
   };
 }
 

@@ -1,0 +1,62 @@
+// For sites that keep their own TFTP server: writes pxelinux.cfg/01-<mac> for every machine
+// (and `default`) rendered from its next-boot profile, as pxemngr's symlinks did. Files are
+// replaced atomically and only when their content changed; files for MACs that are gone are
+// removed. Static files cannot apply the once-rule at boot time: anvil's own TFTP can.
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Services } from '../services.ts';
+import { pxelinuxName } from './mac.ts';
+import { profileVariables } from './boot-files.ts';
+
+/** How often `serve --export` rewrites the files (the database may change from pxemngr). */
+export const EXPORT_INTERVAL_MS = 5_000;
+
+export interface ExportReport {
+  readonly written: string[];
+  readonly unchanged: number;
+  readonly removed: string[];
+  readonly failed: Array<{ file: string; message: string }>;
+}
+
+export async function exportPxelinux(services: Services, dir: string, server: string): Promise<ExportReport> {
+  const target = join(dir, 'pxelinux.cfg');
+  await mkdir(target, { recursive: true });
+  const wanted = new Map<string, () => Promise<string>>();
+  for (const summary of await services.machines.list()) {
+    const machine = await services.machines.byName(summary.name);
+    if (!machine) continue;
+    for (const mac of summary.macs) {
+      wanted.set(pxelinuxName(mac), () => services.profiles.render(machine.next_profile, profileVariables(machine, mac, machine.next_profile, server)));
+    }
+  }
+  const fallback = await services.machines.defaultProfile();
+  wanted.set('default', () => services.profiles.render(fallback, profileVariables(undefined, undefined, fallback, server)));
+
+  const written: string[] = [];
+  const failed: ExportReport['failed'] = [];
+  let unchanged = 0;
+  for (const [name, render] of wanted) {
+    const file = join(target, name);
+    try {
+      const text = await render();
+      const current = await readFile(file, 'utf8').catch(() => undefined);
+      if (current === text) {
+        unchanged++;
+        continue;
+      }
+      await writeFile(`${file}.tmp`, text, { mode: 0o644 });
+      await rename(`${file}.tmp`, file);
+      written.push(name);
+    } catch (error) {
+      failed.push({ file, message: (error as Error).message });
+    }
+  }
+  const removed: string[] = [];
+  for (const entry of await readdir(target)) {
+    if (/^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(entry) && !wanted.has(entry)) {
+      await rm(join(target, entry), { force: true });
+      removed.push(entry);
+    }
+  }
+  return { written, unchanged, removed, failed };
+}
