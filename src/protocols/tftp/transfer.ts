@@ -1,7 +1,7 @@
 // One read transfer on its own socket (its TID, RFC 1350 §4): OACK (RFC 2347), then
 // DATA windows (RFC 7440; windowsize 1 is plain RFC 1350 lock-step), retransmission on
 // timeout, and an end: the final block acknowledged, the client's ERROR, or retries spent.
-import { decodePacket, encodeDataHeader, encodeError, encodeOack } from './codec.ts';
+import { decodePacket, encodeError, encodeOack } from './codec.ts';
 import type { TftpOption } from './codec.ts';
 import { ErrorCode } from './constants.ts';
 import { BlockReader } from './block-reader.ts';
@@ -160,16 +160,17 @@ export class Transfer {
       const n = this.#sent + 1;
       const last = this.#reader.lastBlock;
       if (last !== undefined && n > last) break;
-      const payload = this.#reader.block(n);
-      if (payload === undefined) {
+      const packet = this.#reader.packet(n);
+      if (packet === undefined) {
         this.#loadThenPump(n);
         break;
       }
-      socket.send([encodeDataHeader(n), payload]);
+      socket.send(packet);
       this.#sent = n;
+      const payload = packet.length - 4;
       counters.dataPacketsSent++;
-      counters.bytesSent += payload.length;
-      this.#payloadBytes += payload.length;
+      counters.bytesSent += payload;
+      this.#payloadBytes += payload;
     }
     this.#armTimer();
   }
