@@ -1,0 +1,127 @@
+// The emulator's session rules, checked with exact packets from a minimal codec-built
+// console: presence pong, pre-session replies, privileges, 0xC1 for unknown commands,
+// replay rejection, the slot limit, and idle timeout with an injected clock.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CIPHER_SUITES } from '../../src/protocols/ipmi/cipher-suites.ts';
+import type { CipherSuite } from '../../src/protocols/ipmi/cipher-suites.ts';
+import { AppCmd, ChassisCmd, CompletionCode, GroupExtensionCmd, NetFn, PayloadType, RmcpPlusStatus } from '../../src/protocols/ipmi/constants.ts';
+import { decodeResponse, encodeRequest } from '../../src/protocols/ipmi/message.ts';
+import { decodeAsf, decodeRmcp, encodeAsf } from '../../src/protocols/ipmi/rmcp.ts';
+import { decodeSession20, encodeSession20 } from '../../src/protocols/ipmi/session20.ts';
+import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
+import { MemoryBmcHandler } from '../../src/protocols/ipmi/server/memory-handler.ts';
+import { PASSWORD, USER } from './emulator-helpers.ts';
+import { MiniConsole } from './mini-console.ts';
+
+const suite3 = CIPHER_SUITES.get(3) as CipherSuite;
+
+async function setup(t: import('node:test').TestContext, options: { maxSessions?: number } = {}) {
+  let clock = 1_700_000_000_000;
+  const server = new BmcServer({ now: () => clock, sweepIntervalMs: 3_600_000 });
+  t.after(() => server.close());
+  const hosted = await server.add({ handler: new MemoryBmcHandler({ user: USER, password: PASSWORD }), ...options });
+  const consoles: MiniConsole[] = [];
+  t.after(() => Promise.all(consoles.map((c) => c.close())));
+  const open = async () => {
+    const c = await MiniConsole.open(hosted.port);
+    consoles.push(c);
+    return c;
+  };
+  return { server, bmc: hosted.bmc, port: hosted.port, open, advance: (ms: number) => (clock += ms) };
+}
+
+test('answers an ASF presence ping with an IPMI-capable pong echoing tag and sequence', async (t) => {
+  const { open } = await setup(t);
+  const c = await open();
+  c.send(encodeAsf({ type: 'ping', tag: 0x42 }, 0x07));
+  const pong = decodeRmcp((await c.next()) as Buffer);
+  assert.equal(pong.sequence, 0x07);
+  const m = decodeAsf(pong.body);
+  assert.equal(m.type, 'pong');
+  assert.equal(m.tag, 0x42);
+  if (m.type === 'pong') assert.equal(m.supportedEntities & 0x80, 0x80);
+});
+
+test('answers Get Channel Cipher Suites before any session, in RMCP+ framing', async (t) => {
+  const { open } = await setup(t);
+  const c = await open();
+  c.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_CHANNEL_CIPHER_SUITES, data: Buffer.from([0x0e, 0x00, 0x80]) }) }));
+  const res = decodeResponse(decodeSession20((await c.next()) as Buffer).payload);
+  assert.equal(res.completionCode, 0);
+  // Channel 1, then the first 16 bytes of the record list: suites 17, 3, 16 and the start of 15.
+  assert.equal(Buffer.from(res.data).toString('hex'), '01' + 'c011034481' + 'c003014181' + 'c010034480' + 'c0');
+});
+
+test('unknown and group-extension probe commands get 0xC1; privileges are enforced', async (t) => {
+  const { open } = await setup(t);
+  const c = await open();
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+  assert.equal((await c.command(NetFn.GROUP_EXTENSION, GroupExtensionCmd.GET_HPM_X_CAPABILITIES, [0x00]))?.cc, CompletionCode.INVALID_COMMAND);
+  assert.equal((await c.command(NetFn.GROUP_EXTENSION, GroupExtensionCmd.GET_PICMG_PROPERTIES, [0x00]))?.cc, CompletionCode.INVALID_COMMAND);
+  assert.equal((await c.command(0x30, 0x99))?.cc, CompletionCode.INVALID_COMMAND);
+  // Sessions start at User: chassis control needs Operator until Set Session Privilege Level.
+  assert.equal((await c.command(NetFn.CHASSIS, ChassisCmd.CHASSIS_CONTROL, [1]))?.cc, CompletionCode.INSUFFICIENT_PRIVILEGE);
+  assert.deepEqual((await c.command(NetFn.APP, AppCmd.SET_SESSION_PRIVILEGE_LEVEL, [4]))?.data, Buffer.from([4]));
+  assert.equal((await c.command(NetFn.CHASSIS, ChassisCmd.CHASSIS_CONTROL, [1]))?.cc, 0);
+  // Short request data is a completion code, never a crash.
+  assert.equal((await c.command(NetFn.STORAGE, 0x23, [1]))?.cc, CompletionCode.DATA_LENGTH_INVALID);
+});
+
+test('a replayed packet is not executed twice', async (t) => {
+  const { open, bmc } = await setup(t);
+  const c = await open();
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+  await c.command(NetFn.APP, AppCmd.SET_SESSION_PRIVILEGE_LEVEL, [4]);
+  const packet = c.requestPacket(NetFn.CHASSIS, ChassisCmd.CHASSIS_CONTROL, [1]);
+  c.send(packet);
+  assert.ok(await c.next());
+  c.send(packet);
+  assert.equal(await c.next(300), undefined, 'no reply to the replay');
+  assert.equal(bmc.stats.replays, 1);
+  assert.deepEqual((bmc.handler as MemoryBmcHandler).powerLog, ['on']);
+});
+
+test('session slots: full is status 0x01; Close Session and idle timeout free slots', async (t) => {
+  const { open, bmc, advance } = await setup(t, { maxSessions: 2 });
+  const a = await open();
+  const b = await open();
+  assert.equal(await a.login(USER, PASSWORD, suite3), 0);
+  assert.equal(await b.login(USER, PASSWORD, suite3), 0);
+  const c = await open();
+  assert.equal(await c.login(USER, PASSWORD, suite3), RmcpPlusStatus.INSUFFICIENT_RESOURCES);
+  assert.equal(bmc.activeSessionCount, 2);
+
+  // Close Session frees a slot at once.
+  assert.equal((await b.command(NetFn.APP, AppCmd.CLOSE_SESSION, [...Buffer.from(new Uint32Array([b.bmcSessionId]).buffer)]))?.cc, 0);
+  assert.equal(bmc.sessionCount, 1);
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+
+  // Idle sessions expire.
+  advance(61_000);
+  bmc.sweep();
+  assert.equal(bmc.sessionCount, 0);
+  assert.equal(bmc.stats.sessionsExpired, 2);
+  assert.equal(await a.command(NetFn.APP, AppCmd.GET_DEVICE_ID), undefined, 'an expired session gets no answer');
+});
+
+test('a flood of half-open logins cannot lock consoles out', async (t) => {
+  const { open, bmc } = await setup(t, { maxSessions: 2 });
+  const flood = await open();
+  for (let i = 1; i <= 10; i++) {
+    flood.send(encodeSession20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, sequence: 0, payload: Buffer.from([i, 4, 0, 0, i, 0, 0, 0, 0, 0, 0, 8, 1, 0, 0, 0, 1, 0, 0, 8, 1, 0, 0, 0, 2, 0, 0, 8, 1, 0, 0, 0]) }));
+    assert.ok(await flood.next());
+  }
+  assert.equal(bmc.sessionCount, 2);
+  assert.equal(await (await open()).login(USER, PASSWORD, suite3), 0);
+  assert.equal(bmc.activeSessionCount, 1);
+});
+
+test('a wrong password fails RAKP and leaves no session behind', async (t) => {
+  const { open, bmc } = await setup(t);
+  const c = await open();
+  await assert.rejects(c.login(USER, 'not-it', suite3), /RAKP2/);
+  assert.equal(await (await open()).login('nobody', PASSWORD, suite3), RmcpPlusStatus.UNAUTHORIZED_NAME);
+  // The half-open session of the first attempt expires with the setup timeout; none is active.
+  assert.equal(bmc.activeSessionCount, 0);
+});
