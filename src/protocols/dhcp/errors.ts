@@ -1,0 +1,31 @@
+// Typed errors of the DHCP library. Callers match on `code`, never on the message.
+
+export type DhcpErrorCode =
+  | 'DHCP_DECODE' // a packet that is not a well-formed DHCP message
+  | 'DHCP_ENCODE' // a value that cannot be put on the wire
+  | 'DHCP_BIND_DENIED' // no privilege to bind a port below 1024
+  | 'DHCP_BIND_IN_USE' // another DHCP server already owns the port
+  | 'DHCP_CONFIG' // invalid server or pool configuration
+  | 'DHCP_STORE'; // the lease store could not be read or written
+
+export class DhcpError extends Error {
+  override name = 'DhcpError';
+  readonly code: DhcpErrorCode;
+  constructor(code: DhcpErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * A received datagram that is not a DHCP message. `offset` is the byte where decoding gave up,
+ * or undefined when the framing was fine but an option's value is malformed.
+ */
+export class DhcpDecodeError extends DhcpError {
+  override name = 'DhcpDecodeError';
+  readonly offset: number | undefined;
+  constructor(message: string, offset?: number) {
+    super('DHCP_DECODE', offset === undefined ? message : `${message} (at byte ${offset})`);
+    this.offset = offset;
+  }
+}

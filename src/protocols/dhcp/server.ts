@@ -1,0 +1,381 @@
+// The DHCP server: owns the sockets, runs one request at a time through the pure parts
+// (codec, classify, responder) and the lease pool, and counts what it drops.
+//
+// Two modes. 'proxy' (PXE spec 2.1 §2.2.5): beside the site's DHCP server, answer only
+// netboot clients, with boot information and no address, on port 67 and on the PXE
+// boot-server port 4011. 'server': the only DHCP server of an isolated provisioning
+// network, leasing from a range (RFC 2131), and booting netboot clients as well.
+//
+// Interface binding: Node has no SO_BINDTODEVICE, so the server binds 0.0.0.0:67 (a socket
+// bound to the interface's own address would not see the clients' broadcasts) and answers
+// every interface of its network namespace. Run it in a namespace — or on a host — whose
+// only interface facing clients is the provisioning one. Broadcast replies go to
+// `broadcastAddress` (255.255.255.255 by default), which the kernel routes like any other
+// destination: that namespace needs a route out of the provisioning interface (a default
+// route via it, or `ip route add 255.255.255.255 dev IF`), or give the subnet's broadcast
+// address (say 10.0.0.255), which iPXE and most firmware accept.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { decode, encode, packetMac, type DhcpPacket } from './codec.ts';
+import { BOOTP_OP, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MESSAGE_TYPE, OPTION, PXE_PORT } from './constants.ts';
+import { bootFileFor, classify, type BootDecision, type BootPolicy, type ClientInfo } from './classify.ts';
+import { DhcpDecodeError, DhcpError } from './errors.ts';
+import { LeasePool, type PoolConfig } from './lease-pool.ts';
+import { MemoryLeaseStore, type Lease, type LeaseStore } from './lease-store.ts';
+import { getIp, getString } from './options.ts';
+import { informReply, leaseReply, nakReply, proxyReply, type LeaseReplyConfig } from './responder.ts';
+
+export type DhcpMode = 'proxy' | 'server';
+
+export interface ServerPoolOptions extends PoolConfig {
+  readonly subnetMask: string;
+  readonly routers?: readonly string[];
+  readonly dnsServers?: readonly string[];
+  readonly domainName?: string;
+}
+
+/** The slice of node:dgram's Socket the server uses, so tests can inject their own. */
+export interface DgramSocket {
+  bind(port: number, address: string, callback: () => void): unknown;
+  send(msg: Uint8Array, port: number, address: string, callback: (err: Error | null) => void): void;
+  setBroadcast(flag: boolean): void;
+  close(callback?: () => void): unknown;
+  on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+export interface DhcpServerOptions {
+  readonly mode: DhcpMode;
+  /** This host's address on the provisioning network: option 54, and siaddr by default. */
+  readonly serverAddress: string;
+  readonly boot: BootPolicy;
+  /** siaddr, the TFTP server loaders come from; default serverAddress. */
+  readonly nextServer?: string;
+  /** Required in server mode. */
+  readonly pool?: ServerPoolOptions;
+  /** Server mode's leases; default a MemoryLeaseStore. */
+  readonly store?: LeaseStore;
+  readonly bindAddress?: string;
+  readonly port?: number;
+  /** The PXE boot-server port; false to not listen on it. Default 4011 in proxy mode, off in server mode. */
+  readonly pxePort?: number | false;
+  readonly clientPort?: number;
+  readonly broadcastAddress?: string;
+  readonly anvilUserClasses?: readonly string[];
+  readonly clock?: () => number;
+  readonly createSocket?: () => DgramSocket;
+}
+
+export interface DhcpStats {
+  received: number;
+  /** Not DHCP at all, or a malformed option: dropped, never thrown out of the serve loop. */
+  malformed: number;
+  /** Well-formed but not for us: replies, non-netboot clients in proxy mode, other servers' REQUESTs. */
+  ignored: number;
+  replied: number;
+  /** Store or send failures. */
+  errors: number;
+}
+
+export interface DhcpServerEvents {
+  /** A reply left: what was asked, by whom, and what they got. */
+  reply: [{ mac: string; request: string; reply: string; address: string; boot: BootDecision; via: 'dhcp' | 'pxe' }];
+  /** Server mode bound or renewed a lease. */
+  lease: [Lease];
+  released: [{ mac: string; address: string }];
+  declined: [{ mac: string; address: string }];
+  malformed: [{ error: DhcpDecodeError; from: string }];
+  error: [Error];
+  /** Every datagram, raw, before decoding; for captures and debugging. */
+  packet: [{ data: Uint8Array; from: RemoteInfo; via: 'dhcp' | 'pxe' }];
+}
+
+const ZERO = '0.0.0.0';
+
+export class DhcpServer extends EventEmitter<DhcpServerEvents> {
+  readonly mode: DhcpMode;
+  readonly stats: DhcpStats = { received: 0, malformed: 0, ignored: 0, replied: 0, errors: 0 };
+  /** The lease store (server mode), for lookups such as leases.byAddress(ip). */
+  readonly leases: LeaseStore;
+  readonly #opts: DhcpServerOptions;
+  readonly #pool: LeasePool | undefined;
+  readonly #leaseConfig: LeaseReplyConfig | undefined;
+  readonly #nextServer: string;
+  readonly #sockets: { socket: DgramSocket; via: 'dhcp' | 'pxe'; port: number }[] = [];
+  /** Requests are handled one at a time so two DISCOVERs never pick the same address. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(opts: DhcpServerOptions) {
+    super();
+    this.#opts = opts;
+    this.mode = opts.mode;
+    this.#nextServer = opts.nextServer ?? opts.serverAddress;
+    this.leases = opts.store ?? new MemoryLeaseStore();
+    if (opts.mode === 'server') {
+      if (opts.pool === undefined) throw new DhcpError('DHCP_CONFIG', 'server mode needs a pool (--dhcp-range A-B)');
+      this.#pool = new LeasePool(
+        this.leases,
+        { ...opts.pool, exclude: [...(opts.pool.exclude ?? []), opts.serverAddress] },
+        opts.clock,
+      );
+      this.#leaseConfig = { ...opts.pool, serverAddress: opts.serverAddress, nextServer: this.#nextServer, leaseTime: this.#pool.leaseTime };
+    }
+  }
+
+  /** The MAC holding a bound lease on an address (server mode), for identifying machines. */
+  async macByAddress(address: string): Promise<string | undefined> {
+    const lease = await this.leases.byAddress(address);
+    return lease?.state === 'bound' ? lease.mac : undefined;
+  }
+
+  /** Binds the DHCP port (and 4011 in proxy mode). Throws DHCP_BIND_DENIED / DHCP_BIND_IN_USE. */
+  async start(): Promise<void> {
+    const port = this.#opts.port ?? DHCP_SERVER_PORT;
+    const pxePort = this.#opts.pxePort ?? (this.mode === 'proxy' ? PXE_PORT : false);
+    try {
+      await this.#bind(port, 'dhcp');
+      if (pxePort !== false) await this.#bind(pxePort, 'pxe');
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** The ports actually bound (useful with port 0 in tests). */
+  ports(): { dhcp?: number; pxe?: number } {
+    const out: { dhcp?: number; pxe?: number } = {};
+    for (const s of this.#sockets) out[s.via] = s.port;
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    const sockets = this.#sockets.splice(0);
+    await Promise.all(sockets.map(({ socket }) => new Promise<void>((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    })));
+    await this.#queue;
+  }
+
+  async #bind(port: number, via: 'dhcp' | 'pxe'): Promise<void> {
+    const address = this.#opts.bindAddress ?? ZERO;
+    const socket = this.#opts.createSocket?.() ?? (createSocket({ type: 'udp4' }) as Socket as DgramSocket);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(bindError(err, address, port));
+      socket.once('error', onError);
+      socket.bind(port, address, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    socket.setBroadcast(true);
+    socket.on('error', (err) => {
+      this.stats.errors++;
+      this.#emitError(err);
+    });
+    socket.on('message', (msg, rinfo) => this.handle(msg, rinfo, via));
+    const bound = (socket as Partial<Socket>).address?.call(socket);
+    this.#sockets.push({ socket, via, port: bound?.port ?? port });
+  }
+
+  /**
+   * Handles one datagram; public so tests and fuzzers can drive the server without sockets.
+   * Resolves when the reply (if any) was handed to the socket. Never rejects.
+   */
+  handle(data: Uint8Array, from: RemoteInfo, via: 'dhcp' | 'pxe'): Promise<void> {
+    this.stats.received++;
+    if (this.listenerCount('packet') > 0) this.emit('packet', { data: Uint8Array.from(data), from, via });
+    const run = this.#queue.then(() => this.#handle(data, from, via)).catch((err: unknown) => {
+      if (err instanceof DhcpDecodeError) {
+        this.stats.malformed++;
+        if (this.listenerCount('malformed') > 0) this.emit('malformed', { error: err, from: from.address });
+      } else {
+        this.stats.errors++;
+        this.#emitError(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+    this.#queue = run;
+    return run;
+  }
+
+  #emitError(err: Error): void {
+    // An 'error' event without a listener would throw and take the process down.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  async #handle(data: Uint8Array, from: RemoteInfo, via: 'dhcp' | 'pxe'): Promise<void> {
+    const request = decode(data);
+    const client = classify(request, this.#opts.anvilUserClasses === undefined ? {} : { anvilUserClasses: this.#opts.anvilUserClasses });
+    if (request.op !== BOOTP_OP.REQUEST || client.messageType === undefined) {
+      this.stats.ignored++;
+      return;
+    }
+    const decision = bootFileFor(client, this.#opts.boot);
+    if (this.mode === 'proxy' || via === 'pxe') return this.#proxy(request, client, decision, from, via);
+    return this.#serve(request, client, decision, from);
+  }
+
+  async #proxy(request: DhcpPacket, client: ClientInfo, decision: BootDecision, from: RemoteInfo, via: 'dhcp' | 'pxe'): Promise<void> {
+    const type = client.messageType;
+    const serverId = getIp(request.options, OPTION.SERVER_ID);
+    // Port 67: DISCOVER, or a REQUEST addressed to us. Port 4011: REQUEST or INFORM
+    // (PXE spec 2.1 §2.2.6, the boot-server request). Everything else belongs to the
+    // site's DHCP server.
+    const wanted =
+      via === 'dhcp'
+        ? type === MESSAGE_TYPE.DISCOVER || (type === MESSAGE_TYPE.REQUEST && serverId === this.#opts.serverAddress)
+        : type === MESSAGE_TYPE.REQUEST || type === MESSAGE_TYPE.INFORM;
+    if (!wanted || decision.kind === 'none' || !(client.netboot || client.ipxe)) {
+      this.stats.ignored++;
+      return;
+    }
+    const reply = proxyReply(request, client, decision, via, {
+      serverAddress: this.#opts.serverAddress,
+      nextServer: this.#nextServer,
+    });
+    const to = via === 'pxe' ? { address: from.address, port: from.port } : this.#broadcastTarget(request);
+    await this.#send(reply, to, request, client, decision, via);
+  }
+
+  async #serve(request: DhcpPacket, client: ClientInfo, decision: BootDecision, from: RemoteInfo): Promise<void> {
+    const pool = this.#pool!;
+    const config = this.#leaseConfig!;
+    const mac = client.mac;
+    const o = request.options;
+    switch (client.messageType) {
+      case MESSAGE_TYPE.DISCOVER: {
+        const lease = await pool.offer(mac, getIp(o, OPTION.REQUESTED_ADDRESS));
+        if (lease === undefined) {
+          this.stats.ignored++;
+          this.#emitError(new DhcpError('DHCP_CONFIG', `DHCP range exhausted: no address for ${mac}`));
+          return;
+        }
+        const reply = leaseReply(request, MESSAGE_TYPE.OFFER, lease.address, client, decision, config);
+        return this.#send(reply, this.#broadcastTarget(request), request, client, decision, 'dhcp');
+      }
+      case MESSAGE_TYPE.REQUEST: {
+        const serverId = getIp(o, OPTION.SERVER_ID);
+        const hostname = getString(o, OPTION.HOST_NAME);
+        const clientIdRaw = o.get(OPTION.CLIENT_ID);
+        const outcome = await pool.request({
+          mac,
+          serverIdIsOurs: serverId === undefined ? undefined : serverId === this.#opts.serverAddress,
+          requested: getIp(o, OPTION.REQUESTED_ADDRESS),
+          ciaddr: request.ciaddr,
+          ...(hostname === undefined ? {} : { hostname }),
+          ...(clientIdRaw === undefined ? {} : { clientId: Buffer.from(clientIdRaw).toString('hex') }),
+        });
+        if (outcome.kind === 'silent') {
+          this.stats.ignored++;
+          return;
+        }
+        const reply =
+          outcome.kind === 'ack'
+            ? leaseReply(request, MESSAGE_TYPE.ACK, outcome.lease.address, client, decision, config)
+            : nakReply(request, this.#opts.serverAddress, outcome.reason);
+        // RFC 2131 §4.1: a renewing client (ciaddr set) is answered by unicast.
+        const to = outcome.kind === 'ack' && request.ciaddr !== ZERO && request.giaddr === ZERO
+          ? { address: request.ciaddr, port: this.#clientPort() }
+          : this.#broadcastTarget(request);
+        await this.#send(reply, to, request, client, decision, 'dhcp');
+        if (outcome.kind === 'ack') this.emit('lease', outcome.lease);
+        return;
+      }
+      case MESSAGE_TYPE.RELEASE: {
+        if (await pool.release(mac, request.ciaddr)) this.emit('released', { mac, address: request.ciaddr });
+        else this.stats.ignored++;
+        return;
+      }
+      case MESSAGE_TYPE.DECLINE: {
+        const address = getIp(o, OPTION.REQUESTED_ADDRESS);
+        if (address !== undefined && (await pool.decline(mac, address))) this.emit('declined', { mac, address });
+        else this.stats.ignored++;
+        return;
+      }
+      case MESSAGE_TYPE.INFORM: {
+        if (request.ciaddr === ZERO) {
+          this.stats.ignored++;
+          return;
+        }
+        const reply = informReply(request, client, decision, config);
+        return this.#send(reply, { address: request.ciaddr, port: from.port }, request, client, decision, 'dhcp');
+      }
+      default:
+        this.stats.ignored++;
+    }
+  }
+
+  #clientPort(): number {
+    return this.#opts.clientPort ?? DHCP_CLIENT_PORT;
+  }
+
+  /** RFC 2131 §4.1: through the relay if there is one, else broadcast (no ARP entry yet). */
+  #broadcastTarget(request: DhcpPacket): { address: string; port: number } {
+    if (request.giaddr !== ZERO) return { address: request.giaddr, port: this.#opts.port ?? DHCP_SERVER_PORT };
+    return { address: this.#opts.broadcastAddress ?? '255.255.255.255', port: this.#clientPort() };
+  }
+
+  async #send(
+    reply: DhcpPacket,
+    to: { address: string; port: number },
+    request: DhcpPacket,
+    client: ClientInfo,
+    boot: BootDecision,
+    via: 'dhcp' | 'pxe',
+  ): Promise<void> {
+    const entry = this.#sockets.find((s) => s.via === via) ?? this.#sockets[0];
+    if (entry === undefined) return; // stopped, or driven through handle() without sockets
+    const bytes = encode(reply);
+    await new Promise<void>((resolve) => {
+      entry.socket.send(bytes, to.port, to.address, (err) => {
+        if (err) {
+          this.stats.errors++;
+          this.#emitError(new DhcpError('DHCP_CONFIG', `cannot send a DHCP reply to ${to.address}:${to.port}: ${err.message}`, { cause: err }));
+        } else {
+          this.stats.replied++;
+          this.emit('reply', {
+            mac: packetMac(request),
+            request: messageName(client.messageType),
+            reply: messageName(reply.options.get(OPTION.MESSAGE_TYPE)?.[0]),
+            address: reply.yiaddr,
+            boot,
+            via,
+          });
+        }
+        resolve();
+      });
+    });
+  }
+}
+
+function messageName(type: number | undefined): string {
+  const names: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
+  return type === undefined ? 'NONE' : (names[type] ?? `TYPE${type}`);
+}
+
+function bindError(err: Error, address: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new DhcpError(
+      'DHCP_BIND_DENIED',
+      `cannot bind UDP ${address}:${port}: permission denied. DHCP needs ports 67 and 4011: run anvil as root, ` +
+        `or grant Node the capability once (setcap cap_net_bind_service=+ep "$(command -v node)"), ` +
+        `or run with --dhcp off and point the site's DHCP server at anvil`,
+      { cause: err },
+    );
+  }
+  if (code === 'EADDRINUSE') {
+    return new DhcpError(
+      'DHCP_BIND_IN_USE',
+      `cannot bind UDP ${address}:${port}: another DHCP server (dnsmasq, isc-dhcp-server, ...) already listens there; ` +
+        `stop it, or run anvil with --dhcp off and point that server at anvil`,
+      { cause: err },
+    );
+  }
+  return new DhcpError('DHCP_CONFIG', `cannot bind UDP ${address}:${port}: ${err.message}`, { cause: err });
+}
