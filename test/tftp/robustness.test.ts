@@ -290,3 +290,16 @@ test('binding without privilege says how to fix it; a taken port says so', async
   const second = new TftpServer({ handler: { open: async () => undefined }, host: '127.0.0.1', port });
   await assert.rejects(second.listen(), { code: 'TFTP_ADDRESS_IN_USE' });
 });
+
+test('closing the server aborts running transfers with an ERROR to their clients', async (t) => {
+  const { port, server, events } = await startServer(t, { open: async () => bufferFile(randomBytes(100_000)) }, { retransmitTimeoutMs: 5000 });
+  const client = new RawClient(t);
+  await client.bind();
+  client.request(port, 'f');
+  assert.equal(blockOf(await client.next()), 1);
+  await server.close();
+  const last = await client.next();
+  assert.equal(last.packet.kind, 'error');
+  await waitFor(() => events.some((e) => e.type === 'transfer-end'), 'the transfer to end');
+  assert.equal(server.counters.activeTransfers, 0);
+});
