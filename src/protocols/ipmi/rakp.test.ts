@@ -125,3 +125,29 @@ test('truncated RAKP messages are IpmiDecodeError', () => {
     assert.throws(() => decode(whole.subarray(0, 20)), IpmiDecodeError);
   }
 });
+
+// Suite 17 (RAKP-HMAC-SHA256, HMAC-SHA256-128, AES-CBC-128): ipmitool 1.8.19 logging in to
+// anvil's emulator. The RAKP3 HMAC and every console packet's integrity code and AES
+// encryption were computed by ipmitool, so they check anvil's SHA-256 path independently.
+test('suite 17 vector from ipmitool: RAKP3 HMAC-SHA256, SIK, HMAC-SHA256-128 and AES verify', () => {
+  const c17 = loadCapture('ipmitool-lanplus-c17-anvil');
+  const p = (n: number) => decodeSession20(packet(c17, n)).payload;
+  const req = decodeOpenSessionRequest(p(2));
+  const res = decodeOpenSessionResponse(p(3));
+  assert.equal(findCipherSuite(req.auth ?? -1, req.integrity ?? -1, req.confidentiality ?? -1)?.id, 17);
+  assert.deepEqual([res.auth, res.integrity, res.confidentiality], [3, 4, 1], 'the BMC granted exactly suite 17');
+  const r1 = decodeRakp1(p(4));
+  const r2 = decodeRakp2(p(5));
+  const r3 = decodeRakp3(p(6));
+  const r4 = decodeRakp4(p(7));
+  const x: RakpExchange = { auth: AuthAlgorithm.HMAC_SHA256, consoleSessionId: req.consoleSessionId, bmcSessionId: res.bmcSessionId, consoleRandom: r1.consoleRandom, bmcRandom: r2.bmcRandom, bmcGuid: r2.bmcGuid, role: r1.role, userName: r1.userName };
+  assert.equal(r2.keyExchangeAuthCode.length, 32);
+  verifyRakp3(x, 'password', r3.keyExchangeAuthCode);
+  const sik = sessionIntegrityKey(x, 'password');
+  assert.equal(r4.integrityCheckValue.length, 16);
+  verifyRakp4(x, sik, r4.integrityCheckValue);
+  const keys = deriveSessionKeys(AuthAlgorithm.HMAC_SHA256, sik, 4, 1);
+  const commands = c17.slice(8).filter((q) => q.from === 'console').map((q) => decodeRequest(decodeSession20(q.bytes, keys).payload));
+  assert.ok(commands.some((m) => m.netFn === 0 && m.command === ChassisCmd.GET_CHASSIS_STATUS));
+  assert.equal(commands.at(-1)?.command, AppCmd.CLOSE_SESSION);
+});
