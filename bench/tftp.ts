@@ -1,7 +1,9 @@
 // TFTP throughput: anvil against dnsmasq's TFTP server, same file, same clients, same run.
 //
-//   source scripts/env.sh && node bench/tftp.ts [--size-mib 64] [--runs 5]
+//   source scripts/env.sh && node bench/tftp.ts [--size-mib 64] [--runs 5] [--cpu N]
 //
+// --cpu N pins both servers, every client and this process to CPU N: a lock-step transfer
+// is a ping-pong of wake-ups, so on a busy machine one shared CPU gives steadier figures.
 // Needs root (or unprivileged user namespaces), curl, tftp-hpa and dnsmasq. The bench
 // re-executes itself in a private network namespace (unshare -n), so dnsmasq can have
 // port 69 on that namespace's own loopback and no packet leaves it. A file of --size-mib
@@ -30,6 +32,7 @@ const { values } = parseArgs({
   options: {
     'size-mib': { type: 'string', default: '64' },
     runs: { type: 'string', default: '5' },
+    cpu: { type: 'string' },
     'serve-anvil': { type: 'string' },
   },
 });
@@ -59,12 +62,17 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
     children.push(anvil);
     const dnsmasq = await startDnsmasq(root, dir);
     children.push(dnsmasq);
+    const cpu = values.cpu;
+    if (cpu !== undefined) {
+      for (const pid of [process.pid, anvil.pid!, dnsmasq.pid!]) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
+    }
     const servers = [
       { name: 'anvil', port: ANVIL_PORT, pid: anvil.pid! },
       { name: 'dnsmasq', port: DNSMASQ_PORT, pid: dnsmasq.pid! },
     ] as const;
     console.log(`TFTP bench: ${sizeMiB} MiB file, ${runs} paired runs (anvil and dnsmasq back to back, order alternating), loopback in a private network namespace`);
     console.log(`node ${process.version}, ${execFileSync('dnsmasq', ['--version']).toString().split('\n')[0]}`);
+    if (cpu !== undefined) console.log(`Servers, clients and this process pinned to CPU ${cpu}.`);
     console.log('Figures are medians. Server CPU is user+system time of the server process for one fetch (10 ms ticks).\n');
     console.log('client               server     wall s    MB/s  server CPU s');
     for (const fetch of FETCHES) {
@@ -138,7 +146,8 @@ function cpuSecondsOf(pid: number): number {
 async function timeFetch(fetch: Fetch, port: number, pid: number, dir: string, expected: string): Promise<Sample> {
   const out = join(dir, 'out.bin');
   rmSync(out, { force: true });
-  const [command, args] = fetch.args(port, out);
+  const [peer, peerArgs] = fetch.args(port, out);
+  const [command, args]: [string, string[]] = values.cpu === undefined ? [peer, peerArgs] : ['taskset', ['-c', values.cpu, peer, ...peerArgs]];
   const cpuBefore = cpuSecondsOf(pid);
   const start = performance.now();
   const { code, output } = await runChild(command, args);
