@@ -6,6 +6,7 @@ import { openServices, type ServiceOptions, type Services } from './services.ts'
 import { buildServer, type ServerOptions } from './api/server.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from './testing/testing.ts';
 import type { HostPort } from './common/address.ts';
+import { PowerSync, type PowerSyncOptions } from './conductor/power-sync.ts';
 import { startNetboot, type Netboot, type NetbootOptions } from './boot/netboot.ts';
 import { EXPORT_INTERVAL_MS, exportPxelinux } from './boot/export-pxelinux.ts';
 import { AddressResolver, arpTable } from './boot/resolver.ts';
@@ -21,6 +22,8 @@ export interface AnvilOptions extends ServiceOptions, ServerOptions {
   readonly netboot?: Omit<NetbootOptions, 'httpPort'>;
   /** Keep pxelinux.cfg/01-<mac> files written in this directory (for another TFTP server). */
   readonly exportDir?: string | undefined;
+  /** The power-sync loop's interval, concurrency and failure limit; false to not run it. */
+  readonly powerSync?: PowerSyncOptions | false;
 }
 
 export interface RunningAnvil {
@@ -34,7 +37,7 @@ export interface RunningAnvil {
 }
 
 export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Promise<RunningAnvil> {
-  const services = await openServices(options);
+  const services = await openServices({ ...options, drivers: { process: 'anvil serve', ...options.drivers } });
   const resolver = options.resolver ?? new AddressResolver([arpTable()]);
   let app: FastifyInstance;
   try {
@@ -95,10 +98,16 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
   timer.unref();
 
+  const powerSync = options.powerSync === false ? undefined : new PowerSync(services.store.db, services.control, services.clock, { log: app.log, ...options.powerSync });
+  const syncing = new AbortController();
+  powerSync?.start(syncing.signal);
+
   const stopped = new Promise<void>((resolve) => {
     const stop = async () => {
       clearInterval(timer);
       clearInterval(exportTimer);
+      syncing.abort();
+      await powerSync?.stop();
       app.log.info('stopping: finishing requests in flight');
       await netboot?.close();
       await app.close();

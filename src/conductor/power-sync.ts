@@ -1,0 +1,155 @@
+// Power sync (Ironic's _sync_power_states): every interval, read the power state of every
+// machine not in maintenance, a few at a time, and record each change. A machine whose
+// controller fails maxFailures times in a row goes into maintenance with the reason and the
+// fault 'power failure'; when its controller answers again, that maintenance — and only
+// maintenance anvil set this way — is cleared.
+import type { Kysely } from 'kysely';
+import type { Database, Machine } from '../store/schema.ts';
+import { stamp, type Clock } from '../store/store.ts';
+import type { MachineControl } from './machine-control.ts';
+
+export const POWER_SYNC_DEFAULTS = {
+  /** Ironic used 60 s until 2025 (now 120 s); anvil's fleets are smaller per process. */
+  intervalMs: 60_000,
+  /** Reads in flight at once (Ironic's sync_power_state_workers). */
+  concurrency: 8,
+  /** Consecutive failed reads before maintenance (Ironic's power_state_sync_max_retries). */
+  maxFailures: 3,
+} as const;
+
+/** The fault power sync sets, and the only one it clears. */
+export const POWER_FAILURE = 'power failure';
+
+export interface PowerSyncLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface PowerSyncOptions {
+  readonly intervalMs?: number;
+  readonly concurrency?: number;
+  readonly maxFailures?: number;
+  readonly log?: PowerSyncLog;
+}
+
+export interface SyncReport {
+  checked: number;
+  changed: string[];
+  failed: string[];
+  maintenanceSet: string[];
+  maintenanceCleared: string[];
+}
+
+const silent: PowerSyncLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+export class PowerSync {
+  readonly #db: Kysely<Database>;
+  readonly #control: MachineControl;
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #concurrency: number;
+  readonly #maxFailures: number;
+  readonly #log: PowerSyncLog;
+  /** Consecutive failed reads per machine id. */
+  readonly #failures = new Map<number, number>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<unknown> | undefined;
+  #stopped = false;
+
+  constructor(db: Kysely<Database>, control: MachineControl, clock: Clock, options: PowerSyncOptions = {}) {
+    this.#db = db;
+    this.#control = control;
+    this.#clock = clock;
+    this.#intervalMs = options.intervalMs ?? POWER_SYNC_DEFAULTS.intervalMs;
+    this.#concurrency = Math.max(1, options.concurrency ?? POWER_SYNC_DEFAULTS.concurrency);
+    this.#maxFailures = Math.max(1, options.maxFailures ?? POWER_SYNC_DEFAULTS.maxFailures);
+    this.#log = options.log ?? silent;
+  }
+
+  /** One pass over every machine with a controller. */
+  async runOnce(): Promise<SyncReport> {
+    const report: SyncReport = { checked: 0, changed: [], failed: [], maintenanceSet: [], maintenanceCleared: [] };
+    // Machines held by an operation are skipped: the operation records their state itself.
+    const machines = await this.#db.selectFrom('machines').selectAll()
+      .where('driver', '!=', 'manual')
+      .where('reservation', 'is', null)
+      .where((eb) => eb.or([eb('maintenance', '=', 0), eb('fault', '=', POWER_FAILURE)]))
+      .orderBy('id').execute();
+    // Failing machines first, as Ironic does, so a slow pass still retries them.
+    machines.sort((a, b) => (this.#failures.get(b.id) ?? 0) - (this.#failures.get(a.id) ?? 0));
+    let next = 0;
+    const worker = async () => {
+      while (next < machines.length && !this.#stopped) {
+        const machine = machines[next++]!;
+        report.checked++;
+        await this.#syncOne(machine, report).catch((error: unknown) => this.#log.error({ err: error, machine: machine.name }, 'power sync failed unexpectedly'));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, machines.length) }, worker));
+    return report;
+  }
+
+  async #syncOne(machine: Machine, report: SyncReport): Promise<void> {
+    let state;
+    try {
+      state = await this.#control.driverOf(machine).power.getPowerState();
+    } catch (error) {
+      await this.#failed(machine, error as Error, report);
+      return;
+    }
+    this.#failures.delete(machine.id);
+    if (machine.fault === POWER_FAILURE) {
+      const cleared = await this.#db.updateTable('machines').set({ maintenance: 0, maintenance_reason: null, fault: null, updated_at: stamp(this.#clock) })
+        .where('id', '=', machine.id).where('fault', '=', POWER_FAILURE).executeTakeFirst();
+      if (cleared.numUpdatedRows === 1n) {
+        await this.#control.event(machine.id, 'maintenance', 'the controller answers again; maintenance set by power sync cleared');
+        report.maintenanceCleared.push(machine.name);
+        this.#log.info({ machine: machine.name }, 'controller answers again; maintenance cleared');
+      }
+    }
+    if (await this.#control.recordPower(machine, state, 'power sync')) report.changed.push(machine.name);
+  }
+
+  async #failed(machine: Machine, error: Error, report: SyncReport): Promise<void> {
+    const count = (this.#failures.get(machine.id) ?? 0) + 1;
+    this.#failures.set(machine.id, count);
+    report.failed.push(machine.name);
+    if (machine.maintenance === 1) return;
+    this.#log.warn({ machine: machine.name, failures: count, code: (error as { code?: string }).code }, `power sync could not read the power state: ${error.message}`);
+    if (count === 1) await this.#control.event(machine.id, 'controller', `power sync could not read the power state: ${error.message}`);
+    if (count < this.#maxFailures) return;
+    const reason = `power sync: the controller failed ${count} times in a row: ${error.message}`;
+    const set = await this.#db.updateTable('machines').set({ maintenance: 1, maintenance_reason: reason, fault: POWER_FAILURE, power_state: 'unknown', updated_at: stamp(this.#clock) })
+      .where('id', '=', machine.id).where('maintenance', '=', 0).executeTakeFirst();
+    if (set.numUpdatedRows === 1n) {
+      await this.#control.event(machine.id, 'maintenance', `maintenance: ${reason}`);
+      report.maintenanceSet.push(machine.name);
+    }
+  }
+
+  /** Runs a pass every interval until the signal aborts; stop() waits for the pass in flight. */
+  start(signal: AbortSignal): void {
+    const schedule = () => {
+      if (this.#stopped) return;
+      this.#timer = setTimeout(() => {
+        this.#running = this.runOnce()
+          .then((r) => {
+            if (r.changed.length || r.maintenanceSet.length || r.maintenanceCleared.length) this.#log.info({ ...r }, 'power sync');
+          })
+          .catch((error: unknown) => this.#log.error({ err: error }, 'power sync pass failed'))
+          .finally(schedule);
+      }, this.#intervalMs);
+      this.#timer.unref();
+    };
+    if (signal.aborted) return;
+    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+  }
+}
