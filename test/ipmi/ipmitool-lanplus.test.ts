@@ -107,3 +107,38 @@ test('the BMC grants only suites it offers: status 0x11 otherwise, and a wrong p
   assert.notEqual(stranger.code, 0);
   assert.equal(server.stats().activeSessions, 0);
 });
+
+test('ipmitool lanplus: SEL time, thresholds, resets, boot parameters 0/3/4, identify, soft and reset', async (t) => {
+  if (!havePeers(t, 'ipmitool')) return;
+  const { port, handler } = await startEmulator(t);
+  const run = (...args: string[]) => ipmitool(port, 'lanplus', args, ['-C', '3']);
+
+  // Set SEL Time takes seconds since 1970, little-endian (§31.11).
+  const when = Date.UTC(2030, 0, 2, 3, 4, 5) / 1000;
+  const bytes = [when & 0xff, (when >> 8) & 0xff, (when >> 16) & 0xff, (when >>> 24) & 0xff].map((b) => `0x${b.toString(16)}`);
+  assert.equal((await run('raw', '0x0a', '0x49', ...bytes)).code, 0);
+  assert.match((await run('sel', 'time', 'get')).stdout, /01\/02\/30 03:04:0\d UTC/);
+
+  assert.match((await run('sensor', 'thresh', 'CPU Temp', 'ucr', '90')).stdout, /Upper Critical threshold to 90\.000/);
+  assert.match((await run('sensor', 'get', 'CPU Temp')).stdout, /Upper Critical\s+: 90\.000/);
+  assert.equal(handler.sensors()[0]?.thresholds.ucr, 90);
+
+  assert.match((await run('mc', 'reset', 'warm')).stdout, /Sent warm reset command to MC/);
+  assert.match((await run('mc', 'reset', 'cold')).stdout, /Sent cold reset command to MC/);
+
+  assert.match((await run('chassis', 'bootparam', 'get', '0')).stdout, /Set In Progress : set complete/);
+  await run('chassis', 'bootdev', 'cdrom');
+  // ipmitool's bootdev writes parameter 4 = [01 01] before the flags; it reads back as written.
+  assert.match((await run('chassis', 'bootparam', 'get', '4')).stdout, /Boot parameter data: 0101/);
+  assert.match((await run('chassis', 'bootparam', 'get', '3')).stdout, /Boot parameter 3 is valid/);
+  assert.deepEqual([...handler.bootFlags], [0x80, 0x14, 0, 0, 0], 'one-time CD-ROM boot');
+  // A one-time boot device is used up by the next power-on (§28.12): the valid bit clears.
+  await run('power', 'on');
+  assert.equal((handler.bootFlags[0] as number) & 0x80, 0);
+
+  assert.match((await run('chassis', 'identify')).stdout, /Chassis identify interval: default/);
+  assert.match((await run('power', 'reset')).stdout, /Reset/);
+  assert.match((await run('power', 'soft')).stdout, /Soft/);
+  assert.equal(handler.power, 'off');
+  assert.deepEqual(handler.powerLog.slice(-2), ['reset', 'soft-off']);
+});

@@ -17,7 +17,10 @@ for (const suite of ['3', '17']) {
     await sol.waitFor('[SOL Session operational');
     sol.write('hello anvil\r');
     await sol.waitFor('anvil-console[ANVIL0001]: hello anvil');
-    sol.write('~.');
+    // ~B makes ipmitool send a serial break (SOL operation bit 4); the console reports it.
+    sol.write('~B');
+    await sol.waitFor('<break>');
+    sol.write('\r~.');
     assert.equal(await sol.exited, 0);
     assert.match(sol.output, /hello anvil\r\n/, 'characters were echoed one by one over SOL');
     // ipmitool deactivates SOL and closes its session on the way out.

@@ -153,22 +153,25 @@ export class SolManager {
     }
   }
 
-  /** Sends queued output if nothing is in flight, carrying an ack when there is one to give. */
+  /**
+   * Acknowledges first, in an ack-only packet, then sends queued output if nothing is in
+   * flight. Data is never piggybacked on an ack: ipmitool drops such data when it arrives
+   * as the ack of a break packet, and stops printing afterwards (observed with 1.8.19).
+   */
   #flush(active: Active, ack: { sequence: number; accepted: number } | undefined): void {
+    if (ack !== undefined) this.#sendPacket(active, { sequence: 0, ackSequence: ack.sequence, acceptedCount: ack.accepted, flags: 0, data: Buffer.alloc(0) });
     if (active.pending === undefined && active.queue.length > 0) {
       const data = active.queue.subarray(0, SOL_MAX_PAYLOAD);
       active.queue = active.queue.subarray(data.length);
       active.outSequence = nextSolSequence(active.outSequence);
       const pending: Pending = { sequence: active.outSequence, data: Buffer.from(data), tries: 0, timer: undefined };
       active.pending = pending;
-      this.#transmit(active, pending, ack);
-      return;
+      this.#transmit(active, pending);
     }
-    if (ack !== undefined) this.#sendPacket(active, { sequence: 0, ackSequence: ack.sequence, acceptedCount: ack.accepted, flags: 0, data: Buffer.alloc(0) });
   }
 
-  #transmit(active: Active, pending: Pending, ack: { sequence: number; accepted: number } | undefined): void {
-    this.#sendPacket(active, { sequence: pending.sequence, ackSequence: ack?.sequence ?? 0, acceptedCount: ack?.accepted ?? 0, flags: 0, data: pending.data });
+  #transmit(active: Active, pending: Pending): void {
+    this.#sendPacket(active, { sequence: pending.sequence, ackSequence: 0, acceptedCount: 0, flags: 0, data: pending.data });
     pending.timer = setTimeout(() => {
       if (active.pending !== pending || this.#active !== active) return;
       pending.tries++;
@@ -178,7 +181,7 @@ export class SolManager {
         this.#flush(active, undefined);
         return;
       }
-      this.#transmit(active, pending, undefined);
+      this.#transmit(active, pending);
     }, SOL_RETRY_INTERVAL_MS);
     pending.timer.unref?.();
   }
