@@ -266,7 +266,7 @@ test('malformed packets on a transfer\'s own TID are dropped and the transfer go
   await waitFor(() => server.counters.transfersCompleted === 1, 'the transfer to complete');
 });
 
-test('binding without privilege says how to fix it; a taken port says so', async (t) => {
+test('binding without privilege says how to fix it; a taken port says so; bad options fail early', async (t) => {
   const denied = Object.assign(new Error('bind EACCES 0.0.0.0:69'), { code: 'EACCES' });
   const unprivileged: TftpSocket = {
     bind: () => Promise.reject(denied),
@@ -286,6 +286,9 @@ test('binding without privilege says how to fix it; a taken port says so', async
     assert.match(error.message, /--tftp 0\.0\.0\.0:6969/);
     return true;
   });
+  for (const bad of [{ maxBlockSize: 4 }, { maxWindowSize: 0 }, { port: 70000 }, { maxRetries: 1.5 }]) {
+    assert.throws(() => new TftpServer({ handler: { open: async () => undefined }, ...bad }), { code: 'TFTP_INVALID_OPTION' }, JSON.stringify(bad));
+  }
   const { port } = await startServer(t, { open: async () => undefined });
   const second = new TftpServer({ handler: { open: async () => undefined }, host: '127.0.0.1', port });
   await assert.rejects(second.listen(), { code: 'TFTP_ADDRESS_IN_USE' });

@@ -67,3 +67,9 @@ export class TftpTimeoutError extends Error {
   override readonly name = 'TftpTimeoutError';
   readonly code = 'TFTP_TIMEOUT';
 }
+
+/** A server or client option out of range, found when it is constructed rather than on the first packet. */
+export class TftpConfigError extends Error {
+  override readonly name = 'TftpConfigError';
+  readonly code = 'TFTP_INVALID_OPTION';
+}

@@ -12,10 +12,13 @@ import {
   DEFAULT_RETRANSMIT_TIMEOUT_MS,
   ErrorCode,
   MAX_BLOCK_SIZE,
+  MAX_TIMEOUT_SECONDS,
   MAX_WINDOW_SIZE,
+  MIN_BLOCK_SIZE,
+  MIN_WINDOW_SIZE,
   TFTP_PORT,
 } from './constants.ts';
-import { TftpAccessDeniedError, TftpBindError } from './errors.ts';
+import { TftpAccessDeniedError, TftpBindError, TftpConfigError } from './errors.ts';
 import type { TftpFile, TftpFileHandler } from './handler.ts';
 import { systemClock, udpSocketFactory } from './io.ts';
 import type { Clock, Endpoint, SocketFactory, TftpSocket } from './io.ts';
@@ -79,11 +82,12 @@ export class TftpServer {
     this.#handler = options.handler;
     this.#host = options.host ?? '0.0.0.0';
     this.#port = options.port ?? TFTP_PORT;
-    this.#maxBlockSize = Math.min(options.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE, MAX_BLOCK_SIZE);
-    this.#maxWindowSize = Math.min(options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MAX_WINDOW_SIZE);
-    this.#timeoutMs = options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
-    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-    this.#maxTransfers = options.maxTransfers ?? DEFAULT_MAX_TRANSFERS;
+    this.#port = checkRange('port', this.#port, 0, 65535);
+    this.#maxBlockSize = checkRange('maxBlockSize', options.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
+    this.#maxWindowSize = checkRange('maxWindowSize', options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE);
+    this.#timeoutMs = checkRange('retransmitTimeoutMs', options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS, 1, MAX_TIMEOUT_SECONDS * 1000);
+    this.#maxRetries = checkRange('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 1000);
+    this.#maxTransfers = checkRange('maxTransfers', options.maxTransfers ?? DEFAULT_MAX_TRANSFERS, 1, 1_000_000);
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
     this.#clock = options.clock ?? systemClock;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -240,6 +244,13 @@ export class TftpServer {
     this.#counters.errorsSent++;
     this.#onEvent({ type: 'request-refused', client: copy(client), path, errorCode, message });
   }
+}
+
+function checkRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TftpConfigError(`TFTP server option ${name} must be an integer from ${min} to ${max}, not ${value}`);
+  }
+  return value;
 }
 
 function copy(endpoint: Endpoint): Endpoint {
