@@ -17,6 +17,11 @@ test('pyghmi fakebmc: suite negotiation, granted-suite check, power and boot dev
   assert.equal(wire?.version, '2.0');
   assert.equal(wire?.version === '2.0' && wire.suite.id, 3);
 
+  // ipmitool's way: list the suites before a session (fakebmc answers 06/54), then propose the preferred one.
+  const listed = client.bmc(peer.target({ cipherSuite: 'list' }));
+  assert.equal(await listed.getPowerState(), 'off');
+  assert.equal(listed.session.wire?.version === '2.0' && listed.session.wire.suite.id, 3);
+
   const auto = client.bmc(peer.target());
   await auto.setPower('on');
   assert.equal(await auto.getPowerState(), 'on');

@@ -98,14 +98,15 @@ export async function login20(s: Session): Promise<Wire> {
   if (((caps[3] ?? 0) & SUPPORTS_IPMI20) === 0 && ((caps[1] ?? 0) & AUTH_CAPS_EXTENDED) === 0) {
     throw new IpmiSessionError(s.host, 'the BMC does not offer IPMI 2.0 (RMCP+); use the lan interface (-I lan)');
   }
-  let proposed = s.target.cipherSuite !== undefined ? CIPHER_SUITES.get(s.target.cipherSuite) : chooseSuite(await listCipherSuites(s));
+  const wanted = s.target.cipherSuite;
+  let proposed = typeof wanted === 'number' ? CIPHER_SUITES.get(wanted) : wanted === 'list' ? chooseSuite(await listCipherSuites(s)) : CIPHER_SUITES.get(PREFERRED_CIPHER_SUITES[0]!);
   if (!proposed) throw new IpmiSessionError(s.host, `cipher suite ${s.target.cipherSuite} is not supported (supported: ${[...CIPHER_SUITES.keys()].join(', ')})`);
   let lastTimeout: Error | undefined;
   for (let attempt = 0; attempt < s.policy.loginAttempts; attempt++) {
     try {
       return await handshake(s, proposed);
     } catch (error) {
-      if (error instanceof NoSuiteMatch && s.target.cipherSuite === undefined && proposed.id !== FALLBACK_CIPHER_SUITE) {
+      if (error instanceof NoSuiteMatch && typeof wanted !== 'number' && proposed.id !== FALLBACK_CIPHER_SUITE) {
         // pyghmi's rule: a BMC that refuses 17 gets a second proposal of suite 3.
         proposed = CIPHER_SUITES.get(FALLBACK_CIPHER_SUITE)!;
         attempt--;

@@ -32,8 +32,13 @@ export interface BmcTarget {
   readonly kg?: string | Uint8Array;
   readonly protocol?: Protocol;
   readonly privilege?: PrivilegeLevel;
-  /** Fixed RMCP+ cipher suite (ipmitool -C); default: ask the BMC and pick from PREFERRED_CIPHER_SUITES. */
-  readonly cipherSuite?: number;
+  /**
+   * RMCP+ cipher suite: a number fixes it (ipmitool -C); 'list' asks the BMC for its suites
+   * first and picks from PREFERRED_CIPHER_SUITES (ipmitool's way, two more round trips);
+   * undefined proposes the first preferred suite and falls back to FALLBACK_CIPHER_SUITE when
+   * refused (pyghmi's way, the fastest for fleets).
+   */
+  readonly cipherSuite?: number | 'list';
   /** IPMI 1.5 authentication type (ipmitool -A); default the strongest the BMC offers. */
   readonly authType?: 'md5' | 'password' | 'none';
 }
