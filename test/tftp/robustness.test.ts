@@ -306,3 +306,29 @@ test('closing the server aborts running transfers with an ERROR to their clients
   await waitFor(() => events.some((e) => e.type === 'transfer-end'), 'the transfer to end');
   assert.equal(server.counters.activeTransfers, 0);
 });
+
+test('a PXE-style tsize probe: a new RRQ from the same port replaces the old transfer, even before its ERROR is read', async (t) => {
+  const content = randomBytes(3000);
+  const { port, server, events } = await startServer(t, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
+  const client = new RawClient(t);
+  await client.bind();
+  client.request(port, 'f', [['tsize', '0']]);
+  const probe = await client.next();
+  assert.deepEqual(probe.packet, { kind: 'oack', options: [['tsize', '3000']] });
+  // The ROM now asks for the file for real, from the same port, and only then (late) sends its ERROR.
+  client.request(port, 'f', [['blksize', '1468'], ['tsize', '0']]);
+  const real = await client.next();
+  assert.deepEqual(real.packet, { kind: 'oack', options: [['blksize', '1468'], ['tsize', '3000']] });
+  assert.notEqual(real.port, probe.port, 'a new transfer on a new TID');
+  client.send(encodeError(8, 'tsize probe done'), probe.port);
+  client.send(encodeAck(0), real.port);
+  for (let block = 1; block <= 3; block++) {
+    const r = await client.next();
+    assert.equal(blockOf(r), block);
+    client.send(encodeAck(block), real.port);
+  }
+  await waitFor(() => server.counters.transfersCompleted === 1, 'the real transfer to complete');
+  const ends = events.flatMap((e) => (e.type === 'transfer-end' ? [e.outcome.status === 'failed' ? e.outcome.reason : e.outcome.status] : []));
+  assert.deepEqual(ends, ['superseded', 'completed']);
+  assert.equal(server.counters.activeTransfers, 0);
+});

@@ -56,8 +56,8 @@ export type TftpServerEvent =
   | { readonly type: 'busy'; readonly client: Endpoint; readonly path: string }
   | { readonly type: 'handler-error'; readonly client: Endpoint; readonly path: string; readonly error: unknown };
 
-/** Marks a client whose request is being opened, so its retransmitted RRQ is not served twice. */
-const OPENING = 'opening';
+/** A client TID's request: its bytes, to tell a retransmission from a new request, and its transfer once opened. */
+type Slot = { readonly request: Buffer; transfer: Transfer | undefined };
 
 export class TftpServer {
   readonly #handler: TftpFileHandler;
@@ -73,7 +73,7 @@ export class TftpServer {
   readonly #onEvent: (event: TftpServerEvent) => void;
   readonly #counters = zeroCounters();
   /** Active transfers by client "address:port" (its TID). */
-  readonly #active = new Map<string, Transfer | typeof OPENING>();
+  readonly #active = new Map<string, Slot>();
   #socket: TftpSocket | undefined;
   #bound: Endpoint | undefined;
   #closed = false;
@@ -123,9 +123,7 @@ export class TftpServer {
     this.#closed = true;
     this.#socket?.close();
     this.#socket = undefined;
-    for (const transfer of this.#active.values()) {
-      if (transfer !== OPENING) transfer.abort('server shutting down');
-    }
+    for (const slot of [...this.#active.values()]) slot.transfer?.abort('server shutting down');
   }
 
   #onRequest(message: Buffer, from: Endpoint): void {
@@ -138,7 +136,7 @@ export class TftpServer {
       return;
     }
     if (packet.kind === 'rrq') {
-      this.#startRead(packet, copy(from)).catch((error: unknown) => {
+      this.#startRead(packet, message, copy(from)).catch((error: unknown) => {
         this.#onEvent({ type: 'handler-error', client: copy(from), path: packet.filename, error });
       });
     } else if (packet.kind === 'wrq') {
@@ -151,10 +149,16 @@ export class TftpServer {
     }
   }
 
-  async #startRead(request: TftpRequest, client: Endpoint): Promise<void> {
+  async #startRead(request: TftpRequest, raw: Buffer, client: Endpoint): Promise<void> {
     const key = `${client.address}:${client.port}`;
-    // The client's RRQ retransmitted before our answer reached it: the transfer will retransmit instead.
-    if (this.#active.has(key)) return;
+    const existing = this.#active.get(key);
+    if (existing !== undefined) {
+      // The same RRQ again: retransmitted before our answer reached the client; the transfer retransmits instead.
+      if (existing.transfer === undefined || existing.request.equals(raw)) return;
+      // Another request from the same TID: the client dropped the old transfer (a PXE ROM's
+      // tsize probe, then the real request) and its ERROR may still be unread on the old socket.
+      existing.transfer.abort('superseded by a new request', { notifyClient: false });
+    }
     if (request.mode !== 'octet') {
       this.#refuse(client, request.filename, ErrorCode.ILLEGAL_OPERATION, `mode ${request.mode} is not served; use octet (binary) mode`);
       return;
@@ -164,7 +168,8 @@ export class TftpServer {
       this.#onEvent({ type: 'busy', client, path: request.filename });
       return;
     }
-    this.#active.set(key, OPENING);
+    const slot: Slot = { request: raw, transfer: undefined };
+    this.#active.set(key, slot);
     let file: TftpFile | undefined;
     try {
       file = await this.#handler.open(request.filename, client);
@@ -183,10 +188,10 @@ export class TftpServer {
       this.#refuse(client, request.filename, ErrorCode.FILE_NOT_FOUND, 'File not found');
       return;
     }
-    await this.#runTransfer(request, client, key, file);
+    await this.#runTransfer(request, client, key, slot, file);
   }
 
-  async #runTransfer(request: TftpRequest, client: Endpoint, key: string, file: TftpFile): Promise<void> {
+  async #runTransfer(request: TftpRequest, client: Endpoint, key: string, slot: Slot, file: TftpFile): Promise<void> {
     const negotiated = negotiateReadOptions(request.options, file.size, {
       maxBlockSize: this.#maxBlockSize,
       maxWindowSize: this.#maxWindowSize,
@@ -217,14 +222,14 @@ export class TftpServer {
       clock: this.#clock,
       counters: this.#counters,
       onEnd: (outcome, bytes) => {
-        this.#active.delete(key);
+        if (this.#active.get(key) === slot) this.#active.delete(key);
         if (outcome.status === 'completed') this.#counters.transfersCompleted++;
         else this.#counters.transfersFailed++;
         const durationMs = this.#clock.now() - started;
         this.#onEvent({ type: 'transfer-end', client, path: request.filename, outcome, bytes, durationMs });
       },
     });
-    this.#active.set(key, transfer);
+    slot.transfer = transfer;
     this.#counters.transfersStarted++;
     this.#onEvent({
       type: 'transfer-start',

@@ -51,7 +51,7 @@ export function zeroCounters(): TftpCounters {
 
 export type TransferOutcome =
   | { readonly status: 'completed' }
-  | { readonly status: 'failed'; readonly reason: 'timeout' | 'client-error' | 'read-error' | 'socket-error' | 'aborted'; readonly detail: string };
+  | { readonly status: 'failed'; readonly reason: 'timeout' | 'client-error' | 'read-error' | 'socket-error' | 'aborted' | 'superseded'; readonly detail: string };
 
 export type TransferParams = {
   readonly socket: TftpSocket;
@@ -96,11 +96,11 @@ export class Transfer {
     else this.#pump();
   }
 
-  /** Stops the transfer, telling the client why (server shutdown). */
-  abort(message: string): void {
+  /** Stops the transfer: on server shutdown telling the client why; silently when a new request from the client replaces it. */
+  abort(message: string, { notifyClient = true }: { readonly notifyClient?: boolean } = {}): void {
     if (this.#state === 'ended') return;
-    this.#sendError(ErrorCode.NOT_DEFINED, message);
-    this.#end({ status: 'failed', reason: 'aborted', detail: message });
+    if (notifyClient) this.#sendError(ErrorCode.NOT_DEFINED, message);
+    this.#end({ status: 'failed', reason: notifyClient ? 'aborted' : 'superseded', detail: message });
   }
 
   #onMessage(message: Buffer): void {
