@@ -8,6 +8,7 @@ import { requireRole } from '../auth.ts';
 import type { ServerContext } from '../server.ts';
 import { formatProblem } from '../../common/template-dir.ts';
 import { notFound } from '../../common/errors.ts';
+import { machineControlRoutes } from './machine-control.ts';
 
 const Error = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }, { $id: 'Error' });
 const NameParams = Type.Object({ name: Type.String({ description: 'machine name or one of its MACs' }) });
@@ -44,6 +45,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   const operator = requireRole(tokens, 'operator');
   const admin = requireRole(tokens, 'admin');
   app.addSchema(Error);
+  await machineControlRoutes(scope, ctx);
 
   app.get('/health', { schema: { summary: 'Liveness: answers when the server and its database do', tags: ['server'], security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => {
     await profiles.available();

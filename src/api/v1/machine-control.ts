@@ -1,0 +1,96 @@
+// The operator API for a machine's controller: driver and driver_info (secrets masked in
+// every answer), power, boot device, the event log, and breaking a stale lock. Each change
+// runs as a task holding the machine's lock; a locked machine answers 409 naming the holder.
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { requireRole } from '../auth.ts';
+import type { ServerContext } from '../server.ts';
+import { MAX_POWER_TIMEOUT_MS } from '../../conductor/machine-control.ts';
+
+const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody };
+const NameParams = Type.Object({ name: Type.String({ description: 'machine name or one of its MACs' }) });
+const Device = Type.Union([Type.Literal('pxe'), Type.Literal('disk'), Type.Literal('cdrom'), Type.Literal('bios'), Type.Literal('safe')]);
+const Target = Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('soft-off'), Type.Literal('reboot')]);
+
+const DriverView = Type.Object({
+  name: Type.String(),
+  driver: Type.String(),
+  driverInfo: Type.Record(Type.String(), Type.Unknown(), { description: 'passwords and keys shown as ******' }),
+  powerState: Type.String(),
+  maintenance: Type.Boolean(),
+  maintenanceReason: Type.Union([Type.String(), Type.Null()]),
+  reservation: Type.Union([Type.String(), Type.Null()], { description: 'who holds the machine\'s lock' }),
+});
+const PowerView = Type.Object({ name: Type.String(), powerState: Type.String() });
+const BootView = Type.Object({
+  name: Type.String(),
+  device: Type.Union([Device, Type.Null()]),
+  persistent: Type.Boolean(),
+  uefi: Type.Optional(Type.Boolean()),
+  supported: Type.Optional(Type.Array(Type.String())),
+});
+const Event = Type.Object({ id: Type.Integer(), at: Type.String(), kind: Type.String(), message: Type.String() });
+
+export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { control, tokens } = ctx.services;
+  const viewer = requireRole(tokens, 'viewer');
+  const operator = requireRole(tokens, 'operator');
+  const admin = requireRole(tokens, 'admin');
+  const who = (request: { caller?: { name: string } | undefined }) => `operator '${request.caller?.name ?? 'api'}'`;
+
+  app.get('/machines/:name/driver', { preHandler: viewer, schema: { summary: "A machine's driver, driver_info (secrets masked), maintenance and lock", tags: ['power'], params: NameParams, response: { 200: DriverView, ...errors } } },
+    async (request) => control.show(request.params.name));
+
+  app.patch('/machines/:name', {
+    preHandler: operator,
+    schema: {
+      summary: "Set a machine's driver and driver_info; fields merge in (null removes one) unless replace is true. Validated, never contacting the controller.",
+      tags: ['power'], params: NameParams,
+      body: Type.Object({
+        driver: Type.Optional(Type.String({ description: 'ipmi, amt, manual or fake' })),
+        driver_info: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
+        replace: Type.Optional(Type.Boolean()),
+      }, { additionalProperties: false }),
+      response: { 200: DriverView, ...errors },
+    },
+  }, async (request) => control.configure(request.params.name, { driver: request.body.driver, driverInfo: request.body.driver_info, replace: request.body.replace }, who(request)));
+
+  app.get('/machines/:name/power', { preHandler: viewer, schema: { summary: 'Read the power state from the controller (and record it)', tags: ['power'], params: NameParams, response: { 200: PowerView, ...errors } } },
+    async (request) => control.powerState(request.params.name));
+
+  app.put('/machines/:name/power', {
+    preHandler: operator,
+    schema: {
+      summary: 'Power on, off, soft-off or reboot, and wait for the new state', tags: ['power'], params: NameParams,
+      body: Type.Object({ target: Target, timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_POWER_TIMEOUT_MS / 1000, description: 'seconds to wait (default 60)' })) }, { additionalProperties: false }),
+      response: { 200: PowerView, ...errors },
+    },
+  }, async (request) => control.setPower(request.params.name, request.body.target, { timeoutMs: request.body.timeout === undefined ? undefined : Math.round(request.body.timeout * 1000) }, who(request)));
+
+  app.get('/machines/:name/boot-device', { preHandler: viewer, schema: { summary: 'The boot device the machine will use, and the ones it supports', tags: ['power'], params: NameParams, response: { 200: BootView, ...errors } } },
+    async (request) => {
+      const boot = await control.bootDevice(request.params.name);
+      return { ...boot, supported: [...boot.supported] };
+    });
+
+  app.put('/machines/:name/boot-device', {
+    preHandler: operator,
+    schema: {
+      summary: 'Set the boot device: for the next boot only, or persistent; UEFI or BIOS', tags: ['power'], params: NameParams,
+      body: Type.Object({ device: Device, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+      response: { 200: BootView, ...errors },
+    },
+  }, async (request) => control.setBootDevice(request.params.name, request.body.device, { persistent: request.body.persistent === true, uefi: request.body.uefi === true }, who(request)));
+
+  app.get('/machines/:name/events', { preHandler: viewer, schema: { summary: 'Power changes, maintenance and controller failures, newest first', tags: ['power'], params: NameParams, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }), response: { 200: Type.Array(Event), ...errors } } },
+    async (request) => (await control.events(request.params.name, request.query.limit ?? 100)).map(({ machine_id: _m, ...e }) => e));
+
+  app.delete('/machines/:name/lock', { preHandler: admin, schema: { summary: 'Break a lock left by a crashed process', tags: ['power'], params: NameParams, response: { 200: Type.Object({ name: Type.String(), released: Type.Union([Type.String(), Type.Null()]) }), ...errors } } },
+    async (request) => {
+      const machine = await ctx.services.machines.find(request.params.name);
+      return { name: machine.name, released: await control.locks.breakLock(machine) };
+    });
+}
