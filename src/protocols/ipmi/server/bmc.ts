@@ -4,14 +4,13 @@
 // out of receive().
 import type { CipherSuite } from '../cipher-suites.ts';
 import { CIPHER_SUITES } from '../cipher-suites.ts';
-import { ActivateSessionCode, AppCmd, AuthType, ChallengeCode, CompletionCode, PayloadType, Privilege } from '../constants.ts';
+import { AppCmd, AuthType, CompletionCode, PayloadType } from '../constants.ts';
 import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from '../errors.ts';
 import { decodeRequest, encodeResponse, responseTo } from '../message.ts';
 import type { IpmiRequest } from '../message.ts';
 import { decodeOpenSessionRequest, decodeRakp1, decodeRakp3 } from '../rakp.ts';
 import { decodeAsf, decodeRmcp, encodeAsf, ASF_PONG_ENTITIES_IPMI, isRmcpPlus } from '../rmcp.ts';
 import { ASF_IANA } from '../constants.ts';
-import { CHALLENGE_LENGTH, decodeActivateSessionRequest, decodeSessionChallengeRequest, encodeActivateSessionResponse, encodeSessionChallenge } from '../session-commands.ts';
 import type { Session15AuthType } from '../session15.ts';
 import { decodeSession15, encodeSession15, session15AuthTypeFromByte, verifySession15 } from '../session15.ts';
 import type { Session20Header } from '../session20.ts';
@@ -26,9 +25,10 @@ import { commandKey } from './context.ts';
 import type { BmcHandler } from './handler.ts';
 import type { LoginHost } from './login20.ts';
 import { openSession, rakp1, rakp3 } from './login20.ts';
+import type { Login15Host } from './login15.ts';
+import { activateSession, sessionChallenge } from './login15.ts';
 import { MemoryBmcHandler } from './memory-handler.ts';
 import type { PendingChallenge, RemoteAddress, ServerSession, Session15, Session20 } from './session.ts';
-import { SequenceWindow } from './session.ts';
 import { SolManager } from './sol-server.ts';
 
 /** Session slots per BMC; real BMCs have 4–16 (IPMI v2.0 §22.24 reports the count). */
@@ -37,8 +37,6 @@ export const DEFAULT_MAX_SESSIONS = 8;
 export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
 /** A login (Open Session … RAKP4, or challenge … activate) must finish within this. */
 export const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
-/** Outstanding IPMI 1.5 challenges kept at most; the oldest is dropped beyond. */
-export const MAX_PENDING_CHALLENGES = 32;
 /** Cipher suites offered by default, preferred first. Suite 0 (no authentication) is opt-in. */
 export const DEFAULT_CIPHER_SUITES: readonly number[] = [17, 3, 16, 15, 2, 1];
 /** IPMI 1.5 authentication types accepted by default. "none" (no password check at all) is opt-in. */
@@ -98,7 +96,7 @@ export function ipmiGuid(random16: Buffer): Buffer {
 
 const DEFAULT_IDENTITY: DeviceIdentity = { deviceId: 0x20, deviceRevision: 1, firmwareMajor: 1, firmwareMinor: 0x00, manufacturerId: 0, productId: 0x0001, auxFirmware: Buffer.alloc(4) };
 
-export class EmulatedBmc implements BmcContext, LoginHost {
+export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   readonly handler: BmcHandler;
   readonly identity: DeviceIdentity;
   readonly guid: Buffer;
@@ -265,6 +263,27 @@ export class EmulatedBmc implements BmcContext, LoginHost {
     this.stats.sessionsOpened++;
   }
 
+  // Login15Host
+  get challenges(): Map<number, PendingChallenge> {
+    return this.#challenges;
+  }
+
+  idInUse(id: number): boolean {
+    return this.#sessions.has(id) || this.#challenges.has(id);
+  }
+
+  registerSession15(session: Session15): void {
+    this.#sessions.set(session.bmcSessionId, session);
+  }
+
+  countDropped(): void {
+    this.stats.dropped++;
+  }
+
+  send(packet: Buffer, to: RemoteAddress): void {
+    this.#io.send(packet, to);
+  }
+
   #remove(s: ServerSession): void {
     this.#sessions.delete(s.bmcSessionId);
     this.sol.sessionClosed(s);
@@ -337,14 +356,14 @@ export class EmulatedBmc implements BmcContext, LoginHost {
       const req = decodeRequest(p.message);
       const key = commandKey(req.netFn, req.command);
       let res: Buffer;
-      if (key === commandKey(0x06, AppCmd.GET_SESSION_CHALLENGE)) res = this.#challenge(req, remote);
+      if (key === commandKey(0x06, AppCmd.GET_SESSION_CHALLENGE)) res = sessionChallenge(this, req, remote);
       else if (PRE_SESSION.has(key)) res = await this.#dispatch(req, undefined);
       else return void this.stats.dropped++;
       this.#io.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: res }), remote);
       return;
     }
     const pending = this.#challenges.get(p.sessionId);
-    if (pending !== undefined) return this.#activate(p, pending, remote);
+    if (pending !== undefined) return activateSession(this, p, pending, remote);
     const s = this.#sessions.get(p.sessionId);
     if (s === undefined || s.kind !== 'ipmi15' || s.remote.address !== remote.address) return void this.stats.dropped++;
     if (session15AuthTypeFromByte(p.authType) !== s.authType) return void this.stats.dropped++;
@@ -355,67 +374,6 @@ export class EmulatedBmc implements BmcContext, LoginHost {
     const sequence = s.outboundSequence;
     s.outboundSequence = (s.outboundSequence + 1) >>> 0;
     this.#io.send(encodeSession15({ authType: s.authType, sequence, sessionId: s.bmcSessionId, message: res, password: s.user.password }), s.remote);
-  }
-
-  /** Get Session Challenge (§22.16): remember a random challenge under a temporary session ID. */
-  #challenge(req: Required<IpmiRequest>, remote: RemoteAddress): Buffer {
-    const reply = (cc: number, data?: Buffer) => encodeResponse(responseTo(req, cc, data));
-    if (req.data.length < 17) return reply(CompletionCode.DATA_LENGTH_INVALID);
-    const { authType, userName } = decodeSessionChallengeRequest(req.data);
-    const type = session15AuthTypeFromByte(authType);
-    if (type === undefined || !this.authTypes15.includes(type)) return reply(CompletionCode.INVALID_DATA_FIELD);
-    const name = userName.toString('utf8');
-    const user = this.handler.users().find((u) => u.enabled && u.name === name && u.ipmiMessaging);
-    if (user === undefined) return reply(name === '' ? ChallengeCode.NULL_USER_DISABLED : ChallengeCode.INVALID_USER_NAME);
-    if (this.#challenges.size >= MAX_PENDING_CHALLENGES) this.#challenges.delete(this.#challenges.keys().next().value as number);
-    let id: number;
-    do id = this.random(4).readUInt32LE(0);
-    while (id === 0 || this.#sessions.has(id) || this.#challenges.has(id));
-    const challenge = this.random(CHALLENGE_LENGTH);
-    this.#challenges.set(id, { temporarySessionId: id, remote, user, authType: type, challenge, created: this.now() });
-    return reply(CompletionCode.OK, encodeSessionChallenge(id, challenge));
-  }
-
-  /** Activate Session (§22.17), sent under the temporary session ID and authenticated with the password. */
-  #activate(p: ReturnType<typeof decodeSession15>, pending: PendingChallenge, remote: RemoteAddress): void {
-    if (remote.address !== pending.remote.address || session15AuthTypeFromByte(p.authType) !== pending.authType) return void this.stats.dropped++;
-    try {
-      verifySession15(p, pending.user.password);
-    } catch (error) {
-      // A password longer than 16 bytes cannot be used over IPMI 1.5.
-      if (error instanceof IpmiEncodeError) throw new IpmiAuthenticationError('password unusable over IPMI 1.5', { cause: error });
-      throw error;
-    }
-    const req = decodeRequest(p.message);
-    if (commandKey(req.netFn, req.command) !== commandKey(0x06, AppCmd.ACTIVATE_SESSION) || req.data.length < 22) return void this.stats.dropped++;
-    const a = decodeActivateSessionRequest(req.data);
-    if (!a.challenge.equals(pending.challenge)) throw new IpmiAuthenticationError('Activate Session challenge does not match');
-    this.#challenges.delete(pending.temporarySessionId);
-    const user = pending.user;
-    const send = (cc: number, data?: Buffer) =>
-      this.#io.send(encodeSession15({ authType: pending.authType, sequence: a.initialOutboundSequence, sessionId: pending.temporarySessionId, message: encodeResponse(responseTo(req, cc, data)), password: user.password }), remote);
-    const maxPrivilege = a.maxPrivilege === 0 ? user.privilege : a.maxPrivilege;
-    if (maxPrivilege > user.privilege || maxPrivilege > Privilege.ADMINISTRATOR) return send(ActivateSessionCode.PRIVILEGE_EXCEEDS_LIMIT);
-    const id = this.allocateSession();
-    if (id === undefined) return send(ActivateSessionCode.NO_SESSION_SLOT);
-    let inbound = this.random(4).readUInt32LE(0);
-    if (inbound === 0) inbound = 1;
-    const s: Session15 = {
-      kind: 'ipmi15',
-      state: 'active',
-      bmcSessionId: id,
-      remote,
-      authType: pending.authType,
-      user,
-      maxPrivilege,
-      privilege: Math.min(Privilege.USER, maxPrivilege),
-      lastActivity: this.now(),
-      window: new SequenceWindow((inbound - 1) >>> 0),
-      outboundSequence: (a.initialOutboundSequence + 1) >>> 0,
-    };
-    this.#sessions.set(id, s);
-    this.stats.sessionsOpened++;
-    send(CompletionCode.OK, encodeActivateSessionResponse({ authType: AuthType[pending.authType === 'md5' ? 'MD5' : pending.authType === 'password' ? 'PASSWORD' : 'NONE'], sessionId: id, initialInboundSequence: inbound, maxPrivilege }));
   }
 
   async #dispatch(req: Required<IpmiRequest>, session: ServerSession | undefined): Promise<Buffer> {
