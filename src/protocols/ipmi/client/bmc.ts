@@ -10,7 +10,7 @@ import type { SetUserAccessOptions, UserAccess } from '../commands/users.ts';
 import { decodeLanConfig, getLanConfig, setLanConfig } from '../commands/lan.ts';
 import { request } from '../commands/request.ts';
 import type { CommandRequest } from '../commands/request.ts';
-import { CompletionCode } from '../constants.ts';
+import { AppCmd, CompletionCode, NetFn } from '../constants.ts';
 import { IpmiCommandError, IpmiUncertainError } from './errors.ts';
 import type { RawResponse, Session } from './session.ts';
 import { Inventory } from './inventory.ts';
@@ -179,7 +179,7 @@ export class Bmc {
     const res = await this.session.requestRaw(setUserPassword(uid, 'test', password));
     if (res.completionCode === CompletionCode.OK) return true;
     if (res.completionCode === PASSWORD_TEST_FAILED || res.completionCode === PASSWORD_WRONG_SIZE) return false;
-    throw new IpmiCommandError(this.host, 'Set User Password (test)', 0x06, 0x47, res.completionCode);
+    throw new IpmiCommandError(this.host, 'Set User Password (test)', NetFn.APP, AppCmd.SET_USER_PASSWORD, res.completionCode);
   }
 
   // LAN configuration (§23)

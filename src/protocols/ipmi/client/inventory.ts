@@ -7,7 +7,7 @@ import type { SelInfo, SelRecord } from '../commands/sel.ts';
 import { decodeFru, decodeFruInventoryAreaInfo, decodeReadFruData, getFruInventoryAreaInfo, readFruData, DEFAULT_FRU_CHUNK } from '../commands/fru.ts';
 import type { FruInventory } from '../commands/fru.ts';
 import { IpmiPayloadError } from '../commands/request.ts';
-import { CompletionCode } from '../constants.ts';
+import { CompletionCode, NetFn, StorageCmd } from '../constants.ts';
 import { IpmiCommandError } from './errors.ts';
 import type { Session } from './session.ts';
 
@@ -53,7 +53,7 @@ export class Inventory {
         reservation.id = await this.#reserveSdr();
         continue;
       }
-      if (head.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Get SDR', 0x0a, 0x23, head.completionCode);
+      if (head.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, head.completionCode);
       const { next, bytes: header } = decodeGetSdr(head.data);
       if (header.length < SDR_HEADER_LENGTH) throw new IpmiPayloadError(`Get SDR: record ${recordId} header is ${header.length} bytes`);
       const total = SDR_HEADER_LENGTH + header[4]!;
@@ -72,14 +72,14 @@ export class Inventory {
           cancelled = true;
           break;
         }
-        if (part.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Get SDR', 0x0a, 0x23, part.completionCode);
+        if (part.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, part.completionCode);
         const chunk = decodeGetSdr(part.data).bytes;
         if (chunk.length === 0) throw new IpmiPayloadError(`Get SDR: empty partial read of record ${recordId}`);
         record.set(chunk.subarray(0, total - offset), offset);
         offset += chunk.length;
       }
       if (!cancelled) return { next, bytes: record };
-      if (retry >= MAX_RESERVATION_RETRIES) throw new IpmiCommandError(this.#session.host, 'Get SDR', 0x0a, 0x23, CompletionCode.INVALID_RESERVATION);
+      if (retry >= MAX_RESERVATION_RETRIES) throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, CompletionCode.INVALID_RESERVATION);
       reservation.id = await this.#reserveSdr();
     }
   }
@@ -180,7 +180,7 @@ export class Inventory {
         chunk >>= 1;
         continue;
       }
-      if (res.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Read FRU Data', 0x0a, 0x11, res.completionCode);
+      if (res.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Read FRU Data', NetFn.STORAGE, StorageCmd.READ_FRU_DATA, res.completionCode);
       const bytes = decodeReadFruData(res.data);
       if (bytes.length === 0) break;
       out.set(bytes.subarray(0, info.size - offset), offset);

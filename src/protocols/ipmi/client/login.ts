@@ -17,7 +17,7 @@ import type { Session, Wire } from './session.ts';
 import { privilegeWord } from './session.ts';
 import type { CommandRequest } from '../commands/request.ts';
 
-const CURRENT_CHANNEL = 0x0e;
+import { CURRENT_CHANNEL } from '../commands/request.ts';
 /** Get Channel Authentication Capabilities byte 1 bit 7: "get IPMI v2.0+ extended data" (§22.13). */
 const AUTH_CAPS_EXTENDED = 0x80;
 /** Auth caps reply byte 4 bit 1: the channel supports IPMI 2.0 (RMCP+) connections (§22.13 table 22-15). */

@@ -17,7 +17,7 @@ test('chassis status: pyghmi 3-byte answer with power off', () => {
   const s = decodeChassisStatus(bytes('00 00 00'));
   assert.equal(s.powerOn, false);
   assert.equal(s.identify, undefined);
-  assert.throws(() => decodeChassisStatus(bytes('00')), { code: 'IPMI_BAD_PAYLOAD' });
+  assert.throws(() => decodeChassisStatus(bytes('00')), { code: 'IPMI_DECODE' });
 });
 
 test('chassis control codes; never idempotent', () => {

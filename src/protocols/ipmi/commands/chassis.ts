@@ -1,6 +1,6 @@
 // Chassis commands: status, power control, identify and system boot options
 // (IPMI v2.0 §28). Pure payload builders and decoders.
-import { ChassisCmd, NetFn } from './numbers.ts';
+import { ChassisCmd, NetFn } from '../constants.ts';
 import { at, hex, need, request, IpmiPayloadError } from './request.ts';
 import type { CommandRequest } from './request.ts';
 
@@ -25,7 +25,7 @@ export interface ChassisStatus {
 }
 
 export function getChassisStatus(): CommandRequest {
-  return request('Get Chassis Status', NetFn.chassis, ChassisCmd.getChassisStatus);
+  return request('Get Chassis Status', NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS);
 }
 
 /** §28.2 Table 28-3. pyghmi's fake BMC answers only 3 bytes; byte 4 is optional anyway. */
@@ -66,14 +66,14 @@ export type PowerAction = keyof typeof ChassisControl;
 
 /** Never idempotent: a resent "cycle" may cycle the machine twice. */
 export function chassisControl(action: PowerAction): CommandRequest {
-  return request('Chassis Control', NetFn.chassis, ChassisCmd.chassisControl, [ChassisControl[action]], false);
+  return request('Chassis Control', NetFn.CHASSIS, ChassisCmd.CHASSIS_CONTROL, [ChassisControl[action]], false);
 }
 
 /** §28.5: interval in seconds (0 turns it off), or force it on until told otherwise. */
 export function chassisIdentify(seconds: number | 'force'): CommandRequest {
-  if (seconds === 'force') return request('Chassis Identify', NetFn.chassis, ChassisCmd.chassisIdentify, [0, 1]);
+  if (seconds === 'force') return request('Chassis Identify', NetFn.CHASSIS, ChassisCmd.CHASSIS_IDENTIFY, [0, 1]);
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > 255) throw new RangeError('identify interval must be 0..255 seconds');
-  return request('Chassis Identify', NetFn.chassis, ChassisCmd.chassisIdentify, [seconds]);
+  return request('Chassis Identify', NetFn.CHASSIS, ChassisCmd.CHASSIS_IDENTIFY, [seconds]);
 }
 
 /** Boot option parameter numbers, §28.13 Table 28-14. */
@@ -152,11 +152,11 @@ export function decodeBootFlags(data: Uint8Array): BootFlags {
 
 /** Setting a boot option parameter writes an absolute value: resending it is harmless. */
 export function setSystemBootOptions(param: number, data: ArrayLike<number>): CommandRequest {
-  return request('Set System Boot Options', NetFn.chassis, ChassisCmd.setSystemBootOptions, [param & 0x7f, ...Array.from(data)]);
+  return request('Set System Boot Options', NetFn.CHASSIS, ChassisCmd.SET_SYSTEM_BOOT_OPTIONS, [param & 0x7f, ...Array.from(data)]);
 }
 
 export function getSystemBootOptions(param: number, setSelector = 0, blockSelector = 0): CommandRequest {
-  return request('Get System Boot Options', NetFn.chassis, ChassisCmd.getSystemBootOptions, [param & 0x7f, setSelector, blockSelector]);
+  return request('Get System Boot Options', NetFn.CHASSIS, ChassisCmd.GET_SYSTEM_BOOT_OPTIONS, [param & 0x7f, setSelector, blockSelector]);
 }
 
 /**

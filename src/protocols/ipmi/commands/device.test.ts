@@ -28,7 +28,7 @@ test('device id: 11 bytes, BCD minor, IPMI 1.5; 14-byte pyghmi layout; bad lengt
   const p = decodeDeviceId(bytes('00 00 00 00 02 00 7c 2a 00 00 02 00 00 00'));
   assert.equal(p.manufacturerId, 10876);
   assert.equal(p.productId, 2);
-  assert.throws(() => decodeDeviceId(bytes('00 00 00 00 02 00 00 00 00 00 00 00')), { code: 'IPMI_BAD_PAYLOAD' });
+  assert.throws(() => decodeDeviceId(bytes('00 00 00 00 02 00 00 00 00 00 00 00')), { code: 'IPMI_DECODE' });
 });
 
 test('guid is printed bytes-reversed, as ipmitool does', () => {

@@ -1,5 +1,5 @@
 // BMC device commands: Get Device ID, GUIDs and BMC reset (IPMI v2.0 §20, §22.14).
-import { AppCmd, NetFn } from './numbers.ts';
+import { AppCmd, NetFn } from '../constants.ts';
 import { at, need, request, u16le, u24le, IpmiPayloadError } from './request.ts';
 import type { CommandRequest } from './request.ts';
 
@@ -31,7 +31,7 @@ const LONG_LENGTH = 15;
 const PYGHMI_LENGTH = 14;
 
 export function getDeviceId(): CommandRequest {
-  return request('Get Device ID', NetFn.app, AppCmd.getDeviceId);
+  return request('Get Device ID', NetFn.APP, AppCmd.GET_DEVICE_ID);
 }
 
 function bcd(byte: number): number {
@@ -84,11 +84,11 @@ export const MANUFACTURERS: Readonly<Record<number, string>> = {
 
 /** Get System GUID (§22.14) and Get Device GUID (§20.8) both answer 16 bytes. */
 export function getSystemGuid(): CommandRequest {
-  return request('Get System GUID', NetFn.app, AppCmd.getSystemGuid);
+  return request('Get System GUID', NetFn.APP, AppCmd.GET_SYSTEM_GUID);
 }
 
 export function getDeviceGuid(): CommandRequest {
-  return request('Get Device GUID', NetFn.app, AppCmd.getDeviceGuid);
+  return request('Get Device GUID', NetFn.APP, AppCmd.GET_DEVICE_GUID);
 }
 
 const GUID_LENGTH = 16;
@@ -108,6 +108,6 @@ export type ResetKind = 'warm' | 'cold';
 /** Never idempotent: a reset BMC drops the session, and a resend would reset it again. */
 export function bmcReset(kind: ResetKind): CommandRequest {
   return kind === 'cold'
-    ? request('Cold Reset', NetFn.app, AppCmd.coldReset, [], false)
-    : request('Warm Reset', NetFn.app, AppCmd.warmReset, [], false);
+    ? request('Cold Reset', NetFn.APP, AppCmd.COLD_RESET, [], false)
+    : request('Warm Reset', NetFn.APP, AppCmd.WARM_RESET, [], false);
 }

@@ -1,6 +1,6 @@
 // FRU inventory: reading the device (IPMI v2.0 §34) and decoding its common header,
 // chassis, board and product areas (Platform Management FRU Information Storage Definition v1.0 §8–11).
-import { NetFn, StorageCmd } from './numbers.ts';
+import { NetFn, StorageCmd } from '../constants.ts';
 import { at, need, request, u16le, IpmiPayloadError } from './request.ts';
 import type { CommandRequest } from './request.ts';
 import { decodeTypeLength, END_OF_FIELDS } from './type-length.ts';
@@ -15,7 +15,7 @@ const FRU_EPOCH_SECONDS = 820454400;
 export const DEFAULT_FRU_CHUNK = 16;
 
 export function getFruInventoryAreaInfo(fruId = 0): CommandRequest {
-  return request('Get FRU Inventory Area Info', NetFn.storage, StorageCmd.getFruInventoryAreaInfo, [fruId]);
+  return request('Get FRU Inventory Area Info', NetFn.STORAGE, StorageCmd.GET_FRU_INVENTORY_AREA_INFO, [fruId]);
 }
 
 export function decodeFruInventoryAreaInfo(data: Uint8Array): { size: number; byWords: boolean } {
@@ -24,7 +24,7 @@ export function decodeFruInventoryAreaInfo(data: Uint8Array): { size: number; by
 }
 
 export function readFruData(fruId: number, offset: number, count: number): CommandRequest {
-  return request('Read FRU Data', NetFn.storage, StorageCmd.readFruData, [fruId, offset & 0xff, offset >> 8, count]);
+  return request('Read FRU Data', NetFn.STORAGE, StorageCmd.READ_FRU_DATA, [fruId, offset & 0xff, offset >> 8, count]);
 }
 
 export function decodeReadFruData(data: Uint8Array): Uint8Array {

@@ -1,5 +1,6 @@
 // LAN configuration parameters (IPMI v2.0 §23.1–23.2, Table 23-4).
-import { CURRENT_CHANNEL, NetFn, TransportCmd } from './numbers.ts';
+import { NetFn, TransportCmd } from '../constants.ts';
+import { CURRENT_CHANNEL } from './request.ts';
 import { at, hex, need, request, u16le } from './request.ts';
 import type { CommandRequest } from './request.ts';
 
@@ -28,7 +29,7 @@ export const LanParam = {
 export type LanParamName = keyof typeof LanParam;
 
 export function getLanConfig(param: number, channel = CURRENT_CHANNEL, setSelector = 0, blockSelector = 0): CommandRequest {
-  return request('Get LAN Configuration Parameters', NetFn.transport, TransportCmd.getLanConfig, [channel & 0x0f, param, setSelector, blockSelector]);
+  return request('Get LAN Configuration Parameters', NetFn.TRANSPORT, TransportCmd.GET_LAN_CONFIG_PARAMETERS, [channel & 0x0f, param, setSelector, blockSelector]);
 }
 
 /** Response: parameter revision, then the parameter data. */
@@ -39,7 +40,7 @@ export function decodeLanConfig(data: Uint8Array): Uint8Array {
 
 /** Writes an absolute value: resending is harmless. */
 export function setLanConfig(param: number, value: ArrayLike<number>, channel = CURRENT_CHANNEL): CommandRequest {
-  return request('Set LAN Configuration Parameters', NetFn.transport, TransportCmd.setLanConfig, [channel & 0x0f, param, ...Array.from(value)]);
+  return request('Set LAN Configuration Parameters', NetFn.TRANSPORT, TransportCmd.SET_LAN_CONFIG_PARAMETERS, [channel & 0x0f, param, ...Array.from(value)]);
 }
 
 export const IP_SOURCES = ['Unspecified', 'Static Address', 'DHCP Address', 'BIOS Assigned Address', 'Other'] as const;

@@ -1,5 +1,6 @@
 // The shape every IPMI command payload builder returns, and the bounded reader the
 // response decoders share. Pure: bytes in, values out (IPMI v2.0 §5, message formats).
+import { IpmiDecodeError } from '../errors.ts';
 
 /** A request ready for a session to send: which command, its data, and whether resending it is harmless. */
 export interface CommandRequest {
@@ -16,11 +17,16 @@ export interface CommandRequest {
   readonly idempotent: boolean;
 }
 
-/** Response data that does not match the command's layout (too short, bad checksum, bad field). */
-export class IpmiPayloadError extends Error {
-  override readonly name = 'IpmiPayloadError';
-  readonly code = 'IPMI_BAD_PAYLOAD';
+/**
+ * Response data that does not match the command's layout (too short, bad checksum, bad
+ * field). A decode error (code IPMI_DECODE): the session that carried it stays usable.
+ */
+export class IpmiPayloadError extends IpmiDecodeError {
+  override readonly name: string = 'IpmiPayloadError';
 }
+
+/** The channel number meaning "the channel this request arrived on" (IPMI v2.0 §6.3). */
+export const CURRENT_CHANNEL = 0x0e;
 
 export function request(name: string, netFn: number, cmd: number, data: ArrayLike<number> = [], idempotent = true): CommandRequest {
   return { name, netFn, cmd, data: Uint8Array.from(data), idempotent };

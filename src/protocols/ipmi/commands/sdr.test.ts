@@ -47,7 +47,7 @@ test('compact, FRU locator and MC locator records', () => {
   assert.deepEqual(fru.type === 'fru-locator' && [fru.fruId, fru.logical, fru.name], [0, true, 'BRD1']);
   const mc = decodeSdrRecord(bytes('0400 51 12 0e 20 00 00 ff 000000 06 01 00 c3 424d43'));
   assert.deepEqual(mc.type === 'mc-locator' && [mc.slaveAddress, mc.name], [0x20, 'BMC']);
-  assert.throws(() => decodeSdrRecord(fullRecord.subarray(0, 30)), { code: 'IPMI_BAD_PAYLOAD' });
+  assert.throws(() => decodeSdrRecord(fullRecord.subarray(0, 30)), { code: 'IPMI_DECODE' });
 });
 
 test('sensor reading flags and threshold status', () => {

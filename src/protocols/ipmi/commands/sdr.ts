@@ -1,6 +1,6 @@
 // Sensor Data Records and sensor readings (IPMI v2.0 §33 repository commands, §43 record
 // formats, §35.14 Get Sensor Reading, §36.3 reading conversion).
-import { NetFn, SensorCmd, StorageCmd } from './numbers.ts';
+import { NetFn, SensorCmd, StorageCmd } from '../constants.ts';
 import { at, need, request, u16le, u32le, IpmiPayloadError } from './request.ts';
 import type { CommandRequest } from './request.ts';
 import { decodeTypeLength } from './type-length.ts';
@@ -18,7 +18,7 @@ export const WHOLE_RECORD = 0xff;
 export interface SdrRepositoryInfo { readonly version: number; readonly records: number; readonly freeSpace: number; readonly lastAdd: number; readonly lastErase: number }
 
 export function getSdrRepositoryInfo(): CommandRequest {
-  return request('Get SDR Repository Info', NetFn.storage, StorageCmd.getSdrRepositoryInfo);
+  return request('Get SDR Repository Info', NetFn.STORAGE, StorageCmd.GET_SDR_REPOSITORY_INFO);
 }
 
 export function decodeSdrRepositoryInfo(data: Uint8Array): SdrRepositoryInfo {
@@ -27,7 +27,7 @@ export function decodeSdrRepositoryInfo(data: Uint8Array): SdrRepositoryInfo {
 }
 
 export function reserveSdrRepository(): CommandRequest {
-  return request('Reserve SDR Repository', NetFn.storage, StorageCmd.reserveSdrRepository);
+  return request('Reserve SDR Repository', NetFn.STORAGE, StorageCmd.RESERVE_SDR_REPOSITORY);
 }
 
 export function decodeReservation(data: Uint8Array): number {
@@ -37,7 +37,7 @@ export function decodeReservation(data: Uint8Array): number {
 
 /** Get SDR (§33.12): partial reads need a reservation; offset 0 without one reads the header. */
 export function getSdr(reservation: number, recordId: number, offset: number, count: number): CommandRequest {
-  return request('Get SDR', NetFn.storage, StorageCmd.getSdr, [reservation & 0xff, reservation >> 8, recordId & 0xff, recordId >> 8, offset, count]);
+  return request('Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, [reservation & 0xff, reservation >> 8, recordId & 0xff, recordId >> 8, offset, count]);
 }
 
 export function decodeGetSdr(data: Uint8Array): { next: number; bytes: Uint8Array } {
@@ -182,7 +182,7 @@ export function convertReading(raw: number, c: Conversion): number | undefined {
 }
 
 export function getSensorReading(sensor: number): CommandRequest {
-  return request('Get Sensor Reading', NetFn.sensorEvent, SensorCmd.getSensorReading, [sensor]);
+  return request('Get Sensor Reading', NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_READING, [sensor]);
 }
 
 export interface SensorReading {
@@ -221,7 +221,7 @@ export function thresholdStatus(reading: SensorReading): 'ok' | 'nc' | 'cr' | 'n
 }
 
 export function getSensorThresholds(sensor: number): CommandRequest {
-  return request('Get Sensor Thresholds', NetFn.sensorEvent, SensorCmd.getSensorThresholds, [sensor]);
+  return request('Get Sensor Thresholds', NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_THRESHOLDS, [sensor]);
 }
 
 /** §35.9: a readable-mask byte then the six raw thresholds (lnc, lcr, lnr, unc, ucr, unr). */

@@ -1,6 +1,6 @@
 // System Event Log: info, reservation, entries, clearing and time (IPMI v2.0 §31),
 // and event descriptions in words (§29.7 event data, §42.1–42.2 event/reading types).
-import { NetFn, StorageCmd } from './numbers.ts';
+import { NetFn, StorageCmd } from '../constants.ts';
 import { at, hex, need, request, u16le, u32le } from './request.ts';
 import type { CommandRequest } from './request.ts';
 import { sensorTypeName } from './sensor-names.ts';
@@ -29,7 +29,7 @@ export interface SelInfo {
 }
 
 export function getSelInfo(): CommandRequest {
-  return request('Get SEL Info', NetFn.storage, StorageCmd.getSelInfo);
+  return request('Get SEL Info', NetFn.STORAGE, StorageCmd.GET_SEL_INFO);
 }
 
 export function decodeSelInfo(data: Uint8Array): SelInfo {
@@ -48,21 +48,21 @@ export function decodeSelInfo(data: Uint8Array): SelInfo {
 }
 
 export function reserveSel(): CommandRequest {
-  return request('Reserve SEL', NetFn.storage, StorageCmd.reserveSel);
+  return request('Reserve SEL', NetFn.STORAGE, StorageCmd.RESERVE_SEL);
 }
 
 export function getSelEntry(reservation: number, recordId: number): CommandRequest {
-  return request('Get SEL Entry', NetFn.storage, StorageCmd.getSelEntry, [reservation & 0xff, reservation >> 8, recordId & 0xff, recordId >> 8, 0, 0xff]);
+  return request('Get SEL Entry', NetFn.STORAGE, StorageCmd.GET_SEL_ENTRY, [reservation & 0xff, reservation >> 8, recordId & 0xff, recordId >> 8, 0, 0xff]);
 }
 
 /** Add SEL Entry (§31.6) is not idempotent: a resend would log the event twice. */
 export function addSelEntry(record: Uint8Array): CommandRequest {
-  return request('Add SEL Entry', NetFn.storage, StorageCmd.addSelEntry, record, false);
+  return request('Add SEL Entry', NetFn.STORAGE, StorageCmd.ADD_SEL_ENTRY, record, false);
 }
 
 /** Initiating an erase twice erases once: harmless to resend. */
 export function clearSel(reservation: number, action: 'initiate' | 'status' = 'initiate'): CommandRequest {
-  return request('Clear SEL', NetFn.storage, StorageCmd.clearSel, [reservation & 0xff, reservation >> 8, ...CLR, action === 'initiate' ? CLEAR_INITIATE : CLEAR_GET_STATUS]);
+  return request('Clear SEL', NetFn.STORAGE, StorageCmd.CLEAR_SEL, [reservation & 0xff, reservation >> 8, ...CLR, action === 'initiate' ? CLEAR_INITIATE : CLEAR_GET_STATUS]);
 }
 
 /** Clear SEL's answer: erasure completed (1) or in progress (0). */
@@ -72,7 +72,7 @@ export function decodeClearSel(data: Uint8Array): 'complete' | 'in-progress' {
 }
 
 export function getSelTime(): CommandRequest {
-  return request('Get SEL Time', NetFn.storage, StorageCmd.getSelTime);
+  return request('Get SEL Time', NetFn.STORAGE, StorageCmd.GET_SEL_TIME);
 }
 
 export function decodeSelTime(data: Uint8Array): Date {
@@ -82,7 +82,7 @@ export function decodeSelTime(data: Uint8Array): Date {
 
 export function setSelTime(time: Date): CommandRequest {
   const s = Math.floor(time.getTime() / 1000) >>> 0;
-  return request('Set SEL Time', NetFn.storage, StorageCmd.setSelTime, [s & 0xff, (s >> 8) & 0xff, (s >> 16) & 0xff, s >>> 24]);
+  return request('Set SEL Time', NetFn.STORAGE, StorageCmd.SET_SEL_TIME, [s & 0xff, (s >> 8) & 0xff, (s >> 16) & 0xff, s >>> 24]);
 }
 
 export interface SelEvent {

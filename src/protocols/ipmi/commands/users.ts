@@ -1,5 +1,6 @@
 // User account commands: access, names and passwords (IPMI v2.0 §22.26–22.30).
-import { AppCmd, CURRENT_CHANNEL, NetFn } from './numbers.ts';
+import { AppCmd, NetFn } from '../constants.ts';
+import { CURRENT_CHANNEL } from './request.ts';
 import { at, need, padded, request, unpad } from './request.ts';
 import type { CommandRequest } from './request.ts';
 
@@ -30,7 +31,7 @@ export interface UserAccess {
 }
 
 export function getUserAccess(uid: number, channel = CURRENT_CHANNEL): CommandRequest {
-  return request('Get User Access', NetFn.app, AppCmd.getUserAccess, [channel & 0x0f, uid & 0x3f]);
+  return request('Get User Access', NetFn.APP, AppCmd.GET_USER_ACCESS, [channel & 0x0f, uid & 0x3f]);
 }
 
 export function decodeUserAccess(data: Uint8Array): UserAccess {
@@ -58,13 +59,13 @@ export interface SetUserAccessOptions {
 /** §22.26: bit 7 of byte 1 says "change the bits that follow". */
 export function setUserAccess(uid: number, options: SetUserAccessOptions): CommandRequest {
   const flags = 0x80 | (options.callbackOnly ? 0x40 : 0) | (options.linkAuth ? 0x20 : 0) | (options.ipmiMessaging ?? true ? 0x10 : 0);
-  return request('Set User Access', NetFn.app, AppCmd.setUserAccess, [flags | ((options.channel ?? CURRENT_CHANNEL) & 0x0f), uid & 0x3f, Privilege[options.privilege], 0]);
+  return request('Set User Access', NetFn.APP, AppCmd.SET_USER_ACCESS, [flags | ((options.channel ?? CURRENT_CHANNEL) & 0x0f), uid & 0x3f, Privilege[options.privilege], 0]);
 }
 
 const NAME_LENGTH = 16;
 
 export function getUserName(uid: number): CommandRequest {
-  return request('Get User Name', NetFn.app, AppCmd.getUserName, [uid & 0x3f]);
+  return request('Get User Name', NetFn.APP, AppCmd.GET_USER_NAME, [uid & 0x3f]);
 }
 
 export function decodeUserName(data: Uint8Array): string {
@@ -73,7 +74,7 @@ export function decodeUserName(data: Uint8Array): string {
 }
 
 export function setUserName(uid: number, name: string): CommandRequest {
-  return request('Set User Name', NetFn.app, AppCmd.setUserName, [uid & 0x3f, ...padded(name, NAME_LENGTH, 'user name')]);
+  return request('Set User Name', NetFn.APP, AppCmd.SET_USER_NAME, [uid & 0x3f, ...padded(name, NAME_LENGTH, 'user name')]);
 }
 
 /** Set User Password operations, §22.30 Table 22-32 byte 2. */
@@ -97,5 +98,5 @@ export function setUserPassword(uid: number, op: PasswordOperation, password = '
   const long = new TextEncoder().encode(password).length > SHORT_PASSWORD;
   const head = [(uid & 0x3f) | (long ? LONG_PASSWORD_FLAG : 0), PasswordOp[op]];
   const body = op === 'set' || op === 'test' ? padded(password, long ? LONG_PASSWORD : SHORT_PASSWORD, 'password') : [];
-  return request('Set User Password', NetFn.app, AppCmd.setUserPassword, [...head, ...body]);
+  return request('Set User Password', NetFn.APP, AppCmd.SET_USER_PASSWORD, [...head, ...body]);
 }
