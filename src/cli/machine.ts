@@ -1,0 +1,195 @@
+// bin/anvil machine: a machine's controller from the shell — driver and driver_info (secrets
+// from a file or the environment, never needed on the command line), power, boot device,
+// events. Like pxemngr it acts on the database directly, under the same machine lock as the
+// server, so a running server and these commands never race on one machine.
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { openServices, type Services } from '../services.ts';
+import { AnvilError } from '../common/errors.ts';
+import { POWER_REQUESTS, type PowerRequest } from '../conductor/machine-control.ts';
+import { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
+import { printJson, table, when } from './output.ts';
+import { UsageError } from './command.ts';
+
+interface GlobalOptions {
+  data?: string;
+  json?: boolean;
+}
+
+function program(): Command {
+  const cmd = new Command('anvil machine')
+    .description("Control a machine through its management controller (IPMI, AMT): driver, power, boot device.\nActs on the database directly, with or without a server running, under the machine's lock.")
+    .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
+    .option('--json', 'print JSON for scripts')
+    .showHelpAfterError()
+    .exitOverride();
+  cmd.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  return cmd;
+}
+
+async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOptions) => Promise<T>): Promise<T> {
+  const options = cmd.optsWithGlobals<GlobalOptions>();
+  const services = await openServices({ data: options.data, drivers: { process: 'anvil machine' } });
+  try {
+    return await action(services, options);
+  } finally {
+    await services.close();
+  }
+}
+
+/** "k=v,k=v" into fields; a value may contain '=' but not ','. An empty value removes the field. */
+export function parseDriverInfo(text: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--driver-info: '${part.replace(/=.*/, '=…')}' is not key=value`);
+    const value = part.slice(eq + 1);
+    out[part.slice(0, eq).trim()] = value === '' ? null : value;
+  }
+  return out;
+}
+
+function readSecret(file: string | undefined, envName: string | undefined): string | undefined {
+  if (file !== undefined) {
+    try {
+      return (readFileSync(file === '-' ? 0 : file, 'utf8').split(/\r?\n/)[0] ?? '');
+    } catch (error) {
+      throw new UsageError(`cannot read --password-file '${file}': ${(error as Error).message}`);
+    }
+  }
+  if (envName !== undefined) {
+    const value = process.env[envName];
+    if (value === undefined) throw new UsageError(`--password-env ${envName}: that variable is not set`);
+    return value;
+  }
+  return undefined;
+}
+
+function parseTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout '${text}' must be a positive number of seconds`);
+  return Math.round(seconds * 1000);
+}
+
+const who = () => `${process.env.USER ?? userInfo().username} via bin/anvil machine`;
+
+export function buildMachine(): Command {
+  const root = program();
+
+  root.command('power')
+    .description('Power a machine on, off, soft-off or reboot it (waiting for the new state), or read its power state')
+    .argument('<name>', 'machine name or MAC')
+    .argument('<action>', `${POWER_REQUESTS.join('|')}|status`)
+    .option('--timeout <seconds>', 'how long to wait for the new state (default 60)')
+    .action(async (name: string, action: string, opts: { timeout?: string }, c: Command) => {
+      if (action !== 'status' && !POWER_REQUESTS.includes(action as PowerRequest)) throw new UsageError(`unknown power action '${action}'; use ${POWER_REQUESTS.join(', ')} or status`);
+      const timeoutMs = parseTimeout(opts.timeout);
+      await withServices(c, async (s, o) => {
+        const result = action === 'status' ? await s.control.powerState(name) : await s.control.setPower(name, action as PowerRequest, { timeoutMs }, who());
+        if (o.json) return printJson(result);
+        process.stdout.write(`${result.name}: power ${result.powerState}\n`);
+      });
+    });
+
+  root.command('bootdev')
+    .description('Set the device a machine boots from (next boot only unless --persistent), or show it')
+    .argument('<name>', 'machine name or MAC')
+    .argument('[device]', BOOT_DEVICES.join('|'))
+    .option('--persistent', 'for every boot, not only the next one')
+    .option('--uefi', 'boot in UEFI mode')
+    .action(async (name: string, device: string | undefined, opts: { persistent?: boolean; uefi?: boolean }, c: Command) => {
+      if (device !== undefined && !BOOT_DEVICES.includes(device as BootDevice)) throw new UsageError(`unknown boot device '${device}'; use ${BOOT_DEVICES.join(', ')}`);
+      await withServices(c, async (s, o) => {
+        const result = device === undefined
+          ? await s.control.bootDevice(name)
+          : await s.control.setBootDevice(name, device as BootDevice, { persistent: opts.persistent === true, uefi: opts.uefi === true }, who());
+        if (o.json) return printJson(result);
+        const mode = `${result.persistent ? 'persistent' : 'next boot only'}${result.uefi ? ', UEFI' : ''}`;
+        process.stdout.write(`${result.name}: boot device ${result.device ?? 'none (firmware order)'} (${mode})\n`);
+      });
+    });
+
+  root.command('set')
+    .description("Set a machine's driver and driver_info; fields merge into what is stored (key= removes one)")
+    .argument('<name>', 'machine name or MAC')
+    .option('--driver <driver>', 'ipmi, amt, manual or fake')
+    .option('--driver-info <k=v,...>', 'fields, e.g. ipmi_address=10.0.0.5,ipmi_username=admin')
+    .option('--password-file <file>', "read the driver's password (ipmi_password, amt_password) from the first line of FILE ('-': stdin)")
+    .option('--password-env <var>', "take the driver's password from environment variable VAR")
+    .option('--replace', 'replace driver_info as a whole instead of merging')
+    .action(async (name: string, opts: { driver?: string; driverInfo?: string; passwordFile?: string; passwordEnv?: string; replace?: boolean }, c: Command) => {
+      const info: Record<string, string | null> = opts.driverInfo ? parseDriverInfo(opts.driverInfo) : {};
+      const secret = readSecret(opts.passwordFile, opts.passwordEnv);
+      await withServices(c, async (s, o) => {
+        if (secret !== undefined) {
+          const driver = opts.driver ?? (await s.machines.find(name)).driver;
+          info[`${driver}_password`] = secret;
+        }
+        const view = await s.control.configure(name, { driver: opts.driver, driverInfo: info, replace: opts.replace === true }, who());
+        if (o.json) return printJson(view);
+        process.stdout.write(`${view.name}: driver ${view.driver}\n`);
+      });
+    });
+
+  root.command('show')
+    .description("A machine's driver, driver_info (passwords masked), power state, maintenance and lock")
+    .argument('<name>', 'machine name or MAC')
+    .action(async (name: string, _o, c: Command) => withServices(c, async (s, o) => {
+      const view = await s.control.show(name);
+      if (o.json) return printJson(view);
+      const lines = [
+        `name:         ${view.name}`,
+        `driver:       ${view.driver}`,
+        ...Object.entries(view.driverInfo).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `  ${k}: ${String(v)}`),
+        `power:        ${view.powerState}`,
+        `maintenance:  ${view.maintenance ? `yes (${view.maintenanceReason ?? 'no reason given'})` : 'no'}`,
+        `locked by:    ${view.reservation ?? '-'}`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    }));
+
+  root.command('events')
+    .description("A machine's power changes, maintenance and controller failures, newest first")
+    .argument('<name>', 'machine name or MAC')
+    .option('--limit <n>', 'how many', '50')
+    .action(async (name: string, opts: { limit: string }, c: Command) => withServices(c, async (s, o) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit '${opts.limit}' must be a positive integer`);
+      const events = await s.control.events(name, limit);
+      if (o.json) return printJson(events);
+      process.stdout.write(table(['AT', 'KIND', 'MESSAGE'], events.map((e) => [when(e.at), e.kind, e.message])) + '\n');
+    }));
+
+  root.command('unlock')
+    .description('Break a lock left by a crashed process')
+    .argument('<name>', 'machine name or MAC')
+    .action(async (name: string, _o, c: Command) => withServices(c, async (s, o) => {
+      const machine = await s.machines.find(name);
+      const released = await s.control.locks.breakLock(machine);
+      if (o.json) return printJson({ name: machine.name, released });
+      process.stdout.write(released ? `${machine.name}: released the lock held by ${released}\n` : `${machine.name}: was not locked\n`);
+    }));
+
+  return root;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const root = buildMachine();
+  try {
+    await root.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError) {
+      process.stderr.write(`anvil machine: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof AnvilError) {
+      process.stderr.write(`anvil machine: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
