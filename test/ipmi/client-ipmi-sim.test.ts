@@ -120,3 +120,20 @@ test('ipmi_sim behind a relay: lost answers, non-idempotent commands sent once, 
   proxy.mode = 'pass';
   assert.equal(await bmc.getPowerState(), 'on', 'logs in again after the BMC stopped answering; the cycle had run');
 });
+
+test('ipmi_sim posing as Supermicro (IANA 10876): the OEM lookup picks the vendor handler, which copes with missing OEM commands', async (t) => {
+  if (!havePeers(t, 'ipmi_sim')) return;
+  const sim = await startIpmiSim(t, { manufacturerId: 10876 });
+  const client = new IpmiClient();
+  t.after(() => client.close());
+  const bmc = client.bmc(sim.target());
+  const oem = await bmc.oem();
+  assert.equal(oem.name, 'supermicro');
+  assert.deepEqual(await oem.firmware(bmc), [{ name: 'BMC', version: '9.08' }]);
+  // ipmi_sim has no Supermicro OEM commands: details() leaves them out, explicit calls say so in words.
+  assert.deepEqual(await oem.details(bmc), {});
+  await assert.rejects((oem as import('../../src/protocols/ipmi/oem/supermicro.ts').SupermicroOemHandler).fanMode(bmc), { code: 'IPMI_COMPLETION_CODE', message: /invalid command/ });
+  await oem.setIdentify(bmc, true);
+  const again = await client.bmc(sim.target({ cipherSuite: 1 })).oem();
+  assert.equal(again.name, 'supermicro', 'a second session finds the same vendor');
+});

@@ -74,7 +74,7 @@ export const CPU_TEMP_SDR = [
 ];
 
 /** Starts OpenIPMI's ipmi_sim with the configuration of ipmi.md §3, plus one sensor, one SEL entry and a FRU image. */
-export async function startIpmiSim(t: TestContext): Promise<Peer> {
+export async function startIpmiSim(t: TestContext, options: { manufacturerId?: number } = {}): Promise<Peer> {
   const port = await freeUdpPort();
   const dir = mkdtempSync(join(tmpdir(), 'anvil-ipmi-sim-'));
   mkdirSync(join(dir, 'state'));
@@ -105,7 +105,7 @@ set_working_mc 0x20
 `);
   const hex = (bytes: number[]) => bytes.map((b) => '0x' + b.toString(16)).join(' ');
   writeFileSync(join(dir, 'cmds.emu'), `mc_setbmc 0x20
-mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x${(options.manufacturerId ?? 0x1291).toString(16)} 0xf02
 sel_enable 0x20 1000 0x0a
 main_sdr_add 0x20 ${hex(CPU_TEMP_SDR)}
 sensor_add 0x20 0 0x30 0x01 0x01

@@ -10,3 +10,6 @@ export * from './cipher-suites.ts';
 export * from './rakp.ts';
 export * from './session-commands.ts';
 export * from './sol.ts';
+export * from './client/index.ts';
+export * as commands from './commands/index.ts';
+export * from './oem/index.ts';

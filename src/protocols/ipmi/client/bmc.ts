@@ -14,6 +14,8 @@ import { AppCmd, CompletionCode, NetFn } from '../constants.ts';
 import { IpmiCommandError, IpmiUncertainError } from './errors.ts';
 import type { RawResponse, Session } from './session.ts';
 import { Inventory } from './inventory.ts';
+import { oemHandler } from '../oem/lookup.ts';
+import type { GenericOemHandler } from '../oem/handler.ts';
 
 /** Power-state polls of setPower({wait}) and their spacing (pyghmi polls up to 300 times). */
 export const DEFAULT_POWER_WAIT_MS = 300_000;
@@ -63,6 +65,11 @@ export class Bmc {
     const id = decodeDeviceId(await this.send(getDeviceId()));
     this.session.cache.set('deviceId', id);
     return id;
+  }
+
+  /** The vendor's OEM handler, chosen by the IANA number of Get Device ID (oem/lookup.ts). */
+  async oem(): Promise<GenericOemHandler> {
+    return oemHandler(this);
   }
 
   async guid(): Promise<string> {

@@ -1,8 +1,8 @@
 // The login steps of a Session, one small function per state (IPMI v2.0 §13.14 figure 13-3):
 // RMCP+: auth caps → cipher suites → open session → RAKP1/2 → RAKP3/4 → set privilege.
 // IPMI 1.5 (§22.16–22.17): [presence ping] → auth caps → challenge → activate → set privilege.
-import { AppCmd, AuthType, ConfidentialityAlgorithm, IntegrityAlgorithm, NetFn, PayloadType, RmcpPlusStatus, ChallengeCode, SetPrivilegeCode, AuthAlgorithm } from '../constants.ts';
-import { CIPHER_SUITES, decodeCipherSuiteRecords, findCipherSuite } from '../cipher-suites.ts';
+import { completionCodeText, AppCmd, AuthType, ConfidentialityAlgorithm, IntegrityAlgorithm, NetFn, PayloadType, RmcpPlusStatus, ChallengeCode, SetPrivilegeCode, AuthAlgorithm } from '../constants.ts';
+import { CIPHER_SUITES, CIPHER_SUITE_RECORD_CHUNK, decodeCipherSuiteRecords, findCipherSuite } from '../cipher-suites.ts';
 import type { CipherSuite } from '../cipher-suites.ts';
 import { deriveSessionKeys } from '../crypto.ts';
 import { IpmiAuthenticationError } from '../errors.ts';
@@ -16,18 +16,11 @@ import { FALLBACK_CIPHER_SUITE, PREFERRED_CIPHER_SUITES } from './options.ts';
 import type { Session, Wire } from './session.ts';
 import { privilegeWord } from './session.ts';
 import type { CommandRequest } from '../commands/request.ts';
+import { CURRENT_CHANNEL, decodeActivateSessionResponse, decodeAuthCapabilities, decodeCipherSuitesResponse, decodeSessionChallenge, encodeActivateSessionRequest, encodeAuthCapabilitiesRequest, encodeCipherSuitesRequest, encodeSessionChallengeRequest } from '../session-commands.ts';
+import type { AuthCapabilities } from '../session-commands.ts';
 
-import { CURRENT_CHANNEL } from '../commands/request.ts';
-/** Get Channel Authentication Capabilities byte 1 bit 7: "get IPMI v2.0+ extended data" (§22.13). */
-const AUTH_CAPS_EXTENDED = 0x80;
-/** Auth caps reply byte 4 bit 1: the channel supports IPMI 2.0 (RMCP+) connections (§22.13 table 22-15). */
-const SUPPORTS_IPMI20 = 0x02;
-/** Get Channel Cipher Suites byte 3 bit 7: list algorithms by cipher suite (§22.15). */
-const LIST_BY_SUITE = 0x80;
-const CIPHER_CHUNK = 16;
 /** List indexes 0..63 (§22.15): a hard bound on the pre-session loop. */
 const MAX_CIPHER_LIST_INDEX = 0x3f;
-const USER_NAME_FIELD = 16;
 /** Activate Session travels with session sequence number 0 (§22.17). */
 const ACTIVATE_SEQUENCE = 0;
 
@@ -36,15 +29,13 @@ function req(name: string, cmd: number, data: number[] | Uint8Array): CommandReq
 }
 
 /** Auth caps, asking for IPMI 2.0 data first and plain 1.5 data if the BMC refuses (0xCC, as pyghmi). */
-async function authCaps(s: Session, extended: boolean): Promise<Uint8Array> {
+async function authCaps(s: Session, extended: boolean): Promise<AuthCapabilities> {
   s.setState({ kind: 'auth-caps' });
-  const first = await s.ipmi(req('Get Channel Authentication Capabilities', AppCmd.GET_CHANNEL_AUTH_CAPABILITIES, [CURRENT_CHANNEL | (extended ? AUTH_CAPS_EXTENDED : 0), s.privilege]), 'pre-1.5');
-  if (first.completionCode === 0 && first.data.length >= 8) return first.data;
-  if (extended && first.completionCode !== 0) {
-    const plain = await s.ipmi(req('Get Channel Authentication Capabilities', AppCmd.GET_CHANNEL_AUTH_CAPABILITIES, [CURRENT_CHANNEL, s.privilege]), 'pre-1.5');
-    if (plain.completionCode === 0 && plain.data.length >= 8) return plain.data;
-  }
-  throw new IpmiSessionError(s.host, `Get Channel Authentication Capabilities failed (completion code 0x${first.completionCode.toString(16)})`);
+  const ask = (ext: boolean) => s.ipmi(req('Get Channel Authentication Capabilities', AppCmd.GET_CHANNEL_AUTH_CAPABILITIES, encodeAuthCapabilitiesRequest({ channel: CURRENT_CHANNEL, extended: ext, privilege: s.privilege })), 'pre-1.5');
+  let res = await ask(extended);
+  if (extended && res.completionCode !== 0) res = await ask(false);
+  if (res.completionCode !== 0) throw new IpmiSessionError(s.host, `Get Channel Authentication Capabilities failed: ${completionCodeText(res.completionCode)}`);
+  return decodeAuthCapabilities(res.data);
 }
 
 /** The suites the BMC lists before a session, or undefined when it does not answer (ipmi_sim never does). */
@@ -54,15 +45,15 @@ async function listCipherSuites(s: Session): Promise<number[] | undefined> {
   for (let index = 0; index <= MAX_CIPHER_LIST_INDEX; index++) {
     let res;
     try {
-      res = await s.ipmi(req('Get Channel Cipher Suites', AppCmd.GET_CHANNEL_CIPHER_SUITES, [CURRENT_CHANNEL, 0, LIST_BY_SUITE | index]), 'pre-2.0', 1);
+      res = await s.ipmi(req('Get Channel Cipher Suites', AppCmd.GET_CHANNEL_CIPHER_SUITES, encodeCipherSuitesRequest({ channel: CURRENT_CHANNEL, payloadType: PayloadType.IPMI, listIndex: index })), 'pre-2.0', 1);
     } catch (error) {
       if (error instanceof IpmiTimeoutError) return undefined;
       throw error;
     }
     if (res.completionCode !== 0 || res.data.length < 1) return undefined;
-    const chunk = res.data.subarray(1);
+    const { chunk } = decodeCipherSuitesResponse(res.data);
     records.push(...chunk);
-    if (chunk.length < CIPHER_CHUNK) break;
+    if (chunk.length < CIPHER_SUITE_RECORD_CHUNK) break;
   }
   try {
     return decodeCipherSuiteRecords(Uint8Array.from(records)).map((r) => r.id);
@@ -95,7 +86,7 @@ function checkGranted(s: Session, proposed: CipherSuite, auth: number, integrity
 /** RMCP+ login (§13.14–13.23). A RAKP timeout restarts the whole login: BMCs reject a repeated RAKP1/3. */
 export async function login20(s: Session): Promise<Wire> {
   const caps = await authCaps(s, true);
-  if (((caps[3] ?? 0) & SUPPORTS_IPMI20) === 0 && ((caps[1] ?? 0) & AUTH_CAPS_EXTENDED) === 0) {
+  if (!caps.ipmi20) {
     throw new IpmiSessionError(s.host, 'the BMC does not offer IPMI 2.0 (RMCP+); use the lan interface (-I lan)');
   }
   const wanted = s.target.cipherSuite;
@@ -212,29 +203,23 @@ const AUTH_BYTE: Record<Session15AuthType, number> = { none: AuthType.NONE, md5:
 /** IPMI 1.5 login (§22.13, §22.16, §22.17). */
 export async function login15(s: Session): Promise<Wire> {
   const caps = await authCaps(s, false);
-  const offered = caps[1] ?? 0;
+  const offered = caps.authTypes;
   const wanted = s.target.authType;
   const authType: Session15AuthType | undefined = wanted ?? (['md5', 'password'] as const).find((t) => (offered & AUTH_BITS[t]) !== 0);
   if (!authType || (offered & AUTH_BITS[authType]) === 0) {
     throw new IpmiSessionError(s.host, `the BMC offers no IPMI 1.5 authentication type this client uses${wanted ? ` (asked for ${wanted})` : ''} (MD5 or straight password)`);
   }
   s.setState({ kind: 'challenge', authType });
-  const user = Buffer.alloc(USER_NAME_FIELD);
-  Buffer.from(s.target.user, 'utf8').copy(user);
-  const challenge = await s.ipmi(req('Get Session Challenge', AppCmd.GET_SESSION_CHALLENGE, [AUTH_BYTE[authType], ...user]), 'pre-1.5');
+  const challenge = await s.ipmi(req('Get Session Challenge', AppCmd.GET_SESSION_CHALLENGE, encodeSessionChallengeRequest(AUTH_BYTE[authType], Buffer.from(s.target.user, 'utf8'))), 'pre-1.5');
   if (challenge.completionCode === ChallengeCode.INVALID_USER_NAME || challenge.completionCode === ChallengeCode.NULL_USER_DISABLED) throw new IpmiLoginError(s.host, s.target.user, 'unknown user name');
-  if (challenge.completionCode !== 0 || challenge.data.length < 20) throw new IpmiSessionError(s.host, `Get Session Challenge failed (completion code 0x${challenge.completionCode.toString(16)})`);
-  const tempSessionId = Buffer.from(challenge.data).readUInt32LE(0);
+  if (challenge.completionCode !== 0) throw new IpmiSessionError(s.host, `Get Session Challenge failed: ${completionCodeText(challenge.completionCode)}`);
+  const { temporarySessionId, challenge: challengeString } = decodeSessionChallenge(challenge.data);
   password16(s.target.password); // throws IpmiEncodeError for a password IPMI 1.5 cannot carry
   s.setState({ kind: 'activate', authType });
   const initialOutbound = s.random.bytes(4).readUInt32LE(0) || 1;
-  const activateData = Buffer.alloc(22);
-  activateData[0] = AUTH_BYTE[authType];
-  activateData[1] = s.privilege;
-  Buffer.from(challenge.data.subarray(4, 20)).copy(activateData, 2);
-  activateData.writeUInt32LE(initialOutbound, 18);
+  const activateData = encodeActivateSessionRequest({ authType: AUTH_BYTE[authType], maxPrivilege: s.privilege, challenge: challengeString, initialOutboundSequence: initialOutbound });
   // Activate Session is sent under the temporary session ID with sequence 0 (§22.17).
-  s.setWire({ version: '1.5', sessionId: tempSessionId, authType });
+  s.setWire({ version: '1.5', sessionId: temporarySessionId, authType });
   let activated;
   try {
     activated = await s.ipmi(req('Activate Session', AppCmd.ACTIVATE_SESSION, activateData), 'session', s.policy.retries + 1, ACTIVATE_SEQUENCE);
@@ -244,14 +229,10 @@ export async function login15(s: Session): Promise<Wire> {
     if (error instanceof IpmiTimeoutError) throw new IpmiLoginError(s.host, s.target.user, 'the BMC ignored Activate Session, which it does when the password is wrong');
     throw error;
   }
-  if (activated.completionCode !== 0 || activated.data.length < 10) {
-    throw new IpmiLoginError(s.host, s.target.user, `Activate Session refused (completion code 0x${activated.completionCode.toString(16)})`);
-  }
-  const data = Buffer.from(activated.data);
-  const sessionId = data.readUInt32LE(1);
-  const inbound = data.readUInt32LE(5);
+  if (activated.completionCode !== 0) throw new IpmiLoginError(s.host, s.target.user, `Activate Session refused: ${completionCodeText(activated.completionCode)}`);
+  const { sessionId, initialInboundSequence } = decodeActivateSessionResponse(activated.data);
   s.setWire({ version: '1.5', sessionId, authType });
-  s.startSequence(inbound || 1);
+  s.startSequence(initialInboundSequence || 1);
   await setPrivilege(s);
   return s.wire!;
 }

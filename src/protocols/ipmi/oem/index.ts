@@ -1,0 +1,4 @@
+// OEM handlers by vendor: re-exports only.
+export * from './handler.ts';
+export * from './lookup.ts';
+export * from './supermicro.ts';
