@@ -6,7 +6,7 @@ import { openServices, type ServiceOptions, type Services } from './services.ts'
 import { buildServer, type ServerOptions } from './api/server.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from './testing/testing.ts';
 import type { HostPort } from './common/address.ts';
-import { PowerSync, type PowerSyncOptions } from './conductor/power-sync.ts';
+import { PowerSync, powerSyncFromEnv, type PowerSyncOptions } from './conductor/power-sync.ts';
 import { startNetboot, type Netboot, type NetbootOptions } from './boot/netboot.ts';
 import { EXPORT_INTERVAL_MS, exportPxelinux } from './boot/export-pxelinux.ts';
 import { AddressResolver, arpTable } from './boot/resolver.ts';
@@ -37,6 +37,8 @@ export interface RunningAnvil {
 }
 
 export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Promise<RunningAnvil> {
+  // Options win over the environment (ANVIL_POWER_SYNC_INTERVAL, …); false turns the loop off.
+  const syncOptions = options.powerSync ?? powerSyncFromEnv(process.env);
   const services = await openServices({ ...options, drivers: { process: 'anvil serve', ...options.drivers } });
   const resolver = options.resolver ?? new AddressResolver([arpTable()]);
   let app: FastifyInstance;
@@ -98,7 +100,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
   timer.unref();
 
-  const powerSync = options.powerSync === false ? undefined : new PowerSync(services.store.db, services.control, services.clock, { log: app.log, ...options.powerSync });
+  const powerSync = syncOptions === false ? undefined : new PowerSync(services.store.db, services.control, services.clock, { log: app.log, ...syncOptions });
   const syncing = new AbortController();
   powerSync?.start(syncing.signal);
 

@@ -51,7 +51,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
     logger: options.logLevel === false ? false : {
       level: options.logLevel ?? 'info',
       // Tokens and passwords never reach a log line.
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.*_password', 'driver_info.*_password'], censor: '******' },
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.*_password', 'driver_info.*_password', '*.ipmi_kg', '*.*.ipmi_kg', '*.driver_info.*_password'], censor: '******' },
     },
     routerOptions: { ignoreTrailingSlash: true },
     forceCloseConnections: 'idle',

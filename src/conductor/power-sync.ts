@@ -153,3 +153,27 @@ export class PowerSync {
     await this.#running;
   }
 }
+
+/**
+ * Power-sync settings from the environment, for `anvil serve` and `anvil demo`:
+ * ANVIL_POWER_SYNC_INTERVAL (seconds; 0 turns the loop off), ANVIL_POWER_SYNC_WORKERS,
+ * ANVIL_POWER_SYNC_MAX_FAILURES. Invalid values are an error naming the variable.
+ */
+export function powerSyncFromEnv(env: NodeJS.ProcessEnv): PowerSyncOptions | false {
+  const read = (name: string, min: number): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < min) throw new Error(`${name}='${text}' must be a number of at least ${min}`);
+    return n;
+  };
+  const interval = read('ANVIL_POWER_SYNC_INTERVAL', 0);
+  if (interval === 0) return false;
+  const workers = read('ANVIL_POWER_SYNC_WORKERS', 1);
+  const maxFailures = read('ANVIL_POWER_SYNC_MAX_FAILURES', 1);
+  return {
+    ...(interval !== undefined ? { intervalMs: Math.round(interval * 1000) } : {}),
+    ...(workers !== undefined ? { concurrency: Math.floor(workers) } : {}),
+    ...(maxFailures !== undefined ? { maxFailures: Math.floor(maxFailures) } : {}),
+  };
+}

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStore, systemClock } from '../store/store.ts';
+import { PowerSync, powerSyncFromEnv } from './power-sync.ts';
+import type { MachineControl } from './machine-control.ts';
+import type { Machine } from '../store/schema.ts';
+
+test('power sync reads with bounded concurrency, skips manual, locked and operator-maintenance machines', async (t) => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  t.after(() => store.close());
+  const now = new Date().toISOString();
+  for (let i = 0; i < 20; i++) await store.db.insertInto('machines').values({ name: `m${i}`, driver: 'fake', created_at: now, updated_at: now }).execute();
+  await store.db.insertInto('machines').values({ name: 'manual1', created_at: now, updated_at: now }).execute();
+  await store.db.insertInto('machines').values({ name: 'locked', driver: 'fake', reservation: 'someone', created_at: now, updated_at: now }).execute();
+  await store.db.insertInto('machines').values({ name: 'held', driver: 'fake', maintenance: 1, maintenance_reason: 'operator', created_at: now, updated_at: now }).execute();
+  let inFlight = 0;
+  let most = 0;
+  const read: string[] = [];
+  const recorded: string[] = [];
+  const control = {
+    driverOf: (m: Machine) => ({
+      power: {
+        getPowerState: async () => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          read.push(m.name);
+          await new Promise((r) => setImmediate(r));
+          inFlight--;
+          return 'on' as const;
+        },
+      },
+    }),
+    recordPower: async (m: Machine) => {
+      recorded.push(m.name);
+      return true;
+    },
+    event: async () => {},
+  } as unknown as MachineControl;
+  const report = await new PowerSync(store.db, control, systemClock, { concurrency: 3 }).runOnce();
+  assert.equal(report.checked, 20);
+  assert.equal(most, 3);
+  assert.deepEqual(new Set(read), new Set(Array.from({ length: 20 }, (_, i) => `m${i}`)));
+  assert.equal(recorded.length, 20);
+});
+
+test('power sync settings from the environment', () => {
+  assert.deepEqual(powerSyncFromEnv({}), {});
+  assert.equal(powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: '0' }), false);
+  assert.deepEqual(powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: '2.5', ANVIL_POWER_SYNC_WORKERS: '4', ANVIL_POWER_SYNC_MAX_FAILURES: '5' }), { intervalMs: 2500, concurrency: 4, maxFailures: 5 });
+  assert.throws(() => powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: 'soon' }), /ANVIL_POWER_SYNC_INTERVAL='soon'/);
+});
