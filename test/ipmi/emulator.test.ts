@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CIPHER_SUITES } from '../../src/protocols/ipmi/cipher-suites.ts';
 import type { CipherSuite } from '../../src/protocols/ipmi/cipher-suites.ts';
-import { AppCmd, ChassisCmd, CompletionCode, GroupExtensionCmd, NetFn, PayloadType, RmcpPlusStatus } from '../../src/protocols/ipmi/constants.ts';
+import { AppCmd, AuthType, ChassisCmd, CompletionCode, GroupExtensionCmd, NetFn, PayloadType, RmcpPlusStatus } from '../../src/protocols/ipmi/constants.ts';
 import { decodeResponse, encodeRequest } from '../../src/protocols/ipmi/message.ts';
 import { decodeAsf, decodeRmcp, encodeAsf } from '../../src/protocols/ipmi/rmcp.ts';
 import { decodeSession20, encodeSession20 } from '../../src/protocols/ipmi/session20.ts';
+import { decodeSession15, encodeSession15 } from '../../src/protocols/ipmi/session15.ts';
+import { decodeActivateSessionResponse, decodeSessionChallenge, encodeActivateSessionRequest } from '../../src/protocols/ipmi/session-commands.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { MemoryBmcHandler } from '../../src/protocols/ipmi/server/memory-handler.ts';
 import { PASSWORD, USER } from './emulator-helpers.ts';
@@ -124,4 +126,29 @@ test('a wrong password fails RAKP and leaves no session behind', async (t) => {
   assert.equal(await (await open()).login('nobody', PASSWORD, suite3), RmcpPlusStatus.UNAUTHORIZED_NAME);
   // The half-open session of the first attempt expires with the setup timeout; none is active.
   assert.equal(bmc.activeSessionCount, 0);
+});
+
+test('IPMI 1.5: a retransmitted Activate Session gets the same reply and no second session', async (t) => {
+  const { open, bmc } = await setup(t);
+  const c = await open();
+  const challengeData = Buffer.concat([Buffer.from([AuthType.MD5]), Buffer.from(USER), Buffer.alloc(16 - USER.length)]);
+  c.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_SESSION_CHALLENGE, data: challengeData }) }));
+  const challenge = decodeSessionChallenge(decodeResponse(decodeSession15((await c.next()) as Buffer).message).data);
+  const activate = encodeSession15({
+    authType: 'md5',
+    sequence: 0,
+    sessionId: challenge.temporarySessionId,
+    password: PASSWORD,
+    message: encodeRequest({ netFn: NetFn.APP, command: AppCmd.ACTIVATE_SESSION, data: encodeActivateSessionRequest({ authType: AuthType.MD5, maxPrivilege: 4, challenge: challenge.challenge, initialOutboundSequence: 1 }) }),
+  });
+  c.send(activate);
+  const first = (await c.next()) as Buffer;
+  c.send(activate);
+  const second = (await c.next()) as Buffer;
+  assert.deepEqual(second, first);
+  const reply = decodeResponse(decodeSession15(first).message);
+  assert.equal(reply.completionCode, 0);
+  assert.equal(decodeActivateSessionResponse(reply.data).maxPrivilege, 4);
+  assert.equal(bmc.sessionCount, 1);
+  assert.equal(bmc.stats.sessionsOpened, 1);
 });

@@ -363,7 +363,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       return;
     }
     const pending = this.#challenges.get(p.sessionId);
-    if (pending !== undefined) return activateSession(this, p, pending, remote);
+    if (pending !== undefined) return activateSession(this, p, pending, remote, packet);
     const s = this.#sessions.get(p.sessionId);
     if (s === undefined || s.kind !== 'ipmi15' || s.remote.address !== remote.address) return void this.stats.dropped++;
     if (session15AuthTypeFromByte(p.authType) !== s.authType) return void this.stats.dropped++;

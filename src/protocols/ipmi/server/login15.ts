@@ -51,7 +51,13 @@ while (id === 0 || host.idInUse(id));
 }
 
 /** Activate Session (§22.17), sent under the temporary session ID and authenticated with the password. */
-export function activateSession(host: Login15Host, p: Session15Packet, pending: PendingChallenge, remote: RemoteAddress): void {
+export function activateSession(host: Login15Host, p: Session15Packet, pending: PendingChallenge, remote: RemoteAddress, packet: Buffer): void {
+  if (pending.activated !== undefined) {
+    // A console that lost our reply sends the same request again: same answer, no second session.
+    if (packet.equals(pending.activated.request) && remote.address === pending.remote.address) host.send(pending.activated.reply, remote);
+    else host.countDropped();
+    return;
+  }
   if (remote.address !== pending.remote.address || session15AuthTypeFromByte(p.authType) !== pending.authType) return host.countDropped();
   try {
     verifySession15(p, pending.user.password);
@@ -66,8 +72,14 @@ export function activateSession(host: Login15Host, p: Session15Packet, pending: 
   if (!a.challenge.equals(pending.challenge)) throw new IpmiAuthenticationError('Activate Session challenge does not match');
   host.challenges.delete(pending.temporarySessionId);
   const user = pending.user;
-  const send = (cc: number, data?: Buffer) =>
-    host.send(encodeSession15({ authType: pending.authType, sequence: a.initialOutboundSequence, sessionId: pending.temporarySessionId, message: encodeResponse(responseTo(req, cc, data)), password: user.password }), remote);
+  const send = (cc: number, data?: Buffer) => {
+    const reply = encodeSession15({ authType: pending.authType, sequence: a.initialOutboundSequence, sessionId: pending.temporarySessionId, message: encodeResponse(responseTo(req, cc, data)), password: user.password });
+    if (cc === CompletionCode.OK) {
+      pending.activated = { request: Buffer.from(packet), reply };
+      host.challenges.set(pending.temporarySessionId, pending);
+    }
+    host.send(reply, remote);
+  };
   const maxPrivilege = a.maxPrivilege === 0 ? user.privilege : a.maxPrivilege;
   if (maxPrivilege > user.privilege || maxPrivilege > Privilege.ADMINISTRATOR) return send(ActivateSessionCode.PRIVILEGE_EXCEEDS_LIMIT);
   const id = host.allocateSession();

@@ -99,4 +99,6 @@ export interface PendingChallenge {
   readonly authType: Session15AuthType;
   readonly challenge: Buffer;
   readonly created: number;
+  /** Once activated: the Activate Session request and reply, kept to answer a retransmission alike. */
+  activated?: { readonly request: Buffer; readonly reply: Buffer };
 }
