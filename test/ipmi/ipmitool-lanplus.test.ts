@@ -142,3 +142,12 @@ test('ipmitool lanplus: SEL time, thresholds, resets, boot parameters 0/3/4, ide
   assert.equal(handler.power, 'off');
   assert.deepEqual(handler.powerLog.slice(-2), ['reset', 'soft-off']);
 });
+
+test('two-key login: with a BMC key Kg set, ipmitool needs -k', async (t) => {
+  if (!havePeers(t, 'ipmitool')) return;
+  const { port } = await startEmulator(t, { kg: Buffer.from('bmc-key-kg') });
+  assert.match((await ipmitool(port, 'lanplus', ['power', 'status'], ['-C', '17', '-k', 'bmc-key-kg'])).stdout, /Chassis Power is off/);
+  assert.match((await ipmitool(port, 'lanplus', ['power', 'status'], ['-C', '3', '-k', 'bmc-key-kg'])).stdout, /Chassis Power is off/);
+  const without = await ipmitool(port, 'lanplus', ['power', 'status'], ['-C', '3']);
+  assert.notEqual(without.code, 0);
+});

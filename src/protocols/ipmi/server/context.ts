@@ -47,6 +47,8 @@ export interface BmcContext {
   readonly maxSessions: number;
   /** Cipher suites offered over RMCP+, in order of preference. */
   readonly cipherSuites: readonly CipherSuite[];
+  /** The BMC key Kg for two-key logins (IPMI v2.0 §13.31), when set. */
+  readonly kg: Buffer | undefined;
   /** Authentication types accepted over IPMI 1.5. */
   readonly authTypes15: readonly Session15AuthType[];
 }

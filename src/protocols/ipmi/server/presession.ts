@@ -23,7 +23,7 @@ export function channelAuthCapabilities(ctx: CommandContext): CommandReply {
       channel: LAN_CHANNEL,
       authTypes: ctx.bmc.authTypes15.reduce((mask, t) => mask | authTypeBit[t], 0),
       extended: req.extended,
-      kgSet: false,
+      kgSet: ctx.bmc.kg !== undefined,
       perMessageAuthDisabled: false,
       userLevelAuthDisabled: false,
       nonNullUsers: users.some((u) => u.enabled && u.name !== ''),
