@@ -14,6 +14,7 @@ import { expandHosts, hostLabel } from './ipmi-hosts.ts';
 import type { HostPort } from './ipmi-hosts.ts';
 import { bootParamLines, chassisStatusLines, fruLines, guidLines, mcInfoLines, rawLines, sdrListLines, selLines, sensorListLines, userListLines } from './ipmi-format.ts';
 import { lanPrint } from './ipmi-lan.ts';
+import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
 /** BMCs worked on at once in fleet mode (-F); more only adds retries as the socket buffer overflows. */
 export const DEFAULT_FANOUT = 1024;
@@ -56,6 +57,7 @@ Commands:
   fru print [id]
   lan print [channel]
   raw <netfn> <cmd> [data bytes...]
+  sol activate | sol deactivate      (console: ~. leaves, ~B sends a break, ~? helps)
 
 Fleet mode supports: power *, chassis status, chassis bootdev, mc info, mc reset, raw.
 Exit status: 0 when every host succeeded, 1 otherwise, 2 for bad usage.`;
@@ -171,7 +173,7 @@ function parse(argv: string[]): Options {
   return o;
 }
 
-type Output = { lines: string[]; json: unknown };
+type Output = { lines: string[]; json: unknown; code?: number };
 type Runner = (bmc: Bmc) => Promise<Output>;
 
 const POWER_WORDS: Readonly<Record<string, string>> = { on: 'Up/On', off: 'Down/Off', cycle: 'Cycle', reset: 'Reset', soft: 'Soft', diag: 'Diag' };
@@ -287,6 +289,10 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
         shortForm: (o) => ((o.json as { data: string }).data || 'ok'),
       };
     }
+    case 'sol':
+      if (sub === 'activate') return { fleet: false, run: async (b) => { const code = await solActivate(b); return { lines: [], json: null, code }; } };
+      if (sub === 'deactivate') return { fleet: false, run: async (b) => { await solDeactivate(b); return { lines: [], json: { deactivated: true } }; } };
+      throw new UsageError('sol: expected activate or deactivate');
     default:
       throw new UsageError(group === undefined ? 'no command given' : `unknown command '${group}'`);
   }
@@ -327,7 +333,7 @@ export async function run(argv: string[]): Promise<number> {
       const out = await command.run(client.bmc(targetFor(o, hosts[0]!)));
       if (o.json) process.stdout.write(JSON.stringify(out.json, jsonBytes, 2) + '\n');
       else if (out.lines.length > 0) process.stdout.write(out.lines.join('\n') + '\n');
-      return 0;
+      return out.code ?? 0;
     }
     if (!command.fleet) throw new UsageError(`'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify, mc info/reset, sel clear and raw`);
     return await runFleet(client, o, hosts, command);

@@ -74,7 +74,7 @@ export const CPU_TEMP_SDR = [
 ];
 
 /** Starts OpenIPMI's ipmi_sim with the configuration of ipmi.md §3, plus one sensor, one SEL entry and a FRU image. */
-export async function startIpmiSim(t: TestContext, options: { manufacturerId?: number } = {}): Promise<Peer> {
+export async function startIpmiSim(t: TestContext, options: { manufacturerId?: number; solTcpPort?: number } = {}): Promise<Peer> {
   const port = await freeUdpPort();
   const dir = mkdtempSync(join(tmpdir(), 'anvil-ipmi-sim-'));
   mkdirSync(join(dir, 'state'));
@@ -102,7 +102,7 @@ set_working_mc 0x20
   endlan
   chassis_control "${chassis} 0x20"
   user 2 true "${USER}" "${PASSWORD}" admin 10 ${auths}
-`);
+${options.solTcpPort ? `  sol "tcp:127.0.0.1:${options.solTcpPort}" 115200\n` : ''}`);
   const hex = (bytes: number[]) => bytes.map((b) => '0x' + b.toString(16)).join(' ');
   writeFileSync(join(dir, 'cmds.emu'), `mc_setbmc 0x20
 mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x${(options.manufacturerId ?? 0x1291).toString(16)} 0xf02
