@@ -75,3 +75,21 @@ test('pyghmi fakebmc: one session per (host, port, user, password, Kg), closed b
   assert.equal(a.session.state.kind, 'closed');
   assert.equal(client.transport.sessions, 0);
 });
+
+test('pyghmi fakebmc: an idle session sends a keepalive before the idle limit and stays usable', async (t) => {
+  if (!havePyghmi(t)) return;
+  const peer = await startFakeBmc(t);
+  const client = new IpmiClient({ policy: { keepaliveMs: 300 } });
+  t.after(() => client.close());
+  const bmc = client.bmc(peer.target());
+  await bmc.getPowerState();
+  const sent = client.transport.stats.sent;
+  const deadline = Date.now() + 5000;
+  // Wait for the keepalive's datagram (event-driven polling of the counter, bounded).
+  while (client.transport.stats.sent === sent) {
+    assert.ok(Date.now() < deadline, 'no keepalive within 5 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(bmc.session.state.kind, 'active');
+  assert.equal(await bmc.getPowerState(), 'off');
+});

@@ -11,3 +11,4 @@ export { Transport, DEFAULT_RECEIVE_BUFFER_BYTES } from './transport.ts';
 export type { DatagramSocket, TransportOptions, TransportStats } from './transport.ts';
 export * from './options.ts';
 export * from './errors.ts';
+export { SolConsole, IpmiSolBusyError, deactivateSol, SOL_OWNER_CHECK_MS, SOL_RETRIES, SOL_RETRY_MS } from './sol.ts';
