@@ -1,0 +1,106 @@
+// The QEMU command line of a lab VM, built from its definition and the boot device asked for.
+// Pure: the caller says which files exist (firmware, option ROM). Nothing secret ever goes here.
+import { labInvalid } from './definition.ts';
+import type { LabBootDevice, LabBootSetting, LabVmDefinition } from './definition.ts';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+/**
+ * Debian's ipxe-qemu ROM for virtio-net. It is built for the modern virtio device id (1af4:1041),
+ * so the NIC runs with disable-legacy=on: SeaBIOS skips a ROM whose PCI id does not match the
+ * device, and a transitional NIC (1af4:1000) silently never network-boots.
+ */
+export const DEFAULT_IPXE_ROM = '/usr/lib/ipxe/qemu/efi-virtio.rom';
+/** Where Debian's ovmf package puts the UEFI firmware, for boot settings with efi: true. */
+export const OVMF_CANDIDATES: readonly string[] = ['/usr/share/ovmf/OVMF.fd', '/usr/share/OVMF/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
+/** How long SeaBIOS shows its boot menu for the `bios` boot device before going on with the boot order. */
+export const BIOS_MENU_MS = 60_000;
+
+/** QEMU's -boot letters (qemu-options.hx, "-boot"): a=floppy, c=first disk, d=CD-ROM, n=network. */
+const BOOT_LETTER: Record<LabBootDevice, string> = { pxe: 'n', disk: 'c', cdrom: 'd', bios: 'c' };
+
+/**
+ * The -boot value. The persistent device is `order`; a one-time device is QEMU's `once`, which
+ * QEMU itself reverts to `order` at the first reset — exactly a BMC's one-time boot flag.
+ * `bios` has no QEMU equivalent: it shows SeaBIOS's boot menu (there is no setup screen) and
+ * then boots the disk.
+ */
+export function bootOption(persistent: LabBootSetting, once: LabBootSetting | undefined): string {
+  const parts = [`order=${BOOT_LETTER[persistent.device]}`];
+  if (once) parts.push(`once=${BOOT_LETTER[once.device]}`);
+  if ((once ?? persistent).device === 'bios') parts.push(`menu=on`, `splash-time=${BIOS_MENU_MS}`);
+  return parts.join(',');
+}
+
+/** QEMU option values separate sub-options with commas; a literal comma is doubled. */
+export function escapeOptionValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+export interface QemuLaunchOptions {
+  /** The one-time boot device this start uses, if any. */
+  readonly once: LabBootSetting | undefined;
+  /** The NIC's option ROM (iPXE). */
+  readonly romFile?: string;
+  /** UEFI firmware, required when the boot setting in effect asks for efi. */
+  readonly uefiFirmware?: string | undefined;
+}
+
+export interface QemuLaunch {
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+/**
+ * The command that starts the VM. QEMU starts paused (-S): the supervisor connects to the
+ * serial console before the first byte is written, then sends `cont`.
+ */
+export function qemuLaunch(def: LabVmDefinition, options: QemuLaunchOptions): QemuLaunch {
+  const effective = options.once ?? def.boot;
+  const args: string[] = [
+    '-name', `guest=${escapeOptionValue(def.name)},process=anvil-lab-${escapeOptionValue(def.name)}`,
+    '-machine', 'q35',
+    // KVM hangs or aborts on these hosts ("failed to set MSR"); TCG always works.
+    '-accel', 'tcg',
+    '-m', String(def.memoryMb),
+    // -nographic, not -display none: only with -nographic does QEMU tell SeaBIOS (fw_cfg
+    // etc/sercon-port) to put its console, and the option ROMs' (iPXE), on the serial port.
+    '-nographic',
+    '-nodefaults',
+    '-no-user-config',
+    '-S',
+    '-qmp', `unix:${escapeOptionValue(def.qmpSocket)},server=on,wait=off`,
+    '-qmp', `unix:${escapeOptionValue(def.controlSocket)},server=on,wait=off`,
+    '-chardev', `socket,id=ser0,path=${escapeOptionValue(def.serialSocket)},server=on,wait=off`,
+    '-serial', 'chardev:ser0',
+  ];
+  if (effective.efi) {
+    if (!options.uefiFirmware) throw labInvalid(`lab VM ${def.name} is set to boot in UEFI mode, but no OVMF firmware is installed (apt-get install ovmf)`);
+    args.push('-bios', options.uefiFirmware);
+  }
+  if (def.netdev === 'none') {
+    args.push('-nic', 'none');
+  } else {
+    args.push(
+      '-netdev', `${def.netdev},id=net0`,
+      '-device', `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${def.mac},romfile=${escapeOptionValue(options.romFile ?? DEFAULT_IPXE_ROM)}`,
+    );
+  }
+  if (def.disk) {
+    args.push(
+      '-drive', `file=${escapeOptionValue(def.disk.path)},format=${def.disk.format},if=none,id=disk0`,
+      '-device', 'virtio-blk-pci,drive=disk0',
+    );
+  }
+  if (def.cdrom) {
+    args.push('-drive', `file=${escapeOptionValue(def.cdrom)},media=cdrom,if=none,id=cd0,readonly=on`, '-device', 'ide-cd,drive=cd0');
+  }
+  args.push('-boot', bootOption(def.boot, options.once), ...def.extraArgs);
+  const [command, ...launcherArgs] = [...def.launcher, QEMU_BINARY];
+  return { command: command ?? QEMU_BINARY, args: [...launcherArgs, ...args] };
+}
+
+/** The -boot value a running QEMU was started with, read back from its command line. */
+export function bootOptionOf(args: readonly string[]): string | undefined {
+  const i = args.lastIndexOf('-boot');
+  return i >= 0 ? args[i + 1] : undefined;
+}
