@@ -152,3 +152,34 @@ test('IPMI 1.5: a retransmitted Activate Session gets the same reply and no seco
   assert.equal(bmc.sessionCount, 1);
   assert.equal(bmc.stats.sessionsOpened, 1);
 });
+
+test('a handler that throws is answered 0xFF and counted; the BMC and SOL stay usable', async (t) => {
+  class Flaky extends MemoryBmcHandler {
+    broken = true;
+    override getPower(): 'on' | 'off' {
+      if (this.broken) throw new Error('VM unreachable');
+      return super.getPower();
+    }
+    override attachSol(output: (data: Buffer) => void) {
+      if (this.broken) throw new Error('no console yet');
+      return super.attachSol(output);
+    }
+  }
+  const handler = new Flaky({ user: USER, password: PASSWORD });
+  const server = new BmcServer({ sweepIntervalMs: 3_600_000 });
+  t.after(() => server.close());
+  const { bmc, port } = await server.add({ handler });
+  const c = await MiniConsole.open(port);
+  t.after(() => c.close());
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+  const activate = [PayloadType.SOL, 1, 0xc0, 0, 0, 0];
+  assert.equal((await c.command(NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS))?.cc, CompletionCode.UNSPECIFIED);
+  assert.equal((await c.command(NetFn.APP, AppCmd.ACTIVATE_PAYLOAD, activate))?.cc, CompletionCode.UNSPECIFIED);
+  assert.equal(bmc.stats.commandErrors, 2);
+  handler.broken = false;
+  assert.equal((await c.command(NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS))?.cc, 0);
+  const activated = await c.command(NetFn.APP, AppCmd.ACTIVATE_PAYLOAD, activate);
+  assert.equal(activated?.cc, 0);
+  assert.equal(activated?.data.length, 12, 'Activate Payload answers exactly 12 bytes');
+  assert.equal(activated?.data.readUInt16LE(8), port, 'the SOL port, little-endian');
+});

@@ -151,3 +151,16 @@ test('two-key login: with a BMC key Kg set, ipmitool needs -k', async (t) => {
   const without = await ipmitool(port, 'lanplus', ['power', 'status'], ['-C', '3']);
   assert.notEqual(without.code, 0);
 });
+
+test('every implemented cipher suite logs in with ipmitool (0, 1, 2, 3, 6, 7, 8, 15, 16, 17)', async (t) => {
+  if (!havePeers(t, 'ipmitool')) return;
+  const all = [17, 3, 16, 15, 8, 7, 6, 2, 1, 0];
+  const { port, server } = await startEmulator(t, { cipherSuites: all });
+  for (const suite of all) {
+    const r = await ipmitool(port, 'lanplus', ['power', 'status'], ['-C', String(suite)]);
+    assert.match(r.stdout, /Chassis Power is off/, `suite ${suite}: ${r.stderr}`);
+  }
+  assert.equal(server.stats().badPackets, 0);
+  assert.equal(server.stats().sessionsOpened, all.length);
+  assert.equal(server.stats().activeSessions, 0);
+});

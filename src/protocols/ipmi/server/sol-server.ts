@@ -68,9 +68,13 @@ export class SolManager {
     if (this.#active !== undefined) return fail(ActivatePayloadCode.ALREADY_ACTIVE);
     const aux = req.aux[0] as number;
     if ((aux & SolActivationAux.ENCRYPT) !== 0 && session.suite.confidentiality === 0) return fail(ActivatePayloadCode.ENCRYPTION_UNAVAILABLE);
-    const active: Active = { session, stream: undefined as unknown as SolStream, outSequence: 0, lastInbound: 0, pending: undefined, queue: Buffer.alloc(0), flushScheduled: false };
+    // Attach first: a handler that throws (its VM has no console now) leaves SOL free.
+    let active: Active | undefined;
+    const stream = this.#handler.attachSol((data) => {
+      if (active !== undefined) this.#fromHost(active, data);
+    });
+    active = { session, stream, outSequence: 0, lastInbound: 0, pending: undefined, queue: Buffer.alloc(0), flushScheduled: false };
     this.#active = active;
-    (active as { stream: SolStream }).stream = this.#handler.attachSol((data) => this.#fromHost(active, data));
     return ok(encodePayloadActivated({ aux: Buffer.alloc(4), inboundPayloadSize: SOL_MAX_PAYLOAD, outboundPayloadSize: SOL_MAX_PAYLOAD, port: this.#port(), vlan: NO_VLAN }));
   }
 
