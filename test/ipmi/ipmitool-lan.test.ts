@@ -17,6 +17,9 @@ for (const auth of ['MD5', 'PASSWORD', 'NONE'] as const) {
     assert.match((await run('chassis', 'bootdev', 'disk', 'options=persistent')).stdout, /Set Boot Device to disk/);
     assert.deepEqual([...handler.bootFlags], [0xc0, 0x08, 0, 0, 0]);
     assert.match((await run('mc', 'info')).stdout, /IPMI Version\s+: 2\.0/);
+    const session = await run('session', 'info', 'active');
+    assert.match(session.stdout, /session type\s+: IPMIv1\.5/);
+    assert.match(session.stdout, /console ip\s+: 127\.0\.0\.1/);
     const stats = server.stats();
     assert.equal(stats.badPackets, 0);
     assert.equal(stats.activeSessions, 0);

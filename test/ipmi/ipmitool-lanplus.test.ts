@@ -52,6 +52,9 @@ test('ipmitool lanplus: users, SDR, sensors, SEL, FRU, LAN', async (t) => {
   const { port, handler } = await startEmulator(t);
   const run = (...args: string[]) => ipmitool(port, 'lanplus', args, ['-C', '17']);
 
+  const session = await run('session', 'info', 'active');
+  assert.match(session.stdout, /session type\s+: IPMIv2\/RMCP\+/);
+  assert.match(session.stdout, /privilege level\s+: ADMINISTRATOR/);
   const users = await run('user', 'list');
   assert.match(users.stdout, /^2\s+admin\s+true\s+true\s+true\s+ADMINISTRATOR/m);
   assert.match((await run('user', 'set', 'name', '3', 'operator1')).stderr, /^$/);

@@ -181,6 +181,36 @@ function getUserPayloadAccess(ctx: CommandContext): CommandReply {
   return ok(Buffer.from([u.enabled ? 0x02 : 0x00, 0x00, 0x00, 0x00]));
 }
 
+/**
+ * Get Session Info (§22.20): index 0 = this session, 1..N = the Nth active session,
+ * 0xFE = by handle (byte 2), 0xFF = by session ID (bytes 2–5). Handles are 1-based positions.
+ */
+function getSessionInfo(ctx: CommandContext): CommandReply {
+  const active = [...ctx.bmc.sessions()].filter((s) => s.state === 'active');
+  const index = ctx.data[0];
+  let target;
+  if (index === undefined) return fail(CompletionCode.DATA_LENGTH_INVALID);
+  if (index === 0x00) target = ctx.session;
+  else if (index === 0xfe) target = active[(ctx.data[1] ?? 0) - 1];
+  else if (index === 0xff) target = ctx.data.length >= 5 ? active.find((s) => s.bmcSessionId === ctx.data.readUInt32LE(1)) : undefined;
+  else target = active[index - 1];
+  const head = [active.indexOf(target as never) + 1, ctx.bmc.maxSessions & 0x3f, active.length & 0x3f];
+  if (target === undefined || target.state !== 'active') return ok(Buffer.from([0, head[1] as number, head[2] as number]));
+  const ip = target.remote.address.split('.').map(Number);
+  const out = Buffer.alloc(18);
+  out[0] = head[0] as number;
+  out[1] = head[1] as number;
+  out[2] = head[2] as number;
+  out[3] = (target.user?.id ?? 0) & 0x3f;
+  out[4] = target.privilege & 0x0f;
+  // Bits 7:4 session protocol (0 IPMI 1.5, 1 IPMI 2.0/RMCP+), bits 3:0 channel.
+  out[5] = ((target.kind === 'rmcp+' ? 1 : 0) << 4) | LAN_CHANNEL;
+  if (ip.length === 4 && ip.every((n) => n >= 0 && n <= 255)) Buffer.from(ip).copy(out, 6);
+  // MAC unknown over UDP: zeros. Port in network order, as the IP address.
+  out.writeUInt16BE(target.remote.port, 16);
+  return ok(out);
+}
+
 /** Every application command the emulator answers, with the least privilege it needs. */
 export const appCommands: ReadonlyMap<number, CommandDef> = new Map<number, CommandDef>([
   [commandKey(NetFn.APP, AppCmd.GET_DEVICE_ID), { privilege: Privilege.USER, run: getDeviceId }],
@@ -193,6 +223,7 @@ export const appCommands: ReadonlyMap<number, CommandDef> = new Map<number, Comm
   [commandKey(NetFn.APP, AppCmd.GET_CHANNEL_CIPHER_SUITES), { privilege: Privilege.CALLBACK, run: (c) => channelCipherSuites(c) }],
   [commandKey(NetFn.APP, AppCmd.SET_SESSION_PRIVILEGE_LEVEL), { privilege: Privilege.CALLBACK, run: setSessionPrivilege }],
   [commandKey(NetFn.APP, AppCmd.CLOSE_SESSION), { privilege: Privilege.CALLBACK, run: closeSession }],
+  [commandKey(NetFn.APP, AppCmd.GET_SESSION_INFO), { privilege: Privilege.USER, run: getSessionInfo }],
   [commandKey(NetFn.APP, AppCmd.GET_CHANNEL_INFO), { privilege: Privilege.USER, run: getChannelInfo }],
   [commandKey(NetFn.APP, AppCmd.GET_CHANNEL_ACCESS), { privilege: Privilege.USER, run: getChannelAccess }],
   [commandKey(NetFn.APP, AppCmd.GET_USER_ACCESS), { privilege: Privilege.OPERATOR, run: getUserAccess }],
