@@ -10,6 +10,7 @@ import { decodeResponse, encodeRequest } from '../../src/protocols/ipmi/message.
 import { decodeAsf, decodeRmcp, encodeAsf } from '../../src/protocols/ipmi/rmcp.ts';
 import { decodeSession20, encodeSession20 } from '../../src/protocols/ipmi/session20.ts';
 import { decodeSession15, encodeSession15 } from '../../src/protocols/ipmi/session15.ts';
+import { decodeSol, encodeSol } from '../../src/protocols/ipmi/sol.ts';
 import { decodeActivateSessionResponse, decodeSessionChallenge, encodeActivateSessionRequest } from '../../src/protocols/ipmi/session-commands.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { MemoryBmcHandler } from '../../src/protocols/ipmi/server/memory-handler.ts';
@@ -182,4 +183,28 @@ test('a handler that throws is answered 0xFF and counted; the BMC and SOL stay u
   assert.equal(activated?.cc, 0);
   assert.equal(activated?.data.length, 12, 'Activate Payload answers exactly 12 bytes');
   assert.equal(activated?.data.readUInt16LE(8), port, 'the SOL port, little-endian');
+});
+
+test('a SOL console that vanishes with output pending is cleaned up (pyghmi fakebmc crashed here)', async (t) => {
+  const { open, bmc, advance } = await setup(t);
+  const c = await open();
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+  assert.equal((await c.command(NetFn.APP, AppCmd.ACTIVATE_PAYLOAD, [PayloadType.SOL, 1, 0xc0, 0, 0, 0]))?.cc, 0);
+  // Type a line: the BMC acks it, echoes it, and then waits for an ack that never comes.
+  c.send(encodeSession20({ payloadType: PayloadType.SOL, sessionId: c.bmcSessionId, sequence: c.sequence++, payload: encodeSol({ sequence: 1, ackSequence: 0, acceptedCount: 0, flags: 0, data: Buffer.from('hi\r') }) }, c.keys, Buffer.alloc(16, 1)));
+  const ack = decodeSol(decodeSession20((await c.next()) as Buffer, c.keys).payload);
+  assert.deepEqual([ack.sequence, ack.ackSequence, ack.acceptedCount], [0, 1, 3]);
+  const output = decodeSol(decodeSession20((await c.next()) as Buffer, c.keys).payload);
+  assert.match(output.data.toString(), /anvil-console\[ANVIL0001\]: hi/);
+  assert.equal(bmc.sol.owner?.bmcSessionId, c.bmcSessionId);
+  // The console disappears without acking or closing: its idle session is swept, SOL freed.
+  await c.close();
+  advance(61_000);
+  bmc.sweep();
+  assert.equal(bmc.sessionCount, 0);
+  assert.equal(bmc.sol.owner, undefined);
+  // A new console can take SOL at once.
+  const d = await open();
+  assert.equal(await d.login(USER, PASSWORD, suite3), 0);
+  assert.equal((await d.command(NetFn.APP, AppCmd.ACTIVATE_PAYLOAD, [PayloadType.SOL, 1, 0xc0, 0, 0, 0]))?.cc, 0);
 });

@@ -121,7 +121,12 @@ export class MiniConsole {
     return { cc: res.completionCode, data: Buffer.from(res.data) };
   }
 
+  #closed = false;
+
+  /** Closes the socket; safe to call twice. */
   close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
