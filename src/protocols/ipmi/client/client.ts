@@ -14,10 +14,27 @@ export interface ClientOptions extends TransportOptions {
   readonly random?: Randomness;
 }
 
-const systemRandom: Randomness = {
-  bytes: (n) => randomBytes(n),
-  fraction: () => randomInt(0, 1_000_000) / 1_000_000,
-};
+/** Random bytes are drawn from the kernel this many at a time: one call per ~200 packets, not one per packet. */
+const RANDOM_POOL_BYTES = 4096;
+
+/** The system CSPRNG, pooled. Copies are handed out, so no two callers share bytes. */
+function systemRandom(): Randomness {
+  let pool = randomBytes(RANDOM_POOL_BYTES);
+  let used = 0;
+  return {
+    bytes(n) {
+      if (n > RANDOM_POOL_BYTES) return randomBytes(n);
+      if (used + n > RANDOM_POOL_BYTES) {
+        pool = randomBytes(RANDOM_POOL_BYTES);
+        used = 0;
+      }
+      const out = Buffer.from(pool.subarray(used, used + n));
+      used += n;
+      return out;
+    },
+    fraction: () => randomInt(0, 1_000_000) / 1_000_000,
+  };
+}
 
 /** The registry key: secrets enter only as a digest, so a key is safe to print. */
 function registryKey(t: BmcTarget): string {
@@ -34,7 +51,7 @@ export class IpmiClient {
   constructor(options: ClientOptions = {}) {
     this.transport = new Transport(options);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
-    this.#random = options.random ?? systemRandom;
+    this.#random = options.random ?? systemRandom();
   }
 
   /** The session for this BMC and credentials, created on first use (login happens on the first request). */

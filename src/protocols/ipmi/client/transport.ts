@@ -99,7 +99,7 @@ export class Transport {
     const set = this.#byRemote.get(endpoint.remoteKey);
     set?.delete(endpoint);
     if (set?.size === 0) this.#byRemote.delete(endpoint.remoteKey);
-    for (const [sid, owner] of this.#bySessionId) if (owner === endpoint) this.#bySessionId.delete(sid);
+    // Session IDs are released by their session (releaseSessionId): no scan of the whole map here.
   }
 
   /** A console session ID no other session on this socket uses (never 0, which means "no session"). */
