@@ -190,3 +190,19 @@ test('write requests are refused with error 2, from tftp-hpa, atftp and a raw WR
   assert.equal(server.counters.requestsRefused, 3);
   await assert.rejects(readFile(join(root.dir, 'uploaded')), { code: 'ENOENT' });
 });
+
+test('IPv6: curl fetches from a server on ::1', async (t) => {
+  if (!havePeers(t, 'curl')) return;
+  const root = await makeRoot(t);
+  const out = await outDir(t);
+  let server;
+  try {
+    server = await startServer(t, root.dir, { host: '::1' });
+  } catch (error) {
+    if (!requireCondition(t, false, `IPv6 loopback (::1) to bind: ${(error as Error).message}`)) return;
+    throw error;
+  }
+  const result = await run('curl', ['-sS', '--tftp-blksize', '1468', '-o', join(out, 'big.bin'), `tftp://[::1]:${server.port}/big.bin`]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok((await readFile(join(out, 'big.bin'))).equals(root.files.get('big.bin')!));
+});
