@@ -9,8 +9,12 @@ import type { TftpFile } from './handler.ts';
 /** Opcode and block number in front of each payload. */
 const DATA_HEADER_BYTES = 4;
 
-/** Bytes read per chunk: large enough to amortise the thread-pool round trip of a read. */
-export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/**
+ * Bytes read per chunk: large enough to amortise the thread-pool round trip of a read,
+ * small enough that a thousand machines fetching a large file at once hold ~200 MB
+ * (three chunks per transfer: the one before, for a window being resent, and the next).
+ */
+export const DEFAULT_CHUNK_BYTES = 64 * 1024;
 
 /** `packets` holds one slot of DATA_HEADER_BYTES + blksize per block; `bytes` is the file bytes it holds. */
 type Chunk = { readonly packets: Buffer; readonly bytes: number };
@@ -29,7 +33,7 @@ export class BlockReader {
     this.#file = file;
     this.#blockSize = blockSize;
     let blocks = Math.max(Math.ceil(chunkBytes / blockSize), 2 * windowSize);
-    // A small file (a rendered config) gets one chunk of its own size, not 256 KiB.
+    // A small file (a rendered config) gets one chunk of its own size, not a full chunk.
     if (file.size !== undefined) blocks = Math.min(blocks, Math.floor(file.size / blockSize) + 1);
     this.#blocksPerChunk = blocks;
   }
