@@ -335,18 +335,31 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     // The suite decides whether packets must be authenticated and encrypted (§13.28).
     if ((s.suite.integrity !== 0 && !h.authenticated) || (s.suite.confidentiality !== 0 && !h.encrypted)) return void this.stats.dropped++;
     const p = decodeSession20(packet, s.keys);
-    if (!s.window.accept(h.sequence)) return void this.stats.replays++;
+    if (!s.window.accept(h.sequence)) {
+      this.stats.replays++;
+      const again = s.recent.replyTo(h.sequence, packet);
+      if (again !== undefined) this.#io.send(again, s.remote);
+      // SOL dedups by its own sequence number: the same datagram again is only acked again.
+      else if (h.payloadType === PayloadType.SOL && s.lastSol !== undefined && s.lastSol.equals(packet)) this.sol.onPacket(s, p.payload);
+      return;
+    }
     s.lastActivity = this.now();
-    if (h.payloadType === PayloadType.SOL) return this.sol.onPacket(s, p.payload);
+    if (h.payloadType === PayloadType.SOL) {
+      s.lastSol = Buffer.from(packet);
+      return this.sol.onPacket(s, p.payload);
+    }
     const req = decodeRequest(p.payload);
     const res = await this.#dispatch(req, s);
-    this.#sendInSession(s, PayloadType.IPMI, res);
+    s.recent.remember(h.sequence, packet, this.#sendInSession(s, PayloadType.IPMI, res));
   }
 
-  #sendInSession(s: Session20, payloadType: number, payload: Buffer): void {
+  /** Frames, sends and returns one payload of an active RMCP+ session. */
+  #sendInSession(s: Session20, payloadType: number, payload: Buffer): Buffer {
     const sequence = s.outboundSequence;
     s.outboundSequence = (s.outboundSequence + 1) >>> 0 || 1;
-    this.#io.send(encodeSession20({ payloadType, sessionId: s.consoleSessionId, sequence, payload }, s.keys, this.random(16)), s.remote);
+    const datagram = encodeSession20({ payloadType, sessionId: s.consoleSessionId, sequence, payload }, s.keys, this.random(16));
+    this.#io.send(datagram, s.remote);
+    return datagram;
   }
 
   async #ipmi15(packet: Buffer, remote: RemoteAddress): Promise<void> {
@@ -368,12 +381,19 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     if (s === undefined || s.kind !== 'ipmi15' || s.remote.address !== remote.address) return void this.stats.dropped++;
     if (session15AuthTypeFromByte(p.authType) !== s.authType) return void this.stats.dropped++;
     verifySession15(p, s.user.password);
-    if (!s.window.accept(p.sequence)) return void this.stats.replays++;
+    if (!s.window.accept(p.sequence)) {
+      this.stats.replays++;
+      const again = s.recent.replyTo(p.sequence, packet);
+      if (again !== undefined) this.#io.send(again, s.remote);
+      return;
+    }
     s.lastActivity = this.now();
     const res = await this.#dispatch(decodeRequest(p.message), s);
     const sequence = s.outboundSequence;
     s.outboundSequence = (s.outboundSequence + 1) >>> 0;
-    this.#io.send(encodeSession15({ authType: s.authType, sequence, sessionId: s.bmcSessionId, message: res, password: s.user.password }), s.remote);
+    const datagram = encodeSession15({ authType: s.authType, sequence, sessionId: s.bmcSessionId, message: res, password: s.user.password });
+    s.recent.remember(p.sequence, packet, datagram);
+    this.#io.send(datagram, s.remote);
   }
 
   async #dispatch(req: Required<IpmiRequest>, session: ServerSession | undefined): Promise<Buffer> {

@@ -11,7 +11,7 @@ import { encodeSession15, session15AuthTypeFromByte, verifySession15 } from '../
 import { commandKey } from './context.ts';
 import type { BmcUser } from './handler.ts';
 import type { PendingChallenge, RemoteAddress, Session15 } from './session.ts';
-import { SequenceWindow } from './session.ts';
+import { RecentReplies, SequenceWindow } from './session.ts';
 
 /** Outstanding challenges kept at most; the oldest is dropped beyond. */
 export const MAX_PENDING_CHALLENGES = 32;
@@ -98,6 +98,7 @@ export function activateSession(host: Login15Host, p: Session15Packet, pending: 
     lastActivity: host.now(),
     window: new SequenceWindow((inbound - 1) >>> 0),
     outboundSequence: (a.initialOutboundSequence + 1) >>> 0,
+  recent: new RecentReplies(),
   };
   host.registerSession15(s);
 host.countActivated();

@@ -20,7 +20,7 @@ import {
 import { encodeSession20 } from '../session20.ts';
 import type { BmcUser } from './handler.ts';
 import type { RemoteAddress, Session20 } from './session.ts';
-import { SequenceWindow } from './session.ts';
+import { RecentReplies, SequenceWindow } from './session.ts';
 
 /** What the login steps need from the BMC. */
 export interface LoginHost {
@@ -74,6 +74,7 @@ export function openSession(host: LoginHost, req: OpenSessionRequest, remote: Re
     lastActivity: host.now(),
     window: new SequenceWindow(0),
     outboundSequence: 1,
+    recent: new RecentReplies(),
   };
   host.register(session);
   return frame(PayloadType.OPEN_SESSION_RESPONSE, openResponse(session));

@@ -40,6 +40,31 @@ export class SequenceWindow {
   }
 }
 
+/** Replies kept per session to answer retransmissions (ipmitool resends the identical datagram when a reply is lost). */
+export const RECENT_REPLIES = 8;
+
+/**
+ * The last few requests and the datagrams that answered them. A retransmission (byte for
+ * byte the same datagram) gets the same answer again instead of running the command twice
+ * or being dropped as a replay: chassis control must not run twice, and the console must
+ * not time out because one reply was lost.
+ */
+export class RecentReplies {
+  readonly #entries = new Map<number, { readonly request: Buffer; readonly reply: Buffer }>();
+
+  remember(sequence: number, request: Buffer, reply: Buffer): void {
+    this.#entries.delete(sequence);
+    this.#entries.set(sequence, { request: Buffer.from(request), reply });
+    if (this.#entries.size > RECENT_REPLIES) this.#entries.delete(this.#entries.keys().next().value as number);
+  }
+
+  /** The reply to this exact datagram, if it was answered recently. */
+  replyTo(sequence: number, request: Buffer): Buffer | undefined {
+    const entry = this.#entries.get(sequence);
+    return entry !== undefined && entry.request.equals(request) ? entry.reply : undefined;
+  }
+}
+
 export interface RemoteAddress {
   readonly address: string;
   readonly port: number;
@@ -73,6 +98,9 @@ export interface Session20 {
   lastActivity: number;
   window: SequenceWindow;
   outboundSequence: number;
+  readonly recent: RecentReplies;
+  /** The last SOL datagram, whose retransmission is passed on so SOL can ack it again. */
+  lastSol?: Buffer;
 }
 
 export interface Session15 {
@@ -87,6 +115,7 @@ export interface Session15 {
   lastActivity: number;
   window: SequenceWindow;
   outboundSequence: number;
+  readonly recent: RecentReplies;
 }
 
 export type ServerSession = Session20 | Session15;
