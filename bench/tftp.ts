@@ -2,8 +2,6 @@
 //
 //   source scripts/env.sh && node bench/tftp.ts [--size-mib 64] [--runs 5] [--cpu N]
 //
-// --cpu N pins both servers, every client and this process to CPU N: a lock-step transfer
-// is a ping-pong of wake-ups, so on a busy machine one shared CPU gives steadier figures.
 // Needs root (or unprivileged user namespaces), curl, tftp-hpa and dnsmasq. The bench
 // re-executes itself in a private network namespace (unshare -n), so dnsmasq can have
 // port 69 on that namespace's own loopback and no packet leaves it. A file of --size-mib
@@ -12,6 +10,9 @@
 // checked byte-exact, and the servers' CPU time per fetch is shown (steadier than wall time
 // on a busy machine). Then anvil's own client measures windowsize (RFC 7440) gain:
 // windowsize 1 against 8, 16 and 32. anvil's server runs in its own process, as in `serve`.
+//
+// --cpu N pins both servers, every client and this process to CPU N: a lock-step transfer
+// is a ping-pong of wake-ups, so on a busy machine one shared CPU gives steadier figures.
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
