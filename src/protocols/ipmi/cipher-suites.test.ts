@@ -1,3 +1,4 @@
+// Cipher suite table and the Get Channel Cipher Suites record list.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CIPHER_SUITES, cipherSuiteChunk, decodeCipherSuiteRecords, encodeCipherSuiteRecords, findCipherSuite } from './cipher-suites.ts';

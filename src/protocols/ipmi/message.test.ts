@@ -1,3 +1,4 @@
+// IPMI message framing and checksums, on bytes ipmitool and ipmi_sim put on the wire.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AppCmd, NetFn } from './constants.ts';

@@ -1,3 +1,4 @@
+// RMCP headers and ASF presence ping/pong, on ipmitool's and ipmi_sim's captured bytes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IpmiDecodeError } from './errors.ts';

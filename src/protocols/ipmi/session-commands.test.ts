@@ -1,3 +1,4 @@
+// Session-setup command data, on replies captured from ipmi_sim.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IpmiDecodeError } from './errors.ts';

@@ -1,3 +1,4 @@
+// IPMI 1.5 framing: MD5 and straight-password authcodes verified on captured ipmitool <-> ipmi_sim sessions.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AppCmd, AuthType, ChassisCmd } from './constants.ts';

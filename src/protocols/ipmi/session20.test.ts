@@ -1,3 +1,4 @@
+// RMCP+ framing: integrity pad and AuthCode, AES-CBC-128 with its pad, for each integrity algorithm.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfidentialityAlgorithm, IntegrityAlgorithm, PayloadType } from './constants.ts';

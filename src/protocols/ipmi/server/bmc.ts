@@ -4,7 +4,7 @@
 // out of receive().
 import type { CipherSuite } from '../cipher-suites.ts';
 import { CIPHER_SUITES } from '../cipher-suites.ts';
-import { AppCmd, AuthType, CompletionCode, PayloadType } from '../constants.ts';
+import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType } from '../constants.ts';
 import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from '../errors.ts';
 import { decodeRequest, encodeResponse, responseTo } from '../message.ts';
 import type { IpmiRequest } from '../message.ts';
@@ -44,7 +44,7 @@ export const DEFAULT_AUTH_TYPES_15: readonly Session15AuthType[] = ['md5', 'pass
 
 const COMMANDS: ReadonlyMap<number, CommandDef> = new Map([...appCommands, ...chassisCommands, ...sensorCommands, ...storageCommands, ...transportCommands]);
 /** The commands a console may send before it has a session (§22.13, §22.15, §22.16). */
-const PRE_SESSION = new Set([commandKey(0x06, AppCmd.GET_CHANNEL_AUTH_CAPABILITIES), commandKey(0x06, AppCmd.GET_CHANNEL_CIPHER_SUITES)]);
+const PRE_SESSION = new Set([commandKey(NetFn.APP, AppCmd.GET_CHANNEL_AUTH_CAPABILITIES), commandKey(NetFn.APP, AppCmd.GET_CHANNEL_CIPHER_SUITES)]);
 
 export interface BmcOptions {
   readonly handler?: BmcHandler;
@@ -369,7 +369,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       const req = decodeRequest(p.message);
       const key = commandKey(req.netFn, req.command);
       let res: Buffer;
-      if (key === commandKey(0x06, AppCmd.GET_SESSION_CHALLENGE)) res = sessionChallenge(this, req, remote);
+      if (key === commandKey(NetFn.APP, AppCmd.GET_SESSION_CHALLENGE)) res = sessionChallenge(this, req, remote);
       else if (PRE_SESSION.has(key)) res = await this.#dispatch(req, undefined);
       else return void this.stats.dropped++;
       this.#io.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: res }), remote);

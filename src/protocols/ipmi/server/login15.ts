@@ -1,7 +1,7 @@
 // The BMC side of IPMI 1.5 session establishment (IPMI v2.0 §22.16 Get Session Challenge,
 // §22.17 Activate Session): a challenge under a temporary session ID, then activation
 // authenticated with the user's password (MD5 or straight password) or not at all ("none").
-import { ActivateSessionCode, AppCmd, AuthType, ChallengeCode, CompletionCode, Privilege } from '../constants.ts';
+import { ActivateSessionCode, AppCmd, AuthType, ChallengeCode, CompletionCode, NetFn, Privilege } from '../constants.ts';
 import { IpmiAuthenticationError, IpmiEncodeError } from '../errors.ts';
 import type { IpmiRequest } from '../message.ts';
 import { decodeRequest, encodeResponse, responseTo } from '../message.ts';
@@ -15,6 +15,10 @@ import { RecentReplies, SequenceWindow } from './session.ts';
 
 /** Outstanding challenges kept at most; the oldest is dropped beyond. */
 export const MAX_PENDING_CHALLENGES = 32;
+/** Activate Session request data: auth type, privilege, challenge(16), initial outbound sequence(4) (§22.17). */
+const ACTIVATE_SESSION_REQUEST_LENGTH = 22;
+/** Get Session Challenge request data: auth type, user name(16) (§22.16). */
+const CHALLENGE_REQUEST_LENGTH = 17;
 
 /** What the IPMI 1.5 login needs from the BMC. */
 export interface Login15Host {
@@ -34,7 +38,7 @@ export interface Login15Host {
 /** Get Session Challenge (§22.16): remember a random challenge under a temporary session ID. Returns the response message. */
 export function sessionChallenge(host: Login15Host, req: Required<IpmiRequest>, remote: RemoteAddress): Buffer {
   const reply = (cc: number, data?: Buffer) => encodeResponse(responseTo(req, cc, data));
-  if (req.data.length < 17) return reply(CompletionCode.DATA_LENGTH_INVALID);
+  if (req.data.length < CHALLENGE_REQUEST_LENGTH) return reply(CompletionCode.DATA_LENGTH_INVALID);
   const { authType, userName } = decodeSessionChallengeRequest(req.data);
   const type = session15AuthTypeFromByte(authType);
   if (type === undefined || !host.authTypes15.includes(type)) return reply(CompletionCode.INVALID_DATA_FIELD);
@@ -67,7 +71,7 @@ export function activateSession(host: Login15Host, p: Session15Packet, pending: 
     throw error;
   }
   const req = decodeRequest(p.message);
-  if (commandKey(req.netFn, req.command) !== commandKey(0x06, AppCmd.ACTIVATE_SESSION) || req.data.length < 22) return host.countDropped();
+  if (commandKey(req.netFn, req.command) !== commandKey(NetFn.APP, AppCmd.ACTIVATE_SESSION) || req.data.length < ACTIVATE_SESSION_REQUEST_LENGTH) return host.countDropped();
   const a = decodeActivateSessionRequest(req.data);
   if (!a.challenge.equals(pending.challenge)) throw new IpmiAuthenticationError('Activate Session challenge does not match');
   host.challenges.delete(pending.temporarySessionId);
