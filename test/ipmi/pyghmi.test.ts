@@ -42,3 +42,32 @@ test('pyghmi Command: power, boot device, raw, sensors, users', async (t) => {
   assert.equal(handler.power, 'on');
   assert.equal(server.stats().activeSessions, 0);
 });
+
+const SOL_SCRIPT = `
+import sys, time, threading
+from pyghmi.ipmi import console
+got = []
+done = threading.Event()
+def handler(data):
+    if isinstance(data, (bytes, str)):
+        got.append(data.decode('latin1') if isinstance(data, bytes) else data)
+        if 'anvil-console' in ''.join(got): done.set()
+c = console.Console(bmc='127.0.0.1', port=int(sys.argv[1]), userid=sys.argv[2], password=sys.argv[3], iohandler=handler, force=True)
+deadline = time.time() + 10
+while not c.connected and time.time() < deadline:
+    console.session.Session.wait_for_rsp(0.2)
+c.send_data('from pyghmi\\r')
+while not done.is_set() and time.time() < deadline:
+    console.session.Session.wait_for_rsp(0.2)
+print(''.join(got))
+c.close()
+`;
+
+test('pyghmi Console (SOL) sends and receives through the emulator', async (t) => {
+  const ok = spawnSync(PYTHON, ['-c', 'import pyghmi.ipmi.console']).status === 0;
+  if (!requireCondition(t, ok, 'python3-pyghmi is not installed')) return;
+  const { port } = await startEmulator(t);
+  const run = await runPeer(PYTHON, ['-c', SOL_SCRIPT, String(port), USER, PASSWORD], {}, 30_000);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /anvil-console\[ANVIL0001\]: from pyghmi/);
+});
