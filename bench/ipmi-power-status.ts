@@ -2,10 +2,10 @@
 // (one process, one poll loop: the fastest reference) on the same BMCs, and ipmitool on a
 // sample (one process per BMC, extrapolated). Prints absolute times, the ratio and anvil's memory.
 //
-//   source scripts/env.sh && node bench/ipmi-power-status.ts [--count 1000] [--sample 20] [--fanout 1024] [--port 40000]
+//   source scripts/env.sh && node bench/ipmi-power-status.ts [--count 1000] [--sample 20] [--fanout 1024] [--port 10000]
 //
 // The BMCs are `bin/anvil bmc fake --count N` in a separate process on 127.0.0.1, ports
-// P..P+N-1. Every run must report every BMC "off"; a run with failures says so. Passwords go
+// P..P+N-1 (below the kernel's ephemeral range, 32768+, so no client socket holds one). Every run must report every BMC "off"; a run with failures says so. Passwords go
 // to the peers through a config file and the environment, never on a command line.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '1000' },
     sample: { type: 'string', default: '20' },
     fanout: { type: 'string', default: '1024' },
-    port: { type: 'string', default: '40000' },
+    port: { type: 'string', default: '10000' },
     'cipher-suite': { type: 'string' },
   },
 });
@@ -42,7 +42,7 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
  */
 async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
   const emulator = spawn(join(root, 'bin/anvil'), ['bmc', 'fake', '--port', String(BASE_PORT), '--count', String(COUNT)], {
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, IPMI_PASSWORD: PASSWORD },
   });
   const exited = new Promise((resolve) => emulator.once('exit', resolve));
@@ -58,7 +58,9 @@ async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
           resolve();
         }
       });
-      emulator.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
+      let errors = '';
+      emulator.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+      emulator.once('exit', (code) => reject(new Error(`the emulator exited with ${code}: ${errors.trim()} (choose a free range with --port)`)));
     });
     return await fn();
   } finally {
@@ -110,7 +112,10 @@ function ipmipowerRun(fanout?: number): { ms: number; ok: number } | undefined {
   const r = spawnSync('ipmipower', ['--config-file', config, '-D', 'LAN_2_0', ...(fanout ? ['-F', String(fanout)] : []), '-h', hosts, '--stat'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   const ms = performance.now() - started;
   if (r.error) throw r.error;
-  return { ms, ok: r.stdout.split('\n').filter((l) => l.endsWith(': off')).length };
+  const ok = r.stdout.split('\n').filter((l) => l.endsWith(': off')).length;
+  // e.g. "ipmi_get_random: Bad file descriptor": ipmipower needs 2+ descriptors per host (ulimit -n).
+  if (ok === 0 && r.stderr.trim()) process.stdout.write(`  (ipmipower: ${r.stderr.trim().split('\n')[0]})\n`);
+  return { ms, ok };
 }
 
 function ipmitoolRun(): { ms: number; ok: number } | undefined {
