@@ -10,6 +10,7 @@
 // checked byte-exact, and the servers' CPU time per fetch is shown (steadier than wall time
 // on a busy machine). Then anvil's own client measures windowsize (RFC 7440) gain:
 // windowsize 1 against 8, 16 and 32. anvil's server runs in its own process, as in `serve`.
+// A bare lock-step server on node:dgram is measured too: the floor any Node server pays.
 //
 // --cpu N pins both servers, every client and this process to CPU N: a lock-step transfer
 // is a ping-pong of wake-ups, so on a busy machine one shared CPU gives steadier figures.
@@ -20,11 +21,13 @@ import { chmodSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createSocket } from 'node:dgram';
 import { tftpGet } from '../src/protocols/tftp/client.ts';
 import { RootDirectoryHandler } from '../src/protocols/tftp/root-handler.ts';
 import { TftpServer } from '../src/protocols/tftp/server.ts';
 
 const ANVIL_PORT = 6969;
+const FLOOR_PORT = 6970;
 const DNSMASQ_PORT = 69; // dnsmasq has no option for another TFTP port; the namespace makes 69 private
 const HOST = '127.0.0.1';
 const IN_NAMESPACE = 'ANVIL_BENCH_IN_NETNS';
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     cpu: { type: 'string' },
     'serve-anvil': { type: 'string' },
+    'serve-floor': { type: 'string' },
   },
 });
 
@@ -59,13 +63,15 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
     const expected = createHash('sha256').update(content).digest('hex');
     const bytes = content.length;
 
-    const anvil = await startAnvil(root);
+    const anvil = await startChild('--serve-anvil', root);
     children.push(anvil);
+    const floor = await startChild('--serve-floor', root);
+    children.push(floor);
     const dnsmasq = await startDnsmasq(root, dir);
     children.push(dnsmasq);
     const cpu = values.cpu;
     if (cpu !== undefined) {
-      for (const pid of [process.pid, anvil.pid!, dnsmasq.pid!]) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
+      for (const pid of [process.pid, anvil.pid!, floor.pid!, dnsmasq.pid!]) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
     }
     const servers = [
       { name: 'anvil', port: ANVIL_PORT, pid: anvil.pid! },
@@ -96,6 +102,16 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
         console.log(`${name === 'anvil' ? fetch.label : ' '.repeat(fetch.label.length)}   ${name.padEnd(8)} ${wall.toFixed(3).padStart(7)} ${mbps(bytes, wall).padStart(7)}  ${cpu.toFixed(2).padStart(12)}`);
       }
       console.log(`${' '.repeat(fetch.label.length)}   anvil/dnsmasq throughput ×${median(ratios).toFixed(2)} (median of per-pair ratios)`);
+    }
+
+    // The floor: what any server built on node:dgram pays per lock-step datagram.
+    console.log('\nnode:dgram floor: a bare lock-step server (file in memory, no options, no timers, no checks), blksize 512:');
+    for (const fetch of [FETCHES[0]!, FETCHES[2]!]) {
+      const samples: Sample[] = [];
+      for (let run = 0; run < runs; run++) samples.push(await timeFetch(fetch, FLOOR_PORT, floor.pid!, dir, expected));
+      const wall = median(samples.map((x) => x.seconds));
+      const cpuSeconds = median(samples.map((x) => x.cpuSeconds));
+      console.log(`${fetch.label}   floor    ${wall.toFixed(3).padStart(7)} ${mbps(bytes, wall).padStart(7)}  ${cpuSeconds.toFixed(2).padStart(12)}`);
     }
 
     console.log('\nwindowsize (RFC 7440): anvil\'s client against anvil\'s server, blksize 1468:');
@@ -180,11 +196,11 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
-function startAnvil(root: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--serve-anvil', root], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startChild(mode: '--serve-anvil' | '--serve-floor', root: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, mode, root], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`anvil TFTP server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
     child.stdout.once('data', () => resolve(child));
   });
 }
@@ -211,6 +227,41 @@ async function startDnsmasq(root: string, dir: string): Promise<ChildProcess> {
   }
 }
 
+/**
+ * The least a TFTP server on node:dgram can do per datagram: RFC 1350 lock-step from a
+ * file held in memory, one connected socket per transfer, no options, retransmission or
+ * validation. A measuring instrument only, never a server to use.
+ */
+function serveFloor(path: string): void {
+  const file = readFileSync(path);
+  const last = Math.floor(file.length / 512) + 1;
+  const packet = (n: number) => {
+    const start = (n - 1) * 512;
+    const out = Buffer.allocUnsafe(4 + Math.min(512, file.length - start));
+    out.writeUInt16BE(3, 0);
+    out.writeUInt16BE(n & 0xffff, 2);
+    file.copy(out, 4, start, start + 512);
+    return out;
+  };
+  const listener = createSocket('udp4');
+  listener.on('message', (_request, client) => {
+    const socket = createSocket('udp4');
+    socket.bind(0, HOST, () =>
+      socket.connect(client.port, client.address, () => {
+        let acked = 0;
+        socket.on('message', (ack) => {
+          if (ack.readUInt16BE(2) !== ((acked + 1) & 0xffff)) return;
+          acked++;
+          if (acked === last) socket.close();
+          else socket.send(packet(acked + 1));
+        });
+        socket.send(packet(1));
+      }),
+    );
+  });
+  listener.bind(FLOOR_PORT, HOST, () => process.stdout.write('listening\n'));
+}
+
 // Dispatch last: the functions and tables above must be initialised first.
 if (values['serve-anvil'] !== undefined) {
   // Child mode: anvil's server alone in its process, as `anvil serve --tftp` runs it.
@@ -220,6 +271,8 @@ if (values['serve-anvil'] !== undefined) {
   process.on('SIGTERM', () => {
     void server.close().then(() => process.exit(0));
   });
+} else if (values['serve-floor'] !== undefined) {
+  serveFloor(join(values['serve-floor'], 'bench.bin'));
 } else if (process.env[IN_NAMESPACE] !== '1') {
   // Parent mode: re-run inside a fresh network namespace with only loopback, up.
   const script = `ip link set lo up && exec "$0" "$@"`;
