@@ -137,3 +137,21 @@ test('ipmi_sim posing as Supermicro (IANA 10876): the OEM lookup picks the vendo
   const again = await client.bmc(sim.target({ cipherSuite: 1 })).oem();
   assert.equal(again.name, 'supermicro', 'a second session finds the same vendor');
 });
+
+test('ipmi_sim behind a relay: a lost RAKP2 restarts the whole login instead of resending RAKP1', async (t) => {
+  if (!havePeers(t, 'ipmi_sim')) return;
+  const sim = await startIpmiSim(t);
+  const proxy = await startProxy(t, sim.port);
+  const RAKP1 = 0x12;
+  const RAKP2 = 0x13;
+  const OPEN_SESSION_REQUEST = 0x10;
+  let dropped = 0;
+  proxy.dropAnswer = (packet) => packet[5] !== undefined && (packet[5] & 0x3f) === RAKP2 && dropped++ === 0;
+  const client = new IpmiClient({ policy: { timeoutMs: 150, retries: 2, jitter: 0 } });
+  t.after(() => client.close());
+  assert.equal(await client.bmc(sim.target({ port: proxy.port })).getPowerState(), 'off');
+  const types = proxy.sent.filter((p) => p[4] === 0x06).map((p) => p[5]! & 0x3f);
+  assert.equal(dropped, 2, 'the first RAKP2 was dropped, the second passed');
+  assert.equal(types.filter((x) => x === OPEN_SESSION_REQUEST).length, 2, 'a second Open Session');
+  assert.equal(types.filter((x) => x === RAKP1).length, 2, 'one RAKP1 per login, never a resend within one');
+});

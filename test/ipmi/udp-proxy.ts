@@ -11,20 +11,25 @@ export interface UdpProxy {
   mode: ProxyMode;
   /** Datagrams from the client since the counter was last reset. */
   fromClient: number;
+  /** When set, BMC answers it returns true for are dropped (it may count and switch itself off). */
+  dropAnswer?: (packet: Buffer) => boolean;
+  /** Every datagram the client sent, in order. */
+  readonly sent: Buffer[];
 }
 
 export async function startProxy(t: TestContext, bmcPort: number): Promise<UdpProxy> {
   const front = createSocket('udp4');
   const back = createSocket('udp4');
   let client: RemoteInfo | undefined;
-  const proxy: UdpProxy = { port: 0, mode: 'pass', fromClient: 0 };
+  const proxy: UdpProxy = { port: 0, mode: 'pass', fromClient: 0, sent: [] };
   front.on('message', (msg, rinfo) => {
     client = rinfo;
     proxy.fromClient++;
+    proxy.sent.push(msg);
     back.send(msg, bmcPort, '127.0.0.1');
   });
   back.on('message', (msg) => {
-    if (!client || proxy.mode === 'drop-answers') return;
+    if (!client || proxy.mode === 'drop-answers' || proxy.dropAnswer?.(msg)) return;
     if (proxy.mode === 'corrupt-answers') {
       const bad = Buffer.from(msg);
       bad[bad.length - 1]! ^= 0xff;
