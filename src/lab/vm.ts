@@ -201,6 +201,15 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
     });
   }
 
+  /** Pulses the NMI line (IPMI "diagnostic interrupt"): a Linux guest logs it or panics, as configured. */
+  nmi(): Promise<void> {
+    return this.#serial(async () => {
+      const run = await this.#current();
+      if (!run) throw poweredOff(this.name, 'send an NMI to');
+      await this.#command(run, 'inject-nmi');
+    });
+  }
+
   async getBootDevice(): Promise<LabBootDeviceSetting> {
     const def = await this.definition();
     if (def.nextBoot) return { device: def.nextBoot.device, efi: def.nextBoot.efi, persistent: false };

@@ -1,0 +1,86 @@
+// A lab VM behind anvil's emulated controllers: ipmitool (a real peer) against the IPMI BMC
+// emulator, and anvil's AMT client against the AMT emulator, each powering a real QEMU into iPXE.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { LabAmtHandler, LabIpmiHandler } from '../../src/lab/controllers.ts';
+import { LabStore } from '../../src/lab/store.ts';
+import { LabVm } from '../../src/lab/vm.ts';
+import { commandLineOf, isAlive } from '../../src/lab/process.ts';
+import { AmtClient, AmtEmulator } from '../../src/protocols/amt/index.ts';
+import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
+import { runPeer } from '../ipmi/emulator-helpers.ts';
+import { havePeers } from '../helpers/peers.ts';
+
+const USER = 'admin';
+const PASSWORD = 'lab-test-pw';
+const IPXE_BANNER_MS = 40_000;
+
+async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> {
+  const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new LabStore(dir);
+  await store.create({ name, mac, memoryMb: 256, diskSize: null, bmc: { kind: 'both', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: USER, password: PASSWORD } });
+  const vm = await LabVm.open(store, name);
+  t.after(async () => {
+    await vm.powerOff().catch(() => undefined);
+    await vm.close();
+  });
+  return vm;
+}
+
+test('ipmitool sets a one-time boot device, powers the VM on into iPXE, reads its state, powers it off', { timeout: 90_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
+  const vm = await labVm(t, 'ipmi1', '52:54:00:bb:00:01');
+  await vm.setBootDevice('disk', { persistent: true });
+  const server = new BmcServer();
+  t.after(() => server.close());
+  const { port } = await server.add({ handler: new LabIpmiHandler(vm, { user: USER, password: PASSWORD }) });
+  const ipmitool = (...args: string[]) =>
+    runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '2', '-R', '3', ...args], { IPMI_PASSWORD: PASSWORD }, 60_000);
+
+  assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is off/);
+  assert.equal((await ipmitool('chassis', 'bootdev', 'pxe')).code, 0);
+  assert.deepEqual(await vm.getBootDevice(), { device: 'pxe', persistent: false, efi: false });
+
+  const on = await ipmitool('power', 'on');
+  assert.equal(on.code, 0, on.stderr);
+  assert.equal(await vm.getPowerState(), 'on');
+  assert.ok((await commandLineOf(vm.pid!))?.includes('order=c,once=n'), 'one-time PXE over a persistent disk');
+  await vm.console.buffer.waitFor('iPXE', { timeoutMs: IPXE_BANNER_MS });
+  // Spent by that boot: the machine is back to its own order.
+  assert.deepEqual(await vm.getBootDevice(), { device: 'disk', persistent: true, efi: false });
+  assert.match((await ipmitool('chassis', 'bootparam', 'get', '5')).stdout, /Boot Flag Invalid/);
+  assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is on/);
+
+  const pid = vm.pid!;
+  assert.equal((await ipmitool('power', 'off')).code, 0);
+  assert.equal(await vm.getPowerState(), 'off');
+  assert.equal(isAlive(pid), false);
+  assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is off/);
+});
+
+test('the AMT emulator in front of a lab VM: power on with a one-time PXE boot, reset refused when off', { timeout: 90_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64')) return;
+  const vm = await labVm(t, 'amt1', '52:54:00:bb:00:02');
+  await vm.setBootDevice('disk', { persistent: true });
+  const emulator = new AmtEmulator({ password: PASSWORD, address: '127.0.0.1', port: 0, handler: new LabAmtHandler(vm) });
+  const { port } = await emulator.listen();
+  t.after(() => emulator.close());
+  const amt = new AmtClient({ host: '127.0.0.1', port, password: PASSWORD });
+  t.after(() => amt.close());
+
+  assert.equal(await amt.getPowerState(), 'off');
+  await assert.rejects(amt.setPowerState('reset'));
+  amt.setNextBoot('pxe');
+  await amt.setPowerState('on');
+  assert.equal(await vm.getPowerState(), 'on');
+  assert.ok((await commandLineOf(vm.pid!))?.includes('order=c,once=n'));
+  await vm.console.buffer.waitFor('iPXE', { timeoutMs: IPXE_BANNER_MS });
+  assert.equal(await amt.getPowerState(), 'on');
+  await amt.setPowerState('off');
+  assert.equal(await vm.getPowerState(), 'off');
+});
