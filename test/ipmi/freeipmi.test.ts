@@ -70,3 +70,27 @@ test('one ipmipower call drives a fleet of 20 BMCs hosted in one process', async
   assert.equal(stat.stdout.trim().split('\n').filter((l) => / on$/.test(l)).length, 20);
   assert.equal(server.stats().activeSessions, 0);
 });
+
+test('ipmi-sel, ipmi-fru and ipmi-config read the SEL, FRU and boot flags', async (t) => {
+  if (!havePeers(t, 'ipmi-sel', 'ipmi-fru', 'ipmi-config', 'ipmipower')) return;
+  const { port } = await startEmulator(t);
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const cache = mkdtempSync(join(tmpdir(), 'anvil-sdr-'));
+  t.after(() => rmSync(cache, { recursive: true, force: true }));
+  const cacheArgs = ['--sdr-cache-directory', cache, '--quiet-cache'];
+  await freeipmi('ipmipower', port, ['--on']);
+  const sel = await freeipmi('ipmi-sel', port, cacheArgs);
+  assert.equal(sel.code, 0, sel.stderr);
+  assert.match(sel.stdout, /Power Unit\s+\| Power Off\/Power Down/);
+  const fru = await freeipmi('ipmi-fru', port, cacheArgs);
+  assert.match(fru.stdout, /FRU Product Name: Emulated Server/);
+  assert.match(fru.stdout, /FRU Board Serial Number: ANVIL0001/);
+  const set = await freeipmi('ipmi-config', port, ['--category=chassis', '--commit', '-e', 'Chassis_Boot_Flags:Boot_Device=PXE', '-e', 'Chassis_Boot_Flags:Boot_Flags_Persistent=Yes', '-e', 'Chassis_Boot_Flags:BIOS_Boot_Type=EFI']);
+  assert.equal(set.code, 0, set.stdout + set.stderr);
+  const flags = await freeipmi('ipmi-config', port, ['--category=chassis', '--checkout', '-S', 'Chassis_Boot_Flags']);
+  assert.match(flags.stdout, /Boot_Flags_Persistent\s+Yes/);
+  assert.match(flags.stdout, /BIOS_Boot_Type\s+EFI/);
+  assert.match(flags.stdout, /Boot_Device\s+PXE/);
+});

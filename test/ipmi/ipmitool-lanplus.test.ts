@@ -77,7 +77,7 @@ test('ipmitool lanplus: users, SDR, sensors, SEL, FRU, LAN', async (t) => {
 
   await run('power', 'on');
   const sel = await run('sel', 'list');
-  assert.match(sel.stdout, /Power Unit #0x01 \| Power off\/down \| Deasserted/);
+  assert.match(sel.stdout, /Power Unit #0x50 \| Power off\/down \| Deasserted/);
   assert.match((await run('sel', 'clear')).stdout, /Clearing SEL/);
   assert.match((await run('sel', 'list')).stdout + (await run('sel', 'list')).stderr, /SEL has no entries/);
   assert.equal(handler.selEntries().length, 0);

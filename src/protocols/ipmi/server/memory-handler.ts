@@ -7,6 +7,11 @@ import { buildFruImage } from './fru-image.ts';
 const ADMINISTRATOR = 4;
 /** User slots the default BMC has (ipmitool `user list` shows them all). */
 export const DEFAULT_USER_SLOTS = 10;
+/**
+ * Sensor number named in the SEL's power events: a power unit with no threshold SDR, so
+ * no tool mistakes the events for readings of a listed sensor.
+ */
+export const POWER_UNIT_SENSOR = 0x50;
 /** SEL capacity in 16-byte records. */
 export const SEL_CAPACITY = 512;
 
@@ -177,7 +182,7 @@ export class MemoryBmcHandler implements BmcHandler {
     r[7] = 0x20; // generator: the BMC
     r[9] = 0x04; // event message format revision 2.0
     r[10] = 0x09; // sensor type: power unit
-    r[11] = 0x01; // sensor number
+    r[11] = POWER_UNIT_SENSOR; // sensor number
     r[12] = on ? 0xef : 0x6f; // bit 7 deassertion; 0x6f sensor-specific
     r[13] = 0x00;
     r[14] = 0xff;
