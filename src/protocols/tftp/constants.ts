@@ -44,6 +44,13 @@ export const DEFAULT_MAX_BLOCK_SIZE = 1468;
 export const MIN_TIMEOUT_SECONDS = 1;
 export const MAX_TIMEOUT_SECONDS = 255;
 
+/**
+ * Longest client timeout option (RFC 2349) anvil accepts. RFC 2349 lets the server only
+ * accept or refuse the value, not lower it; a vanished client holds its transfer slot for
+ * timeout × (retries + 1), so 255 s would pin a slot for over 20 minutes.
+ */
+export const DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS = 60;
+
 /** windowsize bounds, RFC 7440 §3 (the RFC allows 65535; anvil caps lower, see below). */
 export const MIN_WINDOW_SIZE = 1;
 export const MAX_WINDOW_SIZE = 65535;

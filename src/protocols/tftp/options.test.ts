@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { negotiateReadOptions } from './options.ts';
 
-const limits = { maxBlockSize: 1468, maxWindowSize: 64 };
+const limits = { maxBlockSize: 1468, maxWindowSize: 64, maxTimeoutSeconds: 255 };
 
 test('no options: RFC 1350 defaults and no OACK', () => {
   assert.deepEqual(negotiateReadOptions([], 100, limits), { accepted: [], blockSize: 512, windowSize: 1, timeoutSeconds: undefined });
@@ -34,4 +34,6 @@ test('timeout in 1..255 is acknowledged; windowsize above the cap is lowered; ts
   assert.deepEqual(result.accepted, [['timeout', '255'], ['windowsize', '64']]);
   assert.equal(result.timeoutSeconds, 255);
   assert.equal(negotiateReadOptions([['timeout', '256']], 1, limits).timeoutSeconds, undefined);
+  // Above the server's own cap: refused, since RFC 2349 does not let the server answer lower.
+  assert.deepEqual(negotiateReadOptions([['timeout', '61']], 1, { ...limits, maxTimeoutSeconds: 60 }).accepted, []);
 });

@@ -17,6 +17,8 @@ export type NegotiationLimits = {
   readonly maxBlockSize: number;
   /** Largest windowsize granted; RFC 7440 §3 lets the server answer smaller. */
   readonly maxWindowSize: number;
+  /** Longest timeout option accepted; a longer one is refused (left out of the OACK). */
+  readonly maxTimeoutSeconds: number;
 };
 
 export type Negotiated = {
@@ -61,7 +63,7 @@ export function negotiateReadOptions(
         break;
       case 'timeout':
         // RFC 2349: a value out of 1..255 is an invalid option, so it is not acknowledged.
-        if (n === undefined || n < MIN_TIMEOUT_SECONDS || n > MAX_TIMEOUT_SECONDS) break;
+        if (n === undefined || n < MIN_TIMEOUT_SECONDS || n > MAX_TIMEOUT_SECONDS || n > limits.maxTimeoutSeconds) break;
         timeoutSeconds = n;
         accepted.push([name, String(n)]);
         break;

@@ -6,6 +6,7 @@ import { decodePacket, encodeError } from './codec.ts';
 import type { TftpPacket, TftpRequest } from './codec.ts';
 import {
   DEFAULT_MAX_BLOCK_SIZE,
+  DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS,
   DEFAULT_MAX_RETRIES,
   DEFAULT_MAX_TRANSFERS,
   DEFAULT_MAX_WINDOW_SIZE,
@@ -15,6 +16,7 @@ import {
   MAX_TIMEOUT_SECONDS,
   MAX_WINDOW_SIZE,
   MIN_BLOCK_SIZE,
+  MIN_TIMEOUT_SECONDS,
   MIN_WINDOW_SIZE,
   TFTP_PORT,
 } from './constants.ts';
@@ -38,6 +40,8 @@ export type TftpServerOptions = {
   readonly maxWindowSize?: number;
   /** Retransmission timeout when the client sends no timeout option; default 1 s. */
   readonly retransmitTimeoutMs?: number;
+  /** Longest client timeout option accepted (RFC 2349); default 60 s, see DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS. */
+  readonly maxClientTimeoutSeconds?: number;
   /** Retransmissions before a transfer is abandoned; default 5. */
   readonly maxRetries?: number;
   /** Concurrent transfers; further requests are dropped, and clients retry. Default 1000. */
@@ -66,6 +70,7 @@ export class TftpServer {
   readonly #maxBlockSize: number;
   readonly #maxWindowSize: number;
   readonly #timeoutMs: number;
+  readonly #maxClientTimeoutSeconds: number;
   readonly #maxRetries: number;
   readonly #maxTransfers: number;
   readonly #socketFactory: SocketFactory;
@@ -86,6 +91,7 @@ export class TftpServer {
     this.#maxBlockSize = checkRange('maxBlockSize', options.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
     this.#maxWindowSize = checkRange('maxWindowSize', options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE);
     this.#timeoutMs = checkRange('retransmitTimeoutMs', options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS, 1, MAX_TIMEOUT_SECONDS * 1000);
+    this.#maxClientTimeoutSeconds = checkRange('maxClientTimeoutSeconds', options.maxClientTimeoutSeconds ?? DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
     this.#maxRetries = checkRange('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 1000);
     this.#maxTransfers = checkRange('maxTransfers', options.maxTransfers ?? DEFAULT_MAX_TRANSFERS, 1, 1_000_000);
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
@@ -195,6 +201,7 @@ export class TftpServer {
     const negotiated = negotiateReadOptions(request.options, file.size, {
       maxBlockSize: this.#maxBlockSize,
       maxWindowSize: this.#maxWindowSize,
+      maxTimeoutSeconds: this.#maxClientTimeoutSeconds,
     });
     const socket = this.#socketFactory(isIPv6(client.address) ? 'udp6' : 'udp4');
     try {
