@@ -332,3 +332,14 @@ test('a PXE-style tsize probe: a new RRQ from the same port replaces the old tra
   assert.deepEqual(ends, ['superseded', 'completed']);
   assert.equal(server.counters.activeTransfers, 0);
 });
+
+test('a handler that never answers is timed out: the client gets error 0 and the slot is freed', async (t) => {
+  const { port, server, events } = await startServer(t, { open: () => new Promise(() => {}) }, { openTimeoutMs: 50, maxTransfers: 1 });
+  const client = new RawClient(t);
+  await client.bind();
+  client.request(port, 'f');
+  const answer = await client.next();
+  assert.deepEqual(answer.packet.kind === 'error' && answer.packet.code, 0);
+  assert.equal(server.counters.activeTransfers, 0);
+  assert.ok(events.some((e) => e.type === 'handler-error'));
+});

@@ -64,6 +64,8 @@ export const DEFAULT_MAX_WINDOW_SIZE = 64;
 export const DEFAULT_RETRANSMIT_TIMEOUT_MS = 1000;
 /** Retransmissions of one window before a transfer is abandoned as a vanished client. */
 export const DEFAULT_MAX_RETRIES = 5;
+/** How long a file handler may take to open a file before the request is refused (error 0) and its slot freed. */
+export const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 /** Concurrent transfers before new requests are dropped (firmware retries its RRQ later). */
 export const DEFAULT_MAX_TRANSFERS = 1000;
 

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_RETRIES,
   DEFAULT_MAX_TRANSFERS,
   DEFAULT_MAX_WINDOW_SIZE,
+  DEFAULT_OPEN_TIMEOUT_MS,
   DEFAULT_RETRANSMIT_TIMEOUT_MS,
   ErrorCode,
   MAX_BLOCK_SIZE,
@@ -44,6 +45,8 @@ export type TftpServerOptions = {
   readonly maxClientTimeoutSeconds?: number;
   /** Retransmissions before a transfer is abandoned; default 5. */
   readonly maxRetries?: number;
+  /** Longest wait for the handler's open(); default 10 s. */
+  readonly openTimeoutMs?: number;
   /** Concurrent transfers; further requests are dropped, and clients retry. Default 1000. */
   readonly maxTransfers?: number;
   readonly socketFactory?: SocketFactory;
@@ -71,6 +74,7 @@ export class TftpServer {
   readonly #maxWindowSize: number;
   readonly #timeoutMs: number;
   readonly #maxClientTimeoutSeconds: number;
+  readonly #openTimeoutMs: number;
   readonly #maxRetries: number;
   readonly #maxTransfers: number;
   readonly #socketFactory: SocketFactory;
@@ -92,6 +96,7 @@ export class TftpServer {
     this.#maxWindowSize = checkRange('maxWindowSize', options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE);
     this.#timeoutMs = checkRange('retransmitTimeoutMs', options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS, 1, MAX_TIMEOUT_SECONDS * 1000);
     this.#maxClientTimeoutSeconds = checkRange('maxClientTimeoutSeconds', options.maxClientTimeoutSeconds ?? DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
+    this.#openTimeoutMs = checkRange('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, 1, 3_600_000);
     this.#maxRetries = checkRange('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 1000);
     this.#maxTransfers = checkRange('maxTransfers', options.maxTransfers ?? DEFAULT_MAX_TRANSFERS, 1, 1_000_000);
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
@@ -178,7 +183,7 @@ export class TftpServer {
     this.#active.set(key, slot);
     let file: TftpFile | undefined;
     try {
-      file = await this.#handler.open(request.filename, client);
+      file = await this.#open(request.filename, client);
     } catch (error) {
       this.#active.delete(key);
       if (error instanceof TftpAccessDeniedError) {
@@ -247,6 +252,28 @@ export class TftpServer {
       windowSize: negotiated.windowSize,
     });
     transfer.start();
+  }
+
+  /** The handler's open(), bounded by openTimeoutMs; a file that arrives too late is closed. */
+  #open(path: string, client: Endpoint): Promise<TftpFile | undefined> {
+    return new Promise((resolve, reject) => {
+      let timedOut = false;
+      const timer = this.#clock.setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`the file handler took more than ${this.#openTimeoutMs} ms to open ${JSON.stringify(path)}`));
+      }, this.#openTimeoutMs);
+      this.#handler.open(path, client).then(
+        (file) => {
+          this.#clock.clearTimeout(timer);
+          if (timedOut) file?.close().catch(() => {});
+          else resolve(file);
+        },
+        (error: unknown) => {
+          this.#clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Answers a request with an ERROR from the request port; no transfer socket is spent on a refusal. */
