@@ -19,4 +19,5 @@ export const commands: readonly CliCommand[] = [
   lazy('amt', 'Control Intel AMT machines the way amttool does', () => import('./amt.ts')),
   lazy('bmc amt', 'Run an emulated Intel AMT (WS-Management and legacy SOAP)', () => import('./bmc-amt.ts')),
   lazy('bmc fake', 'Run emulated IPMI BMCs (pyghmi fakebmc, or a fleet with --count)', () => import('./bmc-fake.ts')),
+  lazy('lab', "The emulated lab: QEMU machines behind emulated BMCs (anvil's VirtualBMC)", () => import('./lab.ts')),
 ];

@@ -1,0 +1,80 @@
+// `anvil lab up`: every defined VM's emulated controller (IPMI BMC, AMT, or both) in this
+// process, each in front of its VM, until stopped. The VMs themselves start when a controller
+// powers them on, and keep running when the controllers stop (as a machine does when its BMC
+// reboots); `lab down` stops them.
+import { AmtEmulator } from '../protocols/amt/emulator/server.ts';
+import { BmcServer } from '../protocols/ipmi/server/server.ts';
+import { LabAmtHandler, LabIpmiHandler } from './controllers.ts';
+import type { LabVmDefinition } from './definition.ts';
+import { cleanupOrphans } from './process.ts';
+import type { LabStore } from './store.ts';
+import { LabVm } from './vm.ts';
+import type { LabPowerEvent } from './vm.ts';
+
+export interface LabController {
+  readonly name: string;
+  readonly kind: 'ipmi' | 'amt';
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface RunningLab {
+  readonly vms: readonly LabVm[];
+  readonly controllers: readonly LabController[];
+  /** Stops the controllers and stops watching the VMs; the VMs keep running. */
+  close(): Promise<void>;
+}
+
+export interface StartLabOptions {
+  /** Only these VMs (default: every VM that has a BMC). */
+  readonly only?: readonly string[];
+  readonly onPower?: (event: LabPowerEvent) => void;
+  /** The AMT emulator's request log and other notes. */
+  readonly log?: (line: string) => void;
+}
+
+/** Starts the controllers; if any fails to start (a port in use), stops those already started and rethrows. */
+export async function startLab(store: LabStore, options: StartLabOptions = {}): Promise<RunningLab> {
+  await cleanupOrphans(store);
+  const defs = (await store.list((file, error) => options.log?.(`skipping ${file}: ${(error as Error).message}`))).filter(
+    (d): d is LabVmDefinition & { bmc: NonNullable<LabVmDefinition['bmc']> } => d.bmc !== undefined && (!options.only || options.only.includes(d.name)),
+  );
+  const ipmi = new BmcServer();
+  const amts: AmtEmulator[] = [];
+  const vms: LabVm[] = [];
+  const controllers: LabController[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all([ipmi.close(), ...amts.map((a) => a.close())]);
+    await Promise.all(vms.map((vm) => vm.close()));
+  };
+  try {
+    for (const def of defs) {
+      const vm = await LabVm.open(store, def.name);
+      vms.push(vm);
+      if (options.onPower) vm.on('power', options.onPower);
+      const bmc = def.bmc;
+      if (bmc.kind === 'ipmi' || bmc.kind === 'both') {
+        const hosted = await ipmi.add({ address: bmc.address, port: bmc.ipmiPort, handler: new LabIpmiHandler(vm, { user: bmc.user, password: bmc.password }) });
+        controllers.push({ name: def.name, kind: 'ipmi', address: hosted.address, port: hosted.port });
+      }
+      if (bmc.kind === 'amt' || bmc.kind === 'both') {
+        const amt = new AmtEmulator({
+          user: bmc.user,
+          password: bmc.password,
+          address: bmc.address,
+          port: bmc.amtPort,
+          handler: new LabAmtHandler(vm),
+          hostname: def.name,
+          ...(options.log ? { log: options.log } : {}),
+        });
+        const bound = await amt.listen();
+        amts.push(amt);
+        controllers.push({ name: def.name, kind: 'amt', address: bound.address, port: bound.port });
+      }
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { vms, controllers, close };
+}
