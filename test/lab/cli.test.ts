@@ -1,0 +1,82 @@
+// bin/anvil lab end to end: define a VM, serve its IPMI BMC with `lab up`, power it on with
+// ipmitool, see it from another CLI process, stop `lab up` (the VM keeps running), `lab down`.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runPeer } from '../ipmi/emulator-helpers.ts';
+import type { PeerResult } from '../ipmi/emulator-helpers.ts';
+import { havePeers } from '../helpers/peers.ts';
+
+const ANVIL = fileURLToPath(new URL('../../bin/anvil', import.meta.url));
+const PASSWORD = 'cli-lab-pw';
+const CLI_TIMEOUT_MS = 60_000;
+
+test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from another process, lab down', { timeout: 120_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
+  const data = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
+  t.after(() => rm(data, { recursive: true, force: true }));
+  const anvil = (...args: string[]): Promise<PeerResult> => runPeer(ANVIL, ['lab', ...args, '--data', data], { ANVIL_BMC_PASSWORD: PASSWORD }, CLI_TIMEOUT_MS);
+  // Whatever happens, no QEMU outlives the test.
+  t.after(() => anvil('down'));
+
+  const created = await anvil('vm', 'create', 'cli1', '--mac', '52:54:00:dd:00:01', '--disk', 'none', '--memory', '256', '--bmc', 'ipmi', '--bmc-port', '0');
+  assert.equal(created.code, 0, created.stderr);
+  const file = join(data, 'lab', 'vms', 'cli1.json');
+  assert.equal((await stat(file)).mode & 0o777, 0o600, 'the definition holds a password: owner only');
+  assert.equal(JSON.parse(await readFile(file, 'utf8')).bmc.password, PASSWORD);
+  const shown = await anvil('vm', 'show', 'cli1');
+  assert.equal(shown.code, 0);
+  assert.ok(!shown.stdout.includes(PASSWORD), 'show never prints the password');
+  assert.equal((await anvil('vm', 'create', 'cli1', '--mac', '52:54:00:dd:00:02')).code, 1, 'a second VM of the same name is refused');
+
+  const up = spawn(ANVIL, ['lab', 'up', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
+  });
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lab up printed no BMC port: ${output}`)), CLI_TIMEOUT_MS);
+    up.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /cli1: IPMI BMC on 127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+  });
+  const ipmitool = (...args: string[]) =>
+    runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-E', '-N', '2', '-R', '3', ...args], { IPMI_PASSWORD: PASSWORD }, CLI_TIMEOUT_MS);
+
+  assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is off/);
+  const on = await ipmitool('power', 'on');
+  assert.equal(on.code, 0, on.stderr);
+  assert.equal((await anvil('vm', 'power', 'cli1', 'status')).stdout.trim(), 'on', 'another process sees the VM lab up started');
+  assert.match((await anvil('vm', 'list')).stdout, /cli1\s+52:54:00:dd:00:01\s+on/);
+
+  const exited = once(up, 'exit');
+  up.kill('SIGTERM');
+  assert.deepEqual(await exited, [0, null]);
+  assert.equal((await anvil('vm', 'power', 'cli1', 'status')).stdout.trim(), 'on', 'the VM outlives its controller');
+
+  const down = await anvil('down');
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /stopped cli1/);
+  assert.equal((await anvil('vm', 'power', 'cli1', 'status')).stdout.trim(), 'off');
+  assert.equal((await anvil('vm', 'delete', 'cli1')).code, 0);
+  assert.match((await anvil('vm', 'power', 'cli1', 'status')).stderr, /LAB_NOT_FOUND/);
+});
+
+test('anvil lab --help lists every command, and bad usage exits 2', async () => {
+  const help = await runPeer(ANVIL, ['lab', '--help']);
+  assert.equal(help.code, 0);
+  for (const word of ['vm create', 'vm list', 'vm show', 'vm delete', 'vm power', 'vm bootdev', 'up', 'down', '--bmc-password-file', '--data']) assert.ok(help.stdout.includes(word), word);
+  const bad = await runPeer(ANVIL, ['lab', 'vm', 'power']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /missing the VM name/);
+});
