@@ -8,7 +8,8 @@ import type { UserAccess } from '../protocols/ipmi/commands/users.ts';
 import type { SdrRecord, ThresholdName } from '../protocols/ipmi/commands/sdr.ts';
 import { convertReading, THRESHOLD_ORDER } from '../protocols/ipmi/commands/sdr.ts';
 import { unitName } from '../protocols/ipmi/commands/sensor-names.ts';
-import type { SelRecord } from '../protocols/ipmi/commands/sel.ts';
+import type { SelInfo, SelRecord } from '../protocols/ipmi/commands/sel.ts';
+import { SEL_RECORD_LENGTH } from '../protocols/ipmi/commands/sel.ts';
 import type { FruInventory } from '../protocols/ipmi/commands/fru.ts';
 import type { SensorValue } from '../protocols/ipmi/client/inventory.ts';
 
@@ -22,11 +23,24 @@ export function chassisStatusLines(s: ChassisStatus): string[] {
     `Main Power Fault     : ${s.mainPowerFault}`,
     `Power Control Fault  : ${s.powerControlFault}`,
     `Power Restore Policy : ${s.powerRestorePolicy}`,
-    `Last Power Event     : ${s.lastPowerEvent.map((e) => e + ' ').join('')}`,
+    // ipmitool puts a space after every word but the last possible one, "command".
+    `Last Power Event     : ${s.lastPowerEvent.map((e) => (e === 'command' ? e : e + ' ')).join('')}`,
     `Chassis Intrusion    : ${s.chassisIntrusion ? 'active' : 'inactive'}`,
     `Front-Panel Lockout  : ${s.frontPanelLockout ? 'active' : 'inactive'}`,
     `Drive Fault          : ${s.driveFault}`,
     `Cooling/Fan Fault    : ${s.coolingFault}`,
+    ...frontPanelLines(s.frontPanel),
+  ];
+}
+
+/** Byte 4 of Get Chassis Status (§28.2): bits 7:4 "disable allowed", bits 3:0 "disabled" (sleep, diag, reset, power). */
+function frontPanelLines(b: number | undefined): string[] {
+  if (b === undefined) return [];
+  if (b === 0) return ['Front Panel Control  : none'];
+  const buttons = ['Sleep', 'Diag', 'Reset', 'Power'];
+  return [
+    ...buttons.map((n, i) => `${`${n} Button Disable`.padEnd(21)}: ${b & (0x80 >> i) ? 'allowed' : 'not allowed'}`),
+    ...buttons.map((n, i) => `${`${n} Button Disabled`.padEnd(21)}: ${b & (0x08 >> i) ? 'true' : 'false'}`),
   ];
 }
 
@@ -49,11 +63,12 @@ export function mcInfoLines(d: DeviceId): string[] {
   return lines;
 }
 
-const GUID_VERSIONS = ['Unknown', 'Time-based', 'DCE Security with POSIX UIDs', 'Name-based (MD5)', 'Random', 'Name-based (SHA-1)'];
+/** RFC 4122 §4.1.3 versions, in ipmitool's words. */
+const GUID_VERSIONS: Readonly<Record<number, string>> = { 1: 'Time-based', 2: 'DCE Security with POSIX UIDs (not for IPMI)', 3: 'Name-based using MD5', 4: 'Random or pseudo-random', 5: 'Name-based using SHA-1' };
 
 export function guidLines(guid: string): string[] {
   const version = parseInt(guid[14] ?? '0', 16);
-  return [`System GUID   : ${guid}`, 'GUID Encoding : IPMI', `GUID Version  : ${GUID_VERSIONS[version] ?? 'Unknown'}${version === 1 ? '' : ' (not for IPMI)'}`];
+  return [`System GUID   : ${guid}`, 'GUID Encoding : IPMI', `GUID Version  : ${GUID_VERSIONS[version] ?? 'Unknown'}`];
 }
 
 const DEVICE_SELECTOR: Readonly<Record<number, string>> = {
@@ -135,7 +150,8 @@ function selTime(d: Date): string {
   const secs = Math.floor(d.getTime() / 1000);
   if (secs < PRE_INIT_LIMIT) return ` Pre-Init  |${String(secs).padStart(10, '0')}|`;
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} | ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} |`;
+  // ipmitool's strftime("%x") and ("%X %Z"), in UTC: 11/21/26 | 06:19:38 UTC.
+  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${p(d.getUTCFullYear() % 100)} | ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} UTC |`;
 }
 
 /** `sel list`, or `sel elist` when the SDRs are given (sensor names and threshold readings). */
@@ -156,6 +172,34 @@ export function selLines(records: SelRecord[], sdrs?: SdrRecord[]): string[] {
     }
     return line;
   });
+}
+
+/** SEL timestamps that mean "never" (§31.2): 0 and 0xFFFFFFFF. */
+const NO_TIME = new Set([0, 0xffffffff]);
+
+function selInfoTime(t: number): string {
+  if (NO_TIME.has(t)) return 'Not Available';
+  const d = new Date(t * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+}
+
+/** `sel info` (Get SEL Info, §31.2). */
+export function selInfoLines(i: SelInfo): string[] {
+  const used = i.entries * SEL_RECORD_LENGTH;
+  const percent = used === 0 ? 0 : Math.floor((100 * used) / (used + i.freeSpace));
+  return [
+    'SEL Information',
+    `Version          : ${i.version} (${i.version === '1.5' ? 'v1.5, v2 compliant' : 'unknown'})`,
+    `Entries          : ${i.entries}`,
+    `Free Space       : ${i.freeSpace} bytes `,
+    `Percent Used     : ${percent}%`,
+    `Last Add Time    : ${selInfoTime(i.lastAdd)}`,
+    `Last Del Time    : ${selInfoTime(i.lastErase)}`,
+    `Overflow         : ${i.overflow}`,
+    // ipmitool lists the operations from bit 3 down.
+    `Supported Cmds   : ${[...i.operations].reverse().map((op) => `'${op}' `).join('')}`,
+  ];
 }
 
 function ctime(d: Date): string {

@@ -41,8 +41,14 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
   const header = await get(LanParam.ipv4Header);
   if (header && header.length >= 3) {
     const h2 = (n: number) => '0x' + n.toString(16).padStart(2, '0');
-    line('IP Header', `TTL=${h2(header[0]!)} Flags=${h2((header[1]! >> 5) & 0x07)} Precedence=${h2((header[2]! >> 5) & 0x07)} TOS=${h2((header[2]! >> 1) & 0x0f)}`);
+    // The fields masked in place, as ipmitool prints them (Table 23-4 parameter 7).
+    line('IP Header', `TTL=${h2(header[0]!)} Flags=${h2(header[1]! & 0xe0)} Precedence=${h2(header[2]! & 0xe0)} TOS=${h2(header[2]! & 0x1e)}`);
   }
+  const arp = await get(LanParam.bmcArpControl);
+  if (arp) line('BMC ARP Control', `ARP Responses ${(arp[0] ?? 0) & 0x02 ? 'En' : 'Dis'}abled, Gratuitous ARP ${(arp[0] ?? 0) & 0x01 ? 'En' : 'Dis'}abled`);
+  const interval = await get(LanParam.gratuitousArpInterval);
+  // Parameter 11 counts 500 ms units.
+  if (interval) line('Gratituous ARP Intrvl', `${((interval[0] ?? 0) / 2).toFixed(1)} seconds`);
   for (const [label, p, key, f] of [
     ['Default Gateway IP', LanParam.defaultGatewayIp, 'defaultGatewayIp', ipv4],
     ['Default Gateway MAC', LanParam.defaultGatewayMac, 'defaultGatewayMac', mac],

@@ -12,7 +12,7 @@ import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
 import { expandHosts, hostLabel } from './ipmi-hosts.ts';
 import type { HostPort } from './ipmi-hosts.ts';
-import { bootParamLines, chassisStatusLines, fruLines, guidLines, mcInfoLines, rawLines, sdrListLines, selLines, sensorListLines, userListLines } from './ipmi-format.ts';
+import { bootParamLines, selInfoLines, chassisStatusLines, fruLines, guidLines, mcInfoLines, rawLines, sdrListLines, selLines, sensorListLines, userListLines } from './ipmi-format.ts';
 import { lanPrint } from './ipmi-lan.ts';
 import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
@@ -256,7 +256,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
         return { fleet: false, run: async (b) => { const records = await b.inventory.selEntries(); const sdrs = sub === 'elist' ? await b.inventory.sdrRecords() : undefined; return { lines: records.length === 0 ? ['SEL has no entries'] : selLines(records, sdrs), json: records }; } };
       }
       if (sub === 'clear') return { fleet: true, run: async (b) => { await b.inventory.clearSel(); return { lines: ['Clearing SEL.  Please allow a few seconds to erase.'], json: { cleared: true } }; } };
-      if (sub === 'info') return { fleet: false, run: async (b) => { const i = await b.inventory.selInfo(); return { lines: ['SEL Information', `Version          : ${i.version}`, `Entries          : ${i.entries}`, `Free Space       : ${i.freeSpace} bytes`, `Overflow         : ${i.overflow}`, `Supported Cmds   : ${i.operations.map((op) => `'${op}' `).join('')}`], json: i }; } };
+      if (sub === 'info') return { fleet: false, run: async (b) => { const i = await b.inventory.selInfo(); return { lines: selInfoLines(i), json: i }; } };
       throw new UsageError('sel: expected list, elist, clear or info');
     case 'fru':
       if (sub === undefined || sub === 'print') {

@@ -93,3 +93,35 @@ test('anvil ipmi fleet mode: one line per host over anvil bmc fake, failures per
   const one = await anvil(['-H', '127.0.0.7', '-p', String(port), '-U', USER, '-E', 'chassis', 'bootparam', 'get', '5']);
   assert.match(one.stdout, /Boot Flag Valid\n   - Options apply to all future boots\n   - BIOS EFI boot \n   - Boot Device Selector : Force PXE/);
 });
+
+test('anvil ipmi prints what ipmitool prints, on anvil bmc fake (sensors with fractions, SEL events, front panel, LAN ARP)', async (t) => {
+  if (!havePeers(t, 'ipmitool')) return;
+  const port = await freeUdpPort();
+  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => emulator.once('exit', resolve));
+  t.after(async () => {
+    emulator.kill('SIGTERM');
+    await exited;
+  });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`emulator did not start: ${seen}`)), 20_000);
+    emulator.stdout.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(`:${port}`)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const common = ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E'];
+  // Power on and off, so the SEL holds events to list.
+  for (const action of ['on', 'off']) assert.equal((await anvil([...common, 'power', action])).code, 0);
+  const commands = [['chassis', 'status'], ['mc', 'info'], ['mc', 'guid'], ['sdr', 'list'], ['sensor', 'list'], ['sel', 'info'], ['sel', 'list'], ['sel', 'elist'], ['fru', 'print'], ['lan', 'print'], ['user', 'list']];
+  for (const command of commands) {
+    const ours = await anvil([...common, ...command], { TZ: 'UTC' });
+    const theirs = spawnSync('ipmitool', [...common, ...command], { env: { ...env, TZ: 'UTC' }, encoding: 'utf8' });
+    assert.equal(ours.code, 0, `${command.join(' ')}: ${ours.stderr}`);
+    assert.equal(ours.stdout, theirs.stdout, command.join(' '));
+  }
+});

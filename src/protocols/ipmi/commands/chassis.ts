@@ -22,6 +22,8 @@ export interface ChassisStatus {
   readonly coolingFault: boolean;
   /** Chassis identify state, when the BMC reports it (§28.2 byte 3 bit 6). */
   readonly identify?: 'off' | 'temporary' | 'indefinite';
+  /** Optional byte 4: front panel button capabilities and disable/enable status (§28.2). */
+  readonly frontPanel?: number;
 }
 
 export function getChassisStatus(): CommandRequest {
@@ -50,6 +52,7 @@ export function decodeChassisStatus(data: Uint8Array): ChassisStatus {
     driveFault: (misc & 0x04) !== 0,
     coolingFault: (misc & 0x08) !== 0,
     ...(identify !== undefined ? { identify } : {}),
+    ...(data.length > 3 ? { frontPanel: at(data, 3) } : {}),
   };
 }
 

@@ -14,6 +14,8 @@ export const LanParam = {
   macAddress: 5,
   subnetMask: 6,
   ipv4Header: 7,
+  bmcArpControl: 10,
+  gratuitousArpInterval: 11,
   communityString: 16,
   defaultGatewayIp: 12,
   defaultGatewayMac: 13,
