@@ -2,6 +2,7 @@
 // pxelinux/GRUB configurations rendered per machine) and DHCP (proxyDHCP beside the site's
 // server, or a full server on an isolated provisioning network). Wired by src/main.ts.
 import { networkInterfaces } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
@@ -22,6 +23,12 @@ export interface DhcpOptions {
   /** Ports, for tests on unprivileged ports; default 67 (and 4011 in proxy mode). */
   readonly port?: number;
   readonly pxePort?: number | false;
+  /**
+   * What BIOS firmware loads: iPXE (undionly.kpxe, then the HTTP script) or pxelinux.0 (then
+   * pxelinux.cfg/01-<mac> over TFTP). With pxelinux, iPXE in a NIC's ROM is treated as
+   * firmware too, so it loads pxelinux instead of going straight to the script.
+   */
+  readonly loader?: 'ipxe' | 'pxelinux';
 }
 
 export interface NetbootOptions {
@@ -44,11 +51,27 @@ export interface Netboot {
 /** The IPv4 address and netmask of an interface, or a clear error listing the interfaces. */
 export function interfaceAddress(name: string): { address: string; netmask: string } {
   const all = networkInterfaces();
-  const v4 = all[name]?.find((a) => a.family === 'IPv4');
+  const v4 = all[name]?.find((a) => a.family === 'IPv4') ?? addressFromIp(name);
   if (!v4) {
     throw invalid('UNKNOWN_INTERFACE', `interface '${name}' has no IPv4 address; interfaces: ${Object.entries(all).filter(([, as]) => as?.some((a) => a.family === 'IPv4')).map(([n]) => n).join(', ')}`);
   }
   return { address: v4.address, netmask: v4.netmask };
+}
+
+/**
+ * Node lists only interfaces that are up with carrier, but a provisioning bridge has none until
+ * the first machine's link comes up; iproute2 reports the configured address regardless.
+ */
+function addressFromIp(name: string): { address: string; netmask: string } | undefined {
+  try {
+    const out = execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const info = (JSON.parse(out) as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>)[0]?.addr_info?.[0];
+    if (!info) return undefined;
+    const mask = info.prefixlen === 0 ? 0 : (0xffffffff << (32 - info.prefixlen)) >>> 0;
+    return { address: info.local, netmask: [24, 16, 8, 0].map((s) => (mask >>> s) & 255).join('.') };
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startNetboot(services: Services, resolver: AddressResolver, options: NetbootOptions, log: FastifyBaseLogger): Promise<Netboot> {
@@ -93,7 +116,12 @@ export async function startNetboot(services: Services, resolver: AddressResolver
       serverAddress: address,
       ...(pool ? { pool } : {}),
       store: await JsonFileLeaseStore.open(join(dir, 'leases.json')),
-      boot: { files: DEFAULT_BOOT_FILES, scriptUrl: (mac) => `${httpBase()}/boot/${mac}`, httpBase: `${httpBase()}/tftp` },
+      boot: {
+        files: options.dhcp.loader === 'pxelinux' ? { ...DEFAULT_BOOT_FILES, bios: 'pxelinux.0' } : DEFAULT_BOOT_FILES,
+        scriptUrl: (mac) => `${httpBase()}/boot/${mac}`,
+        httpBase: `${httpBase()}/tftp`,
+        requireAnvilIpxe: options.dhcp.loader === 'pxelinux',
+      },
       ...(options.dhcp.port !== undefined ? { port: options.dhcp.port } : {}),
       ...(options.dhcp.pxePort !== undefined ? { pxePort: options.dhcp.pxePort } : {}),
     });

@@ -24,12 +24,13 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
     .option('--dhcp <off|proxy|server>', 'DHCP: proxyDHCP beside the site\'s server, or a server on an isolated provisioning network', 'off')
     .option('--dhcp-interface <if>', 'the provisioning network\'s interface (its IPv4 address is announced)')
     .option('--dhcp-range <first-last>', 'addresses handed out in server mode, e.g. 10.9.0.100-10.9.0.199')
+    .option('--boot-loader <ipxe|pxelinux>', 'what BIOS machines load first: iPXE (then /boot/<mac> over HTTP) or pxelinux.0 (then pxelinux.cfg/01-<mac> over TFTP)', 'ipxe')
     .option('--export <dir>', 'keep DIR/pxelinux.cfg/01-<mac> files written, for a TFTP server of your own');
 }
 
 export interface ParsedServerOptions {
   data: string; profiles?: string; tests?: string; http: string; publicUrl?: string; uploadLimit: string; runTimeout: string; logLevel: string;
-  tftp?: string; dhcp: string; dhcpInterface?: string; dhcpRange?: string; export?: string;
+  tftp?: string; dhcp: string; dhcpInterface?: string; dhcpRange?: string; bootLoader: string; export?: string;
 }
 
 export function toAnvilOptions(o: ParsedServerOptions) {
@@ -40,6 +41,7 @@ export function toAnvilOptions(o: ParsedServerOptions) {
   if (!['off', 'proxy', 'server'].includes(o.dhcp)) throw new UsageError(`--dhcp '${o.dhcp}' must be off, proxy or server`);
   if (o.dhcp !== 'off' && !o.dhcpInterface) throw new UsageError(`--dhcp ${o.dhcp} needs --dhcp-interface IF (the provisioning network's interface)`);
   if (o.dhcp === 'server' && !o.dhcpRange) throw new UsageError('--dhcp server needs --dhcp-range FIRST-LAST');
+  if (o.bootLoader !== 'ipxe' && o.bootLoader !== 'pxelinux') throw new UsageError(`--boot-loader '${o.bootLoader}' must be ipxe or pxelinux`);
   const tftp = o.tftp === 'off' ? undefined : parseHostPort(o.tftp ?? '0.0.0.0:69', { host: '0.0.0.0', port: 69 }, '--tftp');
   return {
     data: o.data, profiles: o.profiles, tests: o.tests,
@@ -48,7 +50,7 @@ export function toAnvilOptions(o: ParsedServerOptions) {
     netboot: {
       tftp,
       tftpIsDefault: o.tftp === undefined,
-      dhcp: o.dhcp === 'off' ? undefined : { mode: o.dhcp as 'proxy' | 'server', interface: o.dhcpInterface!, range: o.dhcpRange },
+      dhcp: o.dhcp === 'off' ? undefined : { mode: o.dhcp as 'proxy' | 'server', interface: o.dhcpInterface!, range: o.dhcpRange, loader: o.bootLoader as 'ipxe' | 'pxelinux' },
     },
     exportDir: o.export,
   };
