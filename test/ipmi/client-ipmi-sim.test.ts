@@ -57,7 +57,9 @@ test('ipmi_sim: SDR walk, sensor reading, SEL, FRU, users, LAN configuration, GU
   t.after(() => client.close());
   const bmc = client.bmc(sim.target());
   const sensors = await bmc.inventory.sensors();
-  assert.equal(sensors.length, 1);
+  assert.equal(sensors.length, 2);
+  assert.equal(sensors[1]?.record.name, 'Watchdog');
+  assert.equal(sensors[1]?.record.type, 'compact');
   assert.equal(sensors[0]?.record.name, 'CPU Temp');
   assert.equal(sensors[0]?.value, 45);
   assert.equal(sensors[0]?.status, 'ok');
