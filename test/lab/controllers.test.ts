@@ -13,11 +13,16 @@ import { commandLineOf, isAlive } from '../../src/lab/process.ts';
 import { AmtClient, AmtEmulator } from '../../src/protocols/amt/index.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { runPeer } from '../ipmi/emulator-helpers.ts';
-import { havePeers } from '../helpers/peers.ts';
+import { havePeers, requireCondition } from '../helpers/peers.ts';
+import { IpmiClient } from '../../src/protocols/ipmi/client/client.ts';
+import { SolConsole } from '../../src/protocols/ipmi/client/sol.ts';
+import { existsSync } from 'node:fs';
 
 const USER = 'admin';
 const PASSWORD = 'lab-test-pw';
 const IPXE_BANNER_MS = 40_000;
+/** A shell echo over SOL comes back within a second; this is the hung case. */
+const SOL_ANSWER_MS = 20_000;
 
 async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> {
   const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
@@ -83,4 +88,40 @@ test('the AMT emulator in front of a lab VM: power on with a one-time PXE boot, 
   assert.equal(await amt.getPowerState(), 'on');
   await amt.setPowerState('off');
   assert.equal(await vm.getPowerState(), 'off');
+});
+
+test('SOL through the IPMI emulator reaches the VM\'s serial console: a shell command typed over SOL runs in the guest', { timeout: 90_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64')) return;
+  const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
+  if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`)) return;
+  const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = new LabStore(dir);
+  await store.create({
+    name: 'sol1', mac: '52:54:00:bb:00:03', memoryMb: 256, diskSize: null, netdev: 'none',
+    // anvil.poweroff=0: without a NIC the init gives up at once and leaves a shell on the console.
+    extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
+  });
+  const vm = await LabVm.open(store, 'sol1');
+  t.after(async () => {
+    await vm.powerOff().catch(() => undefined);
+    await vm.close();
+  });
+  const server = new BmcServer();
+  t.after(() => server.close());
+  const { port } = await server.add({ handler: new LabIpmiHandler(vm, { user: USER, password: PASSWORD }) });
+  await vm.powerOn();
+  await vm.console.buffer.waitFor(/\/ # /, { timeoutMs: 60_000 });
+
+  const client = new IpmiClient();
+  t.after(() => client.close());
+  const sol = await SolConsole.activate(client.bmc({ host: '127.0.0.1', port, user: USER, password: PASSWORD }));
+  t.after(() => sol.close());
+  let shown = '';
+  const answered = new Promise<void>((resolve) => sol.on('data', (d: Buffer) => (shown += d.toString()).includes('SOL-42') && resolve()));
+  sol.write('echo SOL-$((6*7))\r');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no SOL-42 over SOL; saw ${JSON.stringify(shown)}`)), SOL_ANSWER_MS)));
+  await Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
+  assert.match(vm.console.buffer.text(), /SOL-42/);
 });
