@@ -5,6 +5,7 @@ import { startAnvil } from '../main.ts';
 import { DEFAULT_UPLOAD_LIMIT } from '../api/server.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import { UsageError } from './command.ts';
+import { POWER_SYNC_DEFAULTS, powerSyncFromEnv } from '../conductor/power-sync.ts';
 
 export function dataOptions(cmd: Command): Command {
   return cmd
@@ -25,12 +26,16 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
     .option('--dhcp-interface <if>', 'the provisioning network\'s interface (its IPv4 address is announced)')
     .option('--dhcp-range <first-last>', 'addresses handed out in server mode, e.g. 10.9.0.100-10.9.0.199')
     .option('--boot-loader <ipxe|pxelinux>', 'what BIOS machines load first: iPXE (then /boot/<mac> over HTTP) or pxelinux.0 (then pxelinux.cfg/01-<mac> over TFTP)', 'ipxe')
-    .option('--export <dir>', 'keep DIR/pxelinux.cfg/01-<mac> files written, for a TFTP server of your own');
+    .option('--export <dir>', 'keep DIR/pxelinux.cfg/01-<mac> files written, for a TFTP server of your own')
+    .addOption(new Option('--power-sync-interval <seconds>', 'how often every machine\'s power state is read (0: never)').env('ANVIL_POWER_SYNC_INTERVAL').default(String(POWER_SYNC_DEFAULTS.intervalMs / 1000)))
+    .addOption(new Option('--power-sync-workers <n>', 'machines read at once by the power sync').env('ANVIL_POWER_SYNC_WORKERS').default(String(POWER_SYNC_DEFAULTS.concurrency)))
+    .addOption(new Option('--power-sync-max-failures <n>', 'failed reads in a row before a machine goes into maintenance').env('ANVIL_POWER_SYNC_MAX_FAILURES').default(String(POWER_SYNC_DEFAULTS.maxFailures)));
 }
 
 export interface ParsedServerOptions {
   data: string; profiles?: string; tests?: string; http: string; publicUrl?: string; uploadLimit: string; runTimeout: string; logLevel: string;
   tftp?: string; dhcp: string; dhcpInterface?: string; dhcpRange?: string; bootLoader: string; export?: string;
+  powerSyncInterval: string; powerSyncWorkers: string; powerSyncMaxFailures: string;
 }
 
 export function toAnvilOptions(o: ParsedServerOptions) {
@@ -53,7 +58,17 @@ export function toAnvilOptions(o: ParsedServerOptions) {
       dhcp: o.dhcp === 'off' ? undefined : { mode: o.dhcp as 'proxy' | 'server', interface: o.dhcpInterface!, range: o.dhcpRange, loader: o.bootLoader as 'ipxe' | 'pxelinux' },
     },
     exportDir: o.export,
+    powerSync: powerSyncOptions(o),
   };
+}
+
+function powerSyncOptions(o: ParsedServerOptions) {
+  try {
+    // One validation for flags and environment: the flags already carry the env's values.
+    return powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: o.powerSyncInterval, ANVIL_POWER_SYNC_WORKERS: o.powerSyncWorkers, ANVIL_POWER_SYNC_MAX_FAILURES: o.powerSyncMaxFailures });
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace('ANVIL_POWER_SYNC_INTERVAL', '--power-sync-interval').replace('ANVIL_POWER_SYNC_WORKERS', '--power-sync-workers').replace('ANVIL_POWER_SYNC_MAX_FAILURES', '--power-sync-max-failures'));
+  }
 }
 
 /** Runs until SIGTERM or SIGINT, then stops cleanly. */
