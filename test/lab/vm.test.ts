@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import { LabStore } from '../../src/lab/store.ts';
 import { LabVm } from '../../src/lab/vm.ts';
 import type { LabPowerEvent } from '../../src/lab/vm.ts';
-import { commandLineOf, isAlive } from '../../src/lab/process.ts';
+import { cleanupOrphans, commandLineOf, isAlive } from '../../src/lab/process.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
 
 /** iPXE prints its banner under SeaBIOS within a few seconds under TCG. */
@@ -199,3 +199,24 @@ async function initrdModules(initrd: string): Promise<string[]> {
   }
   return names;
 }
+
+test('orphan cleanup stops a QEMU whose definition was deleted behind its back, and only that one', { timeout: 60_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64')) return;
+  const store = await lab(t);
+  await store.create({ name: 'keep1', mac: '52:54:00:aa:00:05', memoryMb: 64, diskSize: null, netdev: 'none' });
+  await store.create({ name: 'orphan1', mac: '52:54:00:aa:00:06', memoryMb: 64, diskSize: null, netdev: 'none' });
+  const keep = await openVm(t, store, 'keep1');
+  const orphan = await openVm(t, store, 'orphan1', { watch: false });
+  await keep.powerOn();
+  await orphan.powerOn();
+  const orphanPid = orphan.pid!;
+  t.after(() => {
+    if (isAlive(orphanPid)) process.kill(orphanPid, 'SIGKILL');
+  });
+  await rm(join(store.vmsDir, 'orphan1.json'));
+
+  assert.deepEqual(await cleanupOrphans(store), ['orphan1']);
+  assert.equal(isAlive(orphanPid), false);
+  assert.equal(existsSync(store.runDir('orphan1')), false);
+  assert.equal(await keep.getPowerState(), 'on');
+});
