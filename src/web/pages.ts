@@ -9,6 +9,8 @@ import type { Services } from '../services.ts';
 import type { Run } from '../store/schema.ts';
 import { invalid, notFound } from '../common/errors.ts';
 import { WAIT_TEST } from '../testing/testing.ts';
+import { POWER_REQUESTS, type PowerRequest } from '../conductor/machine-control.ts';
+import { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
 import { utc } from './views.ts';
 import { fleetRows, isFailing, outcome } from './fleet.ts';
 import type { PageAuth, Viewer } from './session.ts';
@@ -97,7 +99,31 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       spark: sparkOf(runs),
       profiles: available,
       tests: tests.filter((t) => t !== WAIT_TEST),
+      // Power and boot-device buttons only where a controller can act on them.
+      controllable: viewer.operator && machine.driver !== 'manual',
+      powerRequests: POWER_REQUESTS,
+      bootDevices: BOOT_DEVICES,
     });
+  });
+
+  app.post<{ Params: { name: string }; Body: { target?: unknown } }>('/machines/:name/power', async (request, reply) => {
+    const viewer = await auth.formViewer(request, reply, 'operator');
+    if (!viewer) return reply;
+    const target = request.body?.target;
+    if (typeof target !== 'string' || !(POWER_REQUESTS as readonly string[]).includes(target)) throw invalid('POWER_TARGET', `choose one of: ${POWER_REQUESTS.join(', ')}`);
+    const machine = await machines.find(request.params.name);
+    await services.control.setPower(machine.name, target as PowerRequest, {}, `operator ${viewer.name} (web)`);
+    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+  });
+
+  app.post<{ Params: { name: string }; Body: { device?: unknown; persistent?: unknown; uefi?: unknown } }>('/machines/:name/boot-device', async (request, reply) => {
+    const viewer = await auth.formViewer(request, reply, 'operator');
+    if (!viewer) return reply;
+    const device = request.body?.device;
+    if (typeof device !== 'string' || !(BOOT_DEVICES as readonly string[]).includes(device)) throw invalid('BOOT_DEVICE', `choose one of: ${BOOT_DEVICES.join(', ')}`);
+    const machine = await machines.find(request.params.name);
+    await services.control.setBootDevice(machine.name, device as BootDevice, { persistent: request.body?.persistent === 'on', uefi: request.body?.uefi === 'on' }, `operator ${viewer.name} (web)`);
+    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
   });
 
   app.post<{ Params: { name: string }; Body: { profile?: unknown; once?: unknown } }>('/machines/:name/nextboot', async (request, reply) => {
