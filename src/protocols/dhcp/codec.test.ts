@@ -1,17 +1,12 @@
+// Codec: captured packets decode to the right values and round-trip; malformed ones are typed errors.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { decode, encode, packetMac, type DhcpPacket } from './codec.ts';
 import { MAGIC_COOKIE, MESSAGE_TYPE, MIN_BOOTP_MESSAGE_LENGTH, OPTION } from './constants.ts';
 import { DhcpDecodeError } from './errors.ts';
+import { testdata } from './testdata/packets.ts';
 import { getClientArchs, getClientNdi, getIp, getIpxeSubOptions, getString, getU16, getU8, getUserClasses } from './options.ts';
 
-/** Captured packets are stored as hex text, one packet per file (see testdata/README.md). */
-export function testdata(name: string): Uint8Array {
-  const text = readFileSync(join(import.meta.dirname, 'testdata', name), 'utf8');
-  return Uint8Array.from(Buffer.from(text.replace(/[^0-9a-f]/gi, ''), 'hex'));
-}
 
 test('decodes the DHCPDISCOVER that QEMU iPXE (Debian ipxe-qemu) sent to anvil', () => {
   const p = decode(testdata('ipxe-bios-discover.hex'));

@@ -114,7 +114,8 @@ function readOptionArea(buf: Uint8Array, start: number, end: number, into: DhcpO
     if (i + 2 + length > end) {
       throw new DhcpDecodeError(`option ${code} claims ${length} bytes but only ${end - i - 2} remain`, i);
     }
-    const value = buf.slice(i + 2, i + 2 + length);
+    // A copy as a plain Uint8Array: a Buffer from node:dgram would otherwise leak through.
+    const value = new Uint8Array(buf.subarray(i + 2, i + 2 + length));
     const previous = into.get(code);
     into.set(code, previous === undefined ? value : concat(previous, value));
     i += 2 + length;
@@ -167,7 +168,7 @@ export function decode(input: Uint8Array): DhcpPacket {
     yiaddr: ipToString(input, 16),
     siaddr: ipToString(input, 20),
     giaddr: ipToString(input, 24),
-    chaddr: input.slice(CHADDR_OFFSET, CHADDR_OFFSET + CHADDR_LENGTH),
+    chaddr: new Uint8Array(input.subarray(CHADDR_OFFSET, CHADDR_OFFSET + CHADDR_LENGTH)),
     sname: overloadValue & OVERLOAD.SNAME ? '' : readCString(input, SNAME_OFFSET, SNAME_LENGTH),
     file: overloadValue & OVERLOAD.FILE ? '' : readCString(input, FILE_OFFSET, FILE_LENGTH),
     options,

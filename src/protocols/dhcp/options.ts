@@ -130,7 +130,7 @@ export function decodeSubOptions(value: Uint8Array, code: number): SubOptions {
     if (len === undefined || i + 2 + len > value.length) {
       throw new DhcpDecodeError(`option ${code} sub-option ${sub} is truncated`);
     }
-    out.set(sub, value.slice(i + 2, i + 2 + len));
+    out.set(sub, new Uint8Array(value.subarray(i + 2, i + 2 + len)));
     i += 2 + len;
   }
   return out;
