@@ -109,6 +109,12 @@ test('ipmi_sim behind a relay: lost answers, non-idempotent commands sent once, 
   assert.equal(bmc.session.wire?.version === '2.0' && bmc.session.wire.bmcSessionId, sid, 'same session');
   assert.ok(bmc.session.decodeErrors > 0);
 
+  // Every answer arriving twice: the copies are dropped as replays, and nothing else changes.
+  proxy.mode = 'duplicate-answers';
+  for (let i = 0; i < 3; i++) assert.equal(await bmc.getPowerState(), 'off');
+  assert.ok(bmc.session.replays >= 2, `replays ${bmc.session.replays}`);
+  proxy.mode = 'pass';
+
   // A power cycle whose answer is lost is reported as uncertain and was sent exactly once.
   proxy.mode = 'drop-answers';
   proxy.fromClient = 0;

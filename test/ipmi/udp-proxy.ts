@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import type { RemoteInfo } from 'node:dgram';
 import type { TestContext } from 'node:test';
 
-export type ProxyMode = 'pass' | 'drop-answers' | 'corrupt-answers';
+export type ProxyMode = 'pass' | 'drop-answers' | 'corrupt-answers' | 'duplicate-answers';
 
 export interface UdpProxy {
   readonly port: number;
@@ -37,6 +37,7 @@ export async function startProxy(t: TestContext, bmcPort: number): Promise<UdpPr
       return;
     }
     front.send(msg, client.port, client.address);
+    if (proxy.mode === 'duplicate-answers') front.send(msg, client.port, client.address);
   });
   await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', resolve));
   await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', resolve));

@@ -12,3 +12,4 @@ export type { DatagramSocket, TransportOptions, TransportStats } from './transpo
 export * from './options.ts';
 export * from './errors.ts';
 export { SolConsole, IpmiSolBusyError, deactivateSol, SOL_OWNER_CHECK_MS, SOL_RETRIES, SOL_RETRY_MS } from './sol.ts';
+export { ReplayWindow, REPLAY_WINDOW } from './replay-window.ts';

@@ -21,6 +21,7 @@ import type { BmcTarget, Randomness, RetryPolicy } from './options.ts';
 import { remoteKey } from './transport.ts';
 import type { Endpoint, Transport } from './transport.ts';
 import { login15, login20 } from './login.ts';
+import { ReplayWindow } from './replay-window.ts';
 
 /** Where a session is in its life. Login steps are named after the message awaited. */
 export type SessionState =
@@ -69,6 +70,8 @@ export class Session implements Endpoint {
   remoteKey = '';
   /** Garbage answers seen from this BMC (they never end a session by themselves). */
   decodeErrors = 0;
+  /** Inbound sequence numbers of the current session, for replay protection. */
+  #replay = new ReplayWindow();
   /** The OEM/manufacturer info, when a caller cached it here (see oem/lookup.ts). */
   readonly cache = new Map<string, unknown>();
 
@@ -96,6 +99,11 @@ export class Session implements Endpoint {
   /** "host:port" for messages (never the password). */
   get host(): string {
     return this.target.port === RMCP_PORT ? this.target.host : `${this.target.host}:${this.target.port}`;
+  }
+
+  /** Session packets dropped because their sequence number was already seen or too old. */
+  get replays(): number {
+    return this.#replay.refused;
   }
 
   get state(): SessionState {
@@ -268,6 +276,7 @@ export class Session implements Endpoint {
   /** Installs the session keys/IDs once RAKP4 or Activate Session succeeded. */
   setWire(wire: Wire): void {
     this.#wire = wire;
+    this.#replay = new ReplayWindow();
     if (wire.version === '2.0') this.#outSeq = 0;
   }
 
@@ -313,12 +322,15 @@ export class Session implements Endpoint {
       if (p.payloadType !== PayloadType.IPMI) return undefined;
       if (wire && p.sessionId !== wire.consoleSessionId) return undefined;
       if (wire && wire.suite.integrity !== 0 && !p.authenticated) throw new IpmiDecodeError(`${this.host}: unauthenticated packet in an authenticated session`);
+      if (wire && !this.#replay.accept(p.sequence)) return undefined;
       return p.payload;
     }
     const p = decodeSession15(packet);
     if (wire?.version === '2.0') return undefined;
     if (wire && p.sessionId !== wire.sessionId) return undefined;
     if (wire && p.authType !== AuthType.NONE) verifySession15(p, this.target.password);
+    // Activate Session's answer carries the BMC's sequence 0; sequencing starts after it.
+    if (wire && p.sequence !== 0 && !this.#replay.accept(p.sequence)) return undefined;
     return p.message;
   }
 
