@@ -10,9 +10,8 @@ import {
   isBootDevice, LAB_BMC_KINDS, LAB_BOOT_DEVICES,
 } from '../lab/definition.ts';
 import type { LabBmcKind, LabVmDefinition } from '../lab/definition.ts';
-import { cleanupOrphans } from '../lab/process.ts';
 import { LabStore } from '../lab/store.ts';
-import { startLab } from '../lab/up.ts';
+import { startLab, stopLab } from '../lab/up.ts';
 import { ensureDisk, LabVm } from '../lab/vm.ts';
 import type { LabPowerEvent } from '../lab/vm.ts';
 import { UsageError } from './command.ts';
@@ -219,15 +218,9 @@ async function remove(store: LabStore, name: string, keepDisk: boolean): Promise
 }
 
 async function down(store: LabStore): Promise<number> {
-  for (const def of await store.list()) {
-    const vm = await LabVm.open(store, def.name, { watch: false });
-    if ((await vm.getPowerState()) === 'on') {
-      await vm.powerOff();
-      process.stdout.write(`stopped ${def.name}\n`);
-    }
-    await vm.close();
-  }
-  for (const name of await cleanupOrphans(store)) process.stdout.write(`cleaned up ${name} (no definition)\n`);
+  const { stopped, orphans } = await stopLab(store);
+  for (const name of stopped) process.stdout.write(`stopped ${name}\n`);
+  for (const name of orphans) process.stdout.write(`cleaned up ${name} (no definition)\n`);
   return 0;
 }
 

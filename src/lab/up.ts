@@ -33,6 +33,26 @@ export interface StartLabOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * Stops every running VM of the lab (QMP quit, then kill) and every QEMU whose definition is
+ * gone. Returns the names stopped and the orphans cleaned up.
+ */
+export async function stopLab(store: LabStore): Promise<{ stopped: string[]; orphans: string[] }> {
+  const stopped: string[] = [];
+  for (const def of await store.list()) {
+    const vm = await LabVm.open(store, def.name, { watch: false });
+    try {
+      if ((await vm.getPowerState()) === 'on') {
+        await vm.powerOff();
+        stopped.push(def.name);
+      }
+    } finally {
+      await vm.close();
+    }
+  }
+  return { stopped, orphans: await cleanupOrphans(store) };
+}
+
 /** Starts the controllers; if any fails to start (a port in use), stops those already started and rethrows. */
 export async function startLab(store: LabStore, options: StartLabOptions = {}): Promise<RunningLab> {
   await cleanupOrphans(store);

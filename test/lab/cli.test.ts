@@ -19,10 +19,12 @@ const CLI_TIMEOUT_MS = 60_000;
 test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from another process, lab down', { timeout: 120_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
   const data = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
-  t.after(() => rm(data, { recursive: true, force: true }));
   const anvil = (...args: string[]): Promise<PeerResult> => runPeer(ANVIL, ['lab', ...args, '--data', data], { ANVIL_BMC_PASSWORD: PASSWORD }, CLI_TIMEOUT_MS);
-  // Whatever happens, no QEMU outlives the test.
-  t.after(() => anvil('down'));
+  // Whatever happens, no QEMU outlives the test: stopped before its files go.
+  t.after(async () => {
+    await anvil('down');
+    await rm(data, { recursive: true, force: true });
+  });
 
   const created = await anvil('vm', 'create', 'cli1', '--mac', '52:54:00:dd:00:01', '--disk', 'none', '--memory', '256', '--bmc', 'ipmi', '--bmc-port', '0');
   assert.equal(created.code, 0, created.stderr);

@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { LabAmtHandler, LabIpmiHandler } from '../../src/lab/controllers.ts';
 import { LabStore } from '../../src/lab/store.ts';
 import { LabVm } from '../../src/lab/vm.ts';
+import { stopLab } from '../../src/lab/up.ts';
 import { commandLineOf, isAlive } from '../../src/lab/process.ts';
 import { AmtClient, AmtEmulator } from '../../src/protocols/amt/index.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
@@ -24,10 +25,19 @@ const IPXE_BANNER_MS = 40_000;
 /** A shell echo over SOL comes back within a second; this is the hung case. */
 const SOL_ANSWER_MS = 20_000;
 
-async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> {
+/** A lab in a temp directory; its QEMUs are stopped before the directory is removed. */
+async function lab(t: TestContext): Promise<LabStore> {
   const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const store = new LabStore(dir);
+  t.after(async () => {
+    await stopLab(store);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
+async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> {
+  const store = await lab(t);
   await store.create({ name, mac, memoryMb: 256, diskSize: null, bmc: { kind: 'both', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: USER, password: PASSWORD } });
   const vm = await LabVm.open(store, name);
   t.after(async () => {
@@ -94,9 +104,7 @@ test('SOL through the IPMI emulator reaches the VM\'s serial console: a shell co
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
   if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`)) return;
-  const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const store = new LabStore(dir);
+  const store = await lab(t);
   await store.create({
     name: 'sol1', mac: '52:54:00:bb:00:03', memoryMb: 256, diskSize: null, netdev: 'none',
     // anvil.poweroff=0: without a NIC the init gives up at once and leaves a shell on the console.

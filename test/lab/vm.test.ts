@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { LabStore } from '../../src/lab/store.ts';
 import { LabVm } from '../../src/lab/vm.ts';
+import { stopLab } from '../../src/lab/up.ts';
 import type { LabPowerEvent } from '../../src/lab/vm.ts';
 import { cleanupOrphans, commandLineOf, isAlive } from '../../src/lab/process.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
@@ -20,8 +21,13 @@ const IPXE_BANNER_MS = 40_000;
 async function lab(t: TestContext): Promise<LabStore> {
   // Short temp paths: Unix socket paths are limited to 107 bytes.
   const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return new LabStore(dir);
+  const store = new LabStore(dir);
+  // Whatever the test did (or failed to do), its QEMUs stop before their files go.
+  t.after(async () => {
+    await stopLab(store);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return store;
 }
 
 async function openVm(t: TestContext, store: LabStore, name: string, options = {}): Promise<LabVm> {
