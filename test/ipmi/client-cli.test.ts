@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { havePeers } from '../helpers/peers.ts';
 import { freeUdpPort } from '../helpers/ports.ts';
 import { PASSWORD, startIpmiSim, USER } from './client-peers.ts';
@@ -49,6 +51,17 @@ test('anvil ipmi: wrong password names host and user, exit 1, password nowhere',
   assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${sim.port}: login as 'admin' failed`));
   assert.match(r.stderr, /IPMI_AUTH_FAILED/);
   assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+
+  // The password from a file (-f), and a lower privilege (-L USER) that still reads power.
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-ipmi-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pw');
+  writeFileSync(file, `${PASSWORD}\n`, { mode: 0o600 });
+  const fromFile = await anvil(['-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-f', file, '-L', 'USER', 'power', 'status'], { IPMI_PASSWORD: '' });
+  assert.equal(fromFile.stdout, 'Chassis Power is off\n', fromFile.stderr);
+  const usage = await anvil(['-H', '127.0.0.1', '-L', 'KING', 'power', 'status']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /privilege level 'KING'/);
 });
 
 test('anvil ipmi fleet mode: one line per host over anvil bmc fake, failures per host', async (t) => {

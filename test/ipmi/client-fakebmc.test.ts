@@ -27,7 +27,8 @@ test('pyghmi fakebmc: suite negotiation, granted-suite check, power and boot dev
   assert.equal(await auto.getPowerState(), 'on');
   const again = await auto.setPower('on');
   assert.equal(again.changed, false, 'on when already on sends nothing');
-  await auto.setPower('off');
+  const off = await auto.setPower('off', { wait: 5000 });
+  assert.deepEqual(off, { state: 'off', changed: true });
   assert.equal(await auto.getPowerState(), 'off');
 
   await auto.setBootDevice('pxe', { persistent: true, efi: true });
