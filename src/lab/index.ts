@@ -9,3 +9,4 @@ export * from './enroll.ts';
 export * from './up.ts';
 export { cleanupOrphans, findRunning, isAlive } from './process.ts';
 export { bootOption, qemuLaunch, DEFAULT_IPXE_ROM, QEMU_BINARY } from './qemu-args.ts';
+export * from './power-events.ts';

@@ -3,20 +3,21 @@
 // (then kills it); reset, soft-off and state go through QMP. The process that powers a VM on
 // (or opens it while it runs) watches it: a QEMU that exits for any reason reports power off
 // with the reason, once. Other processes find the VM through its pid file.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { AnvilError } from '../common/errors.ts';
 import { QmpClient } from '../protocols/qmp/index.ts';
 import type { QmpEvent } from '../protocols/qmp/index.ts';
 import { connectSerial, SerialConsole } from './console.ts';
+import { ensureDisk } from './disk.ts';
 import type { LabBootDevice, LabVmDefinition } from './definition.ts';
+import { exitReason } from './power-events.ts';
+import type { LabPowerEvent } from './power-events.ts';
 import type { LabBootDeviceSetting, LabPowerAction, LabPowerState, PowerTarget } from './power-target.ts';
 import { findRunning, isAlive, removePidFileOf, removeRunFiles, waitForExit, writePidFile } from './process.ts';
 import { bootOption, bootOptionOf, OVMF_CANDIDATES, qemuLaunch } from './qemu-args.ts';
@@ -36,17 +37,9 @@ export const EXIT_CHECK_INTERVAL_MS = 1_000;
 /** How long a gone child's exit event is awaited before its exit is handled without it. */
 const CHILD_EXIT_GRACE_MS = 1_000;
 
-/** Why the power changed. */
-export type LabPowerReason = 'power-on' | 'reset' | 'requested-off' | 'soft-off' | 'guest-poweroff' | 'killed' | 'crashed';
-
-export interface LabPowerEvent {
-  readonly name: string;
-  readonly state: LabPowerState;
-  readonly reason: LabPowerReason;
-  /** QEMU's exit status, when this process started it. */
-  readonly exitCode?: number | null;
-  readonly signal?: NodeJS.Signals | null;
-}
+// The VM's events and its disk helper are part of its API: re-exported for one import.
+export type { LabPowerEvent, LabPowerReason } from './power-events.ts';
+export { ensureDisk } from './disk.ts';
 
 export interface LabVmOptions {
   /** Hold the VM's QMP connection and serial console while it runs (the supervising process). Default true. */
@@ -72,15 +65,6 @@ interface Run {
   expected: 'requested-off' | 'soft-off' | 'restart' | undefined;
   readonly exited: Promise<void>;
   markExited: () => void;
-}
-
-const exec = promisify(execFile);
-
-/** Creates the VM's disk image with qemu-img if it does not exist yet. */
-export async function ensureDisk(def: LabVmDefinition): Promise<void> {
-  if (!def.disk || existsSync(def.disk.path)) return;
-  await mkdir(dirname(def.disk.path), { recursive: true, mode: 0o700 });
-  await exec('qemu-img', ['create', '-q', '-f', def.disk.format, def.disk.path, def.disk.size]);
 }
 
 export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements PowerTarget {
@@ -424,13 +408,7 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
     // Synchronously, and only if it still names this QEMU: a restart writes the next one at once.
     removePidFileOf(this.store.pidFile(this.name), run.pid);
     if (run.expected === 'restart') return;
-    const shutdown = run.lastShutdown?.data;
-    let reason: LabPowerReason;
-    if (run.expected) reason = run.expected;
-    else if (shutdown?.guest === true) reason = 'guest-poweroff';
-    else if (shutdown?.reason === 'host-qmp-quit') reason = 'requested-off';
-    else if (shutdown?.reason === 'host-signal' || signal === 'SIGKILL' || signal === 'SIGTERM') reason = 'killed';
-    else reason = 'crashed';
+    const reason = exitReason(run.expected, run.lastShutdown?.data, signal);
     this.#emit({ state: 'off', reason, ...(run.child ? { exitCode, signal } : {}) });
   }
 
