@@ -8,7 +8,7 @@
 // P..P+N-1 (below the kernel's ephemeral range, 32768+, so no client socket holds one). Every run must report every BMC "off"; a run with failures says so. Passwords go
 // to the peers through a config file and the environment, never on a command line.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,18 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
  * Runs fn against a fresh emulator process, so no tool inherits another's half-open
  * sessions (a BMC has few session slots) and each starts from the same state.
  */
+/** CPU seconds a process has used (Linux /proc/PID/stat utime + stime), or NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+let emulatorPid: number | undefined;
+
 async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
   const emulator = spawn(join(root, 'bin/anvil'), ['bmc', 'fake', '--port', String(BASE_PORT), '--count', String(COUNT)], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,6 +74,7 @@ async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
       emulator.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
       emulator.once('exit', (code) => reject(new Error(`the emulator exited with ${code}: ${errors.trim()} (choose a free range with --port)`)));
     });
+    emulatorPid = emulator.pid;
     return await fn();
   } finally {
     emulator.kill('SIGTERM');
@@ -72,10 +85,12 @@ async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
 const ports = Array.from({ length: COUNT }, (_, i) => BASE_PORT + i);
 
 let sentPerBmc = 0;
+let emulatorCpu = Number.NaN;
 async function anvilRun(): Promise<{ ms: number; ok: number; rssMiB: number; heapMiB: number; cpuMs: number }> {
   const client = new IpmiClient();
   const before = process.memoryUsage();
   const cpu = process.cpuUsage();
+  const emulatorBefore = cpuSeconds(emulatorPid);
   const started = performance.now();
   let ok = 0;
   let next = 0;
@@ -99,6 +114,7 @@ async function anvilRun(): Promise<{ ms: number; ok: number; rssMiB: number; hea
   sentPerBmc = client.transport.stats.sent / COUNT;
   await client.close();
   const used = process.cpuUsage(cpu);
+  emulatorCpu = cpuSeconds(emulatorPid) - emulatorBefore;
   return { ms, ok, rssMiB: (peakRss - before.rss) / 2 ** 20, heapMiB: (after.heapUsed - before.heapUsed) / 2 ** 20, cpuMs: (used.user + used.system) / 1000 };
 }
 
@@ -133,7 +149,7 @@ const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 process.stdout.write(`IPMI power status of ${COUNT} emulated BMCs (anvil bmc fake, separate process), loopback\n`);
 const [warm, anvil] = await withEmulator(async () => [await anvilRun(), await anvilRun()] as const); // the first run warms up the JIT
 process.stdout.write(`  anvil client      ${fmt(anvil.ms).padStart(9)}  ${anvil.ok}/${COUNT} ok  (warm-up run ${fmt(warm.ms)})  fanout ${FANOUT}, ${sentPerBmc.toFixed(1)} datagrams sent per BMC\n`);
-process.stdout.write(`  anvil memory      peak RSS +${anvil.rssMiB.toFixed(1)} MiB, heap +${anvil.heapMiB.toFixed(1)} MiB over the run; client CPU ${fmt(anvil.cpuMs)}\n`);
+process.stdout.write(`  anvil memory      peak RSS +${anvil.rssMiB.toFixed(1)} MiB, heap +${anvil.heapMiB.toFixed(1)} MiB over the run; client CPU ${fmt(anvil.cpuMs)}, emulator CPU ${emulatorCpu.toFixed(2)} s\n`);
 // ipmipower's default fanout is unlimited; it is also run with anvil's fanout, and the ratio uses its best complete run.
 const runs = [await withEmulator(() => ipmipowerRun()), await withEmulator(() => ipmipowerRun(FANOUT)), await withEmulator(() => ipmipowerRun(256))];
 if (runs[0]) {
