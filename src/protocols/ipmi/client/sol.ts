@@ -72,6 +72,8 @@ export class SolConsole extends EventEmitter<SolEvents> {
     const inbound = activated.inboundPayloadSize;
     const console = new SolConsole(bmc, inbound >= MIN_USEFUL_PAYLOAD ? Math.min(inbound - 4, 255) : DEFAULT_PAYLOAD);
     session.onPayload(PayloadType.SOL, (payload) => console.#receive(payload));
+    // An open console keeps the process alive, as a socket with a reader would.
+    session.transport.hold();
     console.#ownerTimer = setInterval(() => void console.#checkOwner(), options.ownerCheckMs ?? SOL_OWNER_CHECK_MS);
     console.#ownerTimer.unref();
     return console;
@@ -181,6 +183,7 @@ export class SolConsole extends EventEmitter<SolEvents> {
 
   #close(): void {
     this.#closed = true;
+    this.#bmc.session.transport.release();
     if (this.#inflight) clearTimeout(this.#inflight.timer);
     this.#inflight = undefined;
     clearInterval(this.#ownerTimer);
