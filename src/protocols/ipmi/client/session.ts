@@ -153,6 +153,8 @@ export class Session implements Endpoint {
   ping(): Promise<{ ipmi: boolean; iana: number }> {
     return this.#serialize(async () => {
       await this.#resolve();
+      const before = this.#state;
+      if (before.kind !== 'active') this.#state = { kind: 'presence' };
       const tag = this.random.bytes(1)[0]! & 0xfe;
       return this.exchange('ASF presence ping', () => encodeAsf({ type: 'ping', tag }), (packet) => {
         const rmcp = decodeRmcp(packet);
@@ -160,7 +162,9 @@ export class Session implements Endpoint {
         const m = decodeAsf(rmcp.body);
         if (m.type !== 'pong' || m.tag !== tag) return undefined;
         return { ipmi: (m.supportedEntities & 0x80) !== 0, iana: m.iana };
-      }, { attempts: this.policy.retries + 1, idempotent: true });
+      }, { attempts: this.policy.retries + 1, idempotent: true }).finally(() => {
+        if (this.#state.kind === 'presence') this.#state = before;
+      });
     });
   }
 
