@@ -1,6 +1,7 @@
 // The IPMI client against pyghmi's fakebmc (python3-pyghmi 1.5.34), a BMC anvil did not write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { IpmiClient } from '../../src/protocols/ipmi/client/client.ts';
 import { havePyghmi, startFakeBmc } from './client-peers.ts';
 
@@ -93,4 +94,28 @@ test('pyghmi fakebmc: an idle session sends a keepalive before the idle limit an
   }
   assert.equal(bmc.session.state.kind, 'active');
   assert.equal(await bmc.getPowerState(), 'off');
+});
+
+test('random datagrams aimed at the client socket are dropped; the session carries on', async (t) => {
+  if (!havePyghmi(t)) return;
+  const peer = await startFakeBmc(t);
+  const client = new IpmiClient();
+  t.after(() => client.close());
+  const bmc = client.bmc(peer.target());
+  assert.equal(await bmc.getPowerState(), 'off');
+  const rogue = createSocket('udp4');
+  t.after(() => rogue.close());
+  const port = await client.transport.localPort();
+  let seed = 12345;
+  const byte = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  const GARBAGE = 500;
+  for (let i = 0; i < GARBAGE; i++) {
+    const packet = Buffer.from(Array.from({ length: 1 + (byte() % 80) }, byte));
+    // Half look like RMCP+ session packets, so they get past the first checks.
+    if (i % 2 === 0 && packet.length > 16) packet.set([0x06, 0x00, 0xff, 0x07, 0x06, 0x40], 0);
+    await new Promise<void>((resolve) => rogue.send(packet, port, '127.0.0.1', () => resolve()));
+  }
+  assert.equal(await bmc.getPowerState(), 'off');
+  assert.equal(bmc.session.state.kind, 'active');
+  assert.ok(client.transport.stats.unclaimed > 0);
 });

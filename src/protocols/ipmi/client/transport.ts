@@ -89,6 +89,12 @@ export class Transport {
     return this.#ready;
   }
 
+  /** The local UDP port, once bound (for logs and tests). */
+  async localPort(): Promise<number> {
+    await this.#ready;
+    return this.#socket.address().port;
+  }
+
   register(endpoint: Endpoint): void {
     let set = this.#byRemote.get(endpoint.remoteKey);
     if (!set) this.#byRemote.set(endpoint.remoteKey, (set = new Set()));
