@@ -312,9 +312,12 @@ function targetFor(o: Options, h: HostPort): BmcTarget {
   };
 }
 
+/** A fleet line's error: the message without its leading "host: " (the line starts with the host already). */
 function errorText(error: unknown): string {
-  const e = error as { message?: string; code?: unknown };
-  return `${e.message ?? String(error)}${typeof e.code === 'string' ? ` [${e.code}]` : ''}`;
+  const e = error as { message?: string; code?: unknown; host?: unknown };
+  let message = e.message ?? String(error);
+  if (typeof e.host === 'string' && message.startsWith(`${e.host}: `)) message = message.slice(e.host.length + 2);
+  return `${message}${typeof e.code === 'string' ? ` [${e.code}]` : ''}`;
 }
 
 export async function run(argv: string[]): Promise<number> {

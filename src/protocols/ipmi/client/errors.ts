@@ -73,6 +73,17 @@ export class IpmiCommandError extends IpmiCompletionCodeError {
   }
 }
 
+/** The BMC's host name does not resolve to an IPv4 address. */
+export class IpmiAddressError extends IpmiError {
+  override readonly name: string = 'IpmiAddressError';
+  override readonly code: string = 'IPMI_ADDRESS';
+  readonly host: string;
+  constructor(host: string, reason: string, options?: ErrorOptions) {
+    super(`${host}: cannot resolve the BMC's address (${reason}); check the host name`, options);
+    this.host = host;
+  }
+}
+
 /** The client or session was closed while a request waited. */
 export class IpmiClosedError extends IpmiError {
   override readonly name: string = 'IpmiClosedError';

@@ -15,7 +15,7 @@ import { decodeSession15, encodeSession15, verifySession15 } from '../session15.
 import type { Session15AuthType } from '../session15.ts';
 import type { SessionKeys } from '../crypto.ts';
 import type { CommandRequest } from '../commands/request.ts';
-import { IpmiClosedError, IpmiCommandError, IpmiTimeoutError, IpmiUncertainError } from './errors.ts';
+import { IpmiAddressError, IpmiClosedError, IpmiCommandError, IpmiTimeoutError, IpmiUncertainError } from './errors.ts';
 import { DEFAULT_PRIVILEGE, DEFAULT_RETRY_POLICY } from './options.ts';
 import type { BmcTarget, Randomness, RetryPolicy } from './options.ts';
 import { remoteKey } from './transport.ts';
@@ -226,7 +226,11 @@ export class Session implements Endpoint {
 
   async #resolve(): Promise<void> {
     if (this.#registered) return;
-    this.#address = isIP(this.target.host) ? this.target.host : (await lookup(this.target.host, { family: 4 })).address;
+    try {
+      this.#address = isIP(this.target.host) ? this.target.host : (await lookup(this.target.host, { family: 4 })).address;
+    } catch (error) {
+      throw new IpmiAddressError(this.host, (error as NodeJS.ErrnoException).code ?? 'lookup failed', { cause: error });
+    }
     this.remoteKey = remoteKey(this.#address, this.target.port);
     this.#transport.register(this);
     this.#registered = true;
