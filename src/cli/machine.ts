@@ -4,13 +4,12 @@
 // server, so a running server and these commands never race on one machine.
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { openServices, type Services } from '../services.ts';
-import { AnvilError } from '../common/errors.ts';
 import { POWER_REQUESTS, type PowerRequest } from '../conductor/machine-control.ts';
 import { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
 import { printJson, table, when } from './output.ts';
-import { UsageError } from './command.ts';
+import { UsageError, runProgram } from './command.ts';
 
 interface GlobalOptions {
   data?: string;
@@ -176,20 +175,5 @@ export function buildMachine(): Command {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const root = buildMachine();
-  try {
-    await root.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof UsageError) {
-      process.stderr.write(`anvil machine: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof AnvilError) {
-      process.stderr.write(`anvil machine: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  return runProgram(buildMachine(), argv, 'anvil machine');
 }

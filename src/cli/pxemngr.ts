@@ -1,10 +1,10 @@
 // bin/pxemngr: the PXE Manager's commands, with the seed's words. They act on the configured
 // database directly, with or without a server running; a running server sees changes at once.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { openServices, type Services } from '../services.ts';
-import { AnvilError } from '../common/errors.ts';
 import { formatProblem } from '../common/template-dir.ts';
 import { table, when, printJson } from './output.ts';
+import { runProgram } from './command.ts';
 
 interface GlobalOptions {
   data?: string;
@@ -149,18 +149,7 @@ export function buildPxemngr(): Command {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const root = buildPxemngr();
-  try {
-    await root.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof AnvilError) {
-      process.stderr.write(`pxemngr: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  return runProgram(buildPxemngr(), argv, 'pxemngr');
 }
 
 if (import.meta.main) process.exitCode = await run(process.argv.slice(2));
