@@ -66,9 +66,26 @@ export function mcInfoLines(d: DeviceId): string[] {
 /** RFC 4122 §4.1.3 versions, in ipmitool's words. */
 const GUID_VERSIONS: Readonly<Record<number, string>> = { 1: 'Time-based', 2: 'DCE Security with POSIX UIDs (not for IPMI)', 3: 'Name-based using MD5', 4: 'Random or pseudo-random', 5: 'Name-based using SHA-1' };
 
+/** 100 ns intervals between the RFC 4122 epoch (1582-10-15) and the Unix epoch (§4.1.4). */
+const UUID_EPOCH_OFFSET = 122192928000000000n;
+
 export function guidLines(guid: string): string[] {
   const version = parseInt(guid[14] ?? '0', 16);
-  return [`System GUID   : ${guid}`, 'GUID Encoding : IPMI', `GUID Version  : ${GUID_VERSIONS[version] ?? 'Unknown'}`];
+  const lines = [`System GUID   : ${guid}`, 'GUID Encoding : IPMI', `GUID Version  : ${GUID_VERSIONS[version] ?? `Unknown (${version})`}`];
+  if (version === 1) {
+    // Time-based: time_hi (12 bits) ‖ time_mid ‖ time_low counts 100 ns since 1582 (RFC 4122 §4.1.4).
+    // (ipmitool squeezes the seconds into 32 bits, so it prints other dates after 2106.)
+    const [low = '0', mid = '0', hi = '0'] = guid.split('-');
+    const ticks = (BigInt(`0x${hi.slice(1)}`) << 48n) | (BigInt(`0x${mid}`) << 32n) | BigInt(`0x${low}`);
+    lines.push(`Timestamp     : ${shortDate(new Date(Number((ticks - UUID_EPOCH_OFFSET) / 10000n)))}`);
+  }
+  return lines;
+}
+
+/** ipmitool's strftime("%x %X %Z") in UTC: 06/21/03 08:54:15 UTC. */
+function shortDate(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/${p(d.getUTCFullYear() % 100)} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} UTC`;
 }
 
 const DEVICE_SELECTOR: Readonly<Record<number, string>> = {
