@@ -1,20 +1,17 @@
 // A lab VM behind anvil's emulated controllers: ipmitool (a real peer) against the IPMI BMC
 // emulator, and anvil's AMT client against the AMT emulator, each powering a real QEMU into iPXE.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { LabAmtHandler, LabIpmiHandler } from '../../src/lab/controllers.ts';
-import { LabStore } from '../../src/lab/store.ts';
-import { LabVm } from '../../src/lab/vm.ts';
-import { stopLab } from '../../src/lab/up.ts';
+import type { LabVm } from '../../src/lab/vm.ts';
 import { commandLineOf, isAlive } from '../../src/lab/process.ts';
 import { AmtClient, AmtEmulator } from '../../src/protocols/amt/index.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { runPeer } from '../ipmi/emulator-helpers.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
+import { lab, openVm } from './helpers.ts';
 import { IpmiClient } from '../../src/protocols/ipmi/client/client.ts';
 import { SolConsole } from '../../src/protocols/ipmi/client/sol.ts';
 import { existsSync } from 'node:fs';
@@ -25,26 +22,10 @@ const IPXE_BANNER_MS = 40_000;
 /** A shell echo over SOL comes back within a second; this is the hung case. */
 const SOL_ANSWER_MS = 20_000;
 
-/** A lab in a temp directory; its QEMUs are stopped before the directory is removed. */
-async function lab(t: TestContext): Promise<LabStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
-  const store = new LabStore(dir);
-  t.after(async () => {
-    await stopLab(store);
-    await rm(dir, { recursive: true, force: true });
-  });
-  return store;
-}
-
 async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> {
   const store = await lab(t);
   await store.create({ name, mac, memoryMb: 256, diskSize: null, bmc: { kind: 'both', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: USER, password: PASSWORD } });
-  const vm = await LabVm.open(store, name);
-  t.after(async () => {
-    await vm.powerOff().catch(() => undefined);
-    await vm.close();
-  });
-  return vm;
+  return openVm(t, store, name);
 }
 
 test('ipmitool sets a one-time boot device, powers the VM on into iPXE, reads its state, powers it off', { timeout: 90_000 }, async (t) => {
@@ -110,11 +91,7 @@ test('SOL through the IPMI emulator reaches the VM\'s serial console: a shell co
     // anvil.poweroff=0: without a NIC the init gives up at once and leaves a shell on the console.
     extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
   });
-  const vm = await LabVm.open(store, 'sol1');
-  t.after(async () => {
-    await vm.powerOff().catch(() => undefined);
-    await vm.close();
-  });
+  const vm = await openVm(t, store, 'sol1');
   const server = new BmcServer();
   t.after(() => server.close());
   const { port } = await server.add({ handler: new LabIpmiHandler(vm, { user: USER, password: PASSWORD }) });

@@ -1,54 +1,17 @@
 // Lab VMs on a real QEMU (TCG): power on into iPXE, reset, soft-off, power off, a killed QEMU,
 // one-time boot devices, and a second LabVm (as another process would) driving the same VM.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
-import { LabStore } from '../../src/lab/store.ts';
 import { LabVm } from '../../src/lab/vm.ts';
-import { stopLab } from '../../src/lab/up.ts';
-import type { LabPowerEvent } from '../../src/lab/vm.ts';
 import { cleanupOrphans, commandLineOf, isAlive } from '../../src/lab/process.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
+import { lab, nextPower, openVm } from './helpers.ts';
 
 /** iPXE prints its banner under SeaBIOS within a few seconds under TCG. */
 const IPXE_BANNER_MS = 40_000;
-
-async function lab(t: TestContext): Promise<LabStore> {
-  // Short temp paths: Unix socket paths are limited to 107 bytes.
-  const dir = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
-  const store = new LabStore(dir);
-  // Whatever the test did (or failed to do), its QEMUs stop before their files go.
-  t.after(async () => {
-    await stopLab(store);
-    await rm(dir, { recursive: true, force: true });
-  });
-  return store;
-}
-
-async function openVm(t: TestContext, store: LabStore, name: string, options = {}): Promise<LabVm> {
-  const vm = await LabVm.open(store, name, options);
-  t.after(async () => {
-    await vm.powerOff().catch(() => undefined);
-    await vm.close();
-  });
-  return vm;
-}
-
-function nextPower(vm: LabVm, state: 'on' | 'off'): Promise<LabPowerEvent> {
-  return new Promise((resolve) => {
-    const on = (e: LabPowerEvent): void => {
-      if (e.state !== state) return;
-      vm.off('power', on);
-      resolve(e);
-    };
-    vm.on('power', on);
-  });
-}
 
 test('a lab VM boots iPXE from its NIC, resets, ignores ACPI at the iPXE prompt, and powers off', { timeout: 120_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'qemu-img')) return;
