@@ -86,7 +86,9 @@ function checkGranted(s: Session, proposed: CipherSuite, auth: number, integrity
 /** RMCP+ login (§13.14–13.23). A RAKP timeout restarts the whole login: BMCs reject a repeated RAKP1/3. */
 export async function login20(s: Session): Promise<Wire> {
   const caps = await authCaps(s, true);
-  if (!caps.ipmi20) {
+  // Only a BMC that sent the extended data can say it lacks IPMI 2.0; one that refused the
+  // extended request (0xCC) gets the RMCP+ login tried anyway, as pyghmi does.
+  if (caps.extended && !caps.ipmi20) {
     throw new IpmiSessionError(s.host, 'the BMC does not offer IPMI 2.0 (RMCP+); use the lan interface (-I lan)');
   }
   const wanted = s.target.cipherSuite;
