@@ -96,7 +96,8 @@ test('anvil client: windowsizes 1, 8 and 64 and 30 concurrent transfers, byte-ex
   for (const windowSize of [1, 8, 64]) await fetch(windowSize);
   await Promise.all(Array.from({ length: 30 }, (_, i) => fetch([1, 4, 16][i % 3]!, [512, 1024, 1468][i % 3]!)));
   // The client is done when it sends its last ACK; the server, when that ACK arrives.
-  await waitFor(() => server.counters.transfersCompleted === 33, 'the server to see 33 final ACKs');
+  // Generous: on a loaded 2-core CI machine the last ACKs can trail the clients by seconds.
+  await waitFor(() => server.counters.transfersCompleted === 33, 'the server to see 33 final ACKs', 60_000);
   assert.equal(server.counters.activeTransfers, 0);
   assert.equal(server.counters.transfersFailed, 0);
 });
