@@ -163,3 +163,14 @@ test('ipmi_sim behind a relay: a lost RAKP2 restarts the whole login instead of 
   assert.equal(types.filter((x) => x === OPEN_SESSION_REQUEST).length, 2, 'a second Open Session');
   assert.equal(types.filter((x) => x === RAKP1).length, 2, 'one RAKP1 per login, never a resend within one');
 });
+
+test('ipmi_sim posing as Lenovo (IANA 19046): the Lenovo handler; a refused IMM/XCC probe means "other"', async (t) => {
+  if (!havePeers(t, 'ipmi_sim')) return;
+  const sim = await startIpmiSim(t, { manufacturerId: 19046 });
+  const client = new IpmiClient();
+  t.after(() => client.close());
+  const bmc = client.bmc(sim.target());
+  const oem = await bmc.oem();
+  assert.equal(oem.name, 'lenovo');
+  assert.deepEqual(await oem.details(bmc), { controller: 'other' });
+});

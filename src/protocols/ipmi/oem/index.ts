@@ -2,3 +2,4 @@
 export * from './handler.ts';
 export * from './lookup.ts';
 export * from './supermicro.ts';
+export * from './lenovo.ts';

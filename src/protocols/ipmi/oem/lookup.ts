@@ -4,10 +4,17 @@ import type { Bmc } from '../client/bmc.ts';
 import type { DeviceId } from '../commands/device.ts';
 import { GenericOemHandler } from './handler.ts';
 import { SUPERMICRO_IANA, SupermicroOemHandler } from './supermicro.ts';
+import { IBM_IANA, IPMI_FORUM_IANA, LENOVO_IANA, LenovoOemHandler } from './lenovo.ts';
 
 export type OemHandlerFactory = (deviceId: DeviceId) => GenericOemHandler;
 
-const factories = new Map<number, OemHandlerFactory>([[SUPERMICRO_IANA, (id) => new SupermicroOemHandler(id)]]);
+const lenovo: OemHandlerFactory = (id) => new LenovoOemHandler(id);
+const factories = new Map<number, OemHandlerFactory>([
+  [SUPERMICRO_IANA, (id) => new SupermicroOemHandler(id)],
+  [LENOVO_IANA, lenovo],
+  [IBM_IANA, lenovo],
+  [IPMI_FORUM_IANA, lenovo],
+]);
 
 /** Adds (or replaces) the handler for an IANA enterprise number. */
 export function registerOemHandler(iana: number, factory: OemHandlerFactory): void {
