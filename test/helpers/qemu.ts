@@ -3,7 +3,7 @@
 // Debian's iPXE option ROM (ipxe-qemu) on a tap device of a test namespace, an empty disk,
 // and `-boot n`. waitFor() resolves on a console line; the VM is always killed after the test.
 import { once } from 'node:events';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -26,6 +26,10 @@ export const IPXE_ROMS = {
 } as const;
 export type VmNic = keyof typeof IPXE_ROMS;
 
+/** Debian's OVMF (package ovmf): real UEFI firmware with EDK2's own PXE client. */
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
 export interface VmOptions {
   readonly netns: Netns;
   readonly tap?: string;
@@ -33,6 +37,12 @@ export interface VmOptions {
   readonly mac?: string;
   readonly nic?: VmNic;
   readonly memoryMb?: number;
+  /**
+   * 'bios' (default): SeaBIOS running the NIC's iPXE ROM, so the first DHCP client is iPXE.
+   * 'uefi': OVMF with no option ROM, so the first DHCP client is EDK2's PXE (arch 7) and
+   * the NIC is driven by OVMF's own virtio-net driver.
+   */
+  readonly firmware?: 'bios' | 'uefi';
   /** Copy of the serial console, kept for failed tests (default: in the VM's temp dir). */
   readonly serialLog?: string;
   readonly extraArgs?: readonly string[];
@@ -123,7 +133,20 @@ export function bootVm(t: TestContext, opts: VmOptions): Vm {
   writeFileSync(disk, '');
   truncateSync(disk, DEFAULT_DISK_BYTES);
   const rom = IPXE_ROMS[nic];
-  if (!existsSync(rom.file)) throw new Error(`iPXE ROM ${rom.file} is missing; install ipxe-qemu (scripts/install --test)`);
+  const uefi = opts.firmware === 'uefi';
+  if (!uefi && !existsSync(rom.file)) throw new Error(`iPXE ROM ${rom.file} is missing; install ipxe-qemu (scripts/install --test)`);
+  const firmwareArgs: string[] = [];
+  if (uefi) {
+    if (!existsSync(OVMF_CODE)) throw new Error(`${OVMF_CODE} is missing; install ovmf`);
+    const vars = join(dir, 'OVMF_VARS.fd');
+    copyFileSync(OVMF_VARS, vars);
+    firmwareArgs.push(
+      '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,file=${vars}`,
+    );
+  }
+  // romfile= (empty) keeps iPXE out of the UEFI boot: the firmware's own PXE client asks.
+  const romArg = uefi ? ',romfile=' : rom.explicit ? `,romfile=${rom.file}` : '';
   const args = [
     '-accel', 'tcg',
     '-m', String(opts.memoryMb ?? DEFAULT_VM_MEMORY_MB),
@@ -134,14 +157,17 @@ export function bootVm(t: TestContext, opts: VmOptions): Vm {
     '-boot', 'n',
     '-drive', `file=${disk},if=virtio,format=raw`,
     '-netdev', `tap,id=n0,ifname=${opts.tap ?? opts.netns.taps[0] ?? 'tap0'},script=no,downscript=no`,
-    '-device', `${nic},netdev=n0,mac=${mac}${rom.explicit ? `,romfile=${rom.file}` : ''},bootindex=1`,
+    '-device', `${nic},netdev=n0,mac=${mac}${romArg},bootindex=1`,
+    ...firmwareArgs,
     ...(opts.extraArgs ?? []),
   ];
   const child = opts.netns.spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const vm = new Vm(mac, child, opts.serialLog ?? join(dir, 'serial.log'));
   t.after(async () => {
     await vm.kill();
+    // The serial log stays for a failed test's post-mortem; the big files go.
     rmSync(disk, { force: true });
+    rmSync(join(dir, 'OVMF_VARS.fd'), { force: true });
   });
   return vm;
 }

@@ -86,3 +86,22 @@ test('requireAnvilIpxe: a NIC\'s own iPXE is chainloaded into anvil\'s, which th
   const ours = classify(firmware([[OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000')], [OPTION.CLIENT_ARCH, u16(0)], [OPTION.USER_CLASS, str('anvil')]]));
   assert.equal(bootFileFor(ours, strict).kind, 'script');
 });
+
+test('real UEFI firmware (OVMF\'s EDK2 PXE) is an EFI x64 netboot client and gets ipxe.efi', () => {
+  for (const name of ['edk2-pxe-discover.hex', 'edk2-binl-request.hex']) {
+    const c = classify(decode(testdata(name)));
+    assert.equal(c.netboot, true, name);
+    assert.equal(c.arch, 7);
+    assert.equal(c.firmware, 'efi-x64');
+    assert.equal(c.ipxe, false);
+    assert.match(c.uuid ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.deepEqual(bootFileFor(c, policy), { kind: 'loader', file: 'ipxe.efi', firmware: 'efi-x64' });
+  }
+});
+
+test('the ipxe.efi that firmware loaded is recognised as iPXE and gets the script: no loop', () => {
+  const c = classify(decode(testdata('ipxe-efi-discover.hex')));
+  assert.equal(c.firmware, 'efi-x64');
+  assert.equal(c.ipxe, true);
+  assert.equal(bootFileFor(c, policy).kind, 'script');
+});

@@ -42,7 +42,8 @@ test('decodes the DHCPDISCOVER of busybox udhcpc in the tiny Linux (not a netboo
 });
 
 test('encode(decode(x)) keeps every field and option of a captured packet', () => {
-  for (const name of ['ipxe-bios-discover.hex', 'ipxe-bios-request.hex', 'udhcpc-discover.hex']) {
+  const names = ['ipxe-bios-discover.hex', 'ipxe-bios-request.hex', 'udhcpc-discover.hex', 'edk2-pxe-discover.hex', 'edk2-binl-request.hex', 'ipxe-efi-discover.hex'];
+  for (const name of names) {
     const p = decode(testdata(name));
     const again = decode(encode(p));
     assert.deepEqual(again, p, name);

@@ -55,6 +55,19 @@ test('proxyDHCP to UEFI: no option 43 on port 67 (the firmware asks again on 401
   assert.equal(ack.yiaddr, '0.0.0.0');
 });
 
+test('proxyDHCP to UEFI names itself in siaddr (EDK2 sends the 4011 request there), the TFTP server in the ACK', () => {
+  const request = firmwareDiscover(7);
+  const client = classify(request);
+  const config = { serverAddress: '10.0.0.1', nextServer: '10.0.0.2' };
+  const offer = proxyReply(request, client, bootFileFor(client, policy), 'dhcp', config);
+  assert.equal(offer.siaddr, '10.0.0.1');
+  const pxeRequest = { ...request, options: new Map(request.options).set(OPTION.MESSAGE_TYPE, Uint8Array.of(3)) };
+  const ack = proxyReply(pxeRequest, classify(pxeRequest), bootFileFor(client, policy), 'pxe', config);
+  assert.equal(ack.siaddr, '10.0.0.2');
+  const bios = firmwareDiscover(0);
+  assert.equal(proxyReply(bios, classify(bios), bootFileFor(classify(bios), policy), 'dhcp', config).siaddr, '10.0.0.2');
+});
+
 test('proxyDHCP to iPXE: the script URL in file and option 67', () => {
   const request = decode(testdata('ipxe-bios-discover.hex'));
   const r = proxy(request, 'dhcp');

@@ -90,15 +90,24 @@ export function proxyReply(
   const uuid = request.options.get(OPTION.CLIENT_UUID);
   if (uuid !== undefined) reply.options.set(OPTION.CLIENT_UUID, uuid);
   const efiFirmware = client.firmware !== undefined && client.firmware !== 'bios';
-  if (via === 'dhcp' && (client.ipxe || !efiFirmware)) {
+  const binl = via === 'dhcp' && efiFirmware && !client.ipxe;
+  if (via === 'dhcp' && !binl) {
     reply.options.set(
       OPTION.VENDOR_SPECIFIC,
       encodeSubOptions(new Map([[PXE_SUBOPTION.DISCOVERY_CONTROL, u8(PXE_DISCOVERY.USE_BOOTFILE)]])),
     );
   }
   const withFile = withBoot(reply, client, decision, config.nextServer);
-  // Smee: without sname some ROMs go on to query port 4011 even with a boot file.
-  return { ...withFile, sname: config.nextServer, ciaddr: via === 'pxe' ? request.ciaddr : ZERO };
+  return {
+    ...withFile,
+    // EDK2 sends its port-4011 request to the offer's siaddr (NetworkPkg/UefiPxeBcDxe
+    // PxeBcDhcp4.c, PxeBcRetryBinlOffer), so that offer names this server; the ACK from
+    // 4011 then names the TFTP server.
+    siaddr: binl ? config.serverAddress : withFile.siaddr,
+    // Smee: without sname some ROMs go on to query port 4011 even with a boot file.
+    sname: binl ? config.serverAddress : config.nextServer,
+    ciaddr: via === 'pxe' ? request.ciaddr : ZERO,
+  };
 }
 
 export interface LeaseReplyConfig {
