@@ -14,6 +14,8 @@ import { LabStore } from '../lab/store.ts';
 import { startLab, stopLab } from '../lab/up.ts';
 import { ensureDisk, LabVm } from '../lab/vm.ts';
 import type { LabPowerEvent } from '../lab/vm.ts';
+import { AnvilError } from '../common/errors.ts';
+import { connectSerial } from '../lab/console.ts';
 import { UsageError } from './command.ts';
 import { printJson, table } from './output.ts';
 
@@ -34,6 +36,9 @@ Commands:
                                        --wait waits for the guest to power off
   vm bootdev NAME pxe|disk|cdrom|bios|default [--persistent] [--efi]
                                        set the boot device as a BMC would (default: one-time)
+  vm console NAME                      this terminal on the VM's serial console; Ctrl-] quits.
+                                       QEMU serves it to one client: while \`lab up\` holds
+                                       it, use SOL through the VM's BMC instead
   up [--only NAME,...]                 serve every VM's controller in the foreground until
                                        Ctrl-C or SIGTERM; the VMs keep running afterwards
   down                                 stop every running VM (and QEMUs whose VM was deleted)
@@ -208,6 +213,44 @@ async function bootdev(store: LabStore, name: string, device: string, values: Va
   }
 }
 
+/** Ctrl-]: leaves the console, as virsh console and telnet do. */
+const CONSOLE_ESCAPE = 0x1d;
+
+async function consoleCommand(store: LabStore, name: string): Promise<number> {
+  const def = await store.load(name);
+  const vm = await LabVm.open(store, name, { watch: false });
+  const on = (await vm.getPowerState()) === 'on';
+  await vm.close();
+  if (!on) throw new AnvilError('LAB_POWERED_OFF', 'conflict', `lab VM ${name} is off; power it on first ('anvil lab vm power ${name} on')`);
+  const socket = await connectSerial(def.serialSocket, { timeoutMs: 0 });
+  process.stderr.write(`connected to ${name}'s serial console; Ctrl-] quits\n`);
+  const stdin = process.stdin;
+  const raw = stdin.isTTY === true;
+  if (raw) stdin.setRawMode(true);
+  return new Promise<number>((resolveDone) => {
+    const finish = (): void => {
+      if (raw) stdin.setRawMode(false);
+      // Paused, a piped stdin would still hold the process open: the console is done with it.
+      stdin.destroy();
+      socket.destroy();
+      resolveDone(0);
+    };
+    stdin.on('data', (chunk: Buffer) => {
+      const escape = chunk.indexOf(CONSOLE_ESCAPE);
+      if (escape >= 0) {
+        socket.write(chunk.subarray(0, escape));
+        finish();
+        return;
+      }
+      socket.write(chunk);
+    });
+    // Piped input that ends leaves the console open until the VM goes off or Ctrl-C.
+    socket.on('data', (chunk: Buffer) => process.stdout.write(chunk));
+    socket.on('close', finish);
+    socket.on('error', finish);
+  });
+}
+
 async function remove(store: LabStore, name: string, keepDisk: boolean): Promise<number> {
   const vm = await LabVm.open(store, name, { watch: false });
   await vm.powerOff();
@@ -277,9 +320,11 @@ export async function run(argv: string[]): Promise<number> {
       return remove(store, need(positionals, 2, 'the VM name'), values['keep-disk'] === true);
     case 'power':
       return power(store, need(positionals, 2, 'the VM name'), need(positionals, 3, 'the power action (on, off, reset, soft-off, cycle, status)'), values.wait === true);
+    case 'console':
+      return consoleCommand(store, need(positionals, 2, 'the VM name'));
     case 'bootdev':
       return bootdev(store, need(positionals, 2, 'the VM name'), need(positionals, 3, 'the boot device'), values);
     default:
-      throw new UsageError(`unknown 'lab vm' command '${verb ?? ''}'; expected create, list, show, delete, power or bootdev`);
+      throw new UsageError(`unknown 'lab vm' command '${verb ?? ''}'; expected create, list, show, delete, power, bootdev or console`);
   }
 }

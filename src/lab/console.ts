@@ -104,7 +104,7 @@ export class ConsoleBuffer {
 
 /** Connects to a QEMU serial socket, retrying while QEMU creates it. */
 export async function connectSerial(path: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Socket> {
-  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_SERIAL_CONNECT_TIMEOUT_MS);
+  const deadline = performance.now() + (options.timeoutMs ?? DEFAULT_SERIAL_CONNECT_TIMEOUT_MS);
   for (;;) {
     options.signal?.throwIfAborted();
     try {
@@ -118,7 +118,7 @@ export async function connectSerial(path: string, options: { timeoutMs?: number;
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() >= deadline) {
+      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || performance.now() >= deadline) {
         throw new AnvilError('LAB_CONSOLE', 'unavailable', `cannot connect to the serial console ${path} (${code ?? (error as Error).message}); is the VM on?`, { cause: error });
       }
     }

@@ -80,9 +80,9 @@ export async function findRunning(pidFile: string, qmpSocket: string): Promise<R
 
 /** Waits until the process is gone; false if it is still there at the deadline. */
 export async function waitForExit(pid: number, timeoutMs: number, isGone: () => boolean = () => !isAlive(pid)): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   while (!isGone()) {
-    if (Date.now() >= deadline) return false;
+    if (performance.now() >= deadline) return false;
     await sleep(EXIT_POLL_MS);
   }
   return true;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +11,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runPeer } from '../ipmi/emulator-helpers.ts';
 import type { PeerResult } from '../ipmi/emulator-helpers.ts';
-import { havePeers } from '../helpers/peers.ts';
+import { havePeers, requireCondition } from '../helpers/peers.ts';
+import { LabStore } from '../../src/lab/store.ts';
 
 const ANVIL = fileURLToPath(new URL('../../bin/anvil', import.meta.url));
 const PASSWORD = 'cli-lab-pw';
 const CLI_TIMEOUT_MS = 60_000;
+/** How long a line typed on the console waits for its answer before it is typed again. */
+const RETYPE_MS = 2_000;
 
 test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from another process, lab down', { timeout: 120_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
@@ -81,4 +85,52 @@ test('anvil lab --help lists every command, and bad usage exits 2', async () => 
   const bad = await runPeer(ANVIL, ['lab', 'vm', 'power']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /missing the VM name/);
+});
+
+test('anvil lab vm console: this terminal on the serial console of a VM another CLI process powered on', { timeout: 120_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64')) return;
+  const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
+  if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`)) return;
+  const data = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
+  const anvil = (...args: string[]): Promise<PeerResult> => runPeer(ANVIL, ['lab', ...args, '--data', data], {}, CLI_TIMEOUT_MS);
+  t.after(async () => {
+    await anvil('down');
+    await rm(data, { recursive: true, force: true });
+  });
+  // The guest: a shell on the serial console (the tiny Linux, no NIC, anvil.poweroff=0).
+  await new LabStore(data).create({
+    name: 'con1', mac: '52:54:00:dd:00:03', memoryMb: 256, diskSize: null, netdev: 'none',
+    extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
+  });
+  assert.equal((await anvil('vm', 'console', 'con1')).code, 1, 'a VM that is off has no console');
+  assert.equal((await anvil('vm', 'power', 'con1', 'on')).code, 0);
+
+  const console = spawn(ANVIL, ['lab', 'vm', 'console', 'con1', '--data', data], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (console.exitCode === null && console.signalCode === null) console.kill('SIGKILL');
+  });
+  let output = '';
+  console.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // The shell may not be up yet: the line is typed again until its answer shows (echo is harmless to repeat).
+  const deadline = performance.now() + CLI_TIMEOUT_MS;
+  let answered = false;
+  while (!answered && performance.now() < deadline) {
+    console.stdin.write('echo CONSOLE-$((40+2))\n');
+    answered = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), RETYPE_MS);
+      const onData = (): void => {
+        if (!output.includes('CONSOLE-42')) return;
+        clearTimeout(timer);
+        console.stdout.off('data', onData);
+        resolve(true);
+      };
+      console.stdout.on('data', onData);
+      onData();
+    });
+  }
+  assert.ok(answered, `no CONSOLE-42 on the console; saw ${JSON.stringify(output.slice(-500))}`);
+  const exited = once(console, 'exit');
+  console.stdin.write(Buffer.from([0x1d]));
+  assert.deepEqual(await exited, [0, null], 'Ctrl-] leaves the console');
+  assert.equal((await anvil('vm', 'power', 'con1', 'status')).stdout.trim(), 'on', 'and the VM runs on');
 });

@@ -95,7 +95,8 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
    * capabilities negotiation mode (qmp-spec §4), so commands can be executed at once.
    */
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
-    const deadline = Date.now() + (options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    // A monotonic clock: a wall clock stepped (NTP, a VM host) must not stretch or cut the wait.
+    const deadline = performance.now() + (options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     const dial = options.dial ?? defaultDial;
     let attempts = 0;
     let socket: Socket | undefined;
@@ -107,7 +108,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
         break;
       } catch (error) {
         const code = (error as { code?: string }).code ?? '';
-        if (!RETRYABLE.has(code) || Date.now() >= deadline) throw new QmpConnectError(path, attempts, error);
+        if (!RETRYABLE.has(code) || performance.now() >= deadline) throw new QmpConnectError(path, attempts, error);
       }
       await sleep(options.retryIntervalMs ?? DEFAULT_CONNECT_RETRY_MS, undefined, { signal: options.signal });
     }
