@@ -41,6 +41,18 @@ export interface LabIpmiHandlerOptions {
   readonly password: string;
   /** FRU serial and console banner; the VM's name by default. */
   readonly serial?: string;
+  /** Told of a power action that failed (QEMU would not start, ...); the BMC answers "unspecified error" either way. */
+  readonly onError?: (error: unknown, action: string) => void;
+}
+
+/** Runs a controller's request on the target; a failure is reported, then rethrown to the emulator. */
+async function reported<T>(onError: ((error: unknown, action: string) => void) | undefined, action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    onError?.(error, action);
+    throw error;
+  }
 }
 
 /**
@@ -51,32 +63,36 @@ export class LabIpmiHandler implements BmcHandler {
   readonly target: LabPowerTarget;
   /** Users, sensors, SEL, FRU and LAN settings: an in-memory BMC's. */
   readonly #memory: MemoryBmcHandler;
+  readonly #onError: ((error: unknown, action: string) => void) | undefined;
   /** The five bytes as last set: fields the lab does not model (lockouts, verbosity) read back unchanged. */
   #raw: Buffer = Buffer.from(encodeBootFlags('none'));
 
   constructor(target: LabPowerTarget, options: LabIpmiHandlerOptions) {
     this.#memory = new MemoryBmcHandler({ user: options.user, password: options.password, serial: options.serial ?? target.name });
     this.target = target;
+    this.#onError = options.onError;
   }
 
   getPower(): Promise<PowerState> {
     return this.target.getPowerState();
   }
 
-  async setPower(action: PowerAction): Promise<void> {
-    const state = await this.target.getPowerState();
-    switch (action) {
-      case 'diag':
-        if (state === 'on' && this.target.nmi) await this.target.nmi();
-        return;
-      case 'reset':
-      case 'cycle':
-        // A BMC told to reset or cycle a machine that is off powers it up (IPMI v2.0 §28.3 allows it; ipmitool users expect it).
-        await this.target.setPowerState(state === 'off' ? 'on' : action);
-        return;
-      default:
-        await this.target.setPowerState(action);
-    }
+  setPower(action: PowerAction): Promise<void> {
+    return reported(this.#onError, `power ${action}`, async () => {
+      const state = await this.target.getPowerState();
+      switch (action) {
+        case 'diag':
+          if (state === 'on' && this.target.nmi) await this.target.nmi();
+          return;
+        case 'reset':
+        case 'cycle':
+          // A BMC told to reset or cycle a machine that is off powers it up (IPMI v2.0 §28.3 allows it; ipmitool users expect it).
+          await this.target.setPowerState(state === 'off' ? 'on' : action);
+          return;
+        default:
+          await this.target.setPowerState(action);
+      }
+    });
   }
 
   async getBootFlags(): Promise<Buffer> {
@@ -159,9 +175,11 @@ export class LabIpmiHandler implements BmcHandler {
 /** The AMT emulator's handler for a lab VM. */
 export class LabAmtHandler implements AmtHandler {
   readonly target: LabPowerTarget;
+  readonly #onError: ((error: unknown, action: string) => void) | undefined;
 
-  constructor(target: LabPowerTarget) {
+  constructor(target: LabPowerTarget, options: { onError?: (error: unknown, action: string) => void } = {}) {
     this.target = target;
+    this.#onError = options.onError;
   }
 
   async getPowerState(): Promise<AmtPowerState> {
@@ -172,7 +190,11 @@ export class LabAmtHandler implements AmtHandler {
     return LAB_AMT_POWER_ACTIONS;
   }
 
-  async setPowerState(action: AmtPowerAction, bootDevice: AmtBootDevice | undefined): Promise<PowerChangeResult> {
+  setPowerState(action: AmtPowerAction, bootDevice: AmtBootDevice | undefined): Promise<PowerChangeResult> {
+    return reported(this.#onError, `power ${action}`, () => this.#setPowerState(action, bootDevice));
+  }
+
+  async #setPowerState(action: AmtPowerAction, bootDevice: AmtBootDevice | undefined): Promise<PowerChangeResult> {
     if (!LAB_AMT_POWER_ACTIONS.includes(action)) return 'unsupported';
     const on = (await this.target.getPowerState()) === 'on';
     const boots = action === 'on' || action === 'reset' || action === 'cycle';

@@ -73,8 +73,9 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
       vms.push(vm);
       if (options.onPower) vm.on('power', options.onPower);
       const bmc = def.bmc;
+      const onError = (error: unknown, action: string): void => options.log?.(`${def.name}: ${action} failed: ${(error as Error).message}`);
       if (bmc.kind === 'ipmi' || bmc.kind === 'both') {
-        const hosted = await ipmi.add({ address: bmc.address, port: bmc.ipmiPort, handler: new LabIpmiHandler(vm, { user: bmc.user, password: bmc.password }) });
+        const hosted = await ipmi.add({ address: bmc.address, port: bmc.ipmiPort, handler: new LabIpmiHandler(vm, { user: bmc.user, password: bmc.password, onError }) });
         controllers.push({ name: def.name, kind: 'ipmi', address: hosted.address, port: hosted.port });
       }
       if (bmc.kind === 'amt' || bmc.kind === 'both') {
@@ -83,7 +84,7 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
           password: bmc.password,
           address: bmc.address,
           port: bmc.amtPort,
-          handler: new LabAmtHandler(vm),
+          handler: new LabAmtHandler(vm, { onError }),
           hostname: def.name,
           ...(options.log ? { log: options.log } : {}),
         });

@@ -110,3 +110,20 @@ test('SOL through the IPMI emulator reaches the VM\'s serial console: a shell co
   await Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
   assert.match(vm.console.buffer.text(), /SOL-42/);
 });
+
+test('a power-on that fails (QEMU refuses the VM) is an IPMI error to the client and reported with QEMU\'s own words', { timeout: 60_000 }, async (t) => {
+  if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
+  const store = await lab(t);
+  await store.create({ name: 'bad1', mac: '52:54:00:bb:00:04', memoryMb: 256, diskSize: null, netdev: 'no-such-backend' });
+  const vm = await openVm(t, store, 'bad1');
+  const failures: string[] = [];
+  const server = new BmcServer();
+  t.after(() => server.close());
+  const handler = new LabIpmiHandler(vm, { user: USER, password: PASSWORD, onError: (error, action) => failures.push(`${action}: ${(error as { code?: string }).code} ${(error as Error).message}`) });
+  const { port } = await server.add({ handler });
+  const on = await runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '5', '-R', '1', 'power', 'on'], { IPMI_PASSWORD: PASSWORD }, 60_000);
+  assert.notEqual(on.code, 0);
+  assert.equal(failures.length, 1);
+  assert.match(failures[0]!, /^power on: LAB_QEMU_FAILED .*no-such-backend/);
+  assert.equal(await vm.getPowerState(), 'off');
+});
