@@ -27,6 +27,21 @@ export interface LabVmInput {
 const PRIVATE_FILE_MODE = 0o600;
 const PRIVATE_DIR_MODE = 0o700;
 
+/** The address:port two VMs' controllers would both listen on, if any (port 0 means "any free port"). */
+function sharedEndpoint(a: LabVmDefinition, b: LabVmDefinition): string | undefined {
+  if (!a.bmc || !b.bmc || a.bmc.address !== b.bmc.address) return undefined;
+  const ports = (d: LabVmDefinition): { udp: number[]; tcp: number[] } => ({
+    udp: d.bmc!.kind === 'amt' ? [] : [d.bmc!.ipmiPort],
+    tcp: d.bmc!.kind === 'ipmi' ? [] : [d.bmc!.amtPort],
+  });
+  const pa = ports(a);
+  const pb = ports(b);
+  const udp = pa.udp.find((p) => p !== 0 && pb.udp.includes(p));
+  if (udp !== undefined) return `${a.bmc.address}:${udp} (IPMI)`;
+  const tcp = pa.tcp.find((p) => p !== 0 && pb.tcp.includes(p));
+  return tcp === undefined ? undefined : `${a.bmc.address}:${tcp} (AMT)`;
+}
+
 export class LabStore {
   /** <data>/lab */
   readonly root: string;
@@ -89,6 +104,8 @@ export class LabStore {
     for (const other of await this.list()) {
       if (other.name === def.name) throw conflict('LAB_EXISTS', `lab VM ${def.name} already exists; delete it first or pick another name`);
       if (other.mac === def.mac) throw conflict('LAB_EXISTS', `MAC ${def.mac} is already used by lab VM ${other.name}`);
+      const taken = sharedEndpoint(def, other);
+      if (taken) throw conflict('LAB_EXISTS', `${taken} is already the controller of lab VM ${other.name}; give each VM its own --bmc-port/--amt-port`);
     }
     await this.save(def);
     return def;

@@ -2,6 +2,7 @@
 // process, each in front of its VM, until stopped. The VMs themselves start when a controller
 // powers them on, and keep running when the controllers stop (as a machine does when its BMC
 // reboots); `lab down` stops them.
+import { AnvilError } from '../common/errors.ts';
 import { AmtEmulator } from '../protocols/amt/emulator/server.ts';
 import { BmcServer } from '../protocols/ipmi/server/server.ts';
 import { LabAmtHandler, LabIpmiHandler } from './controllers.ts';
@@ -31,6 +32,17 @@ export interface StartLabOptions {
   readonly onPower?: (event: LabPowerEvent) => void;
   /** The AMT emulator's request log and other notes. */
   readonly log?: (line: string) => void;
+}
+
+/** A controller that cannot listen: say which VM, where, and what to change. */
+function listenError(name: string, what: string, address: string, port: number, cause: unknown): AnvilError {
+  const code = (cause as { code?: string }).code;
+  const hint =
+    code === 'EADDRINUSE' ? 'another VM or program has it: give each VM its own port (anvil lab vm create --bmc-port/--amt-port)'
+    : code === 'EACCES' ? 'ports below 1024 need root: use a higher port'
+    : code === 'EADDRNOTAVAIL' ? 'no interface has that address'
+    : (cause as Error).message;
+  return new AnvilError('LAB_LISTEN', 'unavailable', `lab VM ${name}: the ${what} cannot listen on ${address}:${port} (${code ?? 'error'}); ${hint}`, { cause });
 }
 
 /**
@@ -75,7 +87,11 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
       const bmc = def.bmc;
       const onError = (error: unknown, action: string): void => options.log?.(`${def.name}: ${action} failed: ${(error as Error).message}`);
       if (bmc.kind === 'ipmi' || bmc.kind === 'both') {
-        const hosted = await ipmi.add({ address: bmc.address, port: bmc.ipmiPort, handler: new LabIpmiHandler(vm, { user: bmc.user, password: bmc.password, onError }) });
+        const hosted = await ipmi
+          .add({ address: bmc.address, port: bmc.ipmiPort, handler: new LabIpmiHandler(vm, { user: bmc.user, password: bmc.password, onError }) })
+          .catch((error: unknown) => {
+            throw listenError(def.name, 'IPMI BMC', bmc.address, bmc.ipmiPort, error);
+          });
         controllers.push({ name: def.name, kind: 'ipmi', address: hosted.address, port: hosted.port });
       }
       if (bmc.kind === 'amt' || bmc.kind === 'both') {
@@ -88,7 +104,9 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
           hostname: def.name,
           ...(options.log ? { log: options.log } : {}),
         });
-        const bound = await amt.listen();
+        const bound = await amt.listen().catch((error: unknown) => {
+          throw listenError(def.name, 'AMT', bmc.address, bmc.amtPort, error);
+        });
         amts.push(amt);
         controllers.push({ name: def.name, kind: 'amt', address: bound.address, port: bound.port });
       }
