@@ -14,7 +14,7 @@ const inSubnet = (subnet: string, hosts: string) => new RegExp(`^${subnet.replac
 
 test('server mode: iPXE leases from anvil, chainloads the script URL, the tiny Linux calls /localboot', async (t) => {
   if (!bootReady(t)) return;
-  const ns = await createNetns(t, { prefix: 'dhcp-srv' });
+  const ns = await createNetns(t, { prefix: 'dhcp-srv', defaultRoute: false });
   const peer = new PeerProcess(ns, {
     mode: 'server',
     serverAddress: ns.address,
@@ -37,6 +37,9 @@ test('server mode: iPXE leases from anvil, chainloads the script URL, the tiny L
     kind: 'script',
     url: `http://${ns.address}:${HTTP_PORT}/boot/${vm.mac}`,
   });
+  // No default route in this namespace: the broadcast left by br0 because anvil sends it
+  // from a socket bound to its own address there.
+  assert.equal((ipxeAck as { to?: string }).to, '255.255.255.255:68');
   assert.ok(peer.events.some(isHttp(`/boot/${vm.mac}`)), 'iPXE fetched its script');
   const leases = peer.events.filter((e) => e.event === 'lease' && e.mac === vm.mac);
   assert.ok(leases.length >= 2, 'iPXE and then the tiny Linux each bound a lease');
@@ -50,7 +53,7 @@ test('server mode: iPXE leases from anvil, chainloads the script URL, the tiny L
 
 test('proxy mode: dnsmasq leases the address, anvil as proxyDHCP gives iPXE its script URL', async (t) => {
   if (!bootReady(t) || !havePeers(t, 'dnsmasq')) return;
-  const ns = await createNetns(t, { prefix: 'dhcp-proxy' });
+  const ns = await createNetns(t, { prefix: 'dhcp-proxy', defaultRoute: false });
   // The site's DHCP server: another host on the LAN, no PXE configuration at all.
   const site = await startSiteDnsmasq(t, ns, { host: 2, dhcpRange: [50, 60] });
   const peer = new PeerProcess(ns, {

@@ -20,11 +20,11 @@ function uefiReady(t: TestContext): boolean {
   return requireCondition(t, existsSync(IPXE_EFI), `${IPXE_EFI} (Debian package ipxe)`);
 }
 
-type Reply = { event: string; mac?: string; via: string; reply: string; address: string; boot: { kind: string; file?: string; url?: string } };
+type Reply = { event: string; mac?: string; via: string; reply: string; address: string; to: string; boot: { kind: string; file?: string; url?: string } };
 
 test('proxy mode: OVMF\'s PXE asks on port 4011, gets ipxe.efi, which gets the script URL', async (t) => {
   if (!uefiReady(t)) return;
-  const ns = await createNetns(t, { prefix: 'dhcp-uefi-proxy' });
+  const ns = await createNetns(t, { prefix: 'dhcp-uefi-proxy', defaultRoute: false });
   // The site's host runs its DHCP server and, here, the TFTP server the loader comes from.
   const site = await startSiteDnsmasq(t, ns, { host: 2, dhcpRange: [50, 60], tftpFiles: [IPXE_EFI] });
   const peer = new PeerProcess(ns, {
@@ -54,7 +54,7 @@ test('proxy mode: OVMF\'s PXE asks on port 4011, gets ipxe.efi, which gets the s
 
 test('server mode: OVMF leases from anvil and boots ipxe.efi from siaddr, then the script', async (t) => {
   if (!uefiReady(t)) return;
-  const ns = await createNetns(t, { prefix: 'dhcp-uefi-srv' });
+  const ns = await createNetns(t, { prefix: 'dhcp-uefi-srv', defaultRoute: false });
   // A TFTP-only host for the loader (anvil's own TFTP server is another part of anvil).
   const tftp = await startSiteDnsmasq(t, ns, { host: 2, tftpFiles: [IPXE_EFI] });
   const peer = new PeerProcess(ns, {
@@ -75,6 +75,8 @@ test('server mode: OVMF leases from anvil and boots ipxe.efi from siaddr, then t
   const replies = peer.events.filter((e) => e.event === 'reply' && e.mac === vm.mac) as unknown as Reply[];
   const firmwareAck = replies.find((r) => r.reply === 'ACK' && r.boot.kind === 'loader');
   assert.deepEqual(firmwareAck?.boot, { kind: 'loader', file: 'ipxe.efi', firmware: 'efi-x64' });
+  // Without a default route in the namespace: sent from anvil's socket bound to br0's address.
+  assert.equal(firmwareAck?.to, '255.255.255.255:68');
   assert.match(tftp.log(), /sent .*ipxe\.efi/);
   const ipxeAck = replies.find((r) => r.reply === 'ACK' && r.boot.kind === 'script');
   assert.equal(ipxeAck?.address, firmwareAck?.address, 'firmware and iPXE got the same address');

@@ -48,6 +48,12 @@ export interface NetnsOptions {
   readonly host?: number;
   /** Tap devices to create on the bridge; default ['tap0']. */
   readonly taps?: readonly string[];
+  /**
+   * Add `default dev br0` (default true), so a server bound to 0.0.0.0 can send to
+   * 255.255.255.255. false leaves only the subnet's route: a test of a server that picks its
+   * interface itself, as on a host whose default route leaves by another interface.
+   */
+  readonly defaultRoute?: boolean;
 }
 
 export class Netns {
@@ -158,6 +164,6 @@ export async function createNetns(t: TestContext, opts: NetnsOptions = {}): Prom
   await ns.exec('ip', ['addr', 'add', `${ns.address}/24`, 'brd', '+', 'dev', ns.bridge]);
   await ns.exec('ip', ['link', 'set', ns.bridge, 'up']);
   // Lets a server bound to 0.0.0.0 send to 255.255.255.255: the route says which interface.
-  await ns.exec('ip', ['route', 'add', 'default', 'dev', ns.bridge]);
+  if (opts.defaultRoute ?? true) await ns.exec('ip', ['route', 'add', 'default', 'dev', ns.bridge]);
   return ns;
 }

@@ -1,7 +1,7 @@
 // Codec: captured packets decode to the right values and round-trip; malformed ones are typed errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decode, encode, packetMac, type DhcpPacket } from './codec.ts';
+import { decode, directedBroadcast, encode, packetMac, type DhcpPacket } from './codec.ts';
 import { MAGIC_COOKIE, MESSAGE_TYPE, MIN_BOOTP_MESSAGE_LENGTH, OPTION } from './constants.ts';
 import { DhcpDecodeError } from './errors.ts';
 import { testdata } from './testdata/packets.ts';
@@ -114,4 +114,10 @@ test('RFC 3004 user classes and iPXE\'s plain string are both understood', () =>
     getUserClasses(decode(minimal([77, 11, 4, ...Buffer.from('iPXE'), 5, ...Buffer.from('anvil'), 255])).options),
     ['iPXE', 'anvil'],
   );
+});
+
+test('the subnet broadcast address server mode sends to', () => {
+  assert.equal(directedBroadcast('10.9.0.1', '255.255.255.0'), '10.9.0.255');
+  assert.equal(directedBroadcast('172.16.5.9', '255.255.240.0'), '172.16.15.255');
+  assert.equal(directedBroadcast('192.168.1.1', '255.255.255.255'), '192.168.1.1');
 });

@@ -71,6 +71,12 @@ export function numberToIp(n: number): string {
   return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/** 10.9.0.1 with 255.255.255.0 → 10.9.0.255 (RFC 919 §7, the subnet's broadcast address). */
+export function directedBroadcast(address: string, subnetMask: string): string {
+  const mask = ipToNumber(subnetMask);
+  return numberToIp(((ipToNumber(address) & mask) | ~mask) >>> 0);
+}
+
 /** Lower-case, colon-separated: the MAC spelling anvil uses everywhere (`/boot/<mac>`). */
 export function formatMac(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');

@@ -6,6 +6,8 @@ export type DhcpErrorCode =
   | 'DHCP_BIND_DENIED' // no privilege to bind a port below 1024
   | 'DHCP_BIND_IN_USE' // another DHCP server already owns the port
   | 'DHCP_CONFIG' // invalid server or pool configuration
+  | 'DHCP_POOL_EXHAUSTED' // server mode has no free address for a client
+  | 'DHCP_SEND' // a reply could not be sent
   | 'DHCP_STORE'; // the lease store could not be read or written
 
 export class DhcpError extends Error {

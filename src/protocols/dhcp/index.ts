@@ -12,6 +12,7 @@ export {
   ipToString,
   ipToNumber,
   numberToIp,
+  directedBroadcast,
   type DhcpOptions,
   type DhcpPacket,
 } from './codec.ts';

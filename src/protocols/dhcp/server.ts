@@ -6,14 +6,16 @@
 // boot-server port 4011. 'server': the only DHCP server of an isolated provisioning
 // network, leasing from a range (RFC 2131), and booting netboot clients as well.
 //
-// Interface binding: Node has no SO_BINDTODEVICE, so the server binds 0.0.0.0:67 (a socket
-// bound to the interface's own address would not see the clients' broadcasts) and answers
-// every interface of its network namespace. Run it in a namespace — or on a host — whose
-// only interface facing clients is the provisioning one. Broadcast replies go to
-// `broadcastAddress` (255.255.255.255 by default), which the kernel routes like any other
-// destination: that namespace needs a route out of the provisioning interface (a default
-// route via it, or `ip route add 255.255.255.255 dev IF`), or give the subnet's broadcast
-// address (say 10.0.0.255), which iPXE and most firmware accept.
+// Interface binding: Node has no SO_BINDTODEVICE, so the server listens on 0.0.0.0:67 (a
+// socket bound to the interface's own address would not see the clients' broadcasts) and
+// answers every interface of its network namespace: run it where the provisioning interface
+// is the only one facing clients, or use proxy mode, which answers PXE clients only.
+// Replies to clients without an address go to 255.255.255.255. To make those leave by the
+// provisioning interface rather than by the default route, they are sent from a second
+// socket bound to serverAddress:67 (SO_REUSEADDR on both): Linux routes a limited broadcast
+// out of the interface that owns the socket's source address (net/ipv4/route.c, "direct
+// multicasts and limited broadcast via necessary interface"). The subnet's own broadcast
+// address would be routed right too, but with it OVMF's PXE boot failed (PXE-E18).
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { decode, encode, packetMac, type DhcpPacket } from './codec.ts';
@@ -62,6 +64,7 @@ export interface DhcpServerOptions {
   /** The PXE boot-server port; false to not listen on it. Default 4011 in proxy mode, off in server mode. */
   readonly pxePort?: number | false;
   readonly clientPort?: number;
+  /** Where replies to clients without an address go; default 255.255.255.255. */
   readonly broadcastAddress?: string;
   readonly anvilUserClasses?: readonly string[];
   readonly clock?: () => number;
@@ -81,7 +84,7 @@ export interface DhcpStats {
 
 export interface DhcpServerEvents {
   /** A reply left: what was asked, by whom, and what they got. */
-  reply: [{ mac: string; request: string; reply: string; address: string; boot: BootDecision; via: 'dhcp' | 'pxe' }];
+  reply: [{ mac: string; request: string; reply: string; address: string; boot: BootDecision; via: 'dhcp' | 'pxe'; to: string }];
   /** Server mode bound or renewed a lease. */
   lease: [Lease];
   released: [{ mac: string; address: string }];
@@ -93,6 +96,7 @@ export interface DhcpServerEvents {
 }
 
 const ZERO = '0.0.0.0';
+const LIMITED_BROADCAST = '255.255.255.255';
 
 export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   readonly mode: DhcpMode;
@@ -103,7 +107,9 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   readonly #pool: LeasePool | undefined;
   readonly #leaseConfig: LeaseReplyConfig | undefined;
   readonly #nextServer: string;
-  readonly #sockets: { socket: DgramSocket; via: 'dhcp' | 'pxe'; port: number }[] = [];
+  readonly #broadcast: string;
+  /** Listening sockets, and the sender bound to serverAddress that broadcasts go out of. */
+  readonly #sockets: { socket: DgramSocket; via: 'dhcp' | 'pxe'; port: number; sender: boolean }[] = [];
   /** Requests are handled one at a time so two DISCOVERs never pick the same address. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -112,6 +118,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     this.#opts = opts;
     this.mode = opts.mode;
     this.#nextServer = opts.nextServer ?? opts.serverAddress;
+    this.#broadcast = opts.broadcastAddress ?? LIMITED_BROADCAST;
     this.leases = opts.store ?? new MemoryLeaseStore();
     if (opts.mode === 'server') {
       if (opts.pool === undefined) throw new DhcpError('DHCP_CONFIG', 'server mode needs a pool (--dhcp-range A-B)');
@@ -134,9 +141,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   async start(): Promise<void> {
     const port = this.#opts.port ?? DHCP_SERVER_PORT;
     const pxePort = this.#opts.pxePort ?? (this.mode === 'proxy' ? PXE_PORT : false);
+    const wildcard = (this.#opts.bindAddress ?? ZERO) === ZERO;
     try {
-      await this.#bind(port, 'dhcp');
-      if (pxePort !== false) await this.#bind(pxePort, 'pxe');
+      const bound = await this.#bind(port, 'dhcp', this.#opts.bindAddress ?? ZERO, wildcard);
+      if (wildcard) await this.#bind(bound, 'dhcp', this.#opts.serverAddress, true, true);
+      if (pxePort !== false) await this.#bind(pxePort, 'pxe', this.#opts.bindAddress ?? ZERO, false);
     } catch (err) {
       await this.stop();
       throw err;
@@ -146,7 +155,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   /** The ports actually bound (useful with port 0 in tests). */
   ports(): { dhcp?: number; pxe?: number } {
     const out: { dhcp?: number; pxe?: number } = {};
-    for (const s of this.#sockets) out[s.via] = s.port;
+    for (const s of this.#sockets) if (!s.sender) out[s.via] = s.port;
     return out;
   }
 
@@ -162,11 +171,19 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     await this.#queue;
   }
 
-  async #bind(port: number, via: 'dhcp' | 'pxe'): Promise<void> {
-    const address = this.#opts.bindAddress ?? ZERO;
-    const socket = this.#opts.createSocket?.() ?? (createSocket({ type: 'udp4' }) as Socket as DgramSocket);
+  /** Binds one socket; returns its port. `reuse` sets SO_REUSEADDR (listener + sender pair). */
+  async #bind(port: number, via: 'dhcp' | 'pxe', address: string, reuse: boolean, sender = false): Promise<number> {
+    const socket = this.#opts.createSocket?.() ?? (createSocket({ type: 'udp4', reuseAddr: reuse }) as Socket as DgramSocket);
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(bindError(err, address, port));
+      const onError = (err: Error): void => {
+        // The sender's address must be this host's: say so rather than "cannot bind".
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(
+          sender && code === 'EADDRNOTAVAIL'
+            ? new DhcpError('DHCP_CONFIG', `serverAddress ${address} is not an address of this host; give the provisioning interface's own address`, { cause: err })
+            : bindError(err, address, port),
+        );
+      };
       socket.once('error', onError);
       socket.bind(port, address, () => {
         socket.off('error', onError);
@@ -178,9 +195,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       this.stats.errors++;
       this.#emitError(err);
     });
+    // The sender also receives what is unicast to serverAddress:67 (renewals, relays).
     socket.on('message', (msg, rinfo) => this.handle(msg, rinfo, via));
-    const bound = (socket as Partial<Socket>).address?.call(socket);
-    this.#sockets.push({ socket, via, port: bound?.port ?? port });
+    const bound = (socket as Partial<Socket>).address?.call(socket)?.port ?? port;
+    this.#sockets.push({ socket, via, port: bound, sender });
+    return bound;
   }
 
   /**
@@ -252,7 +271,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
         const lease = await pool.offer(mac, getIp(o, OPTION.REQUESTED_ADDRESS));
         if (lease === undefined) {
           this.stats.ignored++;
-          this.#emitError(new DhcpError('DHCP_CONFIG', `DHCP range exhausted: no address for ${mac}`));
+          this.#emitError(new DhcpError('DHCP_POOL_EXHAUSTED', `DHCP range exhausted: no address for ${mac}; widen --dhcp-range`));
           return;
         }
         const reply = leaseReply(request, MESSAGE_TYPE.OFFER, lease.address, client, decision, config);
@@ -317,7 +336,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   /** RFC 2131 §4.1: through the relay if there is one, else broadcast (no ARP entry yet). */
   #broadcastTarget(request: DhcpPacket): { address: string; port: number } {
     if (request.giaddr !== ZERO) return { address: request.giaddr, port: this.#opts.port ?? DHCP_SERVER_PORT };
-    return { address: this.#opts.broadcastAddress ?? '255.255.255.255', port: this.#clientPort() };
+    return { address: this.#broadcast, port: this.#clientPort() };
   }
 
   async #send(
@@ -328,14 +347,15 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     boot: BootDecision,
     via: 'dhcp' | 'pxe',
   ): Promise<void> {
-    const entry = this.#sockets.find((s) => s.via === via) ?? this.#sockets[0];
+    const entry =
+      this.#sockets.find((s) => s.via === via && s.sender) ?? this.#sockets.find((s) => s.via === via) ?? this.#sockets[0];
     if (entry === undefined) return; // stopped, or driven through handle() without sockets
     const bytes = encode(reply);
     await new Promise<void>((resolve) => {
       entry.socket.send(bytes, to.port, to.address, (err) => {
         if (err) {
           this.stats.errors++;
-          this.#emitError(new DhcpError('DHCP_CONFIG', `cannot send a DHCP reply to ${to.address}:${to.port}: ${err.message}`, { cause: err }));
+          this.#emitError(new DhcpError('DHCP_SEND', `cannot send a DHCP reply to ${to.address}:${to.port}: ${err.message}`, { cause: err }));
         } else {
           this.stats.replied++;
           this.emit('reply', {
@@ -345,6 +365,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
             address: reply.yiaddr,
             boot,
             via,
+            to: `${to.address}:${to.port}`,
           });
         }
         resolve();
