@@ -21,6 +21,7 @@ test('server mode: iPXE leases from anvil, chainloads the script URL, the tiny L
     httpPort: HTTP_PORT,
     tinyLinuxDir: TINY_LINUX,
     range: { start: `${ns.subnet}.100`, end: `${ns.subnet}.150`, subnetMask: '255.255.255.0' },
+    append: 'anvil.run=nexttest',
     ...captureConfig('server'),
   });
   await peer.waitFor((e) => e.event === 'ready', READY_TIMEOUT_MS);
@@ -49,6 +50,9 @@ test('server mode: iPXE leases from anvil, chainloads the script URL, the tiny L
   assert.ok(leases.every((l) => (l as { address?: string }).address === address));
   const http = peer.events.find(isHttp(`/localboot/${vm.mac}/`)) as { from?: string };
   assert.equal(http.from, address);
+  // The init's anvil.run=nexttest hook fetched and ran the test script before the callback.
+  assert.ok(peer.events.some(isHttp(`/nexttest/${vm.mac}/`)));
+  assert.match(vm.console, new RegExp(`ANVIL-RUN-BEGIN ${vm.mac}\\s+I: tiny Linux ran its test on \\S+-cloud-amd64\\s+ANVIL-RUN-END ${vm.mac} status 3`));
 });
 
 test('proxy mode: dnsmasq leases the address, anvil as proxyDHCP gives iPXE its script URL', async (t) => {

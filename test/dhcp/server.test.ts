@@ -58,7 +58,7 @@ async function start(t: TestContext, opts: Partial<DhcpServerOptions> & Pick<Dhc
   return { server, client, port: ports.dhcp!, pxePort: ports.pxe };
 }
 
-test('server mode: DISCOVER/OFFER/REQUEST/ACK, stickiness, NAK, RELEASE, INFORM, byAddress', async (t) => {
+test('server mode: DISCOVER/OFFER/REQUEST/ACK, stickiness, NAK, RELEASE, DECLINE, INFORM, byAddress', async (t) => {
   const { server, client, port } = await start(t, { mode: 'server' });
   const mac = '52:54:00:00:00:01';
   const offer = await client.exchange(buildRequest({ mac, type: MESSAGE_TYPE.DISCOVER }), port);
@@ -89,6 +89,14 @@ test('server mode: DISCOVER/OFFER/REQUEST/ACK, stickiness, NAK, RELEASE, INFORM,
   const again = await client.exchange(buildRequest({ mac, type: MESSAGE_TYPE.DISCOVER }), port);
   assert.equal(again.yiaddr, '10.77.0.100');
   assert.equal(await server.macByAddress('10.77.0.100'), undefined, 'released and only offered: not bound');
+
+  // DECLINE (RFC 2131 §4.3.3): the address is in use by someone else; it is not offered again.
+  const declined: string[] = [];
+  server.on('declined', (d) => declined.push(d.address));
+  await client.send(buildRequest({ mac: other, type: MESSAGE_TYPE.DECLINE, options: [[OPTION.REQUESTED_ADDRESS, ip('10.77.0.101')], [OPTION.SERVER_ID, ip(SERVER)]] }), port);
+  const afterDecline = await client.exchange(buildRequest({ mac: other, type: MESSAGE_TYPE.DISCOVER }), port);
+  assert.deepEqual(declined, ['10.77.0.101']);
+  assert.equal(afterDecline.yiaddr, '10.77.0.102');
 
   // INFORM: configuration without an address, unicast to ciaddr (127.0.0.1 here).
   const inform = await client.exchange(buildRequest({ mac: other, type: MESSAGE_TYPE.INFORM, ciaddr: SERVER }), port);
