@@ -186,3 +186,16 @@ test('binding port 67 without privilege says how to run it (DHCP_BIND_DENIED)', 
   const { stdout } = await promisify(execFile)(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script]);
   assert.equal(stdout.trim(), 'DHCP_BIND_DENIED');
 });
+
+test('a relayed DISCOVER (giaddr set) is answered to the relay agent, giaddr kept (RFC 2131 §4.1)', async (t) => {
+  const relay = await DhcpTestClient.open();
+  t.after(() => relay.close());
+  // The test client stands for the relay's far side; the reply must reach the relay itself.
+  const { client, port } = await start(t, { mode: 'server', relayPort: relay.port });
+  const discover = buildRequest({ mac: '52:54:00:00:02:01', type: MESSAGE_TYPE.DISCOVER, giaddr: SERVER });
+  await client.send(discover, port);
+  const offer = await relay.receive();
+  assert.equal(offer.xid, discover.xid);
+  assert.equal(offer.giaddr, SERVER);
+  assert.equal(getU8(offer.options, OPTION.MESSAGE_TYPE), MESSAGE_TYPE.OFFER);
+});

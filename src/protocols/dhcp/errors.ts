@@ -31,3 +31,26 @@ export class DhcpDecodeError extends DhcpError {
     this.offset = offset;
   }
 }
+
+/** Turns a failed bind into an error that says what to do. */
+export function bindError(err: Error, address: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new DhcpError(
+      'DHCP_BIND_DENIED',
+      `cannot bind UDP ${address}:${port}: permission denied. DHCP needs ports 67 and 4011: run anvil as root, ` +
+        `or grant Node the capability once (setcap cap_net_bind_service=+ep "$(command -v node)"), ` +
+        `or run with --dhcp off and point the site's DHCP server at anvil`,
+      { cause: err },
+    );
+  }
+  if (code === 'EADDRINUSE') {
+    return new DhcpError(
+      'DHCP_BIND_IN_USE',
+      `cannot bind UDP ${address}:${port}: another DHCP server (dnsmasq, isc-dhcp-server, ...) already listens there; ` +
+        `stop it, or run anvil with --dhcp off and point that server at anvil`,
+      { cause: err },
+    );
+  }
+  return new DhcpError('DHCP_CONFIG', `cannot bind UDP ${address}:${port}: ${err.message}`, { cause: err });
+}

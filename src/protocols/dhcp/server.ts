@@ -19,9 +19,9 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { decode, encode, packetMac, type DhcpPacket } from './codec.ts';
-import { BOOTP_OP, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MESSAGE_TYPE, OPTION, PXE_PORT } from './constants.ts';
+import { BOOTP_OP, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MESSAGE_TYPE, MESSAGE_TYPE_NAME, OPTION, PXE_PORT } from './constants.ts';
 import { bootFileFor, classify, type BootDecision, type BootPolicy, type ClientInfo } from './classify.ts';
-import { DhcpDecodeError, DhcpError } from './errors.ts';
+import { bindError, DhcpDecodeError, DhcpError } from './errors.ts';
 import { LeasePool, type PoolConfig } from './lease-pool.ts';
 import { MemoryLeaseStore, type Lease, type LeaseStore } from './lease-store.ts';
 import { getIp, getString } from './options.ts';
@@ -64,6 +64,8 @@ export interface DhcpServerOptions {
   /** The PXE boot-server port; false to not listen on it. Default 4011 in proxy mode, off in server mode. */
   readonly pxePort?: number | false;
   readonly clientPort?: number;
+  /** Where replies to a relay agent (giaddr) go; 67 (RFC 2131 §4.1). */
+  readonly relayPort?: number;
   /** Where replies to clients without an address go; default 255.255.255.255. */
   readonly broadcastAddress?: string;
   readonly anvilUserClasses?: readonly string[];
@@ -335,7 +337,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
 
   /** RFC 2131 §4.1: through the relay if there is one, else broadcast (no ARP entry yet). */
   #broadcastTarget(request: DhcpPacket): { address: string; port: number } {
-    if (request.giaddr !== ZERO) return { address: request.giaddr, port: this.#opts.port ?? DHCP_SERVER_PORT };
+    if (request.giaddr !== ZERO) return { address: request.giaddr, port: this.#opts.relayPort ?? DHCP_SERVER_PORT };
     return { address: this.#broadcast, port: this.#clientPort() };
   }
 
@@ -375,28 +377,5 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
 }
 
 function messageName(type: number | undefined): string {
-  const names: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
-  return type === undefined ? 'NONE' : (names[type] ?? `TYPE${type}`);
-}
-
-function bindError(err: Error, address: string, port: number): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new DhcpError(
-      'DHCP_BIND_DENIED',
-      `cannot bind UDP ${address}:${port}: permission denied. DHCP needs ports 67 and 4011: run anvil as root, ` +
-        `or grant Node the capability once (setcap cap_net_bind_service=+ep "$(command -v node)"), ` +
-        `or run with --dhcp off and point the site's DHCP server at anvil`,
-      { cause: err },
-    );
-  }
-  if (code === 'EADDRINUSE') {
-    return new DhcpError(
-      'DHCP_BIND_IN_USE',
-      `cannot bind UDP ${address}:${port}: another DHCP server (dnsmasq, isc-dhcp-server, ...) already listens there; ` +
-        `stop it, or run anvil with --dhcp off and point that server at anvil`,
-      { cause: err },
-    );
-  }
-  return new DhcpError('DHCP_CONFIG', `cannot bind UDP ${address}:${port}: ${err.message}`, { cause: err });
+  return type === undefined ? 'NONE' : (MESSAGE_TYPE_NAME[type] ?? `TYPE${type}`);
 }
