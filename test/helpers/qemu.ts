@@ -43,7 +43,7 @@ export interface VmOptions {
    * the NIC is driven by OVMF's own virtio-net driver.
    */
   readonly firmware?: 'bios' | 'uefi';
-  /** Copy of the serial console, kept for failed tests (default: in the VM's temp dir). */
+  /** Where to copy the serial console (kept); default a temp file removed after the test. */
   readonly serialLog?: string;
   readonly extraArgs?: readonly string[];
 }
@@ -165,9 +165,14 @@ export function bootVm(t: TestContext, opts: VmOptions): Vm {
   const vm = new Vm(mac, child, opts.serialLog ?? join(dir, 'serial.log'));
   t.after(async () => {
     await vm.kill();
-    // The serial log stays for a failed test's post-mortem; the big files go.
-    rmSync(disk, { force: true });
-    rmSync(join(dir, 'OVMF_VARS.fd'), { force: true });
+    // A failed waitFor() already carries the console's tail; ANVIL_KEEP_VM_LOGS=1 keeps the
+    // whole serial log (the disk and UEFI variables go in any case).
+    if (process.env.ANVIL_KEEP_VM_LOGS === '1' || opts.serialLog !== undefined) {
+      rmSync(disk, { force: true });
+      rmSync(join(dir, 'OVMF_VARS.fd'), { force: true });
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   return vm;
 }
