@@ -1,8 +1,10 @@
 // End to end with QEMU's real iPXE ROM (SeaBIOS): it netboots from anvil's DHCP server in
 // a private namespace, gets the HTTP script URL (it already is iPXE), boots the tiny Linux,
 // whose init calls /localboot/<mac>/. Then the same with dnsmasq as the site's DHCP server
-// and anvil as proxyDHCP beside it. Each VM run takes ~25-60 s under TCG.
+// and anvil as proxyDHCP beside it, on another host and on the same one. Each VM run takes
+// ~25-60 s under TCG.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { havePeers } from '../helpers/peers.ts';
 import { createNetns } from '../helpers/netns.ts';
@@ -86,4 +88,35 @@ test('proxy mode: dnsmasq leases the address, anvil as proxyDHCP gives iPXE its 
     assert.deepEqual((r as { boot?: unknown }).boot, { kind: 'script', url: `http://${ns.address}:${HTTP_PORT}/boot/${vm.mac}` });
   }
   assert.ok(peer.events.some(isHttp(`/boot/${vm.mac}`)), 'iPXE fetched its script from the proxy-given URL');
+});
+
+test('proxy mode on the same host as dnsmasq (--bind-interfaces): both share port 67', async (t) => {
+  if (!bootReady(t) || !havePeers(t, 'dnsmasq')) return;
+  const ns = await createNetns(t, { prefix: 'dhcp-cohost', defaultRoute: false });
+  const pidFile = `/tmp/anvil-dnsmasq-${ns.name}.pid`;
+  t.after(() => rmSync(pidFile, { force: true }));
+  const dnsmasq = ns.spawn('dnsmasq', [
+    '--no-daemon', '--port=0', '--conf-file=/dev/null', '--leasefile-ro', '--log-dhcp', `--interface=${ns.bridge}`,
+    '--bind-interfaces', `--dhcp-range=${ns.subnet}.70,${ns.subnet}.80,255.255.255.0,5m`, `--pid-file=${pidFile}`,
+  ]);
+  let log = '';
+  dnsmasq.stderr?.on('data', (c: Buffer) => (log += c.toString()));
+  // dnsmasq first, so anvil's bind is the one that must share.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dnsmasq did not start: ${log}`)), READY_TIMEOUT_MS);
+    dnsmasq.stderr?.on('data', () => {
+      if (!/sockets bound exclusively/.test(log)) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const peer = new PeerProcess(ns, { mode: 'proxy', serverAddress: ns.address, httpPort: HTTP_PORT, tinyLinuxDir: TINY_LINUX });
+  await peer.waitFor((e) => e.event === 'ready', READY_TIMEOUT_MS);
+  const vm = bootVm(t, { netns: ns });
+  await vm.waitFor(MARKER, BOOT_TIMEOUT_MS).catch((err: Error) => {
+    throw new Error(`${err.message}\ndnsmasq:\n${log.slice(-3000)}`);
+  });
+  const callback = (await peer.waitFor(isHttp(`/localboot/${vm.mac}/`), READY_TIMEOUT_MS)) as { from?: string };
+  assert.match(callback.from ?? '', inSubnet(ns.subnet, '7[0-9]|80'));
+  assert.ok(peer.events.some((e) => e.event === 'reply' && e.mac === vm.mac && e.reply === 'OFFER'));
 });
