@@ -84,7 +84,8 @@ for (const mode of ['server', 'proxy'] as DhcpMode[]) {
     }
     const s = server.stats;
     assert.equal(s.received, FUZZ_PACKETS);
-    assert.equal(s.malformed + s.ignored + s.replied + s.errors, FUZZ_PACKETS, JSON.stringify(s));
+    assert.equal(s.malformed + s.ignored + s.replied + s.errors + s.dropped, FUZZ_PACKETS, JSON.stringify(s));
+    assert.equal(s.dropped, 0, 'batches stay under maxPending');
     assert.equal(s.errors, 0, JSON.stringify(s));
     assert.ok(s.malformed > FUZZ_PACKETS / 2, `most mutations are malformed: ${JSON.stringify(s)}`);
     t.diagnostic(JSON.stringify(s));
@@ -143,4 +144,18 @@ test(`a burst of ${UDP_BURST} malformed datagrams over UDP, then a real DISCOVER
   assert.equal(getU8(offer.options, OPTION.MESSAGE_TYPE), MESSAGE_TYPE.OFFER);
   assert.equal(server.stats.malformed, UDP_BURST);
   assert.equal(server.stats.received, UDP_BURST + 1);
+});
+
+test('a flood beyond maxPending is dropped and counted, not queued without bound', async (t) => {
+  const server = new DhcpServer({ mode: 'proxy', serverAddress: SERVER, boot, createSocket: nullSocket, pxePort: false, maxPending: 100 });
+  await server.start();
+  t.after(() => server.stop());
+  const from = { address: '10.78.0.99', port: 68, family: 'IPv4' as const, size: 0 };
+  const garbage = new Uint8Array(10);
+  await Promise.all(Array.from({ length: 2000 }, () => server.handle(garbage, from, 'dhcp')));
+  assert.equal(server.stats.dropped, 1900);
+  assert.equal(server.stats.malformed, 100);
+  // The queue drained: the next packet is handled again.
+  await server.handle(garbage, from, 'dhcp');
+  assert.equal(server.stats.malformed, 101);
 });

@@ -69,6 +69,8 @@ export interface DhcpServerOptions {
   /** Where replies to clients without an address go; default 255.255.255.255. */
   readonly broadcastAddress?: string;
   readonly anvilUserClasses?: readonly string[];
+  /** Default DEFAULT_MAX_PENDING. */
+  readonly maxPending?: number;
   readonly clock?: () => number;
   readonly createSocket?: () => DgramSocket;
 }
@@ -82,7 +84,12 @@ export interface DhcpStats {
   replied: number;
   /** Store or send failures. */
   errors: number;
+  /** Dropped unread because maxPending requests were already waiting (a flood). */
+  dropped: number;
 }
+
+/** Requests waiting their turn before new ones are dropped: a flood cannot grow memory. */
+export const DEFAULT_MAX_PENDING = 1024;
 
 export interface DhcpServerEvents {
   /** A reply left: what was asked, by whom, and what they got. */
@@ -102,7 +109,7 @@ const LIMITED_BROADCAST = '255.255.255.255';
 
 export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   readonly mode: DhcpMode;
-  readonly stats: DhcpStats = { received: 0, malformed: 0, ignored: 0, replied: 0, errors: 0 };
+  readonly stats: DhcpStats = { received: 0, malformed: 0, ignored: 0, replied: 0, errors: 0, dropped: 0 };
   /** The lease store (server mode), for lookups such as leases.byAddress(ip). */
   readonly leases: LeaseStore;
   readonly #opts: DhcpServerOptions;
@@ -114,6 +121,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   readonly #sockets: { socket: DgramSocket; via: 'dhcp' | 'pxe'; port: number; sender: boolean }[] = [];
   /** Requests are handled one at a time so two DISCOVERs never pick the same address. */
   #queue: Promise<void> = Promise.resolve();
+  #pending = 0;
 
   constructor(opts: DhcpServerOptions) {
     super();
@@ -210,7 +218,12 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
    */
   handle(data: Uint8Array, from: RemoteInfo, via: 'dhcp' | 'pxe'): Promise<void> {
     this.stats.received++;
+    if (this.#pending >= (this.#opts.maxPending ?? DEFAULT_MAX_PENDING)) {
+      this.stats.dropped++;
+      return Promise.resolve();
+    }
     if (this.listenerCount('packet') > 0) this.emit('packet', { data: Uint8Array.from(data), from, via });
+    this.#pending++;
     const run = this.#queue.then(() => this.#handle(data, from, via)).catch((err: unknown) => {
       if (err instanceof DhcpDecodeError) {
         this.stats.malformed++;
@@ -219,6 +232,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
         this.stats.errors++;
         this.#emitError(err instanceof Error ? err : new Error(String(err)));
       }
+    }).finally(() => {
+      this.#pending--;
     });
     this.#queue = run;
     return run;
