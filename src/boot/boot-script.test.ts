@@ -14,7 +14,7 @@ test('a pxelinux profile is translated: kernel, initrd (both styles), append', (
   assert.equal(toIpxe(profile, 'n1', S), [
     '#!ipxe',
     'echo anvil: booting n1 (install)',
-    `kernel ${S}/tftp/debian/vmlinuz auto=true console=ttyS0`,
+    `kernel ${S}/tftp/debian/vmlinuz initrd=initrd.gz initrd=extra.img auto=true console=ttyS0`,
     `initrd ${S}/tftp/debian/initrd.gz`,
     `initrd ${S}/tftp/extra.img`,
     'boot',
@@ -22,7 +22,7 @@ test('a pxelinux profile is translated: kernel, initrd (both styles), append', (
   ].join('\n'));
   const withInitrdLine = parsePxelinux('KERNEL /k\nINITRD http://y/i.gz\nAPPEND a=b');
   assert.deepEqual(withInitrdLine, { label: '', kernel: '/k', initrds: ['http://y/i.gz'], append: 'a=b', localboot: undefined });
-  assert.match(toIpxe('KERNEL /k\nINITRD http://y/i.gz\n', 'n', S), /kernel http:\/\/10\.0\.0\.1:8080\/tftp\/k\ninitrd http:\/\/y\/i\.gz/);
+  assert.match(toIpxe('KERNEL /k\nINITRD http://y/i.gz\n', 'n', S), /kernel http:\/\/10\.0\.0\.1:8080\/tftp\/k initrd=i\.gz\ninitrd http:\/\/y\/i\.gz/);
 });
 
 test('LOCALBOOT becomes sanboot on BIOS and exit on UEFI', () => {

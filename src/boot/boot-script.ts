@@ -80,10 +80,14 @@ export function toIpxe(rendered: string, name: string, server: string): string {
   const entry = parsePxelinux(rendered);
   if (!entry || (entry.localboot === undefined && !entry.kernel)) return localBootScript(name);
   if (entry.localboot !== undefined) return localBootScript(name);
+  // An EFI-stub kernel finds its initrds by the names on its command line (iPXE names each
+  // image after its URL's last segment); BIOS kernels ignore the argument.
+  const initrdArgs = entry.initrds.map((i) => `initrd=${i.split('/').pop()}`);
+  const args = [...initrdArgs, entry.append].filter(Boolean).join(' ');
   return [
     '#!ipxe',
     `echo anvil: booting ${name}${entry.label ? ` (${entry.label})` : ''}`,
-    `kernel ${artifactUrl(entry.kernel!, server)}${entry.append ? ` ${entry.append}` : ''}`,
+    `kernel ${artifactUrl(entry.kernel!, server)}${args ? ` ${args}` : ''}`,
     ...entry.initrds.map((i) => `initrd ${artifactUrl(i, server)}`),
     'boot',
     '',

@@ -23,7 +23,7 @@ test('/boot/<mac> serves the next-boot profile as iPXE, logs the boot, and appli
   assert.equal(r.status, 200);
   assert.equal(await r.text(), [
     '#!ipxe', 'echo anvil: booting n1 (install)',
-    `kernel ${a.url}/tftp/debian/vmlinuz url=${a.url}/preseed/n1 BOOTIF=52:54:00:00:00:01`,
+    `kernel ${a.url}/tftp/debian/vmlinuz initrd=initrd.gz url=${a.url}/preseed/n1 BOOTIF=52:54:00:00:00:01`,
     `initrd ${a.url}/tftp/debian/initrd.gz`, 'boot', '',
   ].join('\n'));
   // Served once: the next answer is local boot.
