@@ -19,7 +19,7 @@ export interface RenderContext {
 }
 
 /** The variables every profile is rendered with. */
-export function profileVariables(machine: Machine | undefined, mac: string | undefined, profile: string, server: string): Record<string, unknown> {
+export function profileVariables(machine: Pick<Machine, 'name'> | undefined, mac: string | undefined, profile: string, server: string): Record<string, unknown> {
   return { system: machine?.name ?? 'unknown', mac: mac ?? '', profile, server };
 }
 

@@ -22,11 +22,9 @@ export async function exportPxelinux(services: Services, dir: string, server: st
   const target = join(dir, 'pxelinux.cfg');
   await mkdir(target, { recursive: true });
   const wanted = new Map<string, () => Promise<string>>();
-  for (const summary of await services.machines.list()) {
-    const machine = await services.machines.byName(summary.name);
-    if (!machine) continue;
-    for (const mac of summary.macs) {
-      wanted.set(pxelinuxName(mac), () => services.profiles.render(machine.next_profile, profileVariables(machine, mac, machine.next_profile, server)));
+  for (const machine of await services.machines.list()) {
+    for (const mac of machine.macs) {
+      wanted.set(pxelinuxName(mac), () => services.profiles.render(machine.nextProfile, profileVariables(machine, mac, machine.nextProfile, server)));
     }
   }
   const fallback = await services.machines.defaultProfile();

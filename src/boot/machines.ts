@@ -114,14 +114,19 @@ export class Machines {
     return rows.map((r) => r.mac);
   }
 
-  /** Every machine with what the fleet page and `dpysystem -l` show, in name order. */
-  async list(): Promise<MachineSummary[]> {
-    const machines = await this.#db.selectFrom('machines').selectAll().orderBy('name').execute();
-    const macs = await this.#db.selectFrom('macs').select(['mac', 'machine_id']).orderBy('mac').execute();
-    const lastBoots = await this.#db.selectFrom('boot_log as b')
-      .select(['b.machine_id', 'b.at', 'b.profile'])
-      .where('b.id', 'in', (eb) => eb.selectFrom('boot_log').select((e) => e.fn.max('id').as('id')).where('kind', '=', 'boot').groupBy('machine_id'))
-      .execute();
+  /** Every machine (or just one, by id) with what the fleet page and `dpysystem -l` show, in name order. */
+  async list(onlyId?: number): Promise<MachineSummary[]> {
+    let machinesQuery = this.#db.selectFrom('machines').selectAll().orderBy('name');
+    let macsQuery = this.#db.selectFrom('macs').select(['mac', 'machine_id']).orderBy('mac');
+    let bootsQuery = this.#db.selectFrom('boot_log').select((e) => e.fn.max('id').as('id')).where('kind', '=', 'boot').groupBy('machine_id');
+    if (onlyId !== undefined) {
+      machinesQuery = machinesQuery.where('id', '=', onlyId);
+      macsQuery = macsQuery.where('machine_id', '=', onlyId);
+      bootsQuery = bootsQuery.where('machine_id', '=', onlyId);
+    }
+    const machines = await machinesQuery.execute();
+    const macs = await macsQuery.execute();
+    const lastBoots = await this.#db.selectFrom('boot_log as b').select(['b.machine_id', 'b.at', 'b.profile']).where('b.id', 'in', bootsQuery).execute();
     const macsBy = new Map<number, string[]>();
     for (const m of macs) macsBy.set(m.machine_id, [...(macsBy.get(m.machine_id) ?? []), m.mac]);
     const bootBy = new Map(lastBoots.map((b) => [b.machine_id, { at: b.at, profile: b.profile }]));

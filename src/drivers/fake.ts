@@ -3,7 +3,7 @@
 // contract suite and power sync can be tested without any emulator.
 import { InfoReader } from './driver-info.ts';
 import { ControllerError, DRIVER_ERROR_CODES } from './errors.ts';
-import { waitForPowerState } from './wait.ts';
+import { rebootByPowerCycle, waitForPowerState } from './wait.ts';
 import type { BootDevice, BootDeviceInfo, BootDeviceOptions, Driver, DriverContext, HardwareType, PowerOptions, PowerState, PowerTarget } from './types.ts';
 
 export interface FakeInfo {
@@ -100,10 +100,7 @@ export class FakeHardware implements HardwareType<FakeInfo> {
       power: {
         getPowerState,
         setPowerState,
-        reboot: async (options: PowerOptions = {}) => {
-          if ((await getPowerState()) === 'on') await setPowerState('off', options);
-          return setPowerState('on', options);
-        },
+        reboot: rebootByPowerCycle(getPowerState, setPowerState),
       },
       management: {
         getSupportedBootDevices: () => ['pxe', 'disk', 'cdrom', 'bios'],

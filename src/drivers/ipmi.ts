@@ -10,7 +10,7 @@ import type { BootDeviceName } from '../protocols/ipmi/commands/chassis.ts';
 import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { InfoReader } from './driver-info.ts';
 import { ControllerError, DRIVER_ERROR_CODES } from './errors.ts';
-import { waitForPowerState } from './wait.ts';
+import { rebootByPowerCycle, waitForPowerState } from './wait.ts';
 import type { BootDevice, BootDeviceInfo, BootDeviceOptions, Driver, DriverContext, HardwareType, PowerOptions, PowerState, PowerTarget } from './types.ts';
 
 export const DEFAULT_IPMI_PORT = 623;
@@ -123,11 +123,7 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
       power: {
         getPowerState,
         setPowerState,
-        // Off, then on (as Ironic's ipmitool reboot), so the wait has a state to look for.
-        reboot: async (options: PowerOptions = {}) => {
-          if ((await getPowerState()) === 'on') await setPowerState('off', options);
-          return setPowerState('on', options);
-        },
+        reboot: rebootByPowerCycle(getPowerState, setPowerState),
       },
       management: {
         getSupportedBootDevices: () => SUPPORTED,

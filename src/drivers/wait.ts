@@ -2,7 +2,7 @@
 // reports the target, or fail naming the machine once the timeout passes.
 import { setTimeout as delay } from 'node:timers/promises';
 import { PowerTimeoutError } from './errors.ts';
-import type { PowerState } from './types.ts';
+import type { PowerOptions, PowerState, PowerTarget } from './types.ts';
 
 /** How long a power action waits by default (Ironic's power_state_change_timeout). */
 export const DEFAULT_POWER_TIMEOUT_MS = 60_000;
@@ -30,4 +30,15 @@ export async function waitForPowerState(read: () => Promise<PowerState>, target:
     if (left <= 0) throw new PowerTimeoutError(options.machine, target, timeoutMs, state);
     await sleep(Math.min(pollMs, left));
   }
+}
+
+/**
+ * A hard reboot as off, then on (as Ironic's ipmitool reboot does), so each step has a state to
+ * wait for; a machine that is off is just powered on.
+ */
+export function rebootByPowerCycle(getPowerState: () => Promise<PowerState>, setPowerState: (target: PowerTarget, options: PowerOptions) => Promise<PowerState>) {
+  return async (options: PowerOptions = {}): Promise<PowerState> => {
+    if ((await getPowerState()) === 'on') await setPowerState('off', options);
+    return setPowerState('on', options);
+  };
 }

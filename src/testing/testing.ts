@@ -203,14 +203,6 @@ export class Testing {
     return this.#db.selectFrom('run_lines').selectAll().where('run_id', '=', runId).orderBy('id').execute();
   }
 
-  /** The newest finished run of every machine (for the fleet page). */
-  async latestResults(): Promise<Map<number, Run>> {
-    const rows = await this.#db.selectFrom('runs').selectAll()
-      .where('id', 'in', (eb) => eb.selectFrom('runs').select((e) => e.fn.max('id').as('id')).where('state', 'in', ['done', 'error']).groupBy('machine_id'))
-      .execute();
-    return new Map(rows.map((r) => [r.machine_id, r]));
-  }
-
   /** Every version seen, per machine (the versions page). */
   async versions(): Promise<Array<{ machine: string; version: string; first_seen: string; last_seen: string }>> {
     return this.#db.selectFrom('system_versions').innerJoin('machines', 'machines.id', 'system_versions.machine_id')

@@ -68,8 +68,8 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get('/machines/:name', { preHandler: viewer, schema: { summary: 'One machine', tags: ['machines'], params: NameParams, response: { 200: Type.Intersect([MachineSummary, Type.Object({ bootLog: Type.Array(BootLogEntry) })]), ...errors } } },
     async (request) => {
       const machine = await machines.find(request.params.name);
-      const summary = (await machines.list()).find((m) => m.name === machine.name)!;
-      return { ...summary, bootLog: await machines.bootLog(machine.id, 50) };
+      const [summary] = await machines.list(machine.id);
+      return { ...summary!, bootLog: await machines.bootLog(machine.id, 50) };
     });
 
   app.delete('/machines/:name', { preHandler: operator, schema: { summary: 'Delete a machine: pxemngr delsystem', tags: ['machines'], params: NameParams, response: { 204: Type.Null(), ...errors } } },
