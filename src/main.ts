@@ -41,6 +41,8 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const syncOptions = options.powerSync ?? powerSyncFromEnv(process.env);
   const services = await openServices({ ...options, drivers: { process: 'anvil serve', ...options.drivers } });
   const resolver = options.resolver ?? new AddressResolver([arpTable()]);
+  // Locks left by a crashed server or a killed CLI on this host protect nothing any more.
+  const staleLocks = await services.control.locks.clearStale();
   let app: FastifyInstance;
   try {
     app = await buildServer(services, { ...options, resolver });
@@ -55,6 +57,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     }
     throw error;
   }
+  for (const lock of staleLocks) app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a process that is gone');
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.http.port;
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host;

@@ -18,7 +18,7 @@ export const POWER_REQUESTS: readonly PowerRequest[] = ['on', 'off', 'soft-off',
 /** Longest timeout a caller may ask for: a soft power-off may take minutes (Ironic's soft_power_off_timeout is 600 s). */
 export const MAX_POWER_TIMEOUT_MS = 3_600_000;
 
-export type EventKind = 'power' | 'maintenance' | 'controller' | 'boot-device' | 'driver';
+export type EventKind = 'power' | 'maintenance' | 'controller' | 'boot-device' | 'driver' | 'lock';
 
 export interface MachineDriverView {
   readonly name: string;
@@ -69,7 +69,7 @@ export class MachineControl {
     this.#clock = clock;
     this.#process = options.process ?? 'anvil';
     this.types = new HardwareTypes(options);
-    this.locks = new MachineLocks(db);
+    this.locks = new MachineLocks(db, (machine, holder) => this.event(machine.id, 'lock', `lock of a process that is gone released: ${holder}`));
   }
 
   /** The lock holder name for an operation of this process. */
