@@ -203,8 +203,22 @@ export class Machines {
     }
   }
 
-  async discovered(): Promise<Discovered[]> {
-    return this.#db.selectFrom('discovered').selectAll().orderBy('last_seen', 'desc').execute();
+  /** Machines seen booting that anvil does not know, most recently seen first. */
+  async discovered(limit?: number): Promise<Discovered[]> {
+    const query = this.#db.selectFrom('discovered').selectAll().orderBy('last_seen', 'desc').orderBy('mac');
+    return (limit === undefined ? query : query.limit(limit)).execute();
+  }
+
+  /** How many discovered machines there are (the fleet page shows the newest only). */
+  async discoveredCount(): Promise<number> {
+    const row = await this.#db.selectFrom('discovered').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Drops a discovered MAC (it will come back if it boots again). False when it was not listed. */
+  async forgetDiscovered(mac: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('discovered').where('mac', '=', normalizeMac(mac)).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
   async bootLog(machineId: number, limit = 100): Promise<BootLogEntry[]> {

@@ -16,6 +16,9 @@ import { fleetRows, isFailing, outcome } from './fleet.ts';
 import type { PageAuth, Viewer } from './session.ts';
 import { chartOf, RESULT_SPANS, resultsOverTime, sparkOf, type ResultSpan } from './results.ts';
 
+/** Discovered machines listed on the fleet page, most recently seen first (GET /api/v1/discovered has them all). */
+export const DISCOVERED_SHOWN = 100;
+
 /** Bytes of an upload shown on its run page; the rest is behind /runs/:id/raw. */
 export const RAW_PREVIEW_BYTES = 256 * 1024;
 
@@ -65,8 +68,10 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     const viewer = await auth.viewer(request, reply);
     if (!viewer) return reply;
     // Four queries for the whole fleet: Machines.list()'s three and the latest results by name.
-    const [fleet, latest] = await Promise.all([
+    const [fleet, discovered, discoveredCount, latest] = await Promise.all([
       machines.list(),
+      machines.discovered(DISCOVERED_SHOWN),
+      machines.discoveredCount(),
       store.db.selectFrom('runs').innerJoin('machines', 'machines.id', 'runs.machine_id')
         .select(['machines.name as machine', 'runs.id', 'runs.test', 'runs.state', 'runs.infos', 'runs.warnings', 'runs.errors', 'runs.finished_at'])
         .where('runs.id', 'in', (eb) => eb.selectFrom('runs').select((e) => e.fn.max('id').as('id')).where('state', 'in', ['done', 'error']).groupBy('machine_id'))
@@ -75,7 +80,29 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     const results = new Map(latest.map((r) => [r.machine, r]));
     let failing = 0;
     for (const r of latest) if (isFailing(r)) failing++;
-    return render(reply, 'fleet', viewer, { title: 'Fleet', nav: 'fleet', rows: fleetRows(fleet, results), count: fleet.length, failing });
+    return render(reply, 'fleet', viewer, {
+      title: 'Fleet', nav: 'fleet', rows: fleetRows(fleet, results), count: fleet.length, failing,
+      discovered: discovered.map((d) => ({ mac: d.mac, arch: d.arch ?? '', loader: d.loader ?? '', address: d.address ?? '', firstSeen: utc(d.first_seen), lastSeen: utc(d.last_seen), boots: d.boots })),
+      discoveredCount,
+    });
+  });
+
+  // A discovered machine enrolled from the fleet page: pxemngr addsystem NAME MAC, then its page.
+  app.post<{ Params: { mac: string }; Body: { name?: unknown } }>('/discovered/:mac/enroll', async (request, reply) => {
+    const viewer = await auth.formViewer(request, reply, 'operator');
+    if (!viewer) return reply;
+    const name = request.body?.name;
+    if (typeof name !== 'string' || name.trim() === '') throw invalid('NAME_REQUIRED', 'give the machine a name to enroll it');
+    const { machine } = await machines.add(name.trim(), [request.params.mac]);
+    request.log.info({ machine: machine.name, mac: request.params.mac, operator: viewer.name }, 'discovered machine enrolled');
+    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+  });
+
+  app.post<{ Params: { mac: string } }>('/discovered/:mac/forget', async (request, reply) => {
+    const viewer = await auth.formViewer(request, reply, 'operator');
+    if (!viewer) return reply;
+    await machines.forgetDiscovered(request.params.mac);
+    return reply.redirect('/#discovered', 303);
   });
 
   app.get<{ Params: { name: string } }>('/machines/:name', async (request, reply) => {

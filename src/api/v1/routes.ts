@@ -34,6 +34,11 @@ const Run = Type.Object({
 
 const BootLogEntry = Type.Object({ id: Type.Integer(), at: Type.String(), kind: Type.String(), profile: Type.String(), reason: Type.String(), loader: Type.Union([Type.String(), Type.Null()]), arch: Type.Union([Type.String(), Type.Null()]), address: Type.Union([Type.String(), Type.Null()]) });
 
+const DiscoveredMachine = Type.Object({
+  mac: Type.String(), arch: Type.Union([Type.String(), Type.Null()]), loader: Type.Union([Type.String(), Type.Null()]), address: Type.Union([Type.String(), Type.Null()]),
+  first_seen: Type.String(), last_seen: Type.String(), boots: Type.Integer(),
+});
+
 const SyncReport = Type.Object({ added: Type.Array(Type.String()), kept: Type.Array(Type.String()), removed: Type.Array(Type.String()), problems: Type.Array(Type.String()) });
 
 const errors = { 400: Error, 401: Error, 403: Error, 404: Error, 409: Error };
@@ -76,6 +81,15 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
     async (request, reply) => {
       const machine = await machines.find(request.params.name);
       await machines.remove(machine.name);
+      return reply.status(204).send(null);
+    });
+
+  app.get('/discovered', { preHandler: viewer, schema: { summary: 'Machines seen booting that anvil does not know, newest first; enroll one with POST /machines', tags: ['machines'], response: { 200: Type.Array(DiscoveredMachine), ...errors } } },
+    async () => machines.discovered());
+
+  app.delete('/discovered/:mac', { preHandler: operator, schema: { summary: 'Forget a discovered machine (it comes back if it boots again)', tags: ['machines'], params: Type.Object({ mac: Type.String() }), response: { 204: Type.Null(), ...errors } } },
+    async (request, reply) => {
+      if (!(await machines.forgetDiscovered(request.params.mac))) throw notFound('UNKNOWN_DISCOVERED', `MAC ${request.params.mac} is not among the discovered machines (GET /api/v1/discovered lists them)`);
       return reply.status(204).send(null);
     });
 
