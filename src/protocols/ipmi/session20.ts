@@ -58,7 +58,7 @@ export function encodeSession20(p: Session20Encode, keys?: SessionKeys, iv?: Uin
   let payload: Uint8Array = p.payload;
   if (encrypt) {
     if (iv === undefined) throw new IpmiEncodeError('an encrypted RMCP+ payload needs a 16-byte random IV');
-    payload = aesEncrypt(keys.k2, iv, p.payload);
+    payload = aesEncrypt(keys.aesKey, iv, p.payload);
   }
   if (payload.length > 0xffff) throw new IpmiEncodeError(`RMCP+ payload of ${payload.length} bytes is too long`);
   const oemLength = p.payloadType === PayloadType.OEM_EXPLICIT ? 6 : 0;
@@ -136,7 +136,7 @@ export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session
   let payload: Buffer = Buffer.from(packet.subarray(payloadOffset, payloadOffset + payloadLength));
   if (header.encrypted) {
     if (keys === undefined || keys.confidentiality !== ConfidentialityAlgorithm.AES_CBC_128) throw new IpmiAuthenticationError('encrypted RMCP+ packet but the session has no confidentiality key');
-    payload = aesDecrypt(keys.k2, payload);
+    payload = aesDecrypt(keys.aesKey, payload);
   }
   return { ...header, payload };
 }
