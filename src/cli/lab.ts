@@ -1,15 +1,21 @@
 // bin/anvil lab: the emulated lab, anvil's VirtualBMC. QEMU machines (TCG) defined under
-// DATA/lab/vms/, each behind an emulated IPMI BMC, AMT, or both, which `lab up` serves.
-import { readFileSync } from 'node:fs';
+// DATA/lab/vms/, each behind an emulated IPMI BMC, AMT, or both, which `lab up` serves;
+// `vm create --enroll` also makes the VM an anvil machine driven through that controller.
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { DEFAULT_DATA_DIR } from '../config.ts';
+import { DEFAULT_DATA_DIR, resolvePaths } from '../config.ts';
+import { openServices } from '../services.ts';
+import type { Services } from '../services.ts';
 import {
   DEFAULT_AMT_PORT, DEFAULT_BMC_ADDRESS, DEFAULT_BMC_PASSWORD, DEFAULT_BMC_USER, DEFAULT_DISK_SIZE, DEFAULT_IPMI_PORT, DEFAULT_MEMORY_MB, DEFAULT_NETDEV,
   isBootDevice, LAB_BMC_KINDS, LAB_BOOT_DEVICES,
 } from '../lab/definition.ts';
 import type { LabBmcKind, LabVmDefinition } from '../lab/definition.ts';
+import { LAB_DRIVERS, pickEnrollment } from '../lab/enroll.ts';
+import type { LabDriver } from '../lab/enroll.ts';
+import { describeEnrollment, enrollLabVm } from '../lab/enroll-machine.ts';
 import { LabStore } from '../lab/store.ts';
 import { startLab, stopLab } from '../lab/up.ts';
 import { ensureDisk, LabVm } from '../lab/vm.ts';
@@ -27,10 +33,12 @@ controller boots the device the controller asked for (PXE through Debian's iPXE,
 CD-ROM); its serial console is the BMC's SOL.
 
 Commands:
-  vm create NAME --mac MAC [options]   define a VM (see below)
+  vm create NAME --mac MAC [options]   define a VM (see below); with --enroll it is an
+                                       anvil machine too
   vm list [--json]                     every VM, its power state and controller
   vm show NAME [--json]                one VM's definition (the BMC password is never shown)
-  vm delete NAME [--keep-disk]         stop the VM if it runs and remove it (and its disk)
+  vm delete NAME [--keep-disk]         stop the VM if it runs and remove it (and its disk);
+                                       an anvil machine enrolled for it stays
   vm power NAME on|off|reset|soft-off|cycle|status [--wait]
                                        power the VM directly, for debugging; soft-off with
                                        --wait waits for the guest to power off
@@ -59,6 +67,18 @@ Options of vm create:
   --bmc-password-file F  read the controller's password from the first line of F
   --bmc-password W       the password (visible in ps; prefer the option above or
                          ANVIL_BMC_PASSWORD); default '${DEFAULT_BMC_PASSWORD}', as VirtualBMC
+  --enroll               also enroll the VM as an anvil machine in the same data directory:
+                         its MAC, and driver ipmi or amt with driver_info pointing at its
+                         controller (the password encrypted at rest, as 'anvil machine set'
+                         stores it). A machine of that name that already exists is updated
+                         (driver, driver_info, the MAC added), not refused. Needs a fixed
+                         --bmc-port/--amt-port (not 0). Then 'anvil machine power NAME on'
+                         works while 'lab up' serves the controller
+  --enroll-driver D      ${LAB_DRIVERS.join(' or ')}: which controller of a --bmc both VM anvil uses
+                         (default ipmi); implies --enroll
+
+vm delete leaves an enrolled anvil machine in place (it says so): remove it with
+'pxemngr delsystem NAME' if it is gone for good.
 
 Common options:
   --data DIR             data directory (default ${DEFAULT_DATA_DIR}, or ANVIL_DATA); the lab lives in DIR/lab
@@ -89,6 +109,8 @@ const OPTIONS = {
   persistent: { type: 'boolean' },
   efi: { type: 'boolean' },
   only: { type: 'string' },
+  enroll: { type: 'boolean' },
+  'enroll-driver': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -133,12 +155,31 @@ function shown(def: LabVmDefinition): unknown {
   return { ...def, bmc: def.bmc ? { ...def.bmc, password: '********' } : undefined };
 }
 
-async function create(store: LabStore, name: string, values: Values): Promise<number> {
+/** The anvil services of the lab's data directory (the same one `anvil serve` uses). */
+async function withServices<T>(dataDir: string, action: (services: Services) => Promise<T>): Promise<T> {
+  const services = await openServices({ data: dataDir, drivers: { process: 'anvil lab' } });
+  try {
+    return await action(services);
+  } finally {
+    await services.close();
+  }
+}
+
+function enrollDriver(values: Values): LabDriver | undefined {
+  const driver = values['enroll-driver'];
+  if (driver === undefined) return undefined;
+  if (!(LAB_DRIVERS as readonly string[]).includes(driver)) throw new UsageError(`--enroll-driver '${driver}' must be one of ${LAB_DRIVERS.join(', ')}`);
+  return driver as LabDriver;
+}
+
+async function create(store: LabStore, dataDir: string, name: string, values: Values): Promise<number> {
   if (values.mac === undefined) throw new UsageError('vm create needs --mac MAC');
   const kind = (values.bmc ?? 'ipmi') as LabBmcKind;
   if (!LAB_BMC_KINDS.includes(kind)) throw new UsageError(`--bmc '${values.bmc}' must be one of ${LAB_BMC_KINDS.join(', ')}`);
   if (values.boot !== undefined && !isBootDevice(values.boot)) throw new UsageError(`--boot '${values.boot}' must be one of ${LAB_BOOT_DEVICES.join(', ')}`);
-  const def = await store.create({
+  const driver = enrollDriver(values);
+  const enroll = values.enroll === true || driver !== undefined;
+  const input = {
     name,
     mac: values.mac,
     memoryMb: integer(values.memory, '--memory', 16, 64 * 1024, DEFAULT_MEMORY_MB),
@@ -154,10 +195,21 @@ async function create(store: LabStore, name: string, values: Values): Promise<nu
       user: values['bmc-user'] ?? DEFAULT_BMC_USER,
       password: bmcPassword(values),
     },
-  });
-  await ensureDisk(def);
-  // `--enroll` (the lead's seam): enrollmentsFor(def) from src/lab/enroll.ts gives the driver and driver_info.
+  };
+  // Refused before anything is written: a VM without the controller asked for, or on port 0.
+  if (enroll) pickEnrollment(store.define(input), driver);
+  const def = await store.create(input);
+  let enrolled: string | undefined;
+  try {
+    await ensureDisk(def);
+    if (enroll) enrolled = describeEnrollment(await withServices(dataDir, (s) => enrollLabVm(s, def, { ...(driver ? { driver } : {}), who: 'anvil lab vm create --enroll' })));
+  } catch (error) {
+    // All or nothing: a VM whose enrollment failed (its MAC belongs to another machine) is not left behind.
+    await store.delete(def.name);
+    throw error;
+  }
   process.stdout.write(`created lab VM ${def.name} (${def.mac}), ${describeBmc(def)}\n`);
+  if (enrolled) process.stdout.write(`${enrolled}\n`);
   return 0;
 }
 
@@ -251,13 +303,23 @@ async function consoleCommand(store: LabStore, name: string): Promise<number> {
   });
 }
 
-async function remove(store: LabStore, name: string, keepDisk: boolean): Promise<number> {
+async function remove(store: LabStore, dataDir: string, name: string, keepDisk: boolean): Promise<number> {
+  const def = await store.load(name);
   const vm = await LabVm.open(store, name, { watch: false });
   await vm.powerOff();
   await vm.close();
   await store.delete(name, { keepDisk });
   process.stdout.write(`deleted lab VM ${name}\n`);
+  // The machine (its boot log, tests, results) is anvil's, not the lab's: left alone, but named.
+  const machine = await enrolledMachine(dataDir, def.name, def.mac);
+  if (machine) process.stdout.write(`anvil machine ${machine.name} (driver ${machine.driver}) still exists; 'pxemngr delsystem ${machine.name}' removes it\n`);
   return 0;
+}
+
+/** The anvil machine of that name or MAC, if the data directory has a database at all (none is created to find out). */
+async function enrolledMachine(dataDir: string, name: string, mac: string): Promise<{ name: string; driver: string } | undefined> {
+  if (!process.env.ANVIL_DATABASE_URL && !existsSync(resolvePaths({ data: dataDir }).database)) return undefined;
+  return withServices(dataDir, async (s) => (await s.machines.byName(name)) ?? (await s.machines.byMac(mac)));
 }
 
 async function down(store: LabStore): Promise<number> {
@@ -301,14 +363,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;
   }
-  const store = new LabStore(values.data ?? process.env.ANVIL_DATA ?? DEFAULT_DATA_DIR);
+  const dataDir = values.data ?? process.env.ANVIL_DATA ?? DEFAULT_DATA_DIR;
+  const store = new LabStore(dataDir);
   const [group, verb] = positionals;
   if (group === 'up') return up(store, values.only);
   if (group === 'down') return down(store);
   if (group !== 'vm') throw new UsageError(`unknown lab command '${group}'; expected vm, up or down`);
   switch (verb) {
     case 'create':
-      return create(store, need(positionals, 2, 'the VM name'), values);
+      return create(store, dataDir, need(positionals, 2, 'the VM name'), values);
     case 'list':
       return list(store, values.json === true);
     case 'show': {
@@ -317,7 +380,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'delete':
-      return remove(store, need(positionals, 2, 'the VM name'), values['keep-disk'] === true);
+      return remove(store, dataDir, need(positionals, 2, 'the VM name'), values['keep-disk'] === true);
     case 'power':
       return power(store, need(positionals, 2, 'the VM name'), need(positionals, 3, 'the power action (on, off, reset, soft-off, cycle, status)'), values.wait === true);
     case 'console':
