@@ -10,6 +10,7 @@ import { POWER_REQUESTS, type PowerRequest } from '../conductor/machine-control.
 import { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
 import { printJson, table, when } from './output.ts';
 import { UsageError, runProgram } from './command.ts';
+import { notFound } from '../common/errors.ts';
 
 interface GlobalOptions {
   data?: string;
@@ -169,6 +170,26 @@ export function buildMachine(): Command {
       const released = await s.control.locks.breakLock(machine);
       if (o.json) return printJson({ name: machine.name, released });
       process.stdout.write(released ? `${machine.name}: released the lock held by ${released}\n` : `${machine.name}: was not locked\n`);
+    }));
+
+  root.command('discovered')
+    .description('Machines seen booting that anvil does not know, newest first; enroll one with: bin/pxemngr addsystem NAME MAC')
+    .action(async (_o, c: Command) => withServices(c, async (s, o) => {
+      const found = await s.machines.discovered();
+      if (o.json) return printJson(found);
+      if (found.length === 0) return void process.stdout.write('no unknown machine has asked to boot\n');
+      process.stdout.write(table(['MAC', 'ARCH', 'LOADER', 'ADDRESS', 'FIRST SEEN', 'LAST SEEN', 'BOOTS'],
+        found.map((d) => [d.mac, d.arch ?? '-', d.loader ?? '-', d.address ?? '-', when(d.first_seen), when(d.last_seen), String(d.boots)])) + '\n');
+    }));
+
+  root.command('forget')
+    .description('Drop a MAC from the discovered machines (it comes back if it boots again)')
+    .argument('<mac>', 'the MAC, in any notation')
+    .action(async (mac: string, _o, c: Command) => withServices(c, async (s, o) => {
+      const forgotten = await s.machines.forgetDiscovered(mac);
+      if (o.json) return printJson({ mac, forgotten });
+      if (!forgotten) throw notFound('UNKNOWN_DISCOVERED', `${mac} is not among the discovered machines (bin/anvil machine discovered lists them)`);
+      process.stdout.write(`${mac}: forgotten\n`);
     }));
 
   return root;

@@ -47,3 +47,23 @@ test('anvil machine: set, power, bootdev, show, events, usage errors and locks',
   assert.equal((await machine('unlock', 'node1')).stdout, 'node1: released the lock held by anvil serve (pid 7 on lab2): power reboot (bob)\n');
   assert.equal((await machine('power', 'node1', 'off')).stdout, 'node1: power off\n');
 });
+
+test('anvil machine discovered and forget: the unknown machines that asked to boot', async () => {
+  const data = tempDir();
+  const services = await openServices({ data });
+  try {
+    await services.machines.discover('52:54:00:00:30:01', { loader: 'pxelinux', address: '192.0.2.31' });
+  } finally {
+    await services.close();
+  }
+  const machine = (...args: string[]) => exec(ANVIL, ['machine', '--data', data, ...args]);
+  const listed = await machine('discovered');
+  assert.equal(listed.code, 0);
+  assert.match(listed.stdout, /^MAC +ARCH +LOADER +ADDRESS/);
+  assert.match(listed.stdout, /52:54:00:00:30:01 +- +pxelinux +192\.0\.2\.31 .* 1\n$/);
+  assert.deepEqual(await machine('forget', '52-54-00-00-30-01'), { code: 0, stdout: '52-54-00-00-30-01: forgotten\n', stderr: '' });
+  const again = await machine('forget', '52:54:00:00:30:01');
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /not among the discovered machines \(bin\/anvil machine discovered lists them\)/);
+  assert.equal((await machine('discovered')).stdout, 'no unknown machine has asked to boot\n');
+});
