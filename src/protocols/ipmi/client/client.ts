@@ -1,7 +1,8 @@
 // The IPMI client: one shared Transport (UDP socket) and a registry that hands out one
 // Session per (host, port, user, password, Kg, protocol), so a command API, a console and
 // a power-sync loop talking to the same BMC share one login, as pyghmi's Session.__new__ does.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { pooledRandomBytes } from '../io.ts';
 import { Transport } from './transport.ts';
 import type { TransportOptions } from './transport.ts';
 import { Session } from './session.ts';
@@ -14,26 +15,10 @@ export interface ClientOptions extends TransportOptions {
   readonly random?: Randomness;
 }
 
-/** Random bytes are drawn from the kernel this many at a time: one call per ~200 packets, not one per packet. */
-const RANDOM_POOL_BYTES = 4096;
-
-/** The system CSPRNG, pooled. Copies are handed out, so no two callers share bytes. */
+/** The system CSPRNG, pooled (io.ts); jitter fractions come from the same pool. */
 function systemRandom(): Randomness {
-  let pool = randomBytes(RANDOM_POOL_BYTES);
-  let used = 0;
-  return {
-    bytes(n) {
-      if (n > RANDOM_POOL_BYTES) return randomBytes(n);
-      if (used + n > RANDOM_POOL_BYTES) {
-        pool = randomBytes(RANDOM_POOL_BYTES);
-        used = 0;
-      }
-      const out = Buffer.from(pool.subarray(used, used + n));
-      used += n;
-      return out;
-    },
-    fraction: () => randomInt(0, 1_000_000) / 1_000_000,
-  };
+  const bytes = pooledRandomBytes();
+  return { bytes, fraction: () => bytes(4).readUInt32LE(0) / 2 ** 32 };
 }
 
 /** The registry key: secrets enter only as a digest, so a key is safe to print. */

@@ -7,6 +7,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { PayloadType, RmcpClass } from '../constants.ts';
 import { RMCP_PLUS_AUTH_TYPE } from '../rmcp.ts';
+import { literalLookup } from '../io.ts';
 
 /** Receive buffer asked of the kernel: a fleet answers in bursts (it is capped by net.core.rmem_max). */
 export const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -60,7 +61,7 @@ export class Transport {
   #closed = false;
 
   constructor(options: TransportOptions = {}) {
-    this.#socket = options.createSocket?.() ?? createSocket('udp4');
+    this.#socket = options.createSocket?.() ?? createSocket({ type: 'udp4', lookup: literalLookup });
     this.#socket.on('message', (packet: Buffer, rinfo: RemoteInfo) => this.#dispatch(packet, rinfo));
     // A send to an unreachable port can surface as an error event; the session's timeout reports it.
     this.#socket.on('error', () => {});

@@ -1,12 +1,12 @@
 // A UDP server hosting many emulated BMCs in one process, on one event loop: each BMC has
 // its own address:port socket, users, GUID and handler. Sockets, clock, randomness and
 // timers live here; bmc.ts only maps datagrams to datagrams.
-import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { BmcOptions, BmcStats } from './bmc.ts';
 import { EmulatedBmc } from './bmc.ts';
+import { literalLookup, pooledRandomBytes } from '../io.ts';
 
 /** How often idle sessions and abandoned logins are swept. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 1_000;
@@ -14,7 +14,7 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 1_000;
 export const DEFAULT_BMC_ADDRESS = '127.0.0.1';
 
 export interface BmcServerOptions {
-  /** Random bytes (session IDs, RAKP Rc, challenges, AES IVs). Default node:crypto. */
+  /** Random bytes (session IDs, RAKP Rc, challenges, AES IVs). Default node:crypto, pooled. */
   readonly random?: (n: number) => Buffer;
   /** Milliseconds since the epoch. Default Date.now. */
   readonly now?: () => number;
@@ -45,7 +45,7 @@ export class BmcServer {
   #closed = false;
 
   constructor(options: BmcServerOptions = {}) {
-    this.#random = options.random ?? randomBytes;
+    this.#random = options.random ?? pooledRandomBytes();
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? ((error) => process.stderr.write(`anvil bmc: unexpected error: ${(error as Error).stack ?? String(error)}\n`));
     this.#sweep = setInterval(() => {
@@ -58,7 +58,7 @@ export class BmcServer {
   async add(options: AddBmcOptions = {}): Promise<HostedBmc> {
     if (this.#closed) throw new Error('BmcServer is closed');
     const address = options.address ?? DEFAULT_BMC_ADDRESS;
-    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(address) && address !== '::' ? true : false });
+    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(address) && address !== '::' ? true : false, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port ?? 0, address, () => {
@@ -70,7 +70,9 @@ export class BmcServer {
     const bmc = new EmulatedBmc(
       {
         port,
-        send: (packet, to) => socket.send(packet, to.port, to.address, (error) => error && this.#onError(error, bmc)),
+        // No completion callback: it costs a JS call per datagram, and a lost reply is what UDP
+        // allows anyway (the console retries). Socket-level errors still reach the error event.
+        send: (packet, to) => socket.send(packet, to.port, to.address),
         random: this.#random,
         now: this.#now,
       },

@@ -1,0 +1,37 @@
+// I/O helpers shared by the client and the BMC emulator, both of which send a datagram per
+// message to many peers: pooled CSPRNG bytes and a dgram lookup that answers IP literals at once.
+import { randomBytes } from 'node:crypto';
+import type { SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
+
+/** Random bytes are drawn from the kernel this many at a time: one call per ~200 packets, not one per packet. */
+export const RANDOM_POOL_BYTES = 4096;
+
+/** The system CSPRNG, pooled. Copies are handed out, so no two callers share bytes. */
+export function pooledRandomBytes(): (n: number) => Buffer {
+  let pool = randomBytes(RANDOM_POOL_BYTES);
+  let used = 0;
+  return (n) => {
+    if (n > RANDOM_POOL_BYTES) return randomBytes(n);
+    if (used + n > RANDOM_POOL_BYTES) {
+      pool = randomBytes(RANDOM_POOL_BYTES);
+      used = 0;
+    }
+    const out = Buffer.from(pool.subarray(used, used + n));
+    used += n;
+    return out;
+  };
+}
+
+/**
+ * The `lookup` option of dgram.createSocket. node:dgram looks up the address of every
+ * datagram it sends, and dns.lookup answers an IP literal on the next tick; at tens of
+ * thousands of datagrams a second that tick is measurable. IP literals are answered at
+ * once, names still go through dns.lookup.
+ */
+export const literalLookup: NonNullable<SocketOptions['lookup']> = (address, options, callback) => {
+  const literal = isIP(address);
+  if (literal !== 0) return callback(null, address, literal);
+  dnsLookup(address, options, callback);
+};
