@@ -22,7 +22,7 @@ Commands:
   powerdown       turn off machine
   powercycle      powercycle machine
 Boot devices, for the next boot only (reset, powerup, powercycle):
-  pxe hd hdsafe cd diag bios   (over WS-Management: pxe hd cd diag)
+  pxe hd hdsafe cd diag bios
 
 Options:
   --user U              user name (default admin)

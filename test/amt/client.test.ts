@@ -112,9 +112,42 @@ test('AMT refusals are AMT_FAILURE with the value: ReturnValue over WS-Man, PT_S
   const { port } = await startEmulator(t);
   await assert.rejects(client(t, port, { protocol: 'wsman' }).setPowerState('reset'), { code: 'AMT_FAILURE', returnValue: 2 });
   await assert.rejects(client(t, port, { protocol: 'soap' }).setPowerState('reset'), { code: 'AMT_FAILURE', returnValue: 0x10 });
-  const wsman = client(t, port, { protocol: 'wsman' });
-  wsman.setNextBoot('bios');
-  await assert.rejects(wsman.setPowerState('on'), { code: 'AMT_UNSUPPORTED' });
+});
+
+for (const protocol of ['wsman', 'soap'] as const) {
+  test(`${protocol}: BIOS setup and safe mode for the next boot, then normal boots`, async (t) => {
+    const { port, handler, emulator } = await startEmulator(t);
+    const amt = client(t, port, { protocol });
+    amt.setNextBoot('bios');
+    await amt.setPowerState('on');
+    assert.deepEqual(handler.lastBoot, { action: 'on', device: 'bios' });
+    amt.setNextBoot('hdsafe');
+    await amt.setPowerState('cycle');
+    assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'hdsafe' });
+    await amt.setPowerState('reset');
+    assert.deepEqual(handler.lastBoot, { action: 'reset', device: 'default' });
+    if (protocol === 'wsman') {
+      assert.equal(emulator.boot.settings.get('UseSafeMode'), 'false', 'the plain reset turned safe mode off again');
+      assert.equal(emulator.boot.settings.get('BIOSSetup'), 'false');
+    }
+  });
+}
+
+test('wsman: BIOS setup asked for while another boot source is pending clears that source first', async (t) => {
+  const { port, handler, emulator } = await startEmulator(t);
+  const amt = client(t, port, { protocol: 'wsman' });
+  // A PXE boot set up but never used: AMT keeps its source, and BIOSSetup may be set only without one.
+  await amt.wsman.setNextBoot('pxe');
+  assert.equal(emulator.boot.pending, 'pxe');
+  await amt.wsman.setNextBoot('bios');
+  assert.equal(emulator.boot.pending, 'bios');
+  await amt.wsman.requestPowerStateChange('on');
+  assert.deepEqual(handler.lastBoot, { action: 'on', device: 'bios' });
+  assert.equal(emulator.boot.settings.get('BIOSSetup'), 'true', 'this emulated firmware leaves the option set after the boot');
+  await amt.setPowerState('off');
+  await amt.setPowerState('on');
+  assert.deepEqual(handler.lastBoot, { action: 'on', device: 'default' });
+  assert.equal(emulator.boot.settings.get('BIOSSetup'), 'false', 'a boot without a device resets it');
 });
 
 test('an unreachable AMT is retried with growing delays, then AMT_CONNECT', async (t) => {

@@ -84,12 +84,14 @@ export class AmtClient {
 
   /**
    * Carries out a power action; if it boots the machine, the boot device set with setNextBoot
-   * is applied first (WS-Man) or with it (SOAP SpecialCommand), then forgotten.
+   * is applied first (WS-Man) or with it (SOAP SpecialCommand), then forgotten. Over WS-Man a
+   * boot with no device set asks AMT for a normal boot.
    */
   async setPowerState(action: AmtPowerAction): Promise<void> {
     const device = BOOTING_ACTIONS.has(action) ? this.#nextBoot : undefined;
     if (await this.protocol() === 'wsman') {
-      if (device !== undefined) await this.wsman.setNextBoot(device);
+      // A boot without a device still resets the boot options, so an earlier bios or hdsafe request cannot stick.
+      if (BOOTING_ACTIONS.has(action)) await this.wsman.setNextBoot(device);
       await this.wsman.requestPowerStateChange(action);
     } else {
       const command = SOAP_COMMANDS[action];

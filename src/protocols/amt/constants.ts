@@ -44,6 +44,8 @@ export const ADDRESS_ANONYMOUS = `${NS.addressing}/role/anonymous`;
 export const ACTIONS = {
   get: `${NS.transfer}/Get`,
   getResponse: `${NS.transfer}/GetResponse`,
+  put: `${NS.transfer}/Put`,
+  putResponse: `${NS.transfer}/PutResponse`,
   enumerate: `${NS.enumeration}/Enumerate`,
   enumerateResponse: `${NS.enumeration}/EnumerateResponse`,
   pull: `${NS.enumeration}/Pull`,
@@ -65,6 +67,7 @@ export const CIM_CLASSES = {
 export const AMT_SCHEMA = 'http://intel.com/wbem/wscim/1/amt-schema/1/';
 export const AMT_CLASSES = {
   generalSettings: 'AMT_GeneralSettings',
+  bootSettingData: 'AMT_BootSettingData',
 } as const;
 export type CimClass = (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES] | (typeof AMT_CLASSES)[keyof typeof AMT_CLASSES];
 
@@ -78,6 +81,8 @@ export const AMT_NAMES = {
   managedSystem: 'ManagedSystem',
   bootConfiguration: 'Intel(r) AMT: Boot Configuration 0',
   bootService: 'Intel(r) AMT Boot Service',
+  /** AMT_BootSettingData's one instance (Intel go-wsman-messages test responses; MeshCommander). */
+  bootSettingData: 'Intel(r) AMT:BootSettingData 0',
 } as const;
 
 /**
@@ -151,6 +156,27 @@ export const WSMAN_BOOT_SOURCES: Readonly<Partial<Record<AmtBootDevice, string>>
   hd: 'Intel(r) AMT: Force Hard-drive Boot',
   cd: 'Intel(r) AMT: Force CD/DVD Boot',
   diag: 'Intel(r) AMT: Force Diagnostic Boot',
+};
+
+/**
+ * How WS-Man asks for each boot device: a boot source for ChangeBootOrder (none for BIOS setup)
+ * and the AMT_BootSettingData flags. BIOSSetup may be true only while no boot source is set;
+ * UseSafeMode applies to the hard-drive source (Intel AMT SDK, AMT_BootSettingData; Intel MPS
+ * bootOptions.ts). undefined stands for a normal boot: no source, both flags false.
+ */
+export interface WsmanBootRequest {
+  readonly source: string | undefined;
+  readonly biosSetup: boolean;
+  readonly useSafeMode: boolean;
+}
+export const WSMAN_NORMAL_BOOT: WsmanBootRequest = { source: undefined, biosSetup: false, useSafeMode: false };
+export const WSMAN_BOOT_REQUESTS: Readonly<Record<AmtBootDevice, WsmanBootRequest>> = {
+  pxe: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.pxe },
+  hd: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.hd },
+  hdsafe: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.hd, useSafeMode: true },
+  cd: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.cd },
+  diag: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.diag },
+  bios: { ...WSMAN_NORMAL_BOOT, biosSetup: true },
 };
 /** CIM_BootService.SetBootConfigRole Role: 1 = IsNext, i.e. used on the next boot only (DSP1012 §7.4). */
 export const BOOT_ROLE_IS_NEXT = 1;

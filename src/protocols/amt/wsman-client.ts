@@ -1,18 +1,20 @@
 // A WS-Management client for AMT 6+ (DMTF DSP0226): power state through
 // CIM_AssociatedPowerManagementService, power changes through CIM_PowerManagementService
-// (DSP1027), and the one-time boot device through CIM_BootConfigSetting/CIM_BootService (DSP1012).
+// (DSP1027), and the one-time boot device through CIM_BootConfigSetting/CIM_BootService (DSP1012)
+// with Intel's AMT_BootSettingData for BIOS setup and safe mode.
 import { randomUUID } from 'node:crypto';
+import { bootSettingsFor } from './boot-settings.ts';
 import {
-  AMT_CLASSES, AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_SOURCES, WSMAN_PATH,
-  WSMAN_POWER_ACTION, cimResourceUri, powerStateFromCim,
+  AMT_CLASSES, AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_REQUESTS, WSMAN_NORMAL_BOOT,
+  WSMAN_PATH, WSMAN_POWER_ACTION, cimResourceUri, powerStateFromCim,
 } from './constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from './constants.ts';
 import { AmtFailure, AmtProtocolError, AmtUnsupportedError } from './errors.ts';
 import { DigestTransport } from './transport.ts';
 import type { AmtEndpoint, TransportOptions } from './transport.ts';
 import {
-  buildEnumerate, buildGet, buildIdentify, buildInvoke, buildPull, parseAnswer, parseEnumerationBody,
-  parseGetBody, parseIdentifyBody, parseInvokeBody,
+  buildEnumerate, buildGet, buildIdentify, buildInvoke, buildPull, buildPut, instanceXml, parseAnswer, parseEnumerationBody,
+  parseGetBody, parseIdentifyBody, parseInvokeBody, parsePutBody,
 } from './wsman-codec.ts';
 import type { CimInstance, InvokeParameter, WsmanRequest } from './wsman-codec.ts';
 import type { XmlNode } from './xml.ts';
@@ -54,6 +56,20 @@ export class WsmanClient {
     const instance = parseGetBody(body, cimClass);
     if (instance === undefined) throw new AmtProtocolError(`AMT ${this.transport.label} answered Get ${cimClass} without the instance`);
     return instance;
+  }
+
+  /**
+   * WS-Transfer Put of a whole instance (DSP0226 §7.5), selected by its InstanceID as MeshCommander
+   * does. Resolves to the instance AMT answers with, or undefined when it answers with none.
+   * Idempotent: the same representation twice leaves the same resource.
+   */
+  async put(cimClass: CimClass, properties: CimInstance): Promise<CimInstance | undefined> {
+    const id = properties['InstanceID'];
+    const request = this.#request(cimClass, typeof id === 'string' ? { InstanceID: id } : undefined);
+    const body = await this.#exchange(buildPut(request, instanceXml(cimClass, request.resourceUri, properties)), `Put ${cimClass}`, true);
+    const answer = parsePutBody(body, cimClass);
+    if (answer === undefined) throw new AmtProtocolError(`AMT ${this.transport.label} answered Put ${cimClass} with something other than the instance`);
+    return answer.instance;
   }
 
   /** Every instance of `cimClass`: Enumerate, then Pull until EndOfSequence (DSP0226 §8). */
@@ -130,25 +146,36 @@ export class WsmanClient {
   }
 
   /**
-   * Makes `device` the source of the next boot only: ChangeBootOrder, then SetBootConfigRole
-   * with Role 1 (IsNext). Send it just before powering on: AMT keeps only the first boot order
-   * it is given (Ironic amt-pxe-driver spec). undefined clears the order (normal boot).
+   * Sets up the next boot only, just before the power action that boots: AMT keeps only the
+   * first boot order it is given (Ironic amt-pxe-driver spec). In order:
+   * 1. Get AMT_BootSettingData;
+   * 2. with no boot source (bios, normal boot), ChangeBootOrder with none first: BIOSSetup may be
+   *    set only while no source is, and some AMT versions keep the last one (MeshCentral);
+   * 3. Put it back with BIOSSetup and UseSafeMode as asked and the other one-boot options reset
+   *    (skipped when nothing changes);
+   * 4. ChangeBootOrder to the device's source, if it has one;
+   * 5. SetBootConfigRole(IsNext), unless this is a normal boot.
+   * undefined asks for a normal boot: no source, and no BIOSSetup or UseSafeMode left from before.
    */
   async setNextBoot(device: AmtBootDevice | undefined): Promise<void> {
-    const bootConfig = { InstanceID: AMT_NAMES.bootConfiguration };
-    if (device === undefined) {
-      await this.invoke(CIM_CLASSES.bootConfigSetting, 'ChangeBootOrder', bootConfig, [], true);
-      return;
-    }
-    const source = WSMAN_BOOT_SOURCES[device];
-    if (source === undefined) throw new AmtUnsupportedError(`boot device '${device}' has no WS-Management boot source; AMT offers ${Object.keys(WSMAN_BOOT_SOURCES).join(', ')}`);
-    await this.invoke(CIM_CLASSES.bootConfigSetting, 'ChangeBootOrder', bootConfig,
-      [{ name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: source } } }], true);
+    const request = device === undefined ? WSMAN_NORMAL_BOOT : WSMAN_BOOT_REQUESTS[device];
+    const settings = bootSettingsFor(await this.get(AMT_CLASSES.bootSettingData), request, this.transport.label);
+    if (request.source === undefined) await this.#changeBootOrder(undefined);
+    if (settings.changed) await this.put(AMT_CLASSES.bootSettingData, settings.properties);
+    if (request.source !== undefined) await this.#changeBootOrder(request.source);
+    if (device === undefined) return;
     await this.invoke(CIM_CLASSES.bootService, 'SetBootConfigRole', { Name: AMT_NAMES.bootService },
       [
-        { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: bootConfig } },
+        { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } } },
         { name: 'Role', value: String(BOOT_ROLE_IS_NEXT) },
       ], true);
+  }
+
+  /** ChangeBootOrder to one CIM_BootSourceSetting, or to none (DSP1012 §7.3.1: no Source clears the order). */
+  async #changeBootOrder(source: string | undefined): Promise<void> {
+    const parameters: InvokeParameter[] = source === undefined ? []
+      : [{ name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: source } } }];
+    await this.invoke(CIM_CLASSES.bootConfigSetting, 'ChangeBootOrder', { InstanceID: AMT_NAMES.bootConfiguration }, parameters, true);
   }
 
   #request(cimClass: CimClass, selectors?: Record<string, string>): WsmanRequest {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ACTIONS, AMT_NAMES, CIM_CLASSES, cimResourceUri } from './constants.ts';
+import { ACTIONS, AMT_CLASSES, AMT_NAMES, CIM_CLASSES, cimResourceUri } from './constants.ts';
 import { parseWsmanRequest, referenceSelectors } from './emulator/wsman-messages.ts';
-import { child } from './xml.ts';
+import { child, children, elementNames } from './xml.ts';
 import {
-  buildEnumerate, buildGet, buildIdentify, buildInvoke, buildPull, parseAnswer, parseEnumerationBody, parseInvokeBody,
+  buildEnumerate, buildGet, buildIdentify, buildInvoke, buildPull, buildPut, instanceXml, parseAnswer, parseEnumerationBody, parseGetBody,
+  parseInvokeBody, parsePutBody,
 } from './wsman-codec.ts';
 
 const testdata = (name: string): string => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
@@ -66,4 +67,41 @@ test('reads ReturnValue of a method output; refuses documents with a DOCTYPE', (
   if (answer.kind === 'ok') assert.equal(parseInvokeBody(answer.body, 'ChangeBootOrder')?.returnValue, 5);
   assert.throws(() => parseAnswer('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'), { code: 'AMT_XML' });
   assert.throws(() => parseAnswer('<s:Envelope><s:Body>'), { code: 'AMT_XML' });
+});
+
+test('Put carries the whole instance in its class namespace, in order, arrays repeated and text escaped', () => {
+  const uri = cimResourceUri(AMT_CLASSES.bootSettingData);
+  const xml = buildPut({ to: 'http://10.0.0.5:16992/wsman', resourceUri: uri, messageId: 'uuid:43', selectors: { InstanceID: AMT_NAMES.bootSettingData } },
+    instanceXml(AMT_CLASSES.bootSettingData, uri, { BIOSSetup: 'true', BIOSLastStatus: ['2', '0'], ElementName: 'a<b & "c"', BootMediaIndex: 0 }));
+  assert.match(xml, /<h:AMT_BootSettingData xmlns:h="http:\/\/intel\.com\/wbem\/wscim\/1\/amt-schema\/1\/AMT_BootSettingData">/);
+  const parsed = parseWsmanRequest(xml, 1 << 20);
+  assert.equal(parsed.action, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/Put');
+  assert.equal(parsed.resourceUri, 'http://intel.com/wbem/wscim/1/amt-schema/1/AMT_BootSettingData');
+  assert.deepEqual(parsed.selectors, { InstanceID: 'Intel(r) AMT:BootSettingData 0' });
+  assert.deepEqual(elementNames(parsed.body), ['AMT_BootSettingData']);
+  const instance = child(parsed.body, 'AMT_BootSettingData');
+  assert.deepEqual(elementNames(instance), ['BIOSSetup', 'BIOSLastStatus', 'ElementName', 'BootMediaIndex']);
+  assert.deepEqual(children(instance, 'BIOSLastStatus'), ['2', '0']);
+  assert.deepEqual(parseGetBody(parsed.body, AMT_CLASSES.bootSettingData), { BIOSSetup: 'true', BIOSLastStatus: ['2', '0'], ElementName: 'a<b & "c"', BootMediaIndex: '0' });
+});
+
+test('reads AMT_BootSettingData from an AMT-shaped GetResponse and PutResponse', () => {
+  const got = parseAnswer(testdata('wsman-get-boot-setting-data.xml'));
+  assert.equal(got.kind === 'ok' && got.action, ACTIONS.getResponse);
+  const instance = parseGetBody(got.kind === 'ok' ? got.body : undefined, AMT_CLASSES.bootSettingData);
+  assert.equal(instance?.['InstanceID'], AMT_NAMES.bootSettingData);
+  assert.equal(instance?.['BIOSSetup'], 'true');
+  assert.deepEqual(instance?.['BIOSLastStatus'], ['2', '0']);
+  assert.equal(instance?.['RSEPassword'], '', 'an empty element is an empty string, not a missing property');
+
+  const put = parseAnswer(testdata('wsman-put-response-boot-setting-data.xml'));
+  assert.equal(put.kind === 'ok' && put.action, ACTIONS.putResponse);
+  const answer = parsePutBody(put.kind === 'ok' ? put.body : undefined, AMT_CLASSES.bootSettingData);
+  assert.equal(answer?.instance?.['UseSafeMode'], 'true');
+  assert.equal(answer?.instance?.['BIOSSetup'], 'false');
+  // DSP0226 §7.5 allows an empty PutResponse; a body naming another class is no answer to this Put.
+  const empty = parseAnswer('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>');
+  assert.deepEqual(parsePutBody(empty.kind === 'ok' ? empty.body : undefined, AMT_CLASSES.bootSettingData), { instance: undefined });
+  const other = parseAnswer('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><h:AMT_GeneralSettings xmlns:h="u"><h:HostName>x</h:HostName></h:AMT_GeneralSettings></s:Body></s:Envelope>');
+  assert.equal(parsePutBody(other.kind === 'ok' ? other.body : undefined, AMT_CLASSES.bootSettingData), undefined);
 });

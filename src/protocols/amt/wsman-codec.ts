@@ -1,5 +1,5 @@
 // WS-Management requests as a client sends them and the answers it reads (DMTF DSP0226 1.0:
-// §7 WS-Transfer Get, §8 WS-Enumeration, §9 custom actions ("invoke"), §11 Identify).
+// §7 WS-Transfer Get and Put, §8 WS-Enumeration, §9 custom actions ("invoke"), §11 Identify).
 // Pure: message IDs are passed in; no I/O.
 import { ACTIONS, ADDRESS_ANONYMOUS, NS } from './constants.ts';
 import { child, children, elementNames, escapeXml, intValue, parseXml, soapBody, soapHeader, text } from './xml.ts';
@@ -64,6 +64,24 @@ function envelope(action: string, request: WsmanRequest, body: string): string {
 /** WS-Transfer Get of one instance (DSP0226 §7.3). */
 export function buildGet(request: WsmanRequest): string {
   return envelope(ACTIONS.get, request, '');
+}
+
+/** A property value as written into an instance; numbers become their decimal text. */
+export type PropertyValue = string | number | readonly (string | number)[];
+
+/** An instance element in its class namespace; array properties repeat their element, in the order given. */
+export function instanceXml(className: string, resourceUri: string, properties: Readonly<Record<string, PropertyValue>>): string {
+  const props = Object.entries(properties).map(([name, value]) => (Array.isArray(value) ? value : [value])
+    .map((v: string | number) => `<h:${name}>${escapeXml(String(v))}</h:${name}>`).join('')).join('');
+  return `<h:${className} xmlns:h="${escapeXml(resourceUri)}">${props}</h:${className}>`;
+}
+
+/**
+ * WS-Transfer Put (DSP0226 §7.5): `instance` (from instanceXml) replaces the whole resource, so
+ * it carries every writable property, not only the changed ones.
+ */
+export function buildPut(request: WsmanRequest, instance: string): string {
+  return envelope(ACTIONS.put, request, instance);
 }
 
 /** WS-Enumeration Enumerate, optimized so the first items come back at once (DSP0226 §8.2.3). */
@@ -137,6 +155,18 @@ export function instanceFrom(node: XmlNode | undefined): CimInstance {
 export function parseGetBody(body: XmlNode | undefined, className: string): CimInstance | undefined {
   const node = child(body, className);
   return node === undefined ? undefined : instanceFrom(node);
+}
+
+/**
+ * The instance in a PutResponse: AMT returns the resource as it now is; DSP0226 §7.5 also allows
+ * an empty body when the service kept the representation as sent (then undefined). Anything
+ * else in the body is not a PutResponse for this class.
+ */
+export function parsePutBody(body: XmlNode | undefined, className: string): { instance: CimInstance | undefined } | undefined {
+  const names = elementNames(body);
+  if (names.length === 0) return { instance: undefined };
+  const node = child(body, className);
+  return node === undefined ? undefined : { instance: instanceFrom(node) };
 }
 
 export interface EnumerationPage {

@@ -48,18 +48,9 @@ export function referenceSelectors(epr: XmlNode | undefined): Record<string, str
   return out;
 }
 
-export type PropertyValue = string | number | readonly (string | number)[];
-
-/** An instance element in its class namespace; array properties repeat their element. */
-export function instanceXml(className: string, resourceUri: string, properties: Readonly<Record<string, PropertyValue>>): string {
-  const props = Object.entries(properties).map(([name, value]) => (Array.isArray(value) ? value : [value])
-    .map((v: string | number) => `<h:${name}>${escapeXml(String(v))}</h:${name}>`).join('')).join('');
-  return `<h:${className} xmlns:h="${escapeXml(resourceUri)}">${props}</h:${className}>`;
-}
-
 export function responseEnvelope(input: { action: string; messageId: string; relatesTo: string | undefined; body: string }): string {
   return '<?xml version="1.0" encoding="UTF-8"?>'
-    + `<s:Envelope xmlns:s="${NS.soap12}" xmlns:a="${NS.addressing}" xmlns:w="${NS.wsman}" xmlns:n="${NS.enumeration}">`
+    + `<s:Envelope xmlns:s="${NS.soap12}" xmlns:a="${NS.addressing}" xmlns:w="${NS.wsman}" xmlns:n="${NS.enumeration}" xmlns:t="${NS.transfer}">`
     + '<s:Header>'
     + `<a:To>${ADDRESS_ANONYMOUS}</a:To>`
     + (input.relatesTo !== undefined ? `<a:RelatesTo>${escapeXml(input.relatesTo)}</a:RelatesTo>` : '')
@@ -91,13 +82,15 @@ export function identifyResponse(input: { vendor: string; version: string }): st
     + '</i:IdentifyResponse></s:Body></s:Envelope>';
 }
 
-/** Fault subcodes the emulator uses (DSP0226 §14.6 Table 10). */
+/** Fault subcodes the emulator uses (DSP0226 §14.6 Table 10; t: is WS-Transfer's namespace). */
 export const WSMAN_FAULTS = {
   actionNotSupported: { code: 'Sender', subcode: 'a:ActionNotSupported', reason: 'The action is not supported by the service.' },
   destinationUnreachable: { code: 'Sender', subcode: 'a:DestinationUnreachable', reason: 'No route can be determined to reach the destination role defined by the WS-Addressing To.' },
   invalidSelectors: { code: 'Sender', subcode: 'w:InvalidSelectors', reason: 'The Selectors for the resource were not valid.' },
   invalidMessageHeader: { code: 'Sender', subcode: 'a:InvalidMessageInformationHeader', reason: 'A message information header is not valid and the message cannot be processed.' },
   schemaValidationError: { code: 'Sender', subcode: 'w:SchemaValidationError', reason: 'The supplied SOAP violates the corresponding XML schema definition.' },
+  /** WS-Transfer's fault for a Put whose representation is wrong (DSP0226 §7.5; wiseman InvalidRepresentationFault). */
+  invalidRepresentation: { code: 'Sender', subcode: 't:InvalidRepresentation', reason: 'The XML content was invalid.' },
   invalidEnumerationContext: { code: 'Receiver', subcode: 'n:InvalidEnumerationContext', reason: 'The supplied enumeration context is invalid.' },
   internalError: { code: 'Receiver', subcode: 'w:InternalError', reason: 'The service cannot comply with the request due to internal processing errors.' },
 } as const;

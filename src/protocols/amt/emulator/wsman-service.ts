@@ -1,19 +1,22 @@
-// The WS-Management face of the emulator: Identify, Get, Enumerate/Pull and the power and
-// boot methods an AMT 6+ machine answers (DSP0226; DSP1027 Power State Management Profile;
-// DSP1012 Boot Control Profile), backed by the emulator's handler.
+// The WS-Management face of the emulator: Identify, Get, Put of AMT_BootSettingData,
+// Enumerate/Pull and the power and boot methods an AMT 6+ machine answers (DSP0226; DSP1027
+// Power State Management Profile; DSP1012 Boot Control Profile), backed by the emulator's handler.
 import {
   ACTIONS, AMT_CLASSES, AMT_NAMES, CIM_CLASSES, CIM_POWER_STATE, WSMAN_BOOT_SOURCES, WSMAN_POWER_ACTION, BOOT_ROLE_IS_NEXT, cimResourceUri,
 } from '../constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from '../constants.ts';
+import { instanceXml } from '../wsman-codec.ts';
+import type { PropertyValue } from '../wsman-codec.ts';
 import { child, intValue, text } from '../xml.ts';
 import type { XmlNode } from '../xml.ts';
 import type { BootConfig } from './boot-config.ts';
+import { readBootSettingPut } from './boot-setting-data.ts';
 import type { AmtHandler, PowerChangeResult } from './handler.ts';
 import {
-  WSMAN_FAULTS, enumerateResponseBody, faultEnvelope, identifyResponse, instanceXml, invokeResponseBody,
+  WSMAN_FAULTS, enumerateResponseBody, faultEnvelope, identifyResponse, invokeResponseBody,
   parseWsmanRequest, pullResponseBody, referenceSelectors, responseEnvelope,
 } from './wsman-messages.ts';
-import type { PropertyValue, WsmanFault } from './wsman-messages.ts';
+import type { WsmanFault } from './wsman-messages.ts';
 
 /** ReturnValues of CIM_PowerManagementService.RequestPowerStateChange and the boot methods (CIM schema ValueMap). */
 export const CIM_RETURN = { completed: 0, notSupported: 1, unknownError: 2, invalidParameter: 5 } as const;
@@ -88,6 +91,8 @@ async function instanceOf(cimClass: CimClass, ctx: WsmanContext): Promise<Record
         ElementName: 'Intel(r) AMT: General Settings', InstanceID: 'Intel(r) AMT: General Settings',
         HostName: ctx.hostname, DomainName: ctx.domain, AMTNetworkEnabled: 1,
       };
+    case AMT_CLASSES.bootSettingData:
+      return Object.fromEntries(ctx.boot.settings);
     case CIM_CLASSES.bootSourceSetting:
       return undefined;
   }
@@ -122,15 +127,22 @@ async function answer(xml: string, ctx: WsmanContext): Promise<WsmanReply> {
     status: 200, body: responseEnvelope({ action: replyAction, messageId: ctx.messageId(), relatesTo: messageId, body }),
   });
 
-  if (action === ACTIONS.get || action === ACTIONS.enumerate) {
+  if (action === ACTIONS.get || action === ACTIONS.enumerate || action === ACTIONS.put) {
     const instance = await instanceOf(cimClass, ctx);
     const items = instance === undefined ? [] : [instanceXml(cimClass, resourceUri, instance)];
-    if (action === ACTIONS.get) {
+    if (action !== ACTIONS.enumerate) {
       if (items[0] === undefined) return fault(WSMAN_FAULTS.invalidSelectors, messageId, ctx, `${cimClass} needs selectors`);
       // A selector naming a key property must match it (DSP0226 §7.3: otherwise wsman:InvalidSelectors).
       const mismatch = Object.entries(request.selectors).find(([key, value]) => instance?.[key] !== undefined && String(instance[key]) !== value);
       if (mismatch) return fault(WSMAN_FAULTS.invalidSelectors, messageId, ctx, `no ${cimClass} with ${mismatch[0]}=${mismatch[1]}`);
-      return ok(ACTIONS.getResponse, items[0]);
+      if (action === ACTIONS.get) return ok(ACTIONS.getResponse, items[0]);
+      // Of the classes served here only AMT_BootSettingData is writable.
+      if (cimClass !== AMT_CLASSES.bootSettingData) return fault(WSMAN_FAULTS.actionNotSupported, messageId, ctx, `${cimClass} cannot be changed with Put`);
+      const put = readBootSettingPut(request.body, ctx.boot.settings, ctx.boot.source !== undefined);
+      if (!put.ok) return fault(WSMAN_FAULTS.invalidRepresentation, messageId, ctx, put.detail);
+      ctx.boot.settings = put.settings;
+      // The PutResponse carries the instance as it now is, as AMT's does.
+      return ok(ACTIONS.putResponse, instanceXml(cimClass, resourceUri, Object.fromEntries(put.settings)));
     }
     const optimized = child(child(request.body, 'Enumerate'), 'OptimizeEnumeration') !== undefined;
     const context = ctx.messageId();
