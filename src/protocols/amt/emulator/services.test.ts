@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AMT_NAMES, CIM_CLASSES, cimResourceUri } from '../constants.ts';
+import { AMT_CLASSES, AMT_NAMES, CIM_CLASSES, cimResourceUri } from '../constants.ts';
 import { parseSoapResponse, buildSoapRequest } from '../soap-codec.ts';
-import { buildEnumerate, buildGet, buildInvoke, buildPull, parseAnswer, parseEnumerationBody, parseGetBody, parseInvokeBody } from '../wsman-codec.ts';
+import {
+  buildEnumerate, buildGet, buildInvoke, buildPull, buildPut, instanceXml, parseAnswer, parseEnumerationBody, parseGetBody, parseInvokeBody, parsePutBody,
+} from '../wsman-codec.ts';
 import { BootConfig } from './boot-config.ts';
 import { MemoryAmtHandler } from './handler.ts';
 import { answerSoap } from './soap-service.ts';
@@ -13,8 +15,15 @@ function wsmanContext(handler = new MemoryAmtHandler()): WsmanContext {
   let n = 0;
   return { handler, boot: new BootConfig(), amtVersion: '8.1.20', hostname: 'h', domain: 'd', maxChars: 1 << 16, messageId: () => `uuid:${++n}`, enumerations: new Map() };
 }
-const req = (cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES], selectors?: Record<string, string>) =>
+const req = (cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES] | (typeof AMT_CLASSES)[keyof typeof AMT_CLASSES], selectors?: Record<string, string>) =>
   ({ to: 'http://127.0.0.1/wsman', resourceUri: cimResourceUri(cimClass), messageId: 'uuid:req', ...(selectors ? { selectors } : {}) });
+
+const bootSettingUri = cimResourceUri(AMT_CLASSES.bootSettingData);
+const hdSource = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force Hard-drive Boot' } };
+const setRole = () => buildInvoke(req(CIM_CLASSES.bootService), 'SetBootConfigRole', [
+  { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } } },
+  { name: 'Role', value: '1' },
+]);
 
 async function invoke(ctx: WsmanContext, xml: string, method: string): Promise<number | undefined> {
   const reply = await answerWsman(xml, ctx);
@@ -123,6 +132,7 @@ test('mutated envelopes never make the services throw (seeded fuzz)', async () =
     buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '2' }]),
     buildEnumerate(req(CIM_CLASSES.associatedPowerManagementService), 4),
   ];
+  seeds.push(buildPut(req(AMT_CLASSES.bootSettingData), instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, { ...Object.fromEntries(new BootConfig().settings), BIOSSetup: 'true' })));
   const soapSeed = buildSoapRequest('RemoteControlService', 'RemoteControl', [['Command', 17], ['IanaOemNumber', 343], ['SpecialCommand', 1]]);
   const alphabet = '<>/="&;: \u0000abcxyz0123456789';
   const mutate = (text: string): string => {
@@ -171,4 +181,82 @@ test('Get checks key selectors: the right one answers, a wrong one is InvalidSel
   const bad = await answerWsman(buildGet(req(CIM_CLASSES.bootConfigSetting, { InstanceID: 'Intel(r) AMT: Boot Configuration 9' })), ctx);
   assert.equal(bad.status, 400);
   assert.match(bad.body, /InvalidSelectors/);
+});
+
+/** Gets AMT_BootSettingData, changes it, Puts it all back; resolves to the PutResponse's instance. */
+async function putBootSettings(ctx: WsmanContext, change: Record<string, string>): Promise<Record<string, unknown> | undefined> {
+  const got = parseAnswer((await answerWsman(buildGet(req(AMT_CLASSES.bootSettingData)), ctx)).body);
+  const current = parseGetBody(got.kind === 'ok' ? got.body : undefined, AMT_CLASSES.bootSettingData);
+  assert.ok(current);
+  const reply = await answerWsman(buildPut(req(AMT_CLASSES.bootSettingData, { InstanceID: AMT_NAMES.bootSettingData }),
+    instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, { ...current, ...change })), ctx);
+  const answer = parseAnswer(reply.body);
+  assert.equal(answer.kind, 'ok', reply.body);
+  return answer.kind === 'ok' ? parsePutBody(answer.body, AMT_CLASSES.bootSettingData)?.instance : undefined;
+}
+
+test('BIOSSetup with no boot source, or UseSafeMode with the hard drive, armed by SetBootConfigRole, pick bios and hdsafe', async () => {
+  const handler = new MemoryAmtHandler();
+  const ctx = wsmanContext(handler);
+  const got = parseAnswer((await answerWsman(buildGet(req(AMT_CLASSES.bootSettingData)), ctx)).body);
+  const fresh = parseGetBody(got.kind === 'ok' ? got.body : undefined, AMT_CLASSES.bootSettingData);
+  assert.equal(fresh?.['InstanceID'], 'Intel(r) AMT:BootSettingData 0');
+  assert.equal(fresh?.['BIOSSetup'], 'false');
+
+  const answered = await putBootSettings(ctx, { BIOSSetup: 'true' });
+  assert.equal(answered?.['BIOSSetup'], 'true', 'the PutResponse carries the new instance');
+  assert.equal(ctx.boot.pending, undefined, 'not armed yet');
+  assert.equal(await invoke(ctx, setRole(), 'SetBootConfigRole'), 0);
+  assert.equal(ctx.boot.pending, 'bios');
+  const on = buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '2' }]);
+  assert.equal(await invoke(ctx, on, 'RequestPowerStateChange'), 0);
+  assert.deepEqual(handler.lastBoot, { action: 'on', device: 'bios' });
+  assert.equal(ctx.boot.settings.get('BIOSSetup'), 'true', 'the boot spends the role, not the option');
+
+  await putBootSettings(ctx, { BIOSSetup: 'false', UseSafeMode: 'true' });
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'), 0);
+  assert.equal(await invoke(ctx, setRole(), 'SetBootConfigRole'), 0);
+  assert.equal(ctx.boot.pending, 'hdsafe');
+  const cycle = buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '5' }]);
+  assert.equal(await invoke(ctx, cycle, 'RequestPowerStateChange'), 0);
+  assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'hdsafe' });
+});
+
+test('a Put AMT would refuse is a t:InvalidRepresentation (or selector/action) fault and changes nothing', async () => {
+  const ctx = wsmanContext();
+  const settings = Object.fromEntries(ctx.boot.settings);
+  const put = (body: string, selectors?: Record<string, string>) => answerWsman(buildPut(req(AMT_CLASSES.bootSettingData, selectors), body), ctx);
+  const instance = (change: Record<string, string>, drop?: string) => {
+    const { [drop ?? '']: _dropped, ...rest } = { ...settings, ...change };
+    return instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, rest);
+  };
+  for (const [body, detail] of [
+    [instanceXml(AMT_CLASSES.generalSettings, cimResourceUri(AMT_CLASSES.generalSettings), { HostName: 'x' }), /must be one AMT_BootSettingData element, not AMT_GeneralSettings/],
+    ['', /not nothing/],
+    [instance({ BIOSSetup: 'maybe' }), /BIOSSetup must be true or false, not 'maybe'/],
+    [instance({ FirmwareVerbosity: '7' }), /FirmwareVerbosity must be an integer from 0 to 3/],
+    [instance({ SelfDestruct: 'true' }), /has no property SelfDestruct/],
+    [instance({}, 'UseSafeMode'), /missing UseSafeMode: a Put carries the whole instance/],
+    [instance({ InstanceID: 'Intel(r) AMT:BootSettingData 1' }), /is not this instance's/],
+  ] as const) {
+    const reply = await put(body);
+    assert.equal(reply.status, 400, body);
+    const answer = parseAnswer(reply.body);
+    assert.equal(answer.kind === 'fault' && answer.subcode, 't:InvalidRepresentation', reply.body);
+    assert.match(answer.kind === 'fault' ? answer.detail ?? '' : '', detail);
+  }
+  const wrongSelector = await put(instance({ BIOSSetup: 'true' }), { InstanceID: 'Intel(r) AMT:BootSettingData 1' });
+  assert.match(wrongSelector.body, /InvalidSelectors/);
+  const otherClass = await answerWsman(buildPut(req(AMT_CLASSES.generalSettings), instanceXml(AMT_CLASSES.generalSettings, cimResourceUri(AMT_CLASSES.generalSettings), { HostName: 'x' })), ctx);
+  assert.match(otherClass.body, /ActionNotSupported/);
+  assert.deepEqual(Object.fromEntries(ctx.boot.settings), settings, 'no refused Put changed the instance');
+
+  // The SDK: BIOSSetup "can be set to true only when a boot source isn't set".
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'), 0);
+  const withSource = parseAnswer((await put(instance({ BIOSSetup: 'true' }))).body);
+  assert.match(withSource.kind === 'fault' ? withSource.detail ?? '' : '', /BIOSSetup can be true only while no boot source is set/);
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', []), 'ChangeBootOrder'), 0);
+  assert.equal((await put(instance({ BIOSSetup: '1', OwningEntity: 'x' }, 'OwningEntity'))).status, 200, "xs:boolean's 1 is true; OwningEntity may be left out");
+  assert.equal(ctx.boot.settings.get('BIOSSetup'), 'true');
+  assert.equal(ctx.boot.settings.get('OwningEntity'), 'Intel(r) AMT', 'a property left out keeps its value');
 });
