@@ -3,13 +3,15 @@
 // bind errors, and a fuzz run of malformed packets.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import {
   DEFAULT_BOOT_FILES,
+  DEFAULT_RECEIVE_BUFFER_BYTES,
   DhcpServer,
   getIp,
   getString,
@@ -144,6 +146,20 @@ test('proxy mode: answers PXE clients only, without an address; UEFI is sent on 
   assert.equal(binl.file, 'ipxe.efi');
   assert.equal(binl.yiaddr, '0.0.0.0');
   assert.equal(server.stats.ignored, 2);
+});
+
+test('the sockets ask for a receive buffer that holds a boot storm of DISCOVERs', async (t) => {
+  const sockets: Socket[] = [];
+  const createUdp = () => {
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    sockets.push(socket);
+    return socket as Socket as DgramSocket;
+  };
+  await start(t, { mode: 'proxy', createSocket: createUdp });
+  // Linux caps the request at rmem_max and doubles it; the default (rmem_default) is less.
+  const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  assert.equal(sockets.length, 2);
+  for (const socket of sockets) assert.equal(socket.getRecvBufferSize(), 2 * Math.min(DEFAULT_RECEIVE_BUFFER_BYTES, rmemMax));
 });
 
 test('a port held by another server is DHCP_BIND_IN_USE, not a crash', async (t) => {
