@@ -38,7 +38,9 @@ test('anvil bmc fake: suites 17, 16, 15, 3, 2, 1; users, LAN, SEL time, SOL echo
     const bmc = client.bmc({ ...target, cipherSuite });
     assert.equal(await bmc.getPowerState(), 'off', `suite ${cipherSuite}`);
     assert.equal(bmc.session.wire?.version === '2.0' && bmc.session.wire.suite.id, cipherSuite);
+    assert.equal(client.sessionCount, 1);
     await bmc.session.close(); // a BMC has few session slots (8 here)
+    assert.equal(client.sessionCount, 0, 'a closed session leaves the registry');
   }
   const listed = client.bmc({ ...target, cipherSuite: 'list' });
   await listed.getPowerState();

@@ -44,7 +44,11 @@ export class IpmiClient {
     const key = registryKey(target);
     let session = this.#sessions.get(key);
     if (!session || session.state.kind === 'closing' || (session.state.kind === 'closed' && session.state.reason === undefined)) {
-      session = new Session(this.transport, target, this.policy, this.#random);
+      // A closed session leaves the registry, so a client that walks a fleet once does not keep every BMC's session.
+      const created: Session = new Session(this.transport, target, this.policy, this.#random, () => {
+        if (this.#sessions.get(key) === created) this.#sessions.delete(key);
+      });
+      session = created;
       this.#sessions.set(key, session);
     }
     return session;

@@ -87,9 +87,12 @@ export class Session implements Endpoint {
   #registered = false;
   #closedByUser = false;
   #payloadHandlers = new Map<number, (payload: Buffer) => void>();
+  #onClosed: (() => void) | undefined;
 
-  constructor(transport: Transport, target: BmcTarget, policy: RetryPolicy = DEFAULT_RETRY_POLICY, random: Randomness) {
+  /** `onClosed` runs once close() has finished, so a registry can forget the session. */
+  constructor(transport: Transport, target: BmcTarget, policy: RetryPolicy = DEFAULT_RETRY_POLICY, random: Randomness, onClosed?: () => void) {
     this.#transport = transport;
+    this.#onClosed = onClosed;
     this.target = { ...target, port: target.port ?? RMCP_PORT, protocol: target.protocol ?? 'lanplus' };
     this.privilege = target.privilege ?? DEFAULT_PRIVILEGE;
     this.policy = policy;
@@ -183,6 +186,9 @@ export class Session implements Endpoint {
       this.#drop(undefined);
       if (this.#registered) this.#transport.unregister(this);
       this.#registered = false;
+      const onClosed = this.#onClosed;
+      this.#onClosed = undefined;
+      onClosed?.();
     }).catch(() => undefined);
   }
 
@@ -196,7 +202,7 @@ export class Session implements Endpoint {
   async sendPayload(payloadType: number, payload: Uint8Array): Promise<void> {
     const wire = this.#wire;
     if (!wire || wire.version !== '2.0') throw new IpmiClosedError(`${this.host}: no active RMCP+ session`);
-    await this.#transport.send(encodeSession20({ payloadType, sessionId: wire.bmcSessionId, sequence: this.#nextOutSeq(), payload }, wire.keys, this.random.bytes(16)), this.#address, this.target.port);
+    this.#transport.send(encodeSession20({ payloadType, sessionId: wire.bmcSessionId, sequence: this.#nextOutSeq(), payload }, wire.keys, this.random.bytes(16)), this.#address, this.target.port);
   }
 
   receive(packet: Buffer): boolean {
@@ -355,12 +361,12 @@ export class Session implements Endpoint {
         const wait = this.policy.timeoutMs * (1 + attempt * this.policy.backoff) * (1 + this.policy.jitter * this.random.fraction());
         const packet = build();
         const outcome = await new Promise<{ value: T } | 'timeout'>((resolve, reject) => {
-          const timer = setTimeout(() => {
+          const deadline = this.#transport.deadlines.add(wait, () => {
             this.#pending = undefined;
             resolve('timeout');
-          }, wait);
+          });
           const finish = (): void => {
-            clearTimeout(timer);
+            deadline.cancel();
             this.#pending = undefined;
           };
           this.#pending = {
@@ -384,10 +390,12 @@ export class Session implements Endpoint {
               return true;
             },
           };
-          this.#transport.send(packet, this.#address, this.target.port).catch((error: unknown) => {
+          try {
+            this.#transport.send(packet, this.#address, this.target.port);
+          } catch (error) {
             finish();
             reject(error);
-          });
+          }
         });
         if (outcome !== 'timeout') return outcome.value;
         if (garbage) break;

@@ -8,6 +8,8 @@ import { randomInt } from 'node:crypto';
 import { PayloadType, RmcpClass } from '../constants.ts';
 import { RMCP_PLUS_AUTH_TYPE } from '../rmcp.ts';
 import { literalLookup } from '../io.ts';
+import { Deadlines } from './deadlines.ts';
+import type { DeadlineClock } from './deadlines.ts';
 
 /** Receive buffer asked of the kernel: a fleet answers in bursts (it is capped by net.core.rmem_max). */
 export const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -29,6 +31,8 @@ export interface TransportOptions {
   /** Local address to bind; default all interfaces, port chosen by the kernel. */
   readonly localAddress?: string;
   readonly receiveBufferBytes?: number;
+  /** Clock and timer of the request deadlines; default the system's. */
+  readonly clock?: DeadlineClock;
 }
 
 export interface TransportStats {
@@ -54,13 +58,17 @@ export function remoteKey(address: string, port: number): string {
 
 export class Transport {
   readonly stats: TransportStats = { unclaimed: 0, received: 0, sent: 0 };
+  /** The timeouts of every request waiting on this socket, on one timer. */
+  readonly deadlines: Deadlines;
   readonly #socket: DatagramSocket;
   readonly #ready: Promise<void>;
+  #bound = false;
   readonly #byRemote = new Map<string, Set<Endpoint>>();
   readonly #bySessionId = new Map<number, Endpoint>();
   #closed = false;
 
   constructor(options: TransportOptions = {}) {
+    this.deadlines = new Deadlines(options.clock ? { clock: options.clock } : {});
     this.#socket = options.createSocket?.() ?? createSocket({ type: 'udp4', lookup: literalLookup });
     this.#socket.on('message', (packet: Buffer, rinfo: RemoteInfo) => this.#dispatch(packet, rinfo));
     // A send to an unreachable port can surface as an error event; the session's timeout reports it.
@@ -73,6 +81,7 @@ export class Transport {
         } catch {
           // Some platforms refuse large buffers; the default still works, with more retries under load.
         }
+        this.#bound = true;
         resolve();
       });
     });
@@ -133,9 +142,13 @@ export class Transport {
     if (--this.#waiting === 0 && !this.#closed) this.#socket.unref();
   }
 
-  async send(packet: Uint8Array, address: string, port: number): Promise<void> {
-    await this.#ready;
+  /** Sends a datagram now, or once the socket is bound. Synchronous: no promise per datagram. */
+  send(packet: Uint8Array, address: string, port: number): void {
     if (this.#closed) return;
+    if (!this.#bound) {
+      void this.#ready.then(() => this.send(packet, address, port));
+      return;
+    }
     this.stats.sent++;
     this.#socket.send(packet, port, address);
   }
