@@ -66,3 +66,38 @@ test('anvil amt failures: wrong password and unreachable host exit 1 with a code
   assert.equal(unreachable.code, 1);
   assert.match(unreachable.stderr, /cannot reach AMT 127\.0\.0\.1:\d+ after 5 attempt\(s\) \(ECONNREFUSED\).*\[AMT_CONNECT\]/);
 });
+
+for (const protocol of ['wsman', 'soap'] as const) {
+  test(`anvil amt --${protocol}: powerup bios and powercycle hdsafe boot those devices; a plain powerup then boots normally`, async (t) => {
+    const { port, handler, emulator } = await startEmulator(t);
+    const amt = (...args: string[]) => runChild(ANVIL, ['amt', `127.0.0.1:${port}`, `--${protocol}`, ...args, '-y'], { password: PASSWORD });
+    const bios = await amt('powerup', 'bios');
+    assert.equal(bios.code, 0, bios.stderr);
+    assert.match(bios.stdout, /^result: (ReturnValue 0 \(success\)|pt_status: success)$/m);
+    assert.deepEqual(handler.lastBoot, { action: 'on', device: 'bios' });
+    const safe = await amt('powercycle', 'hdsafe');
+    assert.equal(safe.code, 0, safe.stderr);
+    assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'hdsafe' });
+    assert.equal((await amt('powerdown')).code, 0);
+    const plain = await amt('powerup');
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.deepEqual(handler.lastBoot, { action: 'on', device: 'default' });
+    assert.equal(handler.boots.length, 3);
+    if (protocol === 'wsman') {
+      // Over WS-Man the options live in AMT_BootSettingData; the plain powerup must not leave them on.
+      assert.equal(emulator.boot.settings.get('BIOSSetup'), 'false');
+      assert.equal(emulator.boot.settings.get('UseSafeMode'), 'false');
+    }
+  });
+}
+
+test('anvil amt --wsman: after powerup bios, a plain powerup leaves BIOSSetup false', async (t) => {
+  const { port, handler, emulator } = await startEmulator(t);
+  const amt = (...args: string[]) => runChild(ANVIL, ['amt', `127.0.0.1:${port}`, '--wsman', ...args, '-y'], { password: PASSWORD });
+  assert.equal((await amt('powerup', 'bios')).code, 0);
+  assert.equal(emulator.boot.settings.get('BIOSSetup'), 'true', 'the emulated firmware leaves it set after the boot');
+  assert.equal((await amt('powerdown')).code, 0);
+  assert.equal((await amt('powerup')).code, 0);
+  assert.equal(emulator.boot.settings.get('BIOSSetup'), 'false');
+  assert.deepEqual(handler.lastBoot, { action: 'on', device: 'default' });
+});
