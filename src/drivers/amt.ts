@@ -10,8 +10,12 @@ import { ControllerError, DRIVER_ERROR_CODES, UnsupportedError } from './errors.
 import { waitForPowerState } from './wait.ts';
 import type { BootDevice, BootDeviceInfo, BootDeviceOptions, Driver, DriverContext, HardwareType, PowerOptions, PowerState, PowerTarget } from './types.ts';
 
-/** Ironic's AMT BOOT_DEVICES_MAPPING: the sources every AMT with WS-Man offers. */
-const DEVICES: Readonly<Partial<Record<BootDevice, AmtBootDevice>>> = { pxe: 'pxe', disk: 'hd', cdrom: 'cd' };
+/**
+ * Ironic's AMT BOOT_DEVICES_MAPPING (the boot sources every AMT with WS-Man offers), plus BIOS
+ * setup and the hard drive in safe mode, which AMT sets through AMT_BootSettingData (WS-Man)
+ * or a special command (SOAP).
+ */
+const DEVICES: Readonly<Partial<Record<BootDevice, AmtBootDevice>>> = { pxe: 'pxe', disk: 'hd', cdrom: 'cd', bios: 'bios', safe: 'hdsafe' };
 const SUPPORTED = Object.keys(DEVICES) as BootDevice[];
 /** driver_internal_info key of the stored boot device (Ironic: amt_boot_device / amt_boot_persistent). */
 const BOOT_KEY = 'amt_boot_device';

@@ -13,7 +13,7 @@ import { havePeers } from '../helpers/peers.ts';
 import { driverContract, memoryState } from './contract.ts';
 
 const PASSWORD = 'Amt-Secret-1!';
-const FROM_AMT: Readonly<Record<string, BootDevice | 'default'>> = { pxe: 'pxe', hd: 'disk', cd: 'cdrom', default: 'default' };
+const FROM_AMT: Readonly<Record<string, BootDevice | 'default'>> = { pxe: 'pxe', hd: 'disk', cd: 'cdrom', bios: 'bios', hdsafe: 'safe', default: 'default' };
 
 /** An AMT machine that can be made to accept power actions without carrying them out. */
 class StuckableHandler extends MemoryAmtHandler {
@@ -47,6 +47,21 @@ for (const protocol of ['wsman', 'soap'] as const) {
         await emulator.close();
       },
     };
+  });
+}
+
+for (const protocol of ['wsman', 'soap'] as const) {
+  test(`amt (${protocol}): bios and safe boot the machine into BIOS setup and hard-drive safe mode, once`, async (t) => {
+    const { handler, emulator, port, hardware } = await start({ protocols: [protocol] });
+    t.after(async () => { await hardware.close(); await emulator.close(); });
+    const driver = hardware.create(hardware.validate('desk-2', { amt_address: '127.0.0.1', amt_port: port, amt_password: PASSWORD }), { machine: 'desk-2', state: memoryState() });
+    assert.ok(driver.management.getSupportedBootDevices().includes('bios') && driver.management.getSupportedBootDevices().includes('safe'));
+    await driver.management.setBootDevice('bios');
+    await driver.power.setPowerState('on', { timeoutMs: 5000 });
+    await driver.management.setBootDevice('safe');
+    await driver.power.reboot({ timeoutMs: 5000 });
+    await driver.power.reboot({ timeoutMs: 5000 });
+    assert.deepEqual(handler.boots.map((b) => FROM_AMT[b.device]), ['bios', 'safe', 'default']);
   });
 }
 
