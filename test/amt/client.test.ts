@@ -133,6 +133,24 @@ for (const protocol of ['wsman', 'soap'] as const) {
   });
 }
 
+test('a boot device the BIOS does not offer is refused before anything changes: AMT_UNSUPPORTED over WS-Man, PT_STATUS 0x802 over SOAP', async (t) => {
+  // As an AMT 16 that reports ForceHardDriveSafeModeBoot and ForceDiagnosticBoot false.
+  const { port, handler, emulator } = await startEmulator(t, { bootDevices: ['pxe', 'hd', 'cd', 'bios'] });
+  const wsman = client(t, port, { protocol: 'wsman' });
+  wsman.setNextBoot('hdsafe');
+  await assert.rejects(wsman.setPowerState('on'), { code: 'AMT_UNSUPPORTED', message: /cannot boot 'hdsafe': its BIOS does not offer it \(AMT_BootCapabilities\.ForceHardDriveSafeModeBoot is false\)/ });
+  assert.equal(emulator.boot.settings.get('UseSafeMode'), 'false');
+  assert.equal(emulator.boot.pending, undefined);
+  const soap = client(t, port, { protocol: 'soap' });
+  soap.setNextBoot('diag');
+  await assert.rejects(soap.setPowerState('on'), { code: 'AMT_FAILURE', returnValue: 0x802 });
+  assert.equal((await soap.info()).capabilities?.specialCommandsSupported, 0x1300, 'PXE, HD and CD only');
+  assert.deepEqual(handler.boots, []);
+  wsman.setNextBoot('bios');
+  await wsman.setPowerState('on');
+  assert.deepEqual(handler.lastBoot, { action: 'on', device: 'bios' });
+});
+
 test('wsman: BIOS setup asked for while another boot source is pending clears that source first', async (t) => {
   const { port, handler, emulator } = await startEmulator(t);
   const amt = client(t, port, { protocol: 'wsman' });

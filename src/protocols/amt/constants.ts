@@ -68,6 +68,7 @@ export const AMT_SCHEMA = 'http://intel.com/wbem/wscim/1/amt-schema/1/';
 export const AMT_CLASSES = {
   generalSettings: 'AMT_GeneralSettings',
   bootSettingData: 'AMT_BootSettingData',
+  bootCapabilities: 'AMT_BootCapabilities',
 } as const;
 export type CimClass = (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES] | (typeof AMT_CLASSES)[keyof typeof AMT_CLASSES];
 
@@ -177,6 +178,15 @@ export const WSMAN_BOOT_REQUESTS: Readonly<Record<AmtBootDevice, WsmanBootReques
   cd: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.cd },
   diag: { ...WSMAN_NORMAL_BOOT, source: WSMAN_BOOT_SOURCES.diag },
   bios: { ...WSMAN_NORMAL_BOOT, biosSetup: true },
+};
+/**
+ * The AMT_BootCapabilities property saying whether this machine's BIOS offers each device (Intel
+ * AMT SDK; go-wsman-messages BootCapabilitiesResponse). Recent AMTs report some false, e.g.
+ * ForceHardDriveSafeModeBoot and ForceDiagnosticBoot on AMT 16 (device-management-toolkit
+ * deployment issue 466).
+ */
+export const WSMAN_BOOT_CAPABILITIES: Readonly<Record<AmtBootDevice, string>> = {
+  pxe: 'ForcePXEBoot', hd: 'ForceHardDriveBoot', hdsafe: 'ForceHardDriveSafeModeBoot', cd: 'ForceCDorDVDBoot', diag: 'ForceDiagnosticBoot', bios: 'BIOSSetup',
 };
 /** CIM_BootService.SetBootConfigRole Role: 1 = IsNext, i.e. used on the next boot only (DSP1012 §7.4). */
 export const BOOT_ROLE_IS_NEXT = 1;

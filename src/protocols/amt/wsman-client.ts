@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { bootSettingsFor } from './boot-settings.ts';
 import {
-  AMT_CLASSES, AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_REQUESTS, WSMAN_NORMAL_BOOT,
-  WSMAN_PATH, WSMAN_POWER_ACTION, cimResourceUri, powerStateFromCim,
+  AMT_CLASSES, AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_CAPABILITIES, WSMAN_BOOT_REQUESTS,
+  WSMAN_NORMAL_BOOT, WSMAN_PATH, WSMAN_POWER_ACTION, cimResourceUri, powerStateFromCim,
 } from './constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from './constants.ts';
 import { AmtFailure, AmtProtocolError, AmtUnsupportedError } from './errors.ts';
@@ -148,6 +148,8 @@ export class WsmanClient {
   /**
    * Sets up the next boot only, just before the power action that boots: AMT keeps only the
    * first boot order it is given (Ironic amt-pxe-driver spec). In order:
+   * 0. for a device, Get AMT_BootCapabilities: one the BIOS does not offer is AMT_UNSUPPORTED
+   *    here, where AMT would accept the request and boot something else;
    * 1. Get AMT_BootSettingData;
    * 2. with no boot source (bios, normal boot), ChangeBootOrder with none first: BIOSSetup may be
    *    set only while no source is, and some AMT versions keep the last one (MeshCentral);
@@ -159,6 +161,14 @@ export class WsmanClient {
    */
   async setNextBoot(device: AmtBootDevice | undefined): Promise<void> {
     const request = device === undefined ? WSMAN_NORMAL_BOOT : WSMAN_BOOT_REQUESTS[device];
+    if (device !== undefined) {
+      const capability = WSMAN_BOOT_CAPABILITIES[device];
+      const offered = (await this.get(AMT_CLASSES.bootCapabilities))[capability];
+      // Absent means this AMT predates the property: send the request and let AMT decide.
+      if (typeof offered === 'string' && offered.trim().toLowerCase() === 'false') {
+        throw new AmtUnsupportedError(`AMT ${this.transport.label} cannot boot '${device}': its BIOS does not offer it (AMT_BootCapabilities.${capability} is false)`);
+      }
+    }
     const settings = bootSettingsFor(await this.get(AMT_CLASSES.bootSettingData), request, this.transport.label);
     if (request.source === undefined) await this.#changeBootOrder(undefined);
     if (settings.changed) await this.put(AMT_CLASSES.bootSettingData, settings.properties);

@@ -2,10 +2,13 @@
 // ChangeBootOrder picks the source, SetBootConfigRole(IsNext) arms it, the next boot uses it
 // once (DSP1012 Boot Control Profile §7.3-7.4; AMT only honours one-time "IsNext"). Intel's
 // AMT_BootSettingData adds BIOS setup (no source, BIOSSetup) and safe mode (hard drive, UseSafeMode).
+import { BOOT_DEVICES } from '../constants.ts';
 import type { AmtBootDevice } from '../constants.ts';
 import { defaultBootSettings } from './boot-setting-data.ts';
 
 export class BootConfig {
+  /** The devices this machine's BIOS offers (AMT_BootCapabilities, SOAP SpecialCommandsSupported). */
+  readonly offered: ReadonlySet<AmtBootDevice>;
   /** Source picked by ChangeBootOrder; undefined = none (normal boot order). */
   source: AmtBootDevice | undefined;
   /** SetBootConfigRole(Role=1) was called since the last boot. */
@@ -15,6 +18,10 @@ export class BootConfig {
    * set, which is why a client resets them before each boot it asks for.
    */
   settings: ReadonlyMap<string, string> = defaultBootSettings();
+
+  constructor(offered: readonly AmtBootDevice[] = BOOT_DEVICES) {
+    this.offered = new Set(offered);
+  }
 
   /** The device the next boot should use, if one is set and armed. */
   get pending(): AmtBootDevice | undefined {

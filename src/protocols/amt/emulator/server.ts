@@ -7,7 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AMT_DEFAULT_USER, AMT_DIGEST_REALM, AMT_HTTP_PORT, EMULATOR_MAX_BODY_BYTES, SOAP_SERVICES, WSMAN_PATH } from '../constants.ts';
-import type { SoapService } from '../constants.ts';
+import type { AmtBootDevice, SoapService } from '../constants.ts';
 import { buildChallenge, parseAuthorization, verifyAuthorization } from '../digest.ts';
 import { SOAP_CONTENT_TYPE } from '../soap-codec.ts';
 import { BootConfig } from './boot-config.ts';
@@ -42,6 +42,8 @@ export interface AmtEmulatorOptions {
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
   /** Which faces to serve; an AMT before 6.0 had only SOAP, one from 9.0 on only WS-Man. */
   readonly protocols?: readonly AmtProtocol[];
+  /** Boot devices the emulated BIOS offers (AMT_BootCapabilities, SpecialCommandsSupported); all by default. */
+  readonly bootDevices?: readonly AmtBootDevice[];
   readonly amtVersion?: string;
   readonly hostname?: string;
   readonly domain?: string;
@@ -62,7 +64,7 @@ type AuthResult = 'ok' | 'challenge' | 'stale' | 'bad-uri';
 
 export class AmtEmulator {
   readonly handler: AmtHandler;
-  readonly boot = new BootConfig();
+  readonly boot: BootConfig;
   readonly stats: EmulatorStats = { requests: 0, unauthorized: 0, faults: 0, badRequests: 0 };
   readonly #options: AmtEmulatorOptions;
   readonly #server: Server;
@@ -74,6 +76,7 @@ export class AmtEmulator {
   constructor(options: AmtEmulatorOptions) {
     this.#options = options;
     this.handler = options.handler ?? new MemoryAmtHandler();
+    this.boot = new BootConfig(options.bootDevices);
     this.#protocols = new Set(options.protocols ?? ['wsman', 'soap']);
     this.#now = options.now ?? Date.now;
     const listener = (req: IncomingMessage, res: ServerResponse): void => {

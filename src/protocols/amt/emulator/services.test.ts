@@ -222,6 +222,17 @@ test('BIOSSetup with no boot source, or UseSafeMode with the hard drive, armed b
   assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'hdsafe' });
 });
 
+test('AMT_BootCapabilities reports the devices the BIOS offers; ChangeBootOrder to another is Not Supported', async () => {
+  const ctx = { ...wsmanContext(), boot: new BootConfig(['pxe', 'hd', 'bios']) };
+  const got = parseAnswer((await answerWsman(buildGet(req(AMT_CLASSES.bootCapabilities)), ctx)).body);
+  const capabilities = parseGetBody(got.kind === 'ok' ? got.body : undefined, AMT_CLASSES.bootCapabilities);
+  assert.deepEqual([capabilities?.['ForcePXEBoot'], capabilities?.['ForceHardDriveSafeModeBoot'], capabilities?.['ForceCDorDVDBoot'], capabilities?.['BIOSSetup']], ['true', 'false', 'false', 'true']);
+  const cd = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force CD/DVD Boot' } };
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: cd }]), 'ChangeBootOrder'), 1);
+  assert.equal(ctx.boot.source, undefined);
+  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'), 0);
+});
+
 test('a Put AMT would refuse is a t:InvalidRepresentation (or selector/action) fault and changes nothing', async () => {
   const ctx = wsmanContext();
   const settings = Object.fromEntries(ctx.boot.settings);

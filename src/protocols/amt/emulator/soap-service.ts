@@ -15,8 +15,11 @@ export interface SoapIdentity {
   readonly domain: string;
 }
 
-/** GetRemoteControlCapabilities: IDER SOL BiosReflash BiosSetup BiosPause; PXE HD HD-safe diag CD; all four commands. */
-const CAPABILITIES = { oemDefined: 0x1f, specialCommands: 0x1f00, system: 0x0f, firmware: 0 } as const;
+/** GetRemoteControlCapabilities: IDER SOL BiosReflash BiosPause; all four commands (amttool's bit names). */
+const CAPABILITIES = { oemDefined: 0x17, system: 0x0f, firmware: 0 } as const;
+/** The bit of each boot device: BiosSetup in OemDefinedCapabilities, the rest in SpecialCommandsSupported. */
+const OEM_BIOS_SETUP = 0x08;
+const SPECIAL_COMMAND_BIT: Readonly<Record<Exclude<AmtBootDevice, 'bios'>, number>> = { pxe: 0x100, hd: 0x200, hdsafe: 0x400, diag: 0x800, cd: 0x1000 };
 
 const COMMAND_ACTION: Readonly<Record<number, AmtPowerAction>> = {
   [SOAP_REMOTE_COMMAND.reset]: 'reset',
@@ -87,7 +90,8 @@ async function answer(service: SoapService, xml: string, ctx: SoapContext): Prom
     case 'RemoteControlService#GetRemoteControlCapabilities':
       return reply([
         ['Status', PT_STATUS.success], ['IanaOemNumber', INTEL_IANA_OEM_NUMBER],
-        ['OemDefinedCapabilities', CAPABILITIES.oemDefined], ['SpecialCommandsSupported', CAPABILITIES.specialCommands],
+        ['OemDefinedCapabilities', CAPABILITIES.oemDefined | (ctx.boot.offered.has('bios') ? OEM_BIOS_SETUP : 0)],
+        ['SpecialCommandsSupported', Object.entries(SPECIAL_COMMAND_BIT).reduce((bits, [d, bit]) => bits | (ctx.boot.offered.has(d as AmtBootDevice) ? bit : 0), 0)],
         ['SystemCapabilitiesSupported', CAPABILITIES.system], ['SystemFirmwareCapabilities', CAPABILITIES.firmware],
       ]);
     case 'RemoteControlService#RemoteControl':
@@ -111,6 +115,7 @@ async function remoteControl(params: Readonly<Record<string, string>>, handler: 
     const special = SPECIAL_DEVICE.get(toInt(params['SpecialCommand']) ?? -1);
     if (special === undefined) return PT_STATUS.invalidSpecialCommand;
     device = special === 'nop' ? undefined : special;
+    if (device !== undefined && !boot.offered.has(device)) return PT_STATUS.unsupportedBootOption;
   }
   const result = await handler.setPowerState(action, device);
   if (result === 'ok' && action !== 'off') boot.consume();

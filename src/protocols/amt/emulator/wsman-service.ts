@@ -2,7 +2,8 @@
 // Enumerate/Pull and the power and boot methods an AMT 6+ machine answers (DSP0226; DSP1027
 // Power State Management Profile; DSP1012 Boot Control Profile), backed by the emulator's handler.
 import {
-  ACTIONS, AMT_CLASSES, AMT_NAMES, CIM_CLASSES, CIM_POWER_STATE, WSMAN_BOOT_SOURCES, WSMAN_POWER_ACTION, BOOT_ROLE_IS_NEXT, cimResourceUri,
+  ACTIONS, AMT_CLASSES, AMT_NAMES, BOOT_DEVICES, CIM_CLASSES, CIM_POWER_STATE, WSMAN_BOOT_CAPABILITIES, WSMAN_BOOT_SOURCES, WSMAN_POWER_ACTION,
+  BOOT_ROLE_IS_NEXT, cimResourceUri,
 } from '../constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from '../constants.ts';
 import { instanceXml } from '../wsman-codec.ts';
@@ -93,6 +94,12 @@ async function instanceOf(cimClass: CimClass, ctx: WsmanContext): Promise<Record
       };
     case AMT_CLASSES.bootSettingData:
       return Object.fromEntries(ctx.boot.settings);
+    case AMT_CLASSES.bootCapabilities:
+      return {
+        ElementName: 'Intel(r) AMT: Boot Capabilities', InstanceID: 'Intel(r) AMT:BootCapabilities 0',
+        IDER: 'true', SOL: 'true', BIOSReflash: 'true', BIOSPause: 'true',
+        ...Object.fromEntries(BOOT_DEVICES.map((d) => [WSMAN_BOOT_CAPABILITIES[d], String(ctx.boot.offered.has(d))])),
+      };
     case CIM_CLASSES.bootSourceSetting:
       return undefined;
   }
@@ -188,6 +195,7 @@ async function invoke(cimClass: CimClass, method: string, input: XmlNode | undef
     }
     const device = DEVICE_BY_SOURCE.get(referenceSelectors(source)['InstanceID'] ?? '');
     if (device === undefined) return CIM_RETURN.invalidParameter;
+    if (!ctx.boot.offered.has(device)) return CIM_RETURN.notSupported;
     ctx.boot.source = device;
     return CIM_RETURN.completed;
   }
