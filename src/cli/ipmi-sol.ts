@@ -58,6 +58,8 @@ export async function solActivate(bmc: Bmc, io: { stdin: NodeJS.ReadStream; stdo
       io.stdin.off('end', onEnd);
       io.stdin.pause();
       if (raw) io.stdin.setRawMode(false);
+      // Paused, a piped stdin still holds the process open after ~. (ipmitool exits): the session is done with it.
+      else io.stdin.destroy();
       await console.close();
       io.stderr.write(message);
       resolve(code);

@@ -22,6 +22,7 @@ import { ensureDisk, LabVm } from '../lab/vm.ts';
 import type { LabPowerEvent } from '../lab/vm.ts';
 import { AnvilError } from '../common/errors.ts';
 import { connectSerial } from '../lab/console.ts';
+import { connectConsoleShare } from '../lab/console-share.ts';
 import { UsageError } from './command.ts';
 import { printJson, table } from './output.ts';
 
@@ -45,8 +46,9 @@ Commands:
   vm bootdev NAME pxe|disk|cdrom|bios|default [--persistent] [--efi]
                                        set the boot device as a BMC would (default: one-time)
   vm console NAME                      this terminal on the VM's serial console; Ctrl-] quits.
-                                       QEMU serves it to one client: while \`lab up\` holds
-                                       it, use SOL through the VM's BMC instead
+                                       While \`lab up\` runs it goes through lab up (which
+                                       holds QEMU's one console connection) and works while
+                                       the VM is off too, as SOL does
   up [--only NAME,...]                 serve every VM's controller in the foreground until
                                        Ctrl-C or SIGTERM; the VMs keep running afterwards
   down                                 stop every running VM (and QEMUs whose VM was deleted)
@@ -273,9 +275,12 @@ async function consoleCommand(store: LabStore, name: string): Promise<number> {
   const vm = await LabVm.open(store, name, { watch: false });
   const on = (await vm.getPowerState()) === 'on';
   await vm.close();
-  if (!on) throw new AnvilError('LAB_POWERED_OFF', 'conflict', `lab VM ${name} is off; power it on first ('anvil lab vm power ${name} on')`);
-  const socket = await connectSerial(def.serialSocket, { timeoutMs: 0 });
-  process.stderr.write(`connected to ${name}'s serial console; Ctrl-] quits\n`);
+  // While lab up runs it holds QEMU's one serial connection and shares it; the share, like SOL, works while the VM is off too.
+  const shared = await connectConsoleShare(store.consoleSocket(def.name));
+  if (!shared && !on) throw new AnvilError('LAB_POWERED_OFF', 'conflict', `lab VM ${name} is off; power it on first ('anvil lab vm power ${name} on')`);
+  const socket = shared ?? (await connectSerial(def.serialSocket, { timeoutMs: 0 }));
+  const via = shared ? ` (shared by lab up${on ? '' : '; the VM is off, its output shows once it is powered on'})` : '';
+  process.stderr.write(`connected to ${name}'s serial console${via}; Ctrl-] quits\n`);
   const stdin = process.stdin;
   const raw = stdin.isTTY === true;
   if (raw) stdin.setRawMode(true);

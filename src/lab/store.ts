@@ -71,6 +71,11 @@ export class LabStore {
     return join(this.runDir(name), 'qemu.log');
   }
 
+  /** Where `lab up` shares the VM's serial console (QEMU serves its own socket to one client). */
+  consoleSocket(name: string): string {
+    return checkSocketPath(join(this.runDir(name), 'console.sock'));
+  }
+
   #file(name: string): string {
     return join(this.vmsDir, `${checkName(name)}.json`);
   }

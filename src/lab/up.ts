@@ -1,10 +1,13 @@
 // `anvil lab up`: every defined VM's emulated controller (IPMI BMC, AMT, or both) in this
 // process, each in front of its VM, until stopped. The VMs themselves start when a controller
 // powers them on, and keep running when the controllers stop (as a machine does when its BMC
-// reboots); `lab down` stops them.
+// reboots); `lab down` stops them. Each VM's serial console is shared on a socket of its own.
+import { mkdir } from 'node:fs/promises';
 import { AnvilError } from '../common/errors.ts';
 import { AmtEmulator } from '../protocols/amt/emulator/server.ts';
 import { BmcServer } from '../protocols/ipmi/server/server.ts';
+import { shareConsole } from './console-share.ts';
+import type { ConsoleShare } from './console-share.ts';
 import { LabAmtHandler, LabIpmiHandler } from './controllers.ts';
 import type { LabVmDefinition } from './definition.ts';
 import { cleanupOrphans } from './process.ts';
@@ -73,10 +76,11 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
   );
   const ipmi = new BmcServer();
   const amts: AmtEmulator[] = [];
+  const shares: ConsoleShare[] = [];
   const vms: LabVm[] = [];
   const controllers: LabController[] = [];
   const close = async (): Promise<void> => {
-    await Promise.all([ipmi.close(), ...amts.map((a) => a.close())]);
+    await Promise.all([ipmi.close(), ...amts.map((a) => a.close()), ...shares.map((s) => s.close())]);
     await Promise.all(vms.map((vm) => vm.close()));
   };
   try {
@@ -84,6 +88,9 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
       const vm = await LabVm.open(store, def.name);
       vms.push(vm);
       if (options.onPower) vm.on('power', options.onPower);
+      // This process holds QEMU's one serial connection: `anvil lab vm console` comes through here.
+      await mkdir(store.runDir(def.name), { recursive: true, mode: 0o700 });
+      shares.push(await shareConsole(store.consoleSocket(def.name), () => vm.openConsole()));
       const bmc = def.bmc;
       const onError = (error: unknown, action: string): void => options.log?.(`${def.name}: ${action} failed: ${(error as Error).message}`);
       if (bmc.kind === 'ipmi' || bmc.kind === 'both') {
