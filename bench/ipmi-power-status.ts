@@ -2,14 +2,18 @@
 // (one process, one poll loop: the fastest reference) on the same BMCs, and ipmitool on a
 // sample (one process per BMC, extrapolated). Prints absolute times, the ratio and anvil's memory.
 //
-//   source scripts/env.sh && node bench/ipmi-power-status.ts [--count 1000] [--sample 20] [--fanout 1024] [--port 10000]
+//   source scripts/env.sh && node bench/ipmi-power-status.ts [--count 1000] [--runs 3] [--sample 20] [--fanout 1024] [--port 10000] [--cipher-suite 17] [--no-peers]
 //
 // The BMCs are `bin/anvil bmc fake --count N` in a separate process on 127.0.0.1, ports
-// P..P+N-1 (below the kernel's ephemeral range, 32768+, so no client socket holds one). Every run must report every BMC "off"; a run with failures says so. Passwords go
-// to the peers through a config file and the environment, never on a command line.
+// P..P+N-1 (below the kernel's ephemeral range, 32768+, so no client socket holds one). Each
+// tool gets a fresh emulator, warmed by one unmeasured pass of that tool, then `--runs`
+// measured passes; every pass is printed with the 1-minute load average beside it, then best
+// and median. A BMC counts only if it answered "off" (the emulator's initial state); every
+// error is counted by code. Both tools use the same cipher suite (17 unless --cipher-suite).
+// Passwords go to the peers through a config file and the environment, never on a command line.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IpmiClient } from '../src/protocols/ipmi/client/client.ts';
@@ -17,29 +21,35 @@ import { IpmiClient } from '../src/protocols/ipmi/client/client.ts';
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '3' },
     sample: { type: 'string', default: '20' },
     fanout: { type: 'string', default: '1024' },
     port: { type: 'string', default: '10000' },
-    'cipher-suite': { type: 'string' },
+    'cipher-suite': { type: 'string', default: '17' },
+    'no-peers': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(values.count);
+const RUNS = Math.max(1, Number(values.runs));
 const SAMPLE = Math.min(Number(values.sample), COUNT);
 const FANOUT = Number(values.fanout);
 const BASE_PORT = Number(values.port);
+const SUITE = Number(values['cipher-suite']);
 const HOST = '127.0.0.1';
 const USER = 'admin';
 const PASSWORD = 'password';
 const READY_TIMEOUT_MS = 120_000;
+/** RSS is sampled this often during a run (reading it per BMC would cost a /proc read each). */
+const RSS_SAMPLE_MS = 25;
+/** File descriptors ipmipower holds per host (a socket and a random-number fd), plus its own. */
+const IPMIPOWER_FDS_PER_HOST = 2;
+const IPMIPOWER_FD_RESERVE = 64;
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'anvil-bench-ipmi-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-/**
- * Runs fn against a fresh emulator process, so no tool inherits another's half-open
- * sessions (a BMC has few session slots) and each starts from the same state.
- */
+const CLOCK_TICKS = 100; // USER_HZ on Linux
 /** CPU seconds a process has used (Linux /proc/PID/stat utime + stime), or NaN elsewhere. */
 function cpuSeconds(pid: number | undefined): number {
   try {
@@ -49,10 +59,21 @@ function cpuSeconds(pid: number | undefined): number {
     return Number.NaN;
   }
 }
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-let emulatorPid: number | undefined;
 
-async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
+/** The 1-minute load average: other work on the machine skews every figure. */
+function load(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * Runs fn against a fresh emulator process, so no tool inherits another's half-open
+ * sessions (a BMC has few session slots) and each starts from the same state.
+ */
+async function withEmulator<T>(fn: (pid: number) => Promise<T> | T): Promise<T> {
   const emulator = spawn(join(root, 'bin/anvil'), ['bmc', 'fake', '--port', String(BASE_PORT), '--count', String(COUNT)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, IPMI_PASSWORD: PASSWORD },
@@ -74,95 +95,207 @@ async function withEmulator<T>(fn: () => Promise<T> | T): Promise<T> {
       emulator.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
       emulator.once('exit', (code) => reject(new Error(`the emulator exited with ${code}: ${errors.trim()} (choose a free range with --port)`)));
     });
-    emulatorPid = emulator.pid;
-    return await fn();
+    return await fn(emulator.pid!);
   } finally {
     emulator.kill('SIGTERM');
     await exited;
   }
 }
 
+interface Run {
+  readonly ms: number;
+  readonly ok: number;
+  /** Failures by error code (or by ipmipower's message). */
+  readonly errors: ReadonlyMap<string, number>;
+  /** 1-minute load average when the run ended. */
+  readonly load: string;
+  readonly note?: string;
+}
+
 const ports = Array.from({ length: COUNT }, (_, i) => BASE_PORT + i);
 
-let sentPerBmc = 0;
-let emulatorCpu = Number.NaN;
-async function anvilRun(): Promise<{ ms: number; ok: number; rssMiB: number; heapMiB: number; cpuMs: number }> {
+interface AnvilRun extends Run {
+  readonly peakRssMiB: number;
+  readonly rssBeforeMiB: number;
+  readonly cpuS: number;
+  readonly emulatorCpuS: number;
+  readonly sentPerBmc: number;
+  readonly unclaimed: number;
+  readonly firstError?: string;
+}
+
+async function anvilRun(emulatorPid: number): Promise<AnvilRun> {
   const client = new IpmiClient();
-  const before = process.memoryUsage();
+  const rssBefore = process.memoryUsage.rss();
+  let peakRss = rssBefore;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), RSS_SAMPLE_MS);
   const cpu = process.cpuUsage();
   const emulatorBefore = cpuSeconds(emulatorPid);
+  const errors = new Map<string, number>();
+  let firstError: string | undefined;
   const started = performance.now();
   let ok = 0;
   let next = 0;
-  let peakRss = before.rss;
   const worker = async () => {
     while (next < ports.length) {
       const port = ports[next++]!;
-      const bmc = client.bmc({ host: HOST, port, user: USER, password: PASSWORD, ...(values['cipher-suite'] ? { cipherSuite: Number(values['cipher-suite']) } : {}) });
+      const bmc = client.bmc({ host: HOST, port, user: USER, password: PASSWORD, cipherSuite: SUITE });
       try {
-        if ((await bmc.getPowerState()) === 'off') ok++;
+        const state = await bmc.getPowerState();
+        if (state === 'off') ok++;
+        else errors.set(`answered ${state}`, (errors.get(`answered ${state}`) ?? 0) + 1);
       } catch (error) {
-        process.stderr.write(`anvil ${port}: ${(error as Error).message}\n`);
+        const code = (error as { code?: string }).code ?? (error as Error).name;
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+        firstError ??= `${port}: ${(error as Error).message}`;
       }
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
       await bmc.session.close();
     }
   };
   await Promise.all(Array.from({ length: Math.min(FANOUT, COUNT) }, worker));
   const ms = performance.now() - started;
-  const after = process.memoryUsage();
-  sentPerBmc = client.transport.stats.sent / COUNT;
-  await client.close();
   const used = process.cpuUsage(cpu);
-  emulatorCpu = cpuSeconds(emulatorPid) - emulatorBefore;
-  return { ms, ok, rssMiB: (peakRss - before.rss) / 2 ** 20, heapMiB: (after.heapUsed - before.heapUsed) / 2 ** 20, cpuMs: (used.user + used.system) / 1000 };
+  const emulatorCpuS = cpuSeconds(emulatorPid) - emulatorBefore;
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  const { sent, unclaimed } = client.transport.stats;
+  await client.close();
+  return {
+    ms,
+    ok,
+    errors,
+    load: load(),
+    peakRssMiB: peakRss / 2 ** 20,
+    rssBeforeMiB: rssBefore / 2 ** 20,
+    cpuS: (used.user + used.system) / 1e6,
+    emulatorCpuS,
+    sentPerBmc: sent / COUNT,
+    unclaimed,
+    ...(firstError === undefined ? {} : { firstError }),
+  };
 }
 
-function ipmipowerRun(fanout?: number): { ms: number; ok: number } | undefined {
-  if (spawnSync('ipmipower', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
+const haveIpmipower = !values['no-peers'] && spawnSync('ipmipower', ['--version'], { stdio: 'ignore' }).status === 0;
+const haveIpmitool = !values['no-peers'] && spawnSync('ipmitool', ['-V'], { stdio: 'ignore' }).status === 0;
+
+/** ipmipower holds descriptors per host: a fleet beyond `ulimit -n` is run in equal consecutive chunks, times added. */
+function ipmipowerChunks(): number[][] {
+  const limit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim());
+  const perChunk = Number.isFinite(limit) && limit > 0 ? Math.max(1, Math.floor((limit - IPMIPOWER_FD_RESERVE) / IPMIPOWER_FDS_PER_HOST)) : COUNT;
+  const n = Math.ceil(COUNT / perChunk);
+  const size = Math.ceil(COUNT / n);
+  return Array.from({ length: n }, (_, i) => ports.slice(i * size, (i + 1) * size));
+}
+
+function ipmipowerRun(fanout: number | undefined): Run {
   const config = join(dir, 'freeipmi.conf');
   writeFileSync(config, `username ${USER}\npassword ${PASSWORD}\n`, { mode: 0o600 });
-  // ipmipower's host ranges take port ranges too, which keeps 10,000 hosts off the argument list.
-  const hosts = `${HOST}:[${BASE_PORT}-${BASE_PORT + COUNT - 1}]`;
-  const started = performance.now();
-  const r = spawnSync('ipmipower', ['--config-file', config, '-D', 'LAN_2_0', ...(fanout ? ['-F', String(fanout)] : []), '-h', hosts, '--stat'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
-  const ms = performance.now() - started;
-  if (r.error) throw r.error;
-  const ok = r.stdout.split('\n').filter((l) => l.endsWith(': off')).length;
-  // e.g. "ipmi_get_random: Bad file descriptor": ipmipower needs 2+ descriptors per host (ulimit -n).
-  if (ok === 0 && r.stderr.trim()) process.stdout.write(`  (ipmipower: ${r.stderr.trim().split('\n')[0]})\n`);
-  return { ms, ok };
+  const chunks = ipmipowerChunks();
+  const errors = new Map<string, number>();
+  let ok = 0;
+  let ms = 0;
+  for (const chunk of chunks) {
+    // Host ranges take port ranges too, which keeps 10,000 hosts off the argument list.
+    const hosts = `${HOST}:[${chunk[0]}-${chunk[chunk.length - 1]}]`;
+    const started = performance.now();
+    const r = spawnSync('ipmipower', ['--config-file', config, '-D', 'LAN_2_0', '-I', String(SUITE), ...(fanout ? ['-F', String(fanout)] : []), '-h', hosts, '--stat'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    ms += performance.now() - started;
+    if (r.error) throw r.error;
+    let answered = 0;
+    for (const line of r.stdout.split('\n')) {
+      // "127.0.0.1: off", or "127.0.0.1: session timeout" and the like.
+      const status = line.slice(line.indexOf(': ') + 2);
+      if (!line.includes(': ')) continue;
+      answered++;
+      if (status === 'off') ok++;
+      else errors.set(status, (errors.get(status) ?? 0) + 1);
+    }
+    // e.g. "ipmi_get_random: Bad file descriptor" when ipmipower runs out of descriptors.
+    if (answered < chunk.length) errors.set(r.stderr.trim().split('\n')[0] || `exit ${r.status}`, chunk.length - answered);
+  }
+  const note = chunks.length > 1 ? `${chunks.length} consecutive runs of ${chunks[0]!.length} hosts (ipmipower needs ${IPMIPOWER_FDS_PER_HOST} descriptors per host; ulimit -n)` : undefined;
+  return { ms, ok, errors, load: load(), ...(note ? { note } : {}) };
 }
 
-function ipmitoolRun(): { ms: number; ok: number } | undefined {
-  if (spawnSync('ipmitool', ['-V'], { stdio: 'ignore' }).status !== 0) return undefined;
+function ipmitoolRun(): Run {
+  const errors = new Map<string, number>();
   const started = performance.now();
   let ok = 0;
   for (const port of ports.slice(0, SAMPLE)) {
-    const r = spawnSync('ipmitool', ['-I', 'lanplus', '-H', HOST, '-p', String(port), '-U', USER, '-E', 'power', 'status'], { encoding: 'utf8', env: { ...process.env, IPMI_PASSWORD: PASSWORD } });
+    const r = spawnSync('ipmitool', ['-I', 'lanplus', '-C', String(SUITE), '-H', HOST, '-p', String(port), '-U', USER, '-E', 'power', 'status'], { encoding: 'utf8', env: { ...process.env, IPMI_PASSWORD: PASSWORD } });
     if (r.stdout.includes('Chassis Power is off')) ok++;
+    else {
+      const why = (r.stderr.trim().split('\n')[0] ?? '') || `exit ${r.status}`;
+      errors.set(why, (errors.get(why) ?? 0) + 1);
+    }
   }
-  return { ms: performance.now() - started, ok };
+  return { ms: performance.now() - started, ok, errors, load: load() };
 }
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-process.stdout.write(`IPMI power status of ${COUNT} emulated BMCs (anvil bmc fake, separate process), loopback\n`);
-const [warm, anvil] = await withEmulator(async () => [await anvilRun(), await anvilRun()] as const); // the first run warms up the JIT
-process.stdout.write(`  anvil client      ${fmt(anvil.ms).padStart(9)}  ${anvil.ok}/${COUNT} ok  (warm-up run ${fmt(warm.ms)})  fanout ${FANOUT}, ${sentPerBmc.toFixed(1)} datagrams sent per BMC\n`);
-process.stdout.write(`  anvil memory      peak RSS +${anvil.rssMiB.toFixed(1)} MiB, heap +${anvil.heapMiB.toFixed(1)} MiB over the run; client CPU ${fmt(anvil.cpuMs)}, emulator CPU ${emulatorCpu.toFixed(2)} s\n`);
-// ipmipower's default fanout is unlimited; it is also run with anvil's fanout, and the ratio uses its best complete run.
-const runs = [await withEmulator(() => ipmipowerRun()), await withEmulator(() => ipmipowerRun(FANOUT)), await withEmulator(() => ipmipowerRun(256))];
-if (runs[0]) {
-  runs.forEach((r, i) => r && process.stdout.write(`  ipmipower ${['-F 0   ', `-F ${FANOUT}`.padEnd(7), '-F 256 '][i]} ${fmt(r.ms).padStart(9)}  ${r.ok}/${COUNT} ok\n`));
-  const complete = runs.filter((r): r is { ms: number; ok: number } => r !== undefined && r.ok === COUNT);
-  const best = complete.sort((a, b) => a.ms - b.ms)[0];
-  process.stdout.write(best ? `  ratio             ipmipower (best complete run) / anvil = ${(best.ms / anvil.ms).toFixed(2)}\n` : '  ratio             no complete ipmipower run\n');
-} else {
-  process.stdout.write('  ipmipower         not installed (freeipmi-tools)\n');
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const errorText = (errors: ReadonlyMap<string, number>) => (errors.size === 0 ? '' : `  errors: ${[...errors].map(([k, n]) => `${n}× ${k}`).join(', ')}`);
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
-const ipmitool = await withEmulator(() => ipmitoolRun());
-if (ipmitool) {
-  const perHost = ipmitool.ms / SAMPLE;
-  process.stdout.write(`  ipmitool (serial) ${fmt(ipmitool.ms).padStart(9)}  ${ipmitool.ok}/${SAMPLE} ok on a sample of ${SAMPLE}; ${perHost.toFixed(1)} ms each, ~${fmt(perHost * COUNT)} for all ${COUNT}\n`);
-  process.stdout.write(`  ratio             ipmitool (extrapolated) / anvil = ${((perHost * COUNT) / anvil.ms).toFixed(1)}\n`);
+/** Best and median of the complete runs (every BMC answered "off"); incomplete runs are listed, never ranked. */
+function summary(runs: readonly Run[], of: number): { best: number; median: number } | undefined {
+  const complete = runs.filter((r) => r.ok === of).map((r) => r.ms);
+  return complete.length === 0 ? undefined : { best: Math.min(...complete), median: median(complete) };
+}
+const summaryText = (s: { best: number; median: number } | undefined, runs: number) => (s ? `best ${fmt(s.best)}, median ${fmt(s.median)}` : `no complete run of ${runs}`);
+
+out(`IPMI power status of ${COUNT} emulated BMCs (anvil bmc fake, separate process), loopback, cipher suite ${SUITE}, ${availableParallelism()} CPUs, load ${load()} at start`);
+
+const anvilRuns = await withEmulator(async (pid) => {
+  const warm = await anvilRun(pid); // JIT warm-up of client and emulator alike
+  out(`  anvil warm-up     ${fmt(warm.ms).padStart(8)}  ${warm.ok}/${COUNT} ok  load ${warm.load}${errorText(warm.errors)}`);
+  const runs: AnvilRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await anvilRun(pid);
+    runs.push(r);
+    out(`  anvil run ${i + 1}       ${fmt(r.ms).padStart(8)}  ${r.ok}/${COUNT} ok  load ${r.load}  client CPU ${r.cpuS.toFixed(2)} s, emulator CPU ${r.emulatorCpuS.toFixed(2)} s, ${r.sentPerBmc.toFixed(2)} datagrams sent per BMC${r.unclaimed ? `, ${r.unclaimed} unclaimed` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB${errorText(r.errors)}`);
+    if (r.firstError) out(`    first error: ${r.firstError}`);
+  }
+  return runs;
+});
+const anvil = summary(anvilRuns, COUNT);
+const peakRss = Math.max(...anvilRuns.map((r) => r.peakRssMiB));
+const rssBefore = Math.min(...anvilRuns.map((r) => r.rssBeforeMiB));
+out(`  anvil client      ${summaryText(anvil, RUNS)}  (fanout ${FANOUT})`);
+out(`  anvil memory      peak RSS ${peakRss.toFixed(0)} MiB (${rssBefore.toFixed(0)} MiB before a run: Node, the TypeScript loader, the bench)`);
+
+if (haveIpmipower) {
+  let best: { label: string; s: { best: number; median: number } } | undefined;
+  await withEmulator(() => {
+    ipmipowerRun(FANOUT); // warm-up, unmeasured: the emulator's JIT, as for anvil
+    // ipmipower's own default fanout, anvil's fanout, and 256.
+    for (const fanout of [undefined, FANOUT, 256]) {
+      const label = `ipmipower ${fanout ? `-F ${fanout}` : 'default -F'}`.padEnd(17);
+      const runs: Run[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const r = ipmipowerRun(fanout);
+        runs.push(r);
+        out(`  ${label} ${fmt(r.ms).padStart(8)}  ${r.ok}/${COUNT} ok  load ${r.load}${errorText(r.errors)}${r.note ? `  (${r.note})` : ''}`);
+      }
+      const s = summary(runs, COUNT);
+      out(`  ${label} ${summaryText(s, RUNS)}`);
+      if (s && (!best || s.best < best.s.best)) best = { label: label.trim(), s };
+    }
+  });
+  if (best && anvil) out(`  ratio             ipmipower / anvil = ${(best.s.best / anvil.best).toFixed(2)} (best runs: ${best.label} ${fmt(best.s.best)}, anvil ${fmt(anvil.best)}); medians ${(best.s.median / anvil.median).toFixed(2)}`);
+  else out('  ratio             none: no complete run of ' + (anvil ? 'ipmipower' : 'anvil'));
+} else {
+  out('  ipmipower         not run (freeipmi-tools not installed, or --no-peers)');
+}
+
+if (haveIpmitool && SAMPLE > 0) {
+  const r = await withEmulator(() => ipmitoolRun());
+  const perHost = r.ms / SAMPLE;
+  out(`  ipmitool (serial) ${fmt(r.ms).padStart(8)}  ${r.ok}/${SAMPLE} ok on a sample of ${SAMPLE}, load ${r.load}; ${perHost.toFixed(1)} ms each, ~${fmt(perHost * COUNT)} for all ${COUNT}${errorText(r.errors)}`);
+  if (anvil) out(`  ratio             ipmitool (extrapolated) / anvil = ${((perHost * COUNT) / anvil.best).toFixed(1)}`);
+} else if (!haveIpmitool) {
+  out('  ipmitool          not run (not installed, or --no-peers)');
 }
