@@ -84,6 +84,8 @@ export class Session implements Endpoint {
   #rqSeq = 0;
   #outSeq = 0;
   #keepalive: NodeJS.Timeout | undefined;
+  /** performance.now() of the last answer in the active session, for the keepalive. */
+  #lastAnswered = 0;
   #registered = false;
   #closedByUser = false;
   #payloadHandlers = new Map<number, (payload: Buffer) => void>();
@@ -266,13 +268,25 @@ export class Session implements Endpoint {
     this.#keepalive = undefined;
   }
 
+  /**
+   * One timer per session for the keepalive: it wakes at the idle limit and, when requests
+   * were answered meanwhile, sleeps again for what is left, so a request only notes the time
+   * (re-arming a timer per request cost a fleet client a timer list each, the limit being jittered).
+   */
   #armKeepalive(): void {
     clearTimeout(this.#keepalive);
-    const jitter = this.policy.keepaliveMs * 0.15 * this.random.fraction();
-    this.#keepalive = setTimeout(() => {
+    this.#lastAnswered = performance.now();
+    const limit = this.policy.keepaliveMs - this.policy.keepaliveMs * 0.15 * this.random.fraction();
+    const check = (): void => {
       if (this.#state.kind !== 'active') return;
-      void this.requestRaw({ name: 'Get Device ID (keepalive)', netFn: NetFn.APP, cmd: AppCmd.GET_DEVICE_ID, data: new Uint8Array(), idempotent: true }).catch(() => undefined);
-    }, this.policy.keepaliveMs - jitter);
+      const idle = performance.now() - this.#lastAnswered;
+      if (idle >= limit) {
+        void this.requestRaw({ name: 'Get Device ID (keepalive)', netFn: NetFn.APP, cmd: AppCmd.GET_DEVICE_ID, data: new Uint8Array(), idempotent: true }).catch(() => undefined);
+      }
+      this.#keepalive = setTimeout(check, idle >= limit ? limit : limit - idle);
+      this.#keepalive.unref();
+    };
+    this.#keepalive = setTimeout(check, limit);
     this.#keepalive.unref();
   }
 
@@ -322,7 +336,7 @@ export class Session implements Endpoint {
       return { completionCode: res.completionCode, data: res.data };
     };
     const result = await this.exchange(req.name, build, match, { attempts: req.idempotent ? attempts : 1, idempotent: req.idempotent });
-    if (framing === 'session' && this.#state.kind === 'active') this.#armKeepalive();
+    if (framing === 'session' && this.#state.kind === 'active') this.#lastAnswered = performance.now();
     return result;
   }
 
