@@ -276,7 +276,7 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     const errors = failed.length + anvilLoad.result.errors + nginxLoad.result.errors;
     if (values.json !== undefined) {
       writeFileSync(values.json, JSON.stringify({
-        clients, artifactBytes, steps: figures, wallMs: storm.wallMs, booted, errors: failed.length, stray: storm.stray,
+        clients, artifactBytes, namespaces: [net.server, net.clients], steps: figures, wallMs: storm.wallMs, booted, errors: failed.length, stray: storm.stray,
         anvil: { cpuSeconds: stormCpu, ...stormMemory, logged }, udpDrops: { server: drops('server'), clients: drops('clients') },
         stormArtifacts: { bytes: artifactTotal, ms: artifactSpanMs },
         load: { anvil: anvilLoad, nginx: nginxLoad, ratio },

@@ -10,8 +10,19 @@
 // namespace via the clients' own address (one ARP entry), and every leasable address is
 // added as a /32 to the clients' end: a client sends from the address its ACK gave it and
 // anvil sees that address, as on a LAN. The DHCP exchange itself is real broadcast on the link.
+//
+// Why capped TCP buffers: the host lets a socket's buffers grow to 32 MiB, and a thousand
+// connections whose reader lags (one client process on a busy machine) push the host's TCP
+// memory (tcp_mem, shared by every namespace) into pressure, where the kernel prunes receive
+// queues: the first full run saw 68,000 retransmitted segments and transfers crawling at a
+// few KB/s for minutes. That measures the host, and slows every other test on it. So each
+// socket here keeps at most TCP_BUFFER_MAX_BYTES (tcp_rmem/tcp_wmem are per namespace): a
+// thousand connections stay within 256 MiB, and anvil and nginx get the same limits.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { numberToIp, ipToNumber } from '../../src/protocols/dhcp/index.ts';
+
+/** The most a socket may buffer, each way, in both namespaces (a firmware's TCP window is small too). */
+export const TCP_BUFFER_MAX_BYTES = 256 * 1024;
 
 export interface StormNetworkOptions {
   /** Addresses the DHCP range must hold (one per client). */
@@ -63,6 +74,11 @@ export class StormNetwork {
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'addr', 'add', `${address}/16`, 'dev', dev);
       ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+    for (const ns of [this.server, this.clients]) {
+      for (const key of ['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem']) {
+        execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `${key}=4096 16384 ${TCP_BUFFER_MAX_BYTES}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      }
     }
     const half = `${this.rangeStart.split('.').slice(0, 2).join('.')}.128.0/17`;
     ip('-n', this.server, 'route', 'add', half, 'via', this.clientAddress, 'dev', this.serverInterface);
