@@ -21,13 +21,24 @@ export interface RmcpPacket {
   readonly sequence: number;
   /** Bit 7 of the class byte: this is an RMCP acknowledge, not data (ASF 2.0 §3.2.2.3). */
   readonly ack: boolean;
-  /** Everything after the 4-byte header. */
+  /** Everything after the 4-byte header: a view of the datagram's bytes, not a copy. */
   readonly body: Buffer;
 }
 
 /** Prefixes a body with the RMCP header (sequence 0xFF: IPMI never asks for RMCP acks). */
 export function encodeRmcp(cls: RmcpClassName, body: Uint8Array, sequence = RMCP_NO_ACK): Buffer {
-  return Buffer.concat([Buffer.from([RMCP_VERSION, 0x00, sequence, cls === 'asf' ? RmcpClass.ASF : RmcpClass.IPMI]), body]);
+  const out = Buffer.allocUnsafe(RMCP_HEADER_LENGTH + body.length);
+  writeRmcpHeader(out, cls, sequence);
+  out.set(body, RMCP_HEADER_LENGTH);
+  return out;
+}
+
+/** Writes the 4-byte RMCP header at the start of `out`, for encoders that build a whole datagram in one buffer. */
+export function writeRmcpHeader(out: Uint8Array, cls: RmcpClassName, sequence = RMCP_NO_ACK): void {
+  out[0] = RMCP_VERSION;
+  out[1] = 0x00;
+  out[2] = sequence;
+  out[3] = cls === 'asf' ? RmcpClass.ASF : RmcpClass.IPMI;
 }
 
 /** Splits an RMCP datagram into header fields and body. Throws IpmiDecodeError. */
@@ -43,7 +54,9 @@ export function decodeRmcp(packet: Uint8Array): RmcpPacket {
   if (classId === RmcpClass.ASF) cls = 'asf';
   else if (classId === RmcpClass.IPMI) cls = 'ipmi';
   else throw new IpmiDecodeError(`RMCP header: unsupported message class 0x${clsByte.toString(16)}`);
-  return { cls, sequence, ack: (clsByte & 0x80) !== 0, body: r.rest() };
+  // A view, not a copy: decoders read the body once, and every datagram would pay for the copy.
+  const body = Buffer.from(packet.buffer, packet.byteOffset + RMCP_HEADER_LENGTH, packet.length - RMCP_HEADER_LENGTH);
+  return { cls, sequence, ack: (clsByte & 0x80) !== 0, body };
 }
 
 /** True when an IPMI-class RMCP body uses RMCP+ (IPMI 2.0) session framing rather than IPMI 1.5. */

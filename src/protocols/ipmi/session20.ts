@@ -7,7 +7,7 @@ import { ConfidentialityAlgorithm, IntegrityAlgorithm, PayloadType, RmcpClass } 
 import type { SessionKeys } from './crypto.ts';
 import { aesDecrypt, aesEncrypt, integrityCode, integrityCodeLength } from './crypto.ts';
 import { IpmiAuthenticationError, IpmiEncodeError } from './errors.ts';
-import { RMCP_HEADER_LENGTH, RMCP_PLUS_AUTH_TYPE, encodeRmcp } from './rmcp.ts';
+import { RMCP_HEADER_LENGTH, RMCP_PLUS_AUTH_TYPE, writeRmcpHeader } from './rmcp.ts';
 
 /** Payload type byte flags (§13.27.3). */
 export const PAYLOAD_ENCRYPTED = 0x80;
@@ -63,23 +63,31 @@ export function encodeSession20(p: Session20Encode, keys?: SessionKeys, iv?: Uin
   if (payload.length > 0xffff) throw new IpmiEncodeError(`RMCP+ payload of ${payload.length} bytes is too long`);
   const oemLength = p.payloadType === PayloadType.OEM_EXPLICIT ? 6 : 0;
   if (oemLength > 0 && p.oem === undefined) throw new IpmiEncodeError('OEM explicit payload needs an IANA number and payload ID');
-  const head = Buffer.alloc(12 + oemLength);
-  head[0] = RMCP_PLUS_AUTH_TYPE;
-  head[1] = (p.payloadType & 0x3f) | (encrypt ? PAYLOAD_ENCRYPTED : 0) | (authenticate ? PAYLOAD_AUTHENTICATED : 0);
-  let o = 2;
+  // One buffer for the whole datagram: RMCP header | session header | payload | [pad | pad length | 07 | AuthCode].
+  const end = RMCP_HEADER_LENGTH + 12 + oemLength + payload.length;
+  // The pad makes authtype..next-header a multiple of 4 bytes (§13.28.4).
+  const padLength = authenticate ? (4 - ((end - RMCP_HEADER_LENGTH + 2) % 4)) % 4 : 0;
+  const trailerEnd = authenticate ? end + padLength + 2 : end;
+  const out = Buffer.allocUnsafe(trailerEnd + (authenticate ? integrityCodeLength(keys.integrity) : 0));
+  writeRmcpHeader(out, 'ipmi');
+  let o = RMCP_HEADER_LENGTH;
+  out[o++] = RMCP_PLUS_AUTH_TYPE;
+  out[o++] = (p.payloadType & 0x3f) | (encrypt ? PAYLOAD_ENCRYPTED : 0) | (authenticate ? PAYLOAD_AUTHENTICATED : 0);
   if (oemLength > 0 && p.oem !== undefined) {
-    head.writeUInt32LE(p.oem.iana >>> 0, o);
-    head.writeUInt16LE(p.oem.payloadId & 0xffff, o + 4);
+    out.writeUInt32LE(p.oem.iana >>> 0, o);
+    out.writeUInt16LE(p.oem.payloadId & 0xffff, o + 4);
     o += 6;
   }
-  head.writeUInt32LE(p.sessionId >>> 0, o);
-  head.writeUInt32LE(p.sequence >>> 0, o + 4);
-  head.writeUInt16LE(payload.length, o + 8);
-  if (!authenticate) return encodeRmcp('ipmi', Buffer.concat([head, payload]));
-  // The pad makes authtype..next-header a multiple of 4 bytes (§13.28.4).
-  const padLength = (4 - ((head.length + payload.length + 2) % 4)) % 4;
-  const covered = Buffer.concat([head, payload, Buffer.alloc(padLength, INTEGRITY_PAD_BYTE), Buffer.from([padLength, NEXT_HEADER])]);
-  return encodeRmcp('ipmi', Buffer.concat([covered, integrityCode(keys, covered)]));
+  out.writeUInt32LE(p.sessionId >>> 0, o);
+  out.writeUInt32LE(p.sequence >>> 0, o + 4);
+  out.writeUInt16LE(payload.length, o + 8);
+  out.set(payload, o + 10);
+  if (!authenticate) return out;
+  out.fill(INTEGRITY_PAD_BYTE, end, end + padLength);
+  out[end + padLength] = padLength;
+  out[end + padLength + 1] = NEXT_HEADER;
+  out.set(integrityCode(keys, out.subarray(RMCP_HEADER_LENGTH, trailerEnd)), trailerEnd);
+  return out;
 }
 
 interface Parsed extends Session20Header {
@@ -119,9 +127,8 @@ export function peekSession20(packet: Uint8Array): Session20Header {
  * `authenticated`/`encrypted` against the session's suite.
  */
 export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session20Packet {
-  const parsed = parse(packet);
-  const { payloadOffset, payloadLength, ...header } = parsed;
-  if (header.authenticated) {
+  const { payloadOffset, payloadLength, payloadType, encrypted, authenticated, oem, sessionId, sequence } = parse(packet);
+  if (authenticated) {
     if (keys === undefined || keys.integrity === IntegrityAlgorithm.NONE) throw new IpmiAuthenticationError('authenticated RMCP+ packet but the session has no integrity key');
     const codeLength = integrityCodeLength(keys.integrity);
     const trailerEnd = packet.length - codeLength;
@@ -133,10 +140,14 @@ export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session
     const expected = integrityCode(keys, packet.subarray(RMCP_HEADER_LENGTH, trailerEnd));
     if (!timingSafeEqual(expected, packet.subarray(trailerEnd))) throw new IpmiAuthenticationError('RMCP+ integrity check value does not match');
   }
-  let payload: Buffer = Buffer.from(packet.subarray(payloadOffset, payloadOffset + payloadLength));
-  if (header.encrypted) {
+  const raw = packet.subarray(payloadOffset, payloadOffset + payloadLength);
+  let payload: Buffer;
+  if (encrypted) {
     if (keys === undefined || keys.confidentiality !== ConfidentialityAlgorithm.AES_CBC_128) throw new IpmiAuthenticationError('encrypted RMCP+ packet but the session has no confidentiality key');
-    payload = aesDecrypt(keys.aesKey, payload);
+    payload = aesDecrypt(keys.aesKey, raw); // a new buffer: no copy of the ciphertext first
+  } else {
+    payload = Buffer.from(raw);
   }
-  return { ...header, payload };
+  const header = { payloadType, encrypted, authenticated, sessionId, sequence, payload };
+  return oem === undefined ? header : { ...header, oem };
 }
