@@ -6,11 +6,16 @@
 // re-executes itself in a private network namespace (unshare -n), so dnsmasq can have
 // port 69 on that namespace's own loopback and no packet leaves it. A file of --size-mib
 // random bytes is fetched by curl (blksize 512 and 1468) and tftp-hpa (512: it has no
-// option support) from both servers in paired runs; figures are medians, every fetch is
-// checked byte-exact, and the servers' CPU time per fetch is shown (steadier than wall time
-// on a busy machine). Then anvil's own client measures windowsize (RFC 7440) gain:
-// windowsize 1 against 8, 16 and 32. anvil's server runs in its own process, as in `serve`.
-// A bare lock-step server on node:dgram is measured too: the floor any Node server pays.
+// option support) from both servers in paired runs, order alternating; every fetch is
+// checked byte-exact. Figures are best and median; the ratio is the median of per-pair
+// ratios. anvil's server runs in its own process, as in `serve`.
+//
+// Lock-step on one host's loopback is CPU-bound, not network-bound: the kernel wakes the
+// client on the server's CPU, so a block costs the server's CPU plus the client's. The
+// server CPU per block (user and system, from /proc, 10 ms ticks) says where time goes and
+// is steadier than wall time on a busy machine. A bare lock-step server on node:dgram is
+// measured too: the per-datagram floor of Node's UDP stack, which no server on it can go below.
+// Then anvil's own client measures the windowsize (RFC 7440) gain: 1 against 8, 16 and 64.
 //
 // --cpu N pins both servers, every client and this process to CPU N: a lock-step transfer
 // is a ping-pong of wake-ups, so on a busy machine one shared CPU gives steadier figures.
@@ -42,12 +47,12 @@ const { values } = parseArgs({
   },
 });
 
-type Fetch = { readonly label: string; readonly args: (port: number, out: string) => [string, string[]] };
+type Fetch = { readonly label: string; readonly blockSize: number; readonly args: (port: number, out: string) => [string, string[]] };
 
 const FETCHES: readonly Fetch[] = [
-  { label: 'curl  blksize 512 ', args: (port, out) => ['curl', ['-sS', '-o', out, `tftp://${HOST}:${port}/bench.bin`]] },
-  { label: 'curl  blksize 1468', args: (port, out) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', out, `tftp://${HOST}:${port}/bench.bin`]] },
-  { label: 'tftp-hpa  (512)   ', args: (port, out) => ['tftp', ['-m', 'binary', HOST, String(port), '-c', 'get', 'bench.bin', out]] },
+  { label: 'curl  blksize 512 ', blockSize: 512, args: (port, out) => ['curl', ['-sS', '-o', out, `tftp://${HOST}:${port}/bench.bin`]] },
+  { label: 'curl  blksize 1468', blockSize: 1468, args: (port, out) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', out, `tftp://${HOST}:${port}/bench.bin`]] },
+  { label: 'tftp-hpa  (512)   ', blockSize: 512, args: (port, out) => ['tftp', ['-m', 'binary', HOST, String(port), '-c', 'get', 'bench.bin', out]] },
 ];
 
 async function bench(sizeMiB: number, runs: number): Promise<void> {
@@ -80,8 +85,9 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
     console.log(`TFTP bench: ${sizeMiB} MiB file, ${runs} paired runs (anvil and dnsmasq back to back, order alternating), loopback in a private network namespace`);
     console.log(`node ${process.version}, ${execFileSync('dnsmasq', ['--version']).toString().split('\n')[0]}`);
     if (cpu !== undefined) console.log(`Servers, clients and this process pinned to CPU ${cpu}.`);
-    console.log('Figures are medians. Server CPU is user+system time of the server process for one fetch (10 ms ticks).\n');
-    console.log('client               server     wall s    MB/s  server CPU s');
+    console.log(`load average before: ${loadAverage()}`);
+    console.log('MB/s best and median; server CPU per block in µs (user + system, medians) from /proc.\n');
+    console.log('client               server     MB/s best  median   CPU µs/block user  sys');
     for (const fetch of FETCHES) {
       const samples = { anvil: [] as Sample[], dnsmasq: [] as Sample[] };
       const ratios: number[] = [];
@@ -97,28 +103,26 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
         ratios.push(pair.dnsmasq!.seconds / pair.anvil!.seconds);
       }
       for (const name of ['anvil', 'dnsmasq'] as const) {
-        const wall = median(samples[name].map((x) => x.seconds));
-        const cpu = median(samples[name].map((x) => x.cpuSeconds));
-        console.log(`${name === 'anvil' ? fetch.label : ' '.repeat(fetch.label.length)}   ${name.padEnd(8)} ${wall.toFixed(3).padStart(7)} ${mbps(bytes, wall).padStart(7)}  ${cpu.toFixed(2).padStart(12)}`);
+        console.log(row(name === 'anvil' ? fetch.label : ' '.repeat(fetch.label.length), name, samples[name], bytes, fetch.blockSize));
       }
-      console.log(`${' '.repeat(fetch.label.length)}   anvil/dnsmasq throughput ×${median(ratios).toFixed(2)} (median of per-pair ratios)`);
+      const best = Math.min(...samples.dnsmasq.map((x) => x.seconds)) / Math.min(...samples.anvil.map((x) => x.seconds));
+      console.log(`${' '.repeat(fetch.label.length)}   anvil/dnsmasq throughput ×${median(ratios).toFixed(2)} median of per-pair ratios, ×${best.toFixed(2)} best against best`);
     }
 
     // The floor: what any server built on node:dgram pays per lock-step datagram.
-    console.log('\nnode:dgram floor: a bare lock-step server (file in memory, no options, no timers, no checks), blksize 512:');
+    console.log('\nnode:dgram floor: a bare lock-step server (packets prebuilt in memory, no options, no timers, no checks), blksize 512:');
     for (const fetch of [FETCHES[0]!, FETCHES[2]!]) {
       const samples: Sample[] = [];
       for (let run = 0; run < runs; run++) samples.push(await timeFetch(fetch, FLOOR_PORT, floor.pid!, dir, expected));
-      const wall = median(samples.map((x) => x.seconds));
-      const cpuSeconds = median(samples.map((x) => x.cpuSeconds));
-      console.log(`${fetch.label}   floor    ${wall.toFixed(3).padStart(7)} ${mbps(bytes, wall).padStart(7)}  ${cpuSeconds.toFixed(2).padStart(12)}`);
+      console.log(row(fetch.label, 'floor', samples, bytes, fetch.blockSize));
     }
 
-    console.log('\nwindowsize (RFC 7440): anvil\'s client against anvil\'s server, blksize 1468:');
+    console.log("\nwindowsize (RFC 7440): anvil's client against anvil's server, blksize 1468:");
     const received = Buffer.allocUnsafe(bytes);
     let base = 0;
-    for (const windowSize of [1, 8, 16, 32]) {
+    for (const windowSize of [1, 8, 16, 64]) {
       const times: number[] = [];
+      let retransmissions = 0;
       for (let run = 0; run < runs; run++) {
         let at = 0;
         const start = performance.now();
@@ -131,12 +135,16 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
           onData: (p) => (at += p.copy(received, at)),
         });
         times.push((performance.now() - start) / 1000);
-        if (result.bytes !== bytes || !received.equals(content)) throw new Error(`windowsize ${windowSize}: content differs`);
+        if (result.bytes !== bytes || result.windowSize !== windowSize || !received.equals(content)) throw new Error(`windowsize ${windowSize}: content or window differs`);
+        retransmissions += result.retransmissions;
       }
       const seconds = median(times);
       if (windowSize === 1) base = seconds;
-      console.log(`  windowsize ${String(windowSize).padEnd(3)} ${seconds.toFixed(3)} s  ${mbps(bytes, seconds).padStart(7)} MB/s  ×${(base / seconds).toFixed(2)} vs windowsize 1`);
+      console.log(
+        `  windowsize ${String(windowSize).padEnd(3)} ${mbps(bytes, Math.min(...times)).padStart(7)} best ${mbps(bytes, seconds).padStart(7)} median MB/s  ×${(base / seconds).toFixed(2)} vs windowsize 1 (medians), ${retransmissions} client retransmissions`,
+      );
     }
+    console.log(`\nload average after: ${loadAverage()}`);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -152,12 +160,27 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-type Sample = { readonly seconds: number; readonly cpuSeconds: number };
+/** One line of the table: MB/s best and median, server CPU µs per block (medians). */
+function row(label: string, server: string, samples: readonly Sample[], bytes: number, blockSize: number): string {
+  const blocks = Math.floor(bytes / blockSize) + 1;
+  const perBlock = (seconds: number) => ((seconds * 1e6) / blocks).toFixed(2).padStart(5);
+  const best = mbps(bytes, Math.min(...samples.map((x) => x.seconds)));
+  const typical = mbps(bytes, median(samples.map((x) => x.seconds)));
+  const user = median(samples.map((x) => x.userSeconds));
+  const system = median(samples.map((x) => x.systemSeconds));
+  return `${label}   ${server.padEnd(8)} ${best.padStart(9)} ${typical.padStart(7)}   ${perBlock(user + system)} = ${perBlock(user)} + ${perBlock(system)}`;
+}
 
-/** User+system CPU seconds of a process so far, from /proc (clock ticks are 1/100 s on Linux). */
-function cpuSecondsOf(pid: number): number {
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+type Sample = { readonly seconds: number; readonly userSeconds: number; readonly systemSeconds: number };
+
+/** User and system CPU seconds of a process so far, from /proc (clock ticks are 1/100 s on Linux). */
+function cpuSecondsOf(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 async function timeFetch(fetch: Fetch, port: number, pid: number, dir: string, expected: string): Promise<Sample> {
@@ -169,10 +192,10 @@ async function timeFetch(fetch: Fetch, port: number, pid: number, dir: string, e
   const start = performance.now();
   const { code, output } = await runChild(command, args);
   const seconds = (performance.now() - start) / 1000;
-  const cpuSeconds = cpuSecondsOf(pid) - cpuBefore;
+  const cpuAfter = cpuSecondsOf(pid);
   if (code !== 0 || /Error code|timed out/i.test(output)) throw new Error(`${command} ${args.join(' ')} failed (${code}): ${output}`);
   if ((await sha256File(out)) !== expected) throw new Error(`${fetch.label.trim()} from port ${port}: content differs`);
-  return { seconds, cpuSeconds };
+  return { seconds, userSeconds: cpuAfter.user - cpuBefore.user, systemSeconds: cpuAfter.system - cpuBefore.system };
 }
 
 function runChild(command: string, args: string[]): Promise<{ code: number; output: string }> {
@@ -228,21 +251,23 @@ async function startDnsmasq(root: string, dir: string): Promise<ChildProcess> {
 }
 
 /**
- * The least a TFTP server on node:dgram can do per datagram: RFC 1350 lock-step from a
- * file held in memory, one connected socket per transfer, no options, retransmission or
- * validation. A measuring instrument only, never a server to use.
+ * The least a TFTP server on node:dgram can do per datagram: RFC 1350 lock-step from
+ * packets built in memory before the request, one connected socket per transfer, no
+ * options, retransmission or validation. A measuring instrument only, never a server to use.
  */
 function serveFloor(path: string): void {
   const file = readFileSync(path);
   const last = Math.floor(file.length / 512) + 1;
-  const packet = (n: number) => {
+  const packets: Buffer[] = [];
+  for (let n = 1; n <= last; n++) {
     const start = (n - 1) * 512;
     const out = Buffer.allocUnsafe(4 + Math.min(512, file.length - start));
     out.writeUInt16BE(3, 0);
     out.writeUInt16BE(n & 0xffff, 2);
     file.copy(out, 4, start, start + 512);
-    return out;
-  };
+    packets.push(out);
+  }
+  const packet = (n: number) => packets[n - 1]!;
   const listener = createSocket('udp4');
   listener.on('message', (_request, client) => {
     const socket = createSocket('udp4');
