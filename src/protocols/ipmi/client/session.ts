@@ -20,6 +20,7 @@ import { DEFAULT_PRIVILEGE, DEFAULT_RETRY_POLICY } from './options.ts';
 import type { BmcTarget, Randomness, RetryPolicy } from './options.ts';
 import { remoteKey } from './transport.ts';
 import type { Endpoint, Transport } from './transport.ts';
+import type { Deadline } from './deadlines.ts';
 import { login15, login20 } from './login.ts';
 import { ReplayWindow } from './replay-window.ts';
 
@@ -52,8 +53,18 @@ export interface RawResponse {
   readonly data: Uint8Array;
 }
 
-interface Pending {
-  offer(packet: Buffer): boolean;
+/** A request waiting for its answer: one per exchange, not one promise and five closures per attempt. */
+interface Waiting<T> {
+  readonly what: string;
+  readonly build: () => Buffer;
+  readonly match: (packet: Buffer) => T | undefined;
+  readonly options: ExchangeOptions;
+  attempt: number;
+  /** The last answer that did not decode, reported if nothing better arrives. */
+  garbage: IpmiDecodeError | undefined;
+  deadline: Deadline | undefined;
+  resolve(value: T): void;
+  reject(error: unknown): void;
 }
 
 export interface ExchangeOptions {
@@ -79,7 +90,7 @@ export class Session implements Endpoint {
   #wire: Wire | undefined;
   #address = '';
   #transport: Transport;
-  #pending: Pending | undefined;
+  #pending: Waiting<unknown> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #rqSeq = 0;
   #outSeq = 0;
@@ -222,7 +233,7 @@ export class Session implements Endpoint {
         return true;
       }
     }
-    return this.#pending?.offer(packet) ?? false;
+    return this.#offer(packet);
   }
 
   /** Runs operations one at a time: one request in flight per session. */
@@ -367,62 +378,70 @@ export class Session implements Endpoint {
    * not decode is counted and remembered, and the wait goes on; a non-decode error thrown by
    * `match` (a login refusal) ends the wait at once. A non-idempotent request is never resent.
    */
-  async exchange<T>(what: string, build: () => Buffer, match: (packet: Buffer) => T | undefined, options: ExchangeOptions): Promise<T> {
-    let garbage: IpmiDecodeError | undefined;
-    this.#transport.hold();
+  exchange<T>(what: string, build: () => Buffer, match: (packet: Buffer) => T | undefined, options: ExchangeOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#transport.hold();
+      this.#attempt({ what, build, match, options, attempt: 0, garbage: undefined, deadline: undefined, resolve, reject });
+    });
+  }
+
+  /** Sends one attempt of an exchange and sets its deadline. */
+  #attempt<T>(w: Waiting<T>): void {
+    const wait = this.policy.timeoutMs * (1 + w.attempt * this.policy.backoff) * (1 + this.policy.jitter * this.random.fraction());
     try {
-      for (let attempt = 0; attempt < options.attempts; attempt++) {
-        const wait = this.policy.timeoutMs * (1 + attempt * this.policy.backoff) * (1 + this.policy.jitter * this.random.fraction());
-        const packet = build();
-        const outcome = await new Promise<{ value: T } | 'timeout'>((resolve, reject) => {
-          const deadline = this.#transport.deadlines.add(wait, () => {
-            this.#pending = undefined;
-            resolve('timeout');
-          });
-          const finish = (): void => {
-            deadline.cancel();
-            this.#pending = undefined;
-          };
-          this.#pending = {
-            offer: (p) => {
-              let value: T | undefined;
-              try {
-                value = match(p);
-              } catch (error) {
-                if (error instanceof IpmiDecodeError) {
-                  garbage = error;
-                  this.decodeErrors++;
-                  return false;
-                }
-                finish();
-                reject(error);
-                return true;
-              }
-              if (value === undefined) return false;
-              finish();
-              resolve({ value });
-              return true;
-            },
-          };
-          try {
-            this.#transport.send(packet, this.#address, this.target.port);
-          } catch (error) {
-            finish();
-            reject(error);
-          }
-        });
-        if (outcome !== 'timeout') return outcome.value;
-        if (garbage) break;
-        if (!options.idempotent) throw new IpmiUncertainError(this.host, what);
+      const packet = w.build();
+      this.#pending = w as Waiting<unknown>;
+      w.deadline = this.#transport.deadlines.add(wait, () => this.#expired(w));
+      this.#transport.send(packet, this.#address, this.target.port);
+    } catch (error) {
+      this.#settle(w);
+      w.reject(error);
+    }
+  }
+
+  /** An attempt went unanswered: resend when allowed, else fail with what was learnt. */
+  #expired<T>(w: Waiting<T>): void {
+    if (this.#pending === w) this.#pending = undefined;
+    w.deadline = undefined;
+    w.attempt++;
+    let error: Error | undefined;
+    if (w.garbage) error = new IpmiDecodeError(`${this.host}: the answer to ${w.what} could not be decoded (${w.garbage.message}); the session stays usable`, { cause: w.garbage });
+    else if (!w.options.idempotent) error = new IpmiUncertainError(this.host, w.what);
+    else if (w.attempt >= w.options.attempts) error = new IpmiTimeoutError(this.host, w.what, w.options.attempts);
+    if (error === undefined) return this.#attempt(w);
+    this.#settle(w);
+    w.reject(error);
+  }
+
+  /** A datagram for the waiting exchange, if any: true when it was taken. */
+  #offer(packet: Buffer): boolean {
+    const w = this.#pending;
+    if (w === undefined) return false;
+    let value: unknown;
+    try {
+      value = w.match(packet);
+    } catch (error) {
+      if (error instanceof IpmiDecodeError) {
+        w.garbage = error;
+        this.decodeErrors++;
+        return false;
       }
-    } finally {
-      this.#transport.release();
+      this.#settle(w);
+      w.reject(error);
+      return true;
     }
-    if (garbage) {
-      const error = new IpmiDecodeError(`${this.host}: the answer to ${what} could not be decoded (${garbage.message}); the session stays usable`, { cause: garbage });
-      throw error;
-    }
-    throw new IpmiTimeoutError(this.host, what, options.attempts);
+    if (value === undefined) return false;
+    this.#settle(w);
+    w.resolve(value);
+    return true;
+  }
+
+  /** Ends an exchange's wait: no deadline, no pending slot, no hold on the event loop. */
+  #settle<T>(w: Waiting<T>): void {
+    w.deadline?.cancel();
+    w.deadline = undefined;
+    if (this.#pending === w) this.#pending = undefined;
+    this.#transport.release();
   }
 }
 
