@@ -211,7 +211,7 @@ function ipmipowerRun(fanout: number | undefined): Run {
       else errors.set(status, (errors.get(status) ?? 0) + 1);
     }
     // e.g. "ipmi_get_random: Bad file descriptor" when ipmipower runs out of descriptors.
-    if (answered < chunk.length) errors.set(r.stderr.trim().split('\n')[0] || `exit ${r.status}`, chunk.length - answered);
+    if (answered < chunk.length) errors.set(r.stderr.trim().split('\n')[0] || `no line printed (ipmipower exit ${r.status})`, chunk.length - answered);
   }
   const note = chunks.length > 1 ? `${chunks.length} consecutive runs of ${chunks[0]!.length} hosts (ipmipower needs ${IPMIPOWER_FDS_PER_HOST} descriptors per host; ulimit -n)` : undefined;
   return { ms, ok, errors, load: load(), ...(note ? { note } : {}) };
