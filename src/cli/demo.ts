@@ -76,7 +76,8 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function describeLab(lab: QemuLab, data: string, say: (line: string) => void): void {
-  say(`  QEMU lab: ${lab.machines.length} real VM(s), ${DEMO_VM_MEMORY_MB} MB each under TCG, netbooting from this anvil over QEMU's user network;`);
+  say(`  QEMU lab: ${lab.machines.length} real VM(s), ${DEMO_VM_MEMORY_MB} MB each under TCG, netbooting from this anvil over QEMU's`);
+  say('  user network, isolated (restrict=on) but for a relay to anvil;');
   say(`  anvil powers them through their emulated IPMI BMCs (driver ipmi, user admin; password in ${data}/lab/vms/NAME.json):`);
   for (const m of lab.machines) say(`    ${m.name}  ${m.mac}  IPMI BMC ${m.bmc}`);
   say(lab.profile

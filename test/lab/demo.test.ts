@@ -1,7 +1,7 @@
 // bin/anvil demo with QEMU installed: its first machine is a real VM behind an emulated IPMI
 // BMC, powered on through anvil's ipmi driver, netbooting from the demo's anvil over QEMU's
-// user network (iPXE fetches /boot/<mac>), running its test in the tiny Linux; SIGTERM stops
-// the demo and its QEMU. --simulated keeps to simulated machines.
+// isolated user network (iPXE fetches /boot/<mac> through slirp's relay), running its test in
+// the tiny Linux; SIGTERM stops the demo and its QEMU. --simulated keeps to simulated machines.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -57,6 +57,8 @@ test('anvil demo with QEMU: a demo machine is a VM that netboots from the demo\'
   assert.match(output.text, /QEMU lab: 1 real VM\(s\)/);
   assert.match(output.text, /demo-01 {2}52:54:00:de:00:01 {2}IPMI BMC 127\.0\.0\.1:\d+/);
   assert.doesNotMatch(output.text, /simulated machines \(/, '--no-simulate: no simulated machine');
+  // Isolated: slirp relays the VM to anvil and lets nothing else out.
+  assert.match(JSON.parse(await readFile(join(data, 'lab/vms/demo-01.json'), 'utf8')).netdev, /^user,restrict=on,bootfile=http:\/\/10\.0\.2\.100\/boot\/52:54:00:de:00:01,guestfwd=tcp:10\.0\.2\.100:80-cmd:/);
   const url = /API: (http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/docs/.exec(output.text)![1]!;
   const token = /admin token: (\S+)/.exec(output.text)![1]!;
   const api = async <T>(path: string): Promise<T> => {

@@ -1,9 +1,11 @@
 // The demo lab on QEMU: a few demo machines are real VMs (TCG, little memory, no disk) behind
 // emulated IPMI BMCs served in the demo's own process, enrolled with the ipmi driver, powered
 // on through it, and netbooting from the demo's anvil. They use QEMU's user-mode network
-// (slirp): its DHCP hands iPXE anvil's /boot/<mac> URL, and 10.0.2.2 is the host's loopback,
-// so the demo never touches the host's network. With the tiny Linux built (scripts/tiny-linux)
-// each boot runs the machine's next test and powers off; the demo powers it on again.
+// (slirp) with restrict=on: its DHCP hands iPXE anvil's /boot/<mac> URL at a guest address that
+// slirp relays to anvil (guestfwd, one relay process per connection), and nothing else leaves
+// the VM, so the demo never touches the host's network. With the tiny Linux built
+// (scripts/tiny-linux) each boot runs the machine's next test and powers off; the demo powers
+// it on again.
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -31,8 +33,9 @@ export const DEMO_VM_REBOOT_MS = 10_000;
 export const DEMO_VM_STAGGER_MS = 4_000;
 /** The profile the demo writes for its VMs: the tiny Linux running the next test. */
 export const DEMO_VM_PROFILE = 'lab-vm';
-/** slirp's address for the host (its loopback). */
-export const SLIRP_HOST = '10.0.2.2';
+/** Where a demo VM reaches anvil: an address in slirp's 10.0.2.0/24 that slirp forwards, port 80. */
+export const GUEST_ANVIL = '10.0.2.100';
+const RELAY = fileURLToPath(new URL('./guest-relay.ts', import.meta.url));
 export const TINY_LINUX_DIR = fileURLToPath(new URL('../../../.tools/tiny-linux/', import.meta.url));
 
 /** The first line of the profile, so the demo rewrites only its own. */
@@ -82,16 +85,19 @@ export function qemuLabMissing(): string | undefined {
   return undefined;
 }
 
-/** The demo's URL as a VM on slirp reaches it: the host's loopback is 10.0.2.2 there. */
-export function guestUrl(url: string): string {
-  const u = new URL(url);
-  if (['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]'].includes(u.hostname)) u.hostname = SLIRP_HOST;
-  return u.origin;
+/** A word for the shell-like parsing slirp applies to a guestfwd command (GLib's g_shell_parse_argv). */
+function shellWord(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The slirp backend of a demo VM: DHCP names anvil's boot URL for its MAC (commas doubled, as QEMU options need). */
+/**
+ * The slirp backend of a demo VM: isolated (restrict=on), its DHCP naming anvil's boot URL for
+ * its MAC, and GUEST_ANVIL:80 relayed to anvil's HTTP server (url: where this process reaches it).
+ */
 export function demoNetdev(url: string, mac: string): string {
-  return `user,bootfile=${escapeOptionValue(`${guestUrl(url)}/boot/${mac}`)}`;
+  const anvil = new URL(url);
+  const relay = [process.execPath, '--disable-warning=ExperimentalWarning', RELAY, anvil.hostname.replace(/^\[|\]$/g, ''), anvil.port || '80'].map(shellWord).join(' ');
+  return ['user', 'restrict=on', `bootfile=http://${GUEST_ANVIL}/boot/${mac}`, `guestfwd=tcp:${GUEST_ANVIL}:80-cmd:${relay}`].map(escapeOptionValue).join(',');
 }
 
 function copyIfChanged(from: string, to: string): void {
