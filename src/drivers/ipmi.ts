@@ -8,6 +8,7 @@ import { IpmiCommandError, IpmiLoginError, IpmiSessionError, IpmiTimeoutError } 
 import type { BmcTarget, RetryPolicy } from '../protocols/ipmi/client/options.ts';
 import type { BootDeviceName } from '../protocols/ipmi/commands/chassis.ts';
 import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
+import { AnvilError } from '../common/errors.ts';
 import { InfoReader } from './driver-info.ts';
 import { ControllerError, DRIVER_ERROR_CODES } from './errors.ts';
 import { rebootByPowerCycle, waitForPowerState } from './wait.ts';
@@ -58,6 +59,7 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
   readonly fields = FIELDS;
   readonly #options: IpmiHardwareOptions;
   #client: IpmiClient | undefined;
+  #closed = false;
 
   constructor(options: IpmiHardwareOptions = {}) {
     this.#options = options;
@@ -65,6 +67,8 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
 
   /** The one client for all machines, opened on first use. */
   get client(): IpmiClient {
+    // A call after close() would open a socket nobody closes and keep the process alive.
+    if (this.#closed) throw new AnvilError('DRIVERS_CLOSED', 'unavailable', 'the IPMI driver has been closed (anvil is stopping); try again when it has restarted');
     this.#client ??= new IpmiClient(this.#options.policy ? { policy: this.#options.policy } : {});
     return this.#client;
   }
@@ -144,6 +148,7 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const client = this.#client;
     this.#client = undefined;
     await client?.close();
