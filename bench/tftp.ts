@@ -122,9 +122,11 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
     let base = 0;
     for (const windowSize of [1, 8, 16, 64]) {
       const times: number[] = [];
+      const serverCpu: number[] = [];
       let retransmissions = 0;
       for (let run = 0; run < runs; run++) {
         let at = 0;
+        const cpuBefore = cpuSecondsOf(anvil.pid!);
         const start = performance.now();
         const result = await tftpGet({
           host: HOST,
@@ -135,13 +137,17 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
           onData: (p) => (at += p.copy(received, at)),
         });
         times.push((performance.now() - start) / 1000);
+        const cpuAfter = cpuSecondsOf(anvil.pid!);
+        serverCpu.push(cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system);
         if (result.bytes !== bytes || result.windowSize !== windowSize || !received.equals(content)) throw new Error(`windowsize ${windowSize}: content or window differs`);
         retransmissions += result.retransmissions;
       }
       const seconds = median(times);
       if (windowSize === 1) base = seconds;
+      const perBlock = (median(serverCpu) * 1e6) / (Math.floor(bytes / 1468) + 1);
       console.log(
-        `  windowsize ${String(windowSize).padEnd(3)} ${mbps(bytes, Math.min(...times)).padStart(7)} best ${mbps(bytes, seconds).padStart(7)} median MB/s  ×${(base / seconds).toFixed(2)} vs windowsize 1 (medians), ${retransmissions} client retransmissions`,
+        `  windowsize ${String(windowSize).padEnd(3)} ${mbps(bytes, Math.min(...times)).padStart(7)} best ${mbps(bytes, seconds).padStart(7)} median MB/s  ×${(base / seconds).toFixed(2)} vs windowsize 1 (medians)` +
+          `  server CPU ${perBlock.toFixed(2)} µs/block, ${retransmissions} client retransmissions`,
       );
     }
     console.log(`\nload average after: ${loadAverage()}`);
