@@ -14,6 +14,7 @@ import { decodeSol, encodeSol } from '../../src/protocols/ipmi/sol.ts';
 import { decodeActivateSessionResponse, decodeSessionChallenge, encodeActivateSessionRequest } from '../../src/protocols/ipmi/session-commands.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { MemoryBmcHandler } from '../../src/protocols/ipmi/server/memory-handler.ts';
+import type { BmcHandler, PowerState } from '../../src/protocols/ipmi/server/handler.ts';
 import { PASSWORD, USER } from './emulator-helpers.ts';
 import { MiniConsole } from './mini-console.ts';
 
@@ -194,6 +195,32 @@ test('a handler that throws is answered 0xFF and counted; the BMC and SOL stay u
   assert.equal(activated?.cc, 0);
   assert.equal(activated?.data.length, 12, 'Activate Payload answers exactly 12 bytes');
   assert.equal(activated?.data.readUInt16LE(8), port, 'the SOL port, little-endian');
+});
+
+test('a handler that answers later (a promise) is waited for; a rejected promise is answered 0xFF', async (t) => {
+  // Handlers that reach a VM or a PDU answer asynchronously (the lab's does); the in-memory one answers at once.
+  // This one is the in-memory BMC with power read through a promise.
+  const memory = new MemoryBmcHandler({ user: USER, password: PASSWORD });
+  let failing = false;
+  const handler: BmcHandler = new Proxy(memory, {
+    get(target, prop) {
+      if (prop === 'getPower') return () => new Promise<PowerState>((resolve, reject) => setImmediate(() => (failing ? reject(new Error('PDU unreachable')) : resolve('on'))));
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const server = new BmcServer({ sweepIntervalMs: 3_600_000 });
+  t.after(() => server.close());
+  const { bmc, port } = await server.add({ handler });
+  const c = await MiniConsole.open(port);
+  t.after(() => c.close());
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+  const status = await c.command(NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS);
+  assert.equal(status?.cc, 0);
+  assert.equal((status?.data[0] ?? 0) & 0x01, 1, 'power on, as the handler said');
+  failing = true;
+  assert.equal((await c.command(NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS))?.cc, CompletionCode.UNSPECIFIED);
+  assert.equal(bmc.stats.commandErrors, 1);
 });
 
 test('a SOL console that vanishes with output pending is cleaned up (pyghmi fakebmc crashed here)', async (t) => {

@@ -21,8 +21,8 @@ import { sensorCommands } from './commands-sensor.ts';
 import { storageCommands } from './commands-storage.ts';
 import { transportCommands } from './commands-transport.ts';
 import type { BmcContext, BmcRuntimeState, CommandDef, CommandReply, DeviceIdentity } from './context.ts';
-import { commandKey } from './context.ts';
-import type { BmcHandler } from './handler.ts';
+import { andThen, commandKey, isPending } from './context.ts';
+import type { Awaitable, BmcHandler } from './handler.ts';
 import type { LoginHost } from './login20.ts';
 import { openSession, rakp1, rakp3 } from './login20.ts';
 import type { Login15Host } from './login15.ts';
@@ -168,24 +168,34 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     return this.#reservation;
   }
 
-  /** Handles one datagram. Never throws for anything the datagram contains. */
-  async receive(packet: Buffer, remote: RemoteAddress): Promise<void> {
+  /**
+   * Handles one datagram. Never throws for anything the datagram contains; anything else (a
+   * bug) is thrown, or rejects the promise. The reply goes out before this returns unless a
+   * handler answers asynchronously: then a promise is returned.
+   */
+  receive(packet: Buffer, remote: RemoteAddress): Promise<void> | undefined {
     this.stats.received++;
     try {
       const rmcp = decodeRmcp(packet);
-      if (rmcp.ack) return;
-      if (rmcp.cls === 'asf') return this.#asf(rmcp.body, rmcp.sequence, remote);
-      if (isRmcpPlus(rmcp.body)) await this.#rmcpPlus(packet, remote);
-      else await this.#ipmi15(packet, remote);
+      if (rmcp.ack) return undefined;
+      if (rmcp.cls === 'asf') return void this.#asf(rmcp.body, rmcp.sequence, remote);
+      const later = isRmcpPlus(rmcp.body) ? this.#rmcpPlus(packet, remote) : this.#ipmi15(packet, remote);
+      return later === undefined ? undefined : later.catch((error: unknown) => this.#countBadPacket(error));
     } catch (error) {
-      if (error instanceof IpmiAuthenticationError) {
-        this.stats.authFailures++;
-        this.stats.badPackets++;
-      } else if (error instanceof IpmiDecodeError) {
-        this.stats.badPackets++;
-      } else {
-        throw error;
-      }
+      this.#countBadPacket(error);
+      return undefined;
+    }
+  }
+
+  /** Counts a packet that failed to decode or authenticate; rethrows anything else. */
+  #countBadPacket(error: unknown): void {
+    if (error instanceof IpmiAuthenticationError) {
+      this.stats.authFailures++;
+      this.stats.badPackets++;
+    } else if (error instanceof IpmiDecodeError) {
+      this.stats.badPackets++;
+    } else {
+      throw error;
     }
   }
 
@@ -296,7 +306,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     this.#io.send(encodeAsf({ type: 'pong', tag: m.tag, iana: ASF_IANA, oem: 0, supportedEntities: ASF_PONG_ENTITIES_IPMI, supportedInteractions: 0 }, sequence), remote);
   }
 
-  async #rmcpPlus(packet: Buffer, remote: RemoteAddress): Promise<void> {
+  #rmcpPlus(packet: Buffer, remote: RemoteAddress): Promise<void> | undefined {
     const h = peekSession20(packet);
     let reply: Buffer | undefined;
     switch (h.payloadType) {
@@ -315,21 +325,21 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
         return this.#inSession20(packet, h, remote);
       default:
         this.stats.dropped++;
-        return;
+        return undefined;
     }
     if (reply === undefined) this.stats.dropped++;
     else this.#io.send(reply, remote);
+    return undefined;
   }
 
-  async #preSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> {
+  #preSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> | undefined {
     if (h.payloadType !== PayloadType.IPMI) return void this.stats.dropped++;
     const req = decodeRequest(decodeSession20(packet).payload);
     if (!PRE_SESSION.has(commandKey(req.netFn, req.command))) return void this.stats.dropped++;
-    const res = await this.#dispatch(req, undefined);
-    this.#io.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: res }), remote);
+    return settled(andThen(this.#dispatch(req, undefined), (res) => this.#io.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: res }), remote)));
   }
 
-  async #inSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> {
+  #inSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> | undefined {
     const s = this.#sessions.get(h.sessionId);
     if (s === undefined || s.kind !== 'rmcp+' || s.state !== 'active' || s.keys === undefined || s.remote.address !== remote.address) return void this.stats.dropped++;
     // The suite decides whether packets must be authenticated and encrypted (§13.28).
@@ -341,16 +351,16 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       if (again !== undefined) this.#io.send(again, s.remote);
       // SOL dedups by its own sequence number: the same datagram again is only acked again.
       else if (h.payloadType === PayloadType.SOL && s.lastSol !== undefined && s.lastSol.equals(packet)) this.sol.onPacket(s, p.payload);
-      return;
+      return undefined;
     }
     s.lastActivity = this.now();
     if (h.payloadType === PayloadType.SOL) {
       s.lastSol = Buffer.from(packet);
-      return this.sol.onPacket(s, p.payload);
+      this.sol.onPacket(s, p.payload);
+      return undefined;
     }
     const req = decodeRequest(p.payload);
-    const res = await this.#dispatch(req, s);
-    s.recent.remember(h.sequence, packet, this.#sendInSession(s, PayloadType.IPMI, res));
+    return settled(andThen(this.#dispatch(req, s), (res) => s.recent.remember(h.sequence, packet, this.#sendInSession(s, PayloadType.IPMI, res))));
   }
 
   /** Frames, sends and returns one payload of an active RMCP+ session. */
@@ -362,21 +372,20 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     return datagram;
   }
 
-  async #ipmi15(packet: Buffer, remote: RemoteAddress): Promise<void> {
+  #ipmi15(packet: Buffer, remote: RemoteAddress): Promise<void> | undefined {
     const p = decodeSession15(packet);
     if (p.sessionId === 0) {
       if (p.authType !== AuthType.NONE) return void this.stats.dropped++;
       const req = decodeRequest(p.message);
       const key = commandKey(req.netFn, req.command);
-      let res: Buffer;
+      let res: Awaitable<Buffer>;
       if (key === commandKey(NetFn.APP, AppCmd.GET_SESSION_CHALLENGE)) res = sessionChallenge(this, req, remote);
-      else if (PRE_SESSION.has(key)) res = await this.#dispatch(req, undefined);
+      else if (PRE_SESSION.has(key)) res = this.#dispatch(req, undefined);
       else return void this.stats.dropped++;
-      this.#io.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: res }), remote);
-      return;
+      return settled(andThen(res, (message) => this.#io.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message }), remote)));
     }
     const pending = this.#challenges.get(p.sessionId);
-    if (pending !== undefined) return activateSession(this, p, pending, remote, packet);
+    if (pending !== undefined) return void activateSession(this, p, pending, remote, packet);
     const s = this.#sessions.get(p.sessionId);
     if (s === undefined || s.kind !== 'ipmi15' || s.remote.address !== remote.address) return void this.stats.dropped++;
     if (session15AuthTypeFromByte(p.authType) !== s.authType) return void this.stats.dropped++;
@@ -388,27 +397,40 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       return;
     }
     s.lastActivity = this.now();
-    const res = await this.#dispatch(decodeRequest(p.message), s);
-    const sequence = s.outboundSequence;
-    s.outboundSequence = (s.outboundSequence + 1) >>> 0;
-    const datagram = encodeSession15({ authType: s.authType, sequence, sessionId: s.bmcSessionId, message: res, password: s.user.password });
-    s.recent.remember(p.sequence, packet, datagram);
-    this.#io.send(datagram, s.remote);
+    return settled(
+      andThen(this.#dispatch(decodeRequest(p.message), s), (res) => {
+        const sequence = s.outboundSequence;
+        s.outboundSequence = (s.outboundSequence + 1) >>> 0;
+        const datagram = encodeSession15({ authType: s.authType, sequence, sessionId: s.bmcSessionId, message: res, password: s.user.password });
+        s.recent.remember(p.sequence, packet, datagram);
+        this.#io.send(datagram, s.remote);
+      }),
+    );
   }
 
-  async #dispatch(req: Required<IpmiRequest>, session: ServerSession | undefined): Promise<Buffer> {
+  /** The encoded response to a request; synchronous unless the command's handler is not. */
+  #dispatch(req: Required<IpmiRequest>, session: ServerSession | undefined): Awaitable<Buffer> {
     const def = COMMANDS.get(commandKey(req.netFn, req.command));
-    let reply: CommandReply;
+    let reply: Awaitable<CommandReply>;
     if (def === undefined) reply = { cc: CompletionCode.INVALID_COMMAND };
     else if (session !== undefined && session.privilege < def.privilege) reply = { cc: CompletionCode.INSUFFICIENT_PRIVILEGE };
     else {
-      try {
-        reply = await def.run({ bmc: this, session, netFn: req.netFn, command: req.command, data: Buffer.from(req.data) });
-      } catch {
+      const failed = (): CommandReply => {
         this.stats.commandErrors++;
-        reply = { cc: CompletionCode.UNSPECIFIED };
+        return { cc: CompletionCode.UNSPECIFIED };
+      };
+      try {
+        reply = def.run({ bmc: this, session, netFn: req.netFn, command: req.command, data: Buffer.from(req.data) });
+        if (isPending(reply)) reply = Promise.resolve(reply).catch(failed);
+      } catch {
+        reply = failed();
       }
     }
-    return encodeResponse(responseTo(req, reply.cc, reply.data ?? Buffer.alloc(0)));
+    return andThen(reply, (r) => encodeResponse(responseTo(req, r.cc, r.data ?? Buffer.alloc(0))));
   }
+}
+
+/** A reply already sent needs no promise; one still to come is handed up as Promise<void>. */
+function settled(value: Awaitable<unknown>): Promise<void> | undefined {
+  return isPending(value) ? value.then(() => undefined) : undefined;
 }

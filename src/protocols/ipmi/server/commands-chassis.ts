@@ -2,8 +2,8 @@
 // (IPMI v2.0 §28). Boot flags (parameter 5) are kept whole, all five bytes.
 import { BootFlags, BootParam, ChassisCmd, ChassisControl, CompletionCode, NetFn, PARAMETER_NOT_SUPPORTED, Privilege } from '../constants.ts';
 import type { CommandContext, CommandDef, CommandReply } from './context.ts';
-import { commandKey, fail, ok } from './context.ts';
-import type { PowerAction } from './handler.ts';
+import { andThen, commandKey, fail, ok } from './context.ts';
+import type { Awaitable, PowerAction } from './handler.ts';
 
 /** Parameter revision byte of Get System Boot Options (§28.13). */
 const BOOT_OPTIONS_VERSION = 0x01;
@@ -33,9 +33,9 @@ const actions: ReadonlyMap<number, PowerAction> = new Map([
   [ChassisControl.SOFT_SHUTDOWN, 'soft-off'],
 ]);
 
-async function getChassisStatus(ctx: CommandContext): Promise<CommandReply> {
-  const on = (await ctx.bmc.handler.getPower()) === 'on';
-  return ok(Buffer.from([(on ? 0x01 : 0x00) | RESTORE_POLICY_PREVIOUS, 0x00, IDENTIFY_SUPPORTED, 0x00]));
+/** Not async: the power-status poll of a fleet is the hottest command, and most handlers answer at once. */
+function getChassisStatus(ctx: CommandContext): Awaitable<CommandReply> {
+  return andThen(ctx.bmc.handler.getPower(), (power) => ok(Buffer.from([(power === 'on' ? 0x01 : 0x00) | RESTORE_POLICY_PREVIOUS, 0x00, IDENTIFY_SUPPORTED, 0x00])));
 }
 
 async function chassisControl(ctx: CommandContext): Promise<CommandReply> {

@@ -77,5 +77,18 @@ export function commandKey(netFn: number, command: number): number {
   return (netFn << 8) | command;
 }
 
+/** Whether a handler's answer is still to come. */
+export function isPending<T>(value: Awaitable<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * fn(value), at once when the value is there (the usual case: handlers answer synchronously),
+ * after it resolves otherwise. A datagram's reply then needs no promise, nor a tick, per packet.
+ */
+export function andThen<T, U>(value: Awaitable<T>, fn: (value: T) => U): Awaitable<U> {
+  return isPending(value) ? Promise.resolve(value).then(fn) : fn(value);
+}
+
 export const ok = (data?: Uint8Array): CommandReply => (data === undefined ? { cc: 0 } : { cc: 0, data });
 export const fail = (cc: number): CommandReply => ({ cc });

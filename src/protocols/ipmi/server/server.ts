@@ -79,7 +79,11 @@ export class BmcServer {
       options,
     );
     socket.on('message', (msg, rinfo) => {
-      bmc.receive(msg, { address: rinfo.address, port: rinfo.port }).catch((error: unknown) => this.#onError(error, bmc));
+      try {
+        bmc.receive(msg, { address: rinfo.address, port: rinfo.port })?.catch((error: unknown) => this.#onError(error, bmc));
+      } catch (error) {
+        this.#onError(error, bmc);
+      }
     });
     // A send error to one peer (ICMP unreachable) must not take the BMC down.
     socket.on('error', (error) => this.#onError(error, bmc));
