@@ -89,7 +89,8 @@ test('boot artifacts stream from the TFTP root with HEAD and Range; paths cannot
     // curl's own path handling would squash '..', so send it raw.
     const raw = await exec('curl', ['-s', '--path-as-is', '-o', '/dev/null', '-w', '%{http_code}', `${a.url}/tftp/../../../etc/passwd`]);
     assert.notEqual(raw.stdout, '200');
-    const resumed = await exec('curl', ['-s', '-r', '5-9', `${a.url}/tftp/debian/vmlinuz`, '-o', '-']);
-    assert.equal(Buffer.from(resumed.stdout, 'latin1').length, 5);
+    // Counted by curl: random bytes read back as text would not keep their length.
+    const resumed = await exec('curl', ['-s', '-r', '5-9', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${a.url}/tftp/debian/vmlinuz`]);
+    assert.equal(resumed.stdout, '206 5');
   }
 });
