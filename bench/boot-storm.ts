@@ -29,8 +29,9 @@ import { loadArtifacts, type LoadResult } from './lib/artifact-load.ts';
 import { DhcpPort } from './lib/dhcp-port.ts';
 import { Nginx } from './lib/nginx.ts';
 import { cpuSecondsOf, memoryOf, treeCpuSeconds } from './lib/proc.ts';
-import { bootClient, sha256, stormMac, STEP_LABELS, STEPS, type BootPlan, type ClientResult, type Step } from './lib/pxe-client.ts';
-import { cell, GiB, MiB, mibPerSecond, percentile, table } from './lib/stats.ts';
+import { bootClient, sha256, stormMac, type BootPlan, type ClientResult } from './lib/pxe-client.ts';
+import { cell, GiB, MiB, mibPerSecond, percentile } from './lib/stats.ts';
+import { printLoads, printSteps, stormArtifacts, type ServerLoad } from './lib/storm-report.ts';
 import { StormNetwork } from './lib/storm-net.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -40,8 +41,6 @@ const ANVIL_HTTP_PORT = 8080;
 const NGINX_PORT = 8081;
 /** How long `anvil serve` may take to say it is serving. */
 const ANVIL_START_TIMEOUT_MS = 60_000;
-/** Error messages shown per step. */
-const ERROR_SAMPLES = 3;
 
 const { values } = parseArgs({
   options: {
@@ -153,32 +152,30 @@ async function clientPhase<T>(net: StormNetwork, dir: string, phase: 'storm' | '
   return JSON.parse(readFileSync(outPath, 'utf8')) as T;
 }
 
-/** What anvil logged: replies, transfers and boots served, warnings and errors (pino JSON lines). */
-function logSummary(log: string): Record<string, number> {
+/**
+ * What anvil logged (pino JSON lines): replies, transfers and boots served, warnings and
+ * errors, and its own time for each /boot/<mac> (Fastify's responseTime, matched to the
+ * request's URL by reqId): the script step's latency less what the network and client add.
+ */
+function logSummary(log: string): { counts: Record<string, number>; scriptMs: number[] } {
   const counts: Record<string, number> = { 'dhcp reply': 0, 'tftp transfer': 0, 'boot served': 0, 'warn+': 0 };
+  const scripts = new Set<string>();
+  const scriptMs: number[] = [];
   for (const line of readFileSync(log, 'utf8').split('\n')) {
     if (!line.startsWith('{')) continue;
+    let entry: { msg?: string; level?: number; reqId?: string; req?: { url?: string }; responseTime?: number };
     try {
-      const entry = JSON.parse(line) as { msg?: string; level?: number };
-      if (entry.msg !== undefined && entry.msg in counts) counts[entry.msg]!++;
-      if ((entry.level ?? 0) >= 40) counts['warn+']!++;
+      entry = JSON.parse(line) as typeof entry;
     } catch {
-      // not a log line
+      continue; // not a log line
     }
+    if (entry.msg !== undefined && entry.msg in counts) counts[entry.msg]!++;
+    if ((entry.level ?? 0) >= 40) counts['warn+']!++;
+    if (entry.msg === 'incoming request' && entry.reqId !== undefined && entry.req?.url?.startsWith('/boot/')) scripts.add(entry.reqId);
+    if (entry.msg === 'request completed' && entry.reqId !== undefined && scripts.has(entry.reqId) && entry.responseTime !== undefined) scriptMs.push(entry.responseTime);
   }
-  return counts;
+  return { counts, scriptMs };
 }
-
-interface StepFigures { done: number; p50?: number; p99?: number; max?: number; errors: number; resent: number }
-
-function stepFigures(results: readonly ClientResult[], step: Step | 'total'): StepFigures {
-  const ms = results.map((r) => (step === 'total' ? r.totalMs : r.ms[step])).filter((x): x is number => x !== undefined);
-  const errors = results.filter((r) => (step === 'total' ? r.failed !== undefined : r.failed?.step === step)).length;
-  const resent = step === 'total' ? results.reduce((n, r) => n + Object.values(r.resent).reduce((a, b) => a + (b ?? 0), 0), 0) : results.reduce((n, r) => n + (r.resent[step] ?? 0), 0);
-  return { done: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), max: percentile(ms, 1), errors, resent };
-}
-
-interface ServerLoad { readonly result: LoadResult; readonly cpuSeconds: number }
 
 async function measureLoad(net: StormNetwork, dir: string, spec: LoadSpec, cpu: () => number): Promise<ServerLoad> {
   const before = cpu();
@@ -231,29 +228,16 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     const udpAfter = { server: net.udpCounters(net.server), clients: net.udpCounters(net.clients) };
     const drops = (side: 'server' | 'clients') => (udpAfter[side].RcvbufErrors ?? 0) - (udpBefore[side].RcvbufErrors ?? 0);
 
-    const rows: string[][] = [['step', 'done', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'resent']];
-    const figures: Record<string, StepFigures> = {};
-    for (const step of [...STEPS, 'total'] as const) {
-      const f = stepFigures(storm.results, step);
-      figures[step] = f;
-      rows.push([step === 'total' ? 'total (one machine, first DISCOVER to last byte)' : STEP_LABELS[step], String(f.done), cell(f.p50), cell(f.p99), cell(f.max), String(f.errors), String(f.resent)]);
-    }
-    console.log(table(rows));
-    const failed = storm.results.filter((r) => r.failed !== undefined);
-    for (const step of STEPS) {
-      for (const r of failed.filter((x) => x.failed!.step === step).slice(0, ERROR_SAMPLES)) console.log(`  ${step} failed for ${r.mac}: ${r.failed!.message}`);
-    }
-    const booted = storm.results.length - failed.length;
-    const artifactTotal = storm.results.reduce((n, r) => n + r.artifactBytes, 0);
-    const froms = storm.results.map((r) => r.artifactsFrom).filter((x): x is number => x !== undefined);
-    const tos = storm.results.map((r) => r.artifactsTo).filter((x): x is number => x !== undefined);
-    const artifactSpanMs = froms.length > 0 ? Math.max(...tos) - Math.min(...froms) : 0;
-    const logged = logSummary(log);
-    console.log(`\nwall time ${(storm.wallMs / 1000).toFixed(1)} s; ${booted}/${clients} machines booted; errors ${failed.length}; DHCP replies nobody waited for: ${storm.stray}`);
+    const figures = printSteps(storm.results);
+    const booted = storm.results.filter((r) => r.failed === undefined).length;
+    const artifacts = stormArtifacts(storm.results);
+    const { counts: logged, scriptMs } = logSummary(log);
+    console.log(`\nwall time ${(storm.wallMs / 1000).toFixed(1)} s; ${booted}/${clients} machines booted; errors ${clients - booted}; DHCP replies nobody waited for: ${storm.stray}`);
     console.log(`anvil: CPU ${stormCpu.toFixed(1)} s during the storm; resident ${stormMemory.rssMiB.toFixed(0)} MiB after it, peak ${stormMemory.peakMiB.toFixed(0)} MiB`);
     console.log(`anvil logged ${logged['dhcp reply']} DHCP replies, ${logged['tftp transfer']} TFTP transfers, ${logged['boot served']} boots served, ${logged['warn+']} warnings or errors`);
+    console.log(`anvil's own time per /boot/<mac> (its log's responseTime): p50 ${cell(percentile(scriptMs, 0.5))} ms, p99 ${cell(percentile(scriptMs, 0.99))} ms, ${scriptMs.length} requests`);
     console.log(`UDP receive-buffer drops: ${drops('server')} at anvil's end, ${drops('clients')} at the machines' end`);
-    console.log(`HTTP artifacts during the storm: ${(artifactTotal / GiB).toFixed(2)} GiB in ${(artifactSpanMs / 1000).toFixed(1)} s (first request to last byte) = ${mibPerSecond(artifactTotal, artifactSpanMs).toFixed(0)} MiB/s`);
+    console.log(`HTTP artifacts during the storm: ${(artifacts.bytes / GiB).toFixed(2)} GiB in ${(artifacts.ms / 1000).toFixed(1)} s (first request to last byte) = ${mibPerSecond(artifacts.bytes, artifacts.ms).toFixed(0)} MiB/s`);
 
     // The artifacts alone, from each server, with the same client and concurrency.
     const first = ipToNumber(net.rangeStart);
@@ -262,23 +246,16 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     const anvilLoad = await measureLoad(net, dir, { files: files(`http://${net.serverAddress}:${ANVIL_HTTP_PORT}/tftp`), sources }, () => cpuSecondsOf(anvilPid));
     const nginxPid = nginx.pid;
     const nginxLoad = await measureLoad(net, dir, { files: files(`http://${net.serverAddress}:${NGINX_PORT}`), sources }, () => treeCpuSeconds(nginxPid));
-    const loadRows: string[][] = [['server', 'wall s', 'MiB/s', 'errors', 'p50 s', 'p99 s', 'server CPU s', 'CPU s/GiB']];
-    for (const [name, load] of [['anvil', anvilLoad], ['nginx', nginxLoad]] as const) {
-      const r = load.result;
-      loadRows.push([name, cell(r.wallMs / 1000, 1), cell(mibPerSecond(r.bytes, r.wallMs)), String(r.errors), cell((percentile(r.machineMs, 0.5) ?? NaN) / 1000, 1), cell((percentile(r.machineMs, 0.99) ?? NaN) / 1000, 1), cell(load.cpuSeconds, 1), cell(load.cpuSeconds / (r.bytes / GiB), 2)]);
-    }
-    const ratio = mibPerSecond(anvilLoad.result.bytes, anvilLoad.result.wallMs) / mibPerSecond(nginxLoad.result.bytes, nginxLoad.result.wallMs);
     console.log(`\nHTTP artifacts alone: ${clients} machines at once, each the kernel then the initrd over one keep-alive connection`);
-    console.log(table(loadRows));
-    for (const sample of [...anvilLoad.result.samples.map((s) => `anvil: ${s}`), ...nginxLoad.result.samples.map((s) => `nginx: ${s}`)]) console.log(`  ${sample}`);
+    const ratio = printLoads({ anvil: anvilLoad, nginx: nginxLoad });
     console.log(`anvil/nginx throughput ×${ratio.toFixed(2)}; anvil resident ${memoryOf(anvilPid).rssMiB.toFixed(0)} MiB after, peak ${memoryOf(anvilPid).peakMiB.toFixed(0)} MiB`);
 
-    const errors = failed.length + anvilLoad.result.errors + nginxLoad.result.errors;
+    const errors = clients - booted + anvilLoad.result.errors + nginxLoad.result.errors;
     if (values.json !== undefined) {
       writeFileSync(values.json, JSON.stringify({
-        clients, artifactBytes, namespaces: [net.server, net.clients], steps: figures, wallMs: storm.wallMs, booted, errors: failed.length, stray: storm.stray,
-        anvil: { cpuSeconds: stormCpu, ...stormMemory, logged }, udpDrops: { server: drops('server'), clients: drops('clients') },
-        stormArtifacts: { bytes: artifactTotal, ms: artifactSpanMs },
+        clients, artifactBytes, namespaces: [net.server, net.clients], steps: figures, wallMs: storm.wallMs, booted, errors: clients - booted, stray: storm.stray,
+        anvil: { cpuSeconds: stormCpu, ...stormMemory, logged, scriptMs: { p50: percentile(scriptMs, 0.5), p99: percentile(scriptMs, 0.99), n: scriptMs.length } }, udpDrops: { server: drops('server'), clients: drops('clients') },
+        stormArtifacts: artifacts,
         load: { anvil: anvilLoad, nginx: nginxLoad, ratio },
       }, null, 1));
     }
