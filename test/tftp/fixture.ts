@@ -1,11 +1,19 @@
 // Shared set-up for the TFTP tests: a TFTP root with files of telling sizes, a server on
 // a free loopback port, peers run as child processes with a timeout, and event waits.
+// Server tests run once per engine (engineTest): the JS reference and the native pump.
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import type { TestContext } from 'node:test';
+import { requireCondition } from '../helpers/peers.ts';
+import { loadNativePump, nativePumpProblem } from '../../src/protocols/tftp/native-pump.ts';
+import { decodePacket, encodeRequest } from '../../src/protocols/tftp/codec.ts';
+import type { TftpOption, TftpPacket } from '../../src/protocols/tftp/codec.ts';
 import { RootDirectoryHandler } from '../../src/protocols/tftp/root-handler.ts';
 import { TftpServer } from '../../src/protocols/tftp/server.ts';
 import type { TftpServerEvent, TftpServerOptions } from '../../src/protocols/tftp/server.ts';
@@ -42,11 +50,28 @@ export async function makeRoot(t: TestContext): Promise<TftpRoot> {
   return { dir, outside, files };
 }
 
+export type Engine = 'js' | 'native';
+export const ENGINES: readonly Engine[] = ['js', 'native'];
+
+/**
+ * Registers the test once per engine, named "<name> [js]" and "<name> [native]". The native
+ * run needs the pump built: locally it skips with a message, under CI=true it fails.
+ */
+export function engineTest(name: string, fn: (t: TestContext, engine: Engine) => Promise<void>): void {
+  for (const engine of ENGINES) {
+    test(`${name} [${engine}]`, async (t) => {
+      if (engine === 'native' && !requireCondition(t, loadNativePump() !== undefined, `the native TFTP pump: ${nativePumpProblem()}`)) return;
+      await fn(t, engine);
+    });
+  }
+}
+
 export type RunningServer = { readonly server: TftpServer; readonly port: number; readonly events: TftpServerEvent[] };
 
-/** A server on 127.0.0.1 and a free port, closed when the test ends. */
+/** A server on 127.0.0.1 and a free port, with the engine asked for, closed when the test ends. */
 export async function startServer(
   t: TestContext,
+  engine: Engine,
   handler: TftpFileHandler | string,
   options: Partial<TftpServerOptions> = {},
 ): Promise<RunningServer> {
@@ -56,8 +81,10 @@ export async function startServer(
     host: '127.0.0.1',
     port: 0,
     onEvent: (event) => events.push(event),
+    engine,
     ...options,
   });
+  if (server.engine !== engine) throw new Error(`asked for the ${engine} engine, the server runs ${server.engine}`);
   const { port } = await server.listen();
   t.after(() => server.close());
   return { server, port, events };
@@ -89,3 +116,64 @@ export async function outDir(t: TestContext): Promise<string> {
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
+
+export type Received = { readonly packet: TftpPacket; readonly port: number };
+
+/** A raw TFTP peer: sends what the test says and queues what arrives, so each step awaits the next packet. */
+export class RawClient {
+  readonly socket: Socket;
+  readonly #queue: Received[] = [];
+  #waiter: (() => void) | undefined;
+
+  constructor(t: TestContext) {
+    this.socket = createSocket('udp4');
+    this.socket.on('message', (message, rinfo) => {
+      this.#queue.push({ packet: decodePacket(message), port: rinfo.port });
+      this.#waiter?.();
+    });
+    t.after(() => this.close());
+  }
+
+  bind(): Promise<void> {
+    return new Promise((resolve) => this.socket.bind(0, '127.0.0.1', () => resolve()));
+  }
+
+  send(packet: Buffer, port: number): void {
+    this.socket.send(packet, port, '127.0.0.1');
+  }
+
+  request(port: number, filename: string, options: readonly TftpOption[] = []): void {
+    this.send(encodeRequest({ kind: 'rrq', filename, mode: 'octet', options }), port);
+  }
+
+  async next(timeoutMs = 5000): Promise<Received> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#queue.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no packet within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#waiter = undefined;
+    }
+    return this.#queue.shift()!;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  close(): void {
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export const blockOf = (r: Received) => (r.packet.kind === 'data' ? r.packet.block : -1);

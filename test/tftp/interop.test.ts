@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
-import { makeRoot, outDir, run, startServer, waitFor } from './fixture.ts';
+import { engineTest, makeRoot, outDir, run, startServer, waitFor } from './fixture.ts';
 import { tftpGet } from '../../src/protocols/tftp/client.ts';
 import { decodePacket, encodeRequest } from '../../src/protocols/tftp/codec.ts';
 import { TftpRemoteError } from '../../src/protocols/tftp/errors.ts';
@@ -16,11 +16,11 @@ import { RootDirectoryHandler } from '../../src/protocols/tftp/root-handler.ts';
 
 const url = (port: number, path: string) => `tftp://127.0.0.1:${port}/${path}`;
 
-test('curl fetches every file byte-exact, at blksize 512, 1468 and an over-cap 8192 (clamped)', async (t) => {
+engineTest('curl fetches every file byte-exact, at blksize 512, 1468 and an over-cap 8192 (clamped)', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port, events } = await startServer(t, root.dir);
+  const { port, events } = await startServer(t, engine, root.dir);
   const variants = [[], ['--tftp-blksize', '1468'], ['--tftp-blksize', '8192']];
   // All at once: the server runs each transfer on its own socket.
   await Promise.all(
@@ -37,23 +37,23 @@ test('curl fetches every file byte-exact, at blksize 512, 1468 and an over-cap 8
   assert.deepEqual([...blockSizes].sort((a, b) => a - b), [512, 1468], '8192 is clamped to the 1468 cap');
 });
 
-test('curl at blksize 8 crosses the 16-bit block number wrap (more than 65535 blocks)', async (t) => {
+engineTest('curl at blksize 8 crosses the 16-bit block number wrap (more than 65535 blocks)', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
   const content = randomBytes(8 * 70_000 + 3);
   await writeFile(join(root.dir, 'wrap.bin'), content);
-  const { port } = await startServer(t, root.dir);
+  const { port } = await startServer(t, engine, root.dir);
   const result = await run('curl', ['-sS', '--tftp-blksize', '8', '-o', join(out, 'wrap.bin'), url(port, 'wrap.bin')], 50_000);
   assert.equal(result.code, 0, result.stderr);
   assert.ok((await readFile(join(out, 'wrap.bin'))).equals(content));
 });
 
-test('tftp-hpa fetches every file byte-exact in binary mode, also with -v', async (t) => {
+engineTest('tftp-hpa fetches every file byte-exact in binary mode, also with -v', async (t, engine) => {
   if (!havePeers(t, 'tftp')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port } = await startServer(t, root.dir);
+  const { port } = await startServer(t, engine, root.dir);
   for (const [name, content] of root.files) {
     for (const extra of [[], ['-v']]) {
       const file = join(out, `${name.replaceAll('/', '_')}${extra.join('')}`);
@@ -65,11 +65,11 @@ test('tftp-hpa fetches every file byte-exact in binary mode, also with -v', asyn
   }
 });
 
-test('atftp fetches every file byte-exact, plain and with blksize 1428, tsize and windowsize 8', async (t) => {
+engineTest('atftp fetches every file byte-exact, plain and with blksize 1428, tsize and windowsize 8', async (t, engine) => {
   if (!havePeers(t, 'atftp')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port, events } = await startServer(t, root.dir);
+  const { port, events } = await startServer(t, engine, root.dir);
   const withOptions = ['--option', 'blksize 1428', '--option', 'tsize', '--option', 'windowsize 8'];
   for (const [name, content] of root.files) {
     for (const [i, extra] of [[], withOptions].entries()) {
@@ -83,9 +83,9 @@ test('atftp fetches every file byte-exact, plain and with blksize 1428, tsize an
   assert.equal(negotiated.length, root.files.size, 'atftp negotiated blksize 1428 and windowsize 8 on every optioned fetch');
 });
 
-test('anvil client: windowsizes 1, 8 and 64 and 30 concurrent transfers, byte-exact', async (t) => {
+engineTest('anvil client: windowsizes 1, 8 and 64 and 30 concurrent transfers, byte-exact', async (t, engine) => {
   const root = await makeRoot(t);
-  const { port, server } = await startServer(t, root.dir);
+  const { port, server } = await startServer(t, engine, root.dir);
   const big = root.files.get('big.bin')!;
   const fetch = async (windowSize: number, blockSize = 1468) => {
     const parts: Buffer[] = [];
@@ -102,13 +102,13 @@ test('anvil client: windowsizes 1, 8 and 64 and 30 concurrent transfers, byte-ex
   assert.equal(server.counters.transfersFailed, 0);
 });
 
-test('boot loaders from the Debian packages are served by name through a ChainHandler', async (t) => {
+engineTest('boot loaders from the Debian packages are served by name through a ChainHandler', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const loaders = findBootLoaders();
   if (!requireCondition(t, loaders.every((l) => l.installed), 'Debian packages ipxe, pxelinux and syslinux-common')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port } = await startServer(t, new ChainHandler([new StaticFilesHandler(), new RootDirectoryHandler(root.dir)]));
+  const { port } = await startServer(t, engine, new ChainHandler([new StaticFilesHandler(), new RootDirectoryHandler(root.dir)]));
   for (const [name, path] of Object.entries(DEBIAN_BOOT_LOADERS)) {
     const result = await run('curl', ['-sS', '--tftp-blksize', '1468', '-o', join(out, name), url(port, name)]);
     assert.equal(result.code, 0, result.stderr);
@@ -118,11 +118,11 @@ test('boot loaders from the Debian packages are served by name through a ChainHa
   assert.equal(small.code, 0, 'names the static handler lacks fall through to the root');
 });
 
-test('traversal attempts fail with an error from every client, and never leak the outside file', async (t) => {
+engineTest('traversal attempts fail with an error from every client, and never leak the outside file', async (t, engine) => {
   if (!havePeers(t, 'curl', 'tftp', 'atftp')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port } = await startServer(t, root.dir);
+  const { port } = await startServer(t, engine, root.dir);
   const secret = await readFile(root.outside);
   const passwd = await readFile('/etc/passwd');
 
@@ -172,10 +172,10 @@ test('traversal attempts fail with an error from every client, and never leak th
   }
 });
 
-test('write requests are refused with error 2, from tftp-hpa, atftp and a raw WRQ', async (t) => {
+engineTest('write requests are refused with error 2, from tftp-hpa, atftp and a raw WRQ', async (t, engine) => {
   if (!havePeers(t, 'tftp', 'atftp')) return;
   const root = await makeRoot(t);
-  const { port, server } = await startServer(t, root.dir);
+  const { port, server } = await startServer(t, engine, root.dir);
   const hpa = await run('tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'put', join(root.dir, 'small.txt'), 'uploaded']);
   assert.match(hpa.stdout + hpa.stderr, /Error code 2/);
   const atftp = await run('atftp', ['--put', '-l', join(root.dir, 'small.txt'), '-r', 'uploaded', '127.0.0.1', String(port)]);
@@ -192,13 +192,13 @@ test('write requests are refused with error 2, from tftp-hpa, atftp and a raw WR
   await assert.rejects(readFile(join(root.dir, 'uploaded')), { code: 'ENOENT' });
 });
 
-test('IPv6: curl fetches from a server on ::1', async (t) => {
+engineTest('IPv6: curl fetches from a server on ::1', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
   let server;
   try {
-    server = await startServer(t, root.dir, { host: '::1' });
+    server = await startServer(t, engine, root.dir, { host: '::1' });
   } catch (error) {
     if (!requireCondition(t, false, `IPv6 loopback (::1) to bind: ${(error as Error).message}`)) return;
     throw error;

@@ -2,85 +2,21 @@
 // lost ACKs, a vanished client, duplicate ACKs, a full server, a flood of malformed packets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { havePeers } from '../helpers/peers.ts';
-import { makeRoot, outDir, run, startServer, waitFor } from './fixture.ts';
+import { RawClient, blockOf, engineTest, makeRoot, outDir, run, startServer, waitFor } from './fixture.ts';
 import { decodePacket, encodeAck, encodeError, encodeRequest } from '../../src/protocols/tftp/codec.ts';
-import type { TftpOption, TftpPacket } from '../../src/protocols/tftp/codec.ts';
 import { TftpBindError } from '../../src/protocols/tftp/errors.ts';
+import type { TftpEngine } from '../../src/protocols/tftp/native-pump.ts';
 import { bufferFile } from '../../src/protocols/tftp/handler.ts';
 import type { TftpSocket } from '../../src/protocols/tftp/io.ts';
 import { TftpServer } from '../../src/protocols/tftp/server.ts';
 
-type Received = { readonly packet: TftpPacket; readonly port: number };
-
-/** A raw TFTP peer: sends what the test says and queues what arrives, so each step awaits the next packet. */
-class RawClient {
-  readonly socket: Socket;
-  readonly #queue: Received[] = [];
-  #waiter: (() => void) | undefined;
-
-  constructor(t: TestContext) {
-    this.socket = createSocket('udp4');
-    this.socket.on('message', (message, rinfo) => {
-      this.#queue.push({ packet: decodePacket(message), port: rinfo.port });
-      this.#waiter?.();
-    });
-    t.after(() => this.close());
-  }
-
-  bind(): Promise<void> {
-    return new Promise((resolve) => this.socket.bind(0, '127.0.0.1', () => resolve()));
-  }
-
-  send(packet: Buffer, port: number): void {
-    this.socket.send(packet, port, '127.0.0.1');
-  }
-
-  request(port: number, filename: string, options: readonly TftpOption[] = []): void {
-    this.send(encodeRequest({ kind: 'rrq', filename, mode: 'octet', options }), port);
-  }
-
-  async next(timeoutMs = 5000): Promise<Received> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#queue.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no packet within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#waiter = undefined;
-    }
-    return this.#queue.shift()!;
-  }
-
-  get queued(): number {
-    return this.#queue.length;
-  }
-
-  close(): void {
-    try {
-      this.socket.close();
-    } catch {
-      // already closed
-    }
-  }
-}
-
-const blockOf = (r: Received) => (r.packet.kind === 'data' ? r.packet.block : -1);
-
-test('a lost ACK makes the server retransmit; when the client stays silent it aborts cleanly', async (t) => {
+engineTest('a lost ACK makes the server retransmit; when the client stays silent it aborts cleanly', async (t, engine) => {
   const content = randomBytes(512 * 3 + 10);
-  const { port, server, events } = await startServer(t, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 40, maxRetries: 3 });
+  const { port, server, events } = await startServer(t, engine, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 40, maxRetries: 3 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f');
@@ -113,9 +49,9 @@ test('a lost ACK makes the server retransmit; when the client stays silent it ab
   assert.ok(server.counters.retransmissions >= 4);
 });
 
-test('duplicate ACKs are not answered with duplicate data (Sorcerer\'s Apprentice)', async (t) => {
+engineTest('duplicate ACKs are not answered with duplicate data (Sorcerer\'s Apprentice)', async (t, engine) => {
   const content = randomBytes(512 * 5);
-  const { port, server } = await startServer(t, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
+  const { port, server } = await startServer(t, engine, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f');
@@ -138,11 +74,11 @@ test('duplicate ACKs are not answered with duplicate data (Sorcerer\'s Apprentic
   assert.equal(server.counters.dataPacketsSent, 6, '5 full blocks and the empty final one, each sent once');
 });
 
-test('a client that vanishes frees its slot; until then a full server drops new requests', async (t) => {
+engineTest('a client that vanishes frees its slot; until then a full server drops new requests', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port, server, events } = await startServer(t, root.dir, { maxTransfers: 1, retransmitTimeoutMs: 50, maxRetries: 2 });
+  const { port, server, events } = await startServer(t, engine, root.dir, { maxTransfers: 1, retransmitTimeoutMs: 50, maxRetries: 2 });
   const ghost = new RawClient(t);
   await ghost.bind();
   ghost.request(port, 'big.bin');
@@ -161,8 +97,8 @@ test('a client that vanishes frees its slot; until then a full server drops new 
   assert.ok((await readFile(join(out, 'small.txt'))).equals(root.files.get('small.txt')!));
 });
 
-test('a retransmitted RRQ does not start a second transfer; a client ERROR ends the transfer', async (t) => {
-  const { port, server } = await startServer(t, { open: async () => bufferFile(randomBytes(2000)) }, { retransmitTimeoutMs: 5000 });
+engineTest('a retransmitted RRQ does not start a second transfer; a client ERROR ends the transfer', async (t, engine) => {
+  const { port, server } = await startServer(t, engine, { open: async () => bufferFile(randomBytes(2000)) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f', [['blksize', '1000']]);
@@ -218,11 +154,11 @@ function* malformedPackets(count: number, keep: (kind: string) => boolean): Gene
   }
 }
 
-test('a flood of 100,000 malformed packets is dropped and counted; curl is still served', async (t) => {
+engineTest('a flood of 100,000 malformed packets is dropped and counted; curl is still served', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const root = await makeRoot(t);
   const out = await outDir(t);
-  const { port, server } = await startServer(t, root.dir);
+  const { port, server } = await startServer(t, engine, root.dir);
   const sender = new RawClient(t);
   await sender.bind();
   const total = 100_000;
@@ -245,9 +181,9 @@ test('a flood of 100,000 malformed packets is dropped and counted; curl is still
   assert.ok((await readFile(join(out, 'big.bin'))).equals(root.files.get('big.bin')!));
 });
 
-test('malformed packets on a transfer\'s own TID are dropped and the transfer goes on', async (t) => {
+engineTest('malformed packets on a transfer\'s own TID are dropped and the transfer goes on', async (t, engine) => {
   const content = randomBytes(1500);
-  const { port, server } = await startServer(t, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
+  const { port, server } = await startServer(t, engine, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f');
@@ -286,16 +222,16 @@ test('binding without privilege says how to fix it; a taken port says so; bad op
     assert.match(error.message, /--tftp 0\.0\.0\.0:6969/);
     return true;
   });
-  for (const bad of [{ maxBlockSize: 4 }, { maxWindowSize: 0 }, { port: 70000 }, { maxRetries: 1.5 }]) {
+  for (const bad of [{ maxBlockSize: 4 }, { maxWindowSize: 0 }, { port: 70000 }, { maxRetries: 1.5 }, { engine: 'fast' as TftpEngine }]) {
     assert.throws(() => new TftpServer({ handler: { open: async () => undefined }, ...bad }), { code: 'TFTP_INVALID_OPTION' }, JSON.stringify(bad));
   }
-  const { port } = await startServer(t, { open: async () => undefined });
+  const { port } = await startServer(t, 'js', { open: async () => undefined });
   const second = new TftpServer({ handler: { open: async () => undefined }, host: '127.0.0.1', port });
   await assert.rejects(second.listen(), { code: 'TFTP_ADDRESS_IN_USE' });
 });
 
-test('closing the server aborts running transfers with an ERROR to their clients', async (t) => {
-  const { port, server, events } = await startServer(t, { open: async () => bufferFile(randomBytes(100_000)) }, { retransmitTimeoutMs: 5000 });
+engineTest('closing the server aborts running transfers with an ERROR to their clients', async (t, engine) => {
+  const { port, server, events } = await startServer(t, engine, { open: async () => bufferFile(randomBytes(100_000)) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f');
@@ -307,9 +243,9 @@ test('closing the server aborts running transfers with an ERROR to their clients
   assert.equal(server.counters.activeTransfers, 0);
 });
 
-test('a PXE-style tsize probe: a new RRQ from the same port replaces the old transfer, even before its ERROR is read', async (t) => {
+engineTest('a PXE-style tsize probe: a new RRQ from the same port replaces the old transfer, even before its ERROR is read', async (t, engine) => {
   const content = randomBytes(3000);
-  const { port, server, events } = await startServer(t, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
+  const { port, server, events } = await startServer(t, engine, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f', [['tsize', '0']]);
@@ -333,8 +269,8 @@ test('a PXE-style tsize probe: a new RRQ from the same port replaces the old tra
   assert.equal(server.counters.activeTransfers, 0);
 });
 
-test('a handler that never answers is timed out: the client gets error 0 and the slot is freed', async (t) => {
-  const { port, server, events } = await startServer(t, { open: () => new Promise(() => {}) }, { openTimeoutMs: 50, maxTransfers: 1 });
+engineTest('a handler that never answers is timed out: the client gets error 0 and the slot is freed', async (t, engine) => {
+  const { port, server, events } = await startServer(t, engine, { open: () => new Promise(() => {}) }, { openTimeoutMs: 50, maxTransfers: 1 });
   const client = new RawClient(t);
   await client.bind();
   client.request(port, 'f');

@@ -18,7 +18,15 @@ export interface TftpFile {
   read(target: Buffer, position: number): Promise<number>;
   /** Releases the file; called once, when the transfer ends for any reason. */
   close(): Promise<void>;
+  /**
+   * Where the bytes are, for the native engine, which reads them off the event loop
+   * (native-transfer.ts). Without it, only read() knows, and the JS engine serves the file.
+   */
+  readonly source?: TftpFileSource;
 }
+
+/** A file descriptor to pread from (open until close()), or the whole content in memory. */
+export type TftpFileSource = { readonly fd: number } | { readonly content: Buffer };
 
 export interface TftpFileHandler {
   /**
@@ -35,6 +43,7 @@ export function bufferFile(content: Buffer | string): TftpFile {
     size: data.length,
     read: async (target, position) => (position >= data.length ? 0 : data.copy(target, 0, position)),
     close: async () => {},
+    source: { content: data },
   };
 }
 
@@ -53,6 +62,7 @@ export async function diskFile(handle: FileHandle): Promise<TftpFile> {
       return filled;
     },
     close: () => handle.close(),
+    source: { fd: handle.fd },
   };
 }
 

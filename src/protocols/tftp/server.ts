@@ -1,5 +1,6 @@
 // anvil's read-only TFTP server (RFC 1350; options RFC 2347/2348/2349/7440). The listening
-// socket only takes requests; each transfer runs on its own ephemeral socket (its TID).
+// socket only takes requests; each transfer runs on its own ephemeral socket (its TID),
+// driven by the JS engine (transfer.ts) or the native pump (native-transfer.ts).
 // Files come from a TftpFileHandler: the server knows nothing of machines.
 import { isIPv6 } from 'node:net';
 import { decodePacket, encodeError } from './codec.ts';
@@ -25,7 +26,11 @@ import { TftpAccessDeniedError, TftpBindError, TftpConfigError } from './errors.
 import type { TftpFile, TftpFileHandler } from './handler.ts';
 import { systemClock, udpSocketFactory } from './io.ts';
 import type { Clock, Endpoint, SocketFactory, TftpSocket } from './io.ts';
+import { choosePump } from './native-pump.ts';
+import type { NativePump, TftpEngine } from './native-pump.ts';
+import { NativeTransfer, addPumpStats } from './native-transfer.ts';
 import { negotiateReadOptions } from './options.ts';
+import type { Negotiated } from './options.ts';
 import { Transfer, zeroCounters } from './transfer.ts';
 import type { TftpCounters, TransferOutcome } from './transfer.ts';
 
@@ -49,6 +54,12 @@ export type TftpServerOptions = {
   readonly openTimeoutMs?: number;
   /** Concurrent transfers; further requests are dropped, and clients retry. Default 1000. */
   readonly maxTransfers?: number;
+  /**
+   * Who runs transfers' DATA/ACK phase: `js` (transfer.ts), `native` (the pump, native-pump.ts;
+   * an error if it is not built), or `auto`, the default (see choosePump). ANVIL_TFTP_ENGINE
+   * sets it when this does not. Files without a `source` are always served by the JS engine.
+   */
+  readonly engine?: TftpEngine;
   readonly socketFactory?: SocketFactory;
   readonly clock?: Clock;
   /** Per-request and per-transfer events, for logs. Must not throw. */
@@ -63,8 +74,11 @@ export type TftpServerEvent =
   | { readonly type: 'busy'; readonly client: Endpoint; readonly path: string }
   | { readonly type: 'handler-error'; readonly client: Endpoint; readonly path: string; readonly error: unknown };
 
+/** A transfer as the server drives it, whichever engine runs it. */
+type RunningTransfer = Pick<Transfer, 'abort'>;
+
 /** A client TID's request: its bytes, to tell a retransmission from a new request, and its transfer once opened. */
-type Slot = { readonly request: Buffer; transfer: Transfer | undefined };
+type Slot = { readonly request: Buffer; transfer: RunningTransfer | undefined };
 
 export class TftpServer {
   readonly #handler: TftpFileHandler;
@@ -80,9 +94,12 @@ export class TftpServer {
   readonly #socketFactory: SocketFactory;
   readonly #clock: Clock;
   readonly #onEvent: (event: TftpServerEvent) => void;
+  readonly #pump: NativePump | undefined;
   readonly #counters = zeroCounters();
   /** Active transfers by client "address:port" (its TID). */
   readonly #active = new Map<string, Slot>();
+  /** Native transfers whose thread has not been joined yet, superseded ones included; their counters are live. */
+  readonly #pumps = new Set<NativeTransfer>();
   #socket: TftpSocket | undefined;
   #bound: Endpoint | undefined;
   #closed = false;
@@ -102,11 +119,19 @@ export class TftpServer {
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
     this.#clock = options.clock ?? systemClock;
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#pump = choosePump(options.engine, options.socketFactory !== undefined || options.clock !== undefined);
+  }
+
+  /** Which engine runs transfers whose file has a source (see TftpServerOptions.engine). */
+  get engine(): 'js' | 'native' {
+    return this.#pump === undefined ? 'js' : 'native';
   }
 
   /** A snapshot of the counters, for metrics. */
   get counters(): Readonly<TftpCounters> {
-    return { ...this.#counters, activeTransfers: this.#active.size };
+    const counters = { ...this.#counters, activeTransfers: this.#active.size };
+    for (const pump of this.#pumps) addPumpStats(counters, pump.stats);
+    return counters;
   }
 
   /** The bound address, once listening. */
@@ -129,12 +154,13 @@ export class TftpServer {
     return this.#bound;
   }
 
-  /** Stops listening and aborts running transfers, telling their clients. */
+  /** Stops listening and aborts running transfers, telling their clients; resolves when no pump thread is left. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#socket?.close();
     this.#socket = undefined;
     for (const slot of [...this.#active.values()]) slot.transfer?.abort('server shutting down');
+    await Promise.all([...this.#pumps].map((pump) => pump.ended));
   }
 
   #onRequest(message: Buffer, from: Endpoint): void {
@@ -208,6 +234,70 @@ export class TftpServer {
       maxWindowSize: this.#maxWindowSize,
       maxTimeoutSeconds: this.#maxClientTimeoutSeconds,
     });
+    const started = this.#clock.now();
+    const onEnd = (outcome: TransferOutcome, bytes: number) => {
+      if (this.#active.get(key) === slot) this.#active.delete(key);
+      if (outcome.status === 'completed') this.#counters.transfersCompleted++;
+      else this.#counters.transfersFailed++;
+      const durationMs = this.#clock.now() - started;
+      this.#onEvent({ type: 'transfer-end', client, path: request.filename, outcome, bytes, durationMs });
+    };
+    const transfer = this.#startNative(client, file, negotiated, onEnd) ?? (await this.#startJs(request, client, key, file, negotiated, onEnd));
+    if (transfer === undefined) return;
+    slot.transfer = transfer;
+    this.#counters.transfersStarted++;
+    this.#onEvent({
+      type: 'transfer-start',
+      client,
+      path: request.filename,
+      size: file.size,
+      blockSize: negotiated.blockSize,
+      windowSize: negotiated.windowSize,
+    });
+  }
+
+  #transferTimeoutMs(negotiated: Negotiated): number {
+    return negotiated.timeoutSeconds !== undefined ? negotiated.timeoutSeconds * 1000 : this.#timeoutMs;
+  }
+
+  /** The transfer on the native pump, already sending; undefined for the JS engine (no pump, no source, or no socket for the pump). */
+  #startNative(client: Endpoint, file: TftpFile, negotiated: Negotiated, onEnd: (outcome: TransferOutcome, bytes: number) => void): RunningTransfer | undefined {
+    if (this.#pump === undefined || file.source === undefined || this.#closed) return undefined;
+    const transfer = new NativeTransfer({
+      pump: this.#pump,
+      file,
+      source: file.source,
+      client,
+      localAddress: this.#bound?.address ?? this.#host,
+      oack: negotiated.accepted,
+      blockSize: negotiated.blockSize,
+      windowSize: negotiated.windowSize,
+      timeoutMs: this.#transferTimeoutMs(negotiated),
+      maxRetries: this.#maxRetries,
+      onEnd: (outcome, bytes) => {
+        addPumpStats(this.#counters, transfer.stats);
+        this.#pumps.delete(transfer);
+        onEnd(outcome, bytes);
+      },
+    });
+    try {
+      transfer.start();
+    } catch {
+      return undefined; // nothing was sent: the JS engine tries with a socket of its own
+    }
+    this.#pumps.add(transfer);
+    return transfer;
+  }
+
+  /** The transfer on the JS engine, already sending; undefined when its socket could not be had (then reported). */
+  async #startJs(
+    request: TftpRequest,
+    client: Endpoint,
+    key: string,
+    file: TftpFile,
+    negotiated: Negotiated,
+    onEnd: (outcome: TransferOutcome, bytes: number) => void,
+  ): Promise<RunningTransfer | undefined> {
     const socket = this.#socketFactory(isIPv6(client.address) ? 'udp6' : 'udp4');
     try {
       if (this.#closed) throw new Error('server closed');
@@ -219,9 +309,8 @@ export class TftpServer {
       this.#active.delete(key);
       await file.close().catch(() => {});
       if (!this.#closed) this.#onEvent({ type: 'handler-error', client, path: request.filename, error });
-      return;
+      return undefined;
     }
-    const started = this.#clock.now();
     const transfer = new Transfer({
       socket,
       file,
@@ -229,29 +318,14 @@ export class TftpServer {
       oack: negotiated.accepted,
       blockSize: negotiated.blockSize,
       windowSize: negotiated.windowSize,
-      timeoutMs: negotiated.timeoutSeconds !== undefined ? negotiated.timeoutSeconds * 1000 : this.#timeoutMs,
+      timeoutMs: this.#transferTimeoutMs(negotiated),
       maxRetries: this.#maxRetries,
       clock: this.#clock,
       counters: this.#counters,
-      onEnd: (outcome, bytes) => {
-        if (this.#active.get(key) === slot) this.#active.delete(key);
-        if (outcome.status === 'completed') this.#counters.transfersCompleted++;
-        else this.#counters.transfersFailed++;
-        const durationMs = this.#clock.now() - started;
-        this.#onEvent({ type: 'transfer-end', client, path: request.filename, outcome, bytes, durationMs });
-      },
-    });
-    slot.transfer = transfer;
-    this.#counters.transfersStarted++;
-    this.#onEvent({
-      type: 'transfer-start',
-      client,
-      path: request.filename,
-      size: file.size,
-      blockSize: negotiated.blockSize,
-      windowSize: negotiated.windowSize,
+      onEnd,
     });
     transfer.start();
+    return transfer;
   }
 
   /** The handler's open(), bounded by openTimeoutMs; a file that arrives too late is closed. */

@@ -1,0 +1,395 @@
+/*
+ * One TFTP read transfer's DATA/ACK phase as a blocking loop: send a window (RFC 7440;
+ * windowsize 1 is RFC 1350 lock-step), wait in recvfrom for the ACK, repeat. The same
+ * state machine as ../transfer.ts, which stays the reference: same duplicate-ACK rule,
+ * same retransmission deadline, same ERROR packets, same counters.
+ *
+ * Waiting costs no system call of its own: SO_RCVTIMEO bounds the recvfrom by what is
+ * left before the retransmission deadline, and pump_cancel wakes it with shutdown(), so a
+ * block is one recvfrom and one sendmsg.
+ */
+#define _GNU_SOURCE
+#include "tftp_pump.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Opcodes and error codes, RFC 1350 §5 and its appendix (OACK: RFC 2347); ../constants.ts. */
+enum { OP_RRQ = 1, OP_WRQ = 2, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 6 };
+enum { ERROR_NOT_DEFINED = 0, ERROR_UNKNOWN_TID = 5 };
+
+/* File bytes per pread: ../block-reader.ts's DEFAULT_CHUNK_BYTES, for the same reasons. */
+#define CHUNK_BYTES (64 * 1024)
+/* Largest datagram read from a client: an ACK is 4 bytes; an ERROR's text past this is cut. */
+#define RECEIVE_BYTES 1024
+
+typedef enum { NEGOTIATING, SENDING } pump_state;
+
+/*
+ * The transfer's position. Block numbers are absolute (the wire's 16 bits wrap past 65535,
+ * these do not): acked is the highest block acknowledged, sent the highest sent.
+ */
+typedef struct {
+  pump_state state;
+  uint64_t acked, sent;
+  uint32_t retries;
+} progress;
+
+/* What a datagram or a timeout did to the transfer. */
+typedef enum { MOVED, IGNORED, ENDED } effect;
+
+static int64_t monotonic_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static void count(tftp_pump *p, enum pump_stat stat, double by) {
+  double value = p->counts[stat] + by;
+  p->counts[stat] = value;
+  /* One writer; JS reads whole doubles (an aligned 8-byte store is single-copy atomic). */
+  __atomic_store(&p->stats[stat], &value, __ATOMIC_RELAXED);
+}
+
+static void set_receive_timeout(tftp_pump *p, uint32_t ms) {
+  if (p->rcvtimeo_ms == ms) return;
+  struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+  if (setsockopt(p->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0) p->rcvtimeo_ms = ms;
+}
+
+/* After a send: the deadline moves to a full timeout from now (../transfer.ts #armTimer). */
+static void arm(tftp_pump *p) {
+  p->deadline_ns = monotonic_ns() + (int64_t)p->timeout_ms * 1000000;
+  set_receive_timeout(p, p->timeout_ms);
+}
+
+static bool send_datagram(tftp_pump *p, const struct sockaddr_storage *to, socklen_t to_len, struct iovec *iov, size_t iovcnt) {
+  struct msghdr msg = { .msg_name = (void *)to, .msg_namelen = to_len, .msg_iov = iov, .msg_iovlen = iovcnt };
+  for (;;) {
+    if (sendmsg(p->fd, &msg, 0) >= 0) return true;
+    /* A datagram the kernel had no room for is lost like any other: retransmission covers it. */
+    if (errno == ENOBUFS || errno == EAGAIN) return true;
+    if (errno != EINTR) break;
+  }
+  p->error_number = errno;
+  return false;
+}
+
+static void send_error(tftp_pump *p, const struct sockaddr_storage *to, socklen_t to_len, int code, const char *text) {
+  uint8_t packet[4 + PUMP_MESSAGE_BYTES + 1];
+  size_t len = strnlen(text, PUMP_MESSAGE_BYTES);
+  packet[0] = 0;
+  packet[1] = OP_ERROR;
+  packet[2] = (uint8_t)(code >> 8);
+  packet[3] = (uint8_t)code;
+  memcpy(packet + 4, text, len);
+  packet[4 + len] = 0;
+  struct iovec iov = { packet, 5 + len };
+  send_datagram(p, to, to_len, &iov, 1); /* the transfer ends either way */
+  count(p, STAT_ERRORS_SENT, 1);
+}
+
+static effect fail_socket(tftp_pump *p) {
+  p->outcome = PUMP_SOCKET_ERROR;
+  return ENDED;
+}
+
+/* Reads chunk `index` of the file; the first short read marks the final block. */
+static bool load_chunk(tftp_pump *p, uint64_t index) {
+  size_t want = (size_t)p->chunk_blocks * p->block_size;
+  off_t base = (off_t)(index * want);
+  size_t got = 0;
+  p->chunk_valid = false;
+  while (got < want) {
+    ssize_t n = pread(p->file_fd, p->chunk + got, want - got, base + (off_t)got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      p->error_number = errno;
+      return false;
+    }
+    if (n == 0) break;
+    got += (size_t)n;
+  }
+  p->chunk_index = index;
+  p->chunk_bytes = got;
+  p->chunk_valid = true;
+  /* The final block is the first shorter than blksize, possibly empty (RFC 1350 §6). */
+  if (got < want && p->last_block == 0) p->last_block = index * p->chunk_blocks + got / p->block_size + 1;
+  return true;
+}
+
+/* Block n's payload: in the Buffer, or in the chunk holding it (read now if it is not the current one). */
+static bool payload(tftp_pump *p, uint64_t n, const uint8_t **data, size_t *len) {
+  size_t avail;
+  if (p->content != NULL) {
+    uint64_t offset = (n - 1) * p->block_size;
+    if (offset > p->content_len) offset = p->content_len;
+    *data = p->content + offset;
+    avail = p->content_len - (size_t)offset;
+  } else {
+    uint64_t index = (n - 1) / p->chunk_blocks;
+    if ((!p->chunk_valid || p->chunk_index != index) && !load_chunk(p, index)) return false;
+    size_t at = (size_t)(n - 1 - index * p->chunk_blocks) * p->block_size;
+    *data = p->chunk + at;
+    avail = at >= p->chunk_bytes ? 0 : p->chunk_bytes - at;
+  }
+  *len = avail < p->block_size ? avail : p->block_size;
+  return true;
+}
+
+/* Sends the blocks after g->sent up to the end of the window that follows g->acked. */
+static effect send_window(tftp_pump *p, progress *g) {
+  uint64_t limit = g->acked + p->window_size;
+  while (g->sent < limit) {
+    uint64_t n = g->sent + 1;
+    const uint8_t *data;
+    size_t len;
+    if (p->last_block != 0 && n > p->last_block) break;
+    if (!payload(p, n, &data, &len)) {
+      send_error(p, &p->peer, p->peer_len, ERROR_NOT_DEFINED, "read error on the server");
+      p->outcome = PUMP_READ_ERROR;
+      return ENDED;
+    }
+    if (p->last_block != 0 && n > p->last_block) break; /* the file shrank under us */
+    uint8_t header[4] = { 0, OP_DATA, (uint8_t)(n >> 8), (uint8_t)n }; /* block numbers wrap to 0 after 65535 */
+    struct iovec iov[2] = { { header, 4 }, { (void *)data, len } };
+    if (!send_datagram(p, &p->peer, p->peer_len, iov, len > 0 ? 2 : 1)) return fail_socket(p);
+    g->sent = n;
+    count(p, STAT_DATA_PACKETS, 1);
+    count(p, STAT_BYTES, (double)len);
+  }
+  arm(p);
+  return MOVED;
+}
+
+static effect send_first(tftp_pump *p) {
+  struct iovec iov = { (void *)p->first, p->first_len };
+  if (!send_datagram(p, &p->peer, p->peer_len, &iov, 1)) return fail_socket(p);
+  arm(p);
+  return MOVED;
+}
+
+static effect on_ack(tftp_pump *p, progress *g, uint16_t block) {
+  if (g->state == NEGOTIATING) {
+    if (block != 0) return IGNORED;
+    g->state = SENDING;
+    g->retries = 0;
+    return send_window(p, g);
+  }
+  uint64_t distance = (uint16_t)(block - (uint16_t)g->acked);
+  if (distance == 0 || distance > g->sent - g->acked) {
+    /* Already acknowledged (or never sent): answering it would double the traffic for the
+     * rest of the transfer, the Sorcerer's Apprentice bug. Only a timeout retransmits. */
+    count(p, STAT_DUPLICATE_ACKS, 1);
+    return IGNORED;
+  }
+  g->acked += distance;
+  g->retries = 0;
+  if (g->acked == p->last_block) {
+    p->outcome = PUMP_COMPLETED;
+    return ENDED;
+  }
+  /* RFC 7440 §4: an ACK inside the window means the blocks after it were lost; resend from there. */
+  g->sent = g->acked;
+  return send_window(p, g);
+}
+
+/* A datagram from the client's TID. Decoding follows ../codec.ts where it matters: what ends
+ * or moves the transfer (ACK, ERROR) and what is merely dropped. */
+static effect on_datagram(tftp_pump *p, progress *g, const uint8_t *in, size_t n) {
+  unsigned opcode = n >= 2 ? (unsigned)(in[0] << 8 | in[1]) : 0;
+  switch (opcode) {
+  case OP_ACK:
+    if (n < 4) break; /* trailing bytes after the block number are ignored, as in the codec */
+    return on_ack(p, g, (uint16_t)(in[2] << 8 | in[3]));
+  case OP_ERROR: {
+    if (n < 4) break;
+    /* The client gave up (or refused our options, error 8): RFC 1350 says no reply to an ERROR. */
+    const uint8_t *end = memchr(in + 4, 0, n - 4);
+    size_t len = end != NULL ? (size_t)(end - (in + 4)) : n - 4;
+    if (len > sizeof p->message) len = sizeof p->message;
+    memcpy(p->message, in + 4, len);
+    p->message_len = len;
+    p->client_code = in[2] << 8 | in[3];
+    p->outcome = PUMP_CLIENT_ERROR;
+    return ENDED;
+  }
+  case OP_DATA:
+    if (n < 4) break;
+    count(p, STAT_STRAY, 1);
+    return IGNORED;
+  case OP_RRQ:
+  case OP_WRQ:
+  case OP_OACK:
+    /* No place on a read transfer's TID, whether or not the body would decode. */
+    count(p, STAT_STRAY, 1);
+    return IGNORED;
+  default:
+    break;
+  }
+  count(p, STAT_MALFORMED, 1);
+  return IGNORED;
+}
+
+/* RFC 1350 §4: a packet from another TID gets ERROR 5 and leaves the transfer alone. An ERROR
+ * is not answered, so two confused peers cannot bounce errors between them. */
+static void on_stranger(tftp_pump *p, const struct sockaddr_storage *from, socklen_t from_len, const uint8_t *in, size_t n) {
+  count(p, STAT_STRAY, 1);
+  if (n >= 2 && in[0] == 0 && in[1] == OP_ERROR) return;
+  send_error(p, from, from_len, ERROR_UNKNOWN_TID, "Unknown transfer ID");
+}
+
+static effect on_timeout(tftp_pump *p, progress *g) {
+  if (g->retries >= p->max_retries) {
+    /* The client has vanished: give up cleanly (RFC 1350 §2: "timeout ... terminates"). */
+    send_error(p, &p->peer, p->peer_len, ERROR_NOT_DEFINED, "transfer timed out");
+    p->outcome = PUMP_TIMEOUT;
+    return ENDED;
+  }
+  g->retries++;
+  count(p, STAT_RETRANSMISSIONS, 1);
+  if (g->state == NEGOTIATING) return send_first(p);
+  g->sent = g->acked;
+  return send_window(p, g);
+}
+
+/* After a datagram that moved nothing, the deadline still stands: retransmit if it has
+ * passed, else wait only what is left of it (rounded up, so a timeout means it passed). */
+static effect check_deadline(tftp_pump *p, progress *g) {
+  int64_t left = p->deadline_ns - monotonic_ns();
+  if (left <= 0) return on_timeout(p, g);
+  set_receive_timeout(p, (uint32_t)((left + 999999) / 1000000));
+  return IGNORED;
+}
+
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+  return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+}
+
+static void on_cancel(tftp_pump *p, int cancel) {
+  if (cancel == CANCEL_ABORT) {
+    send_error(p, &p->peer, p->peer_len, ERROR_NOT_DEFINED, p->cancel_message);
+    p->outcome = PUMP_ABORTED;
+  } else {
+    p->outcome = PUMP_SUPERSEDED;
+  }
+}
+
+void pump_run(tftp_pump *p) {
+  progress g = { .state = p->first != NULL ? NEGOTIATING : SENDING };
+  effect e = g.state == NEGOTIATING ? send_first(p) : send_window(p, &g);
+  uint8_t in[RECEIVE_BYTES];
+  while (e != ENDED) {
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(p->fd, in, sizeof in, 0, (struct sockaddr *)&from, &from_len);
+    int cancel = atomic_load_explicit(&p->cancel, memory_order_acquire);
+    if (cancel != CANCEL_NONE) {
+      on_cancel(p, cancel);
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        p->error_number = errno;
+        e = fail_socket(p);
+        break;
+      }
+      /* SO_RCVTIMEO never ends before the deadline (see check_deadline), so it has passed. */
+      e = on_timeout(p, &g);
+      continue;
+    }
+    if (!same_endpoint(&from, &p->peer)) {
+      on_stranger(p, &from, from_len, in, (size_t)n);
+      e = IGNORED;
+    } else {
+      e = on_datagram(p, &g, in, (size_t)n);
+    }
+    if (e == IGNORED) e = check_deadline(p, &g);
+  }
+}
+
+void pump_cancel(tftp_pump *p, bool notify, const char *message) {
+  if (atomic_load_explicit(&p->cancel, memory_order_relaxed) != CANCEL_NONE) return; /* only the JS thread cancels */
+  snprintf(p->cancel_message, sizeof p->cancel_message, "%s", message != NULL ? message : "");
+  atomic_store_explicit(&p->cancel, notify ? CANCEL_ABORT : CANCEL_SUPERSEDE, memory_order_release);
+  /* Wakes a blocked recvfrom, which returns 0 at once from now on; sends still work. On an
+   * unconnected UDP socket Linux answers ENOTCONN but shuts the receiving side all the same. */
+  shutdown(p->fd, SHUT_RD);
+}
+
+bool pump_init(tftp_pump *p) {
+  p->chunk_blocks = p->block_size >= CHUNK_BYTES ? 1 : CHUNK_BYTES / p->block_size;
+  if (p->content != NULL) {
+    p->last_block = p->content_len / p->block_size + 1;
+    return true;
+  }
+  p->chunk = malloc((size_t)p->chunk_blocks * p->block_size);
+  return p->chunk != NULL;
+}
+
+void pump_destroy(tftp_pump *p) {
+  free(p->chunk);
+  p->chunk = NULL;
+}
+
+int pump_open_socket(const struct sockaddr_storage *local, socklen_t local_len, int buffer_bytes) {
+  int fd = socket(local->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  /* A window of large blocks must not overflow the default buffers (../io.ts); the kernel caps these at its maximum. */
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+  if (bind(fd, (const struct sockaddr *)local, local_len) != 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+bool pump_parse_address(const char *text, int port, struct sockaddr_storage *out, socklen_t *out_len) {
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
+  size_t len = strlen(text);
+  if (len >= sizeof host || port < 0 || port > 65535) return false;
+  memcpy(host, text, len + 1);
+  char *scope = strchr(host, '%'); /* fe80::1%eth0, as node:dgram gives link-local peers */
+  if (scope != NULL) *scope++ = '\0';
+  memset(out, 0, sizeof *out);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+  if (scope == NULL && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *out_len = sizeof *v4;
+    return true;
+  }
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) != 1) return false;
+  v6->sin6_family = AF_INET6;
+  v6->sin6_port = htons((uint16_t)port);
+  if (scope != NULL) {
+    unsigned index = if_nametoindex(scope);
+    if (index == 0) {
+      char *end;
+      unsigned long number = strtoul(scope, &end, 10);
+      if (end == scope || *end != '\0') return false;
+      index = (unsigned)number;
+    }
+    v6->sin6_scope_id = index;
+  }
+  *out_len = sizeof *v6;
+  return true;
+}
