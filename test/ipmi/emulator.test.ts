@@ -246,3 +246,30 @@ test('a SOL console that vanishes with output pending is cleaned up (pyghmi fake
   assert.equal(await d.login(USER, PASSWORD, suite3), 0);
   assert.equal((await d.command(NetFn.APP, AppCmd.ACTIVATE_PAYLOAD, [PayloadType.SOL, 1, 0xc0, 0, 0, 0]))?.cc, 0);
 });
+
+test('a handler that answers after the server closed is not answered, and is no error', async (t) => {
+  const errors: unknown[] = [];
+  const server = new BmcServer({ sweepIntervalMs: 3_600_000, onError: (error) => errors.push(error) });
+  t.after(() => server.close());
+  const memory = new MemoryBmcHandler({ user: USER, password: PASSWORD });
+  let answer: ((state: PowerState) => void) | undefined;
+  let asked!: () => void;
+  const askedOnce = new Promise<void>((resolve) => { asked = resolve; });
+  const handler: BmcHandler = new Proxy(memory, {
+    get(target, prop) {
+      if (prop === 'getPower') return () => new Promise<PowerState>((done) => { answer = done; asked(); });
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const { port } = await server.add({ handler });
+  const c = await MiniConsole.open(port);
+  t.after(() => c.close());
+  assert.equal(await c.login(USER, PASSWORD, suite3), 0);
+  void c.command(NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS).catch(() => undefined);
+  await askedOnce;
+  await server.close();
+  answer!('on');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(errors, []);
+});

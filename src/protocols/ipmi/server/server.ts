@@ -72,7 +72,10 @@ export class BmcServer {
         port,
         // No completion callback: it costs a JS call per datagram, and a lost reply is what UDP
         // allows anyway (the console retries). Socket-level errors still reach the error event.
-        send: (packet, to) => socket.send(packet, to.port, to.address),
+        // A handler that finishes after close() (a lab VM still powering on) has nobody to answer.
+        send: (packet, to) => {
+          if (!this.#closed) socket.send(packet, to.port, to.address);
+        },
         random: this.#random,
         now: this.#now,
       },
