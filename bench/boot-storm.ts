@@ -217,7 +217,7 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     console.log(`anvil log level ${logLevel}; artifacts of every ${verifyEvery === 1 ? '' : `${verifyEvery}th `}machine checked by sha256, all by length\n`);
 
     const anvilPid = anvil.pid!;
-    const udpBefore = { server: net.udpCounters(net.server), clients: net.udpCounters(net.clients) };
+    const countersBefore = { server: net.counters(net.server), clients: net.counters(net.clients) };
     const cpuBefore = cpuSecondsOf(anvilPid);
     const storm = await clientPhase<StormOutcome>(net, dir, 'storm', {
       clients,
@@ -225,8 +225,9 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     } satisfies StormSpec);
     const stormCpu = cpuSecondsOf(anvilPid) - cpuBefore;
     const stormMemory = memoryOf(anvilPid);
-    const udpAfter = { server: net.udpCounters(net.server), clients: net.udpCounters(net.clients) };
-    const drops = (side: 'server' | 'clients') => (udpAfter[side].RcvbufErrors ?? 0) - (udpBefore[side].RcvbufErrors ?? 0);
+    const countersAfter = { server: net.counters(net.server), clients: net.counters(net.clients) };
+    const delta = (side: 'server' | 'clients', name: string) => (countersAfter[side][name] ?? 0) - (countersBefore[side][name] ?? 0);
+    const drops = (side: 'server' | 'clients') => delta(side, 'Udp.RcvbufErrors');
 
     const figures = printSteps(storm.results);
     const booted = storm.results.filter((r) => r.failed === undefined).length;
@@ -237,6 +238,7 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     console.log(`anvil logged ${logged['dhcp reply']} DHCP replies, ${logged['tftp transfer']} TFTP transfers, ${logged['boot served']} boots served, ${logged['warn+']} warnings or errors`);
     console.log(`anvil's own time per /boot/<mac> (its log's responseTime): p50 ${cell(percentile(scriptMs, 0.5))} ms, p99 ${cell(percentile(scriptMs, 0.99))} ms, ${scriptMs.length} requests`);
     console.log(`UDP receive-buffer drops: ${drops('server')} at anvil's end, ${drops('clients')} at the machines' end`);
+    console.log(`TCP at anvil's end: listen queue overflowed ${delta('server', 'TcpExt.ListenOverflows')} times (a dropped SYN is resent after 1, 3, 7… s), ${delta('server', 'Tcp.RetransSegs')} segments resent, ${delta('server', 'TcpExt.TCPTimeouts')} retransmission timeouts`);
     console.log(`HTTP artifacts during the storm: ${(artifacts.bytes / GiB).toFixed(2)} GiB in ${(artifacts.ms / 1000).toFixed(1)} s (first request to last byte) = ${mibPerSecond(artifacts.bytes, artifacts.ms).toFixed(0)} MiB/s`);
 
     // The artifacts alone, from each server, with the same client and concurrency.
@@ -254,7 +256,7 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     if (values.json !== undefined) {
       writeFileSync(values.json, JSON.stringify({
         clients, artifactBytes, namespaces: [net.server, net.clients], steps: figures, wallMs: storm.wallMs, booted, errors: clients - booted, stray: storm.stray,
-        anvil: { cpuSeconds: stormCpu, ...stormMemory, logged, scriptMs: { p50: percentile(scriptMs, 0.5), p99: percentile(scriptMs, 0.99), n: scriptMs.length } }, udpDrops: { server: drops('server'), clients: drops('clients') },
+        anvil: { cpuSeconds: stormCpu, ...stormMemory, logged, scriptMs: { p50: percentile(scriptMs, 0.5), p99: percentile(scriptMs, 0.99), n: scriptMs.length } }, udpDrops: { server: drops('server'), clients: drops('clients') }, listenOverflows: delta('server', 'TcpExt.ListenOverflows'),
         stormArtifacts: artifacts,
         load: { anvil: anvilLoad, nginx: nginxLoad, ratio },
       }, null, 1));

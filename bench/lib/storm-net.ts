@@ -99,12 +99,22 @@ export class StormNetwork {
     return execFileSync('ip', ['netns', 'exec', namespace, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
-  /** UDP counters of a namespace (/proc/net/snmp is per namespace): receive-buffer drops show a flood. */
-  udpCounters(namespace: string): Record<string, number> {
-    const lines = this.exec(namespace, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Udp:'));
-    const names = lines[0]?.split(/\s+/).slice(1) ?? [];
-    const values = lines[1]?.split(/\s+/).slice(1).map(Number) ?? [];
-    return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+  /**
+   * A namespace's counters (/proc/net/snmp and /proc/net/netstat are per namespace) as
+   * 'Udp.RcvbufErrors', 'TcpExt.ListenOverflows', …: drops that explain a slow step.
+   */
+  counters(namespace: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const file of ['/proc/net/snmp', '/proc/net/netstat']) {
+      const lines = this.exec(namespace, 'cat', [file]).split('\n');
+      // Each group is a line of names, then a line of values, both starting with 'Group:'.
+      for (let i = 0; i + 1 < lines.length; i += 2) {
+        const [group, ...names] = lines[i]!.split(/\s+/);
+        const values = lines[i + 1]!.split(/\s+/).slice(1).map(Number);
+        names.forEach((n, k) => (out[`${group!.replace(/:$/, '')}.${n}`] = values[k] ?? 0));
+      }
+    }
+    return out;
   }
 
   /**
