@@ -13,7 +13,9 @@ import { tftpGet } from '../../src/protocols/tftp/client.ts';
 import { encodeAck } from '../../src/protocols/tftp/codec.ts';
 import { TftpRemoteError } from '../../src/protocols/tftp/errors.ts';
 import { bufferFile, diskFile } from '../../src/protocols/tftp/handler.ts';
-import { loadNativePump, nativePumpProblem } from '../../src/protocols/tftp/native-pump.ts';
+import { TFTP_ENGINE_ENV, loadNativePump, nativePumpProblem } from '../../src/protocols/tftp/native-pump.ts';
+import { systemClock } from '../../src/protocols/tftp/io.ts';
+import { TftpServer } from '../../src/protocols/tftp/server.ts';
 
 const HOST = '127.0.0.1';
 
@@ -128,4 +130,23 @@ test('no pump thread outlives its transfer, and close() returns only once every 
   await server.close();
   assert.equal(pumpThreads(), 0);
   for (const client of clients) assert.equal((await client.next()).packet.kind, 'error');
+});
+
+test('auto takes the pump when it is built, the JS engine when a clock or sockets are injected; ANVIL_TFTP_ENGINE overrides', (t) => {
+  if (!requireCondition(t, loadNativePump() !== undefined, `the native TFTP pump: ${nativePumpProblem()}`)) return;
+  const handler = { open: async () => undefined };
+  const saved = process.env[TFTP_ENGINE_ENV];
+  t.after(() => {
+    if (saved === undefined) delete process.env[TFTP_ENGINE_ENV];
+    else process.env[TFTP_ENGINE_ENV] = saved;
+  });
+  delete process.env[TFTP_ENGINE_ENV];
+  assert.equal(new TftpServer({ handler }).engine, 'native');
+  assert.equal(new TftpServer({ handler, engine: 'auto', clock: systemClock }).engine, 'js');
+  assert.equal(new TftpServer({ handler, engine: 'native', clock: systemClock }).engine, 'native');
+  process.env[TFTP_ENGINE_ENV] = 'js';
+  assert.equal(new TftpServer({ handler }).engine, 'js');
+  assert.equal(new TftpServer({ handler, engine: 'native' }).engine, 'native', 'the option wins over the environment');
+  process.env[TFTP_ENGINE_ENV] = 'turbo';
+  assert.throws(() => new TftpServer({ handler }), { code: 'TFTP_INVALID_OPTION' });
 });

@@ -8,5 +8,7 @@ export * from './root-handler.ts';
 export * from './io.ts';
 export { zeroCounters } from './transfer.ts';
 export type { TftpCounters, TransferOutcome } from './transfer.ts';
+export { TFTP_ENGINES, TFTP_ENGINE_ENV } from './native-pump.ts';
+export type { TftpEngine } from './native-pump.ts';
 export * from './server.ts';
 export * from './client.ts';

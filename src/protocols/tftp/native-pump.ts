@@ -93,9 +93,10 @@ export function nativePumpProblem(): string {
 
 /**
  * The pump a server should use: undefined for the JS engine. `native` insists on the pump;
- * `auto` is the JS engine for now, until the pump has been proven beside it.
+ * `auto` takes it when built, unless the caller injected its own sockets or clock, which only
+ * the JS engine can honour.
  */
-export function choosePump(engine: TftpEngine | undefined, _injectedIo: boolean): NativePump | undefined {
+export function choosePump(engine: TftpEngine | undefined, injectedIo: boolean): NativePump | undefined {
   const chosen = engine ?? engineFromEnvironment();
   checkEngine(chosen, 'the TFTP server option engine');
   if (chosen === 'js') return undefined;
@@ -103,7 +104,7 @@ export function choosePump(engine: TftpEngine | undefined, _injectedIo: boolean)
   if (chosen === 'native' && pump === undefined) {
     throw new TftpConfigError(`the native TFTP engine is not available: ${nativePumpProblem()}; build it with npm run build:native, or choose engine js`);
   }
-  return chosen === 'auto' ? undefined : pump;
+  return chosen === 'auto' && injectedIo ? undefined : pump;
 }
 
 function engineFromEnvironment(): TftpEngine {
