@@ -6,9 +6,10 @@
 // re-executes itself in a private network namespace (unshare -n), so dnsmasq can have
 // port 69 on that namespace's own loopback and no packet leaves it. A file of --size-mib
 // random bytes is fetched by curl (blksize 512 and 1468) and tftp-hpa (512: it has no
-// option support) from both servers in paired runs, order alternating; every fetch is
-// checked byte-exact. Figures are best and median; the ratio is the median of per-pair
-// ratios. anvil's server runs in its own process, as in `serve`.
+// option support) from each server in rounds, order rotating; every fetch is checked
+// byte-exact. Figures are best and median; a ratio is the median of per-round ratios.
+// anvil's server runs in its own process, as in `serve`, with its default engine (auto:
+// the native pump when it is built); a second anvil with the JS engine runs beside it.
 //
 // Lock-step on one host's loopback is CPU-bound, not network-bound: the kernel wakes the
 // client on the server's CPU, so a block costs the server's CPU plus the client's. The
@@ -29,10 +30,12 @@ import { parseArgs } from 'node:util';
 import { createSocket } from 'node:dgram';
 import { tftpGet } from '../src/protocols/tftp/client.ts';
 import { RootDirectoryHandler } from '../src/protocols/tftp/root-handler.ts';
+import type { TftpEngine } from '../src/protocols/tftp/native-pump.ts';
 import { TftpServer } from '../src/protocols/tftp/server.ts';
 
 const ANVIL_PORT = 6969;
 const FLOOR_PORT = 6970;
+const ANVIL_JS_PORT = 6971;
 const DNSMASQ_PORT = 69; // dnsmasq has no option for another TFTP port; the namespace makes 69 private
 const HOST = '127.0.0.1';
 const IN_NAMESPACE = 'ANVIL_BENCH_IN_NETNS';
@@ -44,6 +47,8 @@ const { values } = parseArgs({
     cpu: { type: 'string' },
     'serve-anvil': { type: 'string' },
     'serve-floor': { type: 'string' },
+    port: { type: 'string' },
+    engine: { type: 'string' },
   },
 });
 
@@ -68,87 +73,98 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
     const expected = createHash('sha256').update(content).digest('hex');
     const bytes = content.length;
 
-    const anvil = await startChild('--serve-anvil', root);
-    children.push(anvil);
-    const floor = await startChild('--serve-floor', root);
-    children.push(floor);
+    const anvil = await startChild(['--serve-anvil', root, '--port', String(ANVIL_PORT)]);
+    children.push(anvil.child);
+    const anvilJs = await startChild(['--serve-anvil', root, '--port', String(ANVIL_JS_PORT), '--engine', 'js']);
+    children.push(anvilJs.child);
+    const floor = await startChild(['--serve-floor', root]);
+    children.push(floor.child);
     const dnsmasq = await startDnsmasq(root, dir);
     children.push(dnsmasq);
     const cpu = values.cpu;
     if (cpu !== undefined) {
-      for (const pid of [process.pid, anvil.pid!, floor.pid!, dnsmasq.pid!]) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
+      for (const pid of [process.pid, anvil.child.pid!, anvilJs.child.pid!, floor.child.pid!, dnsmasq.pid!]) {
+        execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
+      }
     }
     const servers = [
-      { name: 'anvil', port: ANVIL_PORT, pid: anvil.pid! },
+      { name: 'anvil', port: ANVIL_PORT, pid: anvil.child.pid! },
+      { name: 'anvil-js', port: ANVIL_JS_PORT, pid: anvilJs.child.pid! },
       { name: 'dnsmasq', port: DNSMASQ_PORT, pid: dnsmasq.pid! },
     ] as const;
-    console.log(`TFTP bench: ${sizeMiB} MiB file, ${runs} paired runs (anvil and dnsmasq back to back, order alternating), loopback in a private network namespace`);
+    type ServerName = (typeof servers)[number]['name'];
+    console.log(`TFTP bench: ${sizeMiB} MiB file, ${runs} rounds (each server once per round, order rotating), loopback in a private network namespace`);
+    console.log(`anvil: ${anvil.engine} engine (its default); anvil-js: the JS engine`);
     console.log(`node ${process.version}, ${execFileSync('dnsmasq', ['--version']).toString().split('\n')[0]}`);
     if (cpu !== undefined) console.log(`Servers, clients and this process pinned to CPU ${cpu}.`);
     console.log(`load average before: ${loadAverage()}`);
     console.log('MB/s best and median; server CPU per block in µs (user + system, medians) from /proc.\n');
     console.log('client               server     MB/s best  median   CPU µs/block user  sys');
     for (const fetch of FETCHES) {
-      const samples = { anvil: [] as Sample[], dnsmasq: [] as Sample[] };
-      const ratios: number[] = [];
+      const samples: Record<ServerName, Sample[]> = { anvil: [], 'anvil-js': [], dnsmasq: [] };
+      const ratios: Record<'anvil' | 'anvil-js', number[]> = { anvil: [], 'anvil-js': [] };
       for (let run = 0; run < runs; run++) {
-        // Alternate the order so a slow drift of the machine's load does not favour one server.
-        const order = run % 2 === 0 ? servers : ([...servers].reverse() as typeof servers[number][]);
-        const pair: Partial<Record<'anvil' | 'dnsmasq', Sample>> = {};
+        // Rotate the order so a slow drift of the machine's load does not favour one server.
+        const order = servers.map((_, i) => servers[(i + run) % servers.length]!);
+        const round: Partial<Record<ServerName, Sample>> = {};
         for (const server of order) {
           const sample = await timeFetch(fetch, server.port, server.pid, dir, expected);
-          pair[server.name] = sample;
+          round[server.name] = sample;
           samples[server.name].push(sample);
         }
-        ratios.push(pair.dnsmasq!.seconds / pair.anvil!.seconds);
+        for (const name of ['anvil', 'anvil-js'] as const) ratios[name].push(round.dnsmasq!.seconds / round[name]!.seconds);
       }
-      for (const name of ['anvil', 'dnsmasq'] as const) {
-        console.log(row(name === 'anvil' ? fetch.label : ' '.repeat(fetch.label.length), name, samples[name], bytes, fetch.blockSize));
+      for (const [i, server] of servers.entries()) {
+        console.log(row(i === 0 ? fetch.label : ' '.repeat(fetch.label.length), server.name, samples[server.name], bytes, fetch.blockSize));
       }
-      const best = Math.min(...samples.dnsmasq.map((x) => x.seconds)) / Math.min(...samples.anvil.map((x) => x.seconds));
-      console.log(`${' '.repeat(fetch.label.length)}   anvil/dnsmasq throughput ×${median(ratios).toFixed(2)} median of per-pair ratios, ×${best.toFixed(2)} best against best`);
+      for (const name of ['anvil', 'anvil-js'] as const) {
+        const best = Math.min(...samples.dnsmasq.map((x) => x.seconds)) / Math.min(...samples[name].map((x) => x.seconds));
+        console.log(`${' '.repeat(fetch.label.length)}   ${`${name}/dnsmasq`.padEnd(16)} throughput ×${median(ratios[name]).toFixed(2)} median of per-round ratios, ×${best.toFixed(2)} best against best`);
+      }
     }
 
     // The floor: what any server built on node:dgram pays per lock-step datagram.
     console.log('\nnode:dgram floor: a bare lock-step server (packets prebuilt in memory, no options, no timers, no checks), blksize 512:');
     for (const fetch of [FETCHES[0]!, FETCHES[2]!]) {
       const samples: Sample[] = [];
-      for (let run = 0; run < runs; run++) samples.push(await timeFetch(fetch, FLOOR_PORT, floor.pid!, dir, expected));
+      for (let run = 0; run < runs; run++) samples.push(await timeFetch(fetch, FLOOR_PORT, floor.child.pid!, dir, expected));
       console.log(row(fetch.label, 'floor', samples, bytes, fetch.blockSize));
     }
 
-    console.log("\nwindowsize (RFC 7440): anvil's client against anvil's server, blksize 1468:");
+    console.log("\nwindowsize (RFC 7440): anvil's client against anvil's servers, blksize 1468:");
     const received = Buffer.allocUnsafe(bytes);
-    let base = 0;
-    for (const windowSize of [1, 8, 16, 64]) {
-      const times: number[] = [];
-      const serverCpu: number[] = [];
-      let retransmissions = 0;
-      for (let run = 0; run < runs; run++) {
-        let at = 0;
-        const cpuBefore = cpuSecondsOf(anvil.pid!);
-        const start = performance.now();
-        const result = await tftpGet({
-          host: HOST,
-          port: ANVIL_PORT,
-          filename: 'bench.bin',
-          blockSize: 1468,
-          windowSize,
-          onData: (p) => (at += p.copy(received, at)),
-        });
-        times.push((performance.now() - start) / 1000);
-        const cpuAfter = cpuSecondsOf(anvil.pid!);
-        serverCpu.push(cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system);
-        if (result.bytes !== bytes || result.windowSize !== windowSize || !received.equals(content)) throw new Error(`windowsize ${windowSize}: content or window differs`);
-        retransmissions += result.retransmissions;
+    for (const server of servers.slice(0, 2)) {
+      let base = 0;
+      for (const windowSize of [1, 8, 16, 64]) {
+        const times: number[] = [];
+        const serverCpu: number[] = [];
+        let retransmissions = 0;
+        for (let run = 0; run < runs; run++) {
+          let at = 0;
+          const cpuBefore = cpuSecondsOf(server.pid);
+          const start = performance.now();
+          const result = await tftpGet({
+            host: HOST,
+            port: server.port,
+            filename: 'bench.bin',
+            blockSize: 1468,
+            windowSize,
+            onData: (p) => (at += p.copy(received, at)),
+          });
+          times.push((performance.now() - start) / 1000);
+          const cpuAfter = cpuSecondsOf(server.pid);
+          serverCpu.push(cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system);
+          if (result.bytes !== bytes || result.windowSize !== windowSize || !received.equals(content)) throw new Error(`windowsize ${windowSize}: content or window differs`);
+          retransmissions += result.retransmissions;
+        }
+        const seconds = median(times);
+        if (windowSize === 1) base = seconds;
+        const perBlock = (median(serverCpu) * 1e6) / (Math.floor(bytes / 1468) + 1);
+        console.log(
+          `  ${server.name.padEnd(8)} windowsize ${String(windowSize).padEnd(3)} ${mbps(bytes, Math.min(...times)).padStart(7)} best ${mbps(bytes, seconds).padStart(7)} median MB/s  ×${(base / seconds).toFixed(2)} vs windowsize 1 (medians)` +
+            `  server CPU ${perBlock.toFixed(2)} µs/block, ${retransmissions} client retransmissions`,
+        );
       }
-      const seconds = median(times);
-      if (windowSize === 1) base = seconds;
-      const perBlock = (median(serverCpu) * 1e6) / (Math.floor(bytes / 1468) + 1);
-      console.log(
-        `  windowsize ${String(windowSize).padEnd(3)} ${mbps(bytes, Math.min(...times)).padStart(7)} best ${mbps(bytes, seconds).padStart(7)} median MB/s  ×${(base / seconds).toFixed(2)} vs windowsize 1 (medians)` +
-          `  server CPU ${perBlock.toFixed(2)} µs/block, ${retransmissions} client retransmissions`,
-      );
     }
     console.log(`\nload average after: ${loadAverage()}`);
   } finally {
@@ -225,12 +241,13 @@ function sha256File(path: string): Promise<string> {
   });
 }
 
-function startChild(mode: '--serve-anvil' | '--serve-floor', root: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, mode, root], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A server in a child process of its own; its first line says it listens, and with which engine. */
+function startChild(args: readonly string[]): Promise<{ child: ChildProcess; engine: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-    child.stdout.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} server exited with ${code}`)));
+    child.stdout.once('data', (line: Buffer) => resolve({ child, engine: line.toString().trim().split(' ')[1] ?? '' }));
   });
 }
 
@@ -296,9 +313,10 @@ function serveFloor(path: string): void {
 // Dispatch last: the functions and tables above must be initialised first.
 if (values['serve-anvil'] !== undefined) {
   // Child mode: anvil's server alone in its process, as `anvil serve --tftp` runs it.
-  const server = new TftpServer({ handler: new RootDirectoryHandler(values['serve-anvil']), host: HOST, port: ANVIL_PORT });
+  const engine = values.engine as TftpEngine | undefined;
+  const server = new TftpServer({ handler: new RootDirectoryHandler(values['serve-anvil']), host: HOST, port: Number(values.port), engine });
   await server.listen();
-  process.stdout.write('listening\n');
+  process.stdout.write(`listening ${server.engine}\n`);
   process.on('SIGTERM', () => {
     void server.close().then(() => process.exit(0));
   });
