@@ -222,7 +222,7 @@ test('binding without privilege says how to fix it; a taken port says so; bad op
     assert.match(error.message, /--tftp 0\.0\.0\.0:6969/);
     return true;
   });
-  for (const bad of [{ maxBlockSize: 4 }, { maxWindowSize: 0 }, { port: 70000 }, { maxRetries: 1.5 }, { engine: 'fast' as TftpEngine }]) {
+  for (const bad of [{ maxBlockSize: 4 }, { maxWindowSize: 0 }, { port: 70000 }, { maxRetries: 1.5 }, { engine: 'fast' as TftpEngine }, { busyPollMicroseconds: -1 }]) {
     assert.throws(() => new TftpServer({ handler: { open: async () => undefined }, ...bad }), { code: 'TFTP_INVALID_OPTION' }, JSON.stringify(bad));
   }
   const { port } = await startServer(t, 'js', { open: async () => undefined });

@@ -51,6 +51,8 @@ export type PumpStartOptions = {
   readonly windowSize: number;
   readonly timeoutMs: number;
   readonly maxRetries: number;
+  /** How long after a send to poll for the answer before sleeping; 0 never (constants.ts, DEFAULT_BUSY_POLL_MICROSECONDS). */
+  readonly busyPollMicroseconds: number;
   readonly socketBufferBytes: number;
   /** PUMP_STAT_COUNT slots the pump's thread keeps current (see PumpStat). */
   readonly stats: Float64Array;

@@ -22,6 +22,7 @@ export type NativeTransferParams = {
   readonly windowSize: number;
   readonly timeoutMs: number;
   readonly maxRetries: number;
+  readonly busyPollMicroseconds: number;
   /** Called once, after the pump's thread is joined; `bytes` counts payload sent, retransmissions included. */
   readonly onEnd: (outcome: TransferOutcome, bytes: number) => void;
 };
@@ -57,6 +58,7 @@ export class NativeTransfer {
       windowSize: this.#p.windowSize,
       timeoutMs: this.#p.timeoutMs,
       maxRetries: this.#p.maxRetries,
+      busyPollMicroseconds: this.#p.busyPollMicroseconds,
       socketBufferBytes: DEFAULT_SOCKET_BUFFER_BYTES,
       stats: this.stats,
       onDone: (outcome, clientCode, clientMessage, errorText) => this.#onDone(outcome, clientCode, clientMessage, errorText),

@@ -6,6 +6,7 @@ import { isIPv6 } from 'node:net';
 import { decodePacket, encodeError } from './codec.ts';
 import type { TftpPacket, TftpRequest } from './codec.ts';
 import {
+  DEFAULT_BUSY_POLL_MICROSECONDS,
   DEFAULT_MAX_BLOCK_SIZE,
   DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS,
   DEFAULT_MAX_RETRIES,
@@ -15,6 +16,7 @@ import {
   DEFAULT_RETRANSMIT_TIMEOUT_MS,
   ErrorCode,
   MAX_BLOCK_SIZE,
+  MAX_BUSY_POLL_MICROSECONDS,
   MAX_TIMEOUT_SECONDS,
   MAX_WINDOW_SIZE,
   MIN_BLOCK_SIZE,
@@ -60,6 +62,8 @@ export type TftpServerOptions = {
    * sets it when this does not. Files without a `source` are always served by the JS engine.
    */
   readonly engine?: TftpEngine;
+  /** The native pump's busy-poll before it sleeps, in µs; 0 never polls. Default DEFAULT_BUSY_POLL_MICROSECONDS. */
+  readonly busyPollMicroseconds?: number;
   readonly socketFactory?: SocketFactory;
   readonly clock?: Clock;
   /** Per-request and per-transfer events, for logs. Must not throw. */
@@ -91,6 +95,7 @@ export class TftpServer {
   readonly #openTimeoutMs: number;
   readonly #maxRetries: number;
   readonly #maxTransfers: number;
+  readonly #busyPollMicroseconds: number;
   readonly #socketFactory: SocketFactory;
   readonly #clock: Clock;
   readonly #onEvent: (event: TftpServerEvent) => void;
@@ -116,6 +121,7 @@ export class TftpServer {
     this.#openTimeoutMs = checkRange('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, 1, 3_600_000);
     this.#maxRetries = checkRange('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 1000);
     this.#maxTransfers = checkRange('maxTransfers', options.maxTransfers ?? DEFAULT_MAX_TRANSFERS, 1, 1_000_000);
+    this.#busyPollMicroseconds = checkRange('busyPollMicroseconds', options.busyPollMicroseconds ?? DEFAULT_BUSY_POLL_MICROSECONDS, 0, MAX_BUSY_POLL_MICROSECONDS);
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
     this.#clock = options.clock ?? systemClock;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -274,6 +280,7 @@ export class TftpServer {
       windowSize: negotiated.windowSize,
       timeoutMs: this.#transferTimeoutMs(negotiated),
       maxRetries: this.#maxRetries,
+      busyPollMicroseconds: this.#busyPollMicroseconds,
       onEnd: (outcome, bytes) => {
         addPumpStats(this.#counters, transfer.stats);
         this.#pumps.delete(transfer);

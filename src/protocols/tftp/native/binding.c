@@ -152,7 +152,8 @@ static napi_value fail(napi_env env, pump_handle *h, const char *code, const cha
 
 /*
  * start({ clientAddress, clientPort, localAddress, firstPacket?, content? | fd?, blockSize,
- *         windowSize, timeoutMs, maxRetries, socketBufferBytes, stats: Float64Array, onDone })
+ *         windowSize, timeoutMs, maxRetries, busyPollMicroseconds, socketBufferBytes,
+ *         stats: Float64Array, onDone })
  * returns a handle for cancel(). Throws, having sent nothing, if the socket or thread cannot be had.
  */
 static napi_value start(napi_env env, napi_callback_info info) {
@@ -177,6 +178,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
             get_uint32(env, options, "windowSize", &p->window_size) && p->window_size > 0 &&
             get_uint32(env, options, "timeoutMs", &p->timeout_ms) && p->timeout_ms > 0 &&
             get_uint32(env, options, "maxRetries", &p->max_retries) &&
+            get_uint32(env, options, "busyPollMicroseconds", &p->busy_poll_us) &&
             get_uint32(env, options, "socketBufferBytes", &buffer_bytes) &&
             get_property(env, options, "onDone", napi_function, &on_done) &&
             get_property(env, options, "stats", napi_object, &stats);

@@ -52,6 +52,7 @@ typedef struct tftp_pump {
   size_t content_len;
   int file_fd;                       /* else a file to pread, open in JS until the pump is joined */
   uint32_t block_size, window_size, timeout_ms, max_retries;
+  uint32_t busy_poll_us;             /* how long after a send to poll for the answer before sleeping; 0 never */
   double *stats;                     /* STAT_COUNT slots, written only by the pump's thread */
 
   /* Set by pump_cancel on the JS thread. */
@@ -67,7 +68,10 @@ typedef struct tftp_pump {
   uint32_t chunk_blocks;
   uint64_t last_block;               /* the final block (shorter than block_size), 0 until known */
   uint32_t rcvtimeo_ms;              /* SO_RCVTIMEO as set on fd now */
-  int64_t deadline_ns;               /* CLOCK_MONOTONIC: when the packets last sent are due again */
+  int64_t sent_ns;                   /* CLOCK_MONOTONIC: when packets were last sent */
+  int64_t deadline_ns;               /* when they are due again */
+  uint32_t poll_backoff;             /* waits to sleep through after a busy-poll that missed; doubles per miss */
+  uint32_t poll_skip;                /* of which this many are left */
 
   /* The result, written by the thread before it reports. */
   enum pump_outcome outcome;
