@@ -11,9 +11,11 @@
  * Lock-step is a ping-pong of wake-ups, and waking a thread whose CPU has gone idle costs
  * far more than the TFTP work (on a 2-vCPU VM, ~20 µs of an interrupt and a halt exit per
  * block against ~2.5 µs of work). So after a send, a pump busy-polls for the answer for up
- * to busy_poll_us before it sleeps (receive()): yielding the CPU on each turn, so a client
- * on the same CPU runs at once; backing off after a miss, so a slow client (a PXE ROM
- * across a switch) costs a poll only now and then; and only max_pollers pumps at a time.
+ * to busy_poll_us before it sleeps (receive()), but only while polling keeps a CPU from
+ * idling: it yields on each turn, and stops as soon as a yield runs another task (the
+ * client on the same CPU, or anyone: that CPU will not idle anyway). It backs off after a
+ * miss, so a slow client (a PXE ROM across a switch) or a busy CPU costs a poll only now
+ * and then, and only max_pollers pumps poll at a time.
  */
 #define _GNU_SOURCE
 #include "tftp_pump.h"
@@ -39,6 +41,8 @@ enum { ERROR_NOT_DEFINED = 0, ERROR_UNKNOWN_TID = 5 };
 #define RECEIVE_BYTES 1024
 /* After a busy-poll that missed, sleep through 1, 2, 4, ... up to this many waits before polling again. */
 #define MAX_POLL_BACKOFF 256
+/* A sched_yield that took longer ran another task: alone on its CPU it returns in well under 1 µs. */
+#define YIELD_RAN_OTHERS_NS 5000
 
 /* Pumps busy-polling now, and how many may: one CPU is always left to everything else. */
 static atomic_int pollers;
@@ -97,28 +101,35 @@ static bool would_block(ssize_t n) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-/* The next datagram, or -1 with errno (EAGAIN: SO_RCVTIMEO expired). Busy-polls first when
- * the client has been answering within busy_poll_us (see the top of this file). */
+/* The next datagram, or -1 with errno (EAGAIN: SO_RCVTIMEO expired). Busy-polls first unless
+ * a recent poll missed (see the top of this file). */
 static ssize_t receive(tftp_pump *p, uint8_t *in, size_t size, struct sockaddr_storage *from, socklen_t *from_len) {
-  ssize_t n = -1;
-  errno = EAGAIN;
   if (p->busy_poll_us > 0 && p->poll_skip > 0) {
     p->poll_skip--;
   } else if (p->busy_poll_us > 0 && take_poller()) {
     int64_t until = p->sent_ns + (int64_t)p->busy_poll_us * 1000;
-    do {
+    bool shared = false;
+    int turns = 0;
+    ssize_t n;
+    for (;; turns++) {
       *from_len = sizeof *from;
       n = recvfrom(p->fd, in, size, MSG_DONTWAIT, (struct sockaddr *)from, from_len);
-      if (!would_block(n) || atomic_load_explicit(&p->cancel, memory_order_relaxed) != CANCEL_NONE) break;
+      if (!would_block(n) || shared || atomic_load_explicit(&p->cancel, memory_order_relaxed) != CANCEL_NONE) break;
+      int64_t before = monotonic_ns();
+      if (before >= until) break;
       sched_yield(); /* a client on this CPU runs now, not after the poll */
-    } while (monotonic_ns() < until);
+      /* Another task ran: this CPU will not go idle while we sleep, so polling saves nothing.
+       * One more look (the task may have been the client), then sleep and back off. */
+      shared = monotonic_ns() - before > YIELD_RAN_OTHERS_NS;
+    }
     atomic_fetch_sub_explicit(&pollers, 1, memory_order_relaxed);
-    if (!would_block(n)) {
-      p->poll_backoff = 0;
+    if (!would_block(n) && !shared) {
+      if (turns > 0) p->poll_backoff = 0; /* polling caught it; at the first look it was there anyway */
       return n;
     }
     p->poll_backoff = p->poll_backoff == 0 ? 1 : p->poll_backoff >= MAX_POLL_BACKOFF ? MAX_POLL_BACKOFF : p->poll_backoff * 2;
     p->poll_skip = p->poll_backoff;
+    if (!would_block(n)) return n;
   }
   *from_len = sizeof *from;
   return recvfrom(p->fd, in, size, 0, (struct sockaddr *)from, from_len);
