@@ -11,10 +11,14 @@
 // anvil's server runs in its own process, as in `serve`, with its default engine (auto:
 // the native pump when it is built); a second anvil with the JS engine runs beside it.
 //
-// Lock-step on one host's loopback is CPU-bound, not network-bound: the kernel wakes the
-// client on the server's CPU, so a block costs the server's CPU plus the client's. The
-// server CPU per block (user and system, from /proc, 10 ms ticks) says where time goes and
-// is steadier than wall time on a busy machine. A bare lock-step server on node:dgram is
+// Lock-step on one host's loopback is CPU-bound, not network-bound: a block costs the
+// server's CPU plus the client's plus two wake-ups. Where server and client sit on different
+// CPUs that go idle between packets (a quiet VM), the wake-ups dominate (~20 µs each, an
+// interrupt and a halt exit), which anvil's native pump avoids by busy-polling briefly
+// (src/protocols/tftp/native/tftp_pump.c); pinned to one CPU (--cpu) they are context
+// switches. So compare like with like: both modes are worth a run. The server CPU per block
+// (user and system, from /proc, 10 ms ticks) says where time goes and is steadier than wall
+// time on a busy machine. A bare lock-step server on node:dgram is
 // measured too: the per-datagram floor of Node's UDP stack, which no server on it can go below.
 // Then anvil's own client measures the windowsize (RFC 7440) gain: 1 against 8, 16 and 64.
 //
