@@ -93,7 +93,7 @@ export async function startNetboot(services: Services, resolver: AddressResolver
     });
     try {
       const bound = await tftp.listen();
-      log.info({ tftp: `${bound.address}:${bound.port}` }, 'tftp listening');
+      log.info({ tftp: `${bound.address}:${bound.port}`, engine: tftp.engine }, 'tftp listening');
     } catch (error) {
       tftp = undefined;
       if (!options.tftpIsDefault) throw new AnvilError('TFTP_BIND', 'unavailable', (error as Error).message, { cause: error });
