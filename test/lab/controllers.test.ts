@@ -123,6 +123,8 @@ test('a power-on that fails (QEMU refuses the VM) is an IPMI error to the client
   const { port } = await server.add({ handler });
   const on = await runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '5', '-R', '1', 'power', 'on'], { IPMI_PASSWORD: PASSWORD }, 60_000);
   assert.notEqual(on.code, 0);
+  // Under load QEMU may take longer to fail than ipmitool waits: the failure is reported when it does.
+  for (const deadline = Date.now() + 30_000; failures.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
   assert.equal(failures.length, 1);
   assert.match(failures[0]!, /^power on: LAB_QEMU_FAILED .*no-such-backend/);
   assert.equal(await vm.getPowerState(), 'off');
