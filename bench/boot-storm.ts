@@ -56,9 +56,19 @@ const { values } = parseArgs({
   },
 });
 
-interface StormSpec { readonly clients: number; readonly plan: Omit<BootPlan, 'loader'> & { readonly loaderPath: string } }
-interface StormOutcome { readonly results: ClientResult[]; readonly wallMs: number; readonly stray: number }
-interface LoadSpec { readonly files: { url: string; bytes: number }[]; readonly sources: string[] }
+interface StormSpec {
+  readonly clients: number;
+  readonly plan: Omit<BootPlan, 'loader'> & { readonly loaderPath: string };
+}
+interface StormOutcome {
+  readonly results: ClientResult[];
+  readonly wallMs: number;
+  readonly stray: number;
+}
+interface LoadSpec {
+  readonly files: { url: string; bytes: number }[];
+  readonly sources: string[];
+}
 
 /** Client side of the storm: every machine starts at once; one DHCP socket for all. */
 async function stormPhase(spec: StormSpec): Promise<StormOutcome> {
@@ -91,7 +101,10 @@ async function prepare(dir: string, clients: number, artifactBytes: number): Pro
   // nginx's workers run as nobody: they need the way in to www and the files' contents.
   for (const d of [dir, www, join(www, 'storm')]) chmodSync(d, 0o755);
   writeFileSync(join(profiles, 'local.prof'), 'LOCALBOOT 0\n');
-  writeFileSync(join(profiles, 'storm.prof'), 'DEFAULT storm\nLABEL storm\n  KERNEL storm/vmlinuz\n  INITRD storm/initrd.img\n  APPEND console=ttyS0 anvil.system={{ system }}\n');
+  writeFileSync(
+    join(profiles, 'storm.prof'),
+    'DEFAULT storm\nLABEL storm\n  KERNEL storm/vmlinuz\n  INITRD storm/initrd.img\n  APPEND console=ttyS0 anvil.system={{ system }}\n',
+  );
   const kernelBytes = Math.round(artifactBytes / 3);
   const files = { kernel: { name: 'vmlinuz', bytes: kernelBytes }, initrd: { name: 'initrd.img', bytes: artifactBytes - kernelBytes } };
   const sums: Record<string, string> = {};
@@ -113,21 +126,43 @@ async function prepare(dir: string, clients: number, artifactBytes: number): Pro
   } finally {
     await s.close();
   }
-  return { data, www, kernel: { bytes: files.kernel.bytes, sha256: sums.kernel! }, initrd: { bytes: files.initrd.bytes, sha256: sums.initrd! }, enrolMs: performance.now() - started };
+  return {
+    data,
+    www,
+    kernel: { bytes: files.kernel.bytes, sha256: sums.kernel! },
+    initrd: { bytes: files.initrd.bytes, sha256: sums.initrd! },
+    enrolMs: performance.now() - started,
+  };
 }
 
 /** `bin/anvil serve` in the server's namespace, its log in a file; resolves once it serves. */
 async function startAnvil(net: StormNetwork, data: string, log: string, logLevel: string): Promise<ChildProcess> {
   const fd = openSync(log, 'a');
-  const child = net.spawn(net.server, ANVIL, [
-    'serve', '--data', data,
-    '--http', `${net.serverAddress}:${ANVIL_HTTP_PORT}`,
-    '--tftp', `${net.serverAddress}:69`,
-    '--dhcp', 'server', '--dhcp-interface', net.serverInterface, '--dhcp-range', `${net.rangeStart}-${net.rangeEnd}`,
-    '--log-level', logLevel,
-    // The machines have no BMC: a power sync would only add noise.
-    '--power-sync-interval', '0',
-  ], { stdio: ['ignore', fd, fd] });
+  const child = net.spawn(
+    net.server,
+    ANVIL,
+    [
+      'serve',
+      '--data',
+      data,
+      '--http',
+      `${net.serverAddress}:${ANVIL_HTTP_PORT}`,
+      '--tftp',
+      `${net.serverAddress}:69`,
+      '--dhcp',
+      'server',
+      '--dhcp-interface',
+      net.serverInterface,
+      '--dhcp-range',
+      `${net.rangeStart}-${net.rangeEnd}`,
+      '--log-level',
+      logLevel,
+      // The machines have no BMC: a power sync would only add noise.
+      '--power-sync-interval',
+      '0',
+    ],
+    { stdio: ['ignore', fd, fd] },
+  );
   closeSync(fd);
   const deadline = performance.now() + ANVIL_START_TIMEOUT_MS;
   while (!/anvil is serving/.test(readFileSync(log, 'utf8'))) {
@@ -146,7 +181,9 @@ async function clientPhase<T>(net: StormNetwork, dir: string, phase: 'storm' | '
   const outPath = join(dir, `${phase}-out.json`);
   rmSync(outPath, { force: true });
   writeFileSync(specPath, JSON.stringify(spec));
-  const child = net.spawn(net.clients, process.execPath, [...process.execArgv, import.meta.filename, '--phase', phase, '--spec', specPath, '--out', outPath], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = net.spawn(net.clients, process.execPath, [...process.execArgv, import.meta.filename, '--phase', phase, '--spec', specPath, '--out', outPath], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0 || !existsSync(outPath)) throw new Error(`the ${phase} client phase exited with ${code}`);
   return JSON.parse(readFileSync(outPath, 'utf8')) as T;
@@ -172,7 +209,8 @@ function logSummary(log: string): { counts: Record<string, number>; scriptMs: nu
     if (entry.msg !== undefined && entry.msg in counts) counts[entry.msg]!++;
     if ((entry.level ?? 0) >= 40) counts['warn+']!++;
     if (entry.msg === 'incoming request' && entry.reqId !== undefined && entry.req?.url?.startsWith('/boot/')) scripts.add(entry.reqId);
-    if (entry.msg === 'request completed' && entry.reqId !== undefined && scripts.has(entry.reqId) && entry.responseTime !== undefined) scriptMs.push(entry.responseTime);
+    if (entry.msg === 'request completed' && entry.reqId !== undefined && scripts.has(entry.reqId) && entry.responseTime !== undefined)
+      scriptMs.push(entry.responseTime);
   }
   return { counts, scriptMs };
 }
@@ -185,7 +223,10 @@ async function measureLoad(net: StormNetwork, dir: string, spec: LoadSpec, cpu: 
 
 async function bench(clients: number, artifactMiB: number, verifyEvery: number, logLevel: string): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error('the boot storm needs root: it builds network namespaces');
-  for (const [what, ok] of [['nginx (apt-get install nginx-light)', commandExists('nginx')], [`${LOADER} (apt-get install ipxe)`, existsSync(LOADER)]] as const) {
+  for (const [what, ok] of [
+    ['nginx (apt-get install nginx-light)', commandExists('nginx')],
+    [`${LOADER} (apt-get install ipxe)`, existsSync(LOADER)],
+  ] as const) {
     if (!ok) throw new Error(`missing ${what}`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'anvil-bench-storm-'));
@@ -195,7 +236,10 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', cleanUp);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       cleanUp();
       process.exit(code);
@@ -210,10 +254,18 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     const log = join(dir, 'anvil.log');
     anvil = await startAnvil(net, prepared.data, log, logLevel);
     const server = net;
-    nginx = await Nginx.start({ dir: join(dir, 'nginx'), root: prepared.www, listen: `${net.serverAddress}:${NGINX_PORT}`, connections: clients, spawn: (command, args) => server.spawn(server.server, command, args, { stdio: ['ignore', 'ignore', 'pipe'] }) });
+    nginx = await Nginx.start({
+      dir: join(dir, 'nginx'),
+      root: prepared.www,
+      listen: `${net.serverAddress}:${NGINX_PORT}`,
+      connections: clients,
+      spawn: (command, args) => server.spawn(server.server, command, args, { stdio: ['ignore', 'ignore', 'pipe'] }),
+    });
 
     console.log(`Boot storm: ${clients} PXE machines at once against one anvil (DHCP server, TFTP, HTTP), then the artifacts alone from anvil and from nginx`);
-    console.log(`kernel ${(prepared.kernel.bytes / MiB).toFixed(1)} MiB + initrd ${(prepared.initrd.bytes / MiB).toFixed(1)} MiB per machine; loader ${LOADER} over TFTP; node ${process.version}, ${nginxVersion()}; ${clients} machines enrolled in ${(prepared.enrolMs / 1000).toFixed(1)} s`);
+    console.log(
+      `kernel ${(prepared.kernel.bytes / MiB).toFixed(1)} MiB + initrd ${(prepared.initrd.bytes / MiB).toFixed(1)} MiB per machine; loader ${LOADER} over TFTP; node ${process.version}, ${nginxVersion()}; ${clients} machines enrolled in ${(prepared.enrolMs / 1000).toFixed(1)} s`,
+    );
     console.log(`anvil log level ${logLevel}; artifacts of every ${verifyEvery === 1 ? '' : `${verifyEvery}th `}machine checked by sha256, all by length\n`);
 
     const anvilPid = anvil.pid!;
@@ -233,33 +285,73 @@ async function bench(clients: number, artifactMiB: number, verifyEvery: number, 
     const booted = storm.results.filter((r) => r.failed === undefined).length;
     const artifacts = stormArtifacts(storm.results);
     const { counts: logged, scriptMs } = logSummary(log);
-    console.log(`\nwall time ${(storm.wallMs / 1000).toFixed(1)} s; ${booted}/${clients} machines booted; errors ${clients - booted}; DHCP replies nobody waited for: ${storm.stray}`);
-    console.log(`anvil: CPU ${stormCpu.toFixed(1)} s during the storm; resident ${stormMemory.rssMiB.toFixed(0)} MiB after it, peak ${stormMemory.peakMiB.toFixed(0)} MiB`);
-    console.log(`anvil logged ${logged['dhcp reply']} DHCP replies, ${logged['tftp transfer']} TFTP transfers, ${logged['boot served']} boots served, ${logged['warn+']} warnings or errors`);
-    console.log(`anvil's own time per /boot/<mac> (its log's responseTime): p50 ${cell(percentile(scriptMs, 0.5))} ms, p99 ${cell(percentile(scriptMs, 0.99))} ms, ${scriptMs.length} requests`);
+    console.log(
+      `\nwall time ${(storm.wallMs / 1000).toFixed(1)} s; ${booted}/${clients} machines booted; errors ${clients - booted}; DHCP replies nobody waited for: ${storm.stray}`,
+    );
+    console.log(
+      `anvil: CPU ${stormCpu.toFixed(1)} s during the storm; resident ${stormMemory.rssMiB.toFixed(0)} MiB after it, peak ${stormMemory.peakMiB.toFixed(0)} MiB`,
+    );
+    console.log(
+      `anvil logged ${logged['dhcp reply']} DHCP replies, ${logged['tftp transfer']} TFTP transfers, ${logged['boot served']} boots served, ${logged['warn+']} warnings or errors`,
+    );
+    console.log(
+      `anvil's own time per /boot/<mac> (its log's responseTime): p50 ${cell(percentile(scriptMs, 0.5))} ms, p99 ${cell(percentile(scriptMs, 0.99))} ms, ${scriptMs.length} requests`,
+    );
     console.log(`UDP receive-buffer drops: ${drops('server')} at anvil's end, ${drops('clients')} at the machines' end`);
-    console.log(`TCP at anvil's end: listen queue overflowed ${delta('server', 'TcpExt.ListenOverflows')} times (a dropped SYN is resent after 1, 3, 7… s), ${delta('server', 'Tcp.RetransSegs')} segments resent, ${delta('server', 'TcpExt.TCPTimeouts')} retransmission timeouts`);
-    console.log(`HTTP artifacts during the storm: ${(artifacts.bytes / GiB).toFixed(2)} GiB in ${(artifacts.ms / 1000).toFixed(1)} s (first request to last byte) = ${mibPerSecond(artifacts.bytes, artifacts.ms).toFixed(0)} MiB/s`);
+    console.log(
+      `TCP at anvil's end: listen queue overflowed ${delta('server', 'TcpExt.ListenOverflows')} times (a dropped SYN is resent after 1, 3, 7… s), ${delta('server', 'Tcp.RetransSegs')} segments resent, ${delta('server', 'TcpExt.TCPTimeouts')} retransmission timeouts`,
+    );
+    console.log(
+      `HTTP artifacts during the storm: ${(artifacts.bytes / GiB).toFixed(2)} GiB in ${(artifacts.ms / 1000).toFixed(1)} s (first request to last byte) = ${mibPerSecond(artifacts.bytes, artifacts.ms).toFixed(0)} MiB/s`,
+    );
 
     // The artifacts alone, from each server, with the same client and concurrency.
     const first = ipToNumber(net.rangeStart);
     const sources = Array.from({ length: clients }, (_, i) => numberToIp(first + i));
-    const files = (base: string) => [{ url: `${base}/storm/vmlinuz`, bytes: prepared.kernel.bytes }, { url: `${base}/storm/initrd.img`, bytes: prepared.initrd.bytes }];
-    const anvilLoad = await measureLoad(net, dir, { files: files(`http://${net.serverAddress}:${ANVIL_HTTP_PORT}/tftp`), sources }, () => cpuSecondsOf(anvilPid));
+    const files = (base: string) => [
+      { url: `${base}/storm/vmlinuz`, bytes: prepared.kernel.bytes },
+      { url: `${base}/storm/initrd.img`, bytes: prepared.initrd.bytes },
+    ];
+    const anvilLoad = await measureLoad(net, dir, { files: files(`http://${net.serverAddress}:${ANVIL_HTTP_PORT}/tftp`), sources }, () =>
+      cpuSecondsOf(anvilPid),
+    );
     const nginxPid = nginx.pid;
     const nginxLoad = await measureLoad(net, dir, { files: files(`http://${net.serverAddress}:${NGINX_PORT}`), sources }, () => treeCpuSeconds(nginxPid));
     console.log(`\nHTTP artifacts alone: ${clients} machines at once, each the kernel then the initrd over one keep-alive connection`);
     const ratio = printLoads({ anvil: anvilLoad, nginx: nginxLoad });
-    console.log(`anvil/nginx throughput ×${ratio.toFixed(2)}; anvil resident ${memoryOf(anvilPid).rssMiB.toFixed(0)} MiB after, peak ${memoryOf(anvilPid).peakMiB.toFixed(0)} MiB`);
+    console.log(
+      `anvil/nginx throughput ×${ratio.toFixed(2)}; anvil resident ${memoryOf(anvilPid).rssMiB.toFixed(0)} MiB after, peak ${memoryOf(anvilPid).peakMiB.toFixed(0)} MiB`,
+    );
 
     const errors = clients - booted + anvilLoad.result.errors + nginxLoad.result.errors;
     if (values.json !== undefined) {
-      writeFileSync(values.json, JSON.stringify({
-        clients, artifactBytes, namespaces: [net.server, net.clients], steps: figures, wallMs: storm.wallMs, booted, errors: clients - booted, stray: storm.stray,
-        anvil: { cpuSeconds: stormCpu, ...stormMemory, logged, scriptMs: { p50: percentile(scriptMs, 0.5), p99: percentile(scriptMs, 0.99), n: scriptMs.length } }, udpDrops: { server: drops('server'), clients: drops('clients') }, listenOverflows: delta('server', 'TcpExt.ListenOverflows'),
-        stormArtifacts: artifacts,
-        load: { anvil: anvilLoad, nginx: nginxLoad, ratio },
-      }, null, 1));
+      writeFileSync(
+        values.json,
+        JSON.stringify(
+          {
+            clients,
+            artifactBytes,
+            namespaces: [net.server, net.clients],
+            steps: figures,
+            wallMs: storm.wallMs,
+            booted,
+            errors: clients - booted,
+            stray: storm.stray,
+            anvil: {
+              cpuSeconds: stormCpu,
+              ...stormMemory,
+              logged,
+              scriptMs: { p50: percentile(scriptMs, 0.5), p99: percentile(scriptMs, 0.99), n: scriptMs.length },
+            },
+            udpDrops: { server: drops('server'), clients: drops('clients') },
+            listenOverflows: delta('server', 'TcpExt.ListenOverflows'),
+            stormArtifacts: artifacts,
+            load: { anvil: anvilLoad, nginx: nginxLoad, ratio },
+          },
+          null,
+          1,
+        ),
+      );
     }
     return errors === 0 ? 0 : 1;
   } finally {

@@ -198,7 +198,11 @@ function ipmipowerRun(fanout: number | undefined): Run {
     // Host ranges take port ranges too, which keeps 10,000 hosts off the argument list.
     const hosts = `${HOST}:[${chunk[0]}-${chunk[chunk.length - 1]}]`;
     const started = performance.now();
-    const r = spawnSync('ipmipower', ['--config-file', config, '-D', 'LAN_2_0', '-I', String(SUITE), ...(fanout ? ['-F', String(fanout)] : []), '-h', hosts, '--stat'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    const r = spawnSync(
+      'ipmipower',
+      ['--config-file', config, '-D', 'LAN_2_0', '-I', String(SUITE), ...(fanout ? ['-F', String(fanout)] : []), '-h', hosts, '--stat'],
+      { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
+    );
     ms += performance.now() - started;
     if (r.error) throw r.error;
     let answered = 0;
@@ -213,7 +217,10 @@ function ipmipowerRun(fanout: number | undefined): Run {
     // e.g. "ipmi_get_random: Bad file descriptor" when ipmipower runs out of descriptors.
     if (answered < chunk.length) errors.set(r.stderr.trim().split('\n')[0] || `no line printed (ipmipower exit ${r.status})`, chunk.length - answered);
   }
-  const note = chunks.length > 1 ? `${chunks.length} consecutive runs of ${chunks[0]!.length} hosts (ipmipower needs ${IPMIPOWER_FDS_PER_HOST} descriptors per host; ulimit -n)` : undefined;
+  const note =
+    chunks.length > 1
+      ? `${chunks.length} consecutive runs of ${chunks[0]!.length} hosts (ipmipower needs ${IPMIPOWER_FDS_PER_HOST} descriptors per host; ulimit -n)`
+      : undefined;
   return { ms, ok, errors, load: load(), ...(note ? { note } : {}) };
 }
 
@@ -222,7 +229,10 @@ function ipmitoolRun(): Run {
   const started = performance.now();
   let ok = 0;
   for (const port of ports.slice(0, SAMPLE)) {
-    const r = spawnSync('ipmitool', ['-I', 'lanplus', '-C', String(SUITE), '-H', HOST, '-p', String(port), '-U', USER, '-E', 'power', 'status'], { encoding: 'utf8', env: { ...process.env, IPMI_PASSWORD: PASSWORD } });
+    const r = spawnSync('ipmitool', ['-I', 'lanplus', '-C', String(SUITE), '-H', HOST, '-p', String(port), '-U', USER, '-E', 'power', 'status'], {
+      encoding: 'utf8',
+      env: { ...process.env, IPMI_PASSWORD: PASSWORD },
+    });
     if (r.stdout.includes('Chassis Power is off')) ok++;
     else {
       const why = (r.stderr.trim().split('\n')[0] ?? '') || `exit ${r.status}`;
@@ -245,9 +255,12 @@ function summary(runs: readonly Run[], of: number): { best: number; median: numb
   const complete = runs.filter((r) => r.ok === of).map((r) => r.ms);
   return complete.length === 0 ? undefined : { best: Math.min(...complete), median: median(complete) };
 }
-const summaryText = (s: { best: number; median: number } | undefined, runs: number) => (s ? `best ${fmt(s.best)}, median ${fmt(s.median)}` : `no complete run of ${runs}`);
+const summaryText = (s: { best: number; median: number } | undefined, runs: number) =>
+  s ? `best ${fmt(s.best)}, median ${fmt(s.median)}` : `no complete run of ${runs}`;
 
-out(`IPMI power status of ${COUNT} emulated BMCs (anvil bmc fake, separate process), loopback, cipher suite ${SUITE}, ${availableParallelism()} CPUs, load ${load()} at start`);
+out(
+  `IPMI power status of ${COUNT} emulated BMCs (anvil bmc fake, separate process), loopback, cipher suite ${SUITE}, ${availableParallelism()} CPUs, load ${load()} at start`,
+);
 
 let firstRssMiB = 0;
 const anvilRuns = await withEmulator(async (pid) => {
@@ -258,7 +271,9 @@ const anvilRuns = await withEmulator(async (pid) => {
   for (let i = 0; i < RUNS; i++) {
     const r = await anvilRun(pid);
     runs.push(r);
-    out(`  anvil run ${i + 1}       ${fmt(r.ms).padStart(8)}  ${r.ok}/${COUNT} ok  load ${r.load}  client CPU ${r.cpuS.toFixed(2)} s, emulator CPU ${r.emulatorCpuS.toFixed(2)} s, ${r.sentPerBmc.toFixed(2)} datagrams sent per BMC${r.unclaimed ? `, ${r.unclaimed} unclaimed` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB${errorText(r.errors)}`);
+    out(
+      `  anvil run ${i + 1}       ${fmt(r.ms).padStart(8)}  ${r.ok}/${COUNT} ok  load ${r.load}  client CPU ${r.cpuS.toFixed(2)} s, emulator CPU ${r.emulatorCpuS.toFixed(2)} s, ${r.sentPerBmc.toFixed(2)} datagrams sent per BMC${r.unclaimed ? `, ${r.unclaimed} unclaimed` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB${errorText(r.errors)}`,
+    );
     if (r.firstError) out(`    first error: ${r.firstError}`);
   }
   return runs;
@@ -286,7 +301,10 @@ if (haveIpmipower) {
       if (s && (!best || s.best < best.s.best)) best = { label: label.trim(), s };
     }
   });
-  if (best && anvil) out(`  ratio             ipmipower / anvil = ${(best.s.best / anvil.best).toFixed(2)} (best runs: ${best.label} ${fmt(best.s.best)}, anvil ${fmt(anvil.best)}); medians ${(best.s.median / anvil.median).toFixed(2)}`);
+  if (best && anvil)
+    out(
+      `  ratio             ipmipower / anvil = ${(best.s.best / anvil.best).toFixed(2)} (best runs: ${best.label} ${fmt(best.s.best)}, anvil ${fmt(anvil.best)}); medians ${(best.s.median / anvil.median).toFixed(2)}`,
+    );
   else out('  ratio             none: no complete run of ' + (anvil ? 'ipmipower' : 'anvil'));
 } else {
   out('  ipmipower         not run (freeipmi-tools not installed, or --no-peers)');
@@ -295,7 +313,9 @@ if (haveIpmipower) {
 if (haveIpmitool && SAMPLE > 0) {
   const r = await withEmulator(() => ipmitoolRun());
   const perHost = r.ms / SAMPLE;
-  out(`  ipmitool (serial) ${fmt(r.ms).padStart(8)}  ${r.ok}/${SAMPLE} ok on a sample of ${SAMPLE}, load ${r.load}; ${perHost.toFixed(1)} ms each, ~${fmt(perHost * COUNT)} for all ${COUNT}${errorText(r.errors)}`);
+  out(
+    `  ipmitool (serial) ${fmt(r.ms).padStart(8)}  ${r.ok}/${SAMPLE} ok on a sample of ${SAMPLE}, load ${r.load}; ${perHost.toFixed(1)} ms each, ~${fmt(perHost * COUNT)} for all ${COUNT}${errorText(r.errors)}`,
+  );
   if (anvil) out(`  ratio             ipmitool (extrapolated) / anvil = ${((perHost * COUNT) / anvil.best).toFixed(1)}`);
 } else if (!haveIpmitool) {
   out('  ipmitool          not run (not installed, or --no-peers)');

@@ -14,12 +14,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openServices } from '../src/services.ts';
 
-const { values } = parseArgs({ options: {
-  machines: { type: 'string', default: '10000' },
-  runs: { type: 'string', default: '100000' },
-  seconds: { type: 'string', default: '10' },
-  concurrency: { type: 'string', default: '32' },
-} });
+const { values } = parseArgs({
+  options: {
+    machines: { type: 'string', default: '10000' },
+    runs: { type: 'string', default: '100000' },
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '32' },
+  },
+});
 const MACHINES = Number(values.machines);
 const RUNS = Number(values.runs);
 const SECONDS = Number(values.seconds);
@@ -53,9 +55,17 @@ async function fill(data: string): Promise<string> {
   const batch = 500;
   for (let i = 0; i < MACHINES; i += batch) {
     const n = Math.min(batch, MACHINES - i);
-    const rows = Array.from({ length: n }, (_, k) => ({ name: `node-${String(i + k).padStart(5, '0')}`, created_at: now, updated_at: now, next_profile: (i + k) % 3 ? 'local' : 'install' }));
+    const rows = Array.from({ length: n }, (_, k) => ({
+      name: `node-${String(i + k).padStart(5, '0')}`,
+      created_at: now,
+      updated_at: now,
+      next_profile: (i + k) % 3 ? 'local' : 'install',
+    }));
     const ids = await db.insertInto('machines').values(rows).returning('id').execute();
-    await db.insertInto('macs').values(ids.map((r, k) => ({ mac: macOf(i + k), machine_id: r.id }))).execute();
+    await db
+      .insertInto('macs')
+      .values(ids.map((r, k) => ({ mac: macOf(i + k), machine_id: r.id })))
+      .execute();
   }
   // Most runs are history (done, with counts); the newest ones per machine are queued for /nexttest/.
   for (let i = 0; i < RUNS; i += batch) {
@@ -64,9 +74,19 @@ async function fill(data: string): Promise<string> {
       const j = i + k;
       const queued = j >= RUNS * 0.8;
       return {
-        machine_id: (j % MACHINES) + 1, test: 'burnin', state: queued ? 'requested' as const : 'done' as const,
-        requested_at: now, sent_at: queued ? null : now, finished_at: queued ? null : now,
-        infos: j % 7, warnings: j % 3, errors: j % 11 === 0 ? 1 : 0, version: null, upload_path: null, upload_bytes: null, error_reason: null,
+        machine_id: (j % MACHINES) + 1,
+        test: 'burnin',
+        state: queued ? ('requested' as const) : ('done' as const),
+        requested_at: now,
+        sent_at: queued ? null : now,
+        finished_at: queued ? null : now,
+        infos: j % 7,
+        warnings: j % 3,
+        errors: j % 11 === 0 ? 1 : 0,
+        version: null,
+        upload_path: null,
+        upload_bytes: null,
+        error_reason: null,
       };
     });
     await db.insertInto('runs').values(rows).execute();
@@ -77,7 +97,13 @@ async function fill(data: string): Promise<string> {
   return token;
 }
 
-interface LoadResult { requests: number; errors: number; rps: number; p50: number; p99: number }
+interface LoadResult {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
 
 async function load(name: string, url: (i: number) => string, seconds: number): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -97,8 +123,16 @@ async function load(name: string, url: (i: number) => string, seconds: number): 
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const elapsed = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  const result = { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
-  console.log(`${name.padEnd(12)} ${result.rps.toFixed(0).padStart(6)} req/s   p50 ${result.p50.toFixed(1)} ms   p99 ${result.p99.toFixed(1)} ms   ${result.requests} requests, ${errors} errors, concurrency ${CONCURRENCY}`);
+  const result = {
+    requests: latencies.length,
+    errors,
+    rps: latencies.length / elapsed,
+    p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+  };
+  console.log(
+    `${name.padEnd(12)} ${result.rps.toFixed(0).padStart(6)} req/s   p50 ${result.p50.toFixed(1)} ms   p99 ${result.p99.toFixed(1)} ms   ${result.requests} requests, ${errors} errors, concurrency ${CONCURRENCY}`,
+  );
   return result;
 }
 
@@ -106,7 +140,9 @@ const data = mkdtempSync(join(tmpdir(), 'anvil-bench-'));
 try {
   const token = await fill(data);
   const port = await freePort();
-  const server = spawn(join(ROOT, 'bin/anvil'), ['serve', '--data', data, '--http', `127.0.0.1:${port}`, '--tftp', 'off', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = spawn(join(ROOT, 'bin/anvil'), ['serve', '--data', data, '--http', `127.0.0.1:${port}`, '--tftp', 'off', '--log-level', 'warn'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const base = `http://127.0.0.1:${port}`;
   try {
     for (let tries = 0; ; tries++) {
@@ -131,7 +167,9 @@ try {
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    console.log(`fleet page   median ${times[5]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[10]!.toFixed(0)} ms over 11 renders of ${MACHINES} machines (${(bytes / 1e6).toFixed(1)} MB); target under 200 ms`);
+    console.log(
+      `fleet page   median ${times[5]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times[10]!.toFixed(0)} ms over 11 renders of ${MACHINES} machines (${(bytes / 1e6).toFixed(1)} MB); target under 200 ms`,
+    );
     const rss = Number((await import('node:fs')).readFileSync(`/proc/${server.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
     console.log(`server memory ${(rss / 1024).toFixed(0)} MiB resident`);
   } finally {

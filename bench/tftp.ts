@@ -60,7 +60,11 @@ type Fetch = { readonly label: string; readonly blockSize: number; readonly args
 
 const FETCHES: readonly Fetch[] = [
   { label: 'curl  blksize 512 ', blockSize: 512, args: (port, out) => ['curl', ['-sS', '-o', out, `tftp://${HOST}:${port}/bench.bin`]] },
-  { label: 'curl  blksize 1468', blockSize: 1468, args: (port, out) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', out, `tftp://${HOST}:${port}/bench.bin`]] },
+  {
+    label: 'curl  blksize 1468',
+    blockSize: 1468,
+    args: (port, out) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', out, `tftp://${HOST}:${port}/bench.bin`]],
+  },
   { label: 'tftp-hpa  (512)   ', blockSize: 512, args: (port, out) => ['tftp', ['-m', 'binary', HOST, String(port), '-c', 'get', 'bench.bin', out]] },
 ];
 
@@ -123,7 +127,9 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
       }
       for (const name of ['anvil', 'anvil-js'] as const) {
         const best = Math.min(...samples.dnsmasq.map((x) => x.seconds)) / Math.min(...samples[name].map((x) => x.seconds));
-        console.log(`${' '.repeat(fetch.label.length)}   ${`${name}/dnsmasq`.padEnd(16)} throughput ×${median(ratios[name]).toFixed(2)} median of per-round ratios, ×${best.toFixed(2)} best against best`);
+        console.log(
+          `${' '.repeat(fetch.label.length)}   ${`${name}/dnsmasq`.padEnd(16)} throughput ×${median(ratios[name]).toFixed(2)} median of per-round ratios, ×${best.toFixed(2)} best against best`,
+        );
       }
     }
 
@@ -158,7 +164,8 @@ async function bench(sizeMiB: number, runs: number): Promise<void> {
           times.push((performance.now() - start) / 1000);
           const cpuAfter = cpuSecondsOf(server.pid);
           serverCpu.push(cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system);
-          if (result.bytes !== bytes || result.windowSize !== windowSize || !received.equals(content)) throw new Error(`windowsize ${windowSize}: content or window differs`);
+          if (result.bytes !== bytes || result.windowSize !== windowSize || !received.equals(content))
+            throw new Error(`windowsize ${windowSize}: content or window differs`);
           retransmissions += result.retransmissions;
         }
         const seconds = median(times);
@@ -259,7 +266,17 @@ async function startDnsmasq(root: string, dir: string): Promise<ChildProcess> {
   const log = join(dir, 'dnsmasq.log');
   const child = spawn(
     'dnsmasq',
-    ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, `--listen-address=${HOST}`, '--bind-interfaces', '--pid-file=', `--log-facility=${log}`],
+    [
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      `--listen-address=${HOST}`,
+      '--bind-interfaces',
+      '--pid-file=',
+      `--log-facility=${log}`,
+    ],
     { stdio: 'inherit' },
   );
   // dnsmasq says nothing on stdout when ready: wait until its port answers a request.

@@ -57,10 +57,20 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   } catch (error) {
     await services.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw Object.assign(new Error(`cannot listen on ${options.http.host}:${options.http.port}: the port is in use; stop the other server or choose another with --http HOST:PORT`), { code: 'EADDRINUSE' });
+      throw Object.assign(
+        new Error(
+          `cannot listen on ${options.http.host}:${options.http.port}: the port is in use; stop the other server or choose another with --http HOST:PORT`,
+        ),
+        { code: 'EADDRINUSE' },
+      );
     }
     if ((error as NodeJS.ErrnoException).code === 'EACCES') {
-      throw Object.assign(new Error(`cannot listen on ${options.http.host}:${options.http.port}: ports below 1024 need root (or CAP_NET_BIND_SERVICE); choose a port above 1023 with --http`), { code: 'EACCES' });
+      throw Object.assign(
+        new Error(
+          `cannot listen on ${options.http.host}:${options.http.port}: ports below 1024 need root (or CAP_NET_BIND_SERVICE); choose a port above 1023 with --http`,
+        ),
+        { code: 'EACCES' },
+      );
     }
     throw error;
   }

@@ -21,22 +21,24 @@ export async function loadArtifacts(files: readonly { url: string; bytes: number
   const samples: string[] = [];
   const machineMs: number[] = [];
   const start = performance.now();
-  await Promise.all(sources.map(async (localAddress) => {
-    const agent = machineAgent();
-    const t0 = performance.now();
-    try {
-      for (const file of files) {
-        const r = await httpGet(file.url, { agent, localAddress });
-        bytes += r.bytes;
-        if (r.status !== 200 || r.bytes !== file.bytes) throw new Error(`${file.url}: HTTP ${r.status}, ${r.bytes} bytes of ${file.bytes}`);
+  await Promise.all(
+    sources.map(async (localAddress) => {
+      const agent = machineAgent();
+      const t0 = performance.now();
+      try {
+        for (const file of files) {
+          const r = await httpGet(file.url, { agent, localAddress });
+          bytes += r.bytes;
+          if (r.status !== 200 || r.bytes !== file.bytes) throw new Error(`${file.url}: HTTP ${r.status}, ${r.bytes} bytes of ${file.bytes}`);
+        }
+        machineMs.push(performance.now() - t0);
+      } catch (error) {
+        errors++;
+        if (samples.length < ERROR_SAMPLES) samples.push(`${localAddress}: ${(error as Error).message}`);
+      } finally {
+        agent.destroy();
       }
-      machineMs.push(performance.now() - t0);
-    } catch (error) {
-      errors++;
-      if (samples.length < ERROR_SAMPLES) samples.push(`${localAddress}: ${(error as Error).message}`);
-    } finally {
-      agent.destroy();
-    }
-  }));
+    }),
+  );
   return { wallMs: performance.now() - start, bytes, machineMs, errors, samples };
 }

@@ -86,7 +86,13 @@ export class DhcpPort {
     }
     const waiter = this.#waiters.get(reply.xid);
     const type = reply.options.get(OPTION.MESSAGE_TYPE)?.[0];
-    if (reply.op !== BOOTP_OP.REPLY || waiter === undefined || type === undefined || !waiter.accept.includes(type) || !sameBytes(reply.chaddr.subarray(0, waiter.chaddr.length), waiter.chaddr)) {
+    if (
+      reply.op !== BOOTP_OP.REPLY ||
+      waiter === undefined ||
+      type === undefined ||
+      !waiter.accept.includes(type) ||
+      !sameBytes(reply.chaddr.subarray(0, waiter.chaddr.length), waiter.chaddr)
+    ) {
       this.stray++;
       return;
     }

@@ -33,23 +33,26 @@ export class Nginx {
     mkdirSync(join(opts.dir, 'temp'), { recursive: true });
     const pidFile = join(opts.dir, 'nginx.pid');
     const config = join(opts.dir, 'nginx.conf');
-    writeFileSync(config, [
-      `pid ${pidFile};`,
-      'worker_processes auto;',
-      `worker_rlimit_nofile ${opts.connections * 2 + 256};`,
-      `error_log ${join(opts.dir, 'error.log')} warn;`,
-      `events { worker_connections ${opts.connections + 128}; }`,
-      'http {',
-      '  sendfile on;',
-      '  tcp_nopush on;',
-      '  keepalive_requests 1000;',
-      '  default_type application/octet-stream;',
-      `  access_log ${join(opts.dir, 'access.log')};`,
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(opts.dir, 'temp', t)};`),
-      `  server { listen ${opts.listen}; root ${opts.root}; }`,
-      '}',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        `pid ${pidFile};`,
+        'worker_processes auto;',
+        `worker_rlimit_nofile ${opts.connections * 2 + 256};`,
+        `error_log ${join(opts.dir, 'error.log')} warn;`,
+        `events { worker_connections ${opts.connections + 128}; }`,
+        'http {',
+        '  sendfile on;',
+        '  tcp_nopush on;',
+        '  keepalive_requests 1000;',
+        '  default_type application/octet-stream;',
+        `  access_log ${join(opts.dir, 'access.log')};`,
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(opts.dir, 'temp', t)};`),
+        `  server { listen ${opts.listen}; root ${opts.root}; }`,
+        '}',
+        '',
+      ].join('\n'),
+    );
     const child = opts.spawn('nginx', ['-p', opts.dir, '-c', config, '-e', join(opts.dir, 'error.log'), '-g', 'daemon off;']);
     let output = '';
     child.stderr?.on('data', (d: Buffer) => (output += d));

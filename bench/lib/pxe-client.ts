@@ -66,7 +66,9 @@ export interface ClientResult {
 
 /** A locally administered MAC per client index. */
 export function stormMac(index: number): string {
-  return ['02', 'b5', (index >> 24) & 255, (index >> 16) & 255, (index >> 8) & 255, index & 255].map((b) => (typeof b === 'string' ? b : b.toString(16).padStart(2, '0'))).join(':');
+  return ['02', 'b5', (index >> 24) & 255, (index >> 16) & 255, (index >> 8) & 255, index & 255]
+    .map((b) => (typeof b === 'string' ? b : b.toString(16).padStart(2, '0')))
+    .join(':');
 }
 
 const IPXE_DISCOVER = decode(testdata('ipxe-bios-discover.hex'));
@@ -74,7 +76,13 @@ const IPXE_REQUEST = decode(testdata('ipxe-bios-request.hex'));
 const IPXE_ONLY_OPTIONS: readonly number[] = [OPTION.USER_CLASS, OPTION.IPXE_ENCAPSULATED];
 
 /** The captured packet, made this machine's: chaddr, xid, client id (61) and UUID (97). */
-function packetFor(template: DhcpPacket, mac: string, xid: number, firmware: 'rom' | 'ipxe', extra: ReadonlyArray<readonly [number, Uint8Array]> = []): DhcpPacket {
+function packetFor(
+  template: DhcpPacket,
+  mac: string,
+  xid: number,
+  firmware: 'rom' | 'ipxe',
+  extra: ReadonlyArray<readonly [number, Uint8Array]> = [],
+): DhcpPacket {
   const macBytes = parseMac(mac);
   const chaddr = new Uint8Array(16);
   chaddr.set(macBytes);
@@ -92,7 +100,10 @@ function packetFor(template: DhcpPacket, mac: string, xid: number, firmware: 'ro
 function requestAfter(offer: DhcpPacket, template: DhcpPacket, mac: string, xid: number, firmware: 'rom' | 'ipxe'): DhcpPacket {
   const serverId = offer.options.get(OPTION.SERVER_ID);
   if (serverId === undefined) throw new Error('the OFFER has no server identifier (option 54)');
-  return packetFor(template, mac, xid, firmware, [[OPTION.SERVER_ID, serverId], [OPTION.REQUESTED_ADDRESS, Uint8Array.from(offer.yiaddr.split('.').map(Number))]]);
+  return packetFor(template, mac, xid, firmware, [
+    [OPTION.SERVER_ID, serverId],
+    [OPTION.REQUESTED_ADDRESS, Uint8Array.from(offer.yiaddr.split('.').map(Number))],
+  ]);
 }
 
 /** A TFTP socket bound to the leased address, so anvil sees the machine where its lease says. */
@@ -114,7 +125,10 @@ function boundTo(address: string): SocketFactory {
 export function parseBootScript(script: string): { kernel: string; initrd: string } {
   const urlOf = (keyword: string) => {
     const line = script.split('\n').find((l) => l.trim().startsWith(`${keyword} `));
-    return line?.trim().split(/\s+/).find((token) => /^https?:\/\//.test(token));
+    return line
+      ?.trim()
+      .split(/\s+/)
+      .find((token) => /^https?:\/\//.test(token));
   };
   const kernel = urlOf('kernel');
   const initrd = urlOf('initrd');
@@ -152,9 +166,14 @@ export async function bootClient(index: number, port: DhcpPort, plan: BootPlan):
       return reply;
     });
     const ack = await timed('ack', async () => {
-      const { reply, resent: n } = await port.exchange(requestAfter(offer, IPXE_REQUEST, mac, xid(1), 'rom'), [MESSAGE_TYPE.ACK, MESSAGE_TYPE.NAK], PXE_ROM_TIMEOUTS_MS);
+      const { reply, resent: n } = await port.exchange(
+        requestAfter(offer, IPXE_REQUEST, mac, xid(1), 'rom'),
+        [MESSAGE_TYPE.ACK, MESSAGE_TYPE.NAK],
+        PXE_ROM_TIMEOUTS_MS,
+      );
       resent.ack = n;
-      if (reply.options.get(OPTION.MESSAGE_TYPE)?.[0] === MESSAGE_TYPE.NAK) throw new Error(`NAK: ${getString(reply.options, OPTION.MESSAGE) ?? 'no reason given'}`);
+      if (reply.options.get(OPTION.MESSAGE_TYPE)?.[0] === MESSAGE_TYPE.NAK)
+        throw new Error(`NAK: ${getString(reply.options, OPTION.MESSAGE) ?? 'no reason given'}`);
       return reply;
     });
     const leased = ack.yiaddr;
@@ -184,7 +203,8 @@ export async function bootClient(index: number, port: DhcpPort, plan: BootPlan):
       const o = await port.exchange(packetFor(IPXE_DISCOVER, mac, xid(2), 'ipxe'), [MESSAGE_TYPE.OFFER], IPXE_TIMEOUTS_MS);
       const a = await port.exchange(requestAfter(o.reply, IPXE_REQUEST, mac, xid(3), 'ipxe'), [MESSAGE_TYPE.ACK, MESSAGE_TYPE.NAK], IPXE_TIMEOUTS_MS);
       resent['ipxe-dhcp'] = o.resent + a.resent;
-      if (a.reply.options.get(OPTION.MESSAGE_TYPE)?.[0] === MESSAGE_TYPE.NAK) throw new Error(`NAK to iPXE: ${getString(a.reply.options, OPTION.MESSAGE) ?? 'no reason given'}`);
+      if (a.reply.options.get(OPTION.MESSAGE_TYPE)?.[0] === MESSAGE_TYPE.NAK)
+        throw new Error(`NAK to iPXE: ${getString(a.reply.options, OPTION.MESSAGE) ?? 'no reason given'}`);
       if (a.reply.yiaddr !== leased) throw new Error(`iPXE was given ${a.reply.yiaddr}, the ROM ${leased}: a MAC should keep its address`);
       const url = getString(a.reply.options, OPTION.BOOTFILE_NAME) ?? a.reply.file;
       if (!/^https?:\/\/.*\/boot\//.test(url)) throw new Error(`iPXE was given '${url}', not its script URL`);
@@ -198,7 +218,10 @@ export async function bootClient(index: number, port: DhcpPort, plan: BootPlan):
     });
     const verify = index % plan.verifyEvery === 0;
     artifactsFrom = performance.now();
-    for (const [s, url, expected] of [['kernel', kernel, plan.kernel], ['initrd', initrd, plan.initrd]] as const) {
+    for (const [s, url, expected] of [
+      ['kernel', kernel, plan.kernel],
+      ['initrd', initrd, plan.initrd],
+    ] as const) {
       await timed(s, async () => {
         const r = await httpGet(url, { agent, localAddress: leased, hash: verify });
         artifactBytes += r.bytes;

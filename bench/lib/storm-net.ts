@@ -70,7 +70,10 @@ export class StormNetwork {
     ip('netns', 'add', this.server);
     ip('netns', 'add', this.clients);
     ip('-n', this.server, 'link', 'add', this.serverInterface, 'type', 'veth', 'peer', 'name', this.clientInterface, 'netns', this.clients);
-    for (const [ns, dev, address] of [[this.server, this.serverInterface, this.serverAddress], [this.clients, this.clientInterface, this.clientAddress]] as const) {
+    for (const [ns, dev, address] of [
+      [this.server, this.serverInterface, this.serverAddress],
+      [this.clients, this.clientInterface, this.clientAddress],
+    ] as const) {
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'addr', 'add', `${address}/16`, 'dev', dev);
       ip('-n', ns, 'link', 'set', dev, 'up');
@@ -126,7 +129,9 @@ export class StormNetwork {
     this.#destroyed = true;
     for (const ns of [this.clients, this.server]) {
       try {
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(/\s+/).filter(Boolean);
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+          .split(/\s+/)
+          .filter(Boolean);
         for (const pid of pids) {
           try {
             process.kill(Number(pid), 'SIGKILL');

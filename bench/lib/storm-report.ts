@@ -31,7 +31,15 @@ export function printSteps(results: readonly ClientResult[]): Record<Step | 'tot
   for (const step of [...STEPS, 'total'] as const) {
     const f = stepFigures(results, step);
     figures[step] = f;
-    rows.push([step === 'total' ? 'total (one machine, first DISCOVER to last byte)' : STEP_LABELS[step], String(f.done), cell(f.p50), cell(f.p99), cell(f.max), String(f.errors), String(f.resent)]);
+    rows.push([
+      step === 'total' ? 'total (one machine, first DISCOVER to last byte)' : STEP_LABELS[step],
+      String(f.done),
+      cell(f.p50),
+      cell(f.p99),
+      cell(f.max),
+      String(f.errors),
+      String(f.resent),
+    ]);
   }
   console.log(table(rows));
   for (const step of STEPS) {
@@ -61,7 +69,16 @@ export function printLoads(loads: Readonly<Record<'anvil' | 'nginx', ServerLoad>
   for (const [name, load] of Object.entries(loads)) {
     const r = load.result;
     const seconds = (q: number) => cell((percentile(r.machineMs, q) ?? NaN) / 1000, 1);
-    rows.push([name, cell(r.wallMs / 1000, 1), cell(mibPerSecond(r.bytes, r.wallMs)), String(r.errors), seconds(0.5), seconds(0.99), cell(load.cpuSeconds, 1), cell(load.cpuSeconds / (r.bytes / GiB), 2)]);
+    rows.push([
+      name,
+      cell(r.wallMs / 1000, 1),
+      cell(mibPerSecond(r.bytes, r.wallMs)),
+      String(r.errors),
+      seconds(0.5),
+      seconds(0.99),
+      cell(load.cpuSeconds, 1),
+      cell(load.cpuSeconds / (r.bytes / GiB), 2),
+    ]);
   }
   console.log(table(rows));
   for (const [name, load] of Object.entries(loads)) for (const sample of load.result.samples) console.log(`  ${name}: ${sample}`);

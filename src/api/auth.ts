@@ -41,7 +41,13 @@ export async function identify(tokens: Tokens, request: FastifyRequest): Promise
 export function requireRole(tokens: Tokens, role: Role) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const caller = await identify(tokens, request);
-    if (!caller) throw new AnvilError('UNAUTHORIZED', 'unauthorized', 'this route needs an API token: send "Authorization: Bearer <token>" (make one with: bin/anvil token create --role viewer)');
-    if (!roleAllows(caller.role, role)) throw new AnvilError('FORBIDDEN', 'forbidden', `this needs the ${role} role; token '${caller.name}' has ${caller.role}`);
+    if (!caller)
+      throw new AnvilError(
+        'UNAUTHORIZED',
+        'unauthorized',
+        'this route needs an API token: send "Authorization: Bearer <token>" (make one with: bin/anvil token create --role viewer)',
+      );
+    if (!roleAllows(caller.role, role))
+      throw new AnvilError('FORBIDDEN', 'forbidden', `this needs the ${role} role; token '${caller.name}' has ${caller.role}`);
   };
 }

@@ -25,7 +25,11 @@ export const ARTIFACT_CHUNK = 64 * 1024;
 
 const plain = { config: { plainErrors: true }, schema: { hide: true } } as const;
 
-interface BootQuery { mac?: string; arch?: string; platform?: string }
+interface BootQuery {
+  mac?: string;
+  arch?: string;
+  platform?: string;
+}
 
 export async function bootRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { machines, profiles, paths } = ctx.services;
@@ -119,7 +123,10 @@ function sendRange(request: FastifyRequest, reply: FastifyReply, file: TftpFile)
       }
     },
     destroy(error, callback) {
-      file.close().then(() => callback(error), () => callback(error));
+      file.close().then(
+        () => callback(error),
+        () => callback(error),
+      );
     },
   });
   return reply.send(stream);

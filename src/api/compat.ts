@@ -31,10 +31,14 @@ export async function locate(ctx: ServerContext, request: FastifyRequest, macPar
   const address = plainAddress(request.ip);
   const mac = await ctx.resolver.macOf(address);
   if (!mac) {
-    throw notFound('UNKNOWN_ADDRESS', `no machine found for address ${address}: it is in no ${ctx.resolver.sourceNames.join(' or ')}; put the machine's MAC in the URL, e.g. ${request.url.replace(/\/?$/, '/')}<mac>/`);
+    throw notFound(
+      'UNKNOWN_ADDRESS',
+      `no machine found for address ${address}: it is in no ${ctx.resolver.sourceNames.join(' or ')}; put the machine's MAC in the URL, e.g. ${request.url.replace(/\/?$/, '/')}<mac>/`,
+    );
   }
   const machine = await machines.byMac(mac);
-  if (!machine) throw notFound('UNKNOWN_MACHINE', `address ${address} has MAC ${mac}, which belongs to no machine; enroll it with: pxemngr addsystem NAME ${mac}`);
+  if (!machine)
+    throw notFound('UNKNOWN_MACHINE', `address ${address} has MAC ${mac}, which belongs to no machine; enroll it with: pxemngr addsystem NAME ${mac}`);
   return { machine, mac };
 }
 
@@ -79,7 +83,10 @@ export async function compatRoutes(app: FastifyInstance, ctx: ServerContext): Pr
     let runId: number;
     if (request.params.run !== undefined) {
       if (!/^\d{1,12}$/.test(request.params.run)) {
-        throw invalid('INVALID_RUN_ID', `'${request.params.run}' is not a run id; upload to /upload/<run-id>/ with the number the test script got as {{ log }}`);
+        throw invalid(
+          'INVALID_RUN_ID',
+          `'${request.params.run}' is not a run id; upload to /upload/<run-id>/ with the number the test script got as {{ log }}`,
+        );
       }
       runId = Number(request.params.run);
     } else {
@@ -101,7 +108,8 @@ export async function compatRoutes(app: FastifyInstance, ctx: ServerContext): Pr
       if (request.isMultipart()) {
         const part = await request.file();
         if (!part) throw invalid('UPLOAD_MISSING_FILE', 'the upload has no file; send it as the multipart field "file": curl -F "file=@OUTPUT" URL');
-        if (part.fieldname !== 'file') throw invalid('UPLOAD_WRONG_FIELD', `the upload's file is in field "${part.fieldname}"; send it as "file": curl -F "file=@OUTPUT" URL`);
+        if (part.fieldname !== 'file')
+          throw invalid('UPLOAD_WRONG_FIELD', `the upload's file is in field "${part.fieldname}"; send it as "file": curl -F "file=@OUTPUT" URL`);
         await pipeline(part.file, counter, createWriteStream(temp, { mode: 0o640 }));
         if (part.file.truncated) throw tooLarge(limit);
       } else if (request.body && typeof (request.body as NodeJS.ReadableStream).pipe === 'function') {
@@ -123,6 +131,9 @@ export async function compatRoutes(app: FastifyInstance, ctx: ServerContext): Pr
 }
 
 function tooLarge(limit: number): AnvilError {
-  return new AnvilError('UPLOAD_TOO_LARGE', 'too-large', `the upload is larger than the limit of ${limit} bytes; nothing was stored (the server's --upload-limit sets it)`);
+  return new AnvilError(
+    'UPLOAD_TOO_LARGE',
+    'too-large',
+    `the upload is larger than the limit of ${limit} bytes; nothing was stored (the server's --upload-limit sets it)`,
+  );
 }
-

@@ -48,11 +48,26 @@ declare module 'fastify' {
 
 export async function buildServer(services: Services, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logLevel === false ? false : {
-      level: options.logLevel ?? 'info',
-      // Tokens and passwords never reach a log line.
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.*_password', 'driver_info.*_password', '*.ipmi_kg', '*.*.ipmi_kg', '*.driver_info.*_password'], censor: '******' },
-    },
+    logger:
+      options.logLevel === false
+        ? false
+        : {
+            level: options.logLevel ?? 'info',
+            // Tokens and passwords never reach a log line.
+            redact: {
+              paths: [
+                'req.headers.authorization',
+                'req.headers.cookie',
+                '*.password',
+                '*.*_password',
+                'driver_info.*_password',
+                '*.ipmi_kg',
+                '*.*.ipmi_kg',
+                '*.driver_info.*_password',
+              ],
+              censor: '******',
+            },
+          },
     routerOptions: { ignoreTrailingSlash: true },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -87,7 +102,9 @@ export async function buildServer(services: Services, options: ServerOptions = {
     return reply.status(status).send({ error: { code, message } });
   });
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /api/v1/openapi.json` } });
+    reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /api/v1/openapi.json` } });
   });
 
   await app.register(cookie);
@@ -95,7 +112,11 @@ export async function buildServer(services: Services, options: ServerOptions = {
   await app.register(multipart, { limits: { fileSize: ctx.uploadLimit, files: 1, fields: 10, parts: 20 } });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'anvil', version: '1', description: 'Bare-metal provisioning and lab automation. Operator routes need `Authorization: Bearer <token>` (bin/anvil token create).' },
+      info: {
+        title: 'anvil',
+        version: '1',
+        description: 'Bare-metal provisioning and lab automation. Operator routes need `Authorization: Bearer <token>` (bin/anvil token create).',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

@@ -34,7 +34,11 @@ export class Tokens {
   async create(role: string, name = ''): Promise<{ token: string; record: Token }> {
     if (!isRole(role)) throw invalid('INVALID_ROLE', `'${role}' is not a role; roles: ${listWords([...ROLES])}`);
     const token = TOKEN_PREFIX + randomBytes(24).toString('base64url');
-    const record = await this.#db.insertInto('tokens').values({ name: name || role, role, hash: hashOf(token), created_at: stamp(this.#clock), last_used_at: null }).returningAll().executeTakeFirstOrThrow();
+    const record = await this.#db
+      .insertInto('tokens')
+      .values({ name: name || role, role, hash: hashOf(token), created_at: stamp(this.#clock), last_used_at: null })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     return { token, record };
   }
 
@@ -48,7 +52,11 @@ export class Tokens {
   }
 
   async touch(id: number): Promise<void> {
-    await this.#db.updateTable('tokens').set({ last_used_at: stamp(this.#clock) }).where('id', '=', id).execute();
+    await this.#db
+      .updateTable('tokens')
+      .set({ last_used_at: stamp(this.#clock) })
+      .where('id', '=', id)
+      .execute();
   }
 
   async list(): Promise<Token[]> {

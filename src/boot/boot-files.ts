@@ -2,7 +2,15 @@
 // (then the hex-IP and `default` names pxelinux tries) and grub.cfg-01-<mac>, rendered from the
 // machine's next-boot profile when asked — no files written — plus the TFTP root and the boot
 // loaders Debian installs.
-import { ChainHandler, RootDirectoryHandler, StaticFilesHandler, bufferFile, type TftpClient, type TftpFile, type TftpFileHandler } from '../protocols/tftp/index.ts';
+import {
+  ChainHandler,
+  RootDirectoryHandler,
+  StaticFilesHandler,
+  bufferFile,
+  type TftpClient,
+  type TftpFile,
+  type TftpFileHandler,
+} from '../protocols/tftp/index.ts';
 import type { Machine } from '../store/schema.ts';
 import type { Machines } from './machines.ts';
 import type { Profiles } from './profiles.ts';
@@ -19,7 +27,12 @@ export interface RenderContext {
 }
 
 /** The variables every profile is rendered with. */
-export function profileVariables(machine: Pick<Machine, 'name'> | undefined, mac: string | undefined, profile: string, server: string): Record<string, unknown> {
+export function profileVariables(
+  machine: Pick<Machine, 'name'> | undefined,
+  mac: string | undefined,
+  profile: string,
+  server: string,
+): Record<string, unknown> {
   return { system: machine?.name ?? 'unknown', mac: mac ?? '', profile, server };
 }
 
@@ -54,7 +67,10 @@ export class RenderedConfigHandler implements TftpFileHandler {
       // Only the full address names one machine; shorter prefixes are subnets, as in pxemngr.
       const hex = PXELINUX_HEX_IP.exec(path)![1]!;
       if (hex.length !== 8) return undefined;
-      const ip = hex.match(/../g)!.map((b) => Number.parseInt(b, 16)).join('.');
+      const ip = hex
+        .match(/../g)!
+        .map((b) => Number.parseInt(b, 16))
+        .join('.');
       const mac = await this.#ctx.resolver.macOf(ip);
       const machine = mac ? await this.#ctx.machines.byMac(mac) : undefined;
       return machine ? this.#render(machine, mac, loader, address) : undefined;

@@ -10,16 +10,20 @@ test('an iPXE profile is served as it is', () => {
 });
 
 test('a pxelinux profile is translated: kernel, initrd (both styles), append', () => {
-  const profile = 'DEFAULT install\nPROMPT 0\nLABEL rescue\n  KERNEL r/vmlinuz\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND initrd=debian/initrd.gz,extra.img auto=true console=ttyS0\n';
-  assert.equal(toIpxe(profile, 'n1', S), [
-    '#!ipxe',
-    'echo anvil: booting n1 (install)',
-    `kernel ${S}/tftp/debian/vmlinuz initrd=initrd.gz initrd=extra.img auto=true console=ttyS0`,
-    `initrd ${S}/tftp/debian/initrd.gz`,
-    `initrd ${S}/tftp/extra.img`,
-    'boot',
-    '',
-  ].join('\n'));
+  const profile =
+    'DEFAULT install\nPROMPT 0\nLABEL rescue\n  KERNEL r/vmlinuz\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND initrd=debian/initrd.gz,extra.img auto=true console=ttyS0\n';
+  assert.equal(
+    toIpxe(profile, 'n1', S),
+    [
+      '#!ipxe',
+      'echo anvil: booting n1 (install)',
+      `kernel ${S}/tftp/debian/vmlinuz initrd=initrd.gz initrd=extra.img auto=true console=ttyS0`,
+      `initrd ${S}/tftp/debian/initrd.gz`,
+      `initrd ${S}/tftp/extra.img`,
+      'boot',
+      '',
+    ].join('\n'),
+  );
   const withInitrdLine = parsePxelinux('KERNEL /k\nINITRD http://y/i.gz\nAPPEND a=b');
   assert.deepEqual(withInitrdLine, { label: '', kernel: '/k', initrds: ['http://y/i.gz'], append: 'a=b', localboot: undefined });
   assert.match(toIpxe('KERNEL /k\nINITRD http://y/i.gz\n', 'n', S), /kernel http:\/\/10\.0\.0\.1:8080\/tftp\/k initrd=i\.gz\ninitrd http:\/\/y\/i\.gz/);

@@ -22,7 +22,13 @@ export interface PxelinuxEntry {
 
 /** The entry pxelinux would boot: the DEFAULT label's (or the first, or the top-level lines). */
 export function parsePxelinux(text: string): PxelinuxEntry | undefined {
-  interface Draft { label: string; kernel?: string; initrds: string[]; append: string; localboot?: number }
+  interface Draft {
+    label: string;
+    kernel?: string;
+    initrds: string[];
+    append: string;
+    localboot?: number;
+  }
   const entries: Draft[] = [];
   const top: Draft = { label: '', initrds: [], append: '' };
   let current = top;
@@ -33,24 +39,47 @@ export function parsePxelinux(text: string): PxelinuxEntry | undefined {
     const [keyword = '', ...rest] = line.split(/\s+/);
     const value = rest.join(' ');
     switch (keyword.toUpperCase()) {
-      case 'DEFAULT': defaultLabel = value.split(/\s+/)[0]; break;
-      case 'LABEL': current = { label: value, initrds: [], append: '' }; entries.push(current); break;
-      case 'KERNEL': case 'LINUX': current.kernel = value.split(/\s+/)[0]; break;
-      case 'INITRD': current.initrds.push(...value.split(',').map((s) => s.trim()).filter(Boolean)); break;
-      case 'APPEND': current.append = value; break;
-      case 'LOCALBOOT': current.localboot = Number.parseInt(value || '0', 10) || 0; break;
-      default: break;
+      case 'DEFAULT':
+        defaultLabel = value.split(/\s+/)[0];
+        break;
+      case 'LABEL':
+        current = { label: value, initrds: [], append: '' };
+        entries.push(current);
+        break;
+      case 'KERNEL':
+      case 'LINUX':
+        current.kernel = value.split(/\s+/)[0];
+        break;
+      case 'INITRD':
+        current.initrds.push(
+          ...value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
+        break;
+      case 'APPEND':
+        current.append = value;
+        break;
+      case 'LOCALBOOT':
+        current.localboot = Number.parseInt(value || '0', 10) || 0;
+        break;
+      default:
+        break;
     }
   }
   const chosen = entries.find((e) => e.label === defaultLabel) ?? (top.kernel || top.localboot !== undefined ? top : entries[0]);
   if (!chosen) return undefined;
   // initrd= in APPEND names initrds too (the usual pxelinux style); iPXE wants them as commands.
   const initrds = [...chosen.initrds];
-  const append = chosen.append.split(/\s+/).filter((arg) => {
-    const m = /^initrd=(.+)$/.exec(arg);
-    if (m) initrds.push(...m[1]!.split(','));
-    return arg !== '' && !m;
-  }).join(' ');
+  const append = chosen.append
+    .split(/\s+/)
+    .filter((arg) => {
+      const m = /^initrd=(.+)$/.exec(arg);
+      if (m) initrds.push(...m[1]!.split(','));
+      return arg !== '' && !m;
+    })
+    .join(' ');
   return { label: chosen.label, kernel: chosen.kernel, initrds, append, localboot: chosen.localboot };
 }
 
@@ -75,7 +104,13 @@ export function toIpxe(rendered: string, name: string, server: string): string {
   const flavour = flavourOf(rendered);
   if (flavour === 'ipxe') return rendered;
   if (flavour === 'grub') {
-    return ['#!ipxe', `echo anvil: ${name}'s profile is a GRUB configuration, which iPXE cannot run; fetch grub.cfg-01-<mac> over TFTP instead`, 'prompt --timeout 10000 Press a key to retry || ', 'reboot', ''].join('\n');
+    return [
+      '#!ipxe',
+      `echo anvil: ${name}'s profile is a GRUB configuration, which iPXE cannot run; fetch grub.cfg-01-<mac> over TFTP instead`,
+      'prompt --timeout 10000 Press a key to retry || ',
+      'reboot',
+      '',
+    ].join('\n');
   }
   const entry = parsePxelinux(rendered);
   if (!entry || (entry.localboot === undefined && !entry.kernel)) return localBootScript(name);

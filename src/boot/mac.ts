@@ -10,7 +10,10 @@ export function parseMac(text: string): string | undefined {
   const body = /^01-([0-9a-f]{2}-){5}[0-9a-f]{2}$/.test(trimmed) ? trimmed.slice(3) : trimmed;
   let hex: string;
   if (/^([0-9a-f]{1,2}[:-]){5}[0-9a-f]{1,2}$/.test(body)) {
-    hex = body.split(/[:-]/).map((b) => b.padStart(2, '0')).join('');
+    hex = body
+      .split(/[:-]/)
+      .map((b) => b.padStart(2, '0'))
+      .join('');
   } else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/.test(body)) {
     hex = body.replaceAll('.', '');
   } else {

@@ -53,16 +53,26 @@ export class Machines {
   /** pxemngr addsystem: a new machine with its MACs, or more MACs for an existing one. */
   async add(name: string, macTexts: readonly string[]): Promise<{ machine: Machine; created: boolean; added: string[] }> {
     if (name === DEFAULT_SYSTEM) throw invalid('RESERVED_NAME', `'${DEFAULT_SYSTEM}' is reserved for the profile of unknown machines; choose another name`);
-    if (!MACHINE_NAME.test(name)) throw invalid('INVALID_NAME', `'${name}' is not a valid machine name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    if (!MACHINE_NAME.test(name))
+      throw invalid('INVALID_NAME', `'${name}' is not a valid machine name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
     if (macTexts.length === 0) throw invalid('MAC_REQUIRED', `give at least one MAC address for '${name}'`);
     const macs = [...new Set(macTexts.map(normalizeMac))];
     const now = stamp(this.#clock);
     return this.#db.transaction().execute(async (trx) => {
-      const owners = await trx.selectFrom('macs').innerJoin('machines', 'machines.id', 'macs.machine_id')
-        .select(['macs.mac', 'machines.name']).where('macs.mac', 'in', macs).execute();
+      const owners = await trx
+        .selectFrom('macs')
+        .innerJoin('machines', 'machines.id', 'macs.machine_id')
+        .select(['macs.mac', 'machines.name'])
+        .where('macs.mac', 'in', macs)
+        .execute();
       const taken = owners.filter((o) => o.name !== name);
       if (taken.length > 0) {
-        throw new AnvilError('MAC_IN_USE', 'conflict', taken.map((o) => `MAC ${o.mac} already belongs to machine '${o.name}'`).join('; ') + `; a MAC belongs to one machine (see pxemngr dpysystem ${taken[0]!.name})`);
+        throw new AnvilError(
+          'MAC_IN_USE',
+          'conflict',
+          taken.map((o) => `MAC ${o.mac} already belongs to machine '${o.name}'`).join('; ') +
+            `; a MAC belongs to one machine (see pxemngr dpysystem ${taken[0]!.name})`,
+        );
       }
       let machine = await trx.selectFrom('machines').selectAll().where('name', '=', name).executeTakeFirst();
       const created = machine === undefined;
@@ -88,7 +98,9 @@ export class Machines {
   }
 
   async byMac(mac: string): Promise<Machine | undefined> {
-    return this.#db.selectFrom('machines').selectAll()
+    return this.#db
+      .selectFrom('machines')
+      .selectAll()
       .where('id', '=', (eb) => eb.selectFrom('macs').select('machine_id').where('mac', '=', mac))
       .executeTakeFirst();
   }
@@ -104,7 +116,10 @@ export class Machines {
   }
 
   async #unknown(what: string, mac?: string): Promise<AnvilError> {
-    const count = await this.#db.selectFrom('machines').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const count = await this.#db
+      .selectFrom('machines')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     const hint = Number(count.n) === 0 ? 'no machines are enrolled yet (pxemngr addsystem NAME MAC)' : 'see pxemngr dpysystem -l for the list';
     return notFound('UNKNOWN_MACHINE', `no machine ${mac ? `with MAC ${mac}` : `named '${what}'`}; ${hint}`);
   }
@@ -118,7 +133,11 @@ export class Machines {
   async list(onlyId?: number): Promise<MachineSummary[]> {
     let machinesQuery = this.#db.selectFrom('machines').selectAll().orderBy('name');
     let macsQuery = this.#db.selectFrom('macs').select(['mac', 'machine_id']).orderBy('mac');
-    let bootsQuery = this.#db.selectFrom('boot_log').select((e) => e.fn.max('id').as('id')).where('kind', '=', 'boot').groupBy('machine_id');
+    let bootsQuery = this.#db
+      .selectFrom('boot_log')
+      .select((e) => e.fn.max('id').as('id'))
+      .where('kind', '=', 'boot')
+      .groupBy('machine_id');
     if (onlyId !== undefined) {
       machinesQuery = machinesQuery.where('id', '=', onlyId);
       macsQuery = macsQuery.where('machine_id', '=', onlyId);
@@ -166,8 +185,24 @@ export class Machines {
   async #setNext(machine: Machine, profile: string, once: boolean, reason: BootReason): Promise<void> {
     const now = stamp(this.#clock);
     await this.#db.transaction().execute(async (trx) => {
-      await trx.updateTable('machines').set({ next_profile: profile, next_once: once ? 1 : 0, updated_at: now }).where('id', '=', machine.id).execute();
-      await trx.insertInto('boot_log').values({ machine_id: machine.id, at: now, kind: 'nextboot', profile, reason: once ? `${reason} (once)` : reason, loader: null, arch: null, address: null }).execute();
+      await trx
+        .updateTable('machines')
+        .set({ next_profile: profile, next_once: once ? 1 : 0, updated_at: now })
+        .where('id', '=', machine.id)
+        .execute();
+      await trx
+        .insertInto('boot_log')
+        .values({
+          machine_id: machine.id,
+          at: now,
+          kind: 'nextboot',
+          profile,
+          reason: once ? `${reason} (once)` : reason,
+          loader: null,
+          arch: null,
+          address: null,
+        })
+        .execute();
     });
   }
 
@@ -179,13 +214,25 @@ export class Machines {
     const now = stamp(this.#clock);
     return this.#db.transaction().execute(async (trx) => {
       const current = await trx.selectFrom('machines').selectAll().where('id', '=', machine.id).executeTakeFirstOrThrow();
-      await trx.insertInto('boot_log').values({
-        machine_id: current.id, at: now, kind: 'boot', profile: current.next_profile, reason: 'boot served',
-        loader: info.loader ?? null, arch: info.arch ?? null, address: info.address ?? null,
-      }).execute();
+      await trx
+        .insertInto('boot_log')
+        .values({
+          machine_id: current.id,
+          at: now,
+          kind: 'boot',
+          profile: current.next_profile,
+          reason: 'boot served',
+          loader: info.loader ?? null,
+          arch: info.arch ?? null,
+          address: info.address ?? null,
+        })
+        .execute();
       if (current.next_once === 1) {
         await trx.updateTable('machines').set({ next_profile: LOCAL_PROFILE, next_once: 0, updated_at: now }).where('id', '=', current.id).execute();
-        await trx.insertInto('boot_log').values({ machine_id: current.id, at: now, kind: 'nextboot', profile: LOCAL_PROFILE, reason: 'once-rule', loader: null, arch: null, address: null }).execute();
+        await trx
+          .insertInto('boot_log')
+          .values({ machine_id: current.id, at: now, kind: 'nextboot', profile: LOCAL_PROFILE, reason: 'once-rule', loader: null, arch: null, address: null })
+          .execute();
       }
       return { machine: current, profile: current.next_profile };
     });
@@ -194,12 +241,17 @@ export class Machines {
   /** A MAC anvil does not know asked to boot: list it as discovered (first and last seen). */
   async discover(mac: string, info: ServeBootInfo): Promise<void> {
     const now = stamp(this.#clock);
-    const seen = await this.#db.updateTable('discovered')
+    const seen = await this.#db
+      .updateTable('discovered')
       .set((eb) => ({ last_seen: now, boots: eb('boots', '+', 1), arch: info.arch ?? null, loader: info.loader ?? null, address: info.address ?? null }))
-      .where('mac', '=', mac).executeTakeFirst();
+      .where('mac', '=', mac)
+      .executeTakeFirst();
     if (seen.numUpdatedRows === 0n) {
-      await this.#db.insertInto('discovered').values({ mac, arch: info.arch ?? null, loader: info.loader ?? null, address: info.address ?? null, first_seen: now, last_seen: now })
-        .onConflict((oc) => oc.column('mac').doUpdateSet({ last_seen: now })).execute();
+      await this.#db
+        .insertInto('discovered')
+        .values({ mac, arch: info.arch ?? null, loader: info.loader ?? null, address: info.address ?? null, first_seen: now, last_seen: now })
+        .onConflict((oc) => oc.column('mac').doUpdateSet({ last_seen: now }))
+        .execute();
     }
   }
 
@@ -211,7 +263,10 @@ export class Machines {
 
   /** How many discovered machines there are (the fleet page shows the newest only). */
   async discoveredCount(): Promise<number> {
-    const row = await this.#db.selectFrom('discovered').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await this.#db
+      .selectFrom('discovered')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

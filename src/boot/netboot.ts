@@ -53,7 +53,13 @@ export function interfaceAddress(name: string): { address: string; netmask: stri
   const all = networkInterfaces();
   const v4 = all[name]?.find((a) => a.family === 'IPv4') ?? addressFromIp(name);
   if (!v4) {
-    throw invalid('UNKNOWN_INTERFACE', `interface '${name}' has no IPv4 address; interfaces: ${Object.entries(all).filter(([, as]) => as?.some((a) => a.family === 'IPv4')).map(([n]) => n).join(', ')}`);
+    throw invalid(
+      'UNKNOWN_INTERFACE',
+      `interface '${name}' has no IPv4 address; interfaces: ${Object.entries(all)
+        .filter(([, as]) => as?.some((a) => a.family === 'IPv4'))
+        .map(([n]) => n)
+        .join(', ')}`,
+    );
   }
   return { address: v4.address, netmask: v4.netmask };
 }
@@ -84,9 +90,12 @@ export async function startNetboot(services: Services, resolver: AddressResolver
   if (options.tftp) {
     const handler = tftpBootFiles({ machines: services.machines, profiles: services.profiles, resolver, server: httpBase }, services.paths.tftpRoot);
     tftp = new TftpServer({
-      handler, host: options.tftp.host, port: options.tftp.port,
+      handler,
+      host: options.tftp.host,
+      port: options.tftp.port,
       onEvent: (event) => {
-        if (event.type === 'transfer-end') log.info({ tftp: event.path, client: event.client.address, outcome: event.outcome, bytes: event.bytes }, 'tftp transfer');
+        if (event.type === 'transfer-end')
+          log.info({ tftp: event.path, client: event.client.address, outcome: event.outcome, bytes: event.bytes }, 'tftp transfer');
         else if (event.type === 'request-refused') log.info({ tftp: event.path, client: event.client.address, error: event.message }, 'tftp refused');
         else if (event.type === 'handler-error') log.error({ tftp: event.path, err: event.error }, 'tftp file failed');
       },
@@ -106,7 +115,11 @@ export async function startNetboot(services: Services, resolver: AddressResolver
     let pool;
     if (options.dhcp.mode === 'server') {
       const m = /^\s*(\d+\.\d+\.\d+\.\d+)\s*-\s*(\d+\.\d+\.\d+\.\d+)\s*$/.exec(options.dhcp.range ?? '');
-      if (!m) throw invalid('DHCP_RANGE', `--dhcp server needs --dhcp-range FIRST-LAST on ${options.dhcp.interface}'s network (e.g. --dhcp-range 10.9.0.100-10.9.0.199)`);
+      if (!m)
+        throw invalid(
+          'DHCP_RANGE',
+          `--dhcp server needs --dhcp-range FIRST-LAST on ${options.dhcp.interface}'s network (e.g. --dhcp-range 10.9.0.100-10.9.0.199)`,
+        );
       pool = { start: m[1]!, end: m[2]!, subnetMask: netmask, routers: [] };
     }
     const dir = join(services.paths.data, 'dhcp');
@@ -125,7 +138,18 @@ export async function startNetboot(services: Services, resolver: AddressResolver
       ...(options.dhcp.port !== undefined ? { port: options.dhcp.port } : {}),
       ...(options.dhcp.pxePort !== undefined ? { pxePort: options.dhcp.pxePort } : {}),
     });
-    dhcp.on('reply', (r) => log.info({ dhcp: r.request, reply: r.reply, mac: r.mac, address: r.address, boot: r.boot.kind === 'script' ? r.boot.url : r.boot.kind === 'loader' ? r.boot.file : r.boot.kind }, 'dhcp reply'));
+    dhcp.on('reply', (r) =>
+      log.info(
+        {
+          dhcp: r.request,
+          reply: r.reply,
+          mac: r.mac,
+          address: r.address,
+          boot: r.boot.kind === 'script' ? r.boot.url : r.boot.kind === 'loader' ? r.boot.file : r.boot.kind,
+        },
+        'dhcp reply',
+      ),
+    );
     dhcp.on('error', (error) => log.error({ err: error }, 'dhcp error'));
     await dhcp.start();
     const server = dhcp;

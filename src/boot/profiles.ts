@@ -28,12 +28,20 @@ export class Profiles {
   /** pxemngr syncbootnames: records the profiles found in the folder. */
   async sync(now: string): Promise<ProfileSyncReport> {
     if (!existsSync(join(this.dir, LOCAL_PROFILE + PROFILE_EXTENSION))) {
-      throw new AnvilError('LOCAL_PROFILE_MISSING', 'invalid', `${join(this.dir, 'local.prof')} is missing: it is mandatory and must boot the local disk (for pxelinux: 'LOCALBOOT 0'); create it and run syncbootnames again`);
+      throw new AnvilError(
+        'LOCAL_PROFILE_MISSING',
+        'invalid',
+        `${join(this.dir, 'local.prof')} is missing: it is mandatory and must boot the local disk (for pxelinux: 'LOCALBOOT 0'); create it and run syncbootnames again`,
+      );
     }
     const { names, problems } = await scanTemplates(this.dir, PROFILE_EXTENSION);
     if (!names.includes(LOCAL_PROFILE)) {
       const problem = problems.find((p) => p.file.endsWith('/local.prof'));
-      throw new AnvilError('LOCAL_PROFILE_INVALID', 'invalid', `local.prof does not parse${problem?.line ? ` (line ${problem.line})` : ''}: ${problem?.message ?? 'unknown problem'}`);
+      throw new AnvilError(
+        'LOCAL_PROFILE_INVALID',
+        'invalid',
+        `local.prof does not parse${problem?.line ? ` (line ${problem.line})` : ''}: ${problem?.message ?? 'unknown problem'}`,
+      );
     }
     return { ...(await syncNames(this.#db, 'profiles', names, now)), problems };
   }

@@ -3,9 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import {
-  AMT_HTTPS_PORT, AmtClient, AmtFailure, BOOT_DEVICES, ptStatusMessage,
-} from '../protocols/amt/index.ts';
+import { AMT_HTTPS_PORT, AmtClient, AmtFailure, BOOT_DEVICES, ptStatusMessage } from '../protocols/amt/index.ts';
 import type { AmtBootDevice, AmtInfo, AmtPowerAction, AmtPowerState } from '../protocols/amt/index.ts';
 import { UsageError } from './command.ts';
 
@@ -38,22 +36,38 @@ Environment: AMT_PASSWORD  the AMT password (never put it on the command line).
 Exit status: 0 done (or canceled at the prompt), 1 AMT refused or could not be reached, 2 usage.`;
 
 const COMMANDS: Readonly<Record<string, AmtPowerAction | 'info'>> = {
-  info: 'info', reset: 'reset', powerup: 'on', powerdown: 'off', powercycle: 'cycle',
+  info: 'info',
+  reset: 'reset',
+  powerup: 'on',
+  powerdown: 'off',
+  powercycle: 'cycle',
 };
 
 /** amttool's Powerstate text for a WS-Man power state (ACPI S-states, as AMT's SOAP side reports them). */
 const S_STATE: Readonly<Record<AmtPowerState, string>> = {
-  on: 'S0', sleep: 'S3', hibernate: 'S4', off: 'S5 (soft-off)', unknown: 'Off',
+  on: 'S0',
+  sleep: 'S3',
+  hibernate: 'S4',
+  off: 'S5 (soft-off)',
+  unknown: 'Off',
 };
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: true, options: {
-        user: { type: 'string' }, 'password-file': { type: 'string' }, yes: { type: 'boolean', short: 'y' },
-        wsman: { type: 'boolean' }, soap: { type: 'boolean' }, https: { type: 'boolean' },
-        'allow-self-signed': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      args: argv,
+      allowPositionals: true,
+      options: {
+        user: { type: 'string' },
+        'password-file': { type: 'string' },
+        yes: { type: 'boolean', short: 'y' },
+        wsman: { type: 'boolean' },
+        soap: { type: 'boolean' },
+        https: { type: 'boolean' },
+        'allow-self-signed': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -83,13 +97,17 @@ export async function run(argv: string[]): Promise<number> {
   const { host, port } = splitTarget(target);
   const password = o['password-file'] !== undefined ? await readPasswordFile(o['password-file']) : process.env['AMT_PASSWORD'];
   if (password === undefined) throw new UsageError('no password: set AMT_PASSWORD (or give --password-file)');
-  const client = new AmtClient({
-    host, password,
-    ...(port !== undefined ? { port } : {}),
-    scheme: o.https || port === AMT_HTTPS_PORT ? 'https' : 'http',
-    ...(o.user !== undefined ? { user: o.user } : {}),
-    allowSelfSigned: o['allow-self-signed'] === true,
-  }, { protocol: o.wsman ? 'wsman' : o.soap ? 'soap' : 'auto' });
+  const client = new AmtClient(
+    {
+      host,
+      password,
+      ...(port !== undefined ? { port } : {}),
+      scheme: o.https || port === AMT_HTTPS_PORT ? 'https' : 'http',
+      ...(o.user !== undefined ? { user: o.user } : {}),
+      allowSelfSigned: o['allow-self-signed'] === true,
+    },
+    { protocol: o.wsman ? 'wsman' : o.soap ? 'soap' : 'auto' },
+  );
   try {
     if (command === 'info') return await info(client, host, o.json === true);
     return await powerCommand(client, host, commandName, command, bootDevice, { yes: o.yes === true, json: o.json === true });
@@ -125,24 +143,46 @@ async function info(client: AmtClient, host: string, json: boolean): Promise<num
     const flags = (value: number, names: Array<[number, string]>): string => names.map(([bit, name]) => (value & bit ? `${name} ` : '')).join('');
     out += 'Remote Control Capabilities:\n';
     out += `    IanaOemNumber                   ${c.ianaOemNumber.toString(16)}\n`;
-    out += `    OemDefinedCapabilities          ${flags(c.oemDefinedCapabilities, [[0x01, 'IDER'], [0x02, 'SOL'], [0x04, 'BiosReflash'], [0x08, 'BiosSetup'], [0x10, 'BiosPause']])}\n`;
-    out += `    SpecialCommandsSupported        ${flags(c.specialCommandsSupported, [[0x0100, 'PXE-boot'], [0x0200, 'HD-boot'], [0x0400, 'HD-boot-safemode'], [0x0800, 'diag-boot'], [0x1000, 'cd-boot']])}\n`;
+    out += `    OemDefinedCapabilities          ${flags(c.oemDefinedCapabilities, [
+      [0x01, 'IDER'],
+      [0x02, 'SOL'],
+      [0x04, 'BiosReflash'],
+      [0x08, 'BiosSetup'],
+      [0x10, 'BiosPause'],
+    ])}\n`;
+    out += `    SpecialCommandsSupported        ${flags(c.specialCommandsSupported, [
+      [0x0100, 'PXE-boot'],
+      [0x0200, 'HD-boot'],
+      [0x0400, 'HD-boot-safemode'],
+      [0x0800, 'diag-boot'],
+      [0x1000, 'cd-boot'],
+    ])}\n`;
     // amttool tests powerup with mask 0x03, so it shows whenever powercycle or powerdown does.
-    out += `    SystemCapabilitiesSupported     ${flags(c.systemCapabilitiesSupported, [[0x01, 'powercycle'], [0x02, 'powerdown'], [0x03, 'powerup'], [0x04, 'reset']])}\n`;
+    out += `    SystemCapabilitiesSupported     ${flags(c.systemCapabilitiesSupported, [
+      [0x01, 'powercycle'],
+      [0x02, 'powerdown'],
+      [0x03, 'powerup'],
+      [0x04, 'reset'],
+    ])}\n`;
     out += `    SystemFirmwareCapabilities      ${c.systemFirmwareCapabilities.toString(16)}\n`;
   }
   process.stdout.write(out);
   return 0;
 }
 
-async function powerCommand(client: AmtClient, host: string, name: string, action: AmtPowerAction, bootDevice: AmtBootDevice | undefined,
-  o: { yes: boolean; json: boolean }): Promise<number> {
+async function powerCommand(
+  client: AmtClient,
+  host: string,
+  name: string,
+  action: AmtPowerAction,
+  bootDevice: AmtBootDevice | undefined,
+  o: { yes: boolean; json: boolean },
+): Promise<number> {
   const protocol = await client.protocol();
   if (!o.json) {
     // amttool names the machine by the host and domain name AMT was given.
-    const names = protocol === 'soap'
-      ? { hostname: await client.soap.getHostName(), domain: await client.soap.getDomainName() }
-      : await client.wsman.getHostName();
+    const names =
+      protocol === 'soap' ? { hostname: await client.soap.getHostName(), domain: await client.soap.getDomainName() } : await client.wsman.getHostName();
     const label = `${names.hostname}.${names.domain}`;
     process.stdout.write(`host ${label}, ${name} [y/N] ? `);
     if (!o.yes) {

@@ -36,11 +36,23 @@ export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: false, options: {
-        address: { type: 'string' }, port: { type: 'string' }, user: { type: 'string' }, password: { type: 'string' },
-        'password-file': { type: 'string' }, tls: { type: 'boolean' }, protocols: { type: 'string' }, power: { type: 'string' },
-        graceful: { type: 'boolean' }, 'amt-version': { type: 'string' }, hostname: { type: 'string' }, domain: { type: 'string' },
-        quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      args: argv,
+      allowPositionals: false,
+      options: {
+        address: { type: 'string' },
+        port: { type: 'string' },
+        user: { type: 'string' },
+        password: { type: 'string' },
+        'password-file': { type: 'string' },
+        tls: { type: 'boolean' },
+        protocols: { type: 'string' },
+        power: { type: 'string' },
+        graceful: { type: 'boolean' },
+        'amt-version': { type: 'string' },
+        hostname: { type: 'string' },
+        domain: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -53,8 +65,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const port = o.port === undefined ? EMULATOR_DEFAULTS.port : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, not '${o.port}'`);
-  const protocols = (o.protocols ?? 'wsman,soap').split(',').map((p) => p.trim()).filter(Boolean);
-  if (protocols.length === 0 || protocols.some((p) => p !== 'wsman' && p !== 'soap')) throw new UsageError(`--protocols takes wsman, soap or both, not '${o.protocols}'`);
+  const protocols = (o.protocols ?? 'wsman,soap')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (protocols.length === 0 || protocols.some((p) => p !== 'wsman' && p !== 'soap'))
+    throw new UsageError(`--protocols takes wsman, soap or both, not '${o.protocols}'`);
   if (o.power !== undefined && o.power !== 'on' && o.power !== 'off') throw new UsageError(`--power takes on or off, not '${o.power}'`);
   const password = o.password ?? (o['password-file'] !== undefined ? await readPasswordFile(o['password-file']) : process.env['AMT_PASSWORD']);
   if (password === undefined || password === '') throw new UsageError('no password: set AMT_PASSWORD, or give --password-file (or --password)');
@@ -63,7 +79,11 @@ export async function run(argv: string[]): Promise<number> {
   const tls = o.tls ? await makeSelfSignedCertificate(hostname) : undefined;
   const handler = new MemoryAmtHandler({ power: o.power === 'on' ? 'on' : 'off', actions: o.graceful ? ALL_POWER_ACTIONS : BASIC_POWER_ACTIONS });
   const emulator = new AmtEmulator({
-    password, handler, port, protocols: protocols as AmtProtocol[], hostname,
+    password,
+    handler,
+    port,
+    protocols: protocols as AmtProtocol[],
+    hostname,
     address: o.address ?? EMULATOR_DEFAULTS.address,
     user: o.user ?? EMULATOR_DEFAULTS.user,
     ...(tls ? { tls } : {}),
@@ -73,7 +93,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   const bound = await emulator.listen();
   const host = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-  process.stdout.write(`listening on ${tls ? 'https' : 'http'}://${host}:${bound.port} (user ${o.user ?? EMULATOR_DEFAULTS.user}; ${protocols.join(' and ')})\n`);
+  process.stdout.write(
+    `listening on ${tls ? 'https' : 'http'}://${host}:${bound.port} (user ${o.user ?? EMULATOR_DEFAULTS.user}; ${protocols.join(' and ')})\n`,
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -58,7 +58,8 @@ function integer(text: string | undefined, name: string, min: number, max: numbe
 /** IPv4 address plus n, e.g. 127.0.0.1 + 1 = 127.0.0.2. */
 export function nextIpv4(address: string, n: number): string {
   const parts = address.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new UsageError(`--spread-addresses needs an IPv4 --address, not '${address}'`);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
+    throw new UsageError(`--spread-addresses needs an IPv4 --address, not '${address}'`);
   const value = ((parts[0] as number) * 2 ** 24 + (parts[1] as number) * 2 ** 16 + (parts[2] as number) * 2 ** 8 + (parts[3] as number) + n) >>> 0;
   return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
 }
@@ -114,9 +115,11 @@ export async function run(argv: string[]): Promise<number> {
   const secret = password(v);
   if (Buffer.byteLength(secret) > 20) throw new UsageError('the password must be at most 20 bytes (16 for IPMI 1.5)');
   const cipherSuites = v['cipher-suites']?.split(',').map((s) => integer(s.trim(), '--cipher-suites', 0, 255, 0));
-  for (const id of cipherSuites ?? []) if (!CIPHER_SUITES.has(id)) throw new UsageError(`cipher suite ${id} is not supported; known: ${[...CIPHER_SUITES.keys()].join(',')}`);
+  for (const id of cipherSuites ?? [])
+    if (!CIPHER_SUITES.has(id)) throw new UsageError(`cipher suite ${id} is not supported; known: ${[...CIPHER_SUITES.keys()].join(',')}`);
   const authTypes = v['auth-types']?.split(',').map((s) => s.trim());
-  for (const t of authTypes ?? []) if (t !== 'md5' && t !== 'password' && t !== 'none') throw new UsageError(`--auth-types: unknown '${t}' (md5, password, none)`);
+  for (const t of authTypes ?? [])
+    if (t !== 'md5' && t !== 'password' && t !== 'none') throw new UsageError(`--auth-types: unknown '${t}' (md5, password, none)`);
   const maxSessions = integer(v['max-sessions'], '--max-sessions', 1, 64, DEFAULT_MAX_SESSIONS);
   const sessionTimeoutMs = integer(v['session-timeout'], '--session-timeout', 1, 86_400, DEFAULT_SESSION_TIMEOUT_MS / 1000) * 1000;
   if (!v['spread-addresses'] && port !== 0 && port + count - 1 > 65535) throw new UsageError(`--count ${count} from port ${port} runs past 65535`);
@@ -141,7 +144,14 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     await server.close();
     const code = (error as { code?: string }).code;
-    const hint = code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 6230)' : code === 'EADDRINUSE' ? ' (already in use: pick another --port)' : code === 'EADDRNOTAVAIL' ? ' (no such local address)' : '';
+    const hint =
+      code === 'EACCES'
+        ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 6230)'
+        : code === 'EADDRINUSE'
+          ? ' (already in use: pick another --port)'
+          : code === 'EADDRNOTAVAIL'
+            ? ' (no such local address)'
+            : '';
     throw new Error(`cannot listen: ${(error as Error).message}${hint}`, { cause: error });
   }
   for (const [i, b] of started.entries()) {

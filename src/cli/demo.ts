@@ -24,14 +24,20 @@ interface DemoOptions extends ParsedServerOptions {
 
 export async function run(argv: string[]): Promise<number> {
   let code = 0;
-  const cmd = serverOptions(new Command('anvil demo').description('Run anvil with a demo lab: seeded profiles and tests, and machines that boot, run tests and upload results — QEMU VMs behind emulated IPMI BMCs when QEMU is installed, simulated machines otherwise'), '0.0.0.0:8080')
+  const cmd = serverOptions(
+    new Command('anvil demo').description(
+      'Run anvil with a demo lab: seeded profiles and tests, and machines that boot, run tests and upload results — QEMU VMs behind emulated IPMI BMCs when QEMU is installed, simulated machines otherwise',
+    ),
+    '0.0.0.0:8080',
+  )
     .option('--no-simulate', 'start no simulated machines (QEMU VMs still start)')
     .option('--simulated', 'simulated machines only, even when QEMU is installed')
     .option('--lab-vms <n>', `how many demo machines are QEMU VMs (${DEMO_VM_MEMORY_MB} MB each, TCG) when QEMU is installed`, String(DEFAULT_DEMO_VMS));
   cmd.setOptionValueWithSource('data', './anvil-demo', 'default');
   cmd.action(async (o: DemoOptions) => {
     const vmCount = Number(o.labVms);
-    if (!Number.isInteger(vmCount) || vmCount < 0 || vmCount > DEMO_MACHINES.length) throw new UsageError(`--lab-vms '${o.labVms}' must be an integer from 0 to ${DEMO_MACHINES.length}`);
+    if (!Number.isInteger(vmCount) || vmCount < 0 || vmCount > DEMO_MACHINES.length)
+      throw new UsageError(`--lab-vms '${o.labVms}' must be an integer from 0 to ${DEMO_MACHINES.length}`);
     code = await serveUntilSignalled(async (signal) => {
       // anvil stops after the QEMU lab, whose VMs it powers through its drivers.
       const anvilStop = new AbortController();
@@ -41,21 +47,31 @@ export async function run(argv: string[]): Promise<number> {
       await seedDemo(running.services);
       const { token } = await running.services.tokens.create('admin', 'demo');
       const say = (line: string): void => void process.stdout.write(`${line}\n`);
-      say([
-        '',
-        `anvil demo is running: ${running.url.replace('127.0.0.1', 'localhost')}/`,
-        `  sign in with this admin token: ${token}`,
-        `  data directory: ${running.services.paths.data}`,
-        `  API: ${running.url}/api/v1/docs   pxemngr: bin/pxemngr --data ${running.services.paths.data} dpysystem -l`,
-      ].join('\n'));
+      say(
+        [
+          '',
+          `anvil demo is running: ${running.url.replace('127.0.0.1', 'localhost')}/`,
+          `  sign in with this admin token: ${token}`,
+          `  data directory: ${running.services.paths.data}`,
+          `  API: ${running.url}/api/v1/docs   pxemngr: bin/pxemngr --data ${running.services.paths.data} dpysystem -l`,
+        ].join('\n'),
+      );
 
       let lab: QemuLab | undefined;
       const missing = o.simulated || vmCount === 0 ? undefined : qemuLabMissing();
       if (missing) say(`  no QEMU lab: ${missing}; the demo machines are simulated`);
       if (!o.simulated && vmCount > 0 && !missing) {
         try {
-          const starting = startQemuLab(running.services, { url: running.url, machines: DEMO_MACHINES.slice(0, vmCount), signal, log: (line) => process.stderr.write(`demo: ${line}\n`) });
-          labStopped = starting.then((started) => started.stopped, () => undefined);
+          const starting = startQemuLab(running.services, {
+            url: running.url,
+            machines: DEMO_MACHINES.slice(0, vmCount),
+            signal,
+            log: (line) => process.stderr.write(`demo: ${line}\n`),
+          });
+          labStopped = starting.then(
+            (started) => started.stopped,
+            () => undefined,
+          );
           lab = await starting;
           describeLab(lab, running.services.paths.data, say);
         } catch (error) {
@@ -80,9 +96,11 @@ function describeLab(lab: QemuLab, data: string, say: (line: string) => void): v
   say('  user network, isolated (restrict=on) but for a relay to anvil;');
   say(`  anvil powers them through their emulated IPMI BMCs (driver ipmi, user admin; password in ${data}/lab/vms/NAME.json):`);
   for (const m of lab.machines) say(`    ${m.name}  ${m.mac}  IPMI BMC ${m.bmc}`);
-  say(lab.profile
-    ? `  they boot profile ${lab.profile}, the tiny Linux: each boot runs the machine's next test, then it powers off and is powered on again`
-    : '  the tiny Linux is not built (scripts/tiny-linux), so they boot their seeded profiles, whose kernels the demo does not have');
+  say(
+    lab.profile
+      ? `  they boot profile ${lab.profile}, the tiny Linux: each boot runs the machine's next test, then it powers off and is powered on again`
+      : '  the tiny Linux is not built (scripts/tiny-linux), so they boot their seeded profiles, whose kernels the demo does not have',
+  );
   say(`  consoles: bin/anvil lab vm console NAME --data ${data}`);
 }
 

@@ -7,7 +7,11 @@ import { dataOptions, parseCommand } from './serve.ts';
 
 export async function run(argv: string[]): Promise<number> {
   let code = 0;
-  const cmd = dataOptions(new Command('anvil export-pxelinux').description('Write DIR/pxelinux.cfg/01-<mac> (and default) from each machine\'s next-boot profile, for a TFTP server of your own'))
+  const cmd = dataOptions(
+    new Command('anvil export-pxelinux').description(
+      "Write DIR/pxelinux.cfg/01-<mac> (and default) from each machine's next-boot profile, for a TFTP server of your own",
+    ),
+  )
     .argument('<dir>', 'the TFTP root to write into')
     .requiredOption('--public-url <url>', 'the base URL profiles see as {{ server }}, e.g. http://10.0.0.1:8080')
     .action(async (dir: string, o: { data: string; profiles?: string; tests?: string; publicUrl: string }) => {

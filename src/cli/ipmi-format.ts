@@ -64,7 +64,13 @@ export function mcInfoLines(d: DeviceId): string[] {
 }
 
 /** RFC 4122 §4.1.3 versions, in ipmitool's words. */
-const GUID_VERSIONS: Readonly<Record<number, string>> = { 1: 'Time-based', 2: 'DCE Security with POSIX UIDs (not for IPMI)', 3: 'Name-based using MD5', 4: 'Random or pseudo-random', 5: 'Name-based using SHA-1' };
+const GUID_VERSIONS: Readonly<Record<number, string>> = {
+  1: 'Time-based',
+  2: 'DCE Security with POSIX UIDs (not for IPMI)',
+  3: 'Name-based using MD5',
+  4: 'Random or pseudo-random',
+  5: 'Name-based using SHA-1',
+};
 
 /** 100 ns intervals between the RFC 4122 epoch (1582-10-15) and the Unix epoch (§4.1.4). */
 const UUID_EPOCH_OFFSET = 122192928000000000n;
@@ -89,28 +95,59 @@ function shortDate(d: Date): string {
 }
 
 const DEVICE_SELECTOR: Readonly<Record<number, string>> = {
-  0x00: 'No override', 0x04: 'Force PXE', 0x08: 'Force Boot from default Hard-Drive', 0x0c: 'Force Boot from default Hard-Drive, request Safe-Mode',
-  0x10: 'Force Boot from Diagnostic Partition', 0x14: 'Force Boot from CD/DVD', 0x18: 'Force Boot into BIOS Setup',
-  0x1c: 'Force Boot from remotely connected Floppy/primary removable media', 0x20: 'Force Boot from remotely connected CD/DVD',
-  0x24: 'Force Boot from primary remote media', 0x2c: 'Force Boot from remotely connected Hard-Drive', 0x3c: 'Force Boot from Floppy/primary removable media',
+  0x00: 'No override',
+  0x04: 'Force PXE',
+  0x08: 'Force Boot from default Hard-Drive',
+  0x0c: 'Force Boot from default Hard-Drive, request Safe-Mode',
+  0x10: 'Force Boot from Diagnostic Partition',
+  0x14: 'Force Boot from CD/DVD',
+  0x18: 'Force Boot into BIOS Setup',
+  0x1c: 'Force Boot from remotely connected Floppy/primary removable media',
+  0x20: 'Force Boot from remotely connected CD/DVD',
+  0x24: 'Force Boot from primary remote media',
+  0x2c: 'Force Boot from remotely connected Hard-Drive',
+  0x3c: 'Force Boot from Floppy/primary removable media',
 };
 const VERBOSITY = ['System Default', 'Request Quiet Display', 'Request Verbose Display', 'Flag error'];
-const REDIRECTION = ['Console redirection occurs per BIOS configuration setting (default)', 'Suppress (skip) console redirection if enabled', 'Request console redirection be enabled', 'reserved'];
-const MUX = ['BIOS uses recommended setting of the mux at the end of POST', 'Requests BIOS to force mux to BMC at conclusion of POST/start of OS boot', 'Requests BIOS to force mux to system at conclusion of POST/start of OS boot', 'reserved'];
+const REDIRECTION = [
+  'Console redirection occurs per BIOS configuration setting (default)',
+  'Suppress (skip) console redirection if enabled',
+  'Request console redirection be enabled',
+  'reserved',
+];
+const MUX = [
+  'BIOS uses recommended setting of the mux at the end of POST',
+  'Requests BIOS to force mux to BMC at conclusion of POST/start of OS boot',
+  'Requests BIOS to force mux to system at conclusion of POST/start of OS boot',
+  'reserved',
+];
 
 /** `chassis bootparam get N`; parameter 5 is spelled out as ipmitool does. */
 export function bootParamLines(param: number, r: BootOptionsResponse): string[] {
-  const lines = [`Boot parameter version: ${r.version}`, `Boot parameter ${param} is ${r.locked ? 'invalid/locked' : 'valid/unlocked'}`, `Boot parameter data: ${Array.from(r.data, hex2).join('')}`];
+  const lines = [
+    `Boot parameter version: ${r.version}`,
+    `Boot parameter ${param} is ${r.locked ? 'invalid/locked' : 'valid/unlocked'}`,
+    `Boot parameter data: ${Array.from(r.data, hex2).join('')}`,
+  ];
   if (param !== 5 || r.data.length < 5) return lines;
   const [b1 = 0, b2 = 0, b3 = 0, , b5 = 0] = r.data;
-  lines.push(' Boot Flags :', `   - Boot Flag ${b1 & 0x80 ? 'Valid' : 'Invalid'}`, `   - Options apply to ${b1 & 0x40 ? 'all future boots' : 'only next boot'}`, `   - ${b1 & 0x20 ? 'BIOS EFI boot ' : 'BIOS PC Compatible (legacy) boot '}`);
+  lines.push(
+    ' Boot Flags :',
+    `   - Boot Flag ${b1 & 0x80 ? 'Valid' : 'Invalid'}`,
+    `   - Options apply to ${b1 & 0x40 ? 'all future boots' : 'only next boot'}`,
+    `   - ${b1 & 0x20 ? 'BIOS EFI boot ' : 'BIOS PC Compatible (legacy) boot '}`,
+  );
   if (b2 & 0x80) lines.push('   - CMOS Clear');
   if (b2 & 0x40) lines.push('   - Lock Keyboard');
   lines.push(`   - Boot Device Selector : ${DEVICE_SELECTOR[b2 & 0x3c] ?? 'Reserved'}`);
   if (b2 & 0x02) lines.push('   - Screen Blank');
   if (b2 & 0x01) lines.push('   - Lock out Reset buttons');
   if (b3 & 0x80) lines.push('   - Lock out (power off/sleep request) via Power Button');
-  lines.push(`   - BIOS verbosity : ${VERBOSITY[(b3 >> 5) & 0x03]}`, `   - Console Redirection control : ${REDIRECTION[b3 & 0x03]}`, `   - BIOS Mux Control Override : ${MUX[b5 & 0x03]}`);
+  lines.push(
+    `   - BIOS verbosity : ${VERBOSITY[(b3 >> 5) & 0x03]}`,
+    `   - Console Redirection control : ${REDIRECTION[b3 & 0x03]}`,
+    `   - BIOS Mux Control Override : ${MUX[b5 & 0x03]}`,
+  );
   return lines;
 }
 
@@ -121,7 +158,13 @@ export function privilegeText(level: number): string {
 }
 
 export function userListLines(users: { id: number; name: string; access: UserAccess }[]): string[] {
-  return ['ID  Name\t     Callin  Link Auth\tIPMI Msg   Channel Priv Limit', ...users.map((u) => `${String(u.id).padEnd(4)}${u.name.padEnd(17)}${String(!u.access.callbackOnly).padEnd(8)}${String(u.access.linkAuth).padEnd(11)}${String(u.access.ipmiMessaging).padEnd(11)}${privilegeText(u.access.privilegeLimit)}`)];
+  return [
+    'ID  Name\t     Callin  Link Auth\tIPMI Msg   Channel Priv Limit',
+    ...users.map(
+      (u) =>
+        `${String(u.id).padEnd(4)}${u.name.padEnd(17)}${String(!u.access.callbackOnly).padEnd(8)}${String(u.access.linkAuth).padEnd(11)}${String(u.access.ipmiMessaging).padEnd(11)}${privilegeText(u.access.privilegeLimit)}`,
+    ),
+  ];
 }
 
 function number(v: number): string {
@@ -179,13 +222,15 @@ export function selLines(records: SelRecord[], sdrs?: SdrRecord[]): string[] {
     const id = r.recordId.toString(16).padStart(4);
     if (r.kind === 'oem') return `${id} | ${r.timestamp ? selTime(r.timestamp) : ''} OEM record ${hex2(r.recordType)} | ${r.data}`;
     const sdr = byNumber.get(r.sensorNumber);
-    const sensor = sdrs && sdr && (sdr.type === 'full' || sdr.type === 'compact') ? `${r.sensorTypeName} ${sdr.name}` : `${r.sensorTypeName} #0x${hex2(r.sensorNumber)}`;
+    const sensor =
+      sdrs && sdr && (sdr.type === 'full' || sdr.type === 'compact') ? `${r.sensorTypeName} ${sdr.name}` : `${r.sensorTypeName} #0x${hex2(r.sensorNumber)}`;
     let line = `${id} | ${selTime(r.timestamp)} ${sensor} | ${r.description} | ${r.asserted ? 'Asserted' : 'Deasserted'}`;
     // Threshold events whose data 2/3 carry the reading and the threshold (§29.7, event data 1 bits 7:4 = 0101).
     if (sdrs && sdr?.type === 'full' && r.eventType === 0x01 && (r.data[0] & 0xf0) === 0x50) {
       const reading = convertReading(r.data[1], sdr.conversion);
       const threshold = convertReading(r.data[2], sdr.conversion);
-      if (reading !== undefined && threshold !== undefined) line += ` | Reading ${number(reading)} ${r.data[0] & 0x01 ? '>' : '<'} Threshold ${number(threshold)} ${units(sdr)}`;
+      if (reading !== undefined && threshold !== undefined)
+        line += ` | Reading ${number(reading)} ${r.data[0] & 0x01 ? '>' : '<'} Threshold ${number(threshold)} ${units(sdr)}`;
     }
     return line;
   });
@@ -215,7 +260,10 @@ export function selInfoLines(i: SelInfo): string[] {
     `Last Del Time    : ${selInfoTime(i.lastErase)}`,
     `Overflow         : ${i.overflow}`,
     // ipmitool lists the operations from bit 3 down.
-    `Supported Cmds   : ${[...i.operations].reverse().map((op) => `'${op}' `).join('')}`,
+    `Supported Cmds   : ${[...i.operations]
+      .reverse()
+      .map((op) => `'${op}' `)
+      .join('')}`,
   ];
 }
 

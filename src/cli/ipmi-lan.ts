@@ -21,11 +21,23 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
   const sip = await get(LanParam.setInProgress);
   if (sip) line('Set in Progress', (values.setInProgress = setInProgress(sip)) as string);
   const support = await get(LanParam.authTypeSupport);
-  if (support) line('Auth Type Support', authTypes(support[0] ?? 0).map((a) => a + ' ').join(''));
+  if (support)
+    line(
+      'Auth Type Support',
+      authTypes(support[0] ?? 0)
+        .map((a) => a + ' ')
+        .join(''),
+    );
   const enables = await get(LanParam.authTypeEnables);
   if (enables && enables.length >= 5) {
     const names = ['Callback', 'User', 'Operator', 'Admin', 'OEM'];
-    names.forEach((n, i) => lines.push(`${(i === 0 ? 'Auth Type Enable' : '').padEnd(24)}: ${n.padEnd(9)}: ${authTypes(enables[i] ?? 0).map((a) => a + ' ').join('')}`));
+    names.forEach((n, i) =>
+      lines.push(
+        `${(i === 0 ? 'Auth Type Enable' : '').padEnd(24)}: ${n.padEnd(9)}: ${authTypes(enables[i] ?? 0)
+          .map((a) => a + ' ')
+          .join('')}`,
+      ),
+    );
     values.authTypeEnables = Object.fromEntries(names.map((n, i) => [n.toLowerCase(), authTypes(enables[i] ?? 0)]));
   }
   const source = await get(LanParam.ipAddressSource);
@@ -74,7 +86,13 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
   if (privs && privs.length >= 9) {
     const nibbles: number[] = [];
     for (const b of privs.subarray(1, 9)) nibbles.push(b & 0x0f, b >> 4);
-    line('Cipher Suite Priv Max', nibbles.slice(0, PRIV_ENTRIES).map((n) => PRIV_LETTERS[n] ?? '?').join(''));
+    line(
+      'Cipher Suite Priv Max',
+      nibbles
+        .slice(0, PRIV_ENTRIES)
+        .map((n) => PRIV_LETTERS[n] ?? '?')
+        .join(''),
+    );
     for (const legend of ['X=Cipher Suite Unused', 'c=CALLBACK', 'u=USER', 'o=OPERATOR', 'a=ADMIN', 'O=OEM']) line('', `    ${legend}`);
   }
   const bad = await get(LanParam.badPasswordThreshold);

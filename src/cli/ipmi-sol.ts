@@ -43,7 +43,10 @@ export class EscapeReader {
   }
 }
 
-export async function solActivate(bmc: Bmc, io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): Promise<number> {
+export async function solActivate(
+  bmc: Bmc,
+  io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
+): Promise<number> {
   const console = await SolConsole.activate(bmc);
   const raw = io.stdin.isTTY === true;
   if (raw) io.stdin.setRawMode(true);

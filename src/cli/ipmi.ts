@@ -12,7 +12,19 @@ import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
 import { expandHosts, hostLabel } from './ipmi-hosts.ts';
 import type { HostPort } from './ipmi-hosts.ts';
-import { bootParamLines, selInfoLines, chassisStatusLines, fruLines, guidLines, mcInfoLines, rawLines, sdrListLines, selLines, sensorListLines, userListLines } from './ipmi-format.ts';
+import {
+  bootParamLines,
+  selInfoLines,
+  chassisStatusLines,
+  fruLines,
+  guidLines,
+  mcInfoLines,
+  rawLines,
+  sdrListLines,
+  selLines,
+  sensorListLines,
+  userListLines,
+} from './ipmi-format.ts';
 import { lanPrint } from './ipmi-lan.ts';
 import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
@@ -105,10 +117,18 @@ function parse(argv: string[]): Options {
         o.iface = v;
         break;
       }
-      case '-H': o.hosts = value(++i, a); break;
-      case '-p': o.port = int(value(++i, a), a, 1, 65535); break;
-      case '-U': o.user = value(++i, a); break;
-      case '-P': o.password = value(++i, a); break;
+      case '-H':
+        o.hosts = value(++i, a);
+        break;
+      case '-p':
+        o.port = int(value(++i, a), a, 1, 65535);
+        break;
+      case '-U':
+        o.user = value(++i, a);
+        break;
+      case '-P':
+        o.password = value(++i, a);
+        break;
       case '-E': {
         const v = process.env.IPMI_PASSWORD ?? process.env.IPMITOOL_PASSWORD;
         if (v === undefined) throw new UsageError('-E given but IPMI_PASSWORD is not set');
@@ -124,7 +144,9 @@ function parse(argv: string[]): Options {
         }
         break;
       }
-      case '-C': o.cipherSuite = int(value(++i, a), a, 0, 255); break;
+      case '-C':
+        o.cipherSuite = int(value(++i, a), a, 0, 255);
+        break;
       case '-L': {
         const v = value(++i, a).toUpperCase();
         const level = PRIVILEGES[v];
@@ -138,7 +160,9 @@ function parse(argv: string[]): Options {
         o.authType = v;
         break;
       }
-      case '-k': o.kg = value(++i, a); break;
+      case '-k':
+        o.kg = value(++i, a);
+        break;
       case '-y': {
         const v = value(++i, a).replace(/^0x/i, '');
         if (!/^([0-9a-f]{2}){1,20}$/i.test(v)) throw new UsageError('-y wants up to 20 bytes of hex');
@@ -157,11 +181,21 @@ function parse(argv: string[]): Options {
         o.timeoutMs = Math.round(n * 1000);
         break;
       }
-      case '-R': o.retries = int(value(++i, a), a, 0, 100); break;
-      case '-F': o.fanout = int(value(++i, a), a, 1, 1_000_000); break;
-      case '--json': o.json = true; break;
-      case '-h': case '--help': o.help = true; break;
-      default: throw new UsageError(`unknown option ${a}`);
+      case '-R':
+        o.retries = int(value(++i, a), a, 0, 100);
+        break;
+      case '-F':
+        o.fanout = int(value(++i, a), a, 1, 1_000_000);
+        break;
+      case '--json':
+        o.json = true;
+        break;
+      case '-h':
+      case '--help':
+        o.help = true;
+        break;
+      default:
+        throw new UsageError(`unknown option ${a}`);
     }
   }
   o.words = argv.slice(i);
@@ -204,70 +238,189 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
   const [group, sub, ...rest] = words;
   switch (group) {
     case 'power':
-      return { run: powerRunner(sub), fleet: true, shortForm: (o) => ((o.json as { power?: string }).power ?? 'ok') };
+      return { run: powerRunner(sub), fleet: true, shortForm: (o) => (o.json as { power?: string }).power ?? 'ok' };
     case 'chassis':
-      if (sub === 'power') return { run: powerRunner(rest[0]), fleet: true, shortForm: (o) => ((o.json as { power?: string }).power ?? 'ok') };
-      if (sub === 'status') return { run: async (b) => { const s = await b.chassisStatus(); return { lines: chassisStatusLines(s), json: s }; }, fleet: true, shortForm: (o) => ((o.json as { powerOn: boolean }).powerOn ? 'on' : 'off') };
+      if (sub === 'power') return { run: powerRunner(rest[0]), fleet: true, shortForm: (o) => (o.json as { power?: string }).power ?? 'ok' };
+      if (sub === 'status')
+        return {
+          run: async (b) => {
+            const s = await b.chassisStatus();
+            return { lines: chassisStatusLines(s), json: s };
+          },
+          fleet: true,
+          shortForm: (o) => ((o.json as { powerOn: boolean }).powerOn ? 'on' : 'off'),
+        };
       if (sub === 'bootdev') {
         const device = rest[0];
         if (!device || !(device in BootDevice)) throw new UsageError(`chassis bootdev: device must be one of ${Object.keys(BootDevice).join(', ')}`);
         const opts = (rest.find((r) => r.startsWith('options=')) ?? 'options=').slice('options='.length).split(',').filter(Boolean);
-        for (const opt of opts) if (!['persistent', 'efiboot', 'clear-cmos'].includes(opt)) throw new UsageError(`chassis bootdev: unknown option '${opt}' (persistent, efiboot, clear-cmos)`);
+        for (const opt of opts)
+          if (!['persistent', 'efiboot', 'clear-cmos'].includes(opt))
+            throw new UsageError(`chassis bootdev: unknown option '${opt}' (persistent, efiboot, clear-cmos)`);
         return {
           fleet: true,
           run: async (b) => {
-            await b.setBootDevice(device as BootDeviceName, { persistent: opts.includes('persistent'), efi: opts.includes('efiboot'), clearCmos: opts.includes('clear-cmos') });
-            return { lines: [`Set Boot Device to ${device}`], json: { bootdev: device, persistent: opts.includes('persistent'), efi: opts.includes('efiboot') } };
+            await b.setBootDevice(device as BootDeviceName, {
+              persistent: opts.includes('persistent'),
+              efi: opts.includes('efiboot'),
+              clearCmos: opts.includes('clear-cmos'),
+            });
+            return {
+              lines: [`Set Boot Device to ${device}`],
+              json: { bootdev: device, persistent: opts.includes('persistent'), efi: opts.includes('efiboot') },
+            };
           },
         };
       }
       if (sub === 'bootparam' && rest[0] === 'get' && rest[1] !== undefined) {
         const param = hexByte(rest[1]);
-        return { fleet: false, run: async (b) => { const r = await b.getBootParam(param); return { lines: bootParamLines(param, r), json: { ...r, data: Buffer.from(r.data).toString('hex') } }; } };
+        return {
+          fleet: false,
+          run: async (b) => {
+            const r = await b.getBootParam(param);
+            return { lines: bootParamLines(param, r), json: { ...r, data: Buffer.from(r.data).toString('hex') } };
+          },
+        };
       }
       if (sub === 'identify') {
         const arg = rest[0] ?? '15';
         const seconds = arg === 'force' ? 'force' : Number(arg);
-        return { fleet: true, run: async (b) => { await b.identify(seconds); return { lines: [arg === 'force' ? 'Chassis identify interval: indefinite' : Number(arg) === 0 ? 'Chassis identify interval: off' : `Chassis identify interval: ${arg} seconds`], json: { identify: arg } }; } };
+        return {
+          fleet: true,
+          run: async (b) => {
+            await b.identify(seconds);
+            return {
+              lines: [
+                arg === 'force'
+                  ? 'Chassis identify interval: indefinite'
+                  : Number(arg) === 0
+                    ? 'Chassis identify interval: off'
+                    : `Chassis identify interval: ${arg} seconds`,
+              ],
+              json: { identify: arg },
+            };
+          },
+        };
       }
       throw new UsageError('chassis: expected status, power, bootdev, bootparam get N or identify');
     case 'mc':
-      if (sub === 'info') return { fleet: true, run: async (b) => { const d = await b.deviceId(); return { lines: mcInfoLines(d), json: { ...d, auxFirmware: d.auxFirmware ? Buffer.from(d.auxFirmware).toString('hex') : undefined } }; }, shortForm: (o) => { const d = o.json as { firmwareMajor: number; firmwareMinor: number; manufacturerId: number }; return `firmware ${d.firmwareMajor}.${String(d.firmwareMinor).padStart(2, '0')} manufacturer ${d.manufacturerId}`; } };
-      if (sub === 'guid') return { fleet: false, run: async (b) => { const g = await b.guid(); return { lines: guidLines(g), json: { guid: g } }; } };
+      if (sub === 'info')
+        return {
+          fleet: true,
+          run: async (b) => {
+            const d = await b.deviceId();
+            return { lines: mcInfoLines(d), json: { ...d, auxFirmware: d.auxFirmware ? Buffer.from(d.auxFirmware).toString('hex') : undefined } };
+          },
+          shortForm: (o) => {
+            const d = o.json as { firmwareMajor: number; firmwareMinor: number; manufacturerId: number };
+            return `firmware ${d.firmwareMajor}.${String(d.firmwareMinor).padStart(2, '0')} manufacturer ${d.manufacturerId}`;
+          },
+        };
+      if (sub === 'guid')
+        return {
+          fleet: false,
+          run: async (b) => {
+            const g = await b.guid();
+            return { lines: guidLines(g), json: { guid: g } };
+          },
+        };
       if (sub === 'reset' && (rest[0] === 'warm' || rest[0] === 'cold')) {
         const kind = rest[0];
-        return { fleet: true, run: async (b) => { await b.bmcReset(kind); return { lines: [`Sent ${kind} reset command to MC`], json: { reset: kind } }; } };
+        return {
+          fleet: true,
+          run: async (b) => {
+            await b.bmcReset(kind);
+            return { lines: [`Sent ${kind} reset command to MC`], json: { reset: kind } };
+          },
+        };
       }
       throw new UsageError('mc: expected info, guid or reset warm|cold');
     case 'user':
       if (sub === 'list') {
         const channel = rest[0] !== undefined ? hexByte(rest[0]) : undefined;
-        return { fleet: false, run: async (b) => { const users = await b.listUsers(channel); return { lines: userListLines(users), json: users }; } };
+        return {
+          fleet: false,
+          run: async (b) => {
+            const users = await b.listUsers(channel);
+            return { lines: userListLines(users), json: users };
+          },
+        };
       }
       throw new UsageError('user: expected list [channel]');
     case 'sdr':
     case 'sensor':
       if (sub === undefined || sub === 'list') {
-        return { fleet: false, run: async (b) => { const sensors = await b.inventory.sensors(); const thresholds = new Map(); if (group === 'sensor') for (const s of sensors) if (s.record.type === 'full') thresholds.set(s.record.number, await b.inventory.thresholds(s.record.number)); return { lines: group === 'sdr' ? sdrListLines(sensors) : sensorListLines(sensors, thresholds), json: sensors.map((s) => ({ name: s.record.name, number: s.record.number, value: s.value ?? null, status: s.status, raw: s.reading?.raw ?? null })) }; } };
+        return {
+          fleet: false,
+          run: async (b) => {
+            const sensors = await b.inventory.sensors();
+            const thresholds = new Map();
+            if (group === 'sensor')
+              for (const s of sensors) if (s.record.type === 'full') thresholds.set(s.record.number, await b.inventory.thresholds(s.record.number));
+            return {
+              lines: group === 'sdr' ? sdrListLines(sensors) : sensorListLines(sensors, thresholds),
+              json: sensors.map((s) => ({
+                name: s.record.name,
+                number: s.record.number,
+                value: s.value ?? null,
+                status: s.status,
+                raw: s.reading?.raw ?? null,
+              })),
+            };
+          },
+        };
       }
       throw new UsageError(`${group}: expected list`);
     case 'sel':
       if (sub === 'list' || sub === 'elist' || sub === undefined) {
-        return { fleet: false, run: async (b) => { const records = await b.inventory.selEntries(); const sdrs = sub === 'elist' ? await b.inventory.sdrRecords() : undefined; return { lines: records.length === 0 ? ['SEL has no entries'] : selLines(records, sdrs), json: records }; } };
+        return {
+          fleet: false,
+          run: async (b) => {
+            const records = await b.inventory.selEntries();
+            const sdrs = sub === 'elist' ? await b.inventory.sdrRecords() : undefined;
+            return { lines: records.length === 0 ? ['SEL has no entries'] : selLines(records, sdrs), json: records };
+          },
+        };
       }
-      if (sub === 'clear') return { fleet: true, run: async (b) => { await b.inventory.clearSel(); return { lines: ['Clearing SEL.  Please allow a few seconds to erase.'], json: { cleared: true } }; } };
-      if (sub === 'info') return { fleet: false, run: async (b) => { const i = await b.inventory.selInfo(); return { lines: selInfoLines(i), json: i }; } };
+      if (sub === 'clear')
+        return {
+          fleet: true,
+          run: async (b) => {
+            await b.inventory.clearSel();
+            return { lines: ['Clearing SEL.  Please allow a few seconds to erase.'], json: { cleared: true } };
+          },
+        };
+      if (sub === 'info')
+        return {
+          fleet: false,
+          run: async (b) => {
+            const i = await b.inventory.selInfo();
+            return { lines: selInfoLines(i), json: i };
+          },
+        };
       throw new UsageError('sel: expected list, elist, clear or info');
     case 'fru':
       if (sub === undefined || sub === 'print') {
         const id = rest[0] !== undefined ? hexByte(rest[0]) : 0;
-        return { fleet: false, run: async (b) => { const f = await b.inventory.fru(id); return { lines: fruLines(id, f), json: f }; } };
+        return {
+          fleet: false,
+          run: async (b) => {
+            const f = await b.inventory.fru(id);
+            return { lines: fruLines(id, f), json: f };
+          },
+        };
       }
       throw new UsageError('fru: expected print [id]');
     case 'lan':
       if (sub === 'print') {
         const channel = rest[0] !== undefined ? hexByte(rest[0]) : undefined;
-        return { fleet: false, run: async (b) => { const r = await lanPrint(b, channel); return { lines: r.lines, json: r.values }; } };
+        return {
+          fleet: false,
+          run: async (b) => {
+            const r = await lanPrint(b, channel);
+            return { lines: r.lines, json: r.values };
+          },
+        };
       }
       throw new UsageError('lan: expected print [channel]');
     case 'raw': {
@@ -286,12 +439,26 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           }
           return { lines: rawLines(res.data), json: { completionCode: 0, data: Buffer.from(res.data).toString('hex') } };
         },
-        shortForm: (o) => ((o.json as { data: string }).data || 'ok'),
+        shortForm: (o) => (o.json as { data: string }).data || 'ok',
       };
     }
     case 'sol':
-      if (sub === 'activate') return { fleet: false, run: async (b) => { const code = await solActivate(b); return { lines: [], json: null, code }; } };
-      if (sub === 'deactivate') return { fleet: false, run: async (b) => { await solDeactivate(b); return { lines: [], json: { deactivated: true } }; } };
+      if (sub === 'activate')
+        return {
+          fleet: false,
+          run: async (b) => {
+            const code = await solActivate(b);
+            return { lines: [], json: null, code };
+          },
+        };
+      if (sub === 'deactivate')
+        return {
+          fleet: false,
+          run: async (b) => {
+            await solDeactivate(b);
+            return { lines: [], json: { deactivated: true } };
+          },
+        };
       throw new UsageError('sol: expected activate or deactivate');
     default:
       throw new UsageError(group === undefined ? 'no command given' : `unknown command '${group}'`);
@@ -330,7 +497,9 @@ export async function run(argv: string[]): Promise<number> {
   const hosts = expandHosts(o.hosts);
   const command = runnerFor(o.words);
   if (o.password === undefined) throw new UsageError('no password: use -E (IPMI_PASSWORD), -f FILE or -P PASSWORD');
-  const client = new IpmiClient({ policy: { ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.retries !== undefined ? { retries: o.retries } : {}) } });
+  const client = new IpmiClient({
+    policy: { ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.retries !== undefined ? { retries: o.retries } : {}) },
+  });
   try {
     if (hosts.length === 1 && !o.hosts.includes(',') && !o.hosts.includes('[')) {
       const out = await command.run(client.bmc(targetFor(o, hosts[0]!)));
@@ -338,7 +507,10 @@ export async function run(argv: string[]): Promise<number> {
       else if (out.lines.length > 0) process.stdout.write(out.lines.join('\n') + '\n');
       return out.code ?? 0;
     }
-    if (!command.fleet) throw new UsageError(`'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify, mc info/reset, sel clear and raw`);
+    if (!command.fleet)
+      throw new UsageError(
+        `'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify, mc info/reset, sel clear and raw`,
+      );
     return await runFleet(client, o, hosts, command);
   } finally {
     await client.close();

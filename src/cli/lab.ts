@@ -9,8 +9,17 @@ import { DEFAULT_DATA_DIR, resolvePaths } from '../config.ts';
 import { openServices } from '../services.ts';
 import type { Services } from '../services.ts';
 import {
-  DEFAULT_AMT_PORT, DEFAULT_BMC_ADDRESS, DEFAULT_BMC_PASSWORD, DEFAULT_BMC_USER, DEFAULT_DISK_SIZE, DEFAULT_IPMI_PORT, DEFAULT_MEMORY_MB, DEFAULT_NETDEV,
-  isBootDevice, LAB_BMC_KINDS, LAB_BOOT_DEVICES,
+  DEFAULT_AMT_PORT,
+  DEFAULT_BMC_ADDRESS,
+  DEFAULT_BMC_PASSWORD,
+  DEFAULT_BMC_USER,
+  DEFAULT_DISK_SIZE,
+  DEFAULT_IPMI_PORT,
+  DEFAULT_MEMORY_MB,
+  DEFAULT_NETDEV,
+  isBootDevice,
+  LAB_BMC_KINDS,
+  LAB_BOOT_DEVICES,
 } from '../lab/definition.ts';
 import type { LabBmcKind, LabVmDefinition } from '../lab/definition.ts';
 import { LAB_DRIVERS, pickEnrollment } from '../lab/enroll.ts';
@@ -204,7 +213,10 @@ async function create(store: LabStore, dataDir: string, name: string, values: Va
   let enrolled: string | undefined;
   try {
     await ensureDisk(def);
-    if (enroll) enrolled = describeEnrollment(await withServices(dataDir, (s) => enrollLabVm(s, def, { ...(driver ? { driver } : {}), who: 'anvil lab vm create --enroll' })));
+    if (enroll)
+      enrolled = describeEnrollment(
+        await withServices(dataDir, (s) => enrollLabVm(s, def, { ...(driver ? { driver } : {}), who: 'anvil lab vm create --enroll' })),
+      );
   } catch (error) {
     // All or nothing: a VM whose enrollment failed (its MAC belongs to another machine) is not left behind.
     await store.delete(def.name);
@@ -220,11 +232,23 @@ async function list(store: LabStore, json: boolean): Promise<number> {
   for (const def of await store.list((file, error) => process.stderr.write(`anvil lab: skipping ${file}: ${(error as Error).message}\n`))) {
     const vm = await LabVm.open(store, def.name, { watch: false });
     const boot = await vm.getBootDevice();
-    rows.push({ name: def.name, mac: def.mac, power: await vm.getPowerState(), boot: `${boot.device}${boot.persistent ? '' : ' (once)'}`, bmc: describeBmc(def) });
+    rows.push({
+      name: def.name,
+      mac: def.mac,
+      power: await vm.getPowerState(),
+      boot: `${boot.device}${boot.persistent ? '' : ' (once)'}`,
+      bmc: describeBmc(def),
+    });
     await vm.close();
   }
   if (json) printJson(rows);
-  else process.stdout.write(table(['NAME', 'MAC', 'POWER', 'BOOT', 'CONTROLLER'], rows.map((r) => [r.name, r.mac, r.power, r.boot, r.bmc])) + '\n');
+  else
+    process.stdout.write(
+      table(
+        ['NAME', 'MAC', 'POWER', 'BOOT', 'CONTROLLER'],
+        rows.map((r) => [r.name, r.mac, r.power, r.boot, r.bmc]),
+      ) + '\n',
+    );
   return 0;
 }
 
@@ -337,7 +361,14 @@ async function down(store: LabStore): Promise<number> {
 async function up(store: LabStore, only: string | undefined): Promise<number> {
   const say = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const lab = await startLab(store, {
-    ...(only ? { only: only.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(only
+      ? {
+          only: only
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : {}),
     onPower: (e: LabPowerEvent) => say(`${e.name}: power ${e.state} (${e.reason}${e.signal ? `, ${e.signal}` : ''})`),
     log: say,
   });
@@ -387,7 +418,12 @@ export async function run(argv: string[]): Promise<number> {
     case 'delete':
       return remove(store, dataDir, need(positionals, 2, 'the VM name'), values['keep-disk'] === true);
     case 'power':
-      return power(store, need(positionals, 2, 'the VM name'), need(positionals, 3, 'the power action (on, off, reset, soft-off, cycle, status)'), values.wait === true);
+      return power(
+        store,
+        need(positionals, 2, 'the VM name'),
+        need(positionals, 3, 'the power action (on, off, reset, soft-off, cycle, status)'),
+        values.wait === true,
+      );
     case 'console':
       return consoleCommand(store, need(positionals, 2, 'the VM name'));
     case 'bootdev':

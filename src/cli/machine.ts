@@ -19,7 +19,9 @@ interface GlobalOptions {
 
 function program(): Command {
   const cmd = new Command('anvil machine')
-    .description("Control a machine through its management controller (IPMI, AMT): driver, power, boot device.\nActs on the database directly, with or without a server running, under the machine's lock.")
+    .description(
+      "Control a machine through its management controller (IPMI, AMT): driver, power, boot device.\nActs on the database directly, with or without a server running, under the machine's lock.",
+    )
     .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError()
@@ -41,7 +43,10 @@ async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOpti
 /** "k=v,k=v" into fields; a value may contain '=' but not ','. An empty value removes the field. */
 export function parseDriverInfo(text: string): Record<string, string | null> {
   const out: Record<string, string | null> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new UsageError(`--driver-info: '${part.replace(/=.*/, '=…')}' is not key=value`);
     const value = part.slice(eq + 1);
@@ -53,7 +58,7 @@ export function parseDriverInfo(text: string): Record<string, string | null> {
 function readSecret(file: string | undefined, envName: string | undefined): string | undefined {
   if (file !== undefined) {
     try {
-      return (readFileSync(file === '-' ? 0 : file, 'utf8').split(/\r?\n/)[0] ?? '');
+      return readFileSync(file === '-' ? 0 : file, 'utf8').split(/\r?\n/)[0] ?? '';
     } catch (error) {
       throw new UsageError(`cannot read --password-file '${file}': ${(error as Error).message}`);
     }
@@ -78,13 +83,15 @@ const who = () => `${process.env.USER ?? userInfo().username} via bin/anvil mach
 export function buildMachine(): Command {
   const root = program();
 
-  root.command('power')
+  root
+    .command('power')
     .description('Power a machine on, off, soft-off or reboot it (waiting for the new state), or read its power state')
     .argument('<name>', 'machine name or MAC')
     .argument('<action>', `${POWER_REQUESTS.join('|')}|status`)
     .option('--timeout <seconds>', 'how long to wait for the new state (default 60)')
     .action(async (name: string, action: string, opts: { timeout?: string }, c: Command) => {
-      if (action !== 'status' && !POWER_REQUESTS.includes(action as PowerRequest)) throw new UsageError(`unknown power action '${action}'; use ${POWER_REQUESTS.join(', ')} or status`);
+      if (action !== 'status' && !POWER_REQUESTS.includes(action as PowerRequest))
+        throw new UsageError(`unknown power action '${action}'; use ${POWER_REQUESTS.join(', ')} or status`);
       const timeoutMs = parseTimeout(opts.timeout);
       await withServices(c, async (s, o) => {
         const result = action === 'status' ? await s.control.powerState(name) : await s.control.setPower(name, action as PowerRequest, { timeoutMs }, who());
@@ -93,25 +100,29 @@ export function buildMachine(): Command {
       });
     });
 
-  root.command('bootdev')
+  root
+    .command('bootdev')
     .description('Set the device a machine boots from (next boot only unless --persistent), or show it')
     .argument('<name>', 'machine name or MAC')
     .argument('[device]', BOOT_DEVICES.join('|'))
     .option('--persistent', 'for every boot, not only the next one')
     .option('--uefi', 'boot in UEFI mode')
     .action(async (name: string, device: string | undefined, opts: { persistent?: boolean; uefi?: boolean }, c: Command) => {
-      if (device !== undefined && !BOOT_DEVICES.includes(device as BootDevice)) throw new UsageError(`unknown boot device '${device}'; use ${BOOT_DEVICES.join(', ')}`);
+      if (device !== undefined && !BOOT_DEVICES.includes(device as BootDevice))
+        throw new UsageError(`unknown boot device '${device}'; use ${BOOT_DEVICES.join(', ')}`);
       await withServices(c, async (s, o) => {
-        const result = device === undefined
-          ? await s.control.bootDevice(name)
-          : await s.control.setBootDevice(name, device as BootDevice, { persistent: opts.persistent === true, uefi: opts.uefi === true }, who());
+        const result =
+          device === undefined
+            ? await s.control.bootDevice(name)
+            : await s.control.setBootDevice(name, device as BootDevice, { persistent: opts.persistent === true, uefi: opts.uefi === true }, who());
         if (o.json) return printJson(result);
         const mode = `${result.persistent ? 'persistent' : 'next boot only'}${result.uefi ? ', UEFI' : ''}`;
         process.stdout.write(`${result.name}: boot device ${result.device ?? 'none (firmware order)'} (${mode})\n`);
       });
     });
 
-  root.command('set')
+  root
+    .command('set')
     .description("Set a machine's driver and driver_info; fields merge into what is stored (key= removes one)")
     .argument('<name>', 'machine name or MAC')
     .option('--driver <driver>', 'ipmi, amt, manual or fake')
@@ -119,78 +130,106 @@ export function buildMachine(): Command {
     .option('--password-file <file>', "read the driver's password (ipmi_password, amt_password) from the first line of FILE ('-': stdin)")
     .option('--password-env <var>', "take the driver's password from environment variable VAR")
     .option('--replace', 'replace driver_info as a whole instead of merging')
-    .action(async (name: string, opts: { driver?: string; driverInfo?: string; passwordFile?: string; passwordEnv?: string; replace?: boolean }, c: Command) => {
-      const info: Record<string, string | null> = opts.driverInfo ? parseDriverInfo(opts.driverInfo) : {};
-      const secret = readSecret(opts.passwordFile, opts.passwordEnv);
-      await withServices(c, async (s, o) => {
-        if (secret !== undefined) {
-          const driver = opts.driver ?? (await s.machines.find(name)).driver;
-          info[`${driver}_password`] = secret;
-        }
-        const view = await s.control.configure(name, { driver: opts.driver, driverInfo: info, replace: opts.replace === true }, who());
-        if (o.json) return printJson(view);
-        process.stdout.write(`${view.name}: driver ${view.driver}\n`);
-      });
-    });
+    .action(
+      async (name: string, opts: { driver?: string; driverInfo?: string; passwordFile?: string; passwordEnv?: string; replace?: boolean }, c: Command) => {
+        const info: Record<string, string | null> = opts.driverInfo ? parseDriverInfo(opts.driverInfo) : {};
+        const secret = readSecret(opts.passwordFile, opts.passwordEnv);
+        await withServices(c, async (s, o) => {
+          if (secret !== undefined) {
+            const driver = opts.driver ?? (await s.machines.find(name)).driver;
+            info[`${driver}_password`] = secret;
+          }
+          const view = await s.control.configure(name, { driver: opts.driver, driverInfo: info, replace: opts.replace === true }, who());
+          if (o.json) return printJson(view);
+          process.stdout.write(`${view.name}: driver ${view.driver}\n`);
+        });
+      },
+    );
 
-  root.command('show')
+  root
+    .command('show')
     .description("A machine's driver, driver_info (passwords masked), power state, maintenance and lock")
     .argument('<name>', 'machine name or MAC')
-    .action(async (name: string, _o, c: Command) => withServices(c, async (s, o) => {
-      const view = await s.control.show(name);
-      if (o.json) return printJson(view);
-      const lines = [
-        `name:         ${view.name}`,
-        `driver:       ${view.driver}`,
-        ...Object.entries(view.driverInfo).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `  ${k}: ${String(v)}`),
-        `power:        ${view.powerState}`,
-        `maintenance:  ${view.maintenance ? `yes (${view.maintenanceReason ?? 'no reason given'})` : 'no'}`,
-        `locked by:    ${view.reservation ?? '-'}`,
-      ];
-      process.stdout.write(lines.join('\n') + '\n');
-    }));
+    .action(async (name: string, _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const view = await s.control.show(name);
+        if (o.json) return printJson(view);
+        const lines = [
+          `name:         ${view.name}`,
+          `driver:       ${view.driver}`,
+          ...Object.entries(view.driverInfo)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => `  ${k}: ${String(v)}`),
+          `power:        ${view.powerState}`,
+          `maintenance:  ${view.maintenance ? `yes (${view.maintenanceReason ?? 'no reason given'})` : 'no'}`,
+          `locked by:    ${view.reservation ?? '-'}`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
 
-  root.command('events')
+  root
+    .command('events')
     .description("A machine's power changes, maintenance and controller failures, newest first")
     .argument('<name>', 'machine name or MAC')
     .option('--limit <n>', 'how many', '50')
-    .action(async (name: string, opts: { limit: string }, c: Command) => withServices(c, async (s, o) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit '${opts.limit}' must be a positive integer`);
-      const events = await s.control.events(name, limit);
-      if (o.json) return printJson(events);
-      process.stdout.write(table(['AT', 'KIND', 'MESSAGE'], events.map((e) => [when(e.at), e.kind, e.message])) + '\n');
-    }));
+    .action(async (name: string, opts: { limit: string }, c: Command) =>
+      withServices(c, async (s, o) => {
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit '${opts.limit}' must be a positive integer`);
+        const events = await s.control.events(name, limit);
+        if (o.json) return printJson(events);
+        process.stdout.write(
+          table(
+            ['AT', 'KIND', 'MESSAGE'],
+            events.map((e) => [when(e.at), e.kind, e.message]),
+          ) + '\n',
+        );
+      }),
+    );
 
-  root.command('unlock')
+  root
+    .command('unlock')
     .description('Break a lock left by a crashed process')
     .argument('<name>', 'machine name or MAC')
-    .action(async (name: string, _o, c: Command) => withServices(c, async (s, o) => {
-      const machine = await s.machines.find(name);
-      const released = await s.control.locks.breakLock(machine);
-      if (o.json) return printJson({ name: machine.name, released });
-      process.stdout.write(released ? `${machine.name}: released the lock held by ${released}\n` : `${machine.name}: was not locked\n`);
-    }));
+    .action(async (name: string, _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const machine = await s.machines.find(name);
+        const released = await s.control.locks.breakLock(machine);
+        if (o.json) return printJson({ name: machine.name, released });
+        process.stdout.write(released ? `${machine.name}: released the lock held by ${released}\n` : `${machine.name}: was not locked\n`);
+      }),
+    );
 
-  root.command('discovered')
+  root
+    .command('discovered')
     .description('Machines seen booting that anvil does not know, newest first; enroll one with: bin/pxemngr addsystem NAME MAC')
-    .action(async (_o, c: Command) => withServices(c, async (s, o) => {
-      const found = await s.machines.discovered();
-      if (o.json) return printJson(found);
-      if (found.length === 0) return void process.stdout.write('no unknown machine has asked to boot\n');
-      process.stdout.write(table(['MAC', 'ARCH', 'LOADER', 'ADDRESS', 'FIRST SEEN', 'LAST SEEN', 'BOOTS'],
-        found.map((d) => [d.mac, d.arch ?? '-', d.loader ?? '-', d.address ?? '-', when(d.first_seen), when(d.last_seen), String(d.boots)])) + '\n');
-    }));
+    .action(async (_o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const found = await s.machines.discovered();
+        if (o.json) return printJson(found);
+        if (found.length === 0) return void process.stdout.write('no unknown machine has asked to boot\n');
+        process.stdout.write(
+          table(
+            ['MAC', 'ARCH', 'LOADER', 'ADDRESS', 'FIRST SEEN', 'LAST SEEN', 'BOOTS'],
+            found.map((d) => [d.mac, d.arch ?? '-', d.loader ?? '-', d.address ?? '-', when(d.first_seen), when(d.last_seen), String(d.boots)]),
+          ) + '\n',
+        );
+      }),
+    );
 
-  root.command('forget')
+  root
+    .command('forget')
     .description('Drop a MAC from the discovered machines (it comes back if it boots again)')
     .argument('<mac>', 'the MAC, in any notation')
-    .action(async (mac: string, _o, c: Command) => withServices(c, async (s, o) => {
-      const forgotten = await s.machines.forgetDiscovered(mac);
-      if (o.json) return printJson({ mac, forgotten });
-      if (!forgotten) throw notFound('UNKNOWN_DISCOVERED', `${mac} is not among the discovered machines (bin/anvil machine discovered lists them)`);
-      process.stdout.write(`${mac}: forgotten\n`);
-    }));
+    .action(async (mac: string, _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const forgotten = await s.machines.forgetDiscovered(mac);
+        if (o.json) return printJson({ mac, forgotten });
+        if (!forgotten) throw notFound('UNKNOWN_DISCOVERED', `${mac} is not among the discovered machines (bin/anvil machine discovered lists them)`);
+        process.stdout.write(`${mac}: forgotten\n`);
+      }),
+    );
 
   return root;
 }

@@ -15,7 +15,9 @@ interface GlobalOptions {
 
 function program(): Command {
   const cmd = new Command('pxemngr')
-    .description('Control what each machine boots from the network, and hand machines test scripts.\nThe server (bin/anvil serve) answers the machines; these commands change its database.')
+    .description(
+      'Control what each machine boots from the network, and hand machines test scripts.\nThe server (bin/anvil serve) answers the machines; these commands change its database.',
+    )
     .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
     .addOption(new Option('--profiles <dir>', 'boot profiles folder (default DATA/tftp/pxelinux.cfg/profiles)').env('ANVIL_PROFILES'))
     .addOption(new Option('--tests <dir>', 'test scripts folder (default DATA/tests)').env('ANVIL_TESTS'))
@@ -39,111 +41,178 @@ async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOpti
 export function buildPxemngr(): Command {
   const root = program();
 
-  root.command('syncbootnames')
+  root
+    .command('syncbootnames')
     .description('Record the boot profiles (*.prof) found in the profiles folder; local.prof is mandatory')
-    .action(async (_o, c: Command) => withServices(c, async (s, o) => {
-      const report = await s.profiles.sync(new Date().toISOString());
-      if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
-      for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
-      process.stdout.write(`profiles in ${s.profiles.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
-      if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
-      if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
-      if (report.problems.length) process.exitCode = 1;
-    }));
+    .action(async (_o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const report = await s.profiles.sync(new Date().toISOString());
+        if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
+        for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
+        process.stdout.write(`profiles in ${s.profiles.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
+        if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
+        if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
+        if (report.problems.length) process.exitCode = 1;
+      }),
+    );
 
-  root.command('addsystem')
+  root
+    .command('addsystem')
     .description('Add a machine with one or more MAC addresses (or add MACs to a machine)')
     .argument('<name>', 'machine name')
     .argument('<mac...>', 'MAC addresses: aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF or aabbccddeeff')
-    .action(async (name: string, macs: string[], _o, c: Command) => withServices(c, async (s, o) => {
-      const result = await s.machines.add(name, macs);
-      if (o.json) return printJson({ name, created: result.created, added: result.added });
-      process.stdout.write(`${result.created ? 'added system' : 'updated system'} ${name}${result.added.length ? `: ${result.added.join(' ')}` : ' (MACs already registered)'}\n`);
-    }));
+    .action(async (name: string, macs: string[], _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const result = await s.machines.add(name, macs);
+        if (o.json) return printJson({ name, created: result.created, added: result.added });
+        process.stdout.write(
+          `${result.created ? 'added system' : 'updated system'} ${name}${result.added.length ? `: ${result.added.join(' ')}` : ' (MACs already registered)'}\n`,
+        );
+      }),
+    );
 
-  root.command('delsystem')
+  root
+    .command('delsystem')
     .description('Delete a machine, its MACs, boot log and test runs')
     .argument('<name>', 'machine name')
-    .action(async (name: string, _o, c: Command) => withServices(c, async (s, o) => {
-      await s.machines.remove(name);
-      if (o.json) return printJson({ deleted: name });
-      process.stdout.write(`deleted system ${name}\n`);
-    }));
+    .action(async (name: string, _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        await s.machines.remove(name);
+        if (o.json) return printJson({ deleted: name });
+        process.stdout.write(`deleted system ${name}\n`);
+      }),
+    );
 
-  root.command('dpysystem')
+  root
+    .command('dpysystem')
     .description('Display a machine (by name or MAC) with its last boots, or every machine with -l')
     .argument('[name|mac]', 'machine name or one of its MACs')
     .option('-l, --list', 'list every machine')
-    .action(async (what: string | undefined, opts: { list?: boolean }, c: Command) => withServices(c, async (s, o) => {
-      if (opts.list || what === undefined) {
-        const machines = await s.machines.list();
-        if (o.json) return printJson(machines);
-        if (machines.length === 0) return void process.stdout.write('no systems; add one with: pxemngr addsystem NAME MAC\n');
-        process.stdout.write(table(['NAME', 'MACS', 'NEXT BOOT', 'LAST BOOT'], machines.map((m) => [
-          m.name, m.macs.join(','), m.nextProfile + (m.nextOnce ? ' (once)' : ''), m.lastBoot ? `${m.lastBoot.profile} at ${when(m.lastBoot.at)}` : '-',
-        ])) + '\n');
-        return;
-      }
-      const machine = await s.machines.find(what);
-      const macs = await s.machines.macsOf(machine.id);
-      const log = await s.machines.bootLog(machine.id, 10);
-      if (o.json) return printJson({ name: machine.name, macs, next_profile: machine.next_profile, next_once: machine.next_once === 1, version: machine.version, boot_log: log });
-      process.stdout.write([
-        `system:    ${machine.name}`,
-        `macs:      ${macs.join(' ')}`,
-        `next boot: ${machine.next_profile}${machine.next_once ? ' (once, then local)' : ''}`,
-        `version:   ${machine.version ?? '-'}`,
-        '',
-        log.length ? table(['WHEN', 'EVENT', 'PROFILE', 'WHY'], log.map((e) => [when(e.at), e.kind === 'boot' ? 'booted' : 'next boot', e.profile, e.kind === 'boot' ? [e.loader, e.arch, e.address].filter(Boolean).join(' ') || e.reason : e.reason])) : 'no boots logged yet',
-      ].join('\n') + '\n');
-    }));
+    .action(async (what: string | undefined, opts: { list?: boolean }, c: Command) =>
+      withServices(c, async (s, o) => {
+        if (opts.list || what === undefined) {
+          const machines = await s.machines.list();
+          if (o.json) return printJson(machines);
+          if (machines.length === 0) return void process.stdout.write('no systems; add one with: pxemngr addsystem NAME MAC\n');
+          process.stdout.write(
+            table(
+              ['NAME', 'MACS', 'NEXT BOOT', 'LAST BOOT'],
+              machines.map((m) => [
+                m.name,
+                m.macs.join(','),
+                m.nextProfile + (m.nextOnce ? ' (once)' : ''),
+                m.lastBoot ? `${m.lastBoot.profile} at ${when(m.lastBoot.at)}` : '-',
+              ]),
+            ) + '\n',
+          );
+          return;
+        }
+        const machine = await s.machines.find(what);
+        const macs = await s.machines.macsOf(machine.id);
+        const log = await s.machines.bootLog(machine.id, 10);
+        if (o.json)
+          return printJson({
+            name: machine.name,
+            macs,
+            next_profile: machine.next_profile,
+            next_once: machine.next_once === 1,
+            version: machine.version,
+            boot_log: log,
+          });
+        process.stdout.write(
+          [
+            `system:    ${machine.name}`,
+            `macs:      ${macs.join(' ')}`,
+            `next boot: ${machine.next_profile}${machine.next_once ? ' (once, then local)' : ''}`,
+            `version:   ${machine.version ?? '-'}`,
+            '',
+            log.length
+              ? table(
+                  ['WHEN', 'EVENT', 'PROFILE', 'WHY'],
+                  log.map((e) => [
+                    when(e.at),
+                    e.kind === 'boot' ? 'booted' : 'next boot',
+                    e.profile,
+                    e.kind === 'boot' ? [e.loader, e.arch, e.address].filter(Boolean).join(' ') || e.reason : e.reason,
+                  ]),
+                )
+              : 'no boots logged yet',
+          ].join('\n') + '\n',
+        );
+      }),
+    );
 
-  root.command('nextboot')
+  root
+    .command('nextboot')
     .description("Set the profile a machine boots next ('default' sets it for unknown machines)")
     .argument('<name|default>', 'machine name, one of its MACs, or default')
     .argument('<profile>', 'profile name (a *.prof file, synced with syncbootnames)')
     .option('--once', 'boot the profile once, then fall back to local')
-    .action(async (name: string, profile: string, opts: { once?: boolean }, c: Command) => withServices(c, async (s, o) => {
-      await s.machines.setNextBoot(name, profile, { once: opts.once === true, reason: 'operator' });
-      if (o.json) return printJson({ name, profile, once: opts.once === true });
-      process.stdout.write(`${name} will boot ${profile}${opts.once ? ' once, then local' : ''}\n`);
-    }));
+    .action(async (name: string, profile: string, opts: { once?: boolean }, c: Command) =>
+      withServices(c, async (s, o) => {
+        await s.machines.setNextBoot(name, profile, { once: opts.once === true, reason: 'operator' });
+        if (o.json) return printJson({ name, profile, once: opts.once === true });
+        process.stdout.write(`${name} will boot ${profile}${opts.once ? ' once, then local' : ''}\n`);
+      }),
+    );
 
-  root.command('synctestnames')
+  root
+    .command('synctestnames')
     .description('Record the test scripts (*.test) found in the tests folder; wait.test is mandatory')
-    .action(async (_o, c: Command) => withServices(c, async (s, o) => {
-      const report = await s.testing.sync();
-      if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
-      for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
-      process.stdout.write(`tests in ${s.testing.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
-      if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
-      if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
-      if (report.problems.length) process.exitCode = 1;
-    }));
+    .action(async (_o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const report = await s.testing.sync();
+        if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
+        for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
+        process.stdout.write(`tests in ${s.testing.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
+        if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
+        if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
+        if (report.problems.length) process.exitCode = 1;
+      }),
+    );
 
-  root.command('nexttest')
+  root
+    .command('nexttest')
     .description('Queue one or more tests for a machine; it gets them in order from /nexttest/')
     .argument('<name>', 'machine name or MAC')
     .argument('<test...>', 'test names (*.test files, synced with synctestnames)')
-    .action(async (name: string, tests: string[], _o, c: Command) => withServices(c, async (s, o) => {
-      const machine = await s.machines.find(name);
-      const runs = await s.testing.queue(machine, tests);
-      if (o.json) return printJson(runs);
-      for (const run of runs) process.stdout.write(`queued ${run.test} for ${machine.name} as run ${run.id}\n`);
-    }));
+    .action(async (name: string, tests: string[], _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const machine = await s.machines.find(name);
+        const runs = await s.testing.queue(machine, tests);
+        if (o.json) return printJson(runs);
+        for (const run of runs) process.stdout.write(`queued ${run.test} for ${machine.name} as run ${run.id}\n`);
+      }),
+    );
 
-  root.command('dpytest')
+  root
+    .command('dpytest')
     .description('Display the tests run or queued for a machine')
     .argument('<name>', 'machine name or MAC')
-    .action(async (name: string, _o, c: Command) => withServices(c, async (s, o) => {
-      const machine = await s.machines.find(name);
-      const runs = await s.testing.runsOf(machine.id);
-      if (o.json) return printJson(runs);
-      if (runs.length === 0) return void process.stdout.write(`no tests for ${machine.name}; queue one with: pxemngr nexttest ${machine.name} TEST\n`);
-      process.stdout.write(table(['RUN', 'TEST', 'STATE', 'REQUESTED', 'FINISHED', 'I', 'W', 'E', 'VERSION'], runs.map((r) => [
-        String(r.id), r.test, r.state, when(r.requested_at), when(r.finished_at), String(r.infos), String(r.warnings), String(r.errors), r.version ?? (r.error_reason ? `(${r.error_reason})` : '-'),
-      ])) + '\n');
-    }));
+    .action(async (name: string, _o, c: Command) =>
+      withServices(c, async (s, o) => {
+        const machine = await s.machines.find(name);
+        const runs = await s.testing.runsOf(machine.id);
+        if (o.json) return printJson(runs);
+        if (runs.length === 0) return void process.stdout.write(`no tests for ${machine.name}; queue one with: pxemngr nexttest ${machine.name} TEST\n`);
+        process.stdout.write(
+          table(
+            ['RUN', 'TEST', 'STATE', 'REQUESTED', 'FINISHED', 'I', 'W', 'E', 'VERSION'],
+            runs.map((r) => [
+              String(r.id),
+              r.test,
+              r.state,
+              when(r.requested_at),
+              when(r.finished_at),
+              String(r.infos),
+              String(r.warnings),
+              String(r.errors),
+              r.version ?? (r.error_reason ? `(${r.error_reason})` : '-'),
+            ]),
+          ) + '\n',
+        );
+      }),
+    );
 
   return root;
 }

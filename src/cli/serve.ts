@@ -17,25 +17,55 @@ export function dataOptions(cmd: Command): Command {
 export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Command {
   return dataOptions(cmd)
     .option('--http <host:port>', 'where the HTTP server listens', defaultHttp)
-    .option('--public-url <url>', 'the base URL machines reach anvil at (default: from each request\'s Host header)')
+    .option('--public-url <url>', "the base URL machines reach anvil at (default: from each request's Host header)")
     .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
     .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
     .option('--tftp <host:port|off>', 'TFTP server for loaders and pxelinux configurations (default 0.0.0.0:69 when it can be bound)')
-    .option('--dhcp <off|proxy|server>', 'DHCP: proxyDHCP beside the site\'s server, or a server on an isolated provisioning network', 'off')
-    .option('--dhcp-interface <if>', 'the provisioning network\'s interface (its IPv4 address is announced)')
+    .option('--dhcp <off|proxy|server>', "DHCP: proxyDHCP beside the site's server, or a server on an isolated provisioning network", 'off')
+    .option('--dhcp-interface <if>', "the provisioning network's interface (its IPv4 address is announced)")
     .option('--dhcp-range <first-last>', 'addresses handed out in server mode, e.g. 10.9.0.100-10.9.0.199')
-    .option('--boot-loader <ipxe|pxelinux>', 'what BIOS machines load first: iPXE (then /boot/<mac> over HTTP) or pxelinux.0 (then pxelinux.cfg/01-<mac> over TFTP)', 'ipxe')
+    .option(
+      '--boot-loader <ipxe|pxelinux>',
+      'what BIOS machines load first: iPXE (then /boot/<mac> over HTTP) or pxelinux.0 (then pxelinux.cfg/01-<mac> over TFTP)',
+      'ipxe',
+    )
     .option('--export <dir>', 'keep DIR/pxelinux.cfg/01-<mac> files written, for a TFTP server of your own')
-    .addOption(new Option('--power-sync-interval <seconds>', 'how often every machine\'s power state is read (0: never)').env('ANVIL_POWER_SYNC_INTERVAL').default(String(POWER_SYNC_DEFAULTS.intervalMs / 1000)))
-    .addOption(new Option('--power-sync-workers <n>', 'machines read at once by the power sync').env('ANVIL_POWER_SYNC_WORKERS').default(String(POWER_SYNC_DEFAULTS.concurrency)))
-    .addOption(new Option('--power-sync-max-failures <n>', 'failed reads in a row before a machine goes into maintenance').env('ANVIL_POWER_SYNC_MAX_FAILURES').default(String(POWER_SYNC_DEFAULTS.maxFailures)));
+    .addOption(
+      new Option('--power-sync-interval <seconds>', "how often every machine's power state is read (0: never)")
+        .env('ANVIL_POWER_SYNC_INTERVAL')
+        .default(String(POWER_SYNC_DEFAULTS.intervalMs / 1000)),
+    )
+    .addOption(
+      new Option('--power-sync-workers <n>', 'machines read at once by the power sync')
+        .env('ANVIL_POWER_SYNC_WORKERS')
+        .default(String(POWER_SYNC_DEFAULTS.concurrency)),
+    )
+    .addOption(
+      new Option('--power-sync-max-failures <n>', 'failed reads in a row before a machine goes into maintenance')
+        .env('ANVIL_POWER_SYNC_MAX_FAILURES')
+        .default(String(POWER_SYNC_DEFAULTS.maxFailures)),
+    );
 }
 
 export interface ParsedServerOptions {
-  data: string; profiles?: string; tests?: string; http: string; publicUrl?: string; uploadLimit: string; runTimeout: string; logLevel: string;
-  tftp?: string; dhcp: string; dhcpInterface?: string; dhcpRange?: string; bootLoader: string; export?: string;
-  powerSyncInterval: string; powerSyncWorkers: string; powerSyncMaxFailures: string;
+  data: string;
+  profiles?: string;
+  tests?: string;
+  http: string;
+  publicUrl?: string;
+  uploadLimit: string;
+  runTimeout: string;
+  logLevel: string;
+  tftp?: string;
+  dhcp: string;
+  dhcpInterface?: string;
+  dhcpRange?: string;
+  bootLoader: string;
+  export?: string;
+  powerSyncInterval: string;
+  powerSyncWorkers: string;
+  powerSyncMaxFailures: string;
 }
 
 export function toAnvilOptions(o: ParsedServerOptions) {
@@ -49,13 +79,21 @@ export function toAnvilOptions(o: ParsedServerOptions) {
   if (o.bootLoader !== 'ipxe' && o.bootLoader !== 'pxelinux') throw new UsageError(`--boot-loader '${o.bootLoader}' must be ipxe or pxelinux`);
   const tftp = o.tftp === 'off' ? undefined : parseHostPort(o.tftp ?? '0.0.0.0:69', { host: '0.0.0.0', port: 69 }, '--tftp');
   return {
-    data: o.data, profiles: o.profiles, tests: o.tests,
+    data: o.data,
+    profiles: o.profiles,
+    tests: o.tests,
     http: parseHostPort(o.http, { host: '0.0.0.0', port: 8080 }, '--http'),
-    publicUrl: o.publicUrl, uploadLimit, runTimeoutMs: runTimeout * 1000, logLevel: o.logLevel,
+    publicUrl: o.publicUrl,
+    uploadLimit,
+    runTimeoutMs: runTimeout * 1000,
+    logLevel: o.logLevel,
     netboot: {
       tftp,
       tftpIsDefault: o.tftp === undefined,
-      dhcp: o.dhcp === 'off' ? undefined : { mode: o.dhcp as 'proxy' | 'server', interface: o.dhcpInterface!, range: o.dhcpRange, loader: o.bootLoader as 'ipxe' | 'pxelinux' },
+      dhcp:
+        o.dhcp === 'off'
+          ? undefined
+          : { mode: o.dhcp as 'proxy' | 'server', interface: o.dhcpInterface!, range: o.dhcpRange, loader: o.bootLoader as 'ipxe' | 'pxelinux' },
     },
     exportDir: o.export,
     powerSync: powerSyncOptions(o),
@@ -65,9 +103,18 @@ export function toAnvilOptions(o: ParsedServerOptions) {
 function powerSyncOptions(o: ParsedServerOptions) {
   try {
     // One validation for flags and environment: the flags already carry the env's values.
-    return powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: o.powerSyncInterval, ANVIL_POWER_SYNC_WORKERS: o.powerSyncWorkers, ANVIL_POWER_SYNC_MAX_FAILURES: o.powerSyncMaxFailures });
+    return powerSyncFromEnv({
+      ANVIL_POWER_SYNC_INTERVAL: o.powerSyncInterval,
+      ANVIL_POWER_SYNC_WORKERS: o.powerSyncWorkers,
+      ANVIL_POWER_SYNC_MAX_FAILURES: o.powerSyncMaxFailures,
+    });
   } catch (error) {
-    throw new UsageError((error as Error).message.replace('ANVIL_POWER_SYNC_INTERVAL', '--power-sync-interval').replace('ANVIL_POWER_SYNC_WORKERS', '--power-sync-workers').replace('ANVIL_POWER_SYNC_MAX_FAILURES', '--power-sync-max-failures'));
+    throw new UsageError(
+      (error as Error).message
+        .replace('ANVIL_POWER_SYNC_INTERVAL', '--power-sync-interval')
+        .replace('ANVIL_POWER_SYNC_WORKERS', '--power-sync-workers')
+        .replace('ANVIL_POWER_SYNC_MAX_FAILURES', '--power-sync-max-failures'),
+    );
   }
 }
 
@@ -98,14 +145,15 @@ export async function parseCommand(cmd: Command, argv: string[]): Promise<boolea
 
 export async function run(argv: string[]): Promise<number> {
   let code = 0;
-  const cmd = serverOptions(new Command('anvil serve').description('Run the anvil server: machine-facing URLs, the API (/api/v1) and the web pages'))
-    .action(async (o: ParsedServerOptions) => {
+  const cmd = serverOptions(new Command('anvil serve').description('Run the anvil server: machine-facing URLs, the API (/api/v1) and the web pages')).action(
+    async (o: ParsedServerOptions) => {
       code = await serveUntilSignalled(async (signal) => {
         const running = await startAnvil(toAnvilOptions(o), signal);
         running.app.log.info({ url: running.url, data: running.services.paths.data }, 'anvil is serving');
         return running;
       });
-    });
+    },
+  );
   await parseCommand(cmd, argv);
   return code;
 }

@@ -27,21 +27,26 @@ export async function run(argv: string[]): Promise<number> {
       try {
         const rows = (await s.tokens.list()).map(({ hash: _h, ...r }) => r);
         if (o.json) printJson(rows);
-        else process.stdout.write(table(['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'], rows.map((r) => [String(r.id), r.name, r.role, when(r.created_at), when(r.last_used_at)])) + '\n');
+        else
+          process.stdout.write(
+            table(
+              ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'],
+              rows.map((r) => [String(r.id), r.name, r.role, when(r.created_at), when(r.last_used_at)]),
+            ) + '\n',
+          );
       } finally {
         await s.close();
       }
     });
-  dataOptions(root.command('revoke').description('Revoke a token by id').argument('<id>'))
-    .action(async (id: string, o: { data: string }) => {
-      const s = await openServices({ data: o.data });
-      try {
-        await s.tokens.revoke(Number(id));
-        process.stdout.write(`revoked token ${id}\n`);
-      } finally {
-        await s.close();
-      }
-    });
+  dataOptions(root.command('revoke').description('Revoke a token by id').argument('<id>')).action(async (id: string, o: { data: string }) => {
+    const s = await openServices({ data: o.data });
+    try {
+      await s.tokens.revoke(Number(id));
+      process.stdout.write(`revoked token ${id}\n`);
+    } finally {
+      await s.close();
+    }
+  });
   await parseCommand(root, argv);
   return 0;
 }

@@ -26,7 +26,11 @@ export async function scanTemplates(dir: string, extension: string): Promise<Sca
   try {
     entries = await readdir(dir);
   } catch (error) {
-    throw new AnvilError('TEMPLATE_DIR_MISSING', 'not-found', `cannot read the folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; create it or point anvil at another one`);
+    throw new AnvilError(
+      'TEMPLATE_DIR_MISSING',
+      'not-found',
+      `cannot read the folder ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; create it or point anvil at another one`,
+    );
   }
   const names: string[] = [];
   const problems: ScanProblem[] = [];

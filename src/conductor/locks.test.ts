@@ -21,7 +21,7 @@ test('a lock held by a dead process on this host is stale; a live one, this proc
   assert.equal(isStaleHolder('someone'), false);
 });
 
-test('acquire takes over a dead process\'s lock and says so; clearStale releases only dead ones', async (t) => {
+test("acquire takes over a dead process's lock and says so; clearStale releases only dead ones", async (t) => {
   const store = await openStore({ sqlitePath: ':memory:' });
   t.after(() => store.close());
   const live = spawn('sleep', ['30']);
@@ -30,12 +30,19 @@ test('acquire takes over a dead process\'s lock and says so; clearStale releases
   const dead = `anvil machine (pid ${deadPid()} on ${hostname()}): power on (alice)`;
   const alive = `anvil machine (pid ${live.pid} on ${hostname()}): power off (bob)`;
   const remote = `anvil serve (pid 1 on elsewhere): power on (api)`;
-  for (const [name, reservation] of [['a', dead], ['b', alive], ['c', remote], ['d', dead]] as const) {
+  for (const [name, reservation] of [
+    ['a', dead],
+    ['b', alive],
+    ['c', remote],
+    ['d', dead],
+  ] as const) {
     await store.db.insertInto('machines').values({ name, reservation, created_at: now, updated_at: now }).execute();
   }
   const ids = Object.fromEntries((await store.db.selectFrom('machines').select(['id', 'name']).execute()).map((r) => [r.name, r.id]));
   const told: string[] = [];
-  const locks = new MachineLocks(store.db, async (machine, holder) => { told.push(`${machine.name}: ${holder}`); });
+  const locks = new MachineLocks(store.db, async (machine, holder) => {
+    told.push(`${machine.name}: ${holder}`);
+  });
 
   await locks.acquire({ id: ids.a!, name: 'a' }, 'me');
   assert.deepEqual(told, [`a: ${dead}`]);

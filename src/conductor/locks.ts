@@ -10,7 +10,11 @@ export class MachineLockedError extends AnvilError {
   override readonly name = 'MachineLockedError';
   readonly holder: string;
   constructor(machine: string, holder: string) {
-    super('MACHINE_LOCKED', 'conflict', `machine '${machine}' is locked by ${holder}; try again when that operation has finished (a lock left by a process that died on this host is released by itself; for one held from another host that is gone, run bin/anvil machine unlock ${machine})`);
+    super(
+      'MACHINE_LOCKED',
+      'conflict',
+      `machine '${machine}' is locked by ${holder}; try again when that operation has finished (a lock left by a process that died on this host is released by itself; for one held from another host that is gone, run bin/anvil machine unlock ${machine})`,
+    );
     this.holder = holder;
   }
 }
@@ -55,12 +59,22 @@ export class MachineLocks {
    * on this host is taken over (compare-and-swap on the old holder, so two takers can't both win).
    */
   async acquire(machine: { id: number; name: string }, holder: string): Promise<void> {
-    const result = await this.#db.updateTable('machines').set({ reservation: holder }).where('id', '=', machine.id).where('reservation', 'is', null).executeTakeFirst();
+    const result = await this.#db
+      .updateTable('machines')
+      .set({ reservation: holder })
+      .where('id', '=', machine.id)
+      .where('reservation', 'is', null)
+      .executeTakeFirst();
     if (result.numUpdatedRows === 1n) return;
     const row = await this.#db.selectFrom('machines').select('reservation').where('id', '=', machine.id).executeTakeFirst();
     const current = row?.reservation;
     if (current && isStaleHolder(current)) {
-      const takeover = await this.#db.updateTable('machines').set({ reservation: holder }).where('id', '=', machine.id).where('reservation', '=', current).executeTakeFirst();
+      const takeover = await this.#db
+        .updateTable('machines')
+        .set({ reservation: holder })
+        .where('id', '=', machine.id)
+        .where('reservation', '=', current)
+        .executeTakeFirst();
       if (takeover.numUpdatedRows === 1n) {
         await this.#onStale?.(machine, current);
         return;
@@ -92,7 +106,12 @@ export class MachineLocks {
     const cleared: { name: string; holder: string }[] = [];
     for (const row of held) {
       if (!row.reservation || !isStaleHolder(row.reservation)) continue;
-      const result = await this.#db.updateTable('machines').set({ reservation: null }).where('id', '=', row.id).where('reservation', '=', row.reservation).executeTakeFirst();
+      const result = await this.#db
+        .updateTable('machines')
+        .set({ reservation: null })
+        .where('id', '=', row.id)
+        .where('reservation', '=', row.reservation)
+        .executeTakeFirst();
       if (result.numUpdatedRows !== 1n) continue;
       cleared.push({ name: row.name, holder: row.reservation });
       await this.#onStale?.(row, row.reservation);

@@ -9,7 +9,15 @@ import type { Machines } from '../boot/machines.ts';
 import { invalid } from '../common/errors.ts';
 import { HardwareTypes, type DriverOptions } from '../drivers/registry.ts';
 import { maskDriverInfo, type SecretBox } from '../drivers/secrets.ts';
-import { BOOT_DEVICES, type BootDevice, type BootDeviceInfo, type BootDeviceOptions, type Driver, type PowerState, type PowerTarget } from '../drivers/types.ts';
+import {
+  BOOT_DEVICES,
+  type BootDevice,
+  type BootDeviceInfo,
+  type BootDeviceOptions,
+  type Driver,
+  type PowerState,
+  type PowerTarget,
+} from '../drivers/types.ts';
 import { DEFAULT_POWER_TIMEOUT_MS } from '../drivers/wait.ts';
 import { holderName, MachineLocks } from './locks.ts';
 
@@ -109,10 +117,16 @@ export class MachineControl {
     const sealed = this.#secrets.seal(merged);
     await this.locks.with(machine, this.holder(`set driver (${who})`), async () => {
       const now = stamp(this.#clock);
-      await this.#db.updateTable('machines').set({
-        driver, driver_info: JSON.stringify(sealed), updated_at: now,
-        ...(changedDriver ? { driver_internal_info: '{}', power_state: 'unknown' } : {}),
-      }).where('id', '=', machine.id).execute();
+      await this.#db
+        .updateTable('machines')
+        .set({
+          driver,
+          driver_info: JSON.stringify(sealed),
+          updated_at: now,
+          ...(changedDriver ? { driver_internal_info: '{}', power_state: 'unknown' } : {}),
+        })
+        .where('id', '=', machine.id)
+        .execute();
       const fields = Object.keys(merged).sort().join(', ') || 'none';
       await this.event(machine.id, 'driver', `driver ${driver}${changedDriver ? ` (was ${machine.driver})` : ''}, driver_info fields: ${fields} (${who})`);
     });
@@ -138,7 +152,11 @@ export class MachineControl {
               if (v === undefined) delete next[k];
               else next[k] = v;
             }
-            await trx.updateTable('machines').set({ driver_internal_info: JSON.stringify(next) }).where('id', '=', machine.id).execute();
+            await trx
+              .updateTable('machines')
+              .set({ driver_internal_info: JSON.stringify(next) })
+              .where('id', '=', machine.id)
+              .execute();
           });
         },
       },
@@ -154,10 +172,16 @@ export class MachineControl {
   }
 
   /** Powers on, off, soft-off or reboots, waiting for the new state; holds the machine's lock throughout. */
-  async setPower(nameOrMac: string, target: PowerRequest, options: { timeoutMs?: number | undefined } = {}, who = 'operator'): Promise<{ name: string; powerState: PowerState }> {
+  async setPower(
+    nameOrMac: string,
+    target: PowerRequest,
+    options: { timeoutMs?: number | undefined } = {},
+    who = 'operator',
+  ): Promise<{ name: string; powerState: PowerState }> {
     if (!POWER_REQUESTS.includes(target)) throw invalid('INVALID_POWER_TARGET', `power target '${String(target)}' is not one of ${POWER_REQUESTS.join(', ')}`);
     const timeoutMs = options.timeoutMs ?? DEFAULT_POWER_TIMEOUT_MS;
-    if (!(timeoutMs > 0 && timeoutMs <= MAX_POWER_TIMEOUT_MS)) throw invalid('INVALID_TIMEOUT', `timeout must be from 1 ms to ${MAX_POWER_TIMEOUT_MS / 1000} s`);
+    if (!(timeoutMs > 0 && timeoutMs <= MAX_POWER_TIMEOUT_MS))
+      throw invalid('INVALID_TIMEOUT', `timeout must be from 1 ms to ${MAX_POWER_TIMEOUT_MS / 1000} s`);
     const machine = await this.#machines.find(nameOrMac);
     return this.locks.with(machine, this.holder(`power ${target} (${who})`), async () => {
       const driver = this.driverOf(machine);
@@ -178,7 +202,10 @@ export class MachineControl {
     const driver = this.driverOf(machine);
     const supported = driver.management.getSupportedBootDevices();
     if (!BOOT_DEVICES.includes(device) || (supported.length > 0 && !supported.includes(device))) {
-      throw invalid('INVALID_BOOT_DEVICE', `machine '${machine.name}' (driver ${machine.driver}) cannot boot from '${device}'; it offers ${supported.join(', ') || 'none'}`);
+      throw invalid(
+        'INVALID_BOOT_DEVICE',
+        `machine '${machine.name}' (driver ${machine.driver}) cannot boot from '${device}'; it offers ${supported.join(', ') || 'none'}`,
+      );
     }
     return this.locks.with(machine, this.holder(`set boot device ${device} (${who})`), async () => {
       await driver.management.setBootDevice(device, options);
@@ -193,13 +220,20 @@ export class MachineControl {
     const row = await this.#db.selectFrom('machines').select('power_state').where('id', '=', machine.id).executeTakeFirst();
     const before = row?.power_state ?? machine.power_state;
     if (before === state && !always) return false;
-    await this.#db.updateTable('machines').set({ power_state: state, updated_at: stamp(this.#clock) }).where('id', '=', machine.id).execute();
+    await this.#db
+      .updateTable('machines')
+      .set({ power_state: state, updated_at: stamp(this.#clock) })
+      .where('id', '=', machine.id)
+      .execute();
     await this.event(machine.id, 'power', before === state ? `power ${state} (${why})` : `power ${before} → ${state} (${why})`);
     return true;
   }
 
   async event(machineId: number, kind: EventKind, message: string): Promise<void> {
-    await this.#db.insertInto('machine_events').values({ machine_id: machineId, at: stamp(this.#clock), kind, message }).execute();
+    await this.#db
+      .insertInto('machine_events')
+      .values({ machine_id: machineId, at: stamp(this.#clock), kind, message })
+      .execute();
   }
 
   async events(nameOrMac: string, limit = 100): Promise<MachineEvent[]> {

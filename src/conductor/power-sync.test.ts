@@ -9,10 +9,17 @@ test('power sync reads with bounded concurrency, skips manual, locked and operat
   const store = await openStore({ sqlitePath: ':memory:' });
   t.after(() => store.close());
   const now = new Date().toISOString();
-  for (let i = 0; i < 20; i++) await store.db.insertInto('machines').values({ name: `m${i}`, driver: 'fake', created_at: now, updated_at: now }).execute();
+  for (let i = 0; i < 20; i++)
+    await store.db
+      .insertInto('machines')
+      .values({ name: `m${i}`, driver: 'fake', created_at: now, updated_at: now })
+      .execute();
   await store.db.insertInto('machines').values({ name: 'manual1', created_at: now, updated_at: now }).execute();
   await store.db.insertInto('machines').values({ name: 'locked', driver: 'fake', reservation: 'someone', created_at: now, updated_at: now }).execute();
-  await store.db.insertInto('machines').values({ name: 'held', driver: 'fake', maintenance: 1, maintenance_reason: 'operator', created_at: now, updated_at: now }).execute();
+  await store.db
+    .insertInto('machines')
+    .values({ name: 'held', driver: 'fake', maintenance: 1, maintenance_reason: 'operator', created_at: now, updated_at: now })
+    .execute();
   let inFlight = 0;
   let most = 0;
   const read: string[] = [];
@@ -46,6 +53,10 @@ test('power sync reads with bounded concurrency, skips manual, locked and operat
 test('power sync settings from the environment', () => {
   assert.deepEqual(powerSyncFromEnv({}), {});
   assert.equal(powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: '0' }), false);
-  assert.deepEqual(powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: '2.5', ANVIL_POWER_SYNC_WORKERS: '4', ANVIL_POWER_SYNC_MAX_FAILURES: '5' }), { intervalMs: 2500, concurrency: 4, maxFailures: 5 });
+  assert.deepEqual(powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: '2.5', ANVIL_POWER_SYNC_WORKERS: '4', ANVIL_POWER_SYNC_MAX_FAILURES: '5' }), {
+    intervalMs: 2500,
+    concurrency: 4,
+    maxFailures: 5,
+  });
   assert.throws(() => powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: 'soon' }), /ANVIL_POWER_SYNC_INTERVAL='soon'/);
 });

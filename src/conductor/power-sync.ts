@@ -71,11 +71,14 @@ export class PowerSync {
   async runOnce(): Promise<SyncReport> {
     const report: SyncReport = { checked: 0, changed: [], failed: [], maintenanceSet: [], maintenanceCleared: [] };
     // Machines held by an operation are skipped: the operation records their state itself.
-    const machines = await this.#db.selectFrom('machines').selectAll()
+    const machines = await this.#db
+      .selectFrom('machines')
+      .selectAll()
       .where('driver', '!=', 'manual')
       .where('reservation', 'is', null)
       .where((eb) => eb.or([eb('maintenance', '=', 0), eb('fault', '=', POWER_FAILURE)]))
-      .orderBy('id').execute();
+      .orderBy('id')
+      .execute();
     // Failing machines first, as Ironic does, so a slow pass still retries them.
     machines.sort((a, b) => (this.#failures.get(b.id) ?? 0) - (this.#failures.get(a.id) ?? 0));
     let next = 0;
@@ -83,7 +86,9 @@ export class PowerSync {
       while (next < machines.length && !this.#stopped) {
         const machine = machines[next++]!;
         report.checked++;
-        await this.#syncOne(machine, report).catch((error: unknown) => this.#log.error({ err: error, machine: machine.name }, 'power sync failed unexpectedly'));
+        await this.#syncOne(machine, report).catch((error: unknown) =>
+          this.#log.error({ err: error, machine: machine.name }, 'power sync failed unexpectedly'),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, machines.length) }, worker));
@@ -100,8 +105,12 @@ export class PowerSync {
     }
     this.#failures.delete(machine.id);
     if (machine.fault === POWER_FAILURE) {
-      const cleared = await this.#db.updateTable('machines').set({ maintenance: 0, maintenance_reason: null, fault: null, updated_at: stamp(this.#clock) })
-        .where('id', '=', machine.id).where('fault', '=', POWER_FAILURE).executeTakeFirst();
+      const cleared = await this.#db
+        .updateTable('machines')
+        .set({ maintenance: 0, maintenance_reason: null, fault: null, updated_at: stamp(this.#clock) })
+        .where('id', '=', machine.id)
+        .where('fault', '=', POWER_FAILURE)
+        .executeTakeFirst();
       if (cleared.numUpdatedRows === 1n) {
         await this.#control.event(machine.id, 'maintenance', 'the controller answers again; maintenance set by power sync cleared');
         report.maintenanceCleared.push(machine.name);
@@ -116,12 +125,19 @@ export class PowerSync {
     this.#failures.set(machine.id, count);
     report.failed.push(machine.name);
     if (machine.maintenance === 1) return;
-    this.#log.warn({ machine: machine.name, failures: count, code: (error as { code?: string }).code }, `power sync could not read the power state: ${error.message}`);
+    this.#log.warn(
+      { machine: machine.name, failures: count, code: (error as { code?: string }).code },
+      `power sync could not read the power state: ${error.message}`,
+    );
     if (count === 1) await this.#control.event(machine.id, 'controller', `power sync could not read the power state: ${error.message}`);
     if (count < this.#maxFailures) return;
     const reason = `power sync: the controller failed ${count} times in a row: ${error.message}`;
-    const set = await this.#db.updateTable('machines').set({ maintenance: 1, maintenance_reason: reason, fault: POWER_FAILURE, power_state: 'unknown', updated_at: stamp(this.#clock) })
-      .where('id', '=', machine.id).where('maintenance', '=', 0).executeTakeFirst();
+    const set = await this.#db
+      .updateTable('machines')
+      .set({ maintenance: 1, maintenance_reason: reason, fault: POWER_FAILURE, power_state: 'unknown', updated_at: stamp(this.#clock) })
+      .where('id', '=', machine.id)
+      .where('maintenance', '=', 0)
+      .executeTakeFirst();
     if (set.numUpdatedRows === 1n) {
       await this.#control.event(machine.id, 'maintenance', `maintenance: ${reason}`);
       report.maintenanceSet.push(machine.name);

@@ -3,7 +3,18 @@
 // boot device, so setBootDevice sends nothing: the device is stored and applied just before
 // each power-on, and a persistent one is applied again at every power-on.
 import { createHash } from 'node:crypto';
-import { AmtClient, AmtAuthError, AmtConnectError, AmtError, AmtTimeoutError, AmtTlsError, AmtUnsupportedError, AMT_HTTP_PORT, AMT_HTTPS_PORT, AMT_DEFAULT_USER } from '../protocols/amt/index.ts';
+import {
+  AmtClient,
+  AmtAuthError,
+  AmtConnectError,
+  AmtError,
+  AmtTimeoutError,
+  AmtTlsError,
+  AmtUnsupportedError,
+  AMT_HTTP_PORT,
+  AMT_HTTPS_PORT,
+  AMT_DEFAULT_USER,
+} from '../protocols/amt/index.ts';
 import type { AmtBootDevice, AmtEndpoint, TransportOptions } from '../protocols/amt/index.ts';
 import { InfoReader } from './driver-info.ts';
 import { ControllerError, DRIVER_ERROR_CODES, UnsupportedError } from './errors.ts';
@@ -47,8 +58,10 @@ interface StoredBoot {
 
 function controllerError(machine: string, error: unknown): unknown {
   if (error instanceof AmtAuthError) return new ControllerError(DRIVER_ERROR_CODES.auth, machine, `AMT authentication failed: ${error.message}`, error);
-  if (error instanceof AmtConnectError || error instanceof AmtTimeoutError) return new ControllerError(DRIVER_ERROR_CODES.unreachable, machine, error.message, error);
-  if (error instanceof AmtTlsError) return new ControllerError(DRIVER_ERROR_CODES.failed, machine, `${error.message} (for a self-signed certificate set amt_allow_self_signed=true)`, error);
+  if (error instanceof AmtConnectError || error instanceof AmtTimeoutError)
+    return new ControllerError(DRIVER_ERROR_CODES.unreachable, machine, error.message, error);
+  if (error instanceof AmtTlsError)
+    return new ControllerError(DRIVER_ERROR_CODES.failed, machine, `${error.message} (for a self-signed certificate set amt_allow_self_signed=true)`, error);
   if (error instanceof AmtUnsupportedError) return new UnsupportedError(machine, error.message);
   if (error instanceof AmtError) return new ControllerError(DRIVER_ERROR_CODES.failed, machine, error.message, error);
   return error;
@@ -126,12 +139,14 @@ export class AmtHardware implements HardwareType<AmtInfo> {
     return {
       power: {
         getPowerState: () => guard(read),
-        setPowerState: (target: PowerTarget, options: PowerOptions = {}) => guard(() => (target === 'on' ? powerOn(options) : powerOff(target === 'soft-off', options))),
+        setPowerState: (target: PowerTarget, options: PowerOptions = {}) =>
+          guard(() => (target === 'on' ? powerOn(options) : powerOff(target === 'soft-off', options))),
         // Off, then on, as Ironic's AMT driver: the boot device is applied with the power-on.
-        reboot: (options: PowerOptions = {}) => guard(async () => {
-          await powerOff(false, options);
-          return powerOn(options);
-        }),
+        reboot: (options: PowerOptions = {}) =>
+          guard(async () => {
+            await powerOff(false, options);
+            return powerOn(options);
+          }),
       },
       management: {
         getSupportedBootDevices: () => SUPPORTED,

@@ -27,7 +27,11 @@ export class DriverInfoError extends AnvilError {
 export class NoControllerError extends AnvilError {
   override readonly name = 'NoControllerError';
   constructor(machine: string, what: string) {
-    super(DRIVER_ERROR_CODES.noController, 'conflict', `machine '${machine}' has no management controller (driver manual), so anvil cannot ${what}: it reboots itself; power it by hand or give it a driver (bin/anvil machine set ${machine} --driver ipmi|amt --driver-info …)`);
+    super(
+      DRIVER_ERROR_CODES.noController,
+      'conflict',
+      `machine '${machine}' has no management controller (driver manual), so anvil cannot ${what}: it reboots itself; power it by hand or give it a driver (bin/anvil machine set ${machine} --driver ipmi|amt --driver-info …)`,
+    );
   }
 }
 
@@ -43,7 +47,11 @@ export class UnsupportedError extends AnvilError {
 export class PowerTimeoutError extends AnvilError {
   override readonly name = 'PowerTimeoutError';
   constructor(machine: string, target: string, timeoutMs: number, last: string) {
-    super(DRIVER_ERROR_CODES.powerTimeout, 'unavailable', `machine '${machine}' did not reach power ${target} within ${timeoutMs / 1000} s (still ${last}); check the machine and its controller, or retry with a longer timeout`);
+    super(
+      DRIVER_ERROR_CODES.powerTimeout,
+      'unavailable',
+      `machine '${machine}' did not reach power ${target} within ${timeoutMs / 1000} s (still ${last}); check the machine and its controller, or retry with a longer timeout`,
+    );
   }
 }
 

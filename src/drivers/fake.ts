@@ -94,7 +94,11 @@ export class FakeHardware implements HardwareType<FakeInfo> {
       reach();
       const state = target === 'on' ? 'on' : 'off';
       m.request(state);
-      return waitForPowerState(getPowerState, state, { machine: name, pollMs: 10, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+      return waitForPowerState(getPowerState, state, {
+        machine: name,
+        pollMs: 10,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      });
     };
     return {
       power: {

@@ -48,8 +48,10 @@ export interface IpmiHardwareOptions {
 /** A protocol error as a driver error: the category tells the API what status to answer. */
 function controllerError(machine: string, error: unknown): unknown {
   if (error instanceof IpmiLoginError) return new ControllerError(DRIVER_ERROR_CODES.auth, machine, `IPMI authentication failed: ${error.message}`, error);
-  if (error instanceof IpmiTimeoutError) return new ControllerError(DRIVER_ERROR_CODES.unreachable, machine, `the BMC does not answer: ${error.message}`, error);
-  if (error instanceof IpmiCommandError || error instanceof IpmiSessionError) return new ControllerError(DRIVER_ERROR_CODES.failed, machine, error.message, error);
+  if (error instanceof IpmiTimeoutError)
+    return new ControllerError(DRIVER_ERROR_CODES.unreachable, machine, `the BMC does not answer: ${error.message}`, error);
+  if (error instanceof IpmiCommandError || error instanceof IpmiSessionError)
+    return new ControllerError(DRIVER_ERROR_CODES.failed, machine, error.message, error);
   return error;
 }
 
@@ -68,7 +70,8 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
   /** The one client for all machines, opened on first use. */
   get client(): IpmiClient {
     // A call after close() would open a socket nobody closes and keep the process alive.
-    if (this.#closed) throw new AnvilError('DRIVERS_CLOSED', 'unavailable', 'the IPMI driver has been closed (anvil is stopping); try again when it has restarted');
+    if (this.#closed)
+      throw new AnvilError('DRIVERS_CLOSED', 'unavailable', 'the IPMI driver has been closed (anvil is stopping); try again when it has restarted');
     this.#client ??= new IpmiClient(this.#options.policy ? { policy: this.#options.policy } : {});
     return this.#client;
   }
@@ -89,8 +92,14 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
     r.done();
     return {
       target: {
-        host, port, user, password, privilege: PRIVILEGES[privilege], protocol: version === '1.5' ? 'lan' : 'lanplus',
-        ...(cipherSuite !== undefined ? { cipherSuite } : {}), ...(kg !== undefined ? { kg } : {}),
+        host,
+        port,
+        user,
+        password,
+        privilege: PRIVILEGES[privilege],
+        protocol: version === '1.5' ? 'lan' : 'lanplus',
+        ...(cipherSuite !== undefined ? { cipherSuite } : {}),
+        ...(kg !== undefined ? { kg } : {}),
       },
     };
   }
@@ -117,11 +126,16 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
       await bmc().setBootDevice(wanted.device as BootDeviceName, { persistent: true, efi: wanted.uefi });
     };
 
-    const setPowerState = (target: PowerTarget, options: PowerOptions = {}): Promise<PowerState> => guard(async () => {
-      if (target === 'on') await ensureBootDevice();
-      await bmc().setPower(target === 'soft-off' ? 'soft' : target);
-      return waitForPowerState(() => bmc().getPowerState(), target === 'on' ? 'on' : 'off', { machine, pollMs, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
-    });
+    const setPowerState = (target: PowerTarget, options: PowerOptions = {}): Promise<PowerState> =>
+      guard(async () => {
+        if (target === 'on') await ensureBootDevice();
+        await bmc().setPower(target === 'soft-off' ? 'soft' : target);
+        return waitForPowerState(() => bmc().getPowerState(), target === 'on' ? 'on' : 'off', {
+          machine,
+          pollMs,
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        });
+      });
 
     return {
       power: {
@@ -131,18 +145,21 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
       },
       management: {
         getSupportedBootDevices: () => SUPPORTED,
-        getBootDevice: () => guard(async (): Promise<BootDeviceInfo> => {
-          const flags = await bmc().getBootDevice();
-          if (flags.valid && SUPPORTED.includes(flags.device as BootDevice)) return { device: flags.device as BootDevice, persistent: flags.persistent, uefi: flags.efi };
-          const wanted = (await context.state.get())[PERSISTENT_KEY] as { device: BootDevice; uefi: boolean } | undefined;
-          return wanted ? { device: wanted.device, persistent: true, uefi: wanted.uefi } : { device: null, persistent: false };
-        }),
-        setBootDevice: (device: BootDevice, options: BootDeviceOptions = {}) => guard(async () => {
-          const persistent = options.persistent === true;
-          const uefi = options.uefi === true;
-          await bmc().setBootDevice(device as BootDeviceName, { persistent, efi: uefi });
-          await context.state.set({ [PERSISTENT_KEY]: persistent ? { device, uefi } : undefined });
-        }),
+        getBootDevice: () =>
+          guard(async (): Promise<BootDeviceInfo> => {
+            const flags = await bmc().getBootDevice();
+            if (flags.valid && SUPPORTED.includes(flags.device as BootDevice))
+              return { device: flags.device as BootDevice, persistent: flags.persistent, uefi: flags.efi };
+            const wanted = (await context.state.get())[PERSISTENT_KEY] as { device: BootDevice; uefi: boolean } | undefined;
+            return wanted ? { device: wanted.device, persistent: true, uefi: wanted.uefi } : { device: null, persistent: false };
+          }),
+        setBootDevice: (device: BootDevice, options: BootDeviceOptions = {}) =>
+          guard(async () => {
+            const persistent = options.persistent === true;
+            const uefi = options.uefi === true;
+            await bmc().setBootDevice(device as BootDeviceName, { persistent, efi: uefi });
+            await context.state.set({ [PERSISTENT_KEY]: persistent ? { device, uefi } : undefined });
+          }),
       },
     };
   }

@@ -18,7 +18,10 @@ test('secrets: sealed with a 0600 key made on first use, opened again by a secon
   assert.doesNotMatch(JSON.stringify(sealed), /hunter2|kg-value/);
   assert.deepEqual(box.seal(sealed), sealed, 'sealing twice changes nothing');
   assert.deepEqual(new SecretBox(path).open(sealed), { ipmi_address: 'bmc1', ipmi_password: 'hunter2', ipmi_kg: 'kg-value', ipmi_port: 623 });
-  writeFileSync(join(dir, 'other.key'), readFileSync(path, 'utf8').replace(/^./, (c) => (c === 'A' ? 'B' : 'A')));
+  writeFileSync(
+    join(dir, 'other.key'),
+    readFileSync(path, 'utf8').replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+  );
   assert.throws(() => new SecretBox(join(dir, 'other.key')).open(sealed), { code: 'SECRET_UNREADABLE' });
 });
 
@@ -35,6 +38,9 @@ test('manual: no controller, power unknown, actions refused saying the machine r
   assert.equal(await driver.power.getPowerState(), 'unknown');
   assert.deepEqual(await driver.management.getBootDevice(), { device: 'pxe', persistent: true });
   for (const action of [driver.power.setPowerState('on'), driver.power.reboot(), driver.management.setBootDevice('pxe')]) {
-    await assert.rejects(action, (e: Error & { code?: string }) => e.code === 'NO_CONTROLLER' && /machine 'lab-3' has no management controller.*reboots itself/.test(e.message));
+    await assert.rejects(
+      action,
+      (e: Error & { code?: string }) => e.code === 'NO_CONTROLLER' && /machine 'lab-3' has no management controller.*reboots itself/.test(e.message),
+    );
   }
 });

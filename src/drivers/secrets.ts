@@ -47,9 +47,15 @@ export class SecretBox {
       }
       chmodSync(this.#path, 0o600);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new AnvilError('SECRET_KEY_UNAVAILABLE', 'internal', `cannot create the secret key ${this.#path}: ${(error as Error).message}`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new AnvilError('SECRET_KEY_UNAVAILABLE', 'internal', `cannot create the secret key ${this.#path}: ${(error as Error).message}`, { cause: error });
       key = Buffer.from(readFileSync(this.#path, 'utf8').trim(), 'base64');
-      if (key.length !== KEY_BYTES) throw new AnvilError('SECRET_KEY_INVALID', 'internal', `the secret key ${this.#path} is not ${KEY_BYTES} bytes of base64; restore it from a backup (without it the stored passwords cannot be read)`);
+      if (key.length !== KEY_BYTES)
+        throw new AnvilError(
+          'SECRET_KEY_INVALID',
+          'internal',
+          `the secret key ${this.#path} is not ${KEY_BYTES} bytes of base64; restore it from a backup (without it the stored passwords cannot be read)`,
+        );
     }
     this.#key = key;
     return key;
@@ -71,13 +77,19 @@ export class SecretBox {
       return Buffer.concat([decipher.update(Buffer.from(data ?? '', 'base64')), decipher.final()]).toString('utf8');
     } catch (error) {
       if (error instanceof AnvilError) throw error;
-      throw new AnvilError('SECRET_UNREADABLE', 'internal', `a stored secret cannot be decrypted with ${this.#path} (was the key replaced?); set the password again`);
+      throw new AnvilError(
+        'SECRET_UNREADABLE',
+        'internal',
+        `a stored secret cannot be decrypted with ${this.#path} (was the key replaced?); set the password again`,
+      );
     }
   }
 
   /** driver_info as stored: secret fields encrypted (already encrypted ones kept). */
   seal(info: Readonly<Record<string, unknown>>): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(info).map(([k, v]) => [k, isSecretField(k) && typeof v === 'string' && v !== '' && !isEncrypted(v) ? this.encrypt(v) : v]));
+    return Object.fromEntries(
+      Object.entries(info).map(([k, v]) => [k, isSecretField(k) && typeof v === 'string' && v !== '' && !isEncrypted(v) ? this.encrypt(v) : v]),
+    );
   }
 
   /** driver_info for a driver: secret fields decrypted. */

@@ -36,7 +36,10 @@ export async function waitForPowerState(read: () => Promise<PowerState>, target:
  * A hard reboot as off, then on (as Ironic's ipmitool reboot does), so each step has a state to
  * wait for; a machine that is off is just powered on.
  */
-export function rebootByPowerCycle(getPowerState: () => Promise<PowerState>, setPowerState: (target: PowerTarget, options: PowerOptions) => Promise<PowerState>) {
+export function rebootByPowerCycle(
+  getPowerState: () => Promise<PowerState>,
+  setPowerState: (target: PowerTarget, options: PowerOptions) => Promise<PowerState>,
+) {
   return async (options: PowerOptions = {}): Promise<PowerState> => {
     if ((await getPowerState()) === 'on') await setPowerState('off', options);
     return setPowerState('on', options);

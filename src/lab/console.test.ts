@@ -28,5 +28,8 @@ test('waitFor resolves on text written later, only counting output after the mar
 test('waitFor times out with LAB_TIMEOUT and shows the last output', async () => {
   const buffer = new ConsoleBuffer();
   buffer.push(Buffer.from('No bootable device.'));
-  await assert.rejects(buffer.waitFor('iPXE', { timeoutMs: 20 }), (e: unknown) => (e as { code?: string }).code === 'LAB_TIMEOUT' && /No bootable device/.test((e as Error).message));
+  await assert.rejects(
+    buffer.waitFor('iPXE', { timeoutMs: 20 }),
+    (e: unknown) => (e as { code?: string }).code === 'LAB_TIMEOUT' && /No bootable device/.test((e as Error).message),
+  );
 });

@@ -94,7 +94,9 @@ export class ConsoleBuffer {
       const timer = setTimeout(() => {
         cleanup();
         const tail = this.text(since).slice(-400);
-        reject(new AnvilError('LAB_TIMEOUT', 'unavailable', `console did not show ${String(pattern)} within ${timeoutMs} ms; last output: ${JSON.stringify(tail)}`));
+        reject(
+          new AnvilError('LAB_TIMEOUT', 'unavailable', `console did not show ${String(pattern)} within ${timeoutMs} ms; last output: ${JSON.stringify(tail)}`),
+        );
       }, timeoutMs);
       this.#events.on('data', onData);
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -119,7 +121,12 @@ export async function connectSerial(path: string, options: { timeoutMs?: number;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || performance.now() >= deadline) {
-        throw new AnvilError('LAB_CONSOLE', 'unavailable', `cannot connect to the serial console ${path} (${code ?? (error as Error).message}); is the VM on?`, { cause: error });
+        throw new AnvilError(
+          'LAB_CONSOLE',
+          'unavailable',
+          `cannot connect to the serial console ${path} (${code ?? (error as Error).message}); is the VM on?`,
+          { cause: error },
+        );
       }
     }
     await sleep(SERIAL_CONNECT_RETRY_MS, undefined, { signal: options.signal });

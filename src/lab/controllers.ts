@@ -8,7 +8,16 @@ import type { AmtBootDevice, AmtPowerAction, AmtPowerState } from '../protocols/
 import type { AmtHandler, PowerChangeResult } from '../protocols/amt/emulator/handler.ts';
 import { decodeBootFlags, encodeBootFlags } from '../protocols/ipmi/commands/chassis.ts';
 import type { BootDeviceName } from '../protocols/ipmi/commands/chassis.ts';
-import type { BmcHandler, BmcUser, LanSettings, PowerAction, PowerState, SelRecordBytes, SensorDefinition, SolStream } from '../protocols/ipmi/server/handler.ts';
+import type {
+  BmcHandler,
+  BmcUser,
+  LanSettings,
+  PowerAction,
+  PowerState,
+  SelRecordBytes,
+  SensorDefinition,
+  SolStream,
+} from '../protocols/ipmi/server/handler.ts';
 import { MemoryBmcHandler } from '../protocols/ipmi/server/memory-handler.ts';
 import type { LabBootDevice } from './definition.ts';
 import type { PowerTarget } from './power-target.ts';

@@ -39,7 +39,10 @@ test('bad names, memory, disk sizes, boot devices, ports and netdev ids are refu
 });
 
 test('Unix socket paths longer than the kernel allows are refused with a hint', () => {
-  assert.throws(() => checkSocketPath('/' + 'x'.repeat(120)), (e: unknown) => invalid(e) && /shorter --data/.test((e as Error).message));
+  assert.throws(
+    () => checkSocketPath('/' + 'x'.repeat(120)),
+    (e: unknown) => invalid(e) && /shorter --data/.test((e as Error).message),
+  );
 });
 
 test('the stored JSON parses back to the same definition', () => {

@@ -87,14 +87,16 @@ export function labInvalid(message: string): AnvilError {
 }
 
 export function checkName(name: string): string {
-  if (!NAME.test(name)) throw labInvalid(`lab VM name '${name}' is not valid: use letters, digits, '.', '_' and '-' (up to 63), starting with a letter or digit`);
+  if (!NAME.test(name))
+    throw labInvalid(`lab VM name '${name}' is not valid: use letters, digits, '.', '_' and '-' (up to 63), starting with a letter or digit`);
   return name;
 }
 
 export function normalizeMac(mac: string): string {
   if (!MAC.test(mac)) throw labInvalid(`MAC '${mac}' is not valid; write it as 52:54:00:12:34:56`);
   const normal = mac.toLowerCase().replaceAll('-', ':');
-  if ((parseInt(normal.slice(0, 2), 16) & 1) === 1) throw labInvalid(`MAC ${normal} is a multicast address; a NIC needs a unicast one (QEMU's own prefix is 52:54:00)`);
+  if ((parseInt(normal.slice(0, 2), 16) & 1) === 1)
+    throw labInvalid(`MAC ${normal} is a multicast address; a NIC needs a unicast one (QEMU's own prefix is 52:54:00)`);
   return normal;
 }
 
@@ -115,7 +117,8 @@ export function isBootDevice(value: unknown): value is LabBootDevice {
 }
 
 function checkPort(port: unknown, what: string): number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw labInvalid(`${what} ${String(port)} is not a port number (0-65535)`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw labInvalid(`${what} ${String(port)} is not a port number (0-65535)`);
   return port;
 }
 

@@ -44,7 +44,9 @@ export async function enrollLabVm(
 export function describeEnrollment(result: LabEnrollResult): string {
   const { enrollment: e } = result;
   if (result.created) return `enrolled machine ${e.name}: driver ${e.driver} at ${e.endpoint}`;
-  const parts = [`machine ${e.name} already existed: updated to driver ${e.driver} at ${e.endpoint}${result.previousDriver && result.previousDriver !== e.driver ? ` (was ${result.previousDriver})` : ''}`];
+  const parts = [
+    `machine ${e.name} already existed: updated to driver ${e.driver} at ${e.endpoint}${result.previousDriver && result.previousDriver !== e.driver ? ` (was ${result.previousDriver})` : ''}`,
+  ];
   if (result.addedMacs.length > 0) parts.push(`added MAC ${result.addedMacs.join(', ')}`);
   if (result.otherMacs.length > 0) parts.push(`kept its other MAC${result.otherMacs.length > 1 ? 's' : ''} ${result.otherMacs.join(', ')}`);
   return parts.join('; ');

@@ -26,13 +26,17 @@ export function enrollmentsFor(def: LabVmDefinition): LabEnrollment[] {
   const out: LabEnrollment[] = [];
   if (bmc.kind === 'ipmi' || bmc.kind === 'both') {
     out.push({
-      ...base, driver: 'ipmi', endpoint: `${bmc.address}:${bmc.ipmiPort}`,
+      ...base,
+      driver: 'ipmi',
+      endpoint: `${bmc.address}:${bmc.ipmiPort}`,
       driverInfo: { ipmi_address: bmc.address, ipmi_port: bmc.ipmiPort, ipmi_username: bmc.user, ipmi_password: bmc.password },
     });
   }
   if (bmc.kind === 'amt' || bmc.kind === 'both') {
     out.push({
-      ...base, driver: 'amt', endpoint: `${bmc.address}:${bmc.amtPort}`,
+      ...base,
+      driver: 'amt',
+      endpoint: `${bmc.address}:${bmc.amtPort}`,
       driverInfo: { amt_address: bmc.address, amt_port: bmc.amtPort, amt_username: bmc.user, amt_password: bmc.password, amt_protocol: 'http' },
     });
   }
@@ -51,7 +55,9 @@ export function pickEnrollment(def: LabVmDefinition, driver?: LabDriver): LabEnr
   if (!chosen) throw labInvalid(`lab VM ${def.name} has no ${driver} controller (its controller is ${def.bmc?.kind}); use --bmc both to have both`);
   const port = chosen.driver === 'ipmi' ? def.bmc!.ipmiPort : def.bmc!.amtPort;
   if (port === 0) {
-    throw labInvalid(`lab VM ${def.name}: its ${chosen.driver === 'ipmi' ? 'IPMI BMC' : 'AMT'} port is 0 (any free port, chosen anew by each lab up), so anvil could not reach it; give a fixed ${chosen.driver === 'ipmi' ? '--bmc-port' : '--amt-port'}`);
+    throw labInvalid(
+      `lab VM ${def.name}: its ${chosen.driver === 'ipmi' ? 'IPMI BMC' : 'AMT'} port is 0 (any free port, chosen anew by each lab up), so anvil could not reach it; give a fixed ${chosen.driver === 'ipmi' ? '--bmc-port' : '--amt-port'}`,
+    );
   }
   return chosen;
 }

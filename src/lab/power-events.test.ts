@@ -8,7 +8,7 @@ test('what was asked for here wins over what QEMU reports', () => {
   assert.equal(exitReason('requested-off', { guest: false, reason: 'host-qmp-quit' }, null), 'requested-off');
 });
 
-test('QEMU\'s SHUTDOWN cause: the guest, a quit from another process, a signal', () => {
+test("QEMU's SHUTDOWN cause: the guest, a quit from another process, a signal", () => {
   assert.equal(exitReason(undefined, { guest: true, reason: 'guest-shutdown' }, null), 'guest-poweroff');
   assert.equal(exitReason(undefined, { guest: false, reason: 'host-qmp-quit' }, null), 'requested-off');
   assert.equal(exitReason(undefined, { guest: false, reason: 'host-signal' }, null), 'killed');

@@ -65,6 +65,9 @@ test('a launcher prefix, no NIC, no disk, extra arguments, commas in paths', () 
 
 test('UEFI needs OVMF: refused without it, -bios with it', () => {
   const efi = def({ boot: { device: 'pxe', efi: true } });
-  assert.throws(() => qemuLaunch(efi, { once: undefined }), (e: unknown) => (e as { code?: string }).code === 'LAB_INVALID');
+  assert.throws(
+    () => qemuLaunch(efi, { once: undefined }),
+    (e: unknown) => (e as { code?: string }).code === 'LAB_INVALID',
+  );
   assert.deepEqual(after(qemuLaunch(efi, { once: undefined, uefiFirmware: '/usr/share/ovmf/OVMF.fd' }).args, '-bios'), ['/usr/share/ovmf/OVMF.fd']);
 });

@@ -57,21 +57,29 @@ export interface QemuLaunch {
 export function qemuLaunch(def: LabVmDefinition, options: QemuLaunchOptions): QemuLaunch {
   const effective = options.once ?? def.boot;
   const args: string[] = [
-    '-name', `guest=${escapeOptionValue(def.name)},process=anvil-lab-${escapeOptionValue(def.name)}`,
-    '-machine', 'q35',
+    '-name',
+    `guest=${escapeOptionValue(def.name)},process=anvil-lab-${escapeOptionValue(def.name)}`,
+    '-machine',
+    'q35',
     // KVM hangs or aborts on these hosts ("failed to set MSR"); TCG always works.
-    '-accel', 'tcg',
-    '-m', String(def.memoryMb),
+    '-accel',
+    'tcg',
+    '-m',
+    String(def.memoryMb),
     // -nographic, not -display none: only with -nographic does QEMU tell SeaBIOS (fw_cfg
     // etc/sercon-port) to put its console, and the option ROMs' (iPXE), on the serial port.
     '-nographic',
     '-nodefaults',
     '-no-user-config',
     '-S',
-    '-qmp', `unix:${escapeOptionValue(def.qmpSocket)},server=on,wait=off`,
-    '-qmp', `unix:${escapeOptionValue(def.controlSocket)},server=on,wait=off`,
-    '-chardev', `socket,id=ser0,path=${escapeOptionValue(def.serialSocket)},server=on,wait=off`,
-    '-serial', 'chardev:ser0',
+    '-qmp',
+    `unix:${escapeOptionValue(def.qmpSocket)},server=on,wait=off`,
+    '-qmp',
+    `unix:${escapeOptionValue(def.controlSocket)},server=on,wait=off`,
+    '-chardev',
+    `socket,id=ser0,path=${escapeOptionValue(def.serialSocket)},server=on,wait=off`,
+    '-serial',
+    'chardev:ser0',
   ];
   if (effective.efi) {
     if (!options.uefiFirmware) throw labInvalid(`lab VM ${def.name} is set to boot in UEFI mode, but no OVMF firmware is installed (apt-get install ovmf)`);
@@ -81,15 +89,14 @@ export function qemuLaunch(def: LabVmDefinition, options: QemuLaunchOptions): Qe
     args.push('-nic', 'none');
   } else {
     args.push(
-      '-netdev', `${def.netdev},id=net0`,
-      '-device', `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${def.mac},romfile=${escapeOptionValue(options.romFile ?? DEFAULT_IPXE_ROM)}`,
+      '-netdev',
+      `${def.netdev},id=net0`,
+      '-device',
+      `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${def.mac},romfile=${escapeOptionValue(options.romFile ?? DEFAULT_IPXE_ROM)}`,
     );
   }
   if (def.disk) {
-    args.push(
-      '-drive', `file=${escapeOptionValue(def.disk.path)},format=${def.disk.format},if=none,id=disk0`,
-      '-device', 'virtio-blk-pci,drive=disk0',
-    );
+    args.push('-drive', `file=${escapeOptionValue(def.disk.path)},format=${def.disk.format},if=none,id=disk0`, '-device', 'virtio-blk-pci,drive=disk0');
   }
   if (def.cdrom) {
     args.push('-drive', `file=${escapeOptionValue(def.cdrom)},media=cdrom,if=none,id=cd0,readonly=on`, '-device', 'ide-cd,drive=cd0');

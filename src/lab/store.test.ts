@@ -14,7 +14,14 @@ async function store(t: TestContext): Promise<LabStore> {
   return new LabStore(dir);
 }
 
-const bmc = (port: number, kind: 'ipmi' | 'amt' | 'both' = 'ipmi') => ({ kind, address: '127.0.0.1', ipmiPort: port, amtPort: port, user: 'admin', password: 'pw' });
+const bmc = (port: number, kind: 'ipmi' | 'amt' | 'both' = 'ipmi') => ({
+  kind,
+  address: '127.0.0.1',
+  ipmiPort: port,
+  amtPort: port,
+  user: 'admin',
+  password: 'pw',
+});
 const code = (expected: string) => (e: unknown) => (e as { code?: string }).code === expected;
 
 test('a created VM is saved owner-only, loads back, lists, and its paths live under DATA/lab', async (t) => {
@@ -22,7 +29,10 @@ test('a created VM is saved owner-only, loads back, lists, and its paths live un
   const def = await s.create({ name: 'vm1', mac: '52:54:00:00:00:01', bmc: bmc(6230) });
   assert.equal((await stat(join(s.vmsDir, 'vm1.json'))).mode & 0o777, 0o600);
   assert.deepEqual(await s.load('vm1'), def);
-  assert.deepEqual((await s.list()).map((d) => d.name), ['vm1']);
+  assert.deepEqual(
+    (await s.list()).map((d) => d.name),
+    ['vm1'],
+  );
   assert.equal(def.qmpSocket, join(s.runDir('vm1'), 'qmp.sock'));
   assert.equal(def.disk?.path, join(s.disksDir, 'vm1.qcow2'));
   assert.equal(def.disk?.size, '8G');
@@ -41,7 +51,7 @@ test('names, MACs and controller endpoints are unique in a lab; port 0 never con
   await s.create({ name: 'vm4', mac: '52:54:00:00:00:04', bmc: bmc(0) });
 });
 
-test('delete removes the definition, the run directory and the lab\'s own disk, never a disk elsewhere', async (t) => {
+test("delete removes the definition, the run directory and the lab's own disk, never a disk elsewhere", async (t) => {
   const s = await store(t);
   const own = await s.create({ name: 'vm1', mac: '52:54:00:00:00:01', diskSize: '1M' });
   await mkdir(s.disksDir, { recursive: true });

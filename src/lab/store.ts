@@ -4,7 +4,16 @@
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { conflict, notFound } from '../common/errors.ts';
-import { checkName, checkSocketPath, DEFAULT_DISK_SIZE, DEFAULT_MEMORY_MB, DEFAULT_NETDEV, definitionToJson, normalizeMac, parseDefinition } from './definition.ts';
+import {
+  checkName,
+  checkSocketPath,
+  DEFAULT_DISK_SIZE,
+  DEFAULT_MEMORY_MB,
+  DEFAULT_NETDEV,
+  definitionToJson,
+  normalizeMac,
+  parseDefinition,
+} from './definition.ts';
 import type { LabBmcDefinition, LabBootSetting, LabVmDefinition } from './definition.ts';
 
 /** What a caller gives to create a VM; everything else has a default. */
@@ -121,7 +130,8 @@ export class LabStore {
     try {
       text = await readFile(this.#file(name), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('LAB_NOT_FOUND', `no lab VM named ${name} in ${this.vmsDir}; 'anvil lab vm list' shows them`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw notFound('LAB_NOT_FOUND', `no lab VM named ${name} in ${this.vmsDir}; 'anvil lab vm list' shows them`);
       throw error;
     }
     return parseDefinition(JSON.parse(text));

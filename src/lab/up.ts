@@ -41,11 +41,16 @@ export interface StartLabOptions {
 function listenError(name: string, what: string, address: string, port: number, cause: unknown): AnvilError {
   const code = (cause as { code?: string }).code;
   const hint =
-    code === 'EADDRINUSE' ? 'another VM or program has it: give each VM its own port (anvil lab vm create --bmc-port/--amt-port)'
-    : code === 'EACCES' ? 'ports below 1024 need root: use a higher port'
-    : code === 'EADDRNOTAVAIL' ? 'no interface has that address'
-    : (cause as Error).message;
-  return new AnvilError('LAB_LISTEN', 'unavailable', `lab VM ${name}: the ${what} cannot listen on ${address}:${port} (${code ?? 'error'}); ${hint}`, { cause });
+    code === 'EADDRINUSE'
+      ? 'another VM or program has it: give each VM its own port (anvil lab vm create --bmc-port/--amt-port)'
+      : code === 'EACCES'
+        ? 'ports below 1024 need root: use a higher port'
+        : code === 'EADDRNOTAVAIL'
+          ? 'no interface has that address'
+          : (cause as Error).message;
+  return new AnvilError('LAB_LISTEN', 'unavailable', `lab VM ${name}: the ${what} cannot listen on ${address}:${port} (${code ?? 'error'}); ${hint}`, {
+    cause,
+  });
 }
 
 /**

@@ -153,7 +153,9 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
       const run = await this.#current();
       if (!run) throw poweredOff(this.name, 'reset');
       const def = await this.definition();
-      const runningOrder = bootOptionOf(run.args)?.split(',').find((p) => p.startsWith('order='));
+      const runningOrder = bootOptionOf(run.args)
+        ?.split(',')
+        .find((p) => p.startsWith('order='));
       const wantedOrder = bootOption(def.boot, undefined);
       if (def.nextBoot !== undefined || runningOrder !== wantedOrder.split(',')[0] || def.boot.efi !== run.args.includes('-bios')) {
         await this.#stop(run, 'restart');
@@ -180,7 +182,11 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
       const timeoutMs = options.timeoutMs ?? DEFAULT_SOFT_OFF_TIMEOUT_MS;
       if (!(await this.#waitExit(run, timeoutMs))) {
         run.expected = undefined;
-        throw new AnvilError('LAB_TIMEOUT', 'unavailable', `lab VM ${this.name} did not power off within ${timeoutMs} ms of the ACPI power button; its guest may not handle ACPI (firmware and iPXE do not). Use power off.`);
+        throw new AnvilError(
+          'LAB_TIMEOUT',
+          'unavailable',
+          `lab VM ${this.name} did not power off within ${timeoutMs} ms of the ACPI power button; its guest may not handle ACPI (firmware and iPXE do not). Use power off.`,
+        );
       }
     });
   }
@@ -280,7 +286,12 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
     }
     child.unref();
     await spawned.catch((error: unknown) => {
-      throw new AnvilError('LAB_QEMU_FAILED', 'unavailable', `cannot start QEMU for lab VM ${this.name}: ${(error as Error).message}; install qemu-system-x86`, { cause: error });
+      throw new AnvilError(
+        'LAB_QEMU_FAILED',
+        'unavailable',
+        `cannot start QEMU for lab VM ${this.name}: ${(error as Error).message}; install qemu-system-x86`,
+        { cause: error },
+      );
     });
     const pid = child.pid!;
     await writePidFile(this.store.pidFile(this.name), pid);
@@ -295,7 +306,12 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await removeRunFiles(def, this.store.pidFile(this.name));
       const logTail = (await readFile(this.store.logFile(this.name), 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
-      throw new AnvilError('LAB_QEMU_FAILED', 'unavailable', `QEMU for lab VM ${this.name} did not start: ${logTail || (error as Error).message} (log: ${this.store.logFile(this.name)})`, { cause: error });
+      throw new AnvilError(
+        'LAB_QEMU_FAILED',
+        'unavailable',
+        `QEMU for lab VM ${this.name} did not start: ${logTail || (error as Error).message} (log: ${this.store.logFile(this.name)})`,
+        { cause: error },
+      );
     }
     child.off('exit', onEarlyExit);
     const run = await this.#adopt(def, pid, [launch.command, ...launch.args], child, qmp);
@@ -416,4 +432,3 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
     this.emit('power', { name: this.name, ...event });
   }
 }
-

@@ -19,7 +19,22 @@ test('a database made by an older version upgrades in place and keeps its data',
   assert.ok((await tables(upgraded)).includes('runs'));
   const machine = await upgraded.db.selectFrom('machines').selectAll().executeTakeFirstOrThrow();
   assert.equal(machine.name, 'kept');
-  const run = await upgraded.db.insertInto('runs').values({ machine_id: machine.id, test: 't', state: 'requested', requested_at: 'now', sent_at: null, finished_at: null, version: null, upload_path: null, upload_bytes: null, error_reason: null }).returning('id').executeTakeFirstOrThrow();
+  const run = await upgraded.db
+    .insertInto('runs')
+    .values({
+      machine_id: machine.id,
+      test: 't',
+      state: 'requested',
+      requested_at: 'now',
+      sent_at: null,
+      finished_at: null,
+      version: null,
+      upload_path: null,
+      upload_bytes: null,
+      error_reason: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   assert.equal(run.id, 1);
   await upgraded.close();
   // Opening again is a no-op.
@@ -32,7 +47,21 @@ test('deleting a machine removes its MACs, boot log and runs with it', async () 
   const s = await openStore({ sqlitePath: ':memory:' });
   const m = await s.db.insertInto('machines').values({ name: 'm', created_at: 'x', updated_at: 'x' }).returning('id').executeTakeFirstOrThrow();
   await s.db.insertInto('macs').values({ mac: 'aa:aa:aa:aa:aa:aa', machine_id: m.id }).execute();
-  await s.db.insertInto('runs').values({ machine_id: m.id, test: 't', state: 'requested', requested_at: 'now', sent_at: null, finished_at: null, version: null, upload_path: null, upload_bytes: null, error_reason: null }).execute();
+  await s.db
+    .insertInto('runs')
+    .values({
+      machine_id: m.id,
+      test: 't',
+      state: 'requested',
+      requested_at: 'now',
+      sent_at: null,
+      finished_at: null,
+      version: null,
+      upload_path: null,
+      upload_bytes: null,
+      error_reason: null,
+    })
+    .execute();
   await s.db.deleteFrom('machines').execute();
   assert.equal((await s.db.selectFrom('macs').selectAll().execute()).length, 0);
   assert.equal((await s.db.selectFrom('runs').selectAll().execute()).length, 0);

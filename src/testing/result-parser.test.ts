@@ -11,17 +11,34 @@ test('counts I/W/E lines, keeps them, and takes the last V: line as the version'
   assert.equal(r.warnings, 1);
   assert.equal(r.errors, 1);
   assert.equal(r.version, '1.1');
-  assert.deepEqual(r.lines.map((l) => `${l.lineNo}${l.kind}:${l.text}`), ['2I:disk sda found', '3W:fan slow', '4E:memtest failed', '5V:1.0', '6I:done', '7V:1.1']);
+  assert.deepEqual(
+    r.lines.map((l) => `${l.lineNo}${l.kind}:${l.text}`),
+    ['2I:disk sda found', '3W:fan slow', '4E:memtest failed', '5V:1.0', '6I:done', '7V:1.1'],
+  );
 });
 
 test('CRLF line ends are accepted', () => {
-  assert.equal(parseText('I: a\r\nE: b\r\n').lines.map((l) => l.text).join(','), 'a,b');
+  assert.equal(
+    parseText('I: a\r\nE: b\r\n')
+      .lines.map((l) => l.text)
+      .join(','),
+    'a,b',
+  );
 });
 
 test('binary and non-UTF-8 uploads parse safely', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'anvil-parse-'));
   const file = join(dir, 'x.log');
-  writeFileSync(file, Buffer.concat([Buffer.from('I: caf'), Buffer.from([0xe9, 0x00, 0xff, 0xfe]), Buffer.from('\nE: \u0000x\n'), Buffer.alloc(5000, 0x41), Buffer.from('\nW: end')]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from('I: caf'),
+      Buffer.from([0xe9, 0x00, 0xff, 0xfe]),
+      Buffer.from('\nE: \u0000x\n'),
+      Buffer.alloc(5000, 0x41),
+      Buffer.from('\nW: end'),
+    ]),
+  );
   const r = await parseFile(file);
   assert.equal(r.infos, 1);
   assert.equal(r.errors, 1);

@@ -59,9 +59,13 @@ export class Testing {
     const { names, problems } = await scanTemplates(this.dir, TEST_EXTENSION);
     if (!names.includes(WAIT_TEST)) {
       const problem = problems.find((p) => p.file.endsWith(`/${WAIT_TEST}${TEST_EXTENSION}`));
-      throw new AnvilError('WAIT_TEST_MISSING', 'invalid', problem
-        ? `wait.test does not parse${problem.line ? ` (line ${problem.line})` : ''}: ${problem.message}`
-        : `${join(this.dir, 'wait.test')} is missing: it is mandatory (it is sent when no test is queued; it should sleep a while and exit); create it and run synctestnames again`);
+      throw new AnvilError(
+        'WAIT_TEST_MISSING',
+        'invalid',
+        problem
+          ? `wait.test does not parse${problem.line ? ` (line ${problem.line})` : ''}: ${problem.message}`
+          : `${join(this.dir, 'wait.test')} is missing: it is mandatory (it is sent when no test is queued; it should sleep a while and exit); create it and run synctestnames again`,
+      );
     }
     return { ...(await syncNames(this.#db, 'tests', names, stamp(this.#clock))), problems };
   }
@@ -75,13 +79,34 @@ export class Testing {
     const known = await this.available();
     const unknown = tests.filter((t) => !known.includes(t) || t === WAIT_TEST);
     if (unknown.length > 0) {
-      throw new AnvilError('UNKNOWN_TEST', 'not-found', `unknown test${unknown.length > 1 ? 's' : ''} ${listWords(unknown.map((t) => `'${t}'`))}; known tests: ${listWords(known.filter((t) => t !== WAIT_TEST))}${known.length === 0 ? ' (run synctestnames first)' : ''}`);
+      throw new AnvilError(
+        'UNKNOWN_TEST',
+        'not-found',
+        `unknown test${unknown.length > 1 ? 's' : ''} ${listWords(unknown.map((t) => `'${t}'`))}; known tests: ${listWords(known.filter((t) => t !== WAIT_TEST))}${known.length === 0 ? ' (run synctestnames first)' : ''}`,
+      );
     }
     const now = stamp(this.#clock);
     return this.#db.transaction().execute(async (trx) => {
       const runs: Run[] = [];
       for (const test of tests) {
-        runs.push(await trx.insertInto('runs').values({ machine_id: machine.id, test, state: 'requested', requested_at: now, sent_at: null, finished_at: null, version: null, upload_path: null, upload_bytes: null, error_reason: null }).returningAll().executeTakeFirstOrThrow());
+        runs.push(
+          await trx
+            .insertInto('runs')
+            .values({
+              machine_id: machine.id,
+              test,
+              state: 'requested',
+              requested_at: now,
+              sent_at: null,
+              finished_at: null,
+              version: null,
+              upload_path: null,
+              upload_bytes: null,
+              error_reason: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow(),
+        );
       }
       return runs;
     });
@@ -93,7 +118,8 @@ export class Testing {
    */
   async claimNext(machine: Machine): Promise<Run | undefined> {
     const now = stamp(this.#clock);
-    return this.#db.updateTable('runs')
+    return this.#db
+      .updateTable('runs')
       .set({ state: 'sent', sent_at: now })
       .where('id', '=', (eb) => {
         const oldest = eb.selectFrom('runs').select('id').where('machine_id', '=', machine.id).where('state', '=', 'requested').orderBy('id').limit(1);
@@ -110,7 +136,11 @@ export class Testing {
     const testname = run?.test ?? WAIT_TEST;
     try {
       const source = await readTemplate(this.dir, testname, TEST_EXTENSION, () => this.available(), 'test');
-      const script = await renderTemplate(source, { system: machine.name, testname, log: run?.id ?? '', mac: vars.mac ?? '', server: vars.server }, `${testname}${TEST_EXTENSION}`);
+      const script = await renderTemplate(
+        source,
+        { system: machine.name, testname, log: run?.id ?? '', mac: vars.mac ?? '', server: vars.server },
+        `${testname}${TEST_EXTENSION}`,
+      );
       return { run, testname, script };
     } catch (error) {
       // The run was handed out but its script can't be made: record why instead of losing it.
@@ -120,19 +150,35 @@ export class Testing {
   }
 
   async #fail(runId: number, reason: string): Promise<void> {
-    await this.#db.updateTable('runs').set({ state: 'error', error_reason: reason, finished_at: stamp(this.#clock) }).where('id', '=', runId).execute();
+    await this.#db
+      .updateTable('runs')
+      .set({ state: 'error', error_reason: reason, finished_at: stamp(this.#clock) })
+      .where('id', '=', runId)
+      .execute();
   }
 
   /** The run an upload without a run id belongs to: the machine's most recently sent one. */
   async latestSent(machine: Machine): Promise<Run> {
-    const run = await this.#db.selectFrom('runs').selectAll().where('machine_id', '=', machine.id).where('state', '=', 'sent').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const run = await this.#db
+      .selectFrom('runs')
+      .selectAll()
+      .where('machine_id', '=', machine.id)
+      .where('state', '=', 'sent')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     if (!run) throw notFound('NO_RUN_SENT', `machine '${machine.name}' has no test run waiting for a result; upload to /upload/<run-id>/ to name the run`);
     return run;
   }
 
   async get(runId: number): Promise<RunDetail> {
-    const run = await this.#db.selectFrom('runs').innerJoin('machines', 'machines.id', 'runs.machine_id')
-      .selectAll('runs').select('machines.name as machine').where('runs.id', '=', runId).executeTakeFirst();
+    const run = await this.#db
+      .selectFrom('runs')
+      .innerJoin('machines', 'machines.id', 'runs.machine_id')
+      .selectAll('runs')
+      .select('machines.name as machine')
+      .where('runs.id', '=', runId)
+      .executeTakeFirst();
     if (!run) throw notFound('UNKNOWN_RUN', `no test run ${runId}`);
     return run;
   }
@@ -155,24 +201,47 @@ export class Testing {
   async fileUpload(runId: number, tempPath: string, bytes: number): Promise<RunDetail> {
     try {
       const run = await this.get(runId);
-      if (run.state === 'requested') throw new AnvilError('RUN_NOT_SENT', 'conflict', `test run ${runId} (${run.test} on ${run.machine}) has not been sent yet; nothing to upload`);
+      if (run.state === 'requested')
+        throw new AnvilError('RUN_NOT_SENT', 'conflict', `test run ${runId} (${run.test} on ${run.machine}) has not been sent yet; nothing to upload`);
       if (run.state === 'done') throw new AnvilError('RUN_DONE', 'conflict', `test run ${runId} (${run.test} on ${run.machine}) already has a result`);
       const parsed = await parseFile(tempPath);
       const now = stamp(this.#clock);
       const final = this.uploadPath(runId);
       await this.#db.transaction().execute(async (trx) => {
-        const claimed = await trx.updateTable('runs')
-          .set({ state: 'done', finished_at: now, infos: parsed.infos, warnings: parsed.warnings, errors: parsed.errors, version: parsed.version ?? null, upload_path: `${runId}.log`, upload_bytes: bytes, error_reason: null })
-          .where('id', '=', runId).where('state', 'in', ['sent', 'error'])
-          .returning('id').executeTakeFirst();
+        const claimed = await trx
+          .updateTable('runs')
+          .set({
+            state: 'done',
+            finished_at: now,
+            infos: parsed.infos,
+            warnings: parsed.warnings,
+            errors: parsed.errors,
+            version: parsed.version ?? null,
+            upload_path: `${runId}.log`,
+            upload_bytes: bytes,
+            error_reason: null,
+          })
+          .where('id', '=', runId)
+          .where('state', 'in', ['sent', 'error'])
+          .returning('id')
+          .executeTakeFirst();
         if (!claimed) throw new AnvilError('RUN_DONE', 'conflict', `test run ${runId} already has a result`);
         for (let i = 0; i < parsed.lines.length; i += 200) {
-          await trx.insertInto('run_lines').values(parsed.lines.slice(i, i + 200).map((l) => ({ run_id: runId, line_no: l.lineNo, kind: l.kind, text: l.text }))).execute();
+          await trx
+            .insertInto('run_lines')
+            .values(parsed.lines.slice(i, i + 200).map((l) => ({ run_id: runId, line_no: l.lineNo, kind: l.kind, text: l.text })))
+            .execute();
         }
         if (parsed.version !== undefined) {
           await trx.updateTable('machines').set({ version: parsed.version, updated_at: now }).where('id', '=', run.machine_id).execute();
-          const seen = await trx.updateTable('system_versions').set({ last_seen: now }).where('machine_id', '=', run.machine_id).where('version', '=', parsed.version).executeTakeFirst();
-          if (seen.numUpdatedRows === 0n) await trx.insertInto('system_versions').values({ machine_id: run.machine_id, version: parsed.version, first_seen: now, last_seen: now }).execute();
+          const seen = await trx
+            .updateTable('system_versions')
+            .set({ last_seen: now })
+            .where('machine_id', '=', run.machine_id)
+            .where('version', '=', parsed.version)
+            .executeTakeFirst();
+          if (seen.numUpdatedRows === 0n)
+            await trx.insertInto('system_versions').values({ machine_id: run.machine_id, version: parsed.version, first_seen: now, last_seen: now }).execute();
         }
         // Renaming last: if anything above fails, the transaction rolls back and no file is left claiming a result.
         await rename(tempPath, final);
@@ -187,9 +256,11 @@ export class Testing {
   async expire(timeoutMs: number): Promise<number> {
     const now = this.#clock();
     const cutoff = new Date(now.getTime() - timeoutMs).toISOString();
-    const result = await this.#db.updateTable('runs')
+    const result = await this.#db
+      .updateTable('runs')
       .set({ state: 'error', finished_at: now.toISOString(), error_reason: `no result uploaded within ${Math.round(timeoutMs / 1000)} s of being sent` })
-      .where('state', '=', 'sent').where('sent_at', '<', cutoff)
+      .where('state', '=', 'sent')
+      .where('sent_at', '<', cutoff)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
@@ -205,8 +276,12 @@ export class Testing {
 
   /** Every version seen, per machine (the versions page). */
   async versions(): Promise<Array<{ machine: string; version: string; first_seen: string; last_seen: string }>> {
-    return this.#db.selectFrom('system_versions').innerJoin('machines', 'machines.id', 'system_versions.machine_id')
+    return this.#db
+      .selectFrom('system_versions')
+      .innerJoin('machines', 'machines.id', 'system_versions.machine_id')
       .select(['machines.name as machine', 'system_versions.version', 'system_versions.first_seen', 'system_versions.last_seen'])
-      .orderBy('system_versions.version', 'desc').orderBy('machines.name').execute();
+      .orderBy('system_versions.version', 'desc')
+      .orderBy('machines.name')
+      .execute();
   }
 }

@@ -4,8 +4,14 @@ import { escapeHtml, fleetRows, outcome } from './fleet.ts';
 import type { MachineSummary } from '../boot/machines.ts';
 
 const machine: MachineSummary = {
-  name: 'rack1-07', macs: ['52:54:00:00:00:07', '52:54:00:00:00:08'], nextProfile: 'install', nextOnce: true,
-  lastBoot: { at: '2026-11-21T05:55:47.123Z', profile: 'rescue' }, version: '<script>alert(1)</script> & "more"', powerState: 'on', driver: 'manual',
+  name: 'rack1-07',
+  macs: ['52:54:00:00:00:07', '52:54:00:00:00:08'],
+  nextProfile: 'install',
+  nextOnce: true,
+  lastBoot: { at: '2026-11-21T05:55:47.123Z', profile: 'rescue' },
+  version: '<script>alert(1)</script> & "more"',
+  powerState: 'on',
+  driver: 'manual',
 };
 
 test('escapeHtml leaves no markup', () => {
@@ -13,7 +19,10 @@ test('escapeHtml leaves no markup', () => {
 });
 
 test('a fleet row escapes what machines uploaded and says the outcome in words', () => {
-  const row = fleetRows([machine], new Map([['rack1-07', { id: 12, test: 'disk<b>', state: 'done' as const, infos: 3, warnings: 1, errors: 2, finished_at: '2026-11-21T06:00:00.000Z' }]]));
+  const row = fleetRows(
+    [machine],
+    new Map([['rack1-07', { id: 12, test: 'disk<b>', state: 'done' as const, infos: 3, warnings: 1, errors: 2, finished_at: '2026-11-21T06:00:00.000Z' }]]),
+  );
   assert.ok(!row.includes('<script>') && !row.includes('<b>'), row);
   assert.match(row, /&lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; &quot;more&quot;/);
   assert.match(row, /<td class="r-errors"><a href="\/runs\/12">disk&lt;b&gt;<\/a> <span class="st">errors<\/span>/);

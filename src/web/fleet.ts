@@ -40,7 +40,9 @@ export function fleetRows(machines: readonly MachineSummary[], latest: ReadonlyM
   for (const m of machines) {
     const name = escapeHtml(m.name);
     const boot = m.lastBoot ? `${escapeHtml(m.lastBoot.profile)} · ${utc(m.lastBoot.at)}` : '';
-    out.push(`<tr><td><a href="/machines/${name}">${name}</a></td><td class="mono">${escapeHtml(m.macs.join(' '))}</td><td>${escapeHtml(m.nextProfile)}${m.nextOnce ? ' <span class="tag">once</span>' : ''}</td><td>${boot}</td>${resultCell(latest.get(m.name))}<td>${escapeHtml(m.version ?? '')}</td><td>${escapeHtml(m.powerState)}</td></tr>`);
+    out.push(
+      `<tr><td><a href="/machines/${name}">${name}</a></td><td class="mono">${escapeHtml(m.macs.join(' '))}</td><td>${escapeHtml(m.nextProfile)}${m.nextOnce ? ' <span class="tag">once</span>' : ''}</td><td>${boot}</td>${resultCell(latest.get(m.name))}<td>${escapeHtml(m.version ?? '')}</td><td>${escapeHtml(m.powerState)}</td></tr>`,
+    );
   }
   return out.join('\n');
 }

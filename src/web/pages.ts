@@ -72,17 +72,37 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       machines.list(),
       machines.discovered(DISCOVERED_SHOWN),
       machines.discoveredCount(),
-      store.db.selectFrom('runs').innerJoin('machines', 'machines.id', 'runs.machine_id')
+      store.db
+        .selectFrom('runs')
+        .innerJoin('machines', 'machines.id', 'runs.machine_id')
         .select(['machines.name as machine', 'runs.id', 'runs.test', 'runs.state', 'runs.infos', 'runs.warnings', 'runs.errors', 'runs.finished_at'])
-        .where('runs.id', 'in', (eb) => eb.selectFrom('runs').select((e) => e.fn.max('id').as('id')).where('state', 'in', ['done', 'error']).groupBy('machine_id'))
+        .where('runs.id', 'in', (eb) =>
+          eb
+            .selectFrom('runs')
+            .select((e) => e.fn.max('id').as('id'))
+            .where('state', 'in', ['done', 'error'])
+            .groupBy('machine_id'),
+        )
         .execute(),
     ]);
     const results = new Map(latest.map((r) => [r.machine, r]));
     let failing = 0;
     for (const r of latest) if (isFailing(r)) failing++;
     return render(reply, 'fleet', viewer, {
-      title: 'Fleet', nav: 'fleet', rows: fleetRows(fleet, results), count: fleet.length, failing,
-      discovered: discovered.map((d) => ({ mac: d.mac, arch: d.arch ?? '', loader: d.loader ?? '', address: d.address ?? '', firstSeen: utc(d.first_seen), lastSeen: utc(d.last_seen), boots: d.boots })),
+      title: 'Fleet',
+      nav: 'fleet',
+      rows: fleetRows(fleet, results),
+      count: fleet.length,
+      failing,
+      discovered: discovered.map((d) => ({
+        mac: d.mac,
+        arch: d.arch ?? '',
+        loader: d.loader ?? '',
+        address: d.address ?? '',
+        firstSeen: utc(d.first_seen),
+        lastSeen: utc(d.last_seen),
+        boots: d.boots,
+      })),
       discoveredCount,
     });
   });
@@ -119,9 +139,26 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     return render(reply, 'machine', viewer, {
       title: machine.name,
       nav: 'fleet',
-      machine: { name: machine.name, next: machine.next_profile, once: machine.next_once === 1, version: machine.version ?? '', power: machine.power_state, provision: machine.provision_state, driver: machine.driver },
+      machine: {
+        name: machine.name,
+        next: machine.next_profile,
+        once: machine.next_once === 1,
+        version: machine.version ?? '',
+        power: machine.power_state,
+        provision: machine.provision_state,
+        driver: machine.driver,
+      },
       macs,
-      log: log.map((e) => ({ at: utc(e.at), kind: e.kind === 'boot' ? 'boot served' : 'next boot set', boot: e.kind === 'boot', profile: e.profile, reason: e.reason, loader: e.loader ?? '', arch: e.arch ?? '', address: e.address ?? '' })),
+      log: log.map((e) => ({
+        at: utc(e.at),
+        kind: e.kind === 'boot' ? 'boot served' : 'next boot set',
+        boot: e.kind === 'boot',
+        profile: e.profile,
+        reason: e.reason,
+        loader: e.loader ?? '',
+        arch: e.arch ?? '',
+        address: e.address ?? '',
+      })),
       runs: runs.map((r) => ({ ...resultCell(r), requested: utc(r.requested_at), outcome: outcome(r) })),
       spark: sparkOf(runs),
       profiles: available,
@@ -137,21 +174,31 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     const viewer = await auth.formViewer(request, reply, 'operator');
     if (!viewer) return reply;
     const target = request.body?.target;
-    if (typeof target !== 'string' || !(POWER_REQUESTS as readonly string[]).includes(target)) throw invalid('POWER_TARGET', `choose one of: ${POWER_REQUESTS.join(', ')}`);
+    if (typeof target !== 'string' || !(POWER_REQUESTS as readonly string[]).includes(target))
+      throw invalid('POWER_TARGET', `choose one of: ${POWER_REQUESTS.join(', ')}`);
     const machine = await machines.find(request.params.name);
     await services.control.setPower(machine.name, target as PowerRequest, {}, `operator ${viewer.name} (web)`);
     return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
   });
 
-  app.post<{ Params: { name: string }; Body: { device?: unknown; persistent?: unknown; uefi?: unknown } }>('/machines/:name/boot-device', async (request, reply) => {
-    const viewer = await auth.formViewer(request, reply, 'operator');
-    if (!viewer) return reply;
-    const device = request.body?.device;
-    if (typeof device !== 'string' || !(BOOT_DEVICES as readonly string[]).includes(device)) throw invalid('BOOT_DEVICE', `choose one of: ${BOOT_DEVICES.join(', ')}`);
-    const machine = await machines.find(request.params.name);
-    await services.control.setBootDevice(machine.name, device as BootDevice, { persistent: request.body?.persistent === 'on', uefi: request.body?.uefi === 'on' }, `operator ${viewer.name} (web)`);
-    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
-  });
+  app.post<{ Params: { name: string }; Body: { device?: unknown; persistent?: unknown; uefi?: unknown } }>(
+    '/machines/:name/boot-device',
+    async (request, reply) => {
+      const viewer = await auth.formViewer(request, reply, 'operator');
+      if (!viewer) return reply;
+      const device = request.body?.device;
+      if (typeof device !== 'string' || !(BOOT_DEVICES as readonly string[]).includes(device))
+        throw invalid('BOOT_DEVICE', `choose one of: ${BOOT_DEVICES.join(', ')}`);
+      const machine = await machines.find(request.params.name);
+      await services.control.setBootDevice(
+        machine.name,
+        device as BootDevice,
+        { persistent: request.body?.persistent === 'on', uefi: request.body?.uefi === 'on' },
+        `operator ${viewer.name} (web)`,
+      );
+      return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+    },
+  );
 
   app.post<{ Params: { name: string }; Body: { profile?: unknown; once?: unknown } }>('/machines/:name/nextboot', async (request, reply) => {
     const viewer = await auth.formViewer(request, reply, 'operator');
@@ -159,7 +206,10 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     const profile = request.body?.profile;
     if (typeof profile !== 'string' || profile === '') throw invalid('PROFILE_REQUIRED', 'choose a profile for the next boot');
     const machine = await machines.find(request.params.name);
-    await machines.setNextBoot(machine.name, profile, { once: request.body?.once === 'on' || request.body?.once === '1', reason: `operator ${viewer.name} (web)` });
+    await machines.setNextBoot(machine.name, profile, {
+      once: request.body?.once === 'on' || request.body?.once === '1',
+      reason: `operator ${viewer.name} (web)`,
+    });
     return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
   });
 
@@ -184,9 +234,20 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       title: `Run ${run.id}`,
       nav: 'fleet',
       run: {
-        id: run.id, test: run.test, machine: run.machine, state: run.state, outcome: outcome(run), version: run.version ?? '',
-        requested: utc(run.requested_at), sent: utc(run.sent_at), finished: utc(run.finished_at),
-        infos: run.infos, warnings: run.warnings, errors: run.errors, reason: run.error_reason ?? '', bytes: run.upload_bytes ?? 0,
+        id: run.id,
+        test: run.test,
+        machine: run.machine,
+        state: run.state,
+        outcome: outcome(run),
+        version: run.version ?? '',
+        requested: utc(run.requested_at),
+        sent: utc(run.sent_at),
+        finished: utc(run.finished_at),
+        infos: run.infos,
+        warnings: run.warnings,
+        errors: run.errors,
+        reason: run.error_reason ?? '',
+        bytes: run.upload_bytes ?? 0,
       },
       lines: lines.map((l) => ({ no: l.line_no, kind: l.kind, word: LINE_WORDS[l.kind], text: l.text })),
       raw,
@@ -204,8 +265,11 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       throw notFound('UPLOAD_MISSING', `the log of test run ${run.id} is no longer in the uploads folder`);
     });
     // Plain text that browsers must not sniff into HTML: the upload is outside input.
-    return reply.type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "sandbox; default-src 'none'").send(file.createReadStream());
+    return reply
+      .type('text/plain; charset=utf-8')
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "sandbox; default-src 'none'")
+      .send(file.createReadStream());
   });
 
   app.get('/versions', async (request, reply) => {
@@ -215,7 +279,7 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     const groups = new Map<string, { version: string; first: string; last: string; machines: Array<{ name: string; first: string; last: string }> }>();
     for (const v of seen) {
       let g = groups.get(v.version);
-      if (!g) groups.set(v.version, g = { version: v.version, first: v.first_seen, last: v.last_seen, machines: [] });
+      if (!g) groups.set(v.version, (g = { version: v.version, first: v.first_seen, last: v.last_seen, machines: [] }));
       if (v.first_seen < g.first) g.first = v.first_seen;
       if (v.last_seen > g.last) g.last = v.last_seen;
       g.machines.push({ name: v.machine, first: utc(v.first_seen), last: utc(v.last_seen) });
@@ -229,13 +293,26 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
     if (!viewer) return reply;
     const span: ResultSpan = request.query.by === 'hour' ? 'hour' : 'day';
     const buckets = await resultsOverTime(store.db, span, services.clock());
-    const worst = await store.db.selectFrom('runs').innerJoin('machines', 'machines.id', 'runs.machine_id')
+    const worst = await store.db
+      .selectFrom('runs')
+      .innerJoin('machines', 'machines.id', 'runs.machine_id')
       .select(['machines.name as machine', sql<number>`sum(runs.errors)`.as('errors'), sql<number>`count(*)`.as('runs')])
-      .where('runs.state', '=', 'done').where('runs.errors', '>', 0).where('runs.finished_at', '>=', buckets[0]!.key)
-      .groupBy('machines.name').orderBy(sql`sum(runs.errors)`, 'desc').limit(10).execute();
+      .where('runs.state', '=', 'done')
+      .where('runs.errors', '>', 0)
+      .where('runs.finished_at', '>=', buckets[0]!.key)
+      .groupBy('machines.name')
+      .orderBy(sql`sum(runs.errors)`, 'desc')
+      .limit(10)
+      .execute();
     return render(reply, 'results', viewer, {
-      title: 'Results', nav: 'results', span, spanLabel: RESULT_SPANS[span].label, count: RESULT_SPANS[span].buckets,
-      chart: chartOf(buckets), buckets: [...buckets].reverse(), worst: worst.map((w) => ({ machine: w.machine, errors: Number(w.errors), runs: Number(w.runs) })),
+      title: 'Results',
+      nav: 'results',
+      span,
+      spanLabel: RESULT_SPANS[span].label,
+      count: RESULT_SPANS[span].buckets,
+      chart: chartOf(buckets),
+      buckets: [...buckets].reverse(),
+      worst: worst.map((w) => ({ machine: w.machine, errors: Number(w.errors), runs: Number(w.runs) })),
     });
   });
 }

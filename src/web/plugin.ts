@@ -29,15 +29,19 @@ export async function webRoutes(app: FastifyInstance, ctx: ServerContext): Promi
   });
 
   app.setErrorHandler(async (error: FastifyError | AnvilError, request, reply) => {
-    const status = error instanceof AnvilError ? error.httpStatus : (error.validation ? 400 : (error.statusCode ?? 500));
+    const status = error instanceof AnvilError ? error.httpStatus : error.validation ? 400 : (error.statusCode ?? 500);
     if (status >= 500) request.log.error({ err: error }, 'page failed');
     const message = status >= 500 && !(error instanceof AnvilError) ? 'internal error; see the server log' : error.message;
     const viewer = request.caller ? { name: request.caller.name, role: request.caller.role } : undefined;
-    return reply.status(status).type('text/html; charset=utf-8').send(await views.renderFile('error', { title: `Error ${status}`, status, message, viewer }));
+    return reply
+      .status(status)
+      .type('text/html; charset=utf-8')
+      .send(await views.renderFile('error', { title: `Error ${status}`, status, message, viewer }));
   });
 
   app.get(STYLESHEET_PATH, { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet));
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
 
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };

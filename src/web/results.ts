@@ -27,7 +27,8 @@ export async function resultsOverTime(db: Kysely<Database>, span: ResultSpan, no
   for (let i = buckets - 1; i >= 0; i--) keys.push(new Date(now.getTime() - i * ms).toISOString().slice(0, chars));
   const from = keys[0]!;
   const bucket = sql<string>`substr(finished_at, 1, ${sql.lit(chars)})`;
-  const rows = await db.selectFrom('runs')
+  const rows = await db
+    .selectFrom('runs')
     .select([
       bucket.as('bucket'),
       'state',
@@ -39,9 +40,19 @@ export async function resultsOverTime(db: Kysely<Database>, span: ResultSpan, no
     .where('finished_at', '>=', from)
     .groupBy([bucket, 'state'])
     .execute();
-  const byKey = new Map<string, Bucket>(keys.map((key) => [key, {
-    key, label: span === 'day' ? key : `${key.slice(0, 10)} ${key.slice(11, 13)}:00`, clean: 0, withErrors: 0, failed: 0, errorLines: 0,
-  }]));
+  const byKey = new Map<string, Bucket>(
+    keys.map((key) => [
+      key,
+      {
+        key,
+        label: span === 'day' ? key : `${key.slice(0, 10)} ${key.slice(11, 13)}:00`,
+        clean: 0,
+        withErrors: 0,
+        failed: 0,
+        errorLines: 0,
+      },
+    ]),
+  );
   for (const row of rows) {
     const b = byKey.get(row.bucket);
     if (!b) continue;
@@ -90,7 +101,11 @@ export function chartOf(buckets: readonly Bucket[]): Chart {
     let base = CHART.height - CHART.bottom;
     const parts = [
       ['clean', b.clean, `${b.label}: ${b.clean} run${b.clean === 1 ? '' : 's'} without errors`],
-      ['errors', b.withErrors, `${b.label}: ${b.withErrors} run${b.withErrors === 1 ? '' : 's'} with errors (${b.errorLines} E: line${b.errorLines === 1 ? '' : 's'})`],
+      [
+        'errors',
+        b.withErrors,
+        `${b.label}: ${b.withErrors} run${b.withErrors === 1 ? '' : 's'} with errors (${b.errorLines} E: line${b.errorLines === 1 ? '' : 's'})`,
+      ],
       ['failed', b.failed, `${b.label}: ${b.failed} failed run${b.failed === 1 ? '' : 's'} (no result)`],
     ] as const;
     for (const [kind, count, title] of parts) {
@@ -103,7 +118,16 @@ export function chartOf(buckets: readonly Bucket[]): Chart {
     if (i % every === 0) ticks.push({ x: x + barWidth / 2, label: b.label.slice(5) });
   });
   const total = buckets.reduce((n, b) => n + b.clean + b.withErrors + b.failed, 0);
-  return { width: CHART.width, height: CHART.height, barWidth, max, total, bars, ticks, axis: { x1: CHART.left, x2: CHART.width, y: CHART.height - CHART.bottom, top: CHART.top } };
+  return {
+    width: CHART.width,
+    height: CHART.height,
+    barWidth,
+    max,
+    total,
+    bars,
+    ticks,
+    axis: { x1: CHART.left, x2: CHART.width, y: CHART.height - CHART.bottom, top: CHART.top },
+  };
 }
 
 export const SPARK = { width: 240, height: 36, runs: 30 } as const;
@@ -117,16 +141,26 @@ export interface Spark {
 
 /** A machine's last finished runs, oldest first, as bars as tall as their E: counts. */
 export function sparkOf(runs: ReadonlyArray<{ id: number; test: string; state: string; errors: number; finished_at: string | null }>): Spark | undefined {
-  const finished = runs.filter((r) => r.state === 'done' || r.state === 'error').slice(0, SPARK.runs).reverse();
+  const finished = runs
+    .filter((r) => r.state === 'done' || r.state === 'error')
+    .slice(0, SPARK.runs)
+    .reverse();
   if (finished.length === 0) return undefined;
   const max = Math.max(1, ...finished.map((r) => r.errors));
   const step = SPARK.width / SPARK.runs;
   const bars = finished.map((r, i) => {
-    const kind = r.state === 'error' ? 'failed' as const : r.errors > 0 ? 'errors' as const : 'clean' as const;
+    const kind = r.state === 'error' ? ('failed' as const) : r.errors > 0 ? ('errors' as const) : ('clean' as const);
     // A clean run is a short green tick, so "no errors" is visible rather than missing.
     const height = kind === 'failed' ? SPARK.height : kind === 'clean' ? 3 : Math.max(4, Math.round((r.errors / max) * SPARK.height));
     const what = kind === 'failed' ? 'failed (no result)' : `${r.errors} E: line${r.errors === 1 ? '' : 's'}`;
-    return { x: Math.round(i * step), y: SPARK.height - height, width: Math.max(2, Math.floor(step) - 2), height, kind, title: `run ${r.id} (${r.test}): ${what}` };
+    return {
+      x: Math.round(i * step),
+      y: SPARK.height - height,
+      width: Math.max(2, Math.floor(step) - 2),
+      height,
+      kind,
+      title: `run ${r.id} (${r.test}): ${what}`,
+    };
   });
   return { width: SPARK.width, height: SPARK.height, max, bars };
 }

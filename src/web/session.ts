@@ -79,7 +79,11 @@ export class PageAuth {
     if (!viewer) return undefined;
     const sent = (request.body as Record<string, unknown> | undefined)?.[CSRF_FIELD];
     if (!sameOrigin(request) || typeof sent !== 'string' || !equal(sent, viewer.csrf)) {
-      throw new AnvilError('CSRF_REJECTED', 'forbidden', 'this form did not come from an anvil page (its security token is missing or stale); reload the page and try again');
+      throw new AnvilError(
+        'CSRF_REJECTED',
+        'forbidden',
+        'this form did not come from an anvil page (its security token is missing or stale); reload the page and try again',
+      );
     }
     return viewer;
   }
@@ -98,7 +102,10 @@ function equal(a: string, b: string): boolean {
 /** GET/POST /login and POST /logout. */
 export function sessionRoutes(app: FastifyInstance, tokens: Tokens, views: Liquid): void {
   const form = async (reply: FastifyReply, status: number, next: string, message?: string) =>
-    reply.status(status).type('text/html; charset=utf-8').send(await views.renderFile('login', { title: 'Sign in', next, message }));
+    reply
+      .status(status)
+      .type('text/html; charset=utf-8')
+      .send(await views.renderFile('login', { title: 'Sign in', next, message }));
 
   app.get<{ Querystring: { next?: string } }>('/login', async (request, reply) => form(reply, 200, safeNext(request.query.next)));
 
@@ -108,7 +115,13 @@ export function sessionRoutes(app: FastifyInstance, tokens: Tokens, views: Liqui
     const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
     if (token === '') return form(reply, 400, next, 'Paste an API token to sign in (make one with: bin/anvil token create --role viewer).');
     const record = await tokens.verify(token);
-    if (!record) return form(reply, 401, next, 'That token is not valid: it may be mistyped, revoked, or from another anvil server. Check it, or make a new one with bin/anvil token create.');
+    if (!record)
+      return form(
+        reply,
+        401,
+        next,
+        'That token is not valid: it may be mistyped, revoked, or from another anvil server. Check it, or make a new one with bin/anvil token create.',
+      );
     void tokens.touch(record.id).catch(() => undefined);
     reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https', maxAge: SESSION_MAX_AGE_S });
     return reply.redirect(next, 303);

@@ -94,7 +94,14 @@ test('anvil amt --soap prints what amttool prints, byte for byte', async (t) => 
   const handler = new MemoryAmtHandler();
   const { port } = await startEmulator(t, { ...identity, handler });
   const target = `127.0.0.1:${port}`;
-  for (const [args, input] of [[['info'], ''], [['powerup', 'pxe'], 'y\n'], [['info'], ''], [['powerdown'], 'yes\n'], [['reset'], 'y\n'], [['powerup'], 'n\n']] as const) {
+  for (const [args, input] of [
+    [['info'], ''],
+    [['powerup', 'pxe'], 'y\n'],
+    [['info'], ''],
+    [['powerdown'], 'yes\n'],
+    [['reset'], 'y\n'],
+    [['powerup'], 'n\n'],
+  ] as const) {
     const theirs = await runChild('amttool', [target, ...args], { password: PASSWORD, input });
     // Undo amttool's power change so anvil meets the same machine.
     if (args[0] === 'powerup' && input !== 'n\n') await handler.setPowerState('off', undefined);

@@ -9,7 +9,19 @@ import { ANVIL, PASSWORD, runChild, startEmulator } from './fixture.ts';
 test('anvil amt --help describes commands, boot devices and the password variable', async () => {
   const r = await runChild(ANVIL, ['amt', '--help']);
   assert.equal(r.code, 0);
-  for (const word of ['info', 'powerup', 'powerdown', 'powercycle', 'reset', 'pxe hd hdsafe cd diag bios', 'AMT_PASSWORD', '--wsman', '--soap', '--json', '--yes']) {
+  for (const word of [
+    'info',
+    'powerup',
+    'powerdown',
+    'powercycle',
+    'reset',
+    'pxe hd hdsafe cd diag bios',
+    'AMT_PASSWORD',
+    '--wsman',
+    '--soap',
+    '--json',
+    '--yes',
+  ]) {
     assert.ok(r.stdout.includes(word), word);
   }
   const top = await runChild(ANVIL, ['--help']);

@@ -7,7 +7,13 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import {
-  ALL_POWER_ACTIONS, AmtAuthError, AmtClient, AmtConnectError, AmtEmulator, AmtUnsupportedError, MemoryAmtHandler,
+  ALL_POWER_ACTIONS,
+  AmtAuthError,
+  AmtClient,
+  AmtConnectError,
+  AmtEmulator,
+  AmtUnsupportedError,
+  MemoryAmtHandler,
 } from '../../src/protocols/amt/index.ts';
 import type { AmtClientOptions, AmtEndpoint } from '../../src/protocols/amt/index.ts';
 import { freeTcpPort } from '../helpers/ports.ts';
@@ -66,7 +72,10 @@ test('auto-detection: WS-Man when offered, SOAP for an AMT older than 6', async 
   assert.equal(old.handler.power, 'on');
   assert.equal((await amt.info()).version, '5.2.1');
   const modern = await startEmulator(t, { protocols: ['wsman'] });
-  await assert.rejects(client(t, modern.port, { protocol: 'soap' }).getPowerState(), (e: unknown) => e instanceof AmtUnsupportedError && /no RemoteControlService/.test(e.message));
+  await assert.rejects(
+    client(t, modern.port, { protocol: 'soap' }).getPowerState(),
+    (e: unknown) => e instanceof AmtUnsupportedError && /no RemoteControlService/.test(e.message),
+  );
 });
 
 test('digest: one challenge, then the nonce is reused; a stale nonce is renewed without failing', async (t) => {
@@ -138,7 +147,10 @@ test('a boot device the BIOS does not offer is refused before anything changes: 
   const { port, handler, emulator } = await startEmulator(t, { bootDevices: ['pxe', 'hd', 'cd', 'bios'] });
   const wsman = client(t, port, { protocol: 'wsman' });
   wsman.setNextBoot('hdsafe');
-  await assert.rejects(wsman.setPowerState('on'), { code: 'AMT_UNSUPPORTED', message: /cannot boot 'hdsafe': its BIOS does not offer it \(AMT_BootCapabilities\.ForceHardDriveSafeModeBoot is false\)/ });
+  await assert.rejects(wsman.setPowerState('on'), {
+    code: 'AMT_UNSUPPORTED',
+    message: /cannot boot 'hdsafe': its BIOS does not offer it \(AMT_BootCapabilities\.ForceHardDriveSafeModeBoot is false\)/,
+  });
   assert.equal(emulator.boot.settings.get('UseSafeMode'), 'false');
   assert.equal(emulator.boot.pending, undefined);
   const soap = client(t, port, { protocol: 'soap' });
@@ -211,10 +223,13 @@ test('a request that may have arrived is resent only if it is idempotent', async
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
   const port = (server.address() as { port: number }).port;
   const options = { protocol: 'wsman' as const, connectAttempts: 3 };
   await assert.rejects(client(t, port, options).wsman.requestPowerStateChange('reset'), { code: 'AMT_CONNECT' });
@@ -230,10 +245,13 @@ test('no answer within requestTimeoutMs is AMT_TIMEOUT', async (t) => {
     socket.resume();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
   const port = (server.address() as { port: number }).port;
   await assert.rejects(client(t, port, { protocol: 'soap', requestTimeoutMs: 200 }).soap.remoteControl('powercycle'), { code: 'AMT_TIMEOUT' });
 });
@@ -244,7 +262,12 @@ test('SOAP faults are AMT_FAILURE carrying the fault code, on both protocols', a
     throw new Error('machine unplugged');
   };
   const { port } = await startEmulator(t, { handler: broken });
-  await assert.rejects(client(t, port, { protocol: 'wsman' }).getPowerState(),
-    (e: unknown) => (e as { code?: string }).code === 'AMT_FAILURE' && (e as { faultCode?: string }).faultCode === 'w:InternalError' && /machine unplugged/.test((e as Error).message));
+  await assert.rejects(
+    client(t, port, { protocol: 'wsman' }).getPowerState(),
+    (e: unknown) =>
+      (e as { code?: string }).code === 'AMT_FAILURE' &&
+      (e as { faultCode?: string }).faultCode === 'w:InternalError' &&
+      /machine unplugged/.test((e as Error).message),
+  );
   await assert.rejects(client(t, port, { protocol: 'soap' }).getPowerState(), { code: 'AMT_FAILURE', faultCode: 'SOAP-ENV:Server' });
 });

@@ -17,7 +17,10 @@ import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { ANVIL, PASSWORD, perlHasSoapLite, runChild, startEmulator } from './fixture.ts';
 
 /** A raw HTTP exchange with the emulator. */
-function rawHttp(port: number, options: { method?: string; path: string; body?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function rawHttp(
+  port: number,
+  options: { method?: string; path: string; body?: string | Buffer; headers?: Record<string, string> },
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method: options.method ?? 'POST', path: options.path, headers: options.headers }, (res) => {
       let body = '';
@@ -40,18 +43,28 @@ test('malformed and hostile requests get faults or HTTP errors; the emulator kee
   assert.match(notXml.body, /SchemaValidationError/);
   const bomb = await post('/wsman', `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "${'x'.repeat(100)}"><!ENTITY b "&a;&a;&a;&a;">]><l>&b;</l>`);
   assert.equal(bomb.status, 400);
-  const wrongShape = await post('/wsman', '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><a:Action xmlns:a="x">urn:nothing</a:Action></s:Header><s:Body/></s:Envelope>');
+  const wrongShape = await post(
+    '/wsman',
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><a:Action xmlns:a="x">urn:nothing</a:Action></s:Header><s:Body/></s:Envelope>',
+  );
   assert.equal(wrongShape.status, 400);
   assert.match(wrongShape.body, /InvalidMessageInformationHeader/);
   const soapGarbage = await post('/RemoteControlService', '\u0000\u0001binary');
   assert.equal(soapGarbage.status, 500);
   assert.match(soapGarbage.body, /<faultcode>SOAP-ENV:Client<\/faultcode>/);
-  const truncated = await post('/SecurityAdministrationService', '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetCoreVersion>');
+  const truncated = await post(
+    '/SecurityAdministrationService',
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetCoreVersion>',
+  );
   assert.equal(truncated.status, 500);
 
   const oversized = await post('/wsman', 'A'.repeat(200 * 1024));
   assert.equal(oversized.status, 413);
-  assert.equal((await rawHttp(port, { path: '/wsman', body: Buffer.alloc(200 * 1024, 0x41) })).status, 401, 'no credentials: challenged before the body is looked at');
+  assert.equal(
+    (await rawHttp(port, { path: '/wsman', body: Buffer.alloc(200 * 1024, 0x41) })).status,
+    401,
+    'no credentials: challenged before the body is looked at',
+  );
   assert.equal((await rawHttp(port, { method: 'GET', path: '/wsman' })).status, 405);
   assert.equal((await rawHttp(port, { path: '/nothing-here' })).status, 404);
   assert.equal((await rawHttp(port, { path: '/wsman', headers: { authorization: 'Digest garbage' } })).status, 401);
@@ -67,8 +80,17 @@ test('a replayed digest (same nonce count) is refused as stale; a digest for ano
   const { port } = await startEmulator(t);
   const first = await rawHttp(port, { path: '/RemoteControlService', body: '' });
   const challenge = parseChallenge(String(first.headers['www-authenticate']))!;
-  const body = '<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><GetSystemPowerState xmlns="http://schemas.intel.com/platform/client/RemoteControl/2004/01"/></Body></Envelope>';
-  const authorization = buildAuthorization({ challenge, username: 'admin', password: PASSWORD, method: 'POST', uri: '/RemoteControlService', nonceCount: 1, cnonce: 'abc' });
+  const body =
+    '<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><GetSystemPowerState xmlns="http://schemas.intel.com/platform/client/RemoteControl/2004/01"/></Body></Envelope>';
+  const authorization = buildAuthorization({
+    challenge,
+    username: 'admin',
+    password: PASSWORD,
+    method: 'POST',
+    uri: '/RemoteControlService',
+    nonceCount: 1,
+    cnonce: 'abc',
+  });
   const ok = await rawHttp(port, { path: '/RemoteControlService', body, headers: { authorization } });
   assert.equal(ok.status, 200);
   assert.match(ok.body, /<m:SystemPowerState>5<\/m:SystemPowerState>/);
@@ -135,7 +157,15 @@ test('anvil bmc amt runs an emulator amttool and anvil amt can use, and stops on
   assert.equal(up.stdout, 'host desk1.lab, powerup [y/N] ? execute: powerup\nresult: pt_status: success\n');
   const info = await runChild(ANVIL, ['amt', target, 'info', '--wsman', '--json'], { password: PASSWORD });
   assert.equal(info.code, 0, info.stderr);
-  assert.deepEqual(JSON.parse(info.stdout), { host: '127.0.0.1', protocol: 'wsman', version: '8.1.20', hostname: 'desk1', domain: 'lab', powerState: 'on', rawPowerState: 2 });
+  assert.deepEqual(JSON.parse(info.stdout), {
+    host: '127.0.0.1',
+    protocol: 'wsman',
+    version: '8.1.20',
+    hostname: 'desk1',
+    domain: 'lab',
+    powerState: 'on',
+    rawPowerState: 2,
+  });
   const off = await runChild(ANVIL, ['amt', target, 'powerdown', '--yes'], { password: PASSWORD });
   assert.equal(off.stdout, `host desk1.lab, powerdown [y/N] ? execute: powerdown\nresult: ReturnValue 0 (success)\n`);
   const after = await runChild('amttool', [target, 'info'], { password: PASSWORD });

@@ -11,7 +11,10 @@ export const ANVIL = fileURLToPath(new URL('../../bin/anvil', import.meta.url));
 /** Longest a child process may run before the test kills it. */
 export const CHILD_TIMEOUT_MS = 30_000;
 
-export async function startEmulator(t: TestContext, options: Partial<AmtEmulatorOptions> = {}): Promise<{ emulator: AmtEmulator; handler: MemoryAmtHandler; port: number }> {
+export async function startEmulator(
+  t: TestContext,
+  options: Partial<AmtEmulatorOptions> = {},
+): Promise<{ emulator: AmtEmulator; handler: MemoryAmtHandler; port: number }> {
   const handler = (options.handler as MemoryAmtHandler | undefined) ?? new MemoryAmtHandler();
   const emulator = new AmtEmulator({ password: PASSWORD, address: '127.0.0.1', port: 0, ...options, handler });
   const { port } = await emulator.listen();
@@ -26,7 +29,11 @@ export interface ChildResult {
 }
 
 /** Runs a command to completion, feeding `input` on stdin; the password goes in AMT_PASSWORD. */
-export function runChild(command: string, args: readonly string[], options: { input?: string; password?: string; env?: Record<string, string> } = {}): Promise<ChildResult> {
+export function runChild(
+  command: string,
+  args: readonly string[],
+  options: { input?: string; password?: string; env?: Record<string, string> } = {},
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, ...options.env };
     if (options.password !== undefined) env['AMT_PASSWORD'] = options.password;

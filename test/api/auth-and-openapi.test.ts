@@ -9,7 +9,7 @@ test('operator routes need a token with the right role; machine-facing routes ne
   const a = await testAnvil(t);
   let r = await a.api('/api/v1/machines', { token: null });
   assert.equal(r.status, 401);
-  assert.match((await r.json() as { error: { message: string } }).error.message, /Authorization: Bearer/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /Authorization: Bearer/);
   r = await a.api('/api/v1/machines', { token: 'anvil_not-a-real-token' });
   assert.equal(r.status, 401);
   const viewer = (await a.services.tokens.create('viewer', 'v')).token;
@@ -17,7 +17,7 @@ test('operator routes need a token with the right role; machine-facing routes ne
   assert.equal(r.status, 200);
   r = await a.api('/api/v1/machines', { token: viewer, method: 'POST', json: { name: 'x', macs: ['52:54:00:00:00:01'] } });
   assert.equal(r.status, 403);
-  assert.match((await r.json() as { error: { message: string } }).error.message, /needs the operator role; token 'v' has viewer/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /needs the operator role; token 'v' has viewer/);
   const operator = (await a.services.tokens.create('operator', 'o')).token;
   r = await a.api('/api/v1/machines', { token: operator, method: 'POST', json: { name: 'x', macs: ['52:54:00:00:00:01'] } });
   assert.equal(r.status, 201);
@@ -25,9 +25,9 @@ test('operator routes need a token with the right role; machine-facing routes ne
   assert.equal(r.status, 403);
   r = await a.api('/api/v1/tokens', { method: 'POST', json: { role: 'viewer', name: 'ci' } });
   assert.equal(r.status, 201);
-  const made = await r.json() as { token: string; id: number };
+  const made = (await r.json()) as { token: string; id: number };
   assert.match(made.token, /^anvil_/);
-  const list = await (await a.api('/api/v1/tokens')).json() as Array<Record<string, unknown>>;
+  const list = (await (await a.api('/api/v1/tokens')).json()) as Array<Record<string, unknown>>;
   assert.ok(list.every((row) => !('hash' in row) && !('token' in row)));
   assert.equal((await a.api(`/api/v1/tokens/${made.id}`, { method: 'DELETE' })).status, 204);
   assert.equal((await a.api('/api/v1/machines', { token: made.token })).status, 401);
@@ -37,9 +37,19 @@ test('operator routes need a token with the right role; machine-facing routes ne
 
 test('the OpenAPI document describes the API, and the docs page is served', async (t) => {
   const a = await testAnvil(t);
-  const doc = await (await fetch(`${a.url}/api/v1/openapi.json`)).json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
+  const doc = (await (await fetch(`${a.url}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
   assert.match(doc.openapi, /^3\./);
-  for (const path of ['/api/v1/machines', '/api/v1/machines/{name}', '/api/v1/machines/{name}/next-boot', '/api/v1/machines/{name}/runs', '/api/v1/runs/{id}', '/api/v1/profiles/sync', '/api/v1/tests/sync', '/api/v1/versions', '/api/v1/tokens']) {
+  for (const path of [
+    '/api/v1/machines',
+    '/api/v1/machines/{name}',
+    '/api/v1/machines/{name}/next-boot',
+    '/api/v1/machines/{name}/runs',
+    '/api/v1/runs/{id}',
+    '/api/v1/profiles/sync',
+    '/api/v1/tests/sync',
+    '/api/v1/versions',
+    '/api/v1/tokens',
+  ]) {
     assert.ok(doc.paths[path], `OpenAPI lists ${path}`);
   }
   assert.ok(doc.paths['/api/v1/machines/{name}/next-boot']!.put);

@@ -25,7 +25,11 @@ test('an upload over the limit gets 413 and nothing is half-written', async (t) 
   assert.deepEqual(readdirSync(join(a.data, 'uploads')), []);
   assert.equal((await a.services.testing.get(runId)).state, 'sent');
   // A raw-body upload over the limit too.
-  const raw = await fetch(`${a.url}/upload/${runId}/`, { method: 'POST', body: Buffer.alloc(300_000), headers: { 'content-type': 'application/octet-stream' } });
+  const raw = await fetch(`${a.url}/upload/${runId}/`, {
+    method: 'POST',
+    body: Buffer.alloc(300_000),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   assert.equal(raw.status, 413);
   assert.deepEqual(readdirSync(join(a.data, 'uploads')), []);
   // The run can still get its result.
@@ -41,7 +45,7 @@ test('binary and non-UTF-8 uploads are stored byte for byte and parsed safely', 
   const response = await fetch(`${a.url}/upload/${runId}/`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(response.status, 200, await response.text());
   assert.deepEqual(readFileSync(join(a.data, 'uploads', `${runId}.log`)), bytes);
-  const run = await (await a.api(`/api/v1/runs/${runId}`)).json() as { errors: number; infos: number; lines: Array<{ text: string }> };
+  const run = (await (await a.api(`/api/v1/runs/${runId}`)).json()) as { errors: number; infos: number; lines: Array<{ text: string }> };
   assert.equal(run.errors, 1);
   assert.equal(run.infos, 1);
   assert.equal(run.lines[1]!.text, 'after <b>');
@@ -71,18 +75,26 @@ test('concurrent nexttest calls never hand out one run twice, and one run takes 
   const a = await testAnvil(t);
   await a.services.machines.add('busy', ['52:54:00:00:00:09']);
   const machine = await a.services.machines.find('busy');
-  const queued = await a.services.testing.queue(machine, Array.from({ length: 40 }, () => 'hello'));
+  const queued = await a.services.testing.queue(
+    machine,
+    Array.from({ length: 40 }, () => 'hello'),
+  );
   const responses = await Promise.all(Array.from({ length: 100 }, () => fetch(`${a.url}/nexttest/52:54:00:00:00:09/`)));
   const runs = responses.map((r) => r.headers.get('x-anvil-run')).filter((r): r is string => r !== null);
   assert.equal(runs.length, 40);
   assert.equal(new Set(runs).size, 40);
-  assert.deepEqual(runs.map(Number).sort((x, y) => x - y), queued.map((r) => r.id));
+  assert.deepEqual(
+    runs.map(Number).sort((x, y) => x - y),
+    queued.map((r) => r.id),
+  );
   const target = runs[0]!;
-  const uploads = await Promise.all(Array.from({ length: 8 }, (_, i) => {
-    const form = new FormData();
-    form.append('file', new Blob([`I: upload ${i}\n`]), 'r.log');
-    return fetch(`${a.url}/upload/${target}/`, { method: 'POST', body: form });
-  }));
+  const uploads = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => {
+      const form = new FormData();
+      form.append('file', new Blob([`I: upload ${i}\n`]), 'r.log');
+      return fetch(`${a.url}/upload/${target}/`, { method: 'POST', body: form });
+    }),
+  );
   assert.deepEqual(uploads.map((u) => u.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409]);
   const lines = await a.services.testing.lines(Number(target));
   assert.equal(lines.length, 1);
@@ -90,7 +102,11 @@ test('concurrent nexttest calls never hand out one run twice, and one run takes 
 });
 
 test('a template that would render forever is cut by the render limits', async (t) => {
-  const a = await testAnvil(t, {}, { tests: { 'wait.test': 'sleep 1\n', 'forever.test': '{% for i in (1..100000000) %}{% for j in (1..100000000) %}x{% endfor %}{% endfor %}\n' } });
+  const a = await testAnvil(
+    t,
+    {},
+    { tests: { 'wait.test': 'sleep 1\n', 'forever.test': '{% for i in (1..100000000) %}{% for j in (1..100000000) %}x{% endfor %}{% endfor %}\n' } },
+  );
   await a.services.machines.add('n1', ['52:54:00:00:00:01']);
   const [run] = await a.services.testing.queue(await a.services.machines.find('n1'), ['forever']);
   const started = Date.now();
@@ -108,7 +124,7 @@ test('a template that would render forever is cut by the render limits', async (
 test('a template with a syntax error is reported with file and line and skipped; the rest sync', async (t) => {
   const a = await testAnvil(t, {}, { tests: { 'wait.test': 'sleep 1\n', 'good.test': 'echo ok\n', 'bad.test': 'echo 1\necho 2\n{% if x %}\necho 3\n' } });
   const r = await a.api('/api/v1/tests/sync', { method: 'POST' });
-  const report = await r.json() as { problems: string[]; kept: string[]; added: string[] };
+  const report = (await r.json()) as { problems: string[]; kept: string[]; added: string[] };
   assert.deepEqual([...report.added, ...report.kept].sort(), ['good', 'wait']);
   assert.equal(report.problems.length, 1);
   assert.match(report.problems[0]!, /bad\.test:3: tag \{% if x %\} not closed/);
@@ -139,16 +155,16 @@ test('unknown profiles and tests are refused with the known ones; MACs are check
   assert.equal(r.status, 201);
   r = await a.api('/api/v1/machines', { method: 'POST', json: { name: 'm2', macs: ['aa-bb-cc-dd-ee-ff'] } });
   assert.equal(r.status, 409);
-  assert.match((await r.json() as { error: { message: string } }).error.message, /already belongs to machine 'm1'/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /already belongs to machine 'm1'/);
   r = await a.api('/api/v1/machines', { method: 'POST', json: { name: 'm3', macs: ['not-a-mac'] } });
   assert.equal(r.status, 400);
-  assert.match((await r.json() as { error: { message: string } }).error.message, /'not-a-mac' is not a MAC address/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /'not-a-mac' is not a MAC address/);
   r = await a.api('/api/v1/machines/m1/next-boot', { method: 'PUT', json: { profile: 'windows' } });
   assert.equal(r.status, 404);
-  assert.match((await r.json() as { error: { message: string } }).error.message, /unknown profile 'windows'; known profiles: install and local/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /unknown profile 'windows'; known profiles: install and local/);
   r = await a.api('/api/v1/machines/m1/runs', { method: 'POST', json: { tests: ['hello', 'nope'] } });
   assert.equal(r.status, 404);
-  assert.match((await r.json() as { error: { message: string } }).error.message, /unknown test 'nope'; known tests: hello/);
+  assert.match(((await r.json()) as { error: { message: string } }).error.message, /unknown test 'nope'; known tests: hello/);
   r = await a.api('/api/v1/machines', { method: 'POST', body: '{"name": ', headers: { 'content-type': 'application/json' } });
   assert.equal(r.status, 400);
   assert.equal((await a.services.machines.list()).length, 1);

@@ -11,7 +11,8 @@ import { havePeers } from '../helpers/peers.ts';
 
 const profiles = {
   'local.prof': 'LOCALBOOT 0\n',
-  'install.prof': 'DEFAULT install\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND initrd=debian/initrd.gz url={{ server }}/preseed/{{ system }} BOOTIF={{ mac }}\n',
+  'install.prof':
+    'DEFAULT install\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND initrd=debian/initrd.gz url={{ server }}/preseed/{{ system }} BOOTIF={{ mac }}\n',
   'rescue.prof': '#!ipxe\necho rescue for {{ system }}\nkernel {{ server }}/tftp/r/vmlinuz\nboot\n',
 };
 
@@ -21,11 +22,17 @@ test('/boot/<mac> serves the next-boot profile as iPXE, logs the boot, and appli
   await a.services.machines.setNextBoot('n1', 'install', { once: true });
   let r = await fetch(`${a.url}/boot/52-54-00-00-00-01?arch=x86_64&platform=pcbios`);
   assert.equal(r.status, 200);
-  assert.equal(await r.text(), [
-    '#!ipxe', 'echo anvil: booting n1 (install)',
-    `kernel ${a.url}/tftp/debian/vmlinuz initrd=initrd.gz url=${a.url}/preseed/n1 BOOTIF=52:54:00:00:00:01`,
-    `initrd ${a.url}/tftp/debian/initrd.gz`, 'boot', '',
-  ].join('\n'));
+  assert.equal(
+    await r.text(),
+    [
+      '#!ipxe',
+      'echo anvil: booting n1 (install)',
+      `kernel ${a.url}/tftp/debian/vmlinuz initrd=initrd.gz url=${a.url}/preseed/n1 BOOTIF=52:54:00:00:00:01`,
+      `initrd ${a.url}/tftp/debian/initrd.gz`,
+      'boot',
+      '',
+    ].join('\n'),
+  );
   // Served once: the next answer is local boot.
   r = await fetch(`${a.url}/boot.ipxe?mac=525400000001`);
   assert.match(await r.text(), /n1 boots from its local disk[\s\S]*sanboot --no-describe --drive 0x80/);

@@ -3,16 +3,7 @@
 // send its "broadcast" replies to 127.0.0.1 and this socket's port, so nothing leaves lo.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import {
-  BOOTP_OP,
-  decode,
-  encode,
-  HTYPE_ETHERNET,
-  OPTION,
-  parseMac,
-  type DhcpOptions,
-  type DhcpPacket,
-} from '../../src/protocols/dhcp/index.ts';
+import { BOOTP_OP, decode, encode, HTYPE_ETHERNET, OPTION, parseMac, type DhcpOptions, type DhcpPacket } from '../../src/protocols/dhcp/index.ts';
 
 export interface RequestSpec {
   readonly mac: string;
@@ -75,9 +66,7 @@ export class DhcpTestClient {
 
   async send(packet: DhcpPacket | Uint8Array, port: number): Promise<void> {
     const bytes = packet instanceof Uint8Array ? packet : encode(packet);
-    await new Promise<void>((resolve, reject) =>
-      this.socket.send(bytes, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => this.socket.send(bytes, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
   }
 
   /** The next reply, in arrival order; rejects after timeoutMs. */

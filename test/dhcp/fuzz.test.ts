@@ -5,7 +5,18 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_BOOT_FILES, DhcpServer, encode, getU8, MESSAGE_TYPE, OPTION, str, u16, type DgramSocket, type DhcpMode } from '../../src/protocols/dhcp/index.ts';
+import {
+  DEFAULT_BOOT_FILES,
+  DhcpServer,
+  encode,
+  getU8,
+  MESSAGE_TYPE,
+  OPTION,
+  str,
+  u16,
+  type DgramSocket,
+  type DhcpMode,
+} from '../../src/protocols/dhcp/index.ts';
 import { testdata } from '../../src/protocols/dhcp/testdata/packets.ts';
 import { buildRequest, DhcpTestClient } from './dhcp-client.ts';
 
@@ -41,17 +52,20 @@ function mutate(rand: () => number): Uint8Array {
       return Uint8Array.from({ length: int(700) }, () => int(256));
     case 1: // truncated anywhere
       return seed.slice(0, int(seed.length));
-    case 2: { // a few random bytes changed, anywhere
+    case 2: {
+      // a few random bytes changed, anywhere
       const out = seed.slice();
       for (let n = 1 + int(8); n > 0; n--) out[int(out.length)] = int(256);
       return out;
     }
-    case 3: { // option lengths and codes corrupted (the decoder's hardest part)
+    case 3: {
+      // option lengths and codes corrupted (the decoder's hardest part)
       const out = seed.slice();
       for (let n = 1 + int(4); n > 0; n--) out[240 + int(out.length - 240)] = [0, 1, 2, 52, 53, 93, 255][int(7)]!;
       return out;
     }
-    default: { // overload turned on over random file/sname contents
+    default: {
+      // overload turned on over random file/sname contents
       const out = seed.slice();
       out.set([52, 1, 1 + int(3)], 240);
       for (let i = 44; i < 236; i++) if (rand() < 0.2) out[i] = int(256);
@@ -94,7 +108,10 @@ for (const mode of ['server', 'proxy'] as DhcpMode[]) {
     const discover = buildRequest({
       mac: '52:54:00:00:0e:0e',
       type: MESSAGE_TYPE.DISCOVER,
-      options: [[OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000:UNDI:002001')], [OPTION.CLIENT_ARCH, u16(0)]],
+      options: [
+        [OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000:UNDI:002001')],
+        [OPTION.CLIENT_ARCH, u16(0)],
+      ],
     });
     await server.handle(encode(discover), from, 'dhcp');
     assert.deepEqual(replies, ['52:54:00:00:0e:0e OFFER']);
@@ -105,8 +122,14 @@ test(`a burst of ${UDP_BURST} malformed datagrams over UDP, then a real DISCOVER
   const client = await DhcpTestClient.open();
   t.after(() => client.close());
   const server = new DhcpServer({
-    mode: 'proxy', serverAddress: SERVER, boot, bindAddress: SERVER, port: 0, pxePort: false,
-    broadcastAddress: SERVER, clientPort: client.port,
+    mode: 'proxy',
+    serverAddress: SERVER,
+    boot,
+    bindAddress: SERVER,
+    port: 0,
+    pxePort: false,
+    broadcastAddress: SERVER,
+    clientPort: client.port,
   });
   await server.start();
   t.after(() => server.stop());
@@ -123,7 +146,10 @@ test(`a burst of ${UDP_BURST} malformed datagrams over UDP, then a real DISCOVER
   });
   for (let sent = 0; sent < UDP_BURST; ) {
     for (let i = 0; i < 100; i++, sent++) {
-      await client.send(Uint8Array.from({ length: Math.floor(rand() * 239) }, () => Math.floor(rand() * 256)), port);
+      await client.send(
+        Uint8Array.from({ length: Math.floor(rand() * 239) }, () => Math.floor(rand() * 256)),
+        port,
+      );
     }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server counted ${seen} of ${sent} malformed datagrams`)), 5000);
@@ -138,7 +164,10 @@ test(`a burst of ${UDP_BURST} malformed datagrams over UDP, then a real DISCOVER
   const discover = buildRequest({
     mac: '52:54:00:00:0f:0f',
     type: MESSAGE_TYPE.DISCOVER,
-    options: [[OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000:UNDI:002001')], [OPTION.CLIENT_ARCH, u16(0)]],
+    options: [
+      [OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000:UNDI:002001')],
+      [OPTION.CLIENT_ARCH, u16(0)],
+    ],
   });
   const offer = await client.exchange(discover, port);
   assert.equal(getU8(offer.options, OPTION.MESSAGE_TYPE), MESSAGE_TYPE.OFFER);

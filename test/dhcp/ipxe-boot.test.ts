@@ -96,8 +96,15 @@ test('proxy mode on the same host as dnsmasq (--bind-interfaces): both share por
   const pidFile = `/tmp/anvil-dnsmasq-${ns.name}.pid`;
   t.after(() => rmSync(pidFile, { force: true }));
   const dnsmasq = ns.spawn('dnsmasq', [
-    '--no-daemon', '--port=0', '--conf-file=/dev/null', '--leasefile-ro', '--log-dhcp', `--interface=${ns.bridge}`,
-    '--bind-interfaces', `--dhcp-range=${ns.subnet}.70,${ns.subnet}.80,255.255.255.0,5m`, `--pid-file=${pidFile}`,
+    '--no-daemon',
+    '--port=0',
+    '--conf-file=/dev/null',
+    '--leasefile-ro',
+    '--log-dhcp',
+    `--interface=${ns.bridge}`,
+    '--bind-interfaces',
+    `--dhcp-range=${ns.subnet}.70,${ns.subnet}.80,255.255.255.0,5m`,
+    `--pid-file=${pidFile}`,
   ]);
   let log = '';
   dnsmasq.stderr?.on('data', (c: Buffer) => (log += c.toString()));

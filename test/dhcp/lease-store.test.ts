@@ -27,7 +27,10 @@ async function contract(store: LeaseStore): Promise<void> {
   assert.equal(await store.get('aa:00:00:00:00:02'), undefined);
   await store.delete('aa:00:00:00:00:03');
   assert.equal(await store.byAddress('10.0.0.11'), undefined);
-  assert.deepEqual((await store.list()).map((l) => l.mac), ['aa:00:00:00:00:01']);
+  assert.deepEqual(
+    (await store.list()).map((l) => l.mac),
+    ['aa:00:00:00:00:01'],
+  );
 }
 
 test('both stores keep one record per MAC and per address', async (t) => {
@@ -77,7 +80,10 @@ test('a journal line cut short by a crash is not applied; a corrupt whole line i
   const store = await JsonFileLeaseStore.open(path);
   await store.put(lease('aa:00:00:00:00:01', '10.0.0.10'));
   appendFileSync(`${path}.journal`, '{"mac":"aa:00:00:00:00:02","addr');
-  assert.deepEqual((await (await JsonFileLeaseStore.open(path)).list()).map((l) => l.mac), ['aa:00:00:00:00:01']);
+  assert.deepEqual(
+    (await (await JsonFileLeaseStore.open(path)).list()).map((l) => l.mac),
+    ['aa:00:00:00:00:01'],
+  );
   writeFileSync(`${path}.journal`, '{"mac":"aa:00:00:00:00:03"}\n');
   await assert.rejects(JsonFileLeaseStore.open(path), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'DHCP_STORE');

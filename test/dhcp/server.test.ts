@@ -69,7 +69,14 @@ test('server mode: DISCOVER/OFFER/REQUEST/ACK, stickiness, NAK, RELEASE, DECLINE
   assert.equal(getIp(offer.options, OPTION.SERVER_ID), SERVER);
   assert.equal(getIp(offer.options, OPTION.ROUTER), '10.77.0.1');
 
-  const request = buildRequest({ mac, type: MESSAGE_TYPE.REQUEST, options: [[OPTION.SERVER_ID, ip(SERVER)], [OPTION.REQUESTED_ADDRESS, ip(offer.yiaddr)]] });
+  const request = buildRequest({
+    mac,
+    type: MESSAGE_TYPE.REQUEST,
+    options: [
+      [OPTION.SERVER_ID, ip(SERVER)],
+      [OPTION.REQUESTED_ADDRESS, ip(offer.yiaddr)],
+    ],
+  });
   const leases: string[] = [];
   server.on('lease', (l) => leases.push(`${l.mac} ${l.address}`));
   const ack = await client.exchange(request, port);
@@ -95,7 +102,17 @@ test('server mode: DISCOVER/OFFER/REQUEST/ACK, stickiness, NAK, RELEASE, DECLINE
   // DECLINE (RFC 2131 §4.3.3): the address is in use by someone else; it is not offered again.
   const declined: string[] = [];
   server.on('declined', (d) => declined.push(d.address));
-  await client.send(buildRequest({ mac: other, type: MESSAGE_TYPE.DECLINE, options: [[OPTION.REQUESTED_ADDRESS, ip('10.77.0.101')], [OPTION.SERVER_ID, ip(SERVER)]] }), port);
+  await client.send(
+    buildRequest({
+      mac: other,
+      type: MESSAGE_TYPE.DECLINE,
+      options: [
+        [OPTION.REQUESTED_ADDRESS, ip('10.77.0.101')],
+        [OPTION.SERVER_ID, ip(SERVER)],
+      ],
+    }),
+    port,
+  );
   const afterDecline = await client.exchange(buildRequest({ mac: other, type: MESSAGE_TYPE.DISCOVER }), port);
   assert.deepEqual(declined, ['10.77.0.101']);
   assert.equal(afterDecline.yiaddr, '10.77.0.102');
@@ -138,10 +155,7 @@ test('proxy mode: answers PXE clients only, without an address; UEFI is sent on 
   assert.deepEqual(efi.options.get(OPTION.CLIENT_UUID), Uint8Array.of(0, ...new Array(16).fill(0x42)));
   // The site DHCP server's REQUEST (option 54 names it) is not ours to answer.
   await client.send(buildRequest({ mac: '52:54:00:00:01:02', type: MESSAGE_TYPE.REQUEST, options: [...PXE_EFI, [OPTION.SERVER_ID, ip('127.0.0.9')]] }), port);
-  const binl = await client.exchange(
-    buildRequest({ mac: '52:54:00:00:01:02', type: MESSAGE_TYPE.REQUEST, ciaddr: SERVER, options: PXE_EFI }),
-    pxePort,
-  );
+  const binl = await client.exchange(buildRequest({ mac: '52:54:00:00:01:02', type: MESSAGE_TYPE.REQUEST, ciaddr: SERVER, options: PXE_EFI }), pxePort);
   assert.equal(getU8(binl.options, OPTION.MESSAGE_TYPE), MESSAGE_TYPE.ACK);
   assert.equal(binl.file, 'ipxe.efi');
   assert.equal(binl.yiaddr, '0.0.0.0');
@@ -199,7 +213,15 @@ test('binding port 67 without privilege says how to run it (DHCP_BIND_DENIED)', 
     const s = new m.DhcpServer({ mode: 'proxy', serverAddress: '127.0.0.1', bindAddress: '127.0.0.1', pxePort: false, boot: { files: m.DEFAULT_BOOT_FILES, scriptUrl: () => '' } });
     try { await s.start(); console.log('bound'); await s.stop(); } catch (e) { console.log(e.code); }
   })`;
-  const { stdout } = await promisify(execFile)(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script]);
+  const { stdout } = await promisify(execFile)(setpriv, [
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    script,
+  ]);
   assert.equal(stdout.trim(), 'DHCP_BIND_DENIED');
 });
 

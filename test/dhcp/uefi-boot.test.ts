@@ -8,7 +8,18 @@ import { test, type TestContext } from 'node:test';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { createNetns } from '../helpers/netns.ts';
 import { bootVm, OVMF_CODE } from '../helpers/qemu.ts';
-import { BOOT_TIMEOUT_MS, bootReady, captureConfig, HTTP_PORT, IPXE_EFI, isHttp, MARKER, READY_TIMEOUT_MS, startSiteDnsmasq, TINY_LINUX } from './fixtures/boot-env.ts';
+import {
+  BOOT_TIMEOUT_MS,
+  bootReady,
+  captureConfig,
+  HTTP_PORT,
+  IPXE_EFI,
+  isHttp,
+  MARKER,
+  READY_TIMEOUT_MS,
+  startSiteDnsmasq,
+  TINY_LINUX,
+} from './fixtures/boot-env.ts';
 import { PeerProcess } from './fixtures/peer-process.ts';
 
 /** Above the BIOS tests' 256 MiB: room for OVMF's own allocations beside the kernel and initrd. */
@@ -22,7 +33,7 @@ function uefiReady(t: TestContext): boolean {
 
 type Reply = { event: string; mac?: string; via: string; reply: string; address: string; to: string; boot: { kind: string; file?: string; url?: string } };
 
-test('proxy mode: OVMF\'s PXE asks on port 4011, gets ipxe.efi, which gets the script URL', async (t) => {
+test("proxy mode: OVMF's PXE asks on port 4011, gets ipxe.efi, which gets the script URL", async (t) => {
   if (!uefiReady(t)) return;
   const ns = await createNetns(t, { prefix: 'dhcp-uefi-proxy', defaultRoute: false });
   // The site's host runs its DHCP server and, here, the TFTP server the loader comes from.

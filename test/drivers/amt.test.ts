@@ -37,11 +37,14 @@ for (const protocol of ['wsman', 'soap'] as const) {
     const machine = `amt-${protocol}`;
     const info = hardware.validate(machine, { amt_address: '127.0.0.1', amt_port: port, amt_password: PASSWORD });
     return {
-      driver: hardware.create(info, { machine, state: memoryState() }), machine,
+      driver: hardware.create(info, { machine, state: memoryState() }),
+      machine,
       // Graceful power states are WS-Management only (AMT 9+).
       softOff: protocol === 'wsman',
       observedBoots: () => handler.boots.map((b) => FROM_AMT[b.device] ?? 'default'),
-      makeStuck: () => { handler.stuck = true; },
+      makeStuck: () => {
+        handler.stuck = true;
+      },
       close: async () => {
         await hardware.close();
         await emulator.close();
@@ -53,22 +56,37 @@ for (const protocol of ['wsman', 'soap'] as const) {
 for (const protocol of ['wsman', 'soap'] as const) {
   test(`amt (${protocol}): bios and safe boot the machine into BIOS setup and hard-drive safe mode, once`, async (t) => {
     const { handler, emulator, port, hardware } = await start({ protocols: [protocol] });
-    t.after(async () => { await hardware.close(); await emulator.close(); });
-    const driver = hardware.create(hardware.validate('desk-2', { amt_address: '127.0.0.1', amt_port: port, amt_password: PASSWORD }), { machine: 'desk-2', state: memoryState() });
+    t.after(async () => {
+      await hardware.close();
+      await emulator.close();
+    });
+    const driver = hardware.create(hardware.validate('desk-2', { amt_address: '127.0.0.1', amt_port: port, amt_password: PASSWORD }), {
+      machine: 'desk-2',
+      state: memoryState(),
+    });
     assert.ok(driver.management.getSupportedBootDevices().includes('bios') && driver.management.getSupportedBootDevices().includes('safe'));
     await driver.management.setBootDevice('bios');
     await driver.power.setPowerState('on', { timeoutMs: 5000 });
     await driver.management.setBootDevice('safe');
     await driver.power.reboot({ timeoutMs: 5000 });
     await driver.power.reboot({ timeoutMs: 5000 });
-    assert.deepEqual(handler.boots.map((b) => FROM_AMT[b.device]), ['bios', 'safe', 'default']);
+    assert.deepEqual(
+      handler.boots.map((b) => FROM_AMT[b.device]),
+      ['bios', 'safe', 'default'],
+    );
   });
 }
 
 test('amt: a wrong password is an authentication error naming the machine, without the password', async (t) => {
   const { emulator, port, hardware } = await start();
-  t.after(async () => { await hardware.close(); await emulator.close(); });
-  const driver = hardware.create(hardware.validate('desk-7', { amt_address: '127.0.0.1', amt_port: port, amt_password: 'Wrong-Pass-9' }), { machine: 'desk-7', state: memoryState() });
+  t.after(async () => {
+    await hardware.close();
+    await emulator.close();
+  });
+  const driver = hardware.create(hardware.validate('desk-7', { amt_address: '127.0.0.1', amt_port: port, amt_password: 'Wrong-Pass-9' }), {
+    machine: 'desk-7',
+    state: memoryState(),
+  });
   await assert.rejects(driver.power.getPowerState(), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'CONTROLLER_AUTH_FAILED');
     assert.match(e.message, /machine 'desk-7': AMT authentication failed: .*rejected the credentials of user 'admin'/);
@@ -79,12 +97,15 @@ test('amt: a wrong password is an authentication error naming the machine, witho
 
 test('amt: validate names amt_address when it is missing, and every other problem with it', () => {
   const hardware = new AmtHardware();
-  assert.throws(() => hardware.validate('desk-1', { amt_password: 'x', amt_protocol: 'ftp' }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'DRIVER_INFO_INVALID');
-    assert.match(e.message, /machine 'desk-1'.*amt_address is missing/);
-    assert.match(e.message, /amt_protocol must be one of http, https, not 'ftp'/);
-    return true;
-  });
+  assert.throws(
+    () => hardware.validate('desk-1', { amt_password: 'x', amt_protocol: 'ftp' }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'DRIVER_INFO_INVALID');
+      assert.match(e.message, /machine 'desk-1'.*amt_address is missing/);
+      assert.match(e.message, /amt_protocol must be one of http, https, not 'ftp'/);
+      return true;
+    },
+  );
   assert.throws(() => hardware.validate('desk-1', { amt_address: '10.0.0.5' }), /amt_password is missing/);
   const info = hardware.validate('desk-1', { amt_address: '10.0.0.5', amt_password: 'x', amt_protocol: 'https' });
   assert.deepEqual([info.endpoint.port, info.endpoint.user, info.endpoint.allowSelfSigned], [16993, 'admin', false]);
@@ -94,7 +115,10 @@ test('amt: HTTPS with a self-signed certificate needs amt_allow_self_signed', as
   if (!havePeers(t, 'openssl')) return;
   const tls = await makeSelfSignedCertificate('amt-emulator');
   const { emulator, port, hardware, handler } = await start({ tls });
-  t.after(async () => { await hardware.close(); await emulator.close(); });
+  t.after(async () => {
+    await hardware.close();
+    await emulator.close();
+  });
   const base = { amt_address: '127.0.0.1', amt_port: port, amt_password: PASSWORD, amt_protocol: 'https' };
   const strict = hardware.create(hardware.validate('d', base), { machine: 'd', state: memoryState() });
   await assert.rejects(strict.power.getPowerState(), /amt_allow_self_signed=true/);

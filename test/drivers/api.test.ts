@@ -28,16 +28,17 @@ test('API: driver, power, boot device, events, masking and validation', async (t
   const anvil = await testAnvil(t, { powerSync: false });
   const created = await enroll(anvil, 'f1', '52:54:00:00:00:01', { driver: 'fake', driver_info: { fake_password: 'pw-Zebra-42' } });
   assert.equal(created.status, 200);
-  const view = await created.json() as { driver: string; driverInfo: Record<string, unknown> };
+  const view = (await created.json()) as { driver: string; driverInfo: Record<string, unknown> };
   assert.deepEqual([view.driver, view.driverInfo], ['fake', { fake_password: '******' }]);
   const stored = await anvil.services.store.db.selectFrom('machines').select('driver_info').where('name', '=', 'f1').executeTakeFirstOrThrow();
   assert.doesNotMatch(stored.driver_info, /pw-Zebra-42/, 'encrypted at rest');
 
   const bad = await anvil.api('/api/v1/machines/f1', { method: 'PATCH', json: { driver: 'amt', driver_info: { amt_port: 'x' } } });
   assert.equal(bad.status, 400);
-  const badBody = await bad.json() as { error: { code: string; message: string } };
+  const badBody = (await bad.json()) as { error: { code: string; message: string } };
   assert.equal(badBody.error.code, 'DRIVER_INFO_INVALID');
-  for (const field of ['amt_address is missing', 'amt_password is missing', 'amt_port must be an integer']) assert.match(badBody.error.message, new RegExp(field));
+  for (const field of ['amt_address is missing', 'amt_password is missing', 'amt_port must be an integer'])
+    assert.match(badBody.error.message, new RegExp(field));
 
   const on = await anvil.api('/api/v1/machines/f1/power', { method: 'PUT', json: { target: 'on', timeout: 5 } });
   assert.deepEqual(await on.json(), { name: 'f1', powerState: 'on' });
@@ -47,10 +48,19 @@ test('API: driver, power, boot device, events, masking and validation', async (t
 
   const boot = await anvil.api('/api/v1/machines/f1/boot-device', { method: 'PUT', json: { device: 'pxe', persistent: true, uefi: true } });
   assert.equal(boot.status, 200);
-  assert.deepEqual(await (await anvil.api('/api/v1/machines/f1/boot-device')).json(), { name: 'f1', device: 'pxe', persistent: true, uefi: true, supported: ['pxe', 'disk', 'cdrom', 'bios'] });
+  assert.deepEqual(await (await anvil.api('/api/v1/machines/f1/boot-device')).json(), {
+    name: 'f1',
+    device: 'pxe',
+    persistent: true,
+    uefi: true,
+    supported: ['pxe', 'disk', 'cdrom', 'bios'],
+  });
 
-  const events = await (await anvil.api('/api/v1/machines/f1/events')).json() as { kind: string; message: string }[];
-  assert.deepEqual(events.map((e) => e.kind), ['boot-device', 'power', 'power', 'driver']);
+  const events = (await (await anvil.api('/api/v1/machines/f1/events')).json()) as { kind: string; message: string }[];
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ['boot-device', 'power', 'power', 'driver'],
+  );
   assert.match(events[2]!.message, /power unknown → on \(on by operator 'test'\)/);
   assert.doesNotMatch(JSON.stringify(events), /pw-Zebra-42/);
 
@@ -58,23 +68,33 @@ test('API: driver, power, boot device, events, masking and validation', async (t
   await enroll(anvil, 'm1', '52:54:00:00:00:02', { driver: 'manual' });
   const manual = await anvil.api('/api/v1/machines/m1/power', { method: 'PUT', json: { target: 'on' } });
   assert.equal(manual.status, 409);
-  assert.match((await manual.json() as { error: { message: string } }).error.message, /machine 'm1' has no management controller.*reboots itself/);
+  assert.match(((await manual.json()) as { error: { message: string } }).error.message, /machine 'm1' has no management controller.*reboots itself/);
 });
 
 test('API: an operation on a locked machine answers 409 naming the holder', async (t) => {
   const anvil = await testAnvil(t, { powerSync: false });
   await enroll(anvil, 'f2', '52:54:00:00:00:03', { driver: 'fake' });
-  await anvil.services.store.db.updateTable('machines').set({ reservation: 'anvil machine (pid 4242 on lab1): power on (alice)' }).where('name', '=', 'f2').execute();
-  for (const [path, json] of [['power', { target: 'off' }], ['boot-device', { device: 'disk' }]] as const) {
+  await anvil.services.store.db
+    .updateTable('machines')
+    .set({ reservation: 'anvil machine (pid 4242 on lab1): power on (alice)' })
+    .where('name', '=', 'f2')
+    .execute();
+  for (const [path, json] of [
+    ['power', { target: 'off' }],
+    ['boot-device', { device: 'disk' }],
+  ] as const) {
     const res = await anvil.api(`/api/v1/machines/f2/${path}`, { method: 'PUT', json });
     assert.equal(res.status, 409);
-    const body = await res.json() as { error: { code: string; message: string } };
+    const body = (await res.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'MACHINE_LOCKED');
     assert.match(body.error.message, /machine 'f2' is locked by anvil machine \(pid 4242 on lab1\): power on \(alice\)/);
   }
   assert.equal((await anvil.api('/api/v1/machines/f2', { method: 'PATCH', json: { driver_info: { fake_power_delay_ms: 1 } } })).status, 409);
   // A lock left behind can be broken; then the operation goes through and releases its own lock.
-  assert.deepEqual(await (await anvil.api('/api/v1/machines/f2/lock', { method: 'DELETE' })).json(), { name: 'f2', released: 'anvil machine (pid 4242 on lab1): power on (alice)' });
+  assert.deepEqual(await (await anvil.api('/api/v1/machines/f2/lock', { method: 'DELETE' })).json(), {
+    name: 'f2',
+    released: 'anvil machine (pid 4242 on lab1): power on (alice)',
+  });
   assert.equal((await anvil.api('/api/v1/machines/f2/power', { method: 'PUT', json: { target: 'on' } })).status, 200);
   const row = await anvil.services.store.db.selectFrom('machines').select('reservation').where('name', '=', 'f2').executeTakeFirstOrThrow();
   assert.equal(row.reservation, null);
@@ -89,7 +109,10 @@ test('power sync: a stopped BMC puts the machine in maintenance with the reason,
     powerSync: { intervalMs: 100, maxFailures: 2 },
     drivers: { ipmi: { policy: { timeoutMs: 100, retries: 1, backoff: 0, jitter: 0, loginAttempts: 1 } } },
   });
-  await enroll(anvil, 'srv1', '52:54:00:00:01:01', { driver: 'ipmi', driver_info: { ipmi_address: '127.0.0.1', ipmi_port: port, ipmi_username: 'admin', ipmi_password: 'sync-pw' } });
+  await enroll(anvil, 'srv1', '52:54:00:00:01:01', {
+    driver: 'ipmi',
+    driver_info: { ipmi_address: '127.0.0.1', ipmi_port: port, ipmi_username: 'admin', ipmi_password: 'sync-pw' },
+  });
   const machine = () => anvil.services.store.db.selectFrom('machines').selectAll().where('name', '=', 'srv1').executeTakeFirstOrThrow();
   await until('power sync to record power on', machine, (m) => m.power_state === 'on');
 
@@ -97,25 +120,35 @@ test('power sync: a stopped BMC puts the machine in maintenance with the reason,
   const flagged = await until('maintenance after the BMC stopped', machine, (m) => m.maintenance === 1);
   assert.equal(flagged.fault, 'power failure');
   assert.match(flagged.maintenance_reason ?? '', /power sync: the controller failed 2 times in a row: machine 'srv1': the BMC does not answer/);
-  const view = await (await anvil.api('/api/v1/machines/srv1/driver')).json() as { maintenance: boolean; maintenanceReason: string };
+  const view = (await (await anvil.api('/api/v1/machines/srv1/driver')).json()) as { maintenance: boolean; maintenanceReason: string };
   assert.equal(view.maintenance, true);
-  let events = await (await anvil.api('/api/v1/machines/srv1/events')).json() as { kind: string; message: string }[];
-  assert.ok(events.some((e) => e.kind === 'maintenance' && /power sync: the controller failed/.test(e.message)), JSON.stringify(events));
-  assert.ok(events.some((e) => e.kind === 'controller'), 'the first failure is recorded');
+  let events = (await (await anvil.api('/api/v1/machines/srv1/events')).json()) as { kind: string; message: string }[];
+  assert.ok(
+    events.some((e) => e.kind === 'maintenance' && /power sync: the controller failed/.test(e.message)),
+    JSON.stringify(events),
+  );
+  assert.ok(
+    events.some((e) => e.kind === 'controller'),
+    'the first failure is recorded',
+  );
 
   // An operator's own maintenance is never cleared by power sync; this one was set by it, so it is.
   server = new BmcServer();
   await server.add({ port, handler });
   const cleared = await until('maintenance cleared after the BMC came back', machine, (m) => m.maintenance === 0);
   assert.deepEqual([cleared.fault, cleared.maintenance_reason, cleared.power_state], [null, null, 'on']);
-  events = await (await anvil.api('/api/v1/machines/srv1/events')).json() as { kind: string; message: string }[];
+  events = (await (await anvil.api('/api/v1/machines/srv1/events')).json()) as { kind: string; message: string }[];
   assert.match(events.find((e) => e.kind === 'maintenance')!.message, /answers again; maintenance set by power sync cleared/);
 });
 
 test('power sync: maintenance set by an operator is left alone', async (t) => {
   const anvil = await testAnvil(t, { powerSync: { intervalMs: 50, maxFailures: 1 } });
   await enroll(anvil, 'f3', '52:54:00:00:00:04', { driver: 'fake' });
-  await anvil.services.store.db.updateTable('machines').set({ maintenance: 1, maintenance_reason: 'disk swap', fault: null }).where('name', '=', 'f3').execute();
+  await anvil.services.store.db
+    .updateTable('machines')
+    .set({ maintenance: 1, maintenance_reason: 'disk swap', fault: null })
+    .where('name', '=', 'f3')
+    .execute();
   await enroll(anvil, 'f4', '52:54:00:00:00:05', { driver: 'fake' });
   // f3's hardware turns on while it is in maintenance: power sync must not look at it. (A sync
   // pass already running when maintenance was set may have recorded its earlier state, 'off'.)

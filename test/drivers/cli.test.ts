@@ -37,7 +37,11 @@ test('anvil machine: set, power, bootdev, show, events, usage errors and locks',
 
   const services = await openServices({ data });
   try {
-    await services.store.db.updateTable('machines').set({ reservation: 'anvil serve (pid 7 on lab2): power reboot (bob)' }).where('name', '=', 'node1').execute();
+    await services.store.db
+      .updateTable('machines')
+      .set({ reservation: 'anvil serve (pid 7 on lab2): power reboot (bob)' })
+      .where('name', '=', 'node1')
+      .execute();
   } finally {
     await services.close();
   }

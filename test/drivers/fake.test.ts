@@ -8,9 +8,13 @@ driverContract('fake', async () => {
   const driver = hardware.create(hardware.validate(machine, {}), { machine, state: memoryState() });
   const m = hardware.machine(machine);
   return {
-    driver, machine, softOff: true,
+    driver,
+    machine,
+    softOff: true,
     observedBoots: () => m.boots,
-    makeStuck: () => { m.stuck = true; },
+    makeStuck: () => {
+      m.stuck = true;
+    },
     close: () => hardware.close(),
   };
 });

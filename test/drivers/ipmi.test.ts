@@ -41,9 +41,13 @@ driverContract('ipmi', async () => {
   const machine = 'ipmi-1';
   const info = hardware.validate(machine, { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'secret-pw' });
   return {
-    driver: hardware.create(info, { machine, state }), machine, softOff: true,
+    driver: hardware.create(info, { machine, state }),
+    machine,
+    softOff: true,
     observedBoots: () => handler.boots,
-    makeStuck: () => { handler.stuck = true; },
+    makeStuck: () => {
+      handler.stuck = true;
+    },
     close: async () => {
       await hardware.close();
       await server.close();
@@ -53,8 +57,14 @@ driverContract('ipmi', async () => {
 
 test('ipmi: setting a boot device disables the BMC 60 s flag timeout and keeps UEFI and persistence', async (t) => {
   const { server, hosted, hardware, state } = await bmcFixture();
-  t.after(async () => { await hardware.close(); await server.close(); });
-  const driver = hardware.create(hardware.validate('m', { ipmi_address: '127.0.0.1', ipmi_port: String(hosted.port), ipmi_username: 'admin', ipmi_password: 'secret-pw' }), { machine: 'm', state });
+  t.after(async () => {
+    await hardware.close();
+    await server.close();
+  });
+  const driver = hardware.create(
+    hardware.validate('m', { ipmi_address: '127.0.0.1', ipmi_port: String(hosted.port), ipmi_username: 'admin', ipmi_password: 'secret-pw' }),
+    { machine: 'm', state },
+  );
   await driver.management.setBootDevice('cdrom', { persistent: true, uefi: true });
   const param3 = await hardware.client.bmc({ host: '127.0.0.1', port: hosted.port, user: 'admin', password: 'secret-pw' }).getBootParam(3);
   assert.equal(param3.data[0], 0x08, 'boot flag valid bit clearing: do not clear on the 60 s timeout');
@@ -64,8 +74,14 @@ test('ipmi: setting a boot device disables the BMC 60 s flag timeout and keeps U
 
 test('ipmi: a persistent device the BMC forgot is re-asserted before power-on', async (t) => {
   const { server, handler, hosted, hardware, state } = await bmcFixture();
-  t.after(async () => { await hardware.close(); await server.close(); });
-  const driver = hardware.create(hardware.validate('m', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'secret-pw' }), { machine: 'm', state });
+  t.after(async () => {
+    await hardware.close();
+    await server.close();
+  });
+  const driver = hardware.create(
+    hardware.validate('m', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'secret-pw' }),
+    { machine: 'm', state },
+  );
   await driver.management.setBootDevice('pxe', { persistent: true });
   handler.bootFlags = Buffer.alloc(5); // a BMC reset or firmware update lost it
   await driver.power.setPowerState('on', { timeoutMs: 5000 });
@@ -75,8 +91,14 @@ test('ipmi: a persistent device the BMC forgot is re-asserted before power-on', 
 
 test('ipmi: wrong password is an authentication error naming the machine; a silent BMC is unreachable', async (t) => {
   const { server, hosted, hardware, state } = await bmcFixture();
-  t.after(async () => { await hardware.close(); await server.close(); });
-  const wrong = hardware.create(hardware.validate('m1', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'not-it' }), { machine: 'm1', state });
+  t.after(async () => {
+    await hardware.close();
+    await server.close();
+  });
+  const wrong = hardware.create(
+    hardware.validate('m1', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'not-it' }),
+    { machine: 'm1', state },
+  );
   await assert.rejects(wrong.power.getPowerState(), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'CONTROLLER_AUTH_FAILED');
     assert.match(e.message, /machine 'm1'.*authentication/);
@@ -84,18 +106,25 @@ test('ipmi: wrong password is an authentication error naming the machine; a sile
     return true;
   });
   await server.close();
-  const gone = hardware.create(hardware.validate('m2', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'secret-pw' }), { machine: 'm2', state });
+  const gone = hardware.create(
+    hardware.validate('m2', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'secret-pw' }),
+    { machine: 'm2', state },
+  );
   await assert.rejects(gone.power.getPowerState(), { code: 'CONTROLLER_UNREACHABLE' });
 });
 
 test('ipmi: validate names every missing or invalid field and contacts nothing', () => {
   const hardware = new IpmiHardware();
-  assert.throws(() => hardware.validate('m', { ipmi_port: 'x', ipmi_privilege: 'ROOT', ipmi_password: 'p'.repeat(21), ipmi_colour: 'red' }), (e: Error & { code?: string; problems?: string[] }) => {
-    assert.equal(e.code, 'DRIVER_INFO_INVALID');
-    for (const field of ['ipmi_address is missing', 'ipmi_port', 'ipmi_privilege', 'ipmi_password must be at most 20 bytes', 'unknown field ipmi_colour']) assert.match(e.message, new RegExp(field));
-    assert.doesNotMatch(e.message, /ppppp/);
-    return true;
-  });
+  assert.throws(
+    () => hardware.validate('m', { ipmi_port: 'x', ipmi_privilege: 'ROOT', ipmi_password: 'p'.repeat(21), ipmi_colour: 'red' }),
+    (e: Error & { code?: string; problems?: string[] }) => {
+      assert.equal(e.code, 'DRIVER_INFO_INVALID');
+      for (const field of ['ipmi_address is missing', 'ipmi_port', 'ipmi_privilege', 'ipmi_password must be at most 20 bytes', 'unknown field ipmi_colour'])
+        assert.match(e.message, new RegExp(field));
+      assert.doesNotMatch(e.message, /ppppp/);
+      return true;
+    },
+  );
   const info = hardware.validate('m', { ipmi_address: 'bmc1' });
   assert.equal(info.target.port, 623);
   assert.equal(info.target.privilege, 4);

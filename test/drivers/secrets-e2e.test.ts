@@ -17,13 +17,21 @@ const WRONG_PASSWORD = 'wrong-Kp4-secret';
 const SECRETS = [IPMI_PASSWORD, AMT_PASSWORD, WRONG_PASSWORD];
 
 /** Starts a process and resolves once its output matches `ready`; stopped (SIGTERM) after the test. */
-async function startUntil(t: { after(fn: () => Promise<void>): void }, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+async function startUntil(
+  t: { after(fn: () => Promise<void>): void },
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(ANVIL, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  );
   let output = '';
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 30_000);
@@ -62,29 +70,61 @@ test('no password in any API response, CLI output, log line or process command l
   await exec('mkdir', ['-p', profiles]);
   writeFileSync(join(profiles, 'local.prof'), 'LOCALBOOT 0\n');
   const server = await startServer(data, ['--log-level', 'debug']);
-  t.after(async () => { await server.stop(); });
+  t.after(async () => {
+    await server.stop();
+  });
   const token = (await exec(ANVIL, ['token', 'create', '--data', data, '--role', 'admin', '--name', 'e2e'])).stdout.trim().split(/\s+/).pop()!;
   const seen: string[] = [];
   const api = async (path: string, method = 'GET', json?: unknown) => {
-    const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) }, ...(json ? { body: JSON.stringify(json) } : {}) });
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) },
+      ...(json ? { body: JSON.stringify(json) } : {}),
+    });
     const text = await res.text();
     seen.push(`${method} ${path} ${res.status} ${text}`);
     return { status: res.status, body: text };
   };
 
-  for (const [name, mac] of [['srv', '52:54:00:00:10:01'], ['desk', '52:54:00:00:10:02'], ['desk2', '52:54:00:00:10:03']] as const) {
+  for (const [name, mac] of [
+    ['srv', '52:54:00:00:10:01'],
+    ['desk', '52:54:00:00:10:02'],
+    ['desk2', '52:54:00:00:10:03'],
+  ] as const) {
     assert.equal((await api('/api/v1/machines', 'POST', { name, macs: [mac] })).status, 201);
   }
   // The IPMI machine's password through the API, the AMT ones through the CLI (from the environment).
-  assert.equal((await api('/api/v1/machines/srv', 'PATCH', { driver: 'ipmi', driver_info: { ipmi_address: '127.0.0.1', ipmi_port: ipmiPort, ipmi_username: 'admin', ipmi_password: IPMI_PASSWORD } })).status, 200);
+  assert.equal(
+    (
+      await api('/api/v1/machines/srv', 'PATCH', {
+        driver: 'ipmi',
+        driver_info: { ipmi_address: '127.0.0.1', ipmi_port: ipmiPort, ipmi_username: 'admin', ipmi_password: IPMI_PASSWORD },
+      })
+    ).status,
+    200,
+  );
   const cli: string[] = [];
   const machine = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const r = await exec(ANVIL, ['machine', '--data', data, ...args], env);
     cli.push(`${args.join(' ')} ${r.code} ${r.stdout} ${r.stderr}`);
     return r;
   };
-  assert.equal((await machine(['set', 'desk', '--driver', 'amt', '--driver-info', `amt_address=127.0.0.1,amt_port=${amtPort}`, '--password-env', 'DESK_PW'], { DESK_PW: AMT_PASSWORD })).code, 0);
-  assert.equal((await machine(['set', 'desk2', '--driver', 'amt', '--driver-info', `amt_address=127.0.0.1,amt_port=${amtPort}`, '--password-env', 'DESK_PW'], { DESK_PW: WRONG_PASSWORD })).code, 0);
+  assert.equal(
+    (
+      await machine(['set', 'desk', '--driver', 'amt', '--driver-info', `amt_address=127.0.0.1,amt_port=${amtPort}`, '--password-env', 'DESK_PW'], {
+        DESK_PW: AMT_PASSWORD,
+      })
+    ).code,
+    0,
+  );
+  assert.equal(
+    (
+      await machine(['set', 'desk2', '--driver', 'amt', '--driver-info', `amt_address=127.0.0.1,amt_port=${amtPort}`, '--password-env', 'DESK_PW'], {
+        DESK_PW: WRONG_PASSWORD,
+      })
+    ).code,
+    0,
+  );
 
   assert.match((await api('/api/v1/machines/srv/power', 'PUT', { target: 'on', timeout: 10 })).body, /"powerState":"on"/);
   assert.match((await api('/api/v1/machines/desk/power', 'PUT', { target: 'on', timeout: 10 })).body, /"powerState":"on"/);
@@ -103,7 +143,11 @@ test('no password in any API response, CLI output, log line or process command l
   assert.match((await machine(['power', 'desk2', 'off'])).stderr, /AMT authentication failed/);
   await api('/api/v1/machines');
 
-  const stored = Buffer.concat(readdirSync(data).filter((f) => f.startsWith('anvil.db')).map((f) => readFileSync(join(data, f))));
+  const stored = Buffer.concat(
+    readdirSync(data)
+      .filter((f) => f.startsWith('anvil.db'))
+      .map((f) => readFileSync(join(data, f))),
+  );
   const cmdlines = [bmc.child.pid!, amt.child.pid!, server.child.pid!].map(cmdline);
   assert.match(cmdlines[0]!, /bmc fake --port \d+ --password-file/, 'the BMC emulator is the process we think it is');
   for (const secret of SECRETS) {

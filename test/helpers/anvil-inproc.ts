@@ -13,14 +13,20 @@ export interface TestAnvil extends RunningAnvil {
   api(path: string, init?: RequestInit & { json?: unknown; token?: string | null }): Promise<Response>;
 }
 
-export async function testAnvil(t: TestContext, options: Partial<AnvilOptions> = {}, files: { profiles?: Record<string, string>; tests?: Record<string, string> } = {}): Promise<TestAnvil> {
+export async function testAnvil(
+  t: TestContext,
+  options: Partial<AnvilOptions> = {},
+  files: { profiles?: Record<string, string>; tests?: Record<string, string> } = {},
+): Promise<TestAnvil> {
   const data = tempDir();
   const profiles = join(data, 'tftp/pxelinux.cfg/profiles');
   const tests = join(data, 'tests');
   mkdirSync(profiles, { recursive: true });
   mkdirSync(tests, { recursive: true });
-  for (const [name, text] of Object.entries(files.profiles ?? { 'local.prof': 'LOCALBOOT 0\n', 'install.prof': 'KERNEL vmlinuz\n' })) writeFileSync(join(profiles, name), text);
-  for (const [name, text] of Object.entries(files.tests ?? { 'wait.test': 'sleep 1\n', 'hello.test': 'echo "I: hello {{ system }}"\n' })) writeFileSync(join(tests, name), text);
+  for (const [name, text] of Object.entries(files.profiles ?? { 'local.prof': 'LOCALBOOT 0\n', 'install.prof': 'KERNEL vmlinuz\n' }))
+    writeFileSync(join(profiles, name), text);
+  for (const [name, text] of Object.entries(files.tests ?? { 'wait.test': 'sleep 1\n', 'hello.test': 'echo "I: hello {{ system }}"\n' }))
+    writeFileSync(join(tests, name), text);
   const controller = new AbortController();
   const running = await startAnvil({ http: { host: '127.0.0.1', port: 0 }, data, logLevel: false, ...options }, controller.signal);
   t.after(async () => {

@@ -41,7 +41,9 @@ export interface ServerProcess {
 
 /** Starts `bin/anvil serve` on a free loopback port and waits until it says it is serving. */
 export async function startServer(data: string, extraArgs: readonly string[] = []): Promise<ServerProcess> {
-  const child = spawn(ANVIL, ['serve', '--data', data, '--http', '127.0.0.1:0', ...(extraArgs.includes('--tftp') ? [] : ['--tftp', 'off']), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(ANVIL, ['serve', '--data', data, '--http', '127.0.0.1:0', ...(extraArgs.includes('--tftp') ? [] : ['--tftp', 'off']), ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`anvil serve did not start:\n${output}`)), 30_000);
@@ -64,10 +66,11 @@ export async function startServer(data: string, extraArgs: readonly string[] = [
     url,
     child,
     logs: () => output,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
-      child.once('exit', (code) => resolve(code));
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
   };
 }

@@ -9,9 +9,7 @@ export const inCI = process.env.CI === 'true';
 
 /** The absolute path of an executable on PATH (or an absolute path that exists), or undefined. */
 export function which(command: string): string | undefined {
-  const candidates = command.includes('/')
-    ? [command]
-    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command));
+  const candidates = command.includes('/') ? [command] : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, command));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

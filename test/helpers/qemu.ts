@@ -140,24 +140,30 @@ export function bootVm(t: TestContext, opts: VmOptions): Vm {
     if (!existsSync(OVMF_CODE)) throw new Error(`${OVMF_CODE} is missing; install ovmf`);
     const vars = join(dir, 'OVMF_VARS.fd');
     copyFileSync(OVMF_VARS, vars);
-    firmwareArgs.push(
-      '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-      '-drive', `if=pflash,format=raw,file=${vars}`,
-    );
+    firmwareArgs.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
   }
   // romfile= (empty) keeps iPXE out of the UEFI boot: the firmware's own PXE client asks.
   const romArg = uefi ? ',romfile=' : rom.explicit ? `,romfile=${rom.file}` : '';
   const args = [
-    '-accel', 'tcg',
-    '-m', String(opts.memoryMb ?? DEFAULT_VM_MEMORY_MB),
-    '-display', 'none',
-    '-monitor', 'none',
-    '-serial', 'stdio',
+    '-accel',
+    'tcg',
+    '-m',
+    String(opts.memoryMb ?? DEFAULT_VM_MEMORY_MB),
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
     '-no-reboot',
-    '-boot', 'n',
-    '-drive', `file=${disk},if=virtio,format=raw`,
-    '-netdev', `tap,id=n0,ifname=${opts.tap ?? opts.netns.taps[0] ?? 'tap0'},script=no,downscript=no`,
-    '-device', `${nic},netdev=n0,mac=${mac}${romArg},bootindex=1`,
+    '-boot',
+    'n',
+    '-drive',
+    `file=${disk},if=virtio,format=raw`,
+    '-netdev',
+    `tap,id=n0,ifname=${opts.tap ?? opts.netns.taps[0] ?? 'tap0'},script=no,downscript=no`,
+    '-device',
+    `${nic},netdev=n0,mac=${mac}${romArg},bootindex=1`,
     ...firmwareArgs,
     ...(opts.extraArgs ?? []),
   ];

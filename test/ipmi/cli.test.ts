@@ -64,7 +64,9 @@ test('anvil bmc fake --count 3 on consecutive ports, password from IPMI_PASSWORD
   const ports = lines.filter((l) => l.startsWith('bmc ')).map((l) => Number(/127\.0\.0\.1:(\d+)/.exec(l)?.[1]));
   assert.deepEqual(ports, [base, base + 1, base + 2]);
   for (const [i, port] of ports.entries()) {
-    const fru = await runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-E', 'fru', 'print'], { IPMI_PASSWORD: 'fleet-pw' });
+    const fru = await runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-E', 'fru', 'print'], {
+      IPMI_PASSWORD: 'fleet-pw',
+    });
     assert.match(fru.stdout, new RegExp(`Product Serial\\s+: ANVIL000${i + 1}`));
   }
   running.stop();
@@ -79,11 +81,17 @@ test('anvil bmc fake --spread-addresses with --password-file and a custom user',
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'pw'), 'from-a-file\n', { mode: 0o600 });
   // Port 0 gives each address its own free port; the addresses are 127.0.0.2 and 127.0.0.3.
-  const running = start(['--address', '127.0.0.2', '--port', '0', '--count', '2', '--spread-addresses', '--user', 'ops', '--password-file', join(dir, 'pw')], {});
+  const running = start(
+    ['--address', '127.0.0.2', '--port', '0', '--count', '2', '--spread-addresses', '--user', 'ops', '--password-file', join(dir, 'pw')],
+    {},
+  );
   t.after(() => running.stop());
   const lines = await running.lines;
   const hosts = lines.filter((l) => l.startsWith('bmc ')).map((l) => /on ([\d.]+):(\d+)/.exec(l)?.slice(1) as [string, string]);
-  assert.deepEqual(hosts.map((h) => h[0]), ['127.0.0.2', '127.0.0.3']);
+  assert.deepEqual(
+    hosts.map((h) => h[0]),
+    ['127.0.0.2', '127.0.0.3'],
+  );
   for (const [host, port] of hosts) {
     const r = await runPeer('ipmitool', ['-I', 'lanplus', '-H', host, '-p', port, '-U', 'ops', '-E', 'power', 'status'], { IPMI_PASSWORD: 'from-a-file' });
     assert.match(r.stdout, /Chassis Power is off/);

@@ -29,8 +29,20 @@ test('anvil ipmi prints what ipmitool prints, on ipmi_sim', async (t) => {
   const sim = await startIpmiSim(t);
   const common = ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-E'];
   const commands = [
-    ['power', 'on'], ['power', 'status'], ['chassis', 'status'], ['mc', 'info'], ['mc', 'guid'], ['user', 'list'], ['sdr', 'list'], ['sensor', 'list'],
-    ['sel', 'list'], ['sel', 'elist'], ['fru', 'print'], ['lan', 'print'], ['raw', '0x06', '0x01'], ['chassis', 'bootparam', 'get', '5'],
+    ['power', 'on'],
+    ['power', 'status'],
+    ['chassis', 'status'],
+    ['mc', 'info'],
+    ['mc', 'guid'],
+    ['user', 'list'],
+    ['sdr', 'list'],
+    ['sensor', 'list'],
+    ['sel', 'list'],
+    ['sel', 'elist'],
+    ['fru', 'print'],
+    ['lan', 'print'],
+    ['raw', '0x06', '0x01'],
+    ['chassis', 'bootparam', 'get', '5'],
   ];
   for (const command of commands) {
     const ours = await anvil([...common, ...command]);
@@ -57,7 +69,9 @@ test('anvil ipmi: wrong password names host and user, exit 1, password nowhere',
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'pw');
   writeFileSync(file, `${PASSWORD}\n`, { mode: 0o600 });
-  const fromFile = await anvil(['-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-f', file, '-L', 'USER', 'power', 'status'], { IPMI_PASSWORD: '' });
+  const fromFile = await anvil(['-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-f', file, '-L', 'USER', 'power', 'status'], {
+    IPMI_PASSWORD: '',
+  });
   assert.equal(fromFile.stdout, 'Chassis Power is off\n', fromFile.stderr);
   const usage = await anvil(['-H', '127.0.0.1', '-L', 'KING', 'power', 'status']);
   assert.equal(usage.code, 2);
@@ -67,7 +81,10 @@ test('anvil ipmi: wrong password names host and user, exit 1, password nowhere',
 test('anvil ipmi fleet mode: one line per host over anvil bmc fake, failures per host', async (t) => {
   const port = await freeUdpPort();
   const COUNT = 20;
-  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port), '--count', String(COUNT), '--spread-addresses'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port), '--count', String(COUNT), '--spread-addresses'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise((resolve) => emulator.once('exit', resolve));
   t.after(async () => {
     emulator.kill('SIGTERM');
@@ -94,12 +111,28 @@ test('anvil ipmi fleet mode: one line per host over anvil bmc fake, failures per
 
   // A host that does not answer fails alone; the others still report, and the exit status says so.
   const silent = await freeUdpPort();
-  const mixed = await anvil(['-N', '0.1', '-R', '1', '-H', `127.0.0.1:${port},127.0.0.1:${silent},127.0.0.2:${port}`, '-U', USER, '-E', '--json', 'power', 'status']);
+  const mixed = await anvil([
+    '-N',
+    '0.1',
+    '-R',
+    '1',
+    '-H',
+    `127.0.0.1:${port},127.0.0.1:${silent},127.0.0.2:${port}`,
+    '-U',
+    USER,
+    '-E',
+    '--json',
+    'power',
+    'status',
+  ]);
   assert.equal(mixed.code, 1);
   const results = JSON.parse(mixed.stdout) as { host: string; ok: boolean; code?: string; result?: { power: string } }[];
   assert.equal(results.length, 3);
   assert.equal(results.find((r) => r.host === `127.0.0.1:${silent}`)?.code, 'IPMI_TIMEOUT');
-  assert.deepEqual(results.filter((r) => r.ok).map((r) => r.result?.power), ['on', 'on']);
+  assert.deepEqual(
+    results.filter((r) => r.ok).map((r) => r.result?.power),
+    ['on', 'on'],
+  );
 
   const bootdev = await anvil(['-H', hosts, '-p', String(port), '-U', USER, '-E', 'chassis', 'bootdev', 'pxe', 'options=persistent,efiboot']);
   assert.equal(bootdev.code, 0, bootdev.stdout);
@@ -130,7 +163,19 @@ test('anvil ipmi prints what ipmitool prints, on anvil bmc fake (sensors with fr
   const common = ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E'];
   // Power on and off, so the SEL holds events to list.
   for (const action of ['on', 'off']) assert.equal((await anvil([...common, 'power', action])).code, 0);
-  const commands = [['chassis', 'status'], ['mc', 'info'], ['mc', 'guid'], ['sdr', 'list'], ['sensor', 'list'], ['sel', 'info'], ['sel', 'list'], ['sel', 'elist'], ['fru', 'print'], ['lan', 'print'], ['user', 'list']];
+  const commands = [
+    ['chassis', 'status'],
+    ['mc', 'info'],
+    ['mc', 'guid'],
+    ['sdr', 'list'],
+    ['sensor', 'list'],
+    ['sel', 'info'],
+    ['sel', 'list'],
+    ['sel', 'elist'],
+    ['fru', 'print'],
+    ['lan', 'print'],
+    ['user', 'list'],
+  ];
   for (const command of commands) {
     const ours = await anvil([...common, ...command], { TZ: 'UTC' });
     const theirs = spawnSync('ipmitool', [...common, ...command], { env: { ...env, TZ: 'UTC' }, encoding: 'utf8' });

@@ -14,7 +14,10 @@ const ANVIL = join(import.meta.dirname, '../../bin/anvil');
 
 test('anvil bmc fake: suites 17, 16, 15, 3, 2, 1; users, LAN, SEL time, SOL echo, warm reset', async (t) => {
   const port = await freeUdpPort();
-  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], { env: { ...process.env, IPMI_PASSWORD: 'password' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], {
+    env: { ...process.env, IPMI_PASSWORD: 'password' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise((resolve) => emulator.once('exit', resolve));
   t.after(async () => {
     emulator.kill('SIGTERM');

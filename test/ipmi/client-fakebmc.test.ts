@@ -44,7 +44,10 @@ test('pyghmi fakebmc: suite negotiation, granted-suite check, power and boot dev
   // Unknown commands come back as completion codes in words.
   const raw = await auto.raw(0x06, 0x99);
   assert.equal(raw.completionCode, 0xc1);
-  await assert.rejects(auto.send({ name: 'Bogus', netFn: 0x06, cmd: 0x99, data: new Uint8Array(), idempotent: true }), { code: 'IPMI_COMPLETION_CODE', message: /invalid command/ });
+  await assert.rejects(auto.send({ name: 'Bogus', netFn: 0x06, cmd: 0x99, data: new Uint8Array(), idempotent: true }), {
+    code: 'IPMI_COMPLETION_CODE',
+    message: /invalid command/,
+  });
 });
 
 test('pyghmi fakebmc: wrong password is an authentication error naming host and user, not a timeout', async (t) => {

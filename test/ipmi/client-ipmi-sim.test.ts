@@ -46,7 +46,10 @@ test('ipmi_sim: IPMI 1.5 sessions with MD5 and with the straight password; ASF p
   const pong = await client.session(sim.target({ protocol: 'lan' })).ping();
   assert.equal(pong.ipmi, true);
   await assert.rejects(client.bmc(sim.target({ protocol: 'lan', password: 'wrong' })).getPowerState(), { code: 'IPMI_AUTH_FAILED', message: /'admin'/ });
-  await assert.rejects(client.bmc(sim.target({ password: 'wrong' })).getPowerState(), { code: 'IPMI_AUTH_FAILED', message: new RegExp(`127.0.0.1:${sim.port}`) });
+  await assert.rejects(client.bmc(sim.target({ password: 'wrong' })).getPowerState(), {
+    code: 'IPMI_AUTH_FAILED',
+    message: new RegExp(`127.0.0.1:${sim.port}`),
+  });
   await assert.rejects(client.bmc(sim.target({ user: 'nobody' })).getPowerState(), { code: 'IPMI_AUTH_FAILED', message: /'nobody'/ });
 });
 
@@ -82,12 +85,15 @@ test('unreachable BMC: a timeout after the configured retries', async (t) => {
   const port = await freeUdpPort();
   const client = new IpmiClient({ policy: { timeoutMs: 50, retries: 2, jitter: 0 } });
   t.after(() => client.close());
-  await assert.rejects(client.bmc({ host: '127.0.0.1', port, user: 'admin', password: 'secret-pw' }).getPowerState(), (error: Error & { code?: string; attempts?: number }) => {
-    assert.equal(error.code, 'IPMI_TIMEOUT');
-    assert.equal(error.attempts, 3);
-    assert.doesNotMatch(error.message, /secret-pw/);
-    return true;
-  });
+  await assert.rejects(
+    client.bmc({ host: '127.0.0.1', port, user: 'admin', password: 'secret-pw' }).getPowerState(),
+    (error: Error & { code?: string; attempts?: number }) => {
+      assert.equal(error.code, 'IPMI_TIMEOUT');
+      assert.equal(error.attempts, 3);
+      assert.doesNotMatch(error.message, /secret-pw/);
+      return true;
+    },
+  );
   assert.equal(client.transport.stats.sent, 3);
 });
 
@@ -140,7 +146,10 @@ test('ipmi_sim posing as Supermicro (IANA 10876): the OEM lookup picks the vendo
   assert.deepEqual(await oem.firmware(bmc), [{ name: 'BMC', version: '9.08' }]);
   // ipmi_sim has no Supermicro OEM commands: details() leaves them out, explicit calls say so in words.
   assert.deepEqual(await oem.details(bmc), {});
-  await assert.rejects((oem as import('../../src/protocols/ipmi/oem/supermicro.ts').SupermicroOemHandler).fanMode(bmc), { code: 'IPMI_COMPLETION_CODE', message: /invalid command/ });
+  await assert.rejects((oem as import('../../src/protocols/ipmi/oem/supermicro.ts').SupermicroOemHandler).fanMode(bmc), {
+    code: 'IPMI_COMPLETION_CODE',
+    message: /invalid command/,
+  });
   await oem.setIdentify(bmc, true);
   const again = await client.bmc(sim.target({ cipherSuite: 1 })).oem();
   assert.equal(again.name, 'supermicro', 'a second session finds the same vendor');

@@ -68,15 +68,92 @@ function fru(): number[] {
 
 /** A full sensor record: "CPU Temp", sensor 0x30, degrees C, M=1, UNC/UCR/UNR 80/90/100. */
 export const CPU_TEMP_SDR = [
-  0x00, 0x00, 0x51, 0x01, 0x33, 0x20, 0x00, 0x30, 0x03, 0x01, 0x7f, 0x68, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x38, 0x3f,
-  0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x00, 0x64, 0x5a, 0x50, 0x00,
-  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc8, ...Buffer.from('CPU Temp'),
+  0x00,
+  0x00,
+  0x51,
+  0x01,
+  0x33,
+  0x20,
+  0x00,
+  0x30,
+  0x03,
+  0x01,
+  0x7f,
+  0x68,
+  0x01,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x38,
+  0x3f,
+  0x00,
+  0x01,
+  0x00,
+  0x00,
+  0x01,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0xff,
+  0x00,
+  0x64,
+  0x5a,
+  0x50,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0xc8,
+  ...Buffer.from('CPU Temp'),
 ];
 
 /** A compact sensor record: "Watchdog", sensor 0x31, Watchdog 2 type, sensor-specific (discrete) events. */
 export const WATCHDOG_SDR = [
-  0x00, 0x00, 0x51, 0x02, 0x23, 0x20, 0x00, 0x31, 0x07, 0x01, 0x7f, 0x40, 0x23, 0x6f, 0x00, 0x00, 0x00, 0x00, 0x3f, 0x00,
-  0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc8, ...Buffer.from('Watchdog'),
+  0x00,
+  0x00,
+  0x51,
+  0x02,
+  0x23,
+  0x20,
+  0x00,
+  0x31,
+  0x07,
+  0x01,
+  0x7f,
+  0x40,
+  0x23,
+  0x6f,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x3f,
+  0x00,
+  0xc0,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0xc8,
+  ...Buffer.from('Watchdog'),
 ];
 
 /** Starts OpenIPMI's ipmi_sim with the configuration of ipmi.md §3, plus an analog and a discrete sensor, one SEL entry and a FRU image. */
@@ -85,17 +162,22 @@ export async function startIpmiSim(t: TestContext, options: { manufacturerId?: n
   const dir = mkdtempSync(join(tmpdir(), 'anvil-ipmi-sim-'));
   mkdirSync(join(dir, 'state'));
   const chassis = join(dir, 'chassis.sh');
-  writeFileSync(chassis, `#!/bin/sh
+  writeFileSync(
+    chassis,
+    `#!/bin/sh
 # ipmi_sim chassis control (lanserv/ipmi_sim_chassiscontrol): power kept in a file.
 f="${dir}/power"
 case "$2" in
 get) shift 2; for k in "$@"; do case $k in power) echo "power:$(cat "$f" 2>/dev/null || echo 0)";; boot) echo "boot:default";; esac; done;;
 set) shift 2; while [ $# -gt 0 ]; do case $1 in power) echo "$2" > "$f";; esac; shift 2; done;;
 esac
-`);
+`,
+  );
   chmodSync(chassis, 0o755);
   const auths = 'none md2 md5 straight';
-  writeFileSync(join(dir, 'lan.conf'), `name "anvil"
+  writeFileSync(
+    join(dir, 'lan.conf'),
+    `name "anvil"
 set_working_mc 0x20
   startlan 1
     addr 127.0.0.1 ${port}
@@ -108,9 +190,12 @@ set_working_mc 0x20
   endlan
   chassis_control "${chassis} 0x20"
   user 2 true "${USER}" "${PASSWORD}" admin 10 ${auths}
-${options.solTcpPort ? `  sol "tcp:127.0.0.1:${options.solTcpPort}" 115200\n` : ''}`);
+${options.solTcpPort ? `  sol "tcp:127.0.0.1:${options.solTcpPort}" 115200\n` : ''}`,
+  );
   const hex = (bytes: number[]) => bytes.map((b) => '0x' + b.toString(16)).join(' ');
-  writeFileSync(join(dir, 'cmds.emu'), `mc_setbmc 0x20
+  writeFileSync(
+    join(dir, 'cmds.emu'),
+    `mc_setbmc 0x20
 mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x${(options.manufacturerId ?? 0x1291).toString(16)} 0xf02
 sel_enable 0x20 1000 0x0a
 main_sdr_add 0x20 ${hex(CPU_TEMP_SDR)}
@@ -121,8 +206,11 @@ sensor_add 0x20 0 0x31 0x23 0x6f
 mc_add_fru_data 0x20 0 64 data ${hex(fru())}
 sel_add 0x20 0x02 0x00 0xe1 0xf5 0x65 0x20 0x00 0x04 0x01 0x30 0x01 0x59 0x5a 0x5a
 mc_enable 0x20
-`);
-  const child = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'cmds.emu'), '-s', join(dir, 'state'), '-n'], { stdio: ['ignore', 'pipe', 'pipe'] });
+`,
+  );
+  const child = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'cmds.emu'), '-s', join(dir, 'state'), '-n'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));

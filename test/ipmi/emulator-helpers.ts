@@ -51,7 +51,7 @@ export interface PeerResult {
 export function runPeer(command: string, args: readonly string[], env: Record<string, string> = {}, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerResult> {
   return new Promise((resolve) => {
     execFile(command, args, { env: { ...process.env, ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1;
+      const code = error === null ? 0 : typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });
   });
@@ -59,7 +59,9 @@ export function runPeer(command: string, args: readonly string[], env: Record<st
 
 /** ipmitool with the password in IPMI_PASSWORD (-E), never on its command line. */
 export function ipmitool(port: number, iface: 'lan' | 'lanplus', args: readonly string[], extra: readonly string[] = []): Promise<PeerResult> {
-  return runPeer('ipmitool', ['-I', iface, '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '1', '-R', '3', ...extra, ...args], { IPMI_PASSWORD: PASSWORD });
+  return runPeer('ipmitool', ['-I', iface, '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '1', '-R', '3', ...extra, ...args], {
+    IPMI_PASSWORD: PASSWORD,
+  });
 }
 
 /** FreeIPMI tools take the password with -p; these run against loopback only. */
@@ -97,8 +99,17 @@ export class PtySession {
   waitFor(text: string, timeoutMs = 10_000): Promise<void> {
     if (this.#output.includes(text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(text)}; output so far: ${JSON.stringify(this.#output)}`)), timeoutMs);
-      this.#waiters.push({ text, resolve: () => { clearTimeout(timer); resolve(); } });
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${JSON.stringify(text)}; output so far: ${JSON.stringify(this.#output)}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        text,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
     });
   }
 

@@ -50,7 +50,14 @@ test('answers an ASF presence ping with an IPMI-capable pong echoing tag and seq
 test('answers Get Channel Cipher Suites before any session, in RMCP+ framing', async (t) => {
   const { open } = await setup(t);
   const c = await open();
-  c.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_CHANNEL_CIPHER_SUITES, data: Buffer.from([0x0e, 0x00, 0x80]) }) }));
+  c.send(
+    encodeSession20({
+      payloadType: PayloadType.IPMI,
+      sessionId: 0,
+      sequence: 0,
+      payload: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_CHANNEL_CIPHER_SUITES, data: Buffer.from([0x0e, 0x00, 0x80]) }),
+    }),
+  );
   const res = decodeResponse(decodeSession20((await c.next()) as Buffer).payload);
   assert.equal(res.completionCode, 0);
   // Channel 1, then the first 16 bytes of the record list: suites 17, 3, 16 and the start of 15.
@@ -124,7 +131,14 @@ test('a flood of half-open logins cannot lock consoles out', async (t) => {
   const { open, bmc } = await setup(t, { maxSessions: 2 });
   const flood = await open();
   for (let i = 1; i <= 10; i++) {
-    flood.send(encodeSession20({ payloadType: PayloadType.OPEN_SESSION_REQUEST, sessionId: 0, sequence: 0, payload: Buffer.from([i, 4, 0, 0, i, 0, 0, 0, 0, 0, 0, 8, 1, 0, 0, 0, 1, 0, 0, 8, 1, 0, 0, 0, 2, 0, 0, 8, 1, 0, 0, 0]) }));
+    flood.send(
+      encodeSession20({
+        payloadType: PayloadType.OPEN_SESSION_REQUEST,
+        sessionId: 0,
+        sequence: 0,
+        payload: Buffer.from([i, 4, 0, 0, i, 0, 0, 0, 0, 0, 0, 8, 1, 0, 0, 0, 1, 0, 0, 8, 1, 0, 0, 0, 2, 0, 0, 8, 1, 0, 0, 0]),
+      }),
+    );
     assert.ok(await flood.next());
   }
   assert.equal(bmc.sessionCount, 2);
@@ -145,14 +159,25 @@ test('IPMI 1.5: a retransmitted Activate Session gets the same reply and no seco
   const { open, bmc } = await setup(t);
   const c = await open();
   const challengeData = Buffer.concat([Buffer.from([AuthType.MD5]), Buffer.from(USER), Buffer.alloc(16 - USER.length)]);
-  c.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_SESSION_CHALLENGE, data: challengeData }) }));
+  c.send(
+    encodeSession15({
+      authType: 'none',
+      sequence: 0,
+      sessionId: 0,
+      message: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_SESSION_CHALLENGE, data: challengeData }),
+    }),
+  );
   const challenge = decodeSessionChallenge(decodeResponse(decodeSession15((await c.next()) as Buffer).message).data);
   const activate = encodeSession15({
     authType: 'md5',
     sequence: 0,
     sessionId: challenge.temporarySessionId,
     password: PASSWORD,
-    message: encodeRequest({ netFn: NetFn.APP, command: AppCmd.ACTIVATE_SESSION, data: encodeActivateSessionRequest({ authType: AuthType.MD5, maxPrivilege: 4, challenge: challenge.challenge, initialOutboundSequence: 1 }) }),
+    message: encodeRequest({
+      netFn: NetFn.APP,
+      command: AppCmd.ACTIVATE_SESSION,
+      data: encodeActivateSessionRequest({ authType: AuthType.MD5, maxPrivilege: 4, challenge: challenge.challenge, initialOutboundSequence: 1 }),
+    }),
   });
   c.send(activate);
   const first = (await c.next()) as Buffer;
@@ -204,7 +229,8 @@ test('a handler that answers later (a promise) is waited for; a rejected promise
   let failing = false;
   const handler: BmcHandler = new Proxy(memory, {
     get(target, prop) {
-      if (prop === 'getPower') return () => new Promise<PowerState>((resolve, reject) => setImmediate(() => (failing ? reject(new Error('PDU unreachable')) : resolve('on'))));
+      if (prop === 'getPower')
+        return () => new Promise<PowerState>((resolve, reject) => setImmediate(() => (failing ? reject(new Error('PDU unreachable')) : resolve('on'))));
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -229,7 +255,18 @@ test('a SOL console that vanishes with output pending is cleaned up (pyghmi fake
   assert.equal(await c.login(USER, PASSWORD, suite3), 0);
   assert.equal((await c.command(NetFn.APP, AppCmd.ACTIVATE_PAYLOAD, [PayloadType.SOL, 1, 0xc0, 0, 0, 0]))?.cc, 0);
   // Type a line: the BMC acks it, echoes it, and then waits for an ack that never comes.
-  c.send(encodeSession20({ payloadType: PayloadType.SOL, sessionId: c.bmcSessionId, sequence: c.sequence++, payload: encodeSol({ sequence: 1, ackSequence: 0, acceptedCount: 0, flags: 0, data: Buffer.from('hi\r') }) }, c.keys, Buffer.alloc(16, 1)));
+  c.send(
+    encodeSession20(
+      {
+        payloadType: PayloadType.SOL,
+        sessionId: c.bmcSessionId,
+        sequence: c.sequence++,
+        payload: encodeSol({ sequence: 1, ackSequence: 0, acceptedCount: 0, flags: 0, data: Buffer.from('hi\r') }),
+      },
+      c.keys,
+      Buffer.alloc(16, 1),
+    ),
+  );
   const ack = decodeSol(decodeSession20((await c.next()) as Buffer, c.keys).payload);
   assert.deepEqual([ack.sequence, ack.ackSequence, ack.acceptedCount], [0, 1, 3]);
   const output = decodeSol(decodeSession20((await c.next()) as Buffer, c.keys).payload);
@@ -254,10 +291,17 @@ test('a handler that answers after the server closed is not answered, and is no 
   const memory = new MemoryBmcHandler({ user: USER, password: PASSWORD });
   let answer: ((state: PowerState) => void) | undefined;
   let asked!: () => void;
-  const askedOnce = new Promise<void>((resolve) => { asked = resolve; });
+  const askedOnce = new Promise<void>((resolve) => {
+    asked = resolve;
+  });
   const handler: BmcHandler = new Proxy(memory, {
     get(target, prop) {
-      if (prop === 'getPower') return () => new Promise<PowerState>((done) => { answer = done; asked(); });
+      if (prop === 'getPower')
+        return () =>
+          new Promise<PowerState>((done) => {
+            answer = done;
+            asked();
+          });
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

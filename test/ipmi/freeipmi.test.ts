@@ -64,10 +64,23 @@ test('one ipmipower call drives a fleet of 20 BMCs hosted in one process', async
     hosts.push(`127.0.0.1:${port}`);
   }
   const on = await runPeer('ipmipower', ['-h', hosts.join(','), '-u', USER, '-p', PASSWORD, '-D', 'LAN_2_0', '--on']);
-  assert.equal(on.stdout.trim().split('\n').filter((l) => / ok$/.test(l)).length, 20, on.stdout + on.stderr);
+  assert.equal(
+    on.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => / ok$/.test(l)).length,
+    20,
+    on.stdout + on.stderr,
+  );
   assert.ok(handlers.every((h) => h.power === 'on'));
   const stat = await runPeer('ipmipower', ['-h', hosts.join(','), '-u', USER, '-p', PASSWORD, '-D', 'LAN_2_0', '--stat']);
-  assert.equal(stat.stdout.trim().split('\n').filter((l) => / on$/.test(l)).length, 20);
+  assert.equal(
+    stat.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => / on$/.test(l)).length,
+    20,
+  );
   assert.equal(server.stats().activeSessions, 0);
 });
 
@@ -87,7 +100,16 @@ test('ipmi-sel, ipmi-fru and ipmi-config read the SEL, FRU and boot flags', asyn
   const fru = await freeipmi('ipmi-fru', port, cacheArgs);
   assert.match(fru.stdout, /FRU Product Name: Emulated Server/);
   assert.match(fru.stdout, /FRU Board Serial Number: ANVIL0001/);
-  const set = await freeipmi('ipmi-config', port, ['--category=chassis', '--commit', '-e', 'Chassis_Boot_Flags:Boot_Device=PXE', '-e', 'Chassis_Boot_Flags:Boot_Flags_Persistent=Yes', '-e', 'Chassis_Boot_Flags:BIOS_Boot_Type=EFI']);
+  const set = await freeipmi('ipmi-config', port, [
+    '--category=chassis',
+    '--commit',
+    '-e',
+    'Chassis_Boot_Flags:Boot_Device=PXE',
+    '-e',
+    'Chassis_Boot_Flags:Boot_Flags_Persistent=Yes',
+    '-e',
+    'Chassis_Boot_Flags:BIOS_Boot_Type=EFI',
+  ]);
   assert.equal(set.code, 0, set.stdout + set.stderr);
   const flags = await freeipmi('ipmi-config', port, ['--category=chassis', '--checkout', '-S', 'Chassis_Boot_Flags']);
   assert.match(flags.stdout, /Boot_Flags_Persistent\s+Yes/);

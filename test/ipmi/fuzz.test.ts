@@ -91,11 +91,34 @@ test(`${PACKETS} mutated and random datagrams: no crash, no leak, still serving`
     ...loadCapture('ipmitool-lan-md5-ipmi-sim').map((p) => p.bytes),
     ...loadCapture('ipmitool-lan-password-ipmi-sim').map((p) => p.bytes),
     encodeAsf({ type: 'ping', tag: 1 }),
-    encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_CHANNEL_CIPHER_SUITES, data: Buffer.from([0x0e, 0, 0x80]) }) }),
-    encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_SESSION_CHALLENGE, data: Buffer.concat([Buffer.from([2]), Buffer.from('admin'), Buffer.alloc(11)]) }) }),
+    encodeSession20({
+      payloadType: PayloadType.IPMI,
+      sessionId: 0,
+      sequence: 0,
+      payload: encodeRequest({ netFn: NetFn.APP, command: AppCmd.GET_CHANNEL_CIPHER_SUITES, data: Buffer.from([0x0e, 0, 0x80]) }),
+    }),
+    encodeSession15({
+      authType: 'none',
+      sequence: 0,
+      sessionId: 0,
+      message: encodeRequest({
+        netFn: NetFn.APP,
+        command: AppCmd.GET_SESSION_CHALLENGE,
+        data: Buffer.concat([Buffer.from([2]), Buffer.from('admin'), Buffer.alloc(11)]),
+      }),
+    }),
     live.requestPacket(NetFn.CHASSIS, ChassisCmd.GET_CHASSIS_STATUS),
     live.requestPacket(NetFn.APP, AppCmd.GET_DEVICE_ID),
-    encodeSession20({ payloadType: PayloadType.SOL, sessionId: live.bmcSessionId, sequence: 999, payload: encodeSol({ sequence: 1, ackSequence: 0, acceptedCount: 0, flags: 0, data: Buffer.from('x') }) }, live.keys, Buffer.alloc(16, 7)),
+    encodeSession20(
+      {
+        payloadType: PayloadType.SOL,
+        sessionId: live.bmcSessionId,
+        sequence: 999,
+        payload: encodeSol({ sequence: 1, ackSequence: 0, acceptedCount: 0, flags: 0, data: Buffer.from('x') }),
+      },
+      live.keys,
+      Buffer.alloc(16, 7),
+    ),
   ];
   // The live session's later sequence numbers stay ahead of anything replayed above.
   live.sequence += 10;

@@ -5,7 +5,11 @@ import { test } from 'node:test';
 import { havePeers } from '../helpers/peers.ts';
 import { ipmitool, startEmulator } from './emulator-helpers.ts';
 
-for (const [label, extra] of [['-C 3', ['-C', '3']], ['-C 17', ['-C', '17']], ['no -C', []]] as const) {
+for (const [label, extra] of [
+  ['-C 3', ['-C', '3']],
+  ['-C 17', ['-C', '17']],
+  ['no -C', []],
+] as const) {
   test(`ipmitool lanplus ${label}: power, chassis, boot flags, identity`, async (t) => {
     if (!havePeers(t, 'ipmitool')) return;
     const { port, handler, server } = await startEmulator(t);

@@ -87,17 +87,45 @@ export class MiniConsole {
 
   /** Open Session + RAKP 1–4; returns the Open Session status (0 = logged in). */
   async login(user: string, password: string, suite: CipherSuite = CIPHER_SUITES.get(3) as CipherSuite, privilege = 4): Promise<number> {
-    const opened = decodeOpenSessionResponse(await this.#exchange(PayloadType.OPEN_SESSION_REQUEST, encodeOpenSessionRequest({ tag: 1, requestedMaxPrivilege: privilege, consoleSessionId: this.consoleSessionId, auth: suite.auth, integrity: suite.integrity, confidentiality: suite.confidentiality })));
+    const opened = decodeOpenSessionResponse(
+      await this.#exchange(
+        PayloadType.OPEN_SESSION_REQUEST,
+        encodeOpenSessionRequest({
+          tag: 1,
+          requestedMaxPrivilege: privilege,
+          consoleSessionId: this.consoleSessionId,
+          auth: suite.auth,
+          integrity: suite.integrity,
+          confidentiality: suite.confidentiality,
+        }),
+      ),
+    );
     if (opened.status !== 0) return opened.status;
     this.bmcSessionId = opened.bmcSessionId;
     const rm = randomBytes(16);
     const userName = Buffer.from(user);
     const role = 0x10 | privilege;
-    const rakp2 = decodeRakp2(await this.#exchange(PayloadType.RAKP1, encodeRakp1({ tag: 2, bmcSessionId: opened.bmcSessionId, consoleRandom: rm, role, userName })));
+    const rakp2 = decodeRakp2(
+      await this.#exchange(PayloadType.RAKP1, encodeRakp1({ tag: 2, bmcSessionId: opened.bmcSessionId, consoleRandom: rm, role, userName })),
+    );
     if (rakp2.status !== 0) return rakp2.status;
-    const x = { auth: suite.auth, consoleSessionId: this.consoleSessionId, bmcSessionId: opened.bmcSessionId, consoleRandom: rm, bmcRandom: rakp2.bmcRandom, bmcGuid: rakp2.bmcGuid, role, userName };
+    const x = {
+      auth: suite.auth,
+      consoleSessionId: this.consoleSessionId,
+      bmcSessionId: opened.bmcSessionId,
+      consoleRandom: rm,
+      bmcRandom: rakp2.bmcRandom,
+      bmcGuid: rakp2.bmcGuid,
+      role,
+      userName,
+    };
     verifyRakp2(x, password, rakp2.keyExchangeAuthCode);
-    const rakp4 = decodeRakp4(await this.#exchange(PayloadType.RAKP3, encodeRakp3({ tag: 3, status: 0, bmcSessionId: opened.bmcSessionId, keyExchangeAuthCode: rakp3AuthCode(x, password) })));
+    const rakp4 = decodeRakp4(
+      await this.#exchange(
+        PayloadType.RAKP3,
+        encodeRakp3({ tag: 3, status: 0, bmcSessionId: opened.bmcSessionId, keyExchangeAuthCode: rakp3AuthCode(x, password) }),
+      ),
+    );
     if (rakp4.status !== 0) return rakp4.status;
     const sik = sessionIntegrityKey(x, password);
     verifyRakp4(x, sik, rakp4.integrityCheckValue);
@@ -109,7 +137,11 @@ export class MiniConsole {
   requestPacket(netFn: number, command: number, data: number[] = []): Buffer {
     const message = encodeRequest({ netFn, command, data: Buffer.from(data), sequence: this.#rqSeq });
     this.#rqSeq = (this.#rqSeq + 1) & 0x3f;
-    return encodeSession20({ payloadType: PayloadType.IPMI, sessionId: this.bmcSessionId, sequence: this.sequence++, payload: message }, this.keys, randomBytes(16));
+    return encodeSession20(
+      { payloadType: PayloadType.IPMI, sessionId: this.bmcSessionId, sequence: this.sequence++, payload: message },
+      this.keys,
+      randomBytes(16),
+    );
   }
 
   /** Sends a request in the session and returns [completion code, data], or undefined without reply. */

@@ -32,12 +32,23 @@ test('pyghmi Command: power, boot device, raw, sensors, users', async (t) => {
   // The password goes to our own inline script as an argument: fine for a loopback test.
   const run = await runPeer(PYTHON, ['-c', SCRIPT, String(port), USER, PASSWORD], {}, 30_000);
   assert.equal(run.code, 0, run.stderr);
-  const out = JSON.parse(run.stdout) as { power0: { powerstate: string }; power1: { powerstate: string }; boot: { bootdev: string; persistent: boolean; uefimode: boolean }; deviceid: number[]; sensors: [string, number][]; users: Record<string, string> };
+  const out = JSON.parse(run.stdout) as {
+    power0: { powerstate: string };
+    power1: { powerstate: string };
+    boot: { bootdev: string; persistent: boolean; uefimode: boolean };
+    deviceid: number[];
+    sensors: [string, number][];
+    users: Record<string, string>;
+  };
   assert.equal(out.power0.powerstate, 'off');
   assert.equal(out.power1.powerstate, 'on');
   assert.deepEqual(out.boot, { bootdev: 'network', persistent: true, uefimode: true });
   assert.equal(out.deviceid.length, 15);
-  assert.deepEqual(out.sensors, [['12V', 12], ['CPU Temp', 42], ['Fan 1', 4800]]);
+  assert.deepEqual(out.sensors, [
+    ['12V', 12],
+    ['CPU Temp', 42],
+    ['Fan 1', 4800],
+  ]);
   assert.equal(out.users['2'], 'admin');
   assert.equal(handler.power, 'on');
   assert.equal(server.stats().activeSessions, 0);

@@ -57,7 +57,12 @@ test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from
     });
   });
   const ipmitool = (...args: string[]) =>
-    runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-E', '-N', '2', '-R', '3', ...args], { IPMI_PASSWORD: PASSWORD }, CLI_TIMEOUT_MS);
+    runPeer(
+      'ipmitool',
+      ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-E', '-N', '2', '-R', '3', ...args],
+      { IPMI_PASSWORD: PASSWORD },
+      CLI_TIMEOUT_MS,
+    );
 
   assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is off/);
   const on = await ipmitool('power', 'on');
@@ -81,7 +86,8 @@ test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from
 test('anvil lab --help lists every command, and bad usage exits 2', async () => {
   const help = await runPeer(ANVIL, ['lab', '--help']);
   assert.equal(help.code, 0);
-  for (const word of ['vm create', 'vm list', 'vm show', 'vm delete', 'vm power', 'vm bootdev', 'up', 'down', '--bmc-password-file', '--data']) assert.ok(help.stdout.includes(word), word);
+  for (const word of ['vm create', 'vm list', 'vm show', 'vm delete', 'vm power', 'vm bootdev', 'up', 'down', '--bmc-password-file', '--data'])
+    assert.ok(help.stdout.includes(word), word);
   const bad = await runPeer(ANVIL, ['lab', 'vm', 'power']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /missing the VM name/);
@@ -90,7 +96,8 @@ test('anvil lab --help lists every command, and bad usage exits 2', async () => 
 test('anvil lab vm console: this terminal on the serial console of a VM another CLI process powered on', { timeout: 120_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
-  if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`)) return;
+  if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`))
+    return;
   const data = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
   const anvil = (...args: string[]): Promise<PeerResult> => runPeer(ANVIL, ['lab', ...args, '--data', data], {}, CLI_TIMEOUT_MS);
   t.after(async () => {
@@ -99,7 +106,11 @@ test('anvil lab vm console: this terminal on the serial console of a VM another 
   });
   // The guest: a shell on the serial console (the tiny Linux, no NIC, anvil.poweroff=0).
   await new LabStore(data).create({
-    name: 'con1', mac: '52:54:00:dd:00:03', memoryMb: 256, diskSize: null, netdev: 'none',
+    name: 'con1',
+    mac: '52:54:00:dd:00:03',
+    memoryMb: 256,
+    diskSize: null,
+    netdev: 'none',
     extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
   });
   assert.equal((await anvil('vm', 'console', 'con1')).code, 1, 'a VM that is off has no console');

@@ -24,7 +24,13 @@ const SOL_ANSWER_MS = 20_000;
 
 async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> {
   const store = await lab(t);
-  await store.create({ name, mac, memoryMb: 256, diskSize: null, bmc: { kind: 'both', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: USER, password: PASSWORD } });
+  await store.create({
+    name,
+    mac,
+    memoryMb: 256,
+    diskSize: null,
+    bmc: { kind: 'both', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: USER, password: PASSWORD },
+  });
   return openVm(t, store, name);
 }
 
@@ -36,7 +42,12 @@ test('ipmitool sets a one-time boot device, powers the VM on into iPXE, reads it
   t.after(() => server.close());
   const { port } = await server.add({ handler: new LabIpmiHandler(vm, { user: USER, password: PASSWORD }) });
   const ipmitool = (...args: string[]) =>
-    runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '2', '-R', '3', ...args], { IPMI_PASSWORD: PASSWORD }, 60_000);
+    runPeer(
+      'ipmitool',
+      ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '2', '-R', '3', ...args],
+      { IPMI_PASSWORD: PASSWORD },
+      60_000,
+    );
 
   assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is off/);
   assert.equal((await ipmitool('chassis', 'bootdev', 'pxe')).code, 0);
@@ -81,13 +92,18 @@ test('the AMT emulator in front of a lab VM: power on with a one-time PXE boot, 
   assert.equal(await vm.getPowerState(), 'off');
 });
 
-test('SOL through the IPMI emulator reaches the VM\'s serial console: a shell command typed over SOL runs in the guest', { timeout: 90_000 }, async (t) => {
+test("SOL through the IPMI emulator reaches the VM's serial console: a shell command typed over SOL runs in the guest", { timeout: 90_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
-  if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`)) return;
+  if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`))
+    return;
   const store = await lab(t);
   await store.create({
-    name: 'sol1', mac: '52:54:00:bb:00:03', memoryMb: 256, diskSize: null, netdev: 'none',
+    name: 'sol1',
+    mac: '52:54:00:bb:00:03',
+    memoryMb: 256,
+    diskSize: null,
+    netdev: 'none',
     // anvil.poweroff=0: without a NIC the init gives up at once and leaves a shell on the console.
     extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
   });
@@ -106,12 +122,14 @@ test('SOL through the IPMI emulator reaches the VM\'s serial console: a shell co
   const answered = new Promise<void>((resolve) => sol.on('data', (d: Buffer) => (shown += d.toString()).includes('SOL-42') && resolve()));
   sol.write('echo SOL-$((6*7))\r');
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no SOL-42 over SOL; saw ${JSON.stringify(shown)}`)), SOL_ANSWER_MS)));
+  const timedOut = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no SOL-42 over SOL; saw ${JSON.stringify(shown)}`)), SOL_ANSWER_MS)),
+  );
   await Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
   assert.match(vm.console.buffer.text(), /SOL-42/);
 });
 
-test('a power-on that fails (QEMU refuses the VM) is an IPMI error to the client and reported with QEMU\'s own words', { timeout: 60_000 }, async (t) => {
+test("a power-on that fails (QEMU refuses the VM) is an IPMI error to the client and reported with QEMU's own words", { timeout: 60_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
   const store = await lab(t);
   await store.create({ name: 'bad1', mac: '52:54:00:bb:00:04', memoryMb: 256, diskSize: null, netdev: 'no-such-backend' });
@@ -119,12 +137,21 @@ test('a power-on that fails (QEMU refuses the VM) is an IPMI error to the client
   const failures: string[] = [];
   const server = new BmcServer();
   t.after(() => server.close());
-  const handler = new LabIpmiHandler(vm, { user: USER, password: PASSWORD, onError: (error, action) => failures.push(`${action}: ${(error as { code?: string }).code} ${(error as Error).message}`) });
+  const handler = new LabIpmiHandler(vm, {
+    user: USER,
+    password: PASSWORD,
+    onError: (error, action) => failures.push(`${action}: ${(error as { code?: string }).code} ${(error as Error).message}`),
+  });
   const { port } = await server.add({ handler });
-  const on = await runPeer('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '5', '-R', '1', 'power', 'on'], { IPMI_PASSWORD: PASSWORD }, 60_000);
+  const on = await runPeer(
+    'ipmitool',
+    ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '5', '-R', '1', 'power', 'on'],
+    { IPMI_PASSWORD: PASSWORD },
+    60_000,
+  );
   assert.notEqual(on.code, 0);
   // Under load QEMU may take longer to fail than ipmitool waits: the failure is reported when it does.
-  for (const deadline = Date.now() + 30_000; failures.length === 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+  for (const deadline = Date.now() + 30_000; failures.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
   assert.equal(failures.length, 1);
   assert.match(failures[0]!, /^power on: LAB_QEMU_FAILED .*no-such-backend/);
   assert.equal(await vm.getPowerState(), 'off');

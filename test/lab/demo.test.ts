@@ -41,12 +41,16 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
   }
 }
 
-test('anvil demo with QEMU: a demo machine is a VM that netboots from the demo\'s anvil and runs its test; SIGTERM leaves no QEMU', { timeout: 180_000 }, async (t) => {
+test("anvil demo with QEMU: a demo machine is a VM that netboots from the demo's anvil and runs its test; SIGTERM leaves no QEMU", {
+  timeout: 180_000,
+}, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   if (!requireCondition(t, existsSync(DEFAULT_IPXE_ROM), `no iPXE ROM ${DEFAULT_IPXE_ROM} (ipxe-qemu)`)) return;
   if (!requireCondition(t, existsSync(join(TINY_LINUX_DIR, 'vmlinuz')), `no tiny Linux in ${TINY_LINUX_DIR} (scripts/tiny-linux builds it)`)) return;
   const data = tempDir('anvil-demo-');
-  const demo = spawn(ANVIL, ['demo', '--data', data, '--http', '127.0.0.1:0', '--tftp', 'off', '--lab-vms', '1', '--no-simulate'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawn(ANVIL, ['demo', '--data', data, '--http', '127.0.0.1:0', '--tftp', 'off', '--lab-vms', '1', '--no-simulate'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(async () => {
     await stopChild(demo);
     for (const pid of await processesUsing(data)) process.kill(pid, 'SIGKILL');
@@ -58,7 +62,10 @@ test('anvil demo with QEMU: a demo machine is a VM that netboots from the demo\'
   assert.match(output.text, /demo-01 {2}52:54:00:de:00:01 {2}IPMI BMC 127\.0\.0\.1:\d+/);
   assert.doesNotMatch(output.text, /simulated machines \(/, '--no-simulate: no simulated machine');
   // Isolated: slirp relays the VM to anvil and lets nothing else out.
-  assert.match(JSON.parse(await readFile(join(data, 'lab/vms/demo-01.json'), 'utf8')).netdev, /^user,restrict=on,bootfile=http:\/\/10\.0\.2\.100\/boot\/52:54:00:de:00:01,guestfwd=tcp:10\.0\.2\.100:80-cmd:/);
+  assert.match(
+    JSON.parse(await readFile(join(data, 'lab/vms/demo-01.json'), 'utf8')).netdev,
+    /^user,restrict=on,bootfile=http:\/\/10\.0\.2\.100\/boot\/52:54:00:de:00:01,guestfwd=tcp:10\.0\.2\.100:80-cmd:/,
+  );
   const url = /API: (http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/docs/.exec(output.text)![1]!;
   const token = /admin token: (\S+)/.exec(output.text)![1]!;
   const api = async <T>(path: string): Promise<T> => {
@@ -72,11 +79,13 @@ test('anvil demo with QEMU: a demo machine is a VM that netboots from the demo\'
   assert.equal(driver.driverInfo.ipmi_password, '******');
   // iPXE asked anvil for its boot script: the boot is in the machine's boot log.
   const boot = await until('demo-01 to netboot from the demo', BOOT_MS, async () =>
-    (await api<{ kind: string; loader: string | null; profile: string }[]>('/machines/demo-01/boot-log')).find((e) => e.kind === 'boot'));
+    (await api<{ kind: string; loader: string | null; profile: string }[]>('/machines/demo-01/boot-log')).find((e) => e.kind === 'boot'),
+  );
   assert.deepEqual([boot.loader, boot.profile], ['iPXE', 'lab-vm']);
   // The tiny Linux ran the machine's first test and the demo uploaded what it printed.
   const run = await until('a test run of demo-01 to finish', BOOT_MS, async () =>
-    (await api<{ state: string; test: string; infos: number }[]>('/machines/demo-01/runs')).find((r) => r.state === 'done'));
+    (await api<{ state: string; test: string; infos: number }[]>('/machines/demo-01/runs')).find((r) => r.state === 'done'),
+  );
   assert.ok(run.infos > 0, JSON.stringify(run));
 
   assert.deepEqual(await stopChild(demo, 60_000), [0, null], output.text.slice(-2000));

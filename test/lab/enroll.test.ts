@@ -12,14 +12,31 @@ import { openServices } from '../../src/services.ts';
 
 const PASSWORD = 'enroll-Pw-31';
 
-test('lab vm create --enroll: a machine with the VM\'s MAC and driver, updated when enrolled again, kept by vm delete', async (t) => {
+test("lab vm create --enroll: a machine with the VM's MAC and driver, updated when enrolled again, kept by vm delete", async (t) => {
   const data = tempDir('anvil-lab-');
   t.after(() => rm(data, { recursive: true, force: true }));
   writeFileSync(join(data, 'pw'), `${PASSWORD}\n`);
   const lab = (...args: string[]) => exec(ANVIL, ['lab', ...args, '--data', data]);
   const machine = (...args: string[]) => exec(ANVIL, ['machine', '--data', data, ...args]);
 
-  const created = await lab('vm', 'create', 'en1', '--mac', '52:54:00:ee:00:01', '--disk', 'none', '--bmc', 'both', '--bmc-port', '16230', '--amt-port', '16992', '--bmc-password-file', join(data, 'pw'), '--enroll');
+  const created = await lab(
+    'vm',
+    'create',
+    'en1',
+    '--mac',
+    '52:54:00:ee:00:01',
+    '--disk',
+    'none',
+    '--bmc',
+    'both',
+    '--bmc-port',
+    '16230',
+    '--amt-port',
+    '16992',
+    '--bmc-password-file',
+    join(data, 'pw'),
+    '--enroll',
+  );
   assert.equal(created.code, 0, created.stderr);
   assert.match(created.stdout, /^enrolled machine en1: driver ipmi at 127\.0\.0\.1:16230$/m);
   const shown = await machine('--json', 'show', 'en1');
@@ -40,12 +57,35 @@ test('lab vm create --enroll: a machine with the VM\'s MAC and driver, updated w
   assert.equal(deleted.code, 0, deleted.stderr);
   assert.match(deleted.stdout, /anvil machine en1 \(driver ipmi\) still exists; 'pxemngr delsystem en1' removes it/);
   assert.equal((await machine('show', 'en1')).code, 0, 'vm delete leaves the machine alone');
-  const again = await lab('vm', 'create', 'en1', '--mac', '52:54:00:ee:00:02', '--disk', 'none', '--bmc', 'both', '--bmc-port', '16231', '--amt-port', '16993', '--enroll-driver', 'amt');
+  const again = await lab(
+    'vm',
+    'create',
+    'en1',
+    '--mac',
+    '52:54:00:ee:00:02',
+    '--disk',
+    'none',
+    '--bmc',
+    'both',
+    '--bmc-port',
+    '16231',
+    '--amt-port',
+    '16993',
+    '--enroll-driver',
+    'amt',
+  );
   assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /machine en1 already existed: updated to driver amt at 127\.0\.0\.1:16993 \(was ipmi\); added MAC 52:54:00:ee:00:02; kept its other MAC 52:54:00:ee:00:01/);
+  assert.match(
+    again.stdout,
+    /machine en1 already existed: updated to driver amt at 127\.0\.0\.1:16993 \(was ipmi\); added MAC 52:54:00:ee:00:02; kept its other MAC 52:54:00:ee:00:01/,
+  );
   const amt = JSON.parse((await machine('--json', 'show', 'en1')).stdout);
   assert.equal(amt.driver, 'amt');
-  assert.deepEqual(amt.driverInfo, { amt_address: '127.0.0.1', amt_port: 16993, amt_username: 'admin', amt_password: '******', amt_protocol: 'http' }, 'no ipmi_* field lingers');
+  assert.deepEqual(
+    amt.driverInfo,
+    { amt_address: '127.0.0.1', amt_port: 16993, amt_username: 'admin', amt_password: '******', amt_protocol: 'http' },
+    'no ipmi_* field lingers',
+  );
   assert.match((await machine('events', 'en1')).stdout, /driver amt \(was ipmi\)/);
 });
 

@@ -71,7 +71,8 @@ export class Output {
   }
 
   waitFor(pattern: RegExp | string, timeoutMs: number): Promise<RegExpExecArray | string> {
-    const match = (): RegExpExecArray | string | null => (typeof pattern === 'string' ? (this.text.includes(pattern) ? pattern : null) : pattern.exec(this.text));
+    const match = (): RegExpExecArray | string | null =>
+      typeof pattern === 'string' ? (this.text.includes(pattern) ? pattern : null) : pattern.exec(this.text);
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const found = match();
@@ -84,7 +85,11 @@ export class Output {
         setImmediate(() => {
           if (match() !== null) return check();
           done();
-          reject(new Error(`${this.#child.spawnargs.join(' ')} exited (${this.#child.exitCode ?? this.#child.signalCode}) before showing ${String(pattern)}; it printed: ${this.text.slice(-1500)}`));
+          reject(
+            new Error(
+              `${this.#child.spawnargs.join(' ')} exited (${this.#child.exitCode ?? this.#child.signalCode}) before showing ${String(pattern)}; it printed: ${this.text.slice(-1500)}`,
+            ),
+          );
         });
       };
       const timer = setTimeout(() => {
@@ -143,7 +148,14 @@ export function labData(t: TestContext): string {
   const data = mkdtempSync(join(tmpdir(), 'anvil-lab-'));
   t.after(async () => {
     const store = new LabStore(data);
-    const pids = await Promise.all((await store.runNames()).map((name) => readFile(store.pidFile(name), 'utf8').then((p) => Number(p), () => undefined)));
+    const pids = await Promise.all(
+      (await store.runNames()).map((name) =>
+        readFile(store.pidFile(name), 'utf8').then(
+          (p) => Number(p),
+          () => undefined,
+        ),
+      ),
+    );
     await stopLab(store).catch(() => undefined);
     for (const pid of pids) {
       if (pid !== undefined && isAlive(pid) && (await commandLineOf(pid))?.some((a) => a.includes(data))) process.kill(pid, 'SIGKILL');
@@ -160,7 +172,10 @@ export async function qemuOf(data: string, name: string): Promise<number | undef
   if (!pid) return undefined;
   const args = await commandLineOf(pid);
   if (!args) return undefined;
-  assert.ok(args[0]?.endsWith('qemu-system-x86_64') && args.includes(`guest=${name},process=anvil-lab-${name}`) && args.some((a) => a.includes(data)), `pid ${pid} is ${name}'s QEMU: ${args.join(' ')}`);
+  assert.ok(
+    args[0]?.endsWith('qemu-system-x86_64') && args.includes(`guest=${name},process=anvil-lab-${name}`) && args.some((a) => a.includes(data)),
+    `pid ${pid} is ${name}'s QEMU: ${args.join(' ')}`,
+  );
   return pid;
 }
 

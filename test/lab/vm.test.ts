@@ -50,7 +50,7 @@ test('a lab VM boots iPXE from its NIC, resets, ignores ACPI at the iPXE prompt,
   assert.equal(existsSync(store.pidFile('pxe1')), false, 'pid file removed');
 });
 
-test('a QEMU killed behind the lab\'s back reports power off with reason killed', { timeout: 60_000 }, async (t) => {
+test("a QEMU killed behind the lab's back reports power off with reason killed", { timeout: 60_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const store = await lab(t);
   await store.create({ name: 'kill1', mac: '52:54:00:aa:00:02', memoryMb: 256, diskSize: null, netdev: 'none' });
@@ -65,7 +65,9 @@ test('a QEMU killed behind the lab\'s back reports power off with reason killed'
   assert.equal(existsSync(store.pidFile('kill1')), false);
 });
 
-test('one-time boot devices apply to one boot; reset restarts QEMU when the boot device changed; another LabVm sees and drives the same VM', { timeout: 90_000 }, async (t) => {
+test('one-time boot devices apply to one boot; reset restarts QEMU when the boot device changed; another LabVm sees and drives the same VM', {
+  timeout: 90_000,
+}, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const store = await lab(t);
   await store.create({ name: 'boot1', mac: '52:54:00:aa:00:03', memoryMb: 256, diskSize: null, netdev: 'none' });
@@ -110,10 +112,21 @@ test('soft-off: a Linux guest that handles the ACPI power button powers off and 
   const modules = await initrdModules(initrd);
   // Without them the kernel sees the power button but no program can: nothing would power off.
   const acpiReady = modules.includes('button.ko') && modules.includes('evdev.ko');
-  if (!requireCondition(t, acpiReady, `the tiny Linux in ${dir} lacks button.ko and evdev.ko (drivers/acpi/button, drivers/input/evdev), so it cannot act on the ACPI power button`)) return;
+  if (
+    !requireCondition(
+      t,
+      acpiReady,
+      `the tiny Linux in ${dir} lacks button.ko and evdev.ko (drivers/acpi/button, drivers/input/evdev), so it cannot act on the ACPI power button`,
+    )
+  )
+    return;
   const store = await lab(t);
   await store.create({
-    name: 'acpi1', mac: '52:54:00:aa:00:04', memoryMb: 256, diskSize: null, netdev: 'none',
+    name: 'acpi1',
+    mac: '52:54:00:aa:00:04',
+    memoryMb: 256,
+    diskSize: null,
+    netdev: 'none',
     // anvil.poweroff=0: the init gives a shell on the console instead of powering off by itself.
     extraArgs: ['-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
   });

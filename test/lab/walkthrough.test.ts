@@ -37,7 +37,9 @@ function machine(data: string, ...args: string[]): Promise<CommandResult> {
 
 /** ipmitool over RMCP+, the password in IPMI_PASSWORD (-E). */
 function ipmitool(port: number, ...args: string[]): Promise<CommandResult> {
-  return exec('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '2', '-R', '3', ...args], { IPMI_PASSWORD: PASSWORD });
+  return exec('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', '-N', '2', '-R', '3', ...args], {
+    IPMI_PASSWORD: PASSWORD,
+  });
 }
 
 /** amttool answers its own "[y/N] ?" from stdin; the password in AMT_PASSWORD. */
@@ -62,7 +64,9 @@ function haveQemu(t: TestContext): boolean {
   return havePeers(t, 'qemu-system-x86_64');
 }
 
-test('ipmitool powers a lab VM on through its emulated BMC; anvil ipmi sol activate shows the iPXE banner; ipmitool powers it off', { timeout: 180_000 }, async (t) => {
+test('ipmitool powers a lab VM on through its emulated BMC; anvil ipmi sol activate shows the iPXE banner; ipmitool powers it off', {
+  timeout: 180_000,
+}, async (t) => {
   if (!haveQemu(t) || !havePeers(t, 'ipmitool')) return;
   const data = labData(t);
   const port = await freeUdpPort();
@@ -73,7 +77,8 @@ test('ipmitool powers a lab VM on through its emulated BMC; anvil ipmi sol activ
 
   // SOL first, as an operator watching a machine boot does: it outlives the power-on.
   const sol = spawn(ANVIL, ['ipmi', '-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', 'sol', 'activate'], {
-    env: { ...process.env, IPMI_PASSWORD: PASSWORD }, stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, IPMI_PASSWORD: PASSWORD },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   t.after(() => stopChild(sol));
   const solErr = new Output(sol, sol.stderr);
@@ -97,7 +102,9 @@ test('ipmitool powers a lab VM on through its emulated BMC; anvil ipmi sol activ
   assert.match((await ipmitool(port, 'power', 'status')).stdout, /Chassis Power is off/);
 });
 
-test('amttool powers a lab VM up with a PXE boot through its emulated AMT; lab vm console shows the iPXE banner; amttool powers it down', { timeout: 180_000 }, async (t) => {
+test('amttool powers a lab VM up with a PXE boot through its emulated AMT; lab vm console shows the iPXE banner; amttool powers it down', {
+  timeout: 180_000,
+}, async (t) => {
   if (!haveQemu(t) || !havePeers(t, 'amttool', 'perl')) return;
   if (!requireCondition(t, perlHasSoapLite(), "Perl's SOAP::Lite (Debian libsoap-lite-perl), which amttool needs")) return;
   const data = labData(t);
@@ -134,13 +141,34 @@ test('anvil machine power drives VMs enrolled with lab vm create --enroll, with 
   const data = labData(t);
   const [ipmiA, amtA, ipmiB, amtB] = [await freeUdpPort(), await freeTcpPort(), await freeUdpPort(), await freeTcpPort()];
   // Two VMs with both controllers: one managed by anvil over IPMI (the default), one over AMT.
-  assert.match(await created(data, 'wk-mi', '--mac', '52:54:00:4a:00:03', ...VM, '--bmc', 'both', '--bmc-port', String(ipmiA), '--amt-port', String(amtA), '--enroll'),
-    new RegExp(`enrolled machine wk-mi: driver ipmi at 127\\.0\\.0\\.1:${ipmiA}`));
-  assert.match(await created(data, 'wk-ma', '--mac', '52:54:00:4a:00:04', ...VM, '--bmc', 'both', '--bmc-port', String(ipmiB), '--amt-port', String(amtB), '--enroll-driver', 'amt'),
-    new RegExp(`enrolled machine wk-ma: driver amt at 127\\.0\\.0\\.1:${amtB}`));
+  assert.match(
+    await created(data, 'wk-mi', '--mac', '52:54:00:4a:00:03', ...VM, '--bmc', 'both', '--bmc-port', String(ipmiA), '--amt-port', String(amtA), '--enroll'),
+    new RegExp(`enrolled machine wk-mi: driver ipmi at 127\\.0\\.0\\.1:${ipmiA}`),
+  );
+  assert.match(
+    await created(
+      data,
+      'wk-ma',
+      '--mac',
+      '52:54:00:4a:00:04',
+      ...VM,
+      '--bmc',
+      'both',
+      '--bmc-port',
+      String(ipmiB),
+      '--amt-port',
+      String(amtB),
+      '--enroll-driver',
+      'amt',
+    ),
+    new RegExp(`enrolled machine wk-ma: driver amt at 127\\.0\\.0\\.1:${amtB}`),
+  );
   await startLabUp(t, data, [`wk-mi: IPMI BMC on 127.0.0.1:${ipmiA}`, `wk-ma: AMT on 127.0.0.1:${amtB}`]);
 
-  for (const [name, driver] of [['wk-mi', 'ipmi'], ['wk-ma', 'amt']] as const) {
+  for (const [name, driver] of [
+    ['wk-mi', 'ipmi'],
+    ['wk-ma', 'amt'],
+  ] as const) {
     assert.equal(JSON.parse((await machine(data, '--json', 'show', name)).stdout).driver, driver);
     assert.equal((await machine(data, 'power', name, 'status')).stdout, `${name}: power off\n`);
     const on = await machine(data, 'power', name, 'on');
@@ -155,7 +183,9 @@ test('anvil machine power drives VMs enrolled with lab vm create --enroll, with 
   }
 });
 
-test('a VM whose QEMU dies reports power off through its BMC, and the event is logged by lab up and in the machine\'s events', { timeout: 120_000 }, async (t) => {
+test("a VM whose QEMU dies reports power off through its BMC, and the event is logged by lab up and in the machine's events", {
+  timeout: 120_000,
+}, async (t) => {
   if (!haveQemu(t) || !havePeers(t, 'ipmitool')) return;
   const data = labData(t);
   const port = await freeUdpPort();
@@ -172,7 +202,9 @@ test('a VM whose QEMU dies reports power off through its BMC, and the event is l
   assert.match((await machine(data, 'events', 'wk-die')).stdout, /power on → off \(read\)/);
 });
 
-test('an AMT that sleeps while its host is off is retried until it answers; one that is gone is retried, then fails clearly', { timeout: 120_000 }, async (t) => {
+test('an AMT that sleeps while its host is off is retried until it answers; one that is gone is retried, then fails clearly', {
+  timeout: 120_000,
+}, async (t) => {
   if (!haveQemu(t)) return;
   const data = labData(t);
   const port = await freeTcpPort();
@@ -181,7 +213,10 @@ test('an AMT that sleeps while its host is off is retried until it answers; one 
   // Nothing listens: each attempt is refused, and after the last one the error names the machine, the AMT and what happened.
   const gone = await machine(data, 'power', 'wk-zz', 'status');
   assert.equal(gone.code, 1);
-  assert.match(gone.stderr, new RegExp(`machine 'wk-zz': cannot reach AMT 127\\.0\\.0\\.1:${port} after 5 attempt\\(s\\) \\(ECONNREFUSED\\); check the address and port`));
+  assert.match(
+    gone.stderr,
+    new RegExp(`machine 'wk-zz': cannot reach AMT 127\\.0\\.0\\.1:${port} after 5 attempt\\(s\\) \\(ECONNREFUSED\\); check the address and port`),
+  );
   assert.doesNotMatch(gone.stderr + gone.stdout, new RegExp(PASSWORD));
 
   // A sleeping interface: the first connection is dropped; the AMT (lab up's, in this process) is up before the retry.

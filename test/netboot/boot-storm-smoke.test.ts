@@ -18,7 +18,17 @@ test('the boot-storm bench boots five machines through every step with zero erro
   const dir = tempDir('anvil-storm-smoke-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const json = join(dir, 'figures.json');
-  const r = await exec(process.execPath, [join(ROOT, 'bench/boot-storm.ts'), '--clients', String(CLIENTS), '--artifact-mib', '1', '--verify-every', '1', '--json', json]);
+  const r = await exec(process.execPath, [
+    join(ROOT, 'bench/boot-storm.ts'),
+    '--clients',
+    String(CLIENTS),
+    '--artifact-mib',
+    '1',
+    '--verify-every',
+    '1',
+    '--json',
+    json,
+  ]);
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   const figures = JSON.parse(readFileSync(json, 'utf8'));
   assert.equal(figures.booted, CLIENTS);

@@ -22,7 +22,11 @@ function ready(t: TestContext): boolean {
   if (!havePeers(t, 'qemu-system-x86_64', 'ip', 'curl')) return false;
   if (!requireCondition(t, isRoot(), 'network namespaces need root')) return false;
   if (!requireCondition(t, existsSync('/usr/lib/ipxe/qemu/pxe-virtio.rom'), 'the iPXE ROM (ipxe-qemu) is missing')) return false;
-  return requireCondition(t, existsSync(join(TINY, 'vmlinuz')) && existsSync(join(TINY, 'initrd.gz')), `the tiny Linux is not built in ${TINY} (scripts/tiny-linux)`);
+  return requireCondition(
+    t,
+    existsSync(join(TINY, 'vmlinuz')) && existsSync(join(TINY, 'initrd.gz')),
+    `the tiny Linux is not built in ${TINY} (scripts/tiny-linux)`,
+  );
 }
 
 /** A data directory with the tiny Linux in the TFTP root and a profile that boots it. */
@@ -35,13 +39,16 @@ function dataFor(ns: Netns, marker: string): string {
   copyFileSync(join(TINY, 'vmlinuz'), join(data, 'tftp/tiny/vmlinuz'));
   copyFileSync(join(TINY, 'initrd.gz'), join(data, 'tftp/tiny/initrd.gz'));
   writeFileSync(join(profiles, 'local.prof'), 'DEFAULT local\nLABEL local\n  LOCALBOOT 0\n');
-  writeFileSync(join(profiles, 'tiny.prof'), [
-    'DEFAULT tiny',
-    'LABEL tiny',
-    '  KERNEL tiny/vmlinuz',
-    `  APPEND initrd=tiny/initrd.gz console=ttyS0 quiet anvil.server=${ns.address}:${HTTP_PORT} anvil.mac={{ mac }} anvil.marker=${marker}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(profiles, 'tiny.prof'),
+    [
+      'DEFAULT tiny',
+      'LABEL tiny',
+      '  KERNEL tiny/vmlinuz',
+      `  APPEND initrd=tiny/initrd.gz console=ttyS0 quiet anvil.server=${ns.address}:${HTTP_PORT} anvil.mac={{ mac }} anvil.marker=${marker}`,
+      '',
+    ].join('\n'),
+  );
   return data;
 }
 
@@ -104,14 +111,23 @@ test('firmware loads pxelinux.0 over TFTP, which boots the rendered pxelinux.cfg
   const mac = testMac(2);
   const data = dataFor(ns, marker);
   await enroll(data, mac);
-  const logs = await serveIn(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`, '--boot-loader', 'pxelinux']);
+  const logs = await serveIn(t, ns, data, [
+    '--dhcp',
+    'server',
+    '--dhcp-interface',
+    ns.bridge,
+    '--dhcp-range',
+    `${ns.subnet}.100-${ns.subnet}.150`,
+    '--boot-loader',
+    'pxelinux',
+  ]);
   await bootAndCheck(t, ns, data, logs, marker, mac);
   const dpy = await exec(PXEMNGR, ['--data', data, 'dpysystem', 'vm1']);
   assert.match(dpy.stdout, /booted\s+tiny\s+pxelinux/);
   assert.match(logs(), /pxelinux\.0/);
 });
 
-test('anvil as proxyDHCP beside dnsmasq, the site\'s DHCP server', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
+test("anvil as proxyDHCP beside dnsmasq, the site's DHCP server", { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
   if (!ready(t) || !havePeers(t, 'dnsmasq')) return;
   const ns = await createNetns(t, { prefix: 'anvil-proxy' });
   const marker = 'ANVIL-E2E-PROXY';
@@ -121,7 +137,20 @@ test('anvil as proxyDHCP beside dnsmasq, the site\'s DHCP server', { timeout: BO
   // The site's DHCP server is another host on the LAN (a peer namespace on the bridge); it
   // hands out addresses only: no PXE options, no TFTP, no DNS.
   const siteHost = await ns.addPeer(2);
-  const site = ns.spawn('dnsmasq', ['--no-daemon', '--port=0', '--interface=eth0', '--bind-interfaces', `--dhcp-range=${ns.subnet}.50,${ns.subnet}.90,255.255.255.0,10m`, '--dhcp-leasefile=/dev/null', '--log-dhcp'], {}, siteHost);
+  const site = ns.spawn(
+    'dnsmasq',
+    [
+      '--no-daemon',
+      '--port=0',
+      '--interface=eth0',
+      '--bind-interfaces',
+      `--dhcp-range=${ns.subnet}.50,${ns.subnet}.90,255.255.255.0,10m`,
+      '--dhcp-leasefile=/dev/null',
+      '--log-dhcp',
+    ],
+    {},
+    siteHost,
+  );
   let siteLog = '';
   site.stderr!.on('data', (c: Buffer) => (siteLog += c.toString()));
   const logs = await serveIn(t, ns, data, ['--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);

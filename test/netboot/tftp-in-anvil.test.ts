@@ -11,7 +11,8 @@ import { havePeers } from '../helpers/peers.ts';
 
 const profiles = {
   'local.prof': 'DEFAULT local\nLABEL local\n  LOCALBOOT 0\n',
-  'install.prof': 'DEFAULT install\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND url={{ server }}/preseed/{{ system }} BOOTIF=01-{{ mac | replace: ":", "-" }}\n',
+  'install.prof':
+    'DEFAULT install\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND url={{ server }}/preseed/{{ system }} BOOTIF=01-{{ mac | replace: ":", "-" }}\n',
 };
 
 test('pxelinux.cfg/01-<mac> is rendered from the next-boot profile, with the once-rule', async (t) => {
@@ -27,7 +28,16 @@ test('pxelinux.cfg/01-<mac> is rendered from the next-boot profile, with the onc
   r = await get('pxelinux.cfg/01-52-54-00-00-00-01', '--tftp-blksize', '1024');
   assert.match(r.stdout, /LOCALBOOT 0/);
   const log = await a.services.machines.bootLog((await a.services.machines.find('n1')).id);
-  assert.deepEqual(log.filter((e) => e.kind === 'boot').map((e) => [e.profile, e.loader, e.address]).reverse(), [['install', 'pxelinux', '127.0.0.1'], ['local', 'pxelinux', '127.0.0.1']]);
+  assert.deepEqual(
+    log
+      .filter((e) => e.kind === 'boot')
+      .map((e) => [e.profile, e.loader, e.address])
+      .reverse(),
+    [
+      ['install', 'pxelinux', '127.0.0.1'],
+      ['local', 'pxelinux', '127.0.0.1'],
+    ],
+  );
   // An unknown MAC: not found (pxelinux goes on to its fallbacks), and listed as discovered.
   r = await get('pxelinux.cfg/01-52-54-00-00-00-99');
   assert.notEqual(r.code, 0);

@@ -70,10 +70,21 @@ test('npm pack ships anvil/ipmi, anvil/ipmi/server and anvil/amt as JavaScript w
   assert.deepEqual(JSON.parse(run.stdout), { ipmi: 'on', ipmiAfter: 'off', amt: 'off' });
 
   writeFileSync(join(consumer, 'check.ts'), CONSUMER_TS);
-  writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { target: 'es2024', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')] },
-    files: ['check.ts'],
-  }));
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'es2024',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+      },
+      files: ['check.ts'],
+    }),
+  );
   const tsc = await exec(join(ROOT, 'node_modules/.bin/tsc'), ['-p', consumer], { cwd: consumer });
   assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
 });

@@ -13,6 +13,8 @@ test('the README opens with exactly two command lines, and .ci/run runs the seco
   const lines = block[1]!.trim().split('\n');
   assert.equal(lines.length, 2);
   assert.match(lines[0]!, /bin\/anvil demo$/);
-  const ci = readFileSync(new URL('.ci/run', root), 'utf8').split('\n').filter((l) => l && !l.startsWith('#') && !l.startsWith('set ') && !l.startsWith('cd '));
+  const ci = readFileSync(new URL('.ci/run', root), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#') && !l.startsWith('set ') && !l.startsWith('cd '));
   assert.deepEqual(ci, [lines[1]]);
 });

@@ -27,7 +27,14 @@ test('bare pxemngr URLs find the machine through the ARP table', async (t) => {
   writeFileSync(join(data, 'tests/wait.test'), 'sleep 5\n');
   writeFileSync(join(data, 'tests/smoke.test'), 'echo "I: smoke on {{ system }} ({{ mac }})"\necho "V: lab-os 3"\n');
   const pxemngr = (...args: string[]) => exec(PXEMNGR, ['--data', data, ...args]);
-  for (const args of [['syncbootnames'], ['synctestnames'], ['addsystem', 'box', mac.toUpperCase()], ['nextboot', 'box', 'install'], ['nexttest', 'box', 'smoke'], ['nextboot', 'default', 'install']]) {
+  for (const args of [
+    ['syncbootnames'],
+    ['synctestnames'],
+    ['addsystem', 'box', mac.toUpperCase()],
+    ['nextboot', 'box', 'install'],
+    ['nexttest', 'box', 'smoke'],
+    ['nextboot', 'default', 'install'],
+  ]) {
     const r = await pxemngr(...args);
     assert.equal(r.code, 0, `pxemngr ${args.join(' ')}: ${r.stderr}`);
   }

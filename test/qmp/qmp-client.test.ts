@@ -44,7 +44,10 @@ test('QmpClient drives a real QEMU: status, reset, powerdown event, errors, quit
   assert.equal((await powerdown).event, 'POWERDOWN');
   assert.equal((await client.execute<{ status: string }>('query-status')).status, 'running');
 
-  await assert.rejects(client.execute('no-such-command'), (e: unknown) => e instanceof QmpError && e.code === 'QMP_COMMAND_FAILED' && e.errorClass === 'CommandNotFound');
+  await assert.rejects(
+    client.execute('no-such-command'),
+    (e: unknown) => e instanceof QmpError && e.code === 'QMP_COMMAND_FAILED' && e.errorClass === 'CommandNotFound',
+  );
   await assert.rejects(client.waitForEvent('SUSPEND', { timeoutMs: 50 }), (e: unknown) => e instanceof QmpTimeoutError && e.code === 'QMP_TIMEOUT');
 
   const seen: string[] = [];
@@ -66,5 +69,8 @@ test('QmpClient drives a real QEMU: status, reset, powerdown event, errors, quit
 test('connect gives up with QMP_CONNECT when no QEMU ever creates the socket', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'anvil-qmp-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await assert.rejects(QmpClient.connect(join(dir, 'absent.sock'), { connectTimeoutMs: 200, retryIntervalMs: 20 }), (e: unknown) => (e as { code?: string }).code === 'QMP_CONNECT');
+  await assert.rejects(
+    QmpClient.connect(join(dir, 'absent.sock'), { connectTimeoutMs: 200, retryIntervalMs: 20 }),
+    (e: unknown) => (e as { code?: string }).code === 'QMP_CONNECT',
+  );
 });

@@ -82,7 +82,9 @@ test('replies are matched to their commands by id, whatever their order; events 
   const a = await peer.nextCommand();
   const b = await peer.nextCommand();
   const event = client.waitForEvent('STOP');
-  peer.socket.write(`${JSON.stringify({ return: 'B', id: b.id })}\r\n{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n${JSON.stringify({ return: 'A', id: a.id })}\r\n`);
+  peer.socket.write(
+    `${JSON.stringify({ return: 'B', id: b.id })}\r\n{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 0}}\r\n${JSON.stringify({ return: 'A', id: a.id })}\r\n`,
+  );
   assert.deepEqual(await Promise.all([first, second]), ['A', 'B']);
   assert.equal((await event).event, 'STOP');
 });
@@ -116,6 +118,9 @@ test('a command without a reply times out with QMP_TIMEOUT; one pending at a clo
 test('a socket that never greets (another client holds it) fails with QMP_TIMEOUT', async (t) => {
   const fake = await fakeQemu(t, false);
   const accepting = fake.accept();
-  await assert.rejects(QmpClient.connect(fake.path, { greetingTimeoutMs: 100 }), (e: unknown) => e instanceof QmpTimeoutError && /another client/.test((e as Error).message));
+  await assert.rejects(
+    QmpClient.connect(fake.path, { greetingTimeoutMs: 100 }),
+    (e: unknown) => e instanceof QmpTimeoutError && /another client/.test((e as Error).message),
+  );
   await accepting;
 });

@@ -25,9 +25,23 @@ async function readAll(file: TftpFile): Promise<Buffer> {
 test('the root jail refuses every spelling of an escape', async (t) => {
   const root = await makeRoot(t);
   const handler = new RootDirectoryHandler(root.dir);
-  const denied = ['../secret.txt', 'sub/../../secret.txt', '..', '..\\secret.txt', 'sub\\..\\..\\secret.txt', 'escape', 'etc-link/passwd', 'small.txt\0.png', '/../secret.txt'];
+  const denied = [
+    '../secret.txt',
+    'sub/../../secret.txt',
+    '..',
+    '..\\secret.txt',
+    'sub\\..\\..\\secret.txt',
+    'escape',
+    'etc-link/passwd',
+    'small.txt\0.png',
+    '/../secret.txt',
+  ];
   for (const path of denied) {
-    await assert.rejects(handler.open(path, client), (e: unknown) => e instanceof TftpAccessDeniedError && e.code === 'TFTP_ACCESS_DENIED', JSON.stringify(path));
+    await assert.rejects(
+      handler.open(path, client),
+      (e: unknown) => e instanceof TftpAccessDeniedError && e.code === 'TFTP_ACCESS_DENIED',
+      JSON.stringify(path),
+    );
   }
   // Names that stay inside: absent, or served. '%2f' is a literal name in TFTP, never decoded.
   for (const path of ['/etc/passwd', '..%2fsecret.txt', '...', 'sub', 'sub/dir', '', '/', 'missing/x']) {
@@ -76,7 +90,10 @@ test('findBootLoaders reports which loaders are installed', async (t) => {
     { name: 'a.kpxe', path: join(root.dir, 'small.txt'), installed: true },
     { name: 'b.efi', path: join(root.dir, 'missing.efi'), installed: false },
   ]);
-  assert.deepEqual(findBootLoaders().map((l) => l.name), ['undionly.kpxe', 'ipxe.efi', 'pxelinux.0', 'ldlinux.c32']);
+  assert.deepEqual(
+    findBootLoaders().map((l) => l.name),
+    ['undionly.kpxe', 'ipxe.efi', 'pxelinux.0', 'ldlinux.c32'],
+  );
 });
 
 test('BlockReader streams a file in chunks, ends on a short or empty final block, reading each chunk once', async (t) => {

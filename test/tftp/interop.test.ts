@@ -34,7 +34,11 @@ engineTest('curl fetches every file byte-exact, at blksize 512, 1468 and an over
     ),
   );
   const blockSizes = new Set(events.flatMap((e) => (e.type === 'transfer-start' ? [e.blockSize] : [])));
-  assert.deepEqual([...blockSizes].sort((a, b) => a - b), [512, 1468], '8192 is clamped to the 1468 cap');
+  assert.deepEqual(
+    [...blockSizes].sort((a, b) => a - b),
+    [512, 1468],
+    '8192 is clamped to the 1468 cap',
+  );
 });
 
 engineTest('curl at blksize 8 crosses the 16-bit block number wrap (more than 65535 blocks)', async (t, engine) => {
@@ -89,9 +93,21 @@ engineTest('anvil client: windowsizes 1, 8 and 64 and 30 concurrent transfers, b
   const big = root.files.get('big.bin')!;
   const fetch = async (windowSize: number, blockSize = 1468) => {
     const parts: Buffer[] = [];
-    const result = await tftpGet({ host: '127.0.0.1', port, filename: 'big.bin', blockSize, windowSize, tsize: true, onData: (p) => parts.push(Buffer.from(p)) });
+    const result = await tftpGet({
+      host: '127.0.0.1',
+      port,
+      filename: 'big.bin',
+      blockSize,
+      windowSize,
+      tsize: true,
+      onData: (p) => parts.push(Buffer.from(p)),
+    });
     assert.ok(Buffer.concat(parts).equals(big), `windowsize ${windowSize} differs`);
-    assert.deepEqual(result.oack, [['blksize', String(blockSize)], ['windowsize', String(windowSize)], ['tsize', String(big.length)]]);
+    assert.deepEqual(result.oack, [
+      ['blksize', String(blockSize)],
+      ['windowsize', String(windowSize)],
+      ['tsize', String(big.length)],
+    ]);
   };
   for (const windowSize of [1, 8, 64]) await fetch(windowSize);
   await Promise.all(Array.from({ length: 30 }, (_, i) => fetch([1, 4, 16][i % 3]!, [512, 1024, 1468][i % 3]!)));
@@ -105,7 +121,14 @@ engineTest('anvil client: windowsizes 1, 8 and 64 and 30 concurrent transfers, b
 engineTest('boot loaders from the Debian packages are served by name through a ChainHandler', async (t, engine) => {
   if (!havePeers(t, 'curl')) return;
   const loaders = findBootLoaders();
-  if (!requireCondition(t, loaders.every((l) => l.installed), 'Debian packages ipxe, pxelinux and syslinux-common')) return;
+  if (
+    !requireCondition(
+      t,
+      loaders.every((l) => l.installed),
+      'Debian packages ipxe, pxelinux and syslinux-common',
+    )
+  )
+    return;
   const root = await makeRoot(t);
   const out = await outDir(t);
   const { port } = await startServer(t, engine, new ChainHandler([new StaticFilesHandler(), new RootDirectoryHandler(root.dir)]));

@@ -49,7 +49,7 @@ engineTest('a lost ACK makes the server retransmit; when the client stays silent
   assert.ok(server.counters.retransmissions >= 4);
 });
 
-engineTest('duplicate ACKs are not answered with duplicate data (Sorcerer\'s Apprentice)', async (t, engine) => {
+engineTest("duplicate ACKs are not answered with duplicate data (Sorcerer's Apprentice)", async (t, engine) => {
   const content = randomBytes(512 * 5);
   const { port, server } = await startServer(t, engine, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
@@ -113,7 +113,15 @@ engineTest('a retransmitted RRQ does not start a second transfer; a client ERROR
 
 /** Packets that are not requests: random bytes, mutated and truncated requests, bad opcodes, stray packets. */
 function* malformedPackets(count: number, keep: (kind: string) => boolean): Generator<Buffer> {
-  const valid = encodeRequest({ kind: 'rrq', filename: 'small.txt', mode: 'octet', options: [['blksize', '1468'], ['tsize', '0']] });
+  const valid = encodeRequest({
+    kind: 'rrq',
+    filename: 'small.txt',
+    mode: 'octet',
+    options: [
+      ['blksize', '1468'],
+      ['tsize', '0'],
+    ],
+  });
   let made = 0;
   let i = 0;
   while (made < count) {
@@ -181,7 +189,7 @@ engineTest('a flood of 100,000 malformed packets is dropped and counted; curl is
   assert.ok((await readFile(join(out, 'big.bin'))).equals(root.files.get('big.bin')!));
 });
 
-engineTest('malformed packets on a transfer\'s own TID are dropped and the transfer goes on', async (t, engine) => {
+engineTest("malformed packets on a transfer's own TID are dropped and the transfer goes on", async (t, engine) => {
   const content = randomBytes(1500);
   const { port, server } = await startServer(t, engine, { open: async () => bufferFile(content) }, { retransmitTimeoutMs: 5000 });
   const client = new RawClient(t);
@@ -222,7 +230,14 @@ test('binding without privilege says how to fix it; a taken port says so; bad op
     assert.match(error.message, /--tftp 0\.0\.0\.0:6969/);
     return true;
   });
-  for (const bad of [{ maxBlockSize: 4 }, { maxWindowSize: 0 }, { port: 70000 }, { maxRetries: 1.5 }, { engine: 'fast' as TftpEngine }, { busyPollMicroseconds: -1 }]) {
+  for (const bad of [
+    { maxBlockSize: 4 },
+    { maxWindowSize: 0 },
+    { port: 70000 },
+    { maxRetries: 1.5 },
+    { engine: 'fast' as TftpEngine },
+    { busyPollMicroseconds: -1 },
+  ]) {
     assert.throws(() => new TftpServer({ handler: { open: async () => undefined }, ...bad }), { code: 'TFTP_INVALID_OPTION' }, JSON.stringify(bad));
   }
   const { port } = await startServer(t, 'js', { open: async () => undefined });
@@ -252,9 +267,18 @@ engineTest('a PXE-style tsize probe: a new RRQ from the same port replaces the o
   const probe = await client.next();
   assert.deepEqual(probe.packet, { kind: 'oack', options: [['tsize', '3000']] });
   // The ROM now asks for the file for real, from the same port, and only then (late) sends its ERROR.
-  client.request(port, 'f', [['blksize', '1468'], ['tsize', '0']]);
+  client.request(port, 'f', [
+    ['blksize', '1468'],
+    ['tsize', '0'],
+  ]);
   const real = await client.next();
-  assert.deepEqual(real.packet, { kind: 'oack', options: [['blksize', '1468'], ['tsize', '3000']] });
+  assert.deepEqual(real.packet, {
+    kind: 'oack',
+    options: [
+      ['blksize', '1468'],
+      ['tsize', '3000'],
+    ],
+  });
   assert.notEqual(real.port, probe.port, 'a new transfer on a new TID');
   client.send(encodeError(8, 'tsize probe done'), probe.port);
   client.send(encodeAck(0), real.port);

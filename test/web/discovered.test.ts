@@ -11,7 +11,15 @@ import { havePeers } from '../helpers/peers.ts';
 import { startAnvil } from '../../src/main.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
 const FIRST = '52:54:00:d1:5c:01';
 const SECOND = '52:54:00:d1:5c:02';
 
@@ -42,18 +50,26 @@ test('discovered machines: listed by the API and the fleet page, enrolled or for
     assert.equal(res.status, 200);
     assert.match(await res.text(), /no machine has MAC .*listed as discovered/);
   }
-  const listed = await (await fetch(`${anvil.url}/api/v1/discovered`, { headers: { authorization: `Bearer ${viewer}` } })).json() as { mac: string; boots: number; loader: string; arch: string }[];
-  assert.deepEqual(listed.map((d) => [d.mac, d.boots, d.loader, d.arch]).sort(), [[FIRST, 2, 'iPXE', 'efi x86_64'], [SECOND, 1, 'iPXE', 'efi x86_64']]);
+  const listed = (await (await fetch(`${anvil.url}/api/v1/discovered`, { headers: { authorization: `Bearer ${viewer}` } })).json()) as {
+    mac: string;
+    boots: number;
+    loader: string;
+    arch: string;
+  }[];
+  assert.deepEqual(listed.map((d) => [d.mac, d.boots, d.loader, d.arch]).sort(), [
+    [FIRST, 2, 'iPXE', 'efi x86_64'],
+    [SECOND, 1, 'iPXE', 'efi x86_64'],
+  ]);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
 
   await t.test('a viewer sees them with the enrolling command, and no forms', async () => {
     const page = await signIn(browser, anvil.url, viewer);
-    assert.match(await page.textContent('h2#discovered') ?? '', /2 unknown machines asked to boot/);
+    assert.match((await page.textContent('h2#discovered')) ?? '', /2 unknown machines asked to boot/);
     const rows = await page.locator('table.discovered tbody tr td:first-child').allTextContents();
     assert.deepEqual(rows.sort(), [FIRST, SECOND]);
-    assert.match(await page.textContent('main') ?? await page.content(), /pxemngr addsystem NAME MAC/);
+    assert.match((await page.textContent('main')) ?? (await page.content()), /pxemngr addsystem NAME MAC/);
     assert.equal(await page.locator('form.enroll').count(), 0);
     await page.context().close();
   });
@@ -63,7 +79,9 @@ test('discovered machines: listed by the API and the fleet page, enrolled or for
     const first = page.locator('table.discovered tbody tr', { hasText: FIRST });
     await first.locator('input[name=name]').fill('bad name!');
     // The browser's own pattern check would stop the form; post it as a script would, past it.
-    const refused = await page.request.post(`/discovered/${FIRST}/enroll`, { form: { name: 'bad name!', _csrf: await first.locator('input[name=_csrf]').inputValue() } });
+    const refused = await page.request.post(`/discovered/${FIRST}/enroll`, {
+      form: { name: 'bad name!', _csrf: await first.locator('input[name=_csrf]').inputValue() },
+    });
     assert.equal(refused.status(), 400);
     assert.match(await refused.text(), /not a valid machine name/);
     assert.equal(await anvil.services.machines.byMac(FIRST), undefined);
@@ -84,11 +102,12 @@ test('discovered machines: listed by the API and the fleet page, enrolled or for
 
   await t.test('the API forgets a MAC once, then says it is not listed', async () => {
     await fetch(`${anvil.url}/boot/${SECOND}`);
-    const forget = () => fetch(`${anvil.url}/api/v1/discovered/${SECOND.replaceAll(':', '-')}`, { method: 'DELETE', headers: { authorization: `Bearer ${operator}` } });
+    const forget = () =>
+      fetch(`${anvil.url}/api/v1/discovered/${SECOND.replaceAll(':', '-')}`, { method: 'DELETE', headers: { authorization: `Bearer ${operator}` } });
     assert.equal((await forget()).status, 204);
     const again = await forget();
     assert.equal(again.status, 404);
-    assert.match((await again.json() as { error: { message: string } }).error.message, /not among the discovered machines/);
+    assert.match(((await again.json()) as { error: { message: string } }).error.message, /not among the discovered machines/);
     const bad = await fetch(`${anvil.url}/api/v1/discovered/not-a-mac`, { method: 'DELETE', headers: { authorization: `Bearer ${operator}` } });
     assert.equal(bad.status, 400);
   });

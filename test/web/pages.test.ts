@@ -13,7 +13,15 @@ import { seedDemo, DEMO_MACHINES } from '../../src/lab/demo/seed.ts';
 import { bootOnce } from '../../src/lab/demo/simulated-machine.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
 
 /** A test whose upload has every kind of line, and markup that must stay text. */
 const WEBCHECK_TEST = [
@@ -91,7 +99,7 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     assert.equal(new URL(page.url()).searchParams.get('next'), `/machines/${target.name}`);
     await page.fill('#token', 'anvil_not-a-real-token');
     await Promise.all([page.waitForSelector('[role=alert]'), page.click('button[type=submit]')]);
-    assert.match(await page.textContent('[role=alert]') ?? '', /not valid/);
+    assert.match((await page.textContent('[role=alert]')) ?? '', /not valid/);
     const cookies = await context.cookies();
     assert.equal(cookies.length, 0);
   });
@@ -114,9 +122,12 @@ test('web pages', { timeout: 60_000 }, async (t) => {
   await t.test('the fleet lists every machine with its last result', async () => {
     await page.goto('/');
     const names = await page.locator('table.fleet tbody tr td:first-child').allTextContents();
-    assert.deepEqual(names, DEMO_MACHINES.map((m) => m.name));
+    assert.deepEqual(
+      names,
+      DEMO_MACHINES.map((m) => m.name),
+    );
     const row = page.locator('table.fleet tbody tr', { hasText: target.name });
-    const text = await row.textContent() ?? '';
+    const text = (await row.textContent()) ?? '';
     assert.match(text, /webcheck/);
     assert.match(text, /errors/);
     assert.match(text, /E 1/);
@@ -128,7 +139,7 @@ test('web pages', { timeout: 60_000 }, async (t) => {
 
   await t.test('the machine page shows its boot log and runs, and no operator forms to a viewer', async () => {
     await page.goto(`/machines/${target.name}`);
-    const log = await page.locator('table.bootlog').textContent() ?? '';
+    const log = (await page.locator('table.bootlog').textContent()) ?? '';
     assert.match(log, /boot served/);
     assert.match(log, /ipxe/);
     assert.match(log, /192\.0\.2\.12/);
@@ -145,11 +156,11 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     assert.equal(new URL(page.url()).pathname, `/runs/${webcheck.id}`);
     const error = page.locator('ol.lines li.line-E');
     assert.equal(await error.count(), 1);
-    assert.match(await error.textContent() ?? '', /error.*disk \/dev\/sdz failed <script>alert\(1\)<\/script>/);
+    assert.match((await error.textContent()) ?? '', /error.*disk \/dev\/sdz failed <script>alert\(1\)<\/script>/);
     assert.equal(await page.locator('ol.lines li.line-W').count(), 1);
     assert.notEqual(await backgroundOf(error), await backgroundOf(page.locator('ol.lines li.line-I').first()), 'the error line stands out');
     assert.equal(await page.textContent('#version'), 'web-os 2.0');
-    const raw = await page.textContent('#raw') ?? '';
+    const raw = (await page.textContent('#raw')) ?? '';
     assert.match(raw, /<script>alert\(1\)<\/script>/);
     assert.match(raw, /plain output <b>not bold<\/b>/);
     assert.equal(await page.locator('#raw script, #raw b, ol.lines script').count(), 0);
@@ -169,8 +180,8 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     const upload = await fetch(`${anvil.url}/upload/${run!.id}/`, { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(upload.status, 200, await upload.text());
     await page.goto(`/runs/${run!.id}`);
-    assert.match(await page.textContent('.alert') ?? '', /first 256 KiB are shown/);
-    const raw = await page.textContent('#raw') ?? '';
+    assert.match((await page.textContent('.alert')) ?? '', /first 256 KiB are shown/);
+    const raw = (await page.textContent('#raw')) ?? '';
     assert.ok(raw.length < big.length && !raw.includes('the very end'));
     assert.equal(await page.locator('ol.lines li.line-E').count(), 4000);
     const full = await page.request.get(`/runs/${run!.id}/raw`);
@@ -180,7 +191,7 @@ test('web pages', { timeout: 60_000 }, async (t) => {
   await t.test('the versions page shows which machines run which version', async () => {
     await page.goto('/versions');
     const section = page.locator('section.version', { hasText: 'web-os 2.0' });
-    assert.match(await section.textContent() ?? '', new RegExp(target.name));
+    assert.match((await section.textContent()) ?? '', new RegExp(target.name));
   });
 
   await t.test('the results chart is an SVG with the runs in it', async () => {
@@ -190,12 +201,18 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     // The demo's disk and memtest tests fail at random: count what the database holds.
     const runs = await anvil.services.testing.runsOf(machine.id);
     const withErrors = runs.filter((r) => r.errors > 0);
-    assert.match(await svg.locator('desc').textContent() ?? '', new RegExp(`^${runs.length} runs`));
+    assert.match((await svg.locator('desc').textContent()) ?? '', new RegExp(`^${runs.length} runs`));
     const errorLines = withErrors.reduce((n, r) => n + r.errors, 0);
     const titles = await svg.locator('rect.bar title').allTextContents();
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-    assert.ok(titles.some((title) => title.endsWith(`${plural(withErrors.length, 'run')} with errors (${plural(errorLines, 'E: line')})`)), titles.join('; '));
-    assert.ok(titles.some((title) => title.endsWith(`${plural(runs.length - withErrors.length, 'run')} without errors`)) || withErrors.length === runs.length, titles.join('; '));
+    assert.ok(
+      titles.some((title) => title.endsWith(`${plural(withErrors.length, 'run')} with errors (${plural(errorLines, 'E: line')})`)),
+      titles.join('; '),
+    );
+    assert.ok(
+      titles.some((title) => title.endsWith(`${plural(runs.length - withErrors.length, 'run')} without errors`)) || withErrors.length === runs.length,
+      titles.join('; '),
+    );
   });
 
   await t.test('a viewer gets 403 when posting a form', async () => {
@@ -207,7 +224,7 @@ test('web pages', { timeout: 60_000 }, async (t) => {
   await t.test('an unknown machine is a 404 page', async () => {
     const response = await page.goto('/machines/no-such-machine');
     assert.equal(response?.status(), 404);
-    assert.match(await page.textContent('[role=alert]') ?? '', /no machine named 'no-such-machine'/);
+    assert.match((await page.textContent('[role=alert]')) ?? '', /no machine named 'no-such-machine'/);
   });
 
   await t.test('an operator sets the next boot with the form; a form without its CSRF token is refused', async () => {
@@ -221,13 +238,19 @@ test('web pages', { timeout: 60_000 }, async (t) => {
     const stored = await anvil.services.machines.byName(target.name);
     assert.equal(stored?.next_profile, 'rescue');
     assert.equal(stored?.next_once, 1);
-    assert.match(await op.locator('table.bootlog tbody tr').first().textContent() ?? '', /operator otto \(web\) \(once\)/);
+    assert.match((await op.locator('table.bootlog tbody tr').first().textContent()) ?? '', /operator otto \(web\) \(once\)/);
 
     await op.selectOption('#test', ['hello', 'webcheck']);
     await Promise.all([op.waitForURL(`**/machines/${target.name}`), op.click('#tests-form button[type=submit]')]);
     const queued = (await anvil.services.testing.runsOf(machine.id)).slice(0, 2);
-    assert.deepEqual(queued.map((r) => [r.test, r.state]), [['webcheck', 'requested'], ['hello', 'requested']]);
-    assert.match(await op.locator('table.runs tbody tr').first().textContent() ?? '', /webcheck\s*requested/);
+    assert.deepEqual(
+      queued.map((r) => [r.test, r.state]),
+      [
+        ['webcheck', 'requested'],
+        ['hello', 'requested'],
+      ],
+    );
+    assert.match((await op.locator('table.runs tbody tr').first().textContent()) ?? '', /webcheck\s*requested/);
 
     const forged = await op.request.post(`/machines/${target.name}/nextboot`, { form: { profile: 'install' } });
     assert.equal(forged.status(), 403);

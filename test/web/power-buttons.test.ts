@@ -7,7 +7,15 @@ import { havePeers } from '../helpers/peers.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
 
 test('power and boot-device buttons on the machine page', { timeout: 60_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;

@@ -21,7 +21,7 @@ const DriverView = Type.Object({
   powerState: Type.String(),
   maintenance: Type.Boolean(),
   maintenanceReason: Type.Union([Type.String(), Type.Null()]),
-  reservation: Type.Union([Type.String(), Type.Null()], { description: 'who holds the machine\'s lock' }),
+  reservation: Type.Union([Type.String(), Type.Null()], { description: "who holds the machine's lock" }),
 });
 const PowerView = Type.Object({ name: Type.String(), powerState: Type.String() });
 const BootView = Type.Object({
@@ -41,56 +41,156 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   const admin = requireRole(tokens, 'admin');
   const who = (request: { caller?: { name: string } | undefined }) => `operator '${request.caller?.name ?? 'api'}'`;
 
-  app.get('/machines/:name/driver', { preHandler: viewer, schema: { summary: "A machine's driver, driver_info (secrets masked), maintenance and lock", tags: ['power'], params: NameParams, response: { 200: DriverView, ...errors } } },
-    async (request) => control.show(request.params.name));
-
-  app.patch('/machines/:name', {
-    preHandler: operator,
-    schema: {
-      summary: "Set a machine's driver and driver_info; fields merge in (null removes one) unless replace is true. Validated, never contacting the controller.",
-      tags: ['power'], params: NameParams,
-      body: Type.Object({
-        driver: Type.Optional(Type.String({ description: 'ipmi, amt, manual or fake' })),
-        driver_info: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
-        replace: Type.Optional(Type.Boolean()),
-      }, { additionalProperties: false }),
-      response: { 200: DriverView, ...errors },
+  app.get(
+    '/machines/:name/driver',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: "A machine's driver, driver_info (secrets masked), maintenance and lock",
+        tags: ['power'],
+        params: NameParams,
+        response: { 200: DriverView, ...errors },
+      },
     },
-  }, async (request) => control.configure(request.params.name, { driver: request.body.driver, driverInfo: request.body.driver_info, replace: request.body.replace }, who(request)));
+    async (request) => control.show(request.params.name),
+  );
 
-  app.get('/machines/:name/power', { preHandler: viewer, schema: { summary: 'Read the power state from the controller (and record it)', tags: ['power'], params: NameParams, response: { 200: PowerView, ...errors } } },
-    async (request) => control.powerState(request.params.name));
-
-  app.put('/machines/:name/power', {
-    preHandler: operator,
-    schema: {
-      summary: 'Power on, off, soft-off or reboot, and wait for the new state', tags: ['power'], params: NameParams,
-      body: Type.Object({ target: Target, timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_POWER_TIMEOUT_MS / 1000, description: 'seconds to wait (default 60)' })) }, { additionalProperties: false }),
-      response: { 200: PowerView, ...errors },
+  app.patch(
+    '/machines/:name',
+    {
+      preHandler: operator,
+      schema: {
+        summary:
+          "Set a machine's driver and driver_info; fields merge in (null removes one) unless replace is true. Validated, never contacting the controller.",
+        tags: ['power'],
+        params: NameParams,
+        body: Type.Object(
+          {
+            driver: Type.Optional(Type.String({ description: 'ipmi, amt, manual or fake' })),
+            driver_info: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
+            replace: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: DriverView, ...errors },
+      },
     },
-  }, async (request) => control.setPower(request.params.name, request.body.target, { timeoutMs: request.body.timeout === undefined ? undefined : Math.round(request.body.timeout * 1000) }, who(request)));
+    async (request) =>
+      control.configure(
+        request.params.name,
+        { driver: request.body.driver, driverInfo: request.body.driver_info, replace: request.body.replace },
+        who(request),
+      ),
+  );
 
-  app.get('/machines/:name/boot-device', { preHandler: viewer, schema: { summary: 'The boot device the machine will use, and the ones it supports', tags: ['power'], params: NameParams, response: { 200: BootView, ...errors } } },
+  app.get(
+    '/machines/:name/power',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'Read the power state from the controller (and record it)',
+        tags: ['power'],
+        params: NameParams,
+        response: { 200: PowerView, ...errors },
+      },
+    },
+    async (request) => control.powerState(request.params.name),
+  );
+
+  app.put(
+    '/machines/:name/power',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Power on, off, soft-off or reboot, and wait for the new state',
+        tags: ['power'],
+        params: NameParams,
+        body: Type.Object(
+          {
+            target: Target,
+            timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: MAX_POWER_TIMEOUT_MS / 1000, description: 'seconds to wait (default 60)' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: PowerView, ...errors },
+      },
+    },
+    async (request) =>
+      control.setPower(
+        request.params.name,
+        request.body.target,
+        { timeoutMs: request.body.timeout === undefined ? undefined : Math.round(request.body.timeout * 1000) },
+        who(request),
+      ),
+  );
+
+  app.get(
+    '/machines/:name/boot-device',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'The boot device the machine will use, and the ones it supports',
+        tags: ['power'],
+        params: NameParams,
+        response: { 200: BootView, ...errors },
+      },
+    },
     async (request) => {
       const boot = await control.bootDevice(request.params.name);
       return { ...boot, supported: [...boot.supported] };
-    });
-
-  app.put('/machines/:name/boot-device', {
-    preHandler: operator,
-    schema: {
-      summary: 'Set the boot device: for the next boot only, or persistent; UEFI or BIOS', tags: ['power'], params: NameParams,
-      body: Type.Object({ device: Device, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-      response: { 200: BootView, ...errors },
     },
-  }, async (request) => control.setBootDevice(request.params.name, request.body.device, { persistent: request.body.persistent === true, uefi: request.body.uefi === true }, who(request)));
+  );
 
-  app.get('/machines/:name/events', { preHandler: viewer, schema: { summary: 'Power changes, maintenance and controller failures, newest first', tags: ['power'], params: NameParams, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }), response: { 200: Type.Array(Event), ...errors } } },
-    async (request) => (await control.events(request.params.name, request.query.limit ?? 100)).map(({ machine_id: _m, ...e }) => e));
+  app.put(
+    '/machines/:name/boot-device',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Set the boot device: for the next boot only, or persistent; UEFI or BIOS',
+        tags: ['power'],
+        params: NameParams,
+        body: Type.Object({ device: Device, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: BootView, ...errors },
+      },
+    },
+    async (request) =>
+      control.setBootDevice(
+        request.params.name,
+        request.body.device,
+        { persistent: request.body.persistent === true, uefi: request.body.uefi === true },
+        who(request),
+      ),
+  );
 
-  app.delete('/machines/:name/lock', { preHandler: admin, schema: { summary: 'Break a lock left by a crashed process', tags: ['power'], params: NameParams, response: { 200: Type.Object({ name: Type.String(), released: Type.Union([Type.String(), Type.Null()]) }), ...errors } } },
+  app.get(
+    '/machines/:name/events',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'Power changes, maintenance and controller failures, newest first',
+        tags: ['power'],
+        params: NameParams,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }),
+        response: { 200: Type.Array(Event), ...errors },
+      },
+    },
+    async (request) => (await control.events(request.params.name, request.query.limit ?? 100)).map(({ machine_id: _m, ...e }) => e),
+  );
+
+  app.delete(
+    '/machines/:name/lock',
+    {
+      preHandler: admin,
+      schema: {
+        summary: 'Break a lock left by a crashed process',
+        tags: ['power'],
+        params: NameParams,
+        response: { 200: Type.Object({ name: Type.String(), released: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+      },
+    },
     async (request) => {
       const machine = await ctx.services.machines.find(request.params.name);
       return { name: machine.name, released: await control.locks.breakLock(machine) };
-    });
+    },
+  );
 }

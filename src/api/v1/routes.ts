@@ -26,20 +26,48 @@ const MachineSummary = Type.Object({
 });
 
 const Run = Type.Object({
-  id: Type.Integer(), machine_id: Type.Integer(), test: Type.String(), state: Type.String(),
-  requested_at: Type.String(), sent_at: Type.Union([Type.String(), Type.Null()]), finished_at: Type.Union([Type.String(), Type.Null()]),
-  infos: Type.Integer(), warnings: Type.Integer(), errors: Type.Integer(),
-  version: Type.Union([Type.String(), Type.Null()]), upload_bytes: Type.Union([Type.Number(), Type.Null()]), error_reason: Type.Union([Type.String(), Type.Null()]),
+  id: Type.Integer(),
+  machine_id: Type.Integer(),
+  test: Type.String(),
+  state: Type.String(),
+  requested_at: Type.String(),
+  sent_at: Type.Union([Type.String(), Type.Null()]),
+  finished_at: Type.Union([Type.String(), Type.Null()]),
+  infos: Type.Integer(),
+  warnings: Type.Integer(),
+  errors: Type.Integer(),
+  version: Type.Union([Type.String(), Type.Null()]),
+  upload_bytes: Type.Union([Type.Number(), Type.Null()]),
+  error_reason: Type.Union([Type.String(), Type.Null()]),
 });
 
-const BootLogEntry = Type.Object({ id: Type.Integer(), at: Type.String(), kind: Type.String(), profile: Type.String(), reason: Type.String(), loader: Type.Union([Type.String(), Type.Null()]), arch: Type.Union([Type.String(), Type.Null()]), address: Type.Union([Type.String(), Type.Null()]) });
+const BootLogEntry = Type.Object({
+  id: Type.Integer(),
+  at: Type.String(),
+  kind: Type.String(),
+  profile: Type.String(),
+  reason: Type.String(),
+  loader: Type.Union([Type.String(), Type.Null()]),
+  arch: Type.Union([Type.String(), Type.Null()]),
+  address: Type.Union([Type.String(), Type.Null()]),
+});
 
 const DiscoveredMachine = Type.Object({
-  mac: Type.String(), arch: Type.Union([Type.String(), Type.Null()]), loader: Type.Union([Type.String(), Type.Null()]), address: Type.Union([Type.String(), Type.Null()]),
-  first_seen: Type.String(), last_seen: Type.String(), boots: Type.Integer(),
+  mac: Type.String(),
+  arch: Type.Union([Type.String(), Type.Null()]),
+  loader: Type.Union([Type.String(), Type.Null()]),
+  address: Type.Union([Type.String(), Type.Null()]),
+  first_seen: Type.String(),
+  last_seen: Type.String(),
+  boots: Type.Integer(),
 });
 
-const SyncReport = Type.Object({ added: Type.Array(Type.String()), kept: Type.Array(Type.String()), removed: Type.Array(Type.String()), problems: Type.Array(Type.String()) });
+const SyncReport = Type.Object({
+  added: Type.Array(Type.String()),
+  kept: Type.Array(Type.String()),
+  removed: Type.Array(Type.String()),
+  problems: Type.Array(Type.String()),
+});
 
 const errors = { 400: Error, 401: Error, 403: Error, 404: Error, 409: Error };
 
@@ -52,110 +80,291 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.addSchema(Error);
   await machineControlRoutes(scope, ctx);
 
-  app.get('/health', { schema: { summary: 'Liveness: answers when the server and its database do', tags: ['server'], security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => {
-    await profiles.available();
-    return { status: 'ok' as const };
-  });
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Liveness: answers when the server and its database do',
+        tags: ['server'],
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => {
+      await profiles.available();
+      return { status: 'ok' as const };
+    },
+  );
 
-  app.get('/machines', { preHandler: viewer, schema: { summary: 'Every machine, with MACs, next boot and last boot', tags: ['machines'], response: { 200: Type.Array(MachineSummary), ...errors } } },
-    async () => machines.list());
+  app.get(
+    '/machines',
+    {
+      preHandler: viewer,
+      schema: { summary: 'Every machine, with MACs, next boot and last boot', tags: ['machines'], response: { 200: Type.Array(MachineSummary), ...errors } },
+    },
+    async () => machines.list(),
+  );
 
-  app.post('/machines', {
-    preHandler: operator,
-    schema: { summary: 'Enroll a machine (or add MACs to one): pxemngr addsystem', tags: ['machines'],
-      body: Type.Object({ name: Type.String(), macs: Type.Array(Type.String(), { minItems: 1 }) }),
-      response: { 201: Type.Object({ name: Type.String(), created: Type.Boolean(), added: Type.Array(Type.String()) }), ...errors } },
-  }, async (request, reply) => {
-    const result = await machines.add(request.body.name, request.body.macs);
-    return reply.status(201).send({ name: result.machine.name, created: result.created, added: result.added });
-  });
+  app.post(
+    '/machines',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Enroll a machine (or add MACs to one): pxemngr addsystem',
+        tags: ['machines'],
+        body: Type.Object({ name: Type.String(), macs: Type.Array(Type.String(), { minItems: 1 }) }),
+        response: { 201: Type.Object({ name: Type.String(), created: Type.Boolean(), added: Type.Array(Type.String()) }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await machines.add(request.body.name, request.body.macs);
+      return reply.status(201).send({ name: result.machine.name, created: result.created, added: result.added });
+    },
+  );
 
-  app.get('/machines/:name', { preHandler: viewer, schema: { summary: 'One machine', tags: ['machines'], params: NameParams, response: { 200: Type.Intersect([MachineSummary, Type.Object({ bootLog: Type.Array(BootLogEntry) })]), ...errors } } },
+  app.get(
+    '/machines/:name',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'One machine',
+        tags: ['machines'],
+        params: NameParams,
+        response: { 200: Type.Intersect([MachineSummary, Type.Object({ bootLog: Type.Array(BootLogEntry) })]), ...errors },
+      },
+    },
     async (request) => {
       const machine = await machines.find(request.params.name);
       const [summary] = await machines.list(machine.id);
       return { ...summary!, bootLog: await machines.bootLog(machine.id, 50) };
-    });
+    },
+  );
 
-  app.delete('/machines/:name', { preHandler: operator, schema: { summary: 'Delete a machine: pxemngr delsystem', tags: ['machines'], params: NameParams, response: { 204: Type.Null(), ...errors } } },
+  app.delete(
+    '/machines/:name',
+    {
+      preHandler: operator,
+      schema: { summary: 'Delete a machine: pxemngr delsystem', tags: ['machines'], params: NameParams, response: { 204: Type.Null(), ...errors } },
+    },
     async (request, reply) => {
       const machine = await machines.find(request.params.name);
       await machines.remove(machine.name);
       return reply.status(204).send(null);
-    });
+    },
+  );
 
-  app.get('/discovered', { preHandler: viewer, schema: { summary: 'Machines seen booting that anvil does not know, newest first; enroll one with POST /machines', tags: ['machines'], response: { 200: Type.Array(DiscoveredMachine), ...errors } } },
-    async () => machines.discovered());
+  app.get(
+    '/discovered',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'Machines seen booting that anvil does not know, newest first; enroll one with POST /machines',
+        tags: ['machines'],
+        response: { 200: Type.Array(DiscoveredMachine), ...errors },
+      },
+    },
+    async () => machines.discovered(),
+  );
 
-  app.delete('/discovered/:mac', { preHandler: operator, schema: { summary: 'Forget a discovered machine (it comes back if it boots again)', tags: ['machines'], params: Type.Object({ mac: Type.String() }), response: { 204: Type.Null(), ...errors } } },
+  app.delete(
+    '/discovered/:mac',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Forget a discovered machine (it comes back if it boots again)',
+        tags: ['machines'],
+        params: Type.Object({ mac: Type.String() }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
     async (request, reply) => {
-      if (!(await machines.forgetDiscovered(request.params.mac))) throw notFound('UNKNOWN_DISCOVERED', `MAC ${request.params.mac} is not among the discovered machines (GET /api/v1/discovered lists them)`);
+      if (!(await machines.forgetDiscovered(request.params.mac)))
+        throw notFound('UNKNOWN_DISCOVERED', `MAC ${request.params.mac} is not among the discovered machines (GET /api/v1/discovered lists them)`);
       return reply.status(204).send(null);
-    });
+    },
+  );
 
-  app.put('/machines/:name/next-boot', {
-    preHandler: operator,
-    schema: { summary: "Set the profile a machine boots next ('default': unknown machines): pxemngr nextboot", tags: ['boot'], params: NameParams,
-      body: Type.Object({ profile: Type.String(), once: Type.Optional(Type.Boolean({ description: 'boot it once, then local' })) }),
-      response: { 200: Type.Object({ name: Type.String(), profile: Type.String(), once: Type.Boolean() }), ...errors } },
-  }, async (request) => {
-    await machines.setNextBoot(request.params.name, request.body.profile, { once: request.body.once === true, reason: `operator (${request.caller?.name ?? 'api'})` });
-    return { name: request.params.name, profile: request.body.profile, once: request.body.once === true };
-  });
+  app.put(
+    '/machines/:name/next-boot',
+    {
+      preHandler: operator,
+      schema: {
+        summary: "Set the profile a machine boots next ('default': unknown machines): pxemngr nextboot",
+        tags: ['boot'],
+        params: NameParams,
+        body: Type.Object({ profile: Type.String(), once: Type.Optional(Type.Boolean({ description: 'boot it once, then local' })) }),
+        response: { 200: Type.Object({ name: Type.String(), profile: Type.String(), once: Type.Boolean() }), ...errors },
+      },
+    },
+    async (request) => {
+      await machines.setNextBoot(request.params.name, request.body.profile, {
+        once: request.body.once === true,
+        reason: `operator (${request.caller?.name ?? 'api'})`,
+      });
+      return { name: request.params.name, profile: request.body.profile, once: request.body.once === true };
+    },
+  );
 
-  app.get('/machines/:name/boot-log', { preHandler: viewer, schema: { summary: 'Next-boot changes and boots served, newest first', tags: ['boot'], params: NameParams, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }), response: { 200: Type.Array(BootLogEntry), ...errors } } },
-    async (request) => machines.bootLog((await machines.find(request.params.name)).id, request.query.limit ?? 100));
+  app.get(
+    '/machines/:name/boot-log',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'Next-boot changes and boots served, newest first',
+        tags: ['boot'],
+        params: NameParams,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }),
+        response: { 200: Type.Array(BootLogEntry), ...errors },
+      },
+    },
+    async (request) => machines.bootLog((await machines.find(request.params.name)).id, request.query.limit ?? 100),
+  );
 
-  app.get('/machines/:name/runs', { preHandler: viewer, schema: { summary: 'Test runs of a machine, newest first: pxemngr dpytest', tags: ['tests'], params: NameParams, response: { 200: Type.Array(Run), ...errors } } },
-    async (request) => testing.runsOf((await machines.find(request.params.name)).id));
+  app.get(
+    '/machines/:name/runs',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'Test runs of a machine, newest first: pxemngr dpytest',
+        tags: ['tests'],
+        params: NameParams,
+        response: { 200: Type.Array(Run), ...errors },
+      },
+    },
+    async (request) => testing.runsOf((await machines.find(request.params.name)).id),
+  );
 
-  app.post('/machines/:name/runs', {
-    preHandler: operator,
-    schema: { summary: 'Queue tests for a machine: pxemngr nexttest', tags: ['tests'], params: NameParams, body: Type.Object({ tests: Type.Array(Type.String(), { minItems: 1 }) }), response: { 201: Type.Array(Run), ...errors } },
-  }, async (request, reply) => reply.status(201).send(await testing.queue(await machines.find(request.params.name), request.body.tests)));
+  app.post(
+    '/machines/:name/runs',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Queue tests for a machine: pxemngr nexttest',
+        tags: ['tests'],
+        params: NameParams,
+        body: Type.Object({ tests: Type.Array(Type.String(), { minItems: 1 }) }),
+        response: { 201: Type.Array(Run), ...errors },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await testing.queue(await machines.find(request.params.name), request.body.tests)),
+  );
 
-  app.get('/runs/:id', { preHandler: viewer, schema: { summary: 'A test run with its parsed I/W/E/V lines', tags: ['tests'], params: RunParams, response: { 200: Type.Intersect([Run, Type.Object({ machine: Type.String(), lines: Type.Array(Type.Object({ line_no: Type.Integer(), kind: Type.String(), text: Type.String() })) })]), ...errors } } },
-    async (request) => ({ ...(await testing.get(request.params.id)), lines: await testing.lines(request.params.id) }));
+  app.get(
+    '/runs/:id',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: 'A test run with its parsed I/W/E/V lines',
+        tags: ['tests'],
+        params: RunParams,
+        response: {
+          200: Type.Intersect([
+            Run,
+            Type.Object({ machine: Type.String(), lines: Type.Array(Type.Object({ line_no: Type.Integer(), kind: Type.String(), text: Type.String() })) }),
+          ]),
+          ...errors,
+        },
+      },
+    },
+    async (request) => ({ ...(await testing.get(request.params.id)), lines: await testing.lines(request.params.id) }),
+  );
 
-  app.get('/runs/:id/log', { preHandler: viewer, schema: { summary: 'The raw uploaded result', tags: ['tests'], params: RunParams, produces: ['text/plain'] } },
+  app.get(
+    '/runs/:id/log',
+    { preHandler: viewer, schema: { summary: 'The raw uploaded result', tags: ['tests'], params: RunParams, produces: ['text/plain'] } },
     async (request, reply) => {
       const run = await testing.get(request.params.id);
       if (!run.upload_path) throw notFound('NO_UPLOAD', `test run ${run.id} has no uploaded result (state ${run.state})`);
       return reply.type('text/plain; charset=utf-8').send(await readFile(testing.uploadPath(run.id)));
-    });
+    },
+  );
 
-  app.get('/profiles', { preHandler: viewer, schema: { summary: 'Available boot profiles', tags: ['boot'], response: { 200: Type.Array(Type.String()), ...errors } } }, async () => profiles.available());
-  app.post('/profiles/sync', { preHandler: operator, schema: { summary: 'Record the *.prof files: pxemngr syncbootnames', tags: ['boot'], response: { 200: SyncReport, ...errors } } },
+  app.get(
+    '/profiles',
+    { preHandler: viewer, schema: { summary: 'Available boot profiles', tags: ['boot'], response: { 200: Type.Array(Type.String()), ...errors } } },
+    async () => profiles.available(),
+  );
+  app.post(
+    '/profiles/sync',
+    { preHandler: operator, schema: { summary: 'Record the *.prof files: pxemngr syncbootnames', tags: ['boot'], response: { 200: SyncReport, ...errors } } },
     async () => {
       const report = await profiles.sync(clock().toISOString());
       return { ...report, problems: report.problems.map(formatProblem) };
-    });
-  app.get('/tests', { preHandler: viewer, schema: { summary: 'Available test scripts', tags: ['tests'], response: { 200: Type.Array(Type.String()), ...errors } } }, async () => testing.available());
-  app.post('/tests/sync', { preHandler: operator, schema: { summary: 'Record the *.test files: pxemngr synctestnames', tags: ['tests'], response: { 200: SyncReport, ...errors } } },
+    },
+  );
+  app.get(
+    '/tests',
+    { preHandler: viewer, schema: { summary: 'Available test scripts', tags: ['tests'], response: { 200: Type.Array(Type.String()), ...errors } } },
+    async () => testing.available(),
+  );
+  app.post(
+    '/tests/sync',
+    { preHandler: operator, schema: { summary: 'Record the *.test files: pxemngr synctestnames', tags: ['tests'], response: { 200: SyncReport, ...errors } } },
     async () => {
       const report = await testing.sync();
       return { ...report, problems: report.problems.map(formatProblem) };
-    });
+    },
+  );
 
-  app.get('/versions', { preHandler: viewer, schema: { summary: "Versions reported by machines' V: lines", tags: ['tests'], response: { 200: Type.Array(Type.Object({ machine: Type.String(), version: Type.String(), first_seen: Type.String(), last_seen: Type.String() })), ...errors } } },
-    async () => testing.versions());
+  app.get(
+    '/versions',
+    {
+      preHandler: viewer,
+      schema: {
+        summary: "Versions reported by machines' V: lines",
+        tags: ['tests'],
+        response: {
+          200: Type.Array(Type.Object({ machine: Type.String(), version: Type.String(), first_seen: Type.String(), last_seen: Type.String() })),
+          ...errors,
+        },
+      },
+    },
+    async () => testing.versions(),
+  );
 
-  const TokenOut = Type.Object({ id: Type.Integer(), name: Type.String(), role: Type.String(), created_at: Type.String(), last_used_at: Type.Union([Type.String(), Type.Null()]) });
-  app.get('/tokens', { preHandler: admin, schema: { summary: 'API tokens (never their secrets)', tags: ['tokens'], response: { 200: Type.Array(TokenOut), ...errors } } },
-    async () => (await tokens.list()).map(({ hash: _hash, ...rest }) => rest));
-  app.post('/tokens', {
-    preHandler: admin,
-    schema: { summary: 'Make a token; its secret is shown once', tags: ['tokens'], body: Type.Object({ role: Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')]), name: Type.Optional(Type.String({ maxLength: 100 })) }), response: { 201: Type.Intersect([TokenOut, Type.Object({ token: Type.String() })]), ...errors } },
-  }, async (request, reply) => {
-    const { token, record } = await tokens.create(request.body.role, request.body.name);
-    const { hash: _hash, ...rest } = record;
-    return reply.status(201).send({ ...rest, token });
+  const TokenOut = Type.Object({
+    id: Type.Integer(),
+    name: Type.String(),
+    role: Type.String(),
+    created_at: Type.String(),
+    last_used_at: Type.Union([Type.String(), Type.Null()]),
   });
-  app.delete('/tokens/:id', { preHandler: admin, schema: { summary: 'Revoke a token', tags: ['tokens'], params: Type.Object({ id: Type.Integer() }), response: { 204: Type.Null(), ...errors } } },
+  app.get(
+    '/tokens',
+    { preHandler: admin, schema: { summary: 'API tokens (never their secrets)', tags: ['tokens'], response: { 200: Type.Array(TokenOut), ...errors } } },
+    async () => (await tokens.list()).map(({ hash: _hash, ...rest }) => rest),
+  );
+  app.post(
+    '/tokens',
+    {
+      preHandler: admin,
+      schema: {
+        summary: 'Make a token; its secret is shown once',
+        tags: ['tokens'],
+        body: Type.Object({
+          role: Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')]),
+          name: Type.Optional(Type.String({ maxLength: 100 })),
+        }),
+        response: { 201: Type.Intersect([TokenOut, Type.Object({ token: Type.String() })]), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { token, record } = await tokens.create(request.body.role, request.body.name);
+      const { hash: _hash, ...rest } = record;
+      return reply.status(201).send({ ...rest, token });
+    },
+  );
+  app.delete(
+    '/tokens/:id',
+    {
+      preHandler: admin,
+      schema: { summary: 'Revoke a token', tags: ['tokens'], params: Type.Object({ id: Type.Integer() }), response: { 204: Type.Null(), ...errors } },
+    },
     async (request, reply) => {
       await tokens.revoke(request.params.id);
       return reply.status(204).send(null);
-    });
+    },
+  );
 }
 
 export type MachineSummaryType = Static<typeof MachineSummary>;

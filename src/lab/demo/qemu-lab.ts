@@ -96,7 +96,9 @@ function shellWord(word: string): string {
  */
 export function demoNetdev(url: string, mac: string): string {
   const anvil = new URL(url);
-  const relay = [process.execPath, '--disable-warning=ExperimentalWarning', RELAY, anvil.hostname.replace(/^\[|\]$/g, ''), anvil.port || '80'].map(shellWord).join(' ');
+  const relay = [process.execPath, '--disable-warning=ExperimentalWarning', RELAY, anvil.hostname.replace(/^\[|\]$/g, ''), anvil.port || '80']
+    .map(shellWord)
+    .join(' ');
   return ['user', 'restrict=on', `bootfile=http://${GUEST_ANVIL}/boot/${mac}`, `guestfwd=tcp:${GUEST_ANVIL}:80-cmd:${relay}`].map(escapeOptionValue).join(',');
 }
 
@@ -116,15 +118,18 @@ async function prepareTinyLinux(services: Services): Promise<string | undefined>
   copyIfChanged(initrd, join(dir, 'initrd.gz'));
   const profile = join(services.paths.profiles, `${DEMO_VM_PROFILE}.prof`);
   if (!existsSync(profile) || readFileSync(profile, 'utf8').startsWith(PROFILE_MARK)) {
-    writeFileSync(profile, [
-      PROFILE_MARK,
-      '# (scripts/tiny-linux): it runs the machine\'s next test, prints it on the serial console and powers off.',
-      'DEFAULT tiny',
-      'LABEL tiny',
-      `  KERNEL ${DEMO_VM_PROFILE}/vmlinuz`,
-      `  APPEND initrd=${DEMO_VM_PROFILE}/initrd.gz console=ttyS0 quiet anvil.server={{ server | remove: "http://" }} anvil.mac={{ mac }} anvil.run=nexttest anvil.localboot=0`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      profile,
+      [
+        PROFILE_MARK,
+        "# (scripts/tiny-linux): it runs the machine's next test, prints it on the serial console and powers off.",
+        'DEFAULT tiny',
+        'LABEL tiny',
+        `  KERNEL ${DEMO_VM_PROFILE}/vmlinuz`,
+        `  APPEND initrd=${DEMO_VM_PROFILE}/initrd.gz console=ttyS0 quiet anvil.server={{ server | remove: "http://" }} anvil.mac={{ mac }} anvil.run=nexttest anvil.localboot=0`,
+        '',
+      ].join('\n'),
+    );
   }
   await services.profiles.sync(services.clock().toISOString());
   return DEMO_VM_PROFILE;
@@ -159,7 +164,11 @@ export async function startQemuLab(services: Services, options: QemuLabOptions):
   const defs = new Map<string, LabVmDefinition>();
   for (const m of options.machines) {
     const def = store.define({
-      name: m.name, mac: m.mac, memoryMb: DEMO_VM_MEMORY_MB, diskSize: null, netdev: demoNetdev(options.url, m.mac),
+      name: m.name,
+      mac: m.mac,
+      memoryMb: DEMO_VM_MEMORY_MB,
+      diskSize: null,
+      netdev: demoNetdev(options.url, m.mac),
       // Port 0: the BMC takes any free port; the definition is saved with the one it got.
       bmc: { kind: 'ipmi', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: 'admin', password },
     });
@@ -196,9 +205,12 @@ export async function startQemuLab(services: Services, options: QemuLabOptions):
 /** A VM's life in the demo: powered on through anvil's ipmi driver, booted, off again, and on after a pause. */
 async function life(services: Services, vm: LabVm, options: QemuLabOptions, index: number): Promise<void> {
   const { signal, log } = options;
-  const reader = new ConsoleRunReader((run) => void upload(services, vm.name, run, options).catch((error: unknown) => {
-    if (!signal.aborted) log(`${vm.name}: upload of its test output failed: ${(error as Error).message}`);
-  }));
+  const reader = new ConsoleRunReader(
+    (run) =>
+      void upload(services, vm.name, run, options).catch((error: unknown) => {
+        if (!signal.aborted) log(`${vm.name}: upload of its test output failed: ${(error as Error).message}`);
+      }),
+  );
   const console = vm.openConsole();
   console.on('data', (chunk: Buffer) => reader.push(chunk));
   signal.addEventListener('abort', () => console.destroy(), { once: true });
@@ -227,6 +239,11 @@ async function upload(services: Services, name: string, run: ConsoleRun, options
   if (run.output === '') return;
   const machine = await services.machines.find(name);
   const sent = await services.testing.latestSent(machine);
-  const response = await fetch(`${options.url}/upload/${sent.id}/`, { method: 'POST', body: resultOf(run), headers: { 'content-type': 'text/plain' }, signal: options.signal });
+  const response = await fetch(`${options.url}/upload/${sent.id}/`, {
+    method: 'POST',
+    body: resultOf(run),
+    headers: { 'content-type': 'text/plain' },
+    signal: options.signal,
+  });
   if (!response.ok) throw new Error(`${response.status} ${(await response.text()).trim()}`);
 }

@@ -14,7 +14,8 @@ export const DEMO_PROFILES: Record<string, string> = {
     '  APPEND auto=true priority=critical url={{ server }}/preseed/{{ system }}.cfg console=ttyS0',
     '',
   ].join('\n'),
-  'rescue.prof': '#!ipxe\nkernel {{ server }}/artifacts/rescue/vmlinuz console=ttyS0 rescue/enable=true\ninitrd {{ server }}/artifacts/rescue/initrd.gz\nboot\n',
+  'rescue.prof':
+    '#!ipxe\nkernel {{ server }}/artifacts/rescue/vmlinuz console=ttyS0 rescue/enable=true\ninitrd {{ server }}/artifacts/rescue/initrd.gz\nboot\n',
 };
 
 export const DEMO_TESTS: Record<string, string> = {

@@ -34,7 +34,10 @@ export interface AmtInfo {
 /** Actions after which the machine boots, so a pending boot device applies. */
 const BOOTING_ACTIONS: ReadonlySet<AmtPowerAction> = new Set(['on', 'reset', 'cycle', 'soft-reset', 'soft-cycle']);
 const SOAP_COMMANDS: Readonly<Partial<Record<AmtPowerAction, SoapRemoteCommand>>> = {
-  on: 'powerup', off: 'powerdown', reset: 'reset', cycle: 'powercycle',
+  on: 'powerup',
+  off: 'powerdown',
+  reset: 'reset',
+  cycle: 'powercycle',
 };
 
 export class AmtClient {
@@ -78,7 +81,7 @@ export class AmtClient {
   }
 
   async getPowerState(): Promise<AmtPowerState> {
-    if (await this.protocol() === 'wsman') return (await this.wsman.getPowerState()).state;
+    if ((await this.protocol()) === 'wsman') return (await this.wsman.getPowerState()).state;
     return (await this.soap.getSystemPowerState()).state;
   }
 
@@ -89,14 +92,16 @@ export class AmtClient {
    */
   async setPowerState(action: AmtPowerAction): Promise<void> {
     const device = BOOTING_ACTIONS.has(action) ? this.#nextBoot : undefined;
-    if (await this.protocol() === 'wsman') {
+    if ((await this.protocol()) === 'wsman') {
       // A boot without a device still resets the boot options, so an earlier bios or hdsafe request cannot stick.
       if (BOOTING_ACTIONS.has(action)) await this.wsman.setNextBoot(device);
       await this.wsman.requestPowerStateChange(action);
     } else {
       const command = SOAP_COMMANDS[action];
       if (command === undefined) {
-        throw new AmtUnsupportedError(`power action '${action}' needs WS-Management; AMT ${this.soap.transport.label} speaks only the legacy SOAP services (on, off, reset, cycle)`);
+        throw new AmtUnsupportedError(
+          `power action '${action}' needs WS-Management; AMT ${this.soap.transport.label} speaks only the legacy SOAP services (on, off, reset, cycle)`,
+        );
       }
       await this.soap.remoteControl(command, device);
     }
@@ -128,7 +133,13 @@ export class AmtClient {
     const power = await this.soap.getSystemPowerState();
     const capabilities = await this.soap.getRemoteControlCapabilities();
     return {
-      protocol, version, hostname, domain, capabilities, powerState: power.state, rawPowerState: power.raw,
+      protocol,
+      version,
+      hostname,
+      domain,
+      capabilities,
+      powerState: power.state,
+      rawPowerState: power.raw,
       powerStateText: SOAP_SYSTEM_POWER_STATES[power.raw & 0x0f] ?? String(power.raw),
     };
   }

@@ -46,7 +46,10 @@ test('bios sets BIOSSetup, hdsafe UseSafeMode; a normal boot with nothing to res
 
 test('an AMT without the flag asked for is AMT_UNSUPPORTED; one it is not asked for may be absent', () => {
   const { UseSafeMode: _gone, SecureErase: _old, ...older } = recentAmt();
-  assert.throws(() => bootSettingsFor(older, WSMAN_BOOT_REQUESTS.hdsafe, 'amt1'), { code: 'AMT_UNSUPPORTED', message: /AMT amt1 has no AMT_BootSettingData\.UseSafeMode/ });
+  assert.throws(() => bootSettingsFor(older, WSMAN_BOOT_REQUESTS.hdsafe, 'amt1'), {
+    code: 'AMT_UNSUPPORTED',
+    message: /AMT amt1 has no AMT_BootSettingData\.UseSafeMode/,
+  });
   const pxe = bootSettingsFor(older, WSMAN_BOOT_REQUESTS.pxe, 'amt1').properties;
   assert.equal(pxe['UseSafeMode'], undefined, 'never adds a property the AMT did not report');
   assert.equal(pxe['SecureErase'], undefined);

@@ -11,8 +11,15 @@ import type { CimInstance } from './wsman-codec.ts';
  * BootSettingDataRequest has none of them, and MeshCommander deletes them before its Put.
  */
 export const BOOT_SETTING_NOT_WRITABLE: ReadonlySet<string> = new Set([
-  'OptionsCleared', 'BIOSLastStatus', 'BootguardStatus', 'WinREBootEnabled', 'UEFILocalPBABootEnabled',
-  'UEFIHTTPSBootEnabled', 'SecureBootControlEnabled', 'RPEEnabled', 'RSEPassword',
+  'OptionsCleared',
+  'BIOSLastStatus',
+  'BootguardStatus',
+  'WinREBootEnabled',
+  'UEFILocalPBABootEnabled',
+  'UEFIHTTPSBootEnabled',
+  'SecureBootControlEnabled',
+  'RPEEnabled',
+  'RSEPassword',
 ]);
 
 /**
@@ -23,7 +30,12 @@ export const BOOT_SETTING_NOT_WRITABLE: ReadonlySet<string> = new Set([
  * Locks, SOL, verbosity and password bypass are the operator's choices and are kept.
  */
 const RESET_EACH_BOOT: Readonly<Record<string, string>> = {
-  BIOSPause: 'false', ReflashBIOS: 'false', ConfigurationDataReset: 'false', SecureErase: 'false', UseIDER: 'false', BootMediaIndex: '0',
+  BIOSPause: 'false',
+  ReflashBIOS: 'false',
+  ConfigurationDataReset: 'false',
+  SecureErase: 'false',
+  UseIDER: 'false',
+  BootMediaIndex: '0',
 };
 
 export interface BootSettingsUpdate {
@@ -43,8 +55,14 @@ export function bootSettingsFor(current: CimInstance, request: WsmanBootRequest,
     BIOSSetup: String(request.biosSetup),
     UseSafeMode: String(request.useSafeMode),
   };
-  for (const [flag, on] of [['BIOSSetup', request.biosSetup], ['UseSafeMode', request.useSafeMode]] as const) {
-    if (on && current[flag] === undefined) throw new AmtUnsupportedError(`AMT ${host} has no AMT_BootSettingData.${flag}, so it cannot boot ${flag === 'BIOSSetup' ? 'into BIOS setup' : 'the hard drive in safe mode'}`);
+  for (const [flag, on] of [
+    ['BIOSSetup', request.biosSetup],
+    ['UseSafeMode', request.useSafeMode],
+  ] as const) {
+    if (on && current[flag] === undefined)
+      throw new AmtUnsupportedError(
+        `AMT ${host} has no AMT_BootSettingData.${flag}, so it cannot boot ${flag === 'BIOSSetup' ? 'into BIOS setup' : 'the hard drive in safe mode'}`,
+      );
   }
   const properties: Record<string, string | readonly string[]> = {};
   let changed = false;

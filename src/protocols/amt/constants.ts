@@ -131,19 +131,32 @@ export const WSMAN_POWER_ACTION: Readonly<Record<AmtPowerAction, number>> = {
 
 /** Whether sending an action twice does the same as once: retries after an unanswered request need it. */
 export const POWER_ACTION_IDEMPOTENT: Readonly<Record<AmtPowerAction, boolean>> = {
-  on: true, off: true, 'soft-off': true, sleep: true, hibernate: true,
-  reset: false, cycle: false, 'soft-reset': false, 'soft-cycle': false, nmi: false,
+  on: true,
+  off: true,
+  'soft-off': true,
+  sleep: true,
+  hibernate: true,
+  reset: false,
+  cycle: false,
+  'soft-reset': false,
+  'soft-cycle': false,
+  nmi: false,
 };
 
 export function powerStateFromCim(value: number): AmtPowerState {
   switch (value) {
-    case CIM_POWER_STATE.on: return 'on';
+    case CIM_POWER_STATE.on:
+      return 'on';
     case CIM_POWER_STATE.sleepLight:
-    case CIM_POWER_STATE.sleepDeep: return 'sleep';
-    case CIM_POWER_STATE.hibernate: return 'hibernate';
+    case CIM_POWER_STATE.sleepDeep:
+      return 'sleep';
+    case CIM_POWER_STATE.hibernate:
+      return 'hibernate';
     case CIM_POWER_STATE.offHard:
-    case CIM_POWER_STATE.offSoft: return 'off';
-    default: return 'unknown';
+    case CIM_POWER_STATE.offSoft:
+      return 'off';
+    default:
+      return 'unknown';
   }
 }
 
@@ -186,7 +199,12 @@ export const WSMAN_BOOT_REQUESTS: Readonly<Record<AmtBootDevice, WsmanBootReques
  * deployment issue 466).
  */
 export const WSMAN_BOOT_CAPABILITIES: Readonly<Record<AmtBootDevice, string>> = {
-  pxe: 'ForcePXEBoot', hd: 'ForceHardDriveBoot', hdsafe: 'ForceHardDriveSafeModeBoot', cd: 'ForceCDorDVDBoot', diag: 'ForceDiagnosticBoot', bios: 'BIOSSetup',
+  pxe: 'ForcePXEBoot',
+  hd: 'ForceHardDriveBoot',
+  hdsafe: 'ForceHardDriveSafeModeBoot',
+  cd: 'ForceCDorDVDBoot',
+  diag: 'ForceDiagnosticBoot',
+  bios: 'BIOSSetup',
 };
 /** CIM_BootService.SetBootConfigRole Role: 1 = IsNext, i.e. used on the next boot only (DSP1012 §7.4). */
 export const BOOT_ROLE_IS_NEXT = 1;
@@ -198,7 +216,13 @@ export type SoapRemoteCommand = keyof typeof SOAP_REMOTE_COMMAND;
 export const INTEL_IANA_OEM_NUMBER = 343;
 /** SpecialCommand values (amttool %rccs and %rccs_oem); bios is OEM 0xC1 with OEMparameters 1. */
 export const SOAP_SPECIAL_COMMAND: Readonly<Record<AmtBootDevice | 'nop', number>> = {
-  nop: 0, pxe: 1, hd: 2, hdsafe: 3, diag: 4, cd: 5, bios: 0xc1,
+  nop: 0,
+  pxe: 1,
+  hd: 2,
+  hdsafe: 3,
+  diag: 4,
+  cd: 5,
+  bios: 0xc1,
 };
 export const SOAP_OEM_PARAMETERS_BIOS = 1;
 
@@ -229,16 +253,46 @@ export const PT_STATUS = {
 
 /** Text for a PT_STATUS code, as amttool prints it after "pt_status: ". */
 export const PT_STATUS_TEXT: Readonly<Record<number, string>> = {
-  0x0: 'success', 0x1: 'internal error', 0x3: 'invalid pt_mode', 0xc: 'invalid name', 0xf: 'invalid byte_count',
-  0x10: 'not permitted', 0x17: 'max limit_reached', 0x18: 'invalid auth_type', 0x1a: 'invalid dhcp_mode',
-  0x1b: 'invalid ip_address', 0x1c: 'invalid domain_name', 0x20: 'invalid provisioning_state', 0x22: 'invalid time',
-  0x23: 'invalid index', 0x24: 'invalid parameter', 0x25: 'invalid netmask', 0x26: 'flash write_limit_exceeded',
-  0x800: 'network if_error_base', 0x801: 'unsupported oem_number', 0x802: 'unsupported boot_option',
-  0x803: 'invalid command', 0x804: 'invalid special_command', 0x805: 'invalid handle', 0x806: 'invalid password',
-  0x807: 'invalid realm', 0x808: 'storage acl_entry_in_use', 0x809: 'data missing', 0x80a: 'duplicate',
-  0x80b: 'eventlog frozen', 0x80c: 'pki missing_keys', 0x80d: 'pki generating_keys', 0x80e: 'invalid key',
-  0x80f: 'invalid cert', 0x810: 'cert key_not_match', 0x811: 'max kerb_domain_reached', 0x812: 'unsupported',
-  0x813: 'invalid priority', 0x814: 'not found', 0x815: 'invalid credentials', 0x816: 'invalid passphrase',
+  0x0: 'success',
+  0x1: 'internal error',
+  0x3: 'invalid pt_mode',
+  0xc: 'invalid name',
+  0xf: 'invalid byte_count',
+  0x10: 'not permitted',
+  0x17: 'max limit_reached',
+  0x18: 'invalid auth_type',
+  0x1a: 'invalid dhcp_mode',
+  0x1b: 'invalid ip_address',
+  0x1c: 'invalid domain_name',
+  0x20: 'invalid provisioning_state',
+  0x22: 'invalid time',
+  0x23: 'invalid index',
+  0x24: 'invalid parameter',
+  0x25: 'invalid netmask',
+  0x26: 'flash write_limit_exceeded',
+  0x800: 'network if_error_base',
+  0x801: 'unsupported oem_number',
+  0x802: 'unsupported boot_option',
+  0x803: 'invalid command',
+  0x804: 'invalid special_command',
+  0x805: 'invalid handle',
+  0x806: 'invalid password',
+  0x807: 'invalid realm',
+  0x808: 'storage acl_entry_in_use',
+  0x809: 'data missing',
+  0x80a: 'duplicate',
+  0x80b: 'eventlog frozen',
+  0x80c: 'pki missing_keys',
+  0x80d: 'pki generating_keys',
+  0x80e: 'invalid key',
+  0x80f: 'invalid cert',
+  0x810: 'cert key_not_match',
+  0x811: 'max kerb_domain_reached',
+  0x812: 'unsupported',
+  0x813: 'invalid priority',
+  0x814: 'not found',
+  0x815: 'invalid credentials',
+  0x816: 'invalid passphrase',
   0x818: 'no association',
 };
 

@@ -85,8 +85,15 @@ export function parseChallenge(header: string | undefined): DigestChallenge | un
 
 /** The response hash (RFC 7616 §3.4.1; MD5 only, as AMT offers). */
 export function digestResponse(input: {
-  username: string; password: string; realm: string; method: string; uri: string;
-  nonce: string; qop: string | undefined; nc: string | undefined; cnonce: string | undefined;
+  username: string;
+  password: string;
+  realm: string;
+  method: string;
+  uri: string;
+  nonce: string;
+  qop: string | undefined;
+  nc: string | undefined;
+  cnonce: string | undefined;
 }): string {
   const ha1 = md5(`${input.username}:${input.realm}:${input.password}`);
   const ha2 = md5(`${input.method}:${input.uri}`);
@@ -108,16 +115,28 @@ const quote = (value: string): string => `"${value.replace(/\\/g, '\\\\').replac
 
 /** The Authorization header value answering `challenge` for one request. */
 export function buildAuthorization(input: {
-  challenge: DigestChallenge; username: string; password: string;
-  method: string; uri: string; nonceCount: number; cnonce: string;
+  challenge: DigestChallenge;
+  username: string;
+  password: string;
+  method: string;
+  uri: string;
+  nonceCount: number;
+  cnonce: string;
 }): string {
   const { challenge } = input;
   const qop = offersQopAuth(challenge) ? 'auth' : undefined;
   const nc = qop ? formatNonceCount(input.nonceCount) : undefined;
   const cnonce = qop ? input.cnonce : undefined;
   const response = digestResponse({
-    username: input.username, password: input.password, realm: challenge.realm, method: input.method,
-    uri: input.uri, nonce: challenge.nonce, qop, nc, cnonce,
+    username: input.username,
+    password: input.password,
+    realm: challenge.realm,
+    method: input.method,
+    uri: input.uri,
+    nonce: challenge.nonce,
+    qop,
+    nc,
+    cnonce,
   });
   const parts = [
     `username=${quote(input.username)}`,
@@ -153,8 +172,16 @@ export function parseAuthorization(header: string | undefined): DigestCredential
   const response = p.get('response');
   if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return undefined;
   return {
-    username, realm, nonce, uri, response,
-    qop: p.get('qop'), nc: p.get('nc'), cnonce: p.get('cnonce'), opaque: p.get('opaque'), algorithm: p.get('algorithm'),
+    username,
+    realm,
+    nonce,
+    uri,
+    response,
+    qop: p.get('qop'),
+    nc: p.get('nc'),
+    cnonce: p.get('cnonce'),
+    opaque: p.get('opaque'),
+    algorithm: p.get('algorithm'),
   };
 }
 
@@ -163,8 +190,15 @@ export function verifyAuthorization(credentials: DigestCredentials, password: st
   if (credentials.algorithm !== undefined && credentials.algorithm.toUpperCase() !== 'MD5') return false;
   if (credentials.qop !== undefined && (credentials.qop !== 'auth' || !credentials.nc || credentials.cnonce === undefined)) return false;
   const expected = digestResponse({
-    username: credentials.username, password, realm: credentials.realm, method, uri: credentials.uri,
-    nonce: credentials.nonce, qop: credentials.qop, nc: credentials.nc, cnonce: credentials.cnonce,
+    username: credentials.username,
+    password,
+    realm: credentials.realm,
+    method,
+    uri: credentials.uri,
+    nonce: credentials.nonce,
+    qop: credentials.qop,
+    nc: credentials.nc,
+    cnonce: credentials.cnonce,
   });
   const got = Buffer.from(credentials.response.toLowerCase(), 'utf8');
   const want = Buffer.from(expected, 'utf8');

@@ -27,7 +27,10 @@ export class AmtAuthError extends AmtError {
   readonly host: string;
   readonly user: string;
   constructor(host: string, user: string) {
-    super(AMT_ERROR_CODES.auth, `AMT ${host} rejected the credentials of user '${user}' (HTTP 401 after digest authentication); check the user name and AMT password`);
+    super(
+      AMT_ERROR_CODES.auth,
+      `AMT ${host} rejected the credentials of user '${user}' (HTTP 401 after digest authentication); check the user name and AMT password`,
+    );
     this.host = host;
     this.user = user;
   }
@@ -39,7 +42,11 @@ export class AmtConnectError extends AmtError {
   readonly attempts: number;
   constructor(host: string, attempts: number, cause: unknown) {
     const reason = (cause as { code?: string; message?: string })?.code ?? (cause as Error)?.message ?? 'unknown error';
-    super(AMT_ERROR_CODES.connect, `cannot reach AMT ${host} after ${attempts} attempt(s) (${reason}); check the address and port, that AMT is provisioned and the machine is plugged in`, { cause });
+    super(
+      AMT_ERROR_CODES.connect,
+      `cannot reach AMT ${host} after ${attempts} attempt(s) (${reason}); check the address and port, that AMT is provisioned and the machine is plugged in`,
+      { cause },
+    );
     this.attempts = attempts;
   }
 }
@@ -68,11 +75,9 @@ export class AmtFailure extends AmtError {
   /** The SOAP fault subcode (e.g. wsman:AccessDenied), when it was a fault. */
   readonly faultCode: string | undefined;
   constructor(host: string, what: string, detail: { returnValue?: number; faultCode?: string; reason?: string }) {
-    const parts = [
-      detail.returnValue !== undefined ? `ReturnValue ${detail.returnValue}` : undefined,
-      detail.faultCode,
-      detail.reason,
-    ].filter((p) => p !== undefined && p !== '');
+    const parts = [detail.returnValue !== undefined ? `ReturnValue ${detail.returnValue}` : undefined, detail.faultCode, detail.reason].filter(
+      (p) => p !== undefined && p !== '',
+    );
     super(AMT_ERROR_CODES.failure, `AMT ${host} refused ${what}: ${parts.join(', ') || 'no reason given'}`);
     this.returnValue = detail.returnValue;
     this.faultCode = detail.faultCode;

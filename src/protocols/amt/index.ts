@@ -8,12 +8,29 @@ export type { RemoteControlCapabilities } from './soap-client.ts';
 export { DigestTransport } from './transport.ts';
 export type { AmtEndpoint, TransportOptions } from './transport.ts';
 export {
-  AMT_DEFAULTS, AMT_DEFAULT_USER, AMT_HTTPS_PORT, AMT_HTTP_PORT, BOOT_DEVICES, SOAP_SYSTEM_POWER_STATES, WSMAN_BOOT_SOURCES,
-  WSMAN_POWER_ACTION, powerStateFromCim, powerStateFromSoap, ptStatusMessage,
+  AMT_DEFAULTS,
+  AMT_DEFAULT_USER,
+  AMT_HTTPS_PORT,
+  AMT_HTTP_PORT,
+  BOOT_DEVICES,
+  SOAP_SYSTEM_POWER_STATES,
+  WSMAN_BOOT_SOURCES,
+  WSMAN_POWER_ACTION,
+  powerStateFromCim,
+  powerStateFromSoap,
+  ptStatusMessage,
 } from './constants.ts';
 export type { AmtBootDevice, AmtPowerAction, AmtPowerState } from './constants.ts';
 export {
-  AMT_ERROR_CODES, AmtAuthError, AmtConnectError, AmtError, AmtFailure, AmtProtocolError, AmtTimeoutError, AmtTlsError, AmtUnsupportedError,
+  AMT_ERROR_CODES,
+  AmtAuthError,
+  AmtConnectError,
+  AmtError,
+  AmtFailure,
+  AmtProtocolError,
+  AmtTimeoutError,
+  AmtTlsError,
+  AmtUnsupportedError,
 } from './errors.ts';
 export type { AmtErrorCode } from './errors.ts';
 export { AmtEmulator, EMULATOR_DEFAULTS } from './emulator/server.ts';

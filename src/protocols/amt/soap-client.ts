@@ -1,8 +1,14 @@
 // A client of the legacy AMT SOAP services (AMT 1.0-8.x), speaking what amttool speaks:
 // RemoteControlService, SecurityAdministrationService, NetworkAdministrationService.
 import {
-  INTEL_IANA_OEM_NUMBER, PT_STATUS, SOAP_OEM_PARAMETERS_BIOS, SOAP_REMOTE_COMMAND, SOAP_SERVICES, SOAP_SPECIAL_COMMAND,
-  powerStateFromSoap, ptStatusMessage,
+  INTEL_IANA_OEM_NUMBER,
+  PT_STATUS,
+  SOAP_OEM_PARAMETERS_BIOS,
+  SOAP_REMOTE_COMMAND,
+  SOAP_SERVICES,
+  SOAP_SPECIAL_COMMAND,
+  powerStateFromSoap,
+  ptStatusMessage,
 } from './constants.ts';
 import type { AmtBootDevice, AmtPowerState, SoapRemoteCommand, SoapService } from './constants.ts';
 import { AmtFailure, AmtProtocolError, AmtUnsupportedError } from './errors.ts';
@@ -34,16 +40,28 @@ export class SoapClient {
    * Calls `method` and returns its outputs in order; the first is the PT_STATUS, which must be 0
    * (for RemoteControl the caller decides, see remoteControl).
    */
-  async call(service: SoapService, method: string, params: SoapFields, idempotent: boolean): Promise<{ status: number; outputs: Record<string, string>; order: readonly string[] }> {
+  async call(
+    service: SoapService,
+    method: string,
+    params: SoapFields,
+    idempotent: boolean,
+  ): Promise<{ status: number; outputs: Record<string, string>; order: readonly string[] }> {
     const answer = await this.transport.post(`/${service}`, buildSoapRequest(service, method, params), {
-      contentType: SOAP_CONTENT_TYPE, soapAction: soapAction(service, method), idempotent,
+      contentType: SOAP_CONTENT_TYPE,
+      soapAction: soapAction(service, method),
+      idempotent,
     });
-    if (answer.status === 404) throw new AmtUnsupportedError(`AMT ${this.transport.label} has no ${service} (HTTP 404); AMT 9 and later have only WS-Management`);
+    if (answer.status === 404)
+      throw new AmtUnsupportedError(`AMT ${this.transport.label} has no ${service} (HTTP 404); AMT 9 and later have only WS-Management`);
     let parsed;
     try {
       parsed = parseSoapResponse(answer.body);
     } catch (error) {
-      throw new AmtProtocolError(`AMT ${this.transport.label} answered ${method} with HTTP ${answer.status} and no valid SOAP: ${(error as Error).message}`, answer.status, { cause: error });
+      throw new AmtProtocolError(
+        `AMT ${this.transport.label} answered ${method} with HTTP ${answer.status} and no valid SOAP: ${(error as Error).message}`,
+        answer.status,
+        { cause: error },
+      );
     }
     if (parsed.kind === 'fault') throw new AmtFailure(this.transport.label, method, { faultCode: parsed.faultcode, reason: parsed.faultstring });
     const first = parsed.order[0];
@@ -80,11 +98,14 @@ export class SoapClient {
 
   async getRemoteControlCapabilities(): Promise<RemoteControlCapabilities> {
     const { status, outputs } = await this.call(SOAP_SERVICES.remoteControl, 'GetRemoteControlCapabilities', [], true);
-    if (status !== PT_STATUS.success) throw new AmtFailure(this.transport.label, 'GetRemoteControlCapabilities', { returnValue: status, reason: ptStatusMessage(status) });
+    if (status !== PT_STATUS.success)
+      throw new AmtFailure(this.transport.label, 'GetRemoteControlCapabilities', { returnValue: status, reason: ptStatusMessage(status) });
     const n = (name: string): number => Number.parseInt(outputs[name] ?? '0', 10) || 0;
     return {
-      ianaOemNumber: n('IanaOemNumber'), oemDefinedCapabilities: n('OemDefinedCapabilities'),
-      specialCommandsSupported: n('SpecialCommandsSupported'), systemCapabilitiesSupported: n('SystemCapabilitiesSupported'),
+      ianaOemNumber: n('IanaOemNumber'),
+      oemDefinedCapabilities: n('OemDefinedCapabilities'),
+      specialCommandsSupported: n('SpecialCommandsSupported'),
+      systemCapabilitiesSupported: n('SystemCapabilitiesSupported'),
       systemFirmwareCapabilities: n('SystemFirmwareCapabilities'),
     };
   }
@@ -94,7 +115,10 @@ export class SoapClient {
    * amttool builds it. Resolves to the PT_STATUS; throws AmtFailure when it is not 0.
    */
   async remoteControl(command: SoapRemoteCommand, bootDevice?: AmtBootDevice): Promise<number> {
-    const params: Array<readonly [string, number]> = [['Command', SOAP_REMOTE_COMMAND[command]], ['IanaOemNumber', INTEL_IANA_OEM_NUMBER]];
+    const params: Array<readonly [string, number]> = [
+      ['Command', SOAP_REMOTE_COMMAND[command]],
+      ['IanaOemNumber', INTEL_IANA_OEM_NUMBER],
+    ];
     if (bootDevice !== undefined) {
       params.push(['SpecialCommand', SOAP_SPECIAL_COMMAND[bootDevice]]);
       if (bootDevice === 'bios') params.push(['OEMparameters', SOAP_OEM_PARAMETERS_BIOS]);
@@ -102,7 +126,8 @@ export class SoapClient {
     // powerup and powerdown are idempotent; reset and powercycle are not resent once they may have arrived.
     const idempotent = command === 'powerup' || command === 'powerdown';
     const { status } = await this.call(SOAP_SERVICES.remoteControl, 'RemoteControl', params, idempotent);
-    if (status !== PT_STATUS.success) throw new AmtFailure(this.transport.label, `RemoteControl ${command}`, { returnValue: status, reason: ptStatusMessage(status) });
+    if (status !== PT_STATUS.success)
+      throw new AmtFailure(this.transport.label, `RemoteControl ${command}`, { returnValue: status, reason: ptStatusMessage(status) });
     return status;
   }
 }

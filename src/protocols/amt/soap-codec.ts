@@ -17,9 +17,11 @@ export function soapAction(service: SoapService, method: string): string {
 }
 
 function envelope(service: SoapService, inner: string): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>'
-    + `<SOAP-ENV:Envelope xmlns:SOAP-ENV="${NS.soap11}" xmlns:m="${SOAP_NAMESPACES[service]}">`
-    + `<SOAP-ENV:Body>${inner}</SOAP-ENV:Body></SOAP-ENV:Envelope>`;
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    `<SOAP-ENV:Envelope xmlns:SOAP-ENV="${NS.soap11}" xmlns:m="${SOAP_NAMESPACES[service]}">` +
+    `<SOAP-ENV:Body>${inner}</SOAP-ENV:Body></SOAP-ENV:Envelope>`
+  );
 }
 
 function fieldsXml(fields: SoapFields): string {

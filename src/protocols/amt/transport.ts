@@ -85,9 +85,7 @@ export class DigestTransport {
   constructor(endpoint: AmtEndpoint, options: TransportOptions = {}) {
     this.endpoint = endpoint;
     this.#options = options;
-    this.#agent = this.scheme === 'https'
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
-      : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    this.#agent = this.scheme === 'https' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   }
 
   get scheme(): 'http' | 'https' {
@@ -159,8 +157,13 @@ export class DigestTransport {
     this.#nonceCount++;
     const cnonce = this.#options.cnonce?.() ?? randomBytes(8).toString('hex');
     return buildAuthorization({
-      challenge: this.#challenge, username: this.user, password: this.endpoint.password,
-      method: 'POST', uri: path, nonceCount: this.#nonceCount, cnonce,
+      challenge: this.#challenge,
+      username: this.user,
+      password: this.endpoint.password,
+      method: 'POST',
+      uri: path,
+      nonceCount: this.#nonceCount,
+      cnonce,
     });
   }
 
@@ -186,13 +189,21 @@ export class DigestTransport {
         else resolve(value!);
       };
       const common = {
-        host: this.endpoint.host, port: this.port, path, method: 'POST', headers, agent: this.#agent,
+        host: this.endpoint.host,
+        port: this.port,
+        path,
+        method: 'POST',
+        headers,
+        agent: this.#agent,
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
       };
       const req: ClientRequest = https
         ? httpsRequest({ ...common, rejectUnauthorized: !allowSelfSigned, ...(this.endpoint.ca ? { ca: this.endpoint.ca } : {}) })
         : httpRequest(common);
-      const connectTimer = setTimeout(() => req.destroy(new TransportFailure('AMT_CONNECT_TIMEOUT', `no connection within ${connectTimeout} ms`)), connectTimeout);
+      const connectTimer = setTimeout(
+        () => req.destroy(new TransportFailure('AMT_CONNECT_TIMEOUT', `no connection within ${connectTimeout} ms`)),
+        connectTimeout,
+      );
       const requestTimer = setTimeout(() => req.destroy(new TransportFailure('AMT_RESPONSE_TIMEOUT', `no answer within ${requestTimeout} ms`)), requestTimeout);
       req.on('socket', (socket) => {
         const connected = (): void => clearTimeout(connectTimer);
@@ -208,10 +219,11 @@ export class DigestTransport {
           };
           // A kept-alive socket was checked when it was made; a new one is checked once its handshake ends.
           if (verifiedSockets.has(tls)) connected();
-          else tls.once('secureConnect', () => {
-            verifiedSockets.add(tls);
-            check();
-          });
+          else
+            tls.once('secureConnect', () => {
+              verifiedSockets.add(tls);
+              check();
+            });
         } else if ((socket as { connecting?: boolean }).connecting) {
           socket.once('connect', connected);
         } else {
@@ -222,7 +234,9 @@ export class DigestTransport {
         if (error instanceof TransportFailure || error instanceof AmtTlsError) return finish(error);
         const code = error.code ?? '';
         if (code.startsWith('ERR_TLS') || /CERT|SSL|self.signed/i.test(code) || /certificate/i.test(error.message)) {
-          return finish(new AmtTlsError(this.label, `${error.message}${allowSelfSigned ? '' : '; set allowSelfSigned for an AMT with a self-signed certificate'}`, error));
+          return finish(
+            new AmtTlsError(this.label, `${error.message}${allowSelfSigned ? '' : '; set allowSelfSigned for an AMT with a self-signed certificate'}`, error),
+          );
         }
         if (error.name === 'AbortError') return finish(error);
         finish(new TransportFailure(code || 'ECONNRESET', error.message));
@@ -241,12 +255,14 @@ export class DigestTransport {
           chunks.push(chunk);
         });
         res.on('error', (error: Error & { code?: string }) => finish(new TransportFailure(error.code ?? 'ECONNRESET', error.message)));
-        res.on('end', () => finish(undefined, {
-          status: res.statusCode ?? 0,
-          contentType: String(res.headers['content-type'] ?? ''),
-          body: Buffer.concat(chunks).toString('utf8'),
-          wwwAuthenticate: res.headers['www-authenticate'],
-        }));
+        res.on('end', () =>
+          finish(undefined, {
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+            wwwAuthenticate: res.headers['www-authenticate'],
+          }),
+        );
       });
       req.end(payload);
     });

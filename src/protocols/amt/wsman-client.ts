@@ -5,16 +5,38 @@
 import { randomUUID } from 'node:crypto';
 import { bootSettingsFor } from './boot-settings.ts';
 import {
-  AMT_CLASSES, AMT_DEFAULTS, AMT_NAMES, BOOT_ROLE_IS_NEXT, CIM_CLASSES, POWER_ACTION_IDEMPOTENT, WSMAN_BOOT_CAPABILITIES, WSMAN_BOOT_REQUESTS,
-  WSMAN_NORMAL_BOOT, WSMAN_PATH, WSMAN_POWER_ACTION, cimResourceUri, powerStateFromCim,
+  AMT_CLASSES,
+  AMT_DEFAULTS,
+  AMT_NAMES,
+  BOOT_ROLE_IS_NEXT,
+  CIM_CLASSES,
+  POWER_ACTION_IDEMPOTENT,
+  WSMAN_BOOT_CAPABILITIES,
+  WSMAN_BOOT_REQUESTS,
+  WSMAN_NORMAL_BOOT,
+  WSMAN_PATH,
+  WSMAN_POWER_ACTION,
+  cimResourceUri,
+  powerStateFromCim,
 } from './constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from './constants.ts';
 import { AmtFailure, AmtProtocolError, AmtUnsupportedError } from './errors.ts';
 import { DigestTransport } from './transport.ts';
 import type { AmtEndpoint, TransportOptions } from './transport.ts';
 import {
-  buildEnumerate, buildGet, buildIdentify, buildInvoke, buildPull, buildPut, instanceXml, parseAnswer, parseEnumerationBody,
-  parseGetBody, parseIdentifyBody, parseInvokeBody, parsePutBody,
+  buildEnumerate,
+  buildGet,
+  buildIdentify,
+  buildInvoke,
+  buildPull,
+  buildPut,
+  instanceXml,
+  parseAnswer,
+  parseEnumerationBody,
+  parseGetBody,
+  parseIdentifyBody,
+  parseInvokeBody,
+  parsePutBody,
 } from './wsman-codec.ts';
 import type { CimInstance, InvokeParameter, WsmanRequest } from './wsman-codec.ts';
 import type { XmlNode } from './xml.ts';
@@ -80,7 +102,9 @@ export class WsmanClient {
     let context = first.context;
     for (let pulls = 0; context !== undefined && pulls < MAX_PULLS; pulls++) {
       const page = parseEnumerationBody(
-        await this.#exchange(buildPull(this.#request(cimClass), context, AMT_DEFAULTS.maxElements), `Pull ${cimClass}`, true), cimClass);
+        await this.#exchange(buildPull(this.#request(cimClass), context, AMT_DEFAULTS.maxElements), `Pull ${cimClass}`, true),
+        cimClass,
+      );
       items.push(...page.items);
       context = page.context;
     }
@@ -88,7 +112,13 @@ export class WsmanClient {
   }
 
   /** Calls a method and requires ReturnValue 0 (Ironic wsman_invoke); resolves to its outputs. */
-  async invoke(cimClass: CimClass, method: string, selectors: Record<string, string>, parameters: readonly InvokeParameter[], idempotent: boolean): Promise<CimInstance> {
+  async invoke(
+    cimClass: CimClass,
+    method: string,
+    selectors: Record<string, string>,
+    parameters: readonly InvokeParameter[],
+    idempotent: boolean,
+  ): Promise<CimInstance> {
     const what = `${cimClass}.${method}`;
     const body = await this.#exchange(buildInvoke(this.#request(cimClass, selectors), method, parameters), what, idempotent);
     const result = parseInvokeBody(body, method);
@@ -133,16 +163,21 @@ export class WsmanClient {
     if (!['on', 'off', 'reset', 'cycle'].includes(action)) {
       const supported = await this.getSupportedPowerStates();
       if (!supported.includes(state)) {
-        throw new AmtUnsupportedError(`AMT ${this.transport.label} does not offer power state ${state} (${action}); it supports ${supported.join(', ') || 'none'}`);
+        throw new AmtUnsupportedError(
+          `AMT ${this.transport.label} does not offer power state ${state} (${action}); it supports ${supported.join(', ') || 'none'}`,
+        );
       }
     }
-    await this.invoke(CIM_CLASSES.powerManagementService, 'RequestPowerStateChange',
+    await this.invoke(
+      CIM_CLASSES.powerManagementService,
+      'RequestPowerStateChange',
       { Name: AMT_NAMES.powerManagementService },
       [
         { name: 'PowerState', value: String(state) },
         { name: 'ManagedElement', value: { resourceUri: cimResourceUri(CIM_CLASSES.computerSystem), selectors: { Name: AMT_NAMES.managedSystem } } },
       ],
-      POWER_ACTION_IDEMPOTENT[action]);
+      POWER_ACTION_IDEMPOTENT[action],
+    );
   }
 
   /**
@@ -166,7 +201,9 @@ export class WsmanClient {
       const offered = (await this.get(AMT_CLASSES.bootCapabilities))[capability];
       // Absent means this AMT predates the property: send the request and let AMT decide.
       if (typeof offered === 'string' && offered.trim().toLowerCase() === 'false') {
-        throw new AmtUnsupportedError(`AMT ${this.transport.label} cannot boot '${device}': its BIOS does not offer it (AMT_BootCapabilities.${capability} is false)`);
+        throw new AmtUnsupportedError(
+          `AMT ${this.transport.label} cannot boot '${device}': its BIOS does not offer it (AMT_BootCapabilities.${capability} is false)`,
+        );
       }
     }
     const settings = bootSettingsFor(await this.get(AMT_CLASSES.bootSettingData), request, this.transport.label);
@@ -174,39 +211,60 @@ export class WsmanClient {
     if (settings.changed) await this.put(AMT_CLASSES.bootSettingData, settings.properties);
     if (request.source !== undefined) await this.#changeBootOrder(request.source);
     if (device === undefined) return;
-    await this.invoke(CIM_CLASSES.bootService, 'SetBootConfigRole', { Name: AMT_NAMES.bootService },
+    await this.invoke(
+      CIM_CLASSES.bootService,
+      'SetBootConfigRole',
+      { Name: AMT_NAMES.bootService },
       [
-        { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } } },
+        {
+          name: 'BootConfigSetting',
+          value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } },
+        },
         { name: 'Role', value: String(BOOT_ROLE_IS_NEXT) },
-      ], true);
+      ],
+      true,
+    );
   }
 
   /** ChangeBootOrder to one CIM_BootSourceSetting, or to none (DSP1012 §7.3.1: no Source clears the order). */
   async #changeBootOrder(source: string | undefined): Promise<void> {
-    const parameters: InvokeParameter[] = source === undefined ? []
-      : [{ name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: source } } }];
+    const parameters: InvokeParameter[] =
+      source === undefined
+        ? []
+        : [{ name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: source } } }];
     await this.invoke(CIM_CLASSES.bootConfigSetting, 'ChangeBootOrder', { InstanceID: AMT_NAMES.bootConfiguration }, parameters, true);
   }
 
   #request(cimClass: CimClass, selectors?: Record<string, string>): WsmanRequest {
     return {
-      to: this.transport.url(WSMAN_PATH), resourceUri: cimResourceUri(cimClass), messageId: this.#messageId(),
-      operationTimeout: AMT_DEFAULTS.operationTimeout, ...(selectors ? { selectors } : {}),
+      to: this.transport.url(WSMAN_PATH),
+      resourceUri: cimResourceUri(cimClass),
+      messageId: this.#messageId(),
+      operationTimeout: AMT_DEFAULTS.operationTimeout,
+      ...(selectors ? { selectors } : {}),
     };
   }
 
   /** Sends one envelope; a fault becomes AmtFailure, anything not SOAP an AmtProtocolError. */
   async #exchange(envelope: string, what: string, idempotent: boolean): Promise<XmlNode | undefined> {
     const answer = await this.transport.post(WSMAN_PATH, envelope, { contentType: WSMAN_CONTENT_TYPE, idempotent });
-    if (answer.status === 404) throw new AmtUnsupportedError(`AMT ${this.transport.label} has no WS-Management service (HTTP 404 on ${WSMAN_PATH}); it may be older than AMT 6`);
+    if (answer.status === 404)
+      throw new AmtUnsupportedError(`AMT ${this.transport.label} has no WS-Management service (HTTP 404 on ${WSMAN_PATH}); it may be older than AMT 6`);
     let parsed;
     try {
       parsed = parseAnswer(answer.body);
     } catch (error) {
-      throw new AmtProtocolError(`AMT ${this.transport.label} answered ${what} with HTTP ${answer.status} and no valid SOAP: ${(error as Error).message}`, answer.status, { cause: error });
+      throw new AmtProtocolError(
+        `AMT ${this.transport.label} answered ${what} with HTTP ${answer.status} and no valid SOAP: ${(error as Error).message}`,
+        answer.status,
+        { cause: error },
+      );
     }
     if (parsed.kind === 'fault') {
-      throw new AmtFailure(this.transport.label, what, { faultCode: parsed.subcode ?? parsed.code, reason: [parsed.reason, parsed.detail].filter(Boolean).join(': ') });
+      throw new AmtFailure(this.transport.label, what, {
+        faultCode: parsed.subcode ?? parsed.code,
+        reason: [parsed.reason, parsed.detail].filter(Boolean).join(': '),
+      });
     }
     if (answer.status !== 200) throw new AmtProtocolError(`AMT ${this.transport.label} answered ${what} with HTTP ${answer.status}`, answer.status);
     return parsed.body;

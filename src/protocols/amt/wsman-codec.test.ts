@@ -5,13 +5,26 @@ import { ACTIONS, AMT_CLASSES, AMT_NAMES, CIM_CLASSES, cimResourceUri } from './
 import { parseWsmanRequest, referenceSelectors } from './emulator/wsman-messages.ts';
 import { child, children, elementNames } from './xml.ts';
 import {
-  buildEnumerate, buildGet, buildIdentify, buildInvoke, buildPull, buildPut, instanceXml, parseAnswer, parseEnumerationBody, parseGetBody,
-  parseInvokeBody, parsePutBody,
+  buildEnumerate,
+  buildGet,
+  buildIdentify,
+  buildInvoke,
+  buildPull,
+  buildPut,
+  instanceXml,
+  parseAnswer,
+  parseEnumerationBody,
+  parseGetBody,
+  parseInvokeBody,
+  parsePutBody,
 } from './wsman-codec.ts';
 
 const testdata = (name: string): string => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 const request = (cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES], selectors?: Record<string, string>) => ({
-  to: 'http://10.0.0.5:16992/wsman', resourceUri: cimResourceUri(cimClass), messageId: 'uuid:42', operationTimeout: 'PT60S',
+  to: 'http://10.0.0.5:16992/wsman',
+  resourceUri: cimResourceUri(cimClass),
+  messageId: 'uuid:42',
+  operationTimeout: 'PT60S',
   ...(selectors ? { selectors } : {}),
 });
 
@@ -58,11 +71,19 @@ test('reads PowerState from an AMT-shaped PullResponse, skipping EPR-valued prop
 
 test('reads a SOAP 1.2 fault with its WS-Man subcode', () => {
   const answer = parseAnswer(testdata('wsman-fault-access-denied.xml'));
-  assert.deepEqual(answer, { kind: 'fault', code: 'a:Sender', subcode: 'c:AccessDenied', reason: 'The sender was not authorized to access the resource.', detail: '' });
+  assert.deepEqual(answer, {
+    kind: 'fault',
+    code: 'a:Sender',
+    subcode: 'c:AccessDenied',
+    reason: 'The sender was not authorized to access the resource.',
+    detail: '',
+  });
 });
 
 test('reads ReturnValue of a method output; refuses documents with a DOCTYPE', () => {
-  const answer = parseAnswer('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><g:ChangeBootOrder_OUTPUT xmlns:g="u"><g:ReturnValue>5</g:ReturnValue></g:ChangeBootOrder_OUTPUT></s:Body></s:Envelope>');
+  const answer = parseAnswer(
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><g:ChangeBootOrder_OUTPUT xmlns:g="u"><g:ReturnValue>5</g:ReturnValue></g:ChangeBootOrder_OUTPUT></s:Body></s:Envelope>',
+  );
   assert.equal(answer.kind, 'ok');
   if (answer.kind === 'ok') assert.equal(parseInvokeBody(answer.body, 'ChangeBootOrder')?.returnValue, 5);
   assert.throws(() => parseAnswer('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'), { code: 'AMT_XML' });
@@ -71,8 +92,10 @@ test('reads ReturnValue of a method output; refuses documents with a DOCTYPE', (
 
 test('Put carries the whole instance in its class namespace, in order, arrays repeated and text escaped', () => {
   const uri = cimResourceUri(AMT_CLASSES.bootSettingData);
-  const xml = buildPut({ to: 'http://10.0.0.5:16992/wsman', resourceUri: uri, messageId: 'uuid:43', selectors: { InstanceID: AMT_NAMES.bootSettingData } },
-    instanceXml(AMT_CLASSES.bootSettingData, uri, { BIOSSetup: 'true', BIOSLastStatus: ['2', '0'], ElementName: 'a<b & "c"', BootMediaIndex: 0 }));
+  const xml = buildPut(
+    { to: 'http://10.0.0.5:16992/wsman', resourceUri: uri, messageId: 'uuid:43', selectors: { InstanceID: AMT_NAMES.bootSettingData } },
+    instanceXml(AMT_CLASSES.bootSettingData, uri, { BIOSSetup: 'true', BIOSLastStatus: ['2', '0'], ElementName: 'a<b & "c"', BootMediaIndex: 0 }),
+  );
   assert.match(xml, /<h:AMT_BootSettingData xmlns:h="http:\/\/intel\.com\/wbem\/wscim\/1\/amt-schema\/1\/AMT_BootSettingData">/);
   const parsed = parseWsmanRequest(xml, 1 << 20);
   assert.equal(parsed.action, 'http://schemas.xmlsoap.org/ws/2004/09/transfer/Put');
@@ -82,7 +105,12 @@ test('Put carries the whole instance in its class namespace, in order, arrays re
   const instance = child(parsed.body, 'AMT_BootSettingData');
   assert.deepEqual(elementNames(instance), ['BIOSSetup', 'BIOSLastStatus', 'ElementName', 'BootMediaIndex']);
   assert.deepEqual(children(instance, 'BIOSLastStatus'), ['2', '0']);
-  assert.deepEqual(parseGetBody(parsed.body, AMT_CLASSES.bootSettingData), { BIOSSetup: 'true', BIOSLastStatus: ['2', '0'], ElementName: 'a<b & "c"', BootMediaIndex: '0' });
+  assert.deepEqual(parseGetBody(parsed.body, AMT_CLASSES.bootSettingData), {
+    BIOSSetup: 'true',
+    BIOSLastStatus: ['2', '0'],
+    ElementName: 'a<b & "c"',
+    BootMediaIndex: '0',
+  });
 });
 
 test('reads AMT_BootSettingData from an AMT-shaped GetResponse and PutResponse', () => {
@@ -102,6 +130,8 @@ test('reads AMT_BootSettingData from an AMT-shaped GetResponse and PutResponse',
   // DSP0226 §7.5 allows an empty PutResponse; a body naming another class is no answer to this Put.
   const empty = parseAnswer('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>');
   assert.deepEqual(parsePutBody(empty.kind === 'ok' ? empty.body : undefined, AMT_CLASSES.bootSettingData), { instance: undefined });
-  const other = parseAnswer('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><h:AMT_GeneralSettings xmlns:h="u"><h:HostName>x</h:HostName></h:AMT_GeneralSettings></s:Body></s:Envelope>');
+  const other = parseAnswer(
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><h:AMT_GeneralSettings xmlns:h="u"><h:HostName>x</h:HostName></h:AMT_GeneralSettings></s:Body></s:Envelope>',
+  );
   assert.equal(parsePutBody(other.kind === 'ok' ? other.body : undefined, AMT_CLASSES.bootSettingData), undefined);
 });

@@ -42,23 +42,27 @@ function selectorSet(selectors: Readonly<Record<string, string>> | undefined): s
 
 /** An EPR in the form AMT expects inside method parameters (Ironic amt/common.py _generate_powerstate_xml). */
 export function endpointReferenceXml(reference: EndpointReference): string {
-  return `<a:Address>${ADDRESS_ANONYMOUS}</a:Address><a:ReferenceParameters>`
-    + `<w:ResourceURI>${escapeXml(reference.resourceUri)}</w:ResourceURI>${selectorSet(reference.selectors)}</a:ReferenceParameters>`;
+  return (
+    `<a:Address>${ADDRESS_ANONYMOUS}</a:Address><a:ReferenceParameters>` +
+    `<w:ResourceURI>${escapeXml(reference.resourceUri)}</w:ResourceURI>${selectorSet(reference.selectors)}</a:ReferenceParameters>`
+  );
 }
 
 function envelope(action: string, request: WsmanRequest, body: string): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>'
-    + `<s:Envelope xmlns:s="${NS.soap12}" xmlns:a="${NS.addressing}" xmlns:w="${NS.wsman}" xmlns:n="${NS.enumeration}">`
-    + '<s:Header>'
-    + `<a:Action s:mustUnderstand="true">${escapeXml(action)}</a:Action>`
-    + `<a:To s:mustUnderstand="true">${escapeXml(request.to)}</a:To>`
-    + `<w:ResourceURI s:mustUnderstand="true">${escapeXml(request.resourceUri)}</w:ResourceURI>`
-    + `<a:MessageID s:mustUnderstand="true">${escapeXml(request.messageId)}</a:MessageID>`
-    + `<a:ReplyTo><a:Address s:mustUnderstand="true">${ADDRESS_ANONYMOUS}</a:Address></a:ReplyTo>`
-    + (request.operationTimeout ? `<w:OperationTimeout>${escapeXml(request.operationTimeout)}</w:OperationTimeout>` : '')
-    + selectorSet(request.selectors)
-    + '</s:Header>'
-    + `<s:Body>${body}</s:Body></s:Envelope>`;
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    `<s:Envelope xmlns:s="${NS.soap12}" xmlns:a="${NS.addressing}" xmlns:w="${NS.wsman}" xmlns:n="${NS.enumeration}">` +
+    '<s:Header>' +
+    `<a:Action s:mustUnderstand="true">${escapeXml(action)}</a:Action>` +
+    `<a:To s:mustUnderstand="true">${escapeXml(request.to)}</a:To>` +
+    `<w:ResourceURI s:mustUnderstand="true">${escapeXml(request.resourceUri)}</w:ResourceURI>` +
+    `<a:MessageID s:mustUnderstand="true">${escapeXml(request.messageId)}</a:MessageID>` +
+    `<a:ReplyTo><a:Address s:mustUnderstand="true">${ADDRESS_ANONYMOUS}</a:Address></a:ReplyTo>` +
+    (request.operationTimeout ? `<w:OperationTimeout>${escapeXml(request.operationTimeout)}</w:OperationTimeout>` : '') +
+    selectorSet(request.selectors) +
+    '</s:Header>' +
+    `<s:Body>${body}</s:Body></s:Envelope>`
+  );
 }
 
 /** WS-Transfer Get of one instance (DSP0226 §7.3). */
@@ -71,8 +75,9 @@ export type PropertyValue = string | number | readonly (string | number)[];
 
 /** An instance element in its class namespace; array properties repeat their element, in the order given. */
 export function instanceXml(className: string, resourceUri: string, properties: Readonly<Record<string, PropertyValue>>): string {
-  const props = Object.entries(properties).map(([name, value]) => (Array.isArray(value) ? value : [value])
-    .map((v: string | number) => `<h:${name}>${escapeXml(String(v))}</h:${name}>`).join('')).join('');
+  const props = Object.entries(properties)
+    .map(([name, value]) => (Array.isArray(value) ? value : [value]).map((v: string | number) => `<h:${name}>${escapeXml(String(v))}</h:${name}>`).join(''))
+    .join('');
   return `<h:${className} xmlns:h="${escapeXml(resourceUri)}">${props}</h:${className}>`;
 }
 
@@ -86,29 +91,34 @@ export function buildPut(request: WsmanRequest, instance: string): string {
 
 /** WS-Enumeration Enumerate, optimized so the first items come back at once (DSP0226 §8.2.3). */
 export function buildEnumerate(request: WsmanRequest, maxElements: number): string {
-  return envelope(ACTIONS.enumerate, request,
-    `<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>${maxElements}</w:MaxElements></n:Enumerate>`);
+  return envelope(ACTIONS.enumerate, request, `<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>${maxElements}</w:MaxElements></n:Enumerate>`);
 }
 
 /** WS-Enumeration Pull with the context an Enumerate or Pull returned (DSP0226 §8.4). */
 export function buildPull(request: WsmanRequest, context: string, maxElements: number): string {
-  return envelope(ACTIONS.pull, request,
-    `<n:Pull><n:EnumerationContext>${escapeXml(context)}</n:EnumerationContext><n:MaxElements>${maxElements}</n:MaxElements></n:Pull>`);
+  return envelope(
+    ACTIONS.pull,
+    request,
+    `<n:Pull><n:EnumerationContext>${escapeXml(context)}</n:EnumerationContext><n:MaxElements>${maxElements}</n:MaxElements></n:Pull>`,
+  );
 }
 
 /** A custom method call: action `<resourceUri>/<method>`, body `<method>_INPUT` in the class namespace (DSP0226 §9, DSP0230). */
 export function buildInvoke(request: WsmanRequest, method: string, parameters: readonly InvokeParameter[]): string {
-  const params = parameters.map(({ name, value }) => typeof value === 'string'
-    ? `<p:${name}>${escapeXml(value)}</p:${name}>`
-    : `<p:${name}>${endpointReferenceXml(value)}</p:${name}>`).join('');
-  return envelope(`${request.resourceUri}/${method}`, request,
-    `<p:${method}_INPUT xmlns:p="${escapeXml(request.resourceUri)}">${params}</p:${method}_INPUT>`);
+  const params = parameters
+    .map(({ name, value }) =>
+      typeof value === 'string' ? `<p:${name}>${escapeXml(value)}</p:${name}>` : `<p:${name}>${endpointReferenceXml(value)}</p:${name}>`,
+    )
+    .join('');
+  return envelope(`${request.resourceUri}/${method}`, request, `<p:${method}_INPUT xmlns:p="${escapeXml(request.resourceUri)}">${params}</p:${method}_INPUT>`);
 }
 
 /** Identify (DSP0226 §11): no addressing headers at all. */
 export function buildIdentify(): string {
-  return `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="${NS.soap12}" xmlns:wsmid="${NS.identity}">`
-    + '<s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>';
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="${NS.soap12}" xmlns:wsmid="${NS.identity}">` +
+    '<s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>'
+  );
 }
 
 /** Reads a WS-Man answer: a SOAP 1.2 Fault (DSP0226 §14) or a body with its wsa:Action. Throws XmlError when not XML. */

@@ -14,9 +14,12 @@ function firmware(options: [number, Uint8Array][]): DhcpPacket {
   return { ...base, options: new Map([[OPTION.MESSAGE_TYPE, Uint8Array.of(1)], ...options]) };
 }
 const pxe = (arch: number, vendor = `PXEClient:Arch:${String(arch).padStart(5, '0')}:UNDI:003016`): DhcpPacket =>
-  firmware([[OPTION.VENDOR_CLASS, str(vendor)], [OPTION.CLIENT_ARCH, u16(arch)]]);
+  firmware([
+    [OPTION.VENDOR_CLASS, str(vendor)],
+    [OPTION.CLIENT_ARCH, u16(arch)],
+  ]);
 
-test('iPXE from QEMU\'s ROM: a BIOS netboot client that already is iPXE, sent to the script URL', () => {
+test("iPXE from QEMU's ROM: a BIOS netboot client that already is iPXE, sent to the script URL", () => {
   const c = classify(decode(testdata('ipxe-bios-discover.hex')));
   assert.equal(c.netboot, true);
   assert.equal(c.arch, 0);
@@ -58,7 +61,7 @@ test('a vendor class alone without any architecture is not enough to boot', () =
   assert.equal(classify(firmware([[OPTION.VENDOR_CLASS, str('PXEClient')]])).netboot, false);
 });
 
-test('UEFI HTTP boot (60 HTTPClient, 93 = 16) gets the loader\'s URL when httpBase is set', () => {
+test("UEFI HTTP boot (60 HTTPClient, 93 = 16) gets the loader's URL when httpBase is set", () => {
   const p = pxe(16, 'HTTPClient:Arch:00016:UNDI:003001');
   assert.equal(bootFileFor(classify(p), policy).kind, 'none');
   assert.deepEqual(bootFileFor(classify(p), { ...policy, httpBase: 'http://10.0.0.1:8080/tftp/' }), {
@@ -68,8 +71,13 @@ test('UEFI HTTP boot (60 HTTPClient, 93 = 16) gets the loader\'s URL when httpBa
   });
 });
 
-test('iPXE is recognised by anvil\'s user class or by option 175 alone', () => {
-  const anvil = classify(firmware([[OPTION.CLIENT_ARCH, u16(7)], [OPTION.USER_CLASS, str('anvil')]]));
+test("iPXE is recognised by anvil's user class or by option 175 alone", () => {
+  const anvil = classify(
+    firmware([
+      [OPTION.CLIENT_ARCH, u16(7)],
+      [OPTION.USER_CLASS, str('anvil')],
+    ]),
+  );
   assert.equal(anvil.ipxe, true);
   assert.equal(anvil.anvilIpxe, true);
   const by175 = classify(firmware([[OPTION.IPXE_ENCAPSULATED, Uint8Array.of(0x13, 1, 1)]]));
@@ -79,15 +87,21 @@ test('iPXE is recognised by anvil\'s user class or by option 175 alone', () => {
   assert.equal(custom.anvilIpxe, true);
 });
 
-test('requireAnvilIpxe: a NIC\'s own iPXE is chainloaded into anvil\'s, which then gets the script', () => {
+test("requireAnvilIpxe: a NIC's own iPXE is chainloaded into anvil's, which then gets the script", () => {
   const strict = { ...policy, requireAnvilIpxe: true };
   const romIpxe = classify(decode(testdata('ipxe-bios-discover.hex')));
   assert.deepEqual(bootFileFor(romIpxe, strict), { kind: 'loader', file: 'undionly.kpxe', firmware: 'bios' });
-  const ours = classify(firmware([[OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000')], [OPTION.CLIENT_ARCH, u16(0)], [OPTION.USER_CLASS, str('anvil')]]));
+  const ours = classify(
+    firmware([
+      [OPTION.VENDOR_CLASS, str('PXEClient:Arch:00000')],
+      [OPTION.CLIENT_ARCH, u16(0)],
+      [OPTION.USER_CLASS, str('anvil')],
+    ]),
+  );
   assert.equal(bootFileFor(ours, strict).kind, 'script');
 });
 
-test('real UEFI firmware (OVMF\'s EDK2 PXE) is an EFI x64 netboot client and gets ipxe.efi', () => {
+test("real UEFI firmware (OVMF's EDK2 PXE) is an EFI x64 netboot client and gets ipxe.efi", () => {
   for (const name of ['edk2-pxe-discover.hex', 'edk2-binl-request.hex']) {
     const c = classify(decode(testdata(name)));
     assert.equal(c.netboot, true, name);

@@ -4,16 +4,7 @@
 // loops). Pure: the decision depends on the packet and the policy only.
 import { packetMac, type DhcpPacket } from './codec.ts';
 import { ARCH, IPXE_SUBOPTION, OPTION } from './constants.ts';
-import {
-  getClientArchs,
-  getClientNdi,
-  getClientUuid,
-  getIpxeSubOptions,
-  getString,
-  getU8,
-  getUserClasses,
-  type ClientNdi,
-} from './options.ts';
+import { getClientArchs, getClientNdi, getClientUuid, getIpxeSubOptions, getString, getU8, getUserClasses, type ClientNdi } from './options.ts';
 
 /** The firmware families a boot file is chosen for. */
 export type Firmware = 'bios' | 'efi-ia32' | 'efi-x64' | 'efi-arm32' | 'efi-arm64' | 'other';

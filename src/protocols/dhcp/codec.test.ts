@@ -7,7 +7,6 @@ import { DhcpDecodeError } from './errors.ts';
 import { testdata } from './testdata/packets.ts';
 import { getClientArchs, getClientNdi, getIp, getIpxeSubOptions, getString, getU16, getU8, getUserClasses } from './options.ts';
 
-
 test('decodes the DHCPDISCOVER that QEMU iPXE (Debian ipxe-qemu) sent to anvil', () => {
   const p = decode(testdata('ipxe-bios-discover.hex'));
   assert.equal(p.op, 1);
@@ -27,7 +26,7 @@ test('decodes the DHCPDISCOVER that QEMU iPXE (Debian ipxe-qemu) sent to anvil',
   assert.equal(p.options.get(OPTION.CLIENT_UUID)?.length, 17);
 });
 
-test('decodes the DHCPREQUEST iPXE sent after anvil\'s OFFER (options 54 and 50)', () => {
+test("decodes the DHCPREQUEST iPXE sent after anvil's OFFER (options 54 and 50)", () => {
   const p = decode(testdata('ipxe-bios-request.hex'));
   assert.equal(getU8(p.options, OPTION.MESSAGE_TYPE), MESSAGE_TYPE.REQUEST);
   assert.match(getIp(p.options, OPTION.SERVER_ID) ?? '', /^10\.\d+\.\d+\.1$/);
@@ -42,7 +41,14 @@ test('decodes the DHCPDISCOVER of busybox udhcpc in the tiny Linux (not a netboo
 });
 
 test('encode(decode(x)) keeps every field and option of a captured packet', () => {
-  const names = ['ipxe-bios-discover.hex', 'ipxe-bios-request.hex', 'udhcpc-discover.hex', 'edk2-pxe-discover.hex', 'edk2-binl-request.hex', 'ipxe-efi-discover.hex'];
+  const names = [
+    'ipxe-bios-discover.hex',
+    'ipxe-bios-request.hex',
+    'udhcpc-discover.hex',
+    'edk2-pxe-discover.hex',
+    'edk2-binl-request.hex',
+    'ipxe-efi-discover.hex',
+  ];
   for (const name of names) {
     const p = decode(testdata(name));
     const again = decode(encode(p));
@@ -73,7 +79,13 @@ test('option overload (RFC 2132 §9.3): options in file then sname, fields read 
 test('split options are concatenated on decode and split on encode (RFC 3396)', () => {
   const p = decode(minimal([53, 1, 1, 43, 2, 1, 2, 43, 2, 3, 4, 255]));
   assert.deepEqual([...p.options.get(43)!], [1, 2, 3, 4]);
-  const long: DhcpPacket = { ...p, options: new Map([[53, Uint8Array.of(2)], [67, new Uint8Array(300).fill(65)]]) };
+  const long: DhcpPacket = {
+    ...p,
+    options: new Map([
+      [53, Uint8Array.of(2)],
+      [67, new Uint8Array(300).fill(65)],
+    ]),
+  };
   const bytes = encode(long);
   assert.equal(bytes[240], 53, 'option 53 first');
   assert.deepEqual([bytes[243], bytes[244]], [67, 255]);
@@ -89,16 +101,41 @@ test('malformed packets are typed decode errors', () => {
   const cases: [string, Uint8Array][] = [
     ['empty', new Uint8Array(0)],
     ['shorter than the header', new Uint8Array(239)],
-    ['no magic cookie', (() => { const b = minimal([255]); b[236] = 0; return b; })()],
-    ['bad op', (() => { const b = minimal([255]); b[0] = 3; return b; })()],
-    ['hlen over 16', (() => { const b = minimal([255]); b[2] = 17; return b; })()],
+    [
+      'no magic cookie',
+      (() => {
+        const b = minimal([255]);
+        b[236] = 0;
+        return b;
+      })(),
+    ],
+    [
+      'bad op',
+      (() => {
+        const b = minimal([255]);
+        b[0] = 3;
+        return b;
+      })(),
+    ],
+    [
+      'hlen over 16',
+      (() => {
+        const b = minimal([255]);
+        b[2] = 17;
+        return b;
+      })(),
+    ],
     ['option without length', minimal([53])],
     ['option longer than the packet', minimal([53, 9, 1])],
     ['bad overload value', minimal([52, 1, 4, 255])],
     ['truncated option in the file field', minimal([52, 1, 1, 255], { file: [...new Array(126).fill(0), 60, 5] })],
   ];
   for (const [what, bytes] of cases) {
-    assert.throws(() => decode(bytes), (err: unknown) => err instanceof DhcpDecodeError && err.code === 'DHCP_DECODE', what);
+    assert.throws(
+      () => decode(bytes),
+      (err: unknown) => err instanceof DhcpDecodeError && err.code === 'DHCP_DECODE',
+      what,
+    );
   }
 });
 
@@ -108,12 +145,9 @@ test('a wrongly sized option value is a decode error when read', () => {
   assert.throws(() => getClientArchs(p.options), DhcpDecodeError);
 });
 
-test('RFC 3004 user classes and iPXE\'s plain string are both understood', () => {
+test("RFC 3004 user classes and iPXE's plain string are both understood", () => {
   assert.deepEqual(getUserClasses(decode(minimal([77, 4, ...Buffer.from('iPXE'), 255])).options), ['iPXE']);
-  assert.deepEqual(
-    getUserClasses(decode(minimal([77, 11, 4, ...Buffer.from('iPXE'), 5, ...Buffer.from('anvil'), 255])).options),
-    ['iPXE', 'anvil'],
-  );
+  assert.deepEqual(getUserClasses(decode(minimal([77, 11, 4, ...Buffer.from('iPXE'), 5, ...Buffer.from('anvil'), 255])).options), ['iPXE', 'anvil']);
 });
 
 test('the subnet broadcast address server mode sends to', () => {

@@ -197,9 +197,7 @@ function writeCString(out: Uint8Array, offset: number, length: number, value: st
  */
 export function encode(packet: DhcpPacket): Uint8Array {
   const parts: number[] = [];
-  const ordered = [...packet.options.entries()].sort(
-    ([a], [b]) => Number(b === OPTION.MESSAGE_TYPE) - Number(a === OPTION.MESSAGE_TYPE),
-  );
+  const ordered = [...packet.options.entries()].sort(([a], [b]) => Number(b === OPTION.MESSAGE_TYPE) - Number(a === OPTION.MESSAGE_TYPE));
   for (const [code, value] of ordered) {
     if (code === OPTION.PAD || code === OPTION.END || code < 0 || code > 254) {
       throw new DhcpError('DHCP_ENCODE', `option code ${code} cannot carry a value`);

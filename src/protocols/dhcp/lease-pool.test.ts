@@ -33,7 +33,7 @@ test('DISCOVER → REQUEST binds; the same MAC keeps its address after RELEASE (
   assert.equal(b, '10.0.0.11');
   assert.equal(await pool.release(A, a), true);
   assert.equal((await store.get(A))?.state, 'released');
-  assert.equal(await bind(pool, C), '10.0.0.12', 'a never-used address before A\'s released one');
+  assert.equal(await bind(pool, C), '10.0.0.12', "a never-used address before A's released one");
   assert.equal(await bind(pool, A), a);
 });
 
@@ -77,7 +77,7 @@ test('SELECTING us with an address we did not offer is a NAK', async () => {
   assert.equal(r.kind, 'nak');
 });
 
-test('INIT-REBOOT: own or free address in range → ACK; another network or another MAC\'s → NAK', async () => {
+test("INIT-REBOOT: own or free address in range → ACK; another network or another MAC's → NAK", async () => {
   const { pool } = setup();
   const a = await bind(pool, A);
   assert.equal((await pool.request({ mac: A, serverIdIsOurs: undefined, requested: a, ciaddr: '0.0.0.0' })).kind, 'ack');

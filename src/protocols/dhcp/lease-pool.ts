@@ -93,11 +93,7 @@ export class LeasePool {
   }
 
   #usable(address: string, holder: Lease | undefined, mac: string): boolean {
-    return (
-      this.inRange(address) &&
-      !this.#isDeclined(address) &&
-      (holder === undefined || holder.mac === mac || this.#lapsed(holder))
-    );
+    return this.inRange(address) && !this.#isDeclined(address) && (holder === undefined || holder.mac === mac || this.#lapsed(holder));
   }
 
   /**

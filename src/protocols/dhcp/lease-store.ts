@@ -140,7 +140,9 @@ export class JsonFileLeaseStore implements LeaseStore {
       try {
         record = JSON.parse(line);
       } catch (err) {
-        throw new DhcpError('DHCP_STORE', `lease journal ${store.#journal} line ${i + 1} is not JSON; move it away to start from ${path} alone`, { cause: err });
+        throw new DhcpError('DHCP_STORE', `lease journal ${store.#journal} line ${i + 1} is not JSON; move it away to start from ${path} alone`, {
+          cause: err,
+        });
       }
       if (isLease(record)) await store.#memory.put(record);
       else if (isDeletion(record)) await store.#memory.delete(record.mac);

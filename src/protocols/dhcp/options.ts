@@ -161,8 +161,7 @@ export function getIpxeSubOptions(options: DhcpOptions): SubOptions | undefined 
 // Writers: build option values for replies.
 export const u8 = (n: number): Uint8Array => Uint8Array.of(n & 255);
 export const u16 = (n: number): Uint8Array => Uint8Array.of((n >>> 8) & 255, n & 255);
-export const u32 = (n: number): Uint8Array =>
-  Uint8Array.of((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+export const u32 = (n: number): Uint8Array => Uint8Array.of((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
 export const ip = (address: string): Uint8Array => ipToBytes(address);
 export function ips(addresses: readonly string[]): Uint8Array {
   const out = new Uint8Array(addresses.length * 4);

@@ -88,14 +88,18 @@ test('a boot URL longer than the file field goes in option 67 only', () => {
 test('server-mode OFFER: yiaddr, lease time with T1 = 50 % and T2 = 87.5 % (RFC 2131 §4.4.5), mask, router, DNS', () => {
   const request = decode(testdata('udhcpc-discover.hex'));
   const client = classify(request);
-  const r = decode(encode(leaseReply(request, MESSAGE_TYPE.OFFER, '10.0.0.100', client, bootFileFor(client, policy), {
-    serverAddress: '10.0.0.1',
-    nextServer: '10.0.0.1',
-    subnetMask: '255.255.255.0',
-    routers: ['10.0.0.254'],
-    dnsServers: ['10.0.0.53'],
-    leaseTime: 3600,
-  })));
+  const r = decode(
+    encode(
+      leaseReply(request, MESSAGE_TYPE.OFFER, '10.0.0.100', client, bootFileFor(client, policy), {
+        serverAddress: '10.0.0.1',
+        nextServer: '10.0.0.1',
+        subnetMask: '255.255.255.0',
+        routers: ['10.0.0.254'],
+        dnsServers: ['10.0.0.53'],
+        leaseTime: 3600,
+      }),
+    ),
+  );
   assert.equal(r.yiaddr, '10.0.0.100');
   assert.equal(getU32(r.options, OPTION.LEASE_TIME), 3600);
   assert.equal(getU32(r.options, OPTION.RENEWAL_TIME), 1800);

@@ -77,13 +77,7 @@ export interface ProxyReplyConfig {
  * ROMs and iPXE on port 67. UEFI firmware gets no option 43 there, so it asks again on 4011
  * — the variant pixiecore found "seemingly all firmwares support" and dnsmasq uses too.
  */
-export function proxyReply(
-  request: DhcpPacket,
-  client: ClientInfo,
-  decision: BootDecision,
-  via: 'dhcp' | 'pxe',
-  config: ProxyReplyConfig,
-): DhcpPacket {
+export function proxyReply(request: DhcpPacket, client: ClientInfo, decision: BootDecision, via: 'dhcp' | 'pxe', config: ProxyReplyConfig): DhcpPacket {
   const type = via === 'dhcp' && client.messageType === MESSAGE_TYPE.DISCOVER ? MESSAGE_TYPE.OFFER : MESSAGE_TYPE.ACK;
   const reply = baseReply(request, type, config.serverAddress);
   reply.options.set(OPTION.VENDOR_CLASS, str(VENDOR_CLASS_PXE));
@@ -92,10 +86,7 @@ export function proxyReply(
   const efiFirmware = client.firmware !== undefined && client.firmware !== 'bios';
   const binl = via === 'dhcp' && efiFirmware && !client.ipxe;
   if (via === 'dhcp' && !binl) {
-    reply.options.set(
-      OPTION.VENDOR_SPECIFIC,
-      encodeSubOptions(new Map([[PXE_SUBOPTION.DISCOVERY_CONTROL, u8(PXE_DISCOVERY.USE_BOOTFILE)]])),
-    );
+    reply.options.set(OPTION.VENDOR_SPECIFIC, encodeSubOptions(new Map([[PXE_SUBOPTION.DISCOVERY_CONTROL, u8(PXE_DISCOVERY.USE_BOOTFILE)]])));
   }
   const withFile = withBoot(reply, client, decision, config.nextServer);
   return {
@@ -139,12 +130,7 @@ export function leaseReply(
 }
 
 /** ACK to DHCPINFORM: configuration only, no address, no lease time (RFC 2131 §4.3.5). */
-export function informReply(
-  request: DhcpPacket,
-  client: ClientInfo,
-  decision: BootDecision,
-  config: LeaseReplyConfig,
-): DhcpPacket {
+export function informReply(request: DhcpPacket, client: ClientInfo, decision: BootDecision, config: LeaseReplyConfig): DhcpPacket {
   const reply = baseReply(request, MESSAGE_TYPE.ACK, config.serverAddress);
   addNetworkOptions(reply.options, config);
   return { ...withBoot(reply, client, decision, config.nextServer), ciaddr: request.ciaddr, flags: request.flags };

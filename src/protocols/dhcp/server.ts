@@ -147,11 +147,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     this.leases = opts.store ?? new MemoryLeaseStore();
     if (opts.mode === 'server') {
       if (opts.pool === undefined) throw new DhcpError('DHCP_CONFIG', 'server mode needs a pool (--dhcp-range A-B)');
-      this.#pool = new LeasePool(
-        this.leases,
-        { ...opts.pool, exclude: [...(opts.pool.exclude ?? []), opts.serverAddress] },
-        opts.clock,
-      );
+      this.#pool = new LeasePool(this.leases, { ...opts.pool, exclude: [...(opts.pool.exclude ?? []), opts.serverAddress] }, opts.clock);
       this.#leaseConfig = { ...opts.pool, serverAddress: opts.serverAddress, nextServer: this.#nextServer, leaseTime: this.#pool.leaseTime };
     }
   }
@@ -186,13 +182,18 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
 
   async stop(): Promise<void> {
     const sockets = this.#sockets.splice(0);
-    await Promise.all(sockets.map(({ socket }) => new Promise<void>((resolve) => {
-      try {
-        socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    })));
+    await Promise.all(
+      sockets.map(
+        ({ socket }) =>
+          new Promise<void>((resolve) => {
+            try {
+              socket.close(() => resolve());
+            } catch {
+              resolve(); // already closed
+            }
+          }),
+      ),
+    );
     await this.#queue;
   }
 
@@ -205,7 +206,9 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
         const code = (err as NodeJS.ErrnoException).code;
         reject(
           sender && code === 'EADDRNOTAVAIL'
-            ? new DhcpError('DHCP_CONFIG', `serverAddress ${address} is not an address of this host; give the provisioning interface's own address`, { cause: err })
+            ? new DhcpError('DHCP_CONFIG', `serverAddress ${address} is not an address of this host; give the provisioning interface's own address`, {
+                cause: err,
+              })
             : bindError(err, address, port),
         );
       };
@@ -240,17 +243,20 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     }
     if (this.listenerCount('packet') > 0) this.emit('packet', { data: Uint8Array.from(data), from, via });
     this.#pending++;
-    const run = this.#queue.then(() => this.#handle(data, from, via)).catch((err: unknown) => {
-      if (err instanceof DhcpDecodeError) {
-        this.stats.malformed++;
-        if (this.listenerCount('malformed') > 0) this.emit('malformed', { error: err, from: from.address });
-      } else {
-        this.stats.errors++;
-        this.#emitError(err instanceof Error ? err : new Error(String(err)));
-      }
-    }).finally(() => {
-      this.#pending--;
-    });
+    const run = this.#queue
+      .then(() => this.#handle(data, from, via))
+      .catch((err: unknown) => {
+        if (err instanceof DhcpDecodeError) {
+          this.stats.malformed++;
+          if (this.listenerCount('malformed') > 0) this.emit('malformed', { error: err, from: from.address });
+        } else {
+          this.stats.errors++;
+          this.#emitError(err instanceof Error ? err : new Error(String(err)));
+        }
+      })
+      .finally(() => {
+        this.#pending--;
+      });
     this.#queue = run;
     return run;
   }
@@ -331,9 +337,10 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
             ? leaseReply(request, MESSAGE_TYPE.ACK, outcome.lease.address, client, decision, config)
             : nakReply(request, this.#opts.serverAddress, outcome.reason);
         // RFC 2131 §4.1: a renewing client (ciaddr set) is answered by unicast.
-        const to = outcome.kind === 'ack' && request.ciaddr !== ZERO && request.giaddr === ZERO
-          ? { address: request.ciaddr, port: this.#clientPort() }
-          : this.#broadcastTarget(request);
+        const to =
+          outcome.kind === 'ack' && request.ciaddr !== ZERO && request.giaddr === ZERO
+            ? { address: request.ciaddr, port: this.#clientPort() }
+            : this.#broadcastTarget(request);
         await this.#send(reply, to, request, client, decision, 'dhcp');
         if (outcome.kind === 'ack') this.emit('lease', outcome.lease);
         return;
@@ -380,8 +387,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     boot: BootDecision,
     via: 'dhcp' | 'pxe',
   ): Promise<void> {
-    const entry =
-      this.#sockets.find((s) => s.via === via && s.sender) ?? this.#sockets.find((s) => s.via === via) ?? this.#sockets[0];
+    const entry = this.#sockets.find((s) => s.via === via && s.sender) ?? this.#sockets.find((s) => s.via === via) ?? this.#sockets[0];
     if (entry === undefined) return; // stopped, or driven through handle() without sockets
     const bytes = encode(reply);
     await new Promise<void>((resolve) => {

@@ -23,8 +23,14 @@ test('the record list round-trips through 16-byte chunks', () => {
     if (chunk.length < 16) break;
   }
   const parsed = decodeCipherSuiteRecords(joined);
-  assert.deepEqual(parsed.map((r) => r.id), [...CIPHER_SUITES.keys()]);
-  assert.deepEqual(parsed.find((r) => r.id === 17), { id: 17, auth: [3], integrity: [4], confidentiality: [1] });
+  assert.deepEqual(
+    parsed.map((r) => r.id),
+    [...CIPHER_SUITES.keys()],
+  );
+  assert.deepEqual(
+    parsed.find((r) => r.id === 17),
+    { id: 17, auth: [3], integrity: [4], confidentiality: [1] },
+  );
 });
 
 test('OEM records and records listing several algorithms parse', () => {

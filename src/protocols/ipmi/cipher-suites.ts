@@ -65,7 +65,13 @@ export interface CipherSuiteRecord {
 export function encodeCipherSuiteRecords(suites: Iterable<CipherSuite>): Buffer {
   const bytes: number[] = [];
   for (const s of suites) {
-    bytes.push(CipherRecord.STANDARD, s.id, CipherRecord.TAG_AUTH | s.auth, CipherRecord.TAG_INTEGRITY | s.integrity, CipherRecord.TAG_CONFIDENTIALITY | s.confidentiality);
+    bytes.push(
+      CipherRecord.STANDARD,
+      s.id,
+      CipherRecord.TAG_AUTH | s.auth,
+      CipherRecord.TAG_INTEGRITY | s.integrity,
+      CipherRecord.TAG_CONFIDENTIALITY | s.confidentiality,
+    );
   }
   return Buffer.from(bytes);
 }

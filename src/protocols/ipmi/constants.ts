@@ -280,19 +280,46 @@ export const MAX_USER_NAME_LENGTH = 16;
 export const MAX_PASSWORD_LENGTH = 20;
 
 /** Boot option parameter selectors (IPMI v2.0 §28.13, table 28-14). */
-export const BootParam = { SET_IN_PROGRESS: 0, SERVICE_PARTITION_SELECTOR: 1, SERVICE_PARTITION_SCAN: 2, BMC_BOOT_FLAG_VALID_CLEAR: 3, BOOT_INFO_ACKNOWLEDGE: 4, BOOT_FLAGS: 5, BOOT_INITIATOR_INFO: 6, BOOT_INITIATOR_MAILBOX: 7 } as const;
+export const BootParam = {
+  SET_IN_PROGRESS: 0,
+  SERVICE_PARTITION_SELECTOR: 1,
+  SERVICE_PARTITION_SCAN: 2,
+  BMC_BOOT_FLAG_VALID_CLEAR: 3,
+  BOOT_INFO_ACKNOWLEDGE: 4,
+  BOOT_FLAGS: 5,
+  BOOT_INITIATOR_INFO: 6,
+  BOOT_INITIATOR_MAILBOX: 7,
+} as const;
 
 /** Boot flags byte 1 (IPMI v2.0 §28.13, table 28-14, parameter 5). */
 export const BootFlags = { VALID: 0x80, PERSISTENT: 0x40, EFI: 0x20 } as const;
 
 /** Boot device selector, byte 2 bits 5:2 of boot flags (IPMI v2.0 table 28-14). */
-export const BootDevice = { NONE: 0x00, PXE: 0x04, DISK: 0x08, SAFE: 0x0c, DIAG: 0x10, CDROM: 0x14, BIOS_SETUP: 0x18, REMOTE_FLOPPY: 0x1c, REMOTE_CDROM: 0x20, REMOTE_DISK: 0x2c, FLOPPY: 0x3c } as const;
+export const BootDevice = {
+  NONE: 0x00,
+  PXE: 0x04,
+  DISK: 0x08,
+  SAFE: 0x0c,
+  DIAG: 0x10,
+  CDROM: 0x14,
+  BIOS_SETUP: 0x18,
+  REMOTE_FLOPPY: 0x1c,
+  REMOTE_CDROM: 0x20,
+  REMOTE_DISK: 0x2c,
+  FLOPPY: 0x3c,
+} as const;
 
 /** Chassis control sub-commands (IPMI v2.0 §28.3, table 28-4). */
 export const ChassisControl = { POWER_DOWN: 0x00, POWER_UP: 0x01, POWER_CYCLE: 0x02, HARD_RESET: 0x03, PULSE_DIAGNOSTIC: 0x04, SOFT_SHUTDOWN: 0x05 } as const;
 
 /** Activate Payload completion codes (IPMI v2.0 §24.1). */
-export const ActivatePayloadCode = { ALREADY_ACTIVE: 0x80, DISABLED: 0x81, LIMIT_REACHED: 0x82, ENCRYPTION_UNAVAILABLE: 0x83, ENCRYPTION_REQUIRED: 0x84 } as const;
+export const ActivatePayloadCode = {
+  ALREADY_ACTIVE: 0x80,
+  DISABLED: 0x81,
+  LIMIT_REACHED: 0x82,
+  ENCRYPTION_UNAVAILABLE: 0x83,
+  ENCRYPTION_REQUIRED: 0x84,
+} as const;
 
 /** Set Session Privilege Level completion codes (IPMI v2.0 §22.18). */
 export const SetPrivilegeCode = { NOT_AVAILABLE_FOR_USER: 0x80, EXCEEDS_LIMIT: 0x81, CANNOT_DISABLE_USER_LEVEL: 0x82 } as const;
@@ -301,7 +328,14 @@ export const SetPrivilegeCode = { NOT_AVAILABLE_FOR_USER: 0x80, EXCEEDS_LIMIT: 0
 export const ChallengeCode = { INVALID_USER_NAME: 0x81, NULL_USER_DISABLED: 0x82 } as const;
 
 /** Activate Session completion codes (IPMI v2.0 §22.17). */
-export const ActivateSessionCode = { NO_SESSION_SLOT: 0x81, NO_SLOT_FOR_USER: 0x82, NO_SLOT_FOR_PRIVILEGE: 0x83, SEQUENCE_OUT_OF_RANGE: 0x84, INVALID_SESSION_ID: 0x85, PRIVILEGE_EXCEEDS_LIMIT: 0x86 } as const;
+export const ActivateSessionCode = {
+  NO_SESSION_SLOT: 0x81,
+  NO_SLOT_FOR_USER: 0x82,
+  NO_SLOT_FOR_PRIVILEGE: 0x83,
+  SEQUENCE_OUT_OF_RANGE: 0x84,
+  INVALID_SESSION_ID: 0x85,
+  PRIVILEGE_EXCEEDS_LIMIT: 0x86,
+} as const;
 
 /** Close Session completion codes (IPMI v2.0 §22.19). */
 export const CloseSessionCode = { INVALID_SESSION_ID: 0x87, INVALID_SESSION_HANDLE: 0x88 } as const;

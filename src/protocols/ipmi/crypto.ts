@@ -46,7 +46,9 @@ export function supportsAuth(a: number): a is AuthAlgorithmId {
   return a === AuthAlgorithm.NONE || authHash(a as AuthAlgorithmId) !== undefined;
 }
 export function supportsIntegrity(a: number): a is IntegrityAlgorithmId {
-  return a === IntegrityAlgorithm.NONE || a === IntegrityAlgorithm.HMAC_SHA1_96 || a === IntegrityAlgorithm.HMAC_MD5_128 || a === IntegrityAlgorithm.HMAC_SHA256_128;
+  return (
+    a === IntegrityAlgorithm.NONE || a === IntegrityAlgorithm.HMAC_SHA1_96 || a === IntegrityAlgorithm.HMAC_MD5_128 || a === IntegrityAlgorithm.HMAC_SHA256_128
+  );
 }
 export function supportsConfidentiality(a: number): a is ConfidentialityAlgorithmId {
   return a === ConfidentialityAlgorithm.NONE || a === ConfidentialityAlgorithm.AES_CBC_128;
@@ -95,7 +97,12 @@ export function sessionKeys(integrity: IntegrityAlgorithmId, confidentiality: Co
 export const NO_SESSION_KEYS: SessionKeys = sessionKeys(IntegrityAlgorithm.NONE, ConfidentialityAlgorithm.NONE, Buffer.alloc(0), Buffer.alloc(0));
 
 /** K1 = HMAC_SIK(0x01×20), K2 = HMAC_SIK(0x02×20) with the authentication algorithm's hash (§13.32). */
-export function deriveSessionKeys(auth: AuthAlgorithmId, sik: Uint8Array, integrity: IntegrityAlgorithmId, confidentiality: ConfidentialityAlgorithmId): SessionKeys {
+export function deriveSessionKeys(
+  auth: AuthAlgorithmId,
+  sik: Uint8Array,
+  integrity: IntegrityAlgorithmId,
+  confidentiality: ConfidentialityAlgorithmId,
+): SessionKeys {
   const hash = authHash(auth);
   if (hash === undefined) {
     if (integrity !== IntegrityAlgorithm.NONE || confidentiality !== ConfidentialityAlgorithm.NONE) {
@@ -150,14 +157,17 @@ export function aesEncrypt(k2: Uint8Array | KeyObject, iv: Uint8Array, payload: 
 
 /** Inverse of aesEncrypt. Throws IpmiDecodeError on a bad length, IpmiAuthenticationError on a bad pad (wrong key). */
 export function aesDecrypt(k2: Uint8Array | KeyObject, data: Uint8Array): Buffer {
-  if (data.length < 2 * AES_BLOCK || data.length % AES_BLOCK !== 0) throw new IpmiDecodeError(`encrypted payload of ${data.length} bytes is not IV + whole AES blocks`);
+  if (data.length < 2 * AES_BLOCK || data.length % AES_BLOCK !== 0)
+    throw new IpmiDecodeError(`encrypted payload of ${data.length} bytes is not IV + whole AES blocks`);
   const decipher = createDecipheriv('aes-128-cbc', aesKeyOf(k2), data.subarray(0, AES_BLOCK));
   decipher.setAutoPadding(false);
   const plain = Buffer.concat([decipher.update(data.subarray(AES_BLOCK)), decipher.final()]);
   const padLength = plain[plain.length - 1] as number;
-  if (padLength >= AES_BLOCK || padLength + 1 > plain.length) throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
+  if (padLength >= AES_BLOCK || padLength + 1 > plain.length)
+    throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
   for (let i = 1; i <= padLength; i++) {
-    if (plain[plain.length - 1 - padLength + i - 1] !== i) throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
+    if (plain[plain.length - 1 - padLength + i - 1] !== i)
+      throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
   }
   return plain.subarray(0, plain.length - 1 - padLength);
 }

@@ -36,7 +36,7 @@ test('responseTo mirrors netfn, command and sequence', () => {
   assert.deepEqual([...res.data], [1, 0, 0]);
 });
 
-test('checksum is two\'s complement', () => {
+test("checksum is two's complement", () => {
   assert.equal(checksum(Buffer.from([0x20, 0x18])), 0xc8);
 });
 

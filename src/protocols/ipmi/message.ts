@@ -66,7 +66,14 @@ function checkFields(netFn: number, command: number, sequence: number): void {
 export function encodeRequest(req: IpmiRequest): Buffer {
   const seq = req.sequence ?? 0;
   checkFields(req.netFn, req.command, seq);
-  return frame(req.rsAddr ?? BMC_SLAVE_ADDRESS, (req.netFn << 2) | ((req.rsLun ?? 0) & 3), req.rqAddr ?? REMOTE_CONSOLE_SOFTWARE_ID, (seq << 2) | ((req.rqLun ?? 0) & 3), req.command, req.data);
+  return frame(
+    req.rsAddr ?? BMC_SLAVE_ADDRESS,
+    (req.netFn << 2) | ((req.rsLun ?? 0) & 3),
+    req.rqAddr ?? REMOTE_CONSOLE_SOFTWARE_ID,
+    (seq << 2) | ((req.rqLun ?? 0) & 3),
+    req.command,
+    req.data,
+  );
 }
 
 /** Encodes a response message (BMC → console); the completion code is the first data byte on the wire. */
@@ -76,7 +83,14 @@ export function encodeResponse(res: IpmiResponse): Buffer {
   const body = Buffer.alloc(1 + res.data.length);
   body[0] = res.completionCode & 0xff;
   body.set(res.data, 1);
-  return frame(res.rqAddr ?? REMOTE_CONSOLE_SOFTWARE_ID, (res.netFn << 2) | ((res.rqLun ?? 0) & 3), res.rsAddr ?? BMC_SLAVE_ADDRESS, (seq << 2) | ((res.rsLun ?? 0) & 3), res.command, body);
+  return frame(
+    res.rqAddr ?? REMOTE_CONSOLE_SOFTWARE_ID,
+    (res.netFn << 2) | ((res.rqLun ?? 0) & 3),
+    res.rsAddr ?? BMC_SLAVE_ADDRESS,
+    (seq << 2) | ((res.rsLun ?? 0) & 3),
+    res.command,
+    body,
+  );
 }
 
 /** Builds the response to a request: netfn + 1, same command and sequence, addresses swapped. */

@@ -82,7 +82,7 @@ test('RAKP2 HMAC computed by ipmi_sim and RAKP3 HMAC computed by ipmitool both v
   assert.throws(() => verifyRakp3(exchange, 'Password', rakp3.keyExchangeAuthCode), IpmiAuthenticationError);
 });
 
-test('SIK gives ipmi_sim\'s RAKP4 ICV, and K1/K2 verify and decrypt the session\'s packets', () => {
+test("SIK gives ipmi_sim's RAKP4 ICV, and K1/K2 verify and decrypt the session's packets", () => {
   const sik = sessionIntegrityKey(exchange, 'password');
   assert.deepEqual(rakp4IntegrityCheckValue(exchange, sik), rakp4.integrityCheckValue);
   verifyRakp4(exchange, sik, rakp4.integrityCheckValue);
@@ -99,7 +99,10 @@ test('SIK gives ipmi_sim\'s RAKP4 ICV, and K1/K2 verify and decrypt the session\
 
   // Re-encrypting with the captured IV reproduces ipmitool's packet exactly.
   const iv = packet(cap, 8).subarray(16, 32);
-  assert.deepEqual(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: setPriv.sessionId, sequence: setPriv.sequence, payload: setPriv.payload }, keys, iv), packet(cap, 8));
+  assert.deepEqual(
+    encodeSession20({ payloadType: PayloadType.IPMI, sessionId: setPriv.sessionId, sequence: setPriv.sequence, payload: setPriv.payload }, keys, iv),
+    packet(cap, 8),
+  );
 
   // Every later packet in both directions verifies and decrypts to a well-formed message.
   let sawChassisStatus = false;
@@ -120,7 +123,11 @@ test('SIK gives ipmi_sim\'s RAKP4 ICV, and K1/K2 verify and decrypt the session\
 });
 
 test('truncated RAKP messages are IpmiDecodeError', () => {
-  for (const [decode, n] of [[decodeRakp1, 4], [decodeRakp2, 5], [decodeOpenSessionRequest, 2]] as const) {
+  for (const [decode, n] of [
+    [decodeRakp1, 4],
+    [decodeRakp2, 5],
+    [decodeOpenSessionRequest, 2],
+  ] as const) {
     const whole = payload(n);
     assert.throws(() => decode(whole.subarray(0, 20)), IpmiDecodeError);
   }
@@ -140,14 +147,26 @@ test('suite 17 vector from ipmitool: RAKP3 HMAC-SHA256, SIK, HMAC-SHA256-128 and
   const r2 = decodeRakp2(p(5));
   const r3 = decodeRakp3(p(6));
   const r4 = decodeRakp4(p(7));
-  const x: RakpExchange = { auth: AuthAlgorithm.HMAC_SHA256, consoleSessionId: req.consoleSessionId, bmcSessionId: res.bmcSessionId, consoleRandom: r1.consoleRandom, bmcRandom: r2.bmcRandom, bmcGuid: r2.bmcGuid, role: r1.role, userName: r1.userName };
+  const x: RakpExchange = {
+    auth: AuthAlgorithm.HMAC_SHA256,
+    consoleSessionId: req.consoleSessionId,
+    bmcSessionId: res.bmcSessionId,
+    consoleRandom: r1.consoleRandom,
+    bmcRandom: r2.bmcRandom,
+    bmcGuid: r2.bmcGuid,
+    role: r1.role,
+    userName: r1.userName,
+  };
   assert.equal(r2.keyExchangeAuthCode.length, 32);
   verifyRakp3(x, 'password', r3.keyExchangeAuthCode);
   const sik = sessionIntegrityKey(x, 'password');
   assert.equal(r4.integrityCheckValue.length, 16);
   verifyRakp4(x, sik, r4.integrityCheckValue);
   const keys = deriveSessionKeys(AuthAlgorithm.HMAC_SHA256, sik, 4, 1);
-  const commands = c17.slice(8).filter((q) => q.from === 'console').map((q) => decodeRequest(decodeSession20(q.bytes, keys).payload));
+  const commands = c17
+    .slice(8)
+    .filter((q) => q.from === 'console')
+    .map((q) => decodeRequest(decodeSession20(q.bytes, keys).payload));
   assert.ok(commands.some((m) => m.netFn === 0 && m.command === ChassisCmd.GET_CHASSIS_STATUS));
   assert.equal(commands.at(-1)?.command, AppCmd.CLOSE_SESSION);
 });

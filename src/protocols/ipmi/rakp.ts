@@ -103,7 +103,12 @@ export function encodeOpenSessionRequest(m: OpenSessionRequest): Buffer {
   head[0] = m.tag & 0xff;
   head[1] = m.requestedMaxPrivilege & 0x0f;
   head.writeUInt32LE(m.consoleSessionId >>> 0, 4);
-  return Buffer.concat([head, algorithmPayload(AlgorithmPayload.AUTH, m.auth), algorithmPayload(AlgorithmPayload.INTEGRITY, m.integrity), algorithmPayload(AlgorithmPayload.CONFIDENTIALITY, m.confidentiality)]);
+  return Buffer.concat([
+    head,
+    algorithmPayload(AlgorithmPayload.AUTH, m.auth),
+    algorithmPayload(AlgorithmPayload.INTEGRITY, m.integrity),
+    algorithmPayload(AlgorithmPayload.CONFIDENTIALITY, m.confidentiality),
+  ]);
 }
 
 export function decodeOpenSessionRequest(payload: Uint8Array): OpenSessionRequest {
@@ -126,7 +131,13 @@ export function encodeOpenSessionResponse(m: OpenSessionResponse): Buffer {
   head[2] = m.maxPrivilege & 0x0f;
   head.writeUInt32LE(m.consoleSessionId >>> 0, 4);
   if (m.status !== 0) return head;
-  return Buffer.concat([head, u32le(m.bmcSessionId), algorithmPayload(AlgorithmPayload.AUTH, m.auth), algorithmPayload(AlgorithmPayload.INTEGRITY, m.integrity), algorithmPayload(AlgorithmPayload.CONFIDENTIALITY, m.confidentiality)]);
+  return Buffer.concat([
+    head,
+    u32le(m.bmcSessionId),
+    algorithmPayload(AlgorithmPayload.AUTH, m.auth),
+    algorithmPayload(AlgorithmPayload.INTEGRITY, m.integrity),
+    algorithmPayload(AlgorithmPayload.CONFIDENTIALITY, m.confidentiality),
+  ]);
 }
 
 export function decodeOpenSessionResponse(payload: Uint8Array): OpenSessionResponse {
@@ -187,7 +198,8 @@ export function decodeRakp2(payload: Uint8Array): Rakp2 {
   const status = r.u8();
   r.skip(2);
   const consoleSessionId = r.u32();
-  if (status !== 0 && r.remaining === 0) return { tag, status, consoleSessionId, bmcRandom: Buffer.alloc(0), bmcGuid: Buffer.alloc(0), keyExchangeAuthCode: Buffer.alloc(0) };
+  if (status !== 0 && r.remaining === 0)
+    return { tag, status, consoleSessionId, bmcRandom: Buffer.alloc(0), bmcGuid: Buffer.alloc(0), keyExchangeAuthCode: Buffer.alloc(0) };
   return { tag, status, consoleSessionId, bmcRandom: r.bytes(RAKP_RANDOM_LENGTH), bmcGuid: r.bytes(GUID_LENGTH), keyExchangeAuthCode: r.rest() };
 }
 
@@ -270,7 +282,8 @@ export function rakp4IntegrityCheckValue(x: RakpExchange, sik: Uint8Array): Buff
 }
 
 function check(expected: Buffer, got: Uint8Array, what: string): void {
-  if (expected.length !== got.length || !timingSafeEqual(expected, got)) throw new IpmiAuthenticationError(`${what} does not match (wrong user name, password or Kg?)`);
+  if (expected.length !== got.length || !timingSafeEqual(expected, got))
+    throw new IpmiAuthenticationError(`${what} does not match (wrong user name, password or Kg?)`);
 }
 
 /** Console side: throws IpmiAuthenticationError unless RAKP2's auth code proves the BMC knows the password. */

@@ -14,7 +14,7 @@ test('decodes the presence ping ipmitool -I lan sends first', () => {
   assert.deepEqual(encodeAsf({ type: 'ping', tag: 0 }), packet(lan, 0));
 });
 
-test('decodes ipmi_sim\'s pong and encodes the same bytes', () => {
+test("decodes ipmi_sim's pong and encodes the same bytes", () => {
   const pong = decodeAsf(decodeRmcp(packet(lan, 1)).body);
   assert.equal(pong.type, 'pong');
   if (pong.type !== 'pong') return;

@@ -13,7 +13,7 @@ import {
   encodePayloadActivated,
 } from './session-commands.ts';
 
-test('Get Channel Auth Capabilities: ipmitool\'s request and ipmi_sim\'s reply (captured)', () => {
+test("Get Channel Auth Capabilities: ipmitool's request and ipmi_sim's reply (captured)", () => {
   assert.deepEqual(decodeAuthCapabilitiesRequest(Buffer.from([0x8e, 0x04])), { channel: 0x0e, extended: true, privilege: 4 });
   const caps = decodeAuthCapabilities(Buffer.from('0197040300000000', 'hex'));
   assert.equal(caps.channel, 1);

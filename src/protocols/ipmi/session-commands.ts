@@ -50,9 +50,24 @@ export function decodeAuthCapabilitiesRequest(data: Uint8Array): AuthCapabilitie
 
 /** The 8 data bytes of the response (§22.13, table 22-15). */
 export function encodeAuthCapabilities(c: AuthCapabilities): Buffer {
-  const b3 = (c.kgSet ? 0x20 : 0) | (c.perMessageAuthDisabled ? 0x10 : 0) | (c.userLevelAuthDisabled ? 0x08 : 0) | (c.nonNullUsers ? 0x04 : 0) | (c.nullUsers ? 0x02 : 0) | (c.anonymousLogin ? 0x01 : 0);
+  const b3 =
+    (c.kgSet ? 0x20 : 0) |
+    (c.perMessageAuthDisabled ? 0x10 : 0) |
+    (c.userLevelAuthDisabled ? 0x08 : 0) |
+    (c.nonNullUsers ? 0x04 : 0) |
+    (c.nullUsers ? 0x02 : 0) |
+    (c.anonymousLogin ? 0x01 : 0);
   const b4 = c.extended ? (c.ipmi20 ? 0x02 : 0) | (c.ipmi15 ? 0x01 : 0) : 0;
-  return Buffer.from([c.channel & 0x0f, (c.authTypes & 0x3f) | (c.extended ? 0x80 : 0), b3, b4, c.oemIana & 0xff, (c.oemIana >> 8) & 0xff, (c.oemIana >> 16) & 0xff, c.oemAux & 0xff]);
+  return Buffer.from([
+    c.channel & 0x0f,
+    (c.authTypes & 0x3f) | (c.extended ? 0x80 : 0),
+    b3,
+    b4,
+    c.oemIana & 0xff,
+    (c.oemIana >> 8) & 0xff,
+    (c.oemIana >> 16) & 0xff,
+    c.oemAux & 0xff,
+  ]);
 }
 
 export function decodeAuthCapabilities(data: Uint8Array): AuthCapabilities {

@@ -53,7 +53,13 @@ export function password16(password: Uint8Array | string): Buffer {
  * The 16-byte authcode of a 1.5 packet (IPMI v2.0 §22.17.1):
  * MD5 = md5(pw16 ‖ session ID ‖ message ‖ session seq ‖ pw16); straight password = pw16.
  */
-export function session15AuthCode(authType: Session15AuthType, password: Uint8Array | string, sessionId: number, sequence: number, message: Uint8Array): Buffer {
+export function session15AuthCode(
+  authType: Session15AuthType,
+  password: Uint8Array | string,
+  sessionId: number,
+  sequence: number,
+  message: Uint8Array,
+): Buffer {
   const pw = password16(password);
   if (authType === 'password') return pw;
   if (authType === 'md5') return createHash('md5').update(pw).update(u32le(sessionId)).update(message).update(u32le(sequence)).update(pw).digest();

@@ -45,7 +45,7 @@ for (const [name, auth, integrity, codeLength] of [
   });
 }
 
-test('the integrity code has the algorithm\'s truncated length', () => {
+test("the integrity code has the algorithm's truncated length", () => {
   const k = deriveSessionKeys(1, sik, IntegrityAlgorithm.HMAC_SHA1_96, 0);
   assert.equal(integrityCode(k, Buffer.from('x')).length, 12);
   assert.equal(k.k1.length, 20);
@@ -70,6 +70,12 @@ test('encrypting without an IV is an encode error', () => {
 });
 
 test('OEM explicit payloads carry IANA and payload ID', () => {
-  const wire = encodeSession20({ payloadType: PayloadType.OEM_EXPLICIT, oem: { iana: 4542, payloadId: 7 }, sessionId: 2, sequence: 3, payload: Buffer.from([9]) });
+  const wire = encodeSession20({
+    payloadType: PayloadType.OEM_EXPLICIT,
+    oem: { iana: 4542, payloadId: 7 },
+    sessionId: 2,
+    sequence: 3,
+    payload: Buffer.from([9]),
+  });
   assert.deepEqual(decodeSession20(wire).oem, { iana: 4542, payloadId: 7 });
 });

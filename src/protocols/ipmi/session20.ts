@@ -109,7 +109,15 @@ function parse(packet: Uint8Array): Parsed {
   const payloadLength = r.u16();
   const payloadOffset = r.offset;
   r.skip(payloadLength);
-  const header = { payloadType, encrypted: (typeByte & PAYLOAD_ENCRYPTED) !== 0, authenticated: (typeByte & PAYLOAD_AUTHENTICATED) !== 0, sessionId, sequence, payloadOffset, payloadLength };
+  const header = {
+    payloadType,
+    encrypted: (typeByte & PAYLOAD_ENCRYPTED) !== 0,
+    authenticated: (typeByte & PAYLOAD_AUTHENTICATED) !== 0,
+    sessionId,
+    sequence,
+    payloadOffset,
+    payloadLength,
+  };
   return oem === undefined ? header : { ...header, oem };
 }
 
@@ -129,7 +137,8 @@ export function peekSession20(packet: Uint8Array): Session20Header {
 export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session20Packet {
   const { payloadOffset, payloadLength, payloadType, encrypted, authenticated, oem, sessionId, sequence } = parse(packet);
   if (authenticated) {
-    if (keys === undefined || keys.integrity === IntegrityAlgorithm.NONE) throw new IpmiAuthenticationError('authenticated RMCP+ packet but the session has no integrity key');
+    if (keys === undefined || keys.integrity === IntegrityAlgorithm.NONE)
+      throw new IpmiAuthenticationError('authenticated RMCP+ packet but the session has no integrity key');
     const codeLength = integrityCodeLength(keys.integrity);
     const trailerEnd = packet.length - codeLength;
     const end = payloadOffset + payloadLength;
@@ -143,7 +152,8 @@ export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session
   const raw = packet.subarray(payloadOffset, payloadOffset + payloadLength);
   let payload: Buffer;
   if (encrypted) {
-    if (keys === undefined || keys.confidentiality !== ConfidentialityAlgorithm.AES_CBC_128) throw new IpmiAuthenticationError('encrypted RMCP+ packet but the session has no confidentiality key');
+    if (keys === undefined || keys.confidentiality !== ConfidentialityAlgorithm.AES_CBC_128)
+      throw new IpmiAuthenticationError('encrypted RMCP+ packet but the session has no confidentiality key');
     payload = aesDecrypt(keys.aesKey, raw); // a new buffer: no copy of the ciphertext first
   } else {
     payload = Buffer.from(raw);

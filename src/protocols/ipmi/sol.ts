@@ -9,7 +9,15 @@ export const SOL_HEADER_LENGTH = 4;
 /** Status bits of BMC → console packets (§15.9, table 15-2, byte 4). */
 export const SolStatus = { NACK: 0x40, TRANSFER_UNAVAILABLE: 0x20, DEACTIVATED: 0x10, TX_OVERRUN: 0x08, BREAK: 0x04 } as const;
 /** Operation bits of console → BMC packets (§15.9, byte 4). */
-export const SolOperation = { NACK: 0x40, RING_WOR: 0x20, GENERATE_BREAK: 0x10, DEASSERT_CTS: 0x08, DEASSERT_DCD_DSR: 0x04, FLUSH_INBOUND: 0x02, FLUSH_OUTBOUND: 0x01 } as const;
+export const SolOperation = {
+  NACK: 0x40,
+  RING_WOR: 0x20,
+  GENERATE_BREAK: 0x10,
+  DEASSERT_CTS: 0x08,
+  DEASSERT_DCD_DSR: 0x04,
+  FLUSH_INBOUND: 0x02,
+  FLUSH_OUTBOUND: 0x01,
+} as const;
 
 export interface SolPacket {
   /** 1..15 for packets with data; 0 for ack-only packets. */

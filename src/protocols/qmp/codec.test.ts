@@ -46,13 +46,20 @@ test('a line split across chunks waits for its end; CR is dropped; blank lines a
 
 test('a line over the limit is an error, and the splitter recovers for the next line', () => {
   const splitter = new QmpLineSplitter(16);
-  assert.throws(() => splitter.push('{"return": "' + 'x'.repeat(32)), (e: unknown) => e instanceof QmpDecodeError && e.code === 'QMP_DECODE');
+  assert.throws(
+    () => splitter.push('{"return": "' + 'x'.repeat(32)),
+    (e: unknown) => e instanceof QmpDecodeError && e.code === 'QMP_DECODE',
+  );
   assert.deepEqual(splitter.push('\n{"return": 2}\n'), ['{"return": 2}']);
 });
 
 test('not JSON, not an object, or of no known kind: QmpDecodeError', () => {
   for (const line of ['{"return": ', '[1, 2]', '"QMP"', '{"hello": 1}', '{"event": 5}', '{"error": "boom"}', '{"QMP": {}}']) {
-    assert.throws(() => decodeMessage(line), (e: unknown) => e instanceof QmpDecodeError && e.code === 'QMP_DECODE', line);
+    assert.throws(
+      () => decodeMessage(line),
+      (e: unknown) => e instanceof QmpDecodeError && e.code === 'QMP_DECODE',
+      line,
+    );
   }
 });
 

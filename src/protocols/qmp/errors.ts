@@ -44,7 +44,11 @@ export class QmpConnectError extends QmpProtocolError {
   readonly path: string;
   constructor(path: string, attempts: number, cause: unknown) {
     const reason = (cause as { code?: string })?.code ?? (cause as Error)?.message ?? 'unknown error';
-    super(QMP_ERROR_CODES.connect, `cannot connect to QMP socket ${path} after ${attempts} attempt(s) (${reason}); is QEMU running with -qmp unix:${path},server=on?`, { cause });
+    super(
+      QMP_ERROR_CODES.connect,
+      `cannot connect to QMP socket ${path} after ${attempts} attempt(s) (${reason}); is QEMU running with -qmp unix:${path},server=on?`,
+      { cause },
+    );
     this.path = path;
   }
 }

@@ -1,15 +1,7 @@
 // Codec tests: packets written out in hex, as a capture shows them (RFC 1350 §5, RFC 2347).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  decodePacket,
-  encodeAck,
-  encodeData,
-  encodeDataHeader,
-  encodeError,
-  encodeOack,
-  encodeRequest,
-} from './codec.ts';
+import { decodePacket, encodeAck, encodeData, encodeDataHeader, encodeError, encodeOack, encodeRequest } from './codec.ts';
 import { TftpDecodeError } from './errors.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -32,7 +24,15 @@ test('decodes an RRQ with options, keeping their order and case', () => {
 });
 
 test('encodes that same RRQ byte for byte', () => {
-  const packet = encodeRequest({ kind: 'rrq', filename: 'pxelinux.0', mode: 'octet', options: [['blksize', '1468'], ['tsize', '0']] });
+  const packet = encodeRequest({
+    kind: 'rrq',
+    filename: 'pxelinux.0',
+    mode: 'octet',
+    options: [
+      ['blksize', '1468'],
+      ['tsize', '0'],
+    ],
+  });
   assert.equal(packet.toString('hex'), RRQ_WITH_OPTIONS.toString('hex'));
 });
 
@@ -64,8 +64,20 @@ test('ACK, ERROR and OACK', () => {
   assert.equal(encodeError(2, 'Access violation').toString('hex'), '0005' + '0002' + '41636365737320' + '76696f6c6174696f6e' + '00');
   assert.deepEqual(decodePacket(hex('0005 0000 6e6f206e756c')), { kind: 'error', code: 0, message: 'no nul' }, 'a missing NUL is tolerated');
   const oack = hex('0006 626c6b73697a6500 3134363800 77696e646f7773697a6500 313600');
-  assert.deepEqual(decodePacket(oack), { kind: 'oack', options: [['blksize', '1468'], ['windowsize', '16']] });
-  assert.equal(encodeOack([['blksize', '1468'], ['windowsize', '16']]).toString('hex'), oack.toString('hex'));
+  assert.deepEqual(decodePacket(oack), {
+    kind: 'oack',
+    options: [
+      ['blksize', '1468'],
+      ['windowsize', '16'],
+    ],
+  });
+  assert.equal(
+    encodeOack([
+      ['blksize', '1468'],
+      ['windowsize', '16'],
+    ]).toString('hex'),
+    oack.toString('hex'),
+  );
   assert.deepEqual(decodePacket(hex('0006')), { kind: 'oack', options: [] });
 });
 
@@ -111,13 +123,7 @@ test('fuzz: 100,000 random and mutated datagrams either decode or throw TftpDeco
     state ^= state << 5;
     return state >>> 0;
   };
-  const seeds = [
-    RRQ_WITH_OPTIONS,
-    encodeData(7, Buffer.alloc(20, 1)),
-    encodeAck(9),
-    encodeError(1, 'File not found'),
-    encodeOack([['tsize', '123']]),
-  ];
+  const seeds = [RRQ_WITH_OPTIONS, encodeData(7, Buffer.alloc(20, 1)), encodeAck(9), encodeError(1, 'File not found'), encodeOack([['tsize', '123']])];
   for (let i = 0; i < 100_000; i++) {
     let packet: Buffer;
     if (i % 2 === 0) {

@@ -119,7 +119,10 @@ export function encodeRequest(request: Omit<TftpRequest, 'options'> & { readonly
 }
 
 export function encodeOack(options: readonly TftpOption[]): Buffer {
-  return encodeStrings(Opcode.OACK, options.flatMap(([name, value]) => [name, value]));
+  return encodeStrings(
+    Opcode.OACK,
+    options.flatMap(([name, value]) => [name, value]),
+  );
 }
 
 /** The 4-byte DATA header alone, so a sender can pass header and payload to sendmsg without copying. */

@@ -2,15 +2,7 @@
 // 2349 (timeout, tsize), 7440 (windowsize). Unknown or invalid options are left out of
 // the OACK, which RFC 2347 §"Negotiation" defines as refusing them; the transfer goes on.
 import type { TftpOption } from './codec.ts';
-import {
-  DEFAULT_BLOCK_SIZE,
-  MAX_BLOCK_SIZE,
-  MAX_TIMEOUT_SECONDS,
-  MAX_WINDOW_SIZE,
-  MIN_BLOCK_SIZE,
-  MIN_TIMEOUT_SECONDS,
-  MIN_WINDOW_SIZE,
-} from './constants.ts';
+import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, MAX_TIMEOUT_SECONDS, MAX_WINDOW_SIZE, MIN_BLOCK_SIZE, MIN_TIMEOUT_SECONDS, MIN_WINDOW_SIZE } from './constants.ts';
 
 export type NegotiationLimits = {
   /** Largest blksize granted; requests above it are clamped (RFC 2348 lets the server answer smaller). */
@@ -40,11 +32,7 @@ function parseDecimal(value: string): number | undefined {
  * Decides the answer to a read request's options. `fileSize` is undefined when the
  * handler cannot tell it, and tsize is then refused rather than guessed.
  */
-export function negotiateReadOptions(
-  options: readonly TftpOption[],
-  fileSize: number | undefined,
-  limits: NegotiationLimits,
-): Negotiated {
+export function negotiateReadOptions(options: readonly TftpOption[], fileSize: number | undefined, limits: NegotiationLimits): Negotiated {
   const accepted: TftpOption[] = [];
   const seen = new Set<string>();
   let blockSize = DEFAULT_BLOCK_SIZE;

@@ -27,7 +27,10 @@ export class RootDirectoryHandler implements TftpFileHandler {
    */
   static segments(path: string): string[] {
     if (path.includes('\0')) throw new TftpAccessDeniedError(path, 'NUL byte in path');
-    const segments = path.replaceAll('\\', '/').split('/').filter((s) => s !== '' && s !== '.');
+    const segments = path
+      .replaceAll('\\', '/')
+      .split('/')
+      .filter((s) => s !== '' && s !== '.');
     if (segments.includes('..')) throw new TftpAccessDeniedError(path, '".." is not allowed');
     return segments;
   }

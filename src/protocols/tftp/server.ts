@@ -71,8 +71,22 @@ export type TftpServerOptions = {
 };
 
 export type TftpServerEvent =
-  | { readonly type: 'transfer-start'; readonly client: Endpoint; readonly path: string; readonly size: number | undefined; readonly blockSize: number; readonly windowSize: number }
-  | { readonly type: 'transfer-end'; readonly client: Endpoint; readonly path: string; readonly outcome: TransferOutcome; readonly bytes: number; readonly durationMs: number }
+  | {
+      readonly type: 'transfer-start';
+      readonly client: Endpoint;
+      readonly path: string;
+      readonly size: number | undefined;
+      readonly blockSize: number;
+      readonly windowSize: number;
+    }
+  | {
+      readonly type: 'transfer-end';
+      readonly client: Endpoint;
+      readonly path: string;
+      readonly outcome: TransferOutcome;
+      readonly bytes: number;
+      readonly durationMs: number;
+    }
   | { readonly type: 'request-refused'; readonly client: Endpoint; readonly path: string; readonly errorCode: ErrorCode; readonly message: string }
   | { readonly type: 'malformed' | 'stray'; readonly client: Endpoint; readonly detail: string }
   | { readonly type: 'busy'; readonly client: Endpoint; readonly path: string }
@@ -117,11 +131,21 @@ export class TftpServer {
     this.#maxBlockSize = checkRange('maxBlockSize', options.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
     this.#maxWindowSize = checkRange('maxWindowSize', options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE);
     this.#timeoutMs = checkRange('retransmitTimeoutMs', options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS, 1, MAX_TIMEOUT_SECONDS * 1000);
-    this.#maxClientTimeoutSeconds = checkRange('maxClientTimeoutSeconds', options.maxClientTimeoutSeconds ?? DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
+    this.#maxClientTimeoutSeconds = checkRange(
+      'maxClientTimeoutSeconds',
+      options.maxClientTimeoutSeconds ?? DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS,
+      MIN_TIMEOUT_SECONDS,
+      MAX_TIMEOUT_SECONDS,
+    );
     this.#openTimeoutMs = checkRange('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, 1, 3_600_000);
     this.#maxRetries = checkRange('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 1000);
     this.#maxTransfers = checkRange('maxTransfers', options.maxTransfers ?? DEFAULT_MAX_TRANSFERS, 1, 1_000_000);
-    this.#busyPollMicroseconds = checkRange('busyPollMicroseconds', options.busyPollMicroseconds ?? DEFAULT_BUSY_POLL_MICROSECONDS, 0, MAX_BUSY_POLL_MICROSECONDS);
+    this.#busyPollMicroseconds = checkRange(
+      'busyPollMicroseconds',
+      options.busyPollMicroseconds ?? DEFAULT_BUSY_POLL_MICROSECONDS,
+      0,
+      MAX_BUSY_POLL_MICROSECONDS,
+    );
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
     this.#clock = options.clock ?? systemClock;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -267,7 +291,12 @@ export class TftpServer {
   }
 
   /** The transfer on the native pump, already sending; undefined for the JS engine (no pump, no source, or no socket for the pump). */
-  #startNative(client: Endpoint, file: TftpFile, negotiated: Negotiated, onEnd: (outcome: TransferOutcome, bytes: number) => void): RunningTransfer | undefined {
+  #startNative(
+    client: Endpoint,
+    file: TftpFile,
+    negotiated: Negotiated,
+    onEnd: (outcome: TransferOutcome, bytes: number) => void,
+  ): RunningTransfer | undefined {
     if (this.#pump === undefined || file.source === undefined || this.#closed) return undefined;
     const transfer = new NativeTransfer({
       pump: this.#pump,

@@ -51,7 +51,11 @@ export function zeroCounters(): TftpCounters {
 
 export type TransferOutcome =
   | { readonly status: 'completed' }
-  | { readonly status: 'failed'; readonly reason: 'timeout' | 'client-error' | 'read-error' | 'socket-error' | 'aborted' | 'superseded'; readonly detail: string };
+  | {
+      readonly status: 'failed';
+      readonly reason: 'timeout' | 'client-error' | 'read-error' | 'socket-error' | 'aborted' | 'superseded';
+      readonly detail: string;
+    };
 
 export type TransferParams = {
   readonly socket: TftpSocket;

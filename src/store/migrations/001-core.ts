@@ -2,7 +2,8 @@
 import { notNull, withId, type AnyDb, type MigrationContext } from './helpers.ts';
 
 export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void> {
-  await db.schema.createTable('settings')
+  await db.schema
+    .createTable('settings')
     .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('value', 'text', notNull)
     .execute();
@@ -23,13 +24,15 @@ export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void
     .addColumn('updated_at', 'text', notNull)
     .execute();
 
-  await db.schema.createTable('macs')
+  await db.schema
+    .createTable('macs')
     .addColumn('mac', 'text', (c) => c.primaryKey())
     .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id').onDelete('cascade'))
     .execute();
   await db.schema.createIndex('macs_machine').on('macs').column('machine_id').execute();
 
-  await db.schema.createTable('profiles')
+  await db.schema
+    .createTable('profiles')
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('available', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('synced_at', 'text', notNull)

@@ -2,7 +2,8 @@
 import { notNull, withId, type AnyDb, type MigrationContext } from './helpers.ts';
 
 export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void> {
-  await db.schema.createTable('tests')
+  await db.schema
+    .createTable('tests')
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('available', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('synced_at', 'text', notNull)
@@ -34,7 +35,8 @@ export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void
     .execute();
   await db.schema.createIndex('run_lines_run').on('run_lines').columns(['run_id', 'id']).execute();
 
-  await db.schema.createTable('system_versions')
+  await db.schema
+    .createTable('system_versions')
     .addColumn('machine_id', 'integer', (c) => c.notNull().references('machines.id').onDelete('cascade'))
     .addColumn('version', 'text', notNull)
     .addColumn('first_seen', 'text', notNull)

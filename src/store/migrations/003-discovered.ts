@@ -2,7 +2,8 @@
 import { notNull, type AnyDb } from './helpers.ts';
 
 export async function up(db: AnyDb): Promise<void> {
-  await db.schema.createTable('discovered')
+  await db.schema
+    .createTable('discovered')
     .addColumn('mac', 'text', (c) => c.primaryKey())
     .addColumn('arch', 'text')
     .addColumn('loader', 'text')

@@ -5,7 +5,10 @@
 import { notNull, withId, type AnyDb, type MigrationContext } from './helpers.ts';
 
 export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void> {
-  await db.schema.alterTable('machines').addColumn('driver_internal_info', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+  await db.schema
+    .alterTable('machines')
+    .addColumn('driver_internal_info', 'text', (c) => c.notNull().defaultTo('{}'))
+    .execute();
   await db.schema.alterTable('machines').addColumn('fault', 'text').execute();
 
   await withId(db.schema.createTable('machine_events'), dialect)

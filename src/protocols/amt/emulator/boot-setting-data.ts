@@ -42,12 +42,14 @@ export const BOOT_SETTING_SCHEMA: Readonly<Record<string, PropertySpec>> = {
 
 /** The instance of a freshly provisioned AMT: every option off. */
 export function defaultBootSettings(): ReadonlyMap<string, string> {
-  return new Map(Object.entries(BOOT_SETTING_SCHEMA).map(([name, spec]): [string, string] => {
-    if (name === 'InstanceID') return [name, AMT_NAMES.bootSettingData];
-    if (name === 'ElementName') return [name, 'Intel(r) AMT Boot Configuration Settings'];
-    if (name === 'OwningEntity') return [name, 'Intel(r) AMT'];
-    return [name, spec.type.kind === 'boolean' ? 'false' : '0'];
-  }));
+  return new Map(
+    Object.entries(BOOT_SETTING_SCHEMA).map(([name, spec]): [string, string] => {
+      if (name === 'InstanceID') return [name, AMT_NAMES.bootSettingData];
+      if (name === 'ElementName') return [name, 'Intel(r) AMT Boot Configuration Settings'];
+      if (name === 'OwningEntity') return [name, 'Intel(r) AMT'];
+      return [name, spec.type.kind === 'boolean' ? 'false' : '0'];
+    }),
+  );
 }
 
 /**
@@ -56,9 +58,7 @@ export function defaultBootSettings(): ReadonlyMap<string, string> {
  */
 const SOURCELESS_OPTIONS = ['BIOSSetup', 'BIOSPause', 'ReflashBIOS'] as const;
 
-export type BootSettingPut =
-  | { readonly ok: true; readonly settings: ReadonlyMap<string, string> }
-  | { readonly ok: false; readonly detail: string };
+export type BootSettingPut = { readonly ok: true; readonly settings: ReadonlyMap<string, string> } | { readonly ok: false; readonly detail: string };
 
 const refuse = (detail: string): BootSettingPut => ({ ok: false, detail });
 
@@ -87,7 +87,9 @@ export function readBootSettingPut(body: XmlNode | undefined, current: ReadonlyM
     if (typeof checked !== 'string') return checked;
     settings.set(name, checked);
   }
-  const missing = Object.entries(BOOT_SETTING_SCHEMA).filter(([name, spec]) => spec.required && !settings.has(name)).map(([name]) => name);
+  const missing = Object.entries(BOOT_SETTING_SCHEMA)
+    .filter(([name, spec]) => spec.required && !settings.has(name))
+    .map(([name]) => name);
   if (missing.length > 0) return refuse(`missing ${missing.join(', ')}: a Put carries the whole instance`);
   if (settings.get('InstanceID') !== current.get('InstanceID')) {
     return refuse(`InstanceID '${settings.get('InstanceID') ?? ''}' is not this instance's ('${current.get('InstanceID') ?? ''}')`);
@@ -97,10 +99,15 @@ export function readBootSettingPut(body: XmlNode | undefined, current: ReadonlyM
     return refuse(`${sourceless} can be true only while no boot source is set: call ChangeBootOrder without a Source first`);
   }
   // Properties a Put may leave out keep their value, in the schema's order.
-  return { ok: true, settings: new Map(Object.keys(BOOT_SETTING_SCHEMA).flatMap((name): Array<[string, string]> => {
-    const value = settings.get(name) ?? current.get(name);
-    return value === undefined ? [] : [[name, value]];
-  })) };
+  return {
+    ok: true,
+    settings: new Map(
+      Object.keys(BOOT_SETTING_SCHEMA).flatMap((name): Array<[string, string]> => {
+        const value = settings.get(name) ?? current.get(name);
+        return value === undefined ? [] : [[name, value]];
+      }),
+    ),
+  };
 }
 
 function checkValue(name: string, type: PropertyType, raw: string): string | BootSettingPut {
@@ -111,7 +118,9 @@ function checkValue(name: string, type: PropertyType, raw: string): string | Boo
       return form ?? refuse(`${name} must be true or false, not '${value}'`);
     }
     case 'uint':
-      return /^\d{1,5}$/.test(value) && Number(value) <= type.max ? String(Number(value)) : refuse(`${name} must be an integer from 0 to ${type.max}, not '${value}'`);
+      return /^\d{1,5}$/.test(value) && Number(value) <= type.max
+        ? String(Number(value))
+        : refuse(`${name} must be an integer from 0 to ${type.max}, not '${value}'`);
     case 'string':
       return raw;
   }

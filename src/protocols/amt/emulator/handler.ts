@@ -24,7 +24,18 @@ export interface BootRecord {
 
 /** The basic actions every AMT since 1.0 has; graceful ones are AMT 9+ and need an OS agent. */
 export const BASIC_POWER_ACTIONS: readonly AmtPowerAction[] = ['on', 'off', 'reset', 'cycle'];
-export const ALL_POWER_ACTIONS: readonly AmtPowerAction[] = ['on', 'off', 'reset', 'cycle', 'soft-off', 'soft-reset', 'soft-cycle', 'sleep', 'hibernate', 'nmi'];
+export const ALL_POWER_ACTIONS: readonly AmtPowerAction[] = [
+  'on',
+  'off',
+  'reset',
+  'cycle',
+  'soft-off',
+  'soft-reset',
+  'soft-cycle',
+  'sleep',
+  'hibernate',
+  'nmi',
+];
 
 /** A machine that exists only in memory: power and a log of boots, for tests and demos. */
 export class MemoryAmtHandler implements AmtHandler {

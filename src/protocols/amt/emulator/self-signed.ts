@@ -14,11 +14,27 @@ export async function makeSelfSignedCertificate(commonName: string): Promise<{ k
   try {
     const keyPath = join(dir, 'key.pem');
     const certPath = join(dir, 'cert.pem');
-    await run('openssl', [
-      'req', '-x509', '-newkey', `rsa:${SELF_SIGNED_DEFAULTS.bits}`, '-nodes', '-keyout', keyPath, '-out', certPath,
-      '-days', String(SELF_SIGNED_DEFAULTS.days), '-subj', `/CN=${commonName}`,
-      '-addext', `subjectAltName=DNS:${commonName},IP:127.0.0.1`,
-    ], { timeout: SELF_SIGNED_DEFAULTS.timeoutMs });
+    await run(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        `rsa:${SELF_SIGNED_DEFAULTS.bits}`,
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        String(SELF_SIGNED_DEFAULTS.days),
+        '-subj',
+        `/CN=${commonName}`,
+        '-addext',
+        `subjectAltName=DNS:${commonName},IP:127.0.0.1`,
+      ],
+      { timeout: SELF_SIGNED_DEFAULTS.timeoutMs },
+    );
     return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -86,9 +86,7 @@ export class AmtEmulator {
         res.end('internal error\n');
       });
     };
-    this.#server = options.tls
-      ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
-      : createHttpServer(listener);
+    this.#server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createHttpServer(listener);
   }
 
   /** Starts listening; resolves to the bound address and port. */
@@ -130,7 +128,11 @@ export class AmtEmulator {
     if (auth !== 'ok') {
       this.stats.unauthorized++;
       req.resume();
-      res.writeHead(401, { 'www-authenticate': buildChallenge({ realm: AMT_DIGEST_REALM, nonce: this.#issueNonce(), stale: auth === 'stale' }), 'content-type': 'text/plain', connection: 'close' });
+      res.writeHead(401, {
+        'www-authenticate': buildChallenge({ realm: AMT_DIGEST_REALM, nonce: this.#issueNonce(), stale: auth === 'stale' }),
+        'content-type': 'text/plain',
+        connection: 'close',
+      });
       res.end('unauthorized\n');
       this.#log(req, 401);
       return;
@@ -139,20 +141,28 @@ export class AmtEmulator {
     const body = await readBody(req, EMULATOR_MAX_BODY_BYTES);
     if (body === undefined) return this.#plain(req, res, 413, `request body over ${EMULATOR_MAX_BODY_BYTES} bytes`);
 
-    const reply = route === 'wsman'
-      ? await answerWsman(body, {
-        handler: this.handler, boot: this.boot, amtVersion: this.#options.amtVersion ?? EMULATOR_DEFAULTS.amtVersion,
-        hostname: this.#options.hostname ?? EMULATOR_DEFAULTS.hostname, domain: this.#options.domain ?? EMULATOR_DEFAULTS.domain,
-        maxChars: EMULATOR_MAX_BODY_BYTES, messageId: () => `uuid:${randomUUID()}`, enumerations: this.#enumerations,
-      })
-      : await answerSoap(route, body, {
-        handler: this.handler, boot: this.boot, maxChars: EMULATOR_MAX_BODY_BYTES,
-        identity: {
-          amtVersion: this.#options.amtVersion ?? EMULATOR_DEFAULTS.amtVersion,
-          hostname: this.#options.hostname ?? EMULATOR_DEFAULTS.hostname,
-          domain: this.#options.domain ?? EMULATOR_DEFAULTS.domain,
-        },
-      });
+    const reply =
+      route === 'wsman'
+        ? await answerWsman(body, {
+            handler: this.handler,
+            boot: this.boot,
+            amtVersion: this.#options.amtVersion ?? EMULATOR_DEFAULTS.amtVersion,
+            hostname: this.#options.hostname ?? EMULATOR_DEFAULTS.hostname,
+            domain: this.#options.domain ?? EMULATOR_DEFAULTS.domain,
+            maxChars: EMULATOR_MAX_BODY_BYTES,
+            messageId: () => `uuid:${randomUUID()}`,
+            enumerations: this.#enumerations,
+          })
+        : await answerSoap(route, body, {
+            handler: this.handler,
+            boot: this.boot,
+            maxChars: EMULATOR_MAX_BODY_BYTES,
+            identity: {
+              amtVersion: this.#options.amtVersion ?? EMULATOR_DEFAULTS.amtVersion,
+              hostname: this.#options.hostname ?? EMULATOR_DEFAULTS.hostname,
+              domain: this.#options.domain ?? EMULATOR_DEFAULTS.domain,
+            },
+          });
     if (reply.status !== 200) this.stats.faults++;
     res.writeHead(reply.status, { 'content-type': route === 'wsman' ? 'application/soap+xml;charset=UTF-8' : SOAP_CONTENT_TYPE });
     res.end(reply.body);

@@ -3,7 +3,17 @@ import { test } from 'node:test';
 import { AMT_CLASSES, AMT_NAMES, CIM_CLASSES, cimResourceUri } from '../constants.ts';
 import { parseSoapResponse, buildSoapRequest } from '../soap-codec.ts';
 import {
-  buildEnumerate, buildGet, buildInvoke, buildPull, buildPut, instanceXml, parseAnswer, parseEnumerationBody, parseGetBody, parseInvokeBody, parsePutBody,
+  buildEnumerate,
+  buildGet,
+  buildInvoke,
+  buildPull,
+  buildPut,
+  instanceXml,
+  parseAnswer,
+  parseEnumerationBody,
+  parseGetBody,
+  parseInvokeBody,
+  parsePutBody,
 } from '../wsman-codec.ts';
 import { BootConfig } from './boot-config.ts';
 import { MemoryAmtHandler } from './handler.ts';
@@ -13,17 +23,32 @@ import type { WsmanContext } from './wsman-service.ts';
 
 function wsmanContext(handler = new MemoryAmtHandler()): WsmanContext {
   let n = 0;
-  return { handler, boot: new BootConfig(), amtVersion: '8.1.20', hostname: 'h', domain: 'd', maxChars: 1 << 16, messageId: () => `uuid:${++n}`, enumerations: new Map() };
+  return {
+    handler,
+    boot: new BootConfig(),
+    amtVersion: '8.1.20',
+    hostname: 'h',
+    domain: 'd',
+    maxChars: 1 << 16,
+    messageId: () => `uuid:${++n}`,
+    enumerations: new Map(),
+  };
 }
-const req = (cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES] | (typeof AMT_CLASSES)[keyof typeof AMT_CLASSES], selectors?: Record<string, string>) =>
-  ({ to: 'http://127.0.0.1/wsman', resourceUri: cimResourceUri(cimClass), messageId: 'uuid:req', ...(selectors ? { selectors } : {}) });
+const req = (
+  cimClass: (typeof CIM_CLASSES)[keyof typeof CIM_CLASSES] | (typeof AMT_CLASSES)[keyof typeof AMT_CLASSES],
+  selectors?: Record<string, string>,
+) => ({ to: 'http://127.0.0.1/wsman', resourceUri: cimResourceUri(cimClass), messageId: 'uuid:req', ...(selectors ? { selectors } : {}) });
 
 const bootSettingUri = cimResourceUri(AMT_CLASSES.bootSettingData);
 const hdSource = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force Hard-drive Boot' } };
-const setRole = () => buildInvoke(req(CIM_CLASSES.bootService), 'SetBootConfigRole', [
-  { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } } },
-  { name: 'Role', value: '1' },
-]);
+const setRole = () =>
+  buildInvoke(req(CIM_CLASSES.bootService), 'SetBootConfigRole', [
+    {
+      name: 'BootConfigSetting',
+      value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } },
+    },
+    { name: 'Role', value: '1' },
+  ]);
 
 async function invoke(ctx: WsmanContext, xml: string, method: string): Promise<number | undefined> {
   const reply = await answerWsman(xml, ctx);
@@ -36,12 +61,25 @@ test('ChangeBootOrder + SetBootConfigRole(IsNext) make the next power-on boot PX
   const handler = new MemoryAmtHandler();
   const ctx = wsmanContext(handler);
   const source = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force PXE Boot' } };
-  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: source }]), 'ChangeBootOrder'), 0);
+  assert.equal(
+    await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: source }]), 'ChangeBootOrder'),
+    0,
+  );
   assert.equal(ctx.boot.pending, undefined, 'not armed until SetBootConfigRole');
-  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootService), 'SetBootConfigRole', [
-    { name: 'BootConfigSetting', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } } },
-    { name: 'Role', value: '1' },
-  ]), 'SetBootConfigRole'), 0);
+  assert.equal(
+    await invoke(
+      ctx,
+      buildInvoke(req(CIM_CLASSES.bootService), 'SetBootConfigRole', [
+        {
+          name: 'BootConfigSetting',
+          value: { resourceUri: cimResourceUri(CIM_CLASSES.bootConfigSetting), selectors: { InstanceID: AMT_NAMES.bootConfiguration } },
+        },
+        { name: 'Role', value: '1' },
+      ]),
+      'SetBootConfigRole',
+    ),
+    0,
+  );
   assert.equal(ctx.boot.pending, 'pxe');
   const powerOn = buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '2' }]);
   assert.equal(await invoke(ctx, powerOn, 'RequestPowerStateChange'), 0);
@@ -58,7 +96,9 @@ test('power changes the machine refuses or does not offer have non-zero ReturnVa
   assert.equal(await invoke(ctx, change('10'), 'RequestPowerStateChange'), 2, 'reset while off');
   assert.equal(await invoke(ctx, change('12'), 'RequestPowerStateChange'), 1, 'graceful off not offered');
   assert.equal(await invoke(ctx, change('99'), 'RequestPowerStateChange'), 5, 'no such state');
-  const badSource = buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'floppy' } } }]);
+  const badSource = buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [
+    { name: 'Source', value: { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'floppy' } } },
+  ]);
   assert.equal(await invoke(ctx, badSource, 'ChangeBootOrder'), 5);
 });
 
@@ -97,7 +137,7 @@ test('bad WS-Man input is answered with faults, never thrown', async () => {
   }
 });
 
-test("RemoteControl checks IanaOemNumber, the command and the special command as AMT does", async () => {
+test('RemoteControl checks IanaOemNumber, the command and the special command as AMT does', async () => {
   const handler = new MemoryAmtHandler({ power: 'on' });
   const ctx = { handler, boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 };
   const call = async (params: Array<[string, number]>) => {
@@ -105,10 +145,37 @@ test("RemoteControl checks IanaOemNumber, the command and the special command as
     const answer = parseSoapResponse(reply.body);
     return answer.kind === 'ok' ? Number(answer.fields['Status']) : -1;
   };
-  assert.equal(await call([['Command', 16], ['IanaOemNumber', 4542]]), 0x801);
-  assert.equal(await call([['Command', 99], ['IanaOemNumber', 343]]), 0x803);
-  assert.equal(await call([['Command', 16], ['IanaOemNumber', 343], ['SpecialCommand', 77]]), 0x804);
-  assert.equal(await call([['Command', 19], ['IanaOemNumber', 343], ['SpecialCommand', 0xc1], ['OEMparameters', 1]]), 0);
+  assert.equal(
+    await call([
+      ['Command', 16],
+      ['IanaOemNumber', 4542],
+    ]),
+    0x801,
+  );
+  assert.equal(
+    await call([
+      ['Command', 99],
+      ['IanaOemNumber', 343],
+    ]),
+    0x803,
+  );
+  assert.equal(
+    await call([
+      ['Command', 16],
+      ['IanaOemNumber', 343],
+      ['SpecialCommand', 77],
+    ]),
+    0x804,
+  );
+  assert.equal(
+    await call([
+      ['Command', 19],
+      ['IanaOemNumber', 343],
+      ['SpecialCommand', 0xc1],
+      ['OEMparameters', 1],
+    ]),
+    0,
+  );
   assert.deepEqual(handler.lastBoot, { action: 'cycle', device: 'bios' });
   const fault = await answerSoap('RemoteControlService', '<oops', ctx);
   assert.equal(fault.status, 500);
@@ -121,9 +188,11 @@ test('mutated envelopes never make the services throw (seeded fuzz)', async () =
   // xorshift32 with a fixed seed: the same inputs on every run.
   let seed = 0x2545f491;
   const random = (n: number): number => {
-    seed ^= seed << 13; seed >>>= 0;
+    seed ^= seed << 13;
+    seed >>>= 0;
     seed ^= seed >>> 17;
-    seed ^= seed << 5; seed >>>= 0;
+    seed ^= seed << 5;
+    seed >>>= 0;
     return seed % n;
   };
   const source = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force PXE Boot' } };
@@ -132,8 +201,17 @@ test('mutated envelopes never make the services throw (seeded fuzz)', async () =
     buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '2' }]),
     buildEnumerate(req(CIM_CLASSES.associatedPowerManagementService), 4),
   ];
-  seeds.push(buildPut(req(AMT_CLASSES.bootSettingData), instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, { ...Object.fromEntries(new BootConfig().settings), BIOSSetup: 'true' })));
-  const soapSeed = buildSoapRequest('RemoteControlService', 'RemoteControl', [['Command', 17], ['IanaOemNumber', 343], ['SpecialCommand', 1]]);
+  seeds.push(
+    buildPut(
+      req(AMT_CLASSES.bootSettingData),
+      instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, { ...Object.fromEntries(new BootConfig().settings), BIOSSetup: 'true' }),
+    ),
+  );
+  const soapSeed = buildSoapRequest('RemoteControlService', 'RemoteControl', [
+    ['Command', 17],
+    ['IanaOemNumber', 343],
+    ['SpecialCommand', 1],
+  ]);
   const alphabet = '<>/="&;: \u0000abcxyz0123456789';
   const mutate = (text: string): string => {
     const chars = [...text];
@@ -147,7 +225,12 @@ test('mutated envelopes never make the services throw (seeded fuzz)', async () =
     return chars.join('');
   };
   const ctx = wsmanContext(new MemoryAmtHandler({ power: 'on' }));
-  const soapCtx = { handler: new MemoryAmtHandler({ power: 'on' }), boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 };
+  const soapCtx = {
+    handler: new MemoryAmtHandler({ power: 'on' }),
+    boot: new BootConfig(),
+    identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' },
+    maxChars: 1 << 16,
+  };
   for (let i = 0; i < 600; i++) {
     const reply = await answerWsman(mutate(seeds[i % seeds.length] ?? ''), ctx);
     assert.ok([200, 400, 500].includes(reply.status));
@@ -167,9 +250,17 @@ test('a handler that fails becomes an InternalError / Server fault', async () =>
   assert.equal(reply.status, 500);
   const answer = parseAnswer(reply.body);
   assert.equal(answer.kind === 'fault' && answer.subcode, 'w:InternalError');
-  const soap = await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'GetSystemPowerState'),
-    { handler: broken, boot: new BootConfig(), identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' }, maxChars: 1 << 16 });
-  assert.deepEqual(parseSoapResponse(soap.body), { kind: 'fault', faultcode: 'SOAP-ENV:Server', faultstring: 'the machine behind this AMT failed: qemu monitor gone' });
+  const soap = await answerSoap('RemoteControlService', buildSoapRequest('RemoteControlService', 'GetSystemPowerState'), {
+    handler: broken,
+    boot: new BootConfig(),
+    identity: { amtVersion: '6.2.14', hostname: 'h', domain: 'd' },
+    maxChars: 1 << 16,
+  });
+  assert.deepEqual(parseSoapResponse(soap.body), {
+    kind: 'fault',
+    faultcode: 'SOAP-ENV:Server',
+    faultstring: 'the machine behind this AMT failed: qemu monitor gone',
+  });
 });
 
 test('Get checks key selectors: the right one answers, a wrong one is InvalidSelectors', async () => {
@@ -188,8 +279,13 @@ async function putBootSettings(ctx: WsmanContext, change: Record<string, string>
   const got = parseAnswer((await answerWsman(buildGet(req(AMT_CLASSES.bootSettingData)), ctx)).body);
   const current = parseGetBody(got.kind === 'ok' ? got.body : undefined, AMT_CLASSES.bootSettingData);
   assert.ok(current);
-  const reply = await answerWsman(buildPut(req(AMT_CLASSES.bootSettingData, { InstanceID: AMT_NAMES.bootSettingData }),
-    instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, { ...current, ...change })), ctx);
+  const reply = await answerWsman(
+    buildPut(
+      req(AMT_CLASSES.bootSettingData, { InstanceID: AMT_NAMES.bootSettingData }),
+      instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, { ...current, ...change }),
+    ),
+    ctx,
+  );
   const answer = parseAnswer(reply.body);
   assert.equal(answer.kind, 'ok', reply.body);
   return answer.kind === 'ok' ? parsePutBody(answer.body, AMT_CLASSES.bootSettingData)?.instance : undefined;
@@ -214,7 +310,10 @@ test('BIOSSetup with no boot source, or UseSafeMode with the hard drive, armed b
   assert.equal(ctx.boot.settings.get('BIOSSetup'), 'true', 'the boot spends the role, not the option');
 
   await putBootSettings(ctx, { BIOSSetup: 'false', UseSafeMode: 'true' });
-  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'), 0);
+  assert.equal(
+    await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'),
+    0,
+  );
   assert.equal(await invoke(ctx, setRole(), 'SetBootConfigRole'), 0);
   assert.equal(ctx.boot.pending, 'hdsafe');
   const cycle = buildInvoke(req(CIM_CLASSES.powerManagementService), 'RequestPowerStateChange', [{ name: 'PowerState', value: '5' }]);
@@ -226,11 +325,17 @@ test('AMT_BootCapabilities reports the devices the BIOS offers; ChangeBootOrder 
   const ctx = { ...wsmanContext(), boot: new BootConfig(['pxe', 'hd', 'bios']) };
   const got = parseAnswer((await answerWsman(buildGet(req(AMT_CLASSES.bootCapabilities)), ctx)).body);
   const capabilities = parseGetBody(got.kind === 'ok' ? got.body : undefined, AMT_CLASSES.bootCapabilities);
-  assert.deepEqual([capabilities?.['ForcePXEBoot'], capabilities?.['ForceHardDriveSafeModeBoot'], capabilities?.['ForceCDorDVDBoot'], capabilities?.['BIOSSetup']], ['true', 'false', 'false', 'true']);
+  assert.deepEqual(
+    [capabilities?.['ForcePXEBoot'], capabilities?.['ForceHardDriveSafeModeBoot'], capabilities?.['ForceCDorDVDBoot'], capabilities?.['BIOSSetup']],
+    ['true', 'false', 'false', 'true'],
+  );
   const cd = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force CD/DVD Boot' } };
   assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: cd }]), 'ChangeBootOrder'), 1);
   assert.equal(ctx.boot.source, undefined);
-  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'), 0);
+  assert.equal(
+    await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'),
+    0,
+  );
 });
 
 test('a Put AMT would refuse is a t:InvalidRepresentation (or selector/action) fault and changes nothing', async () => {
@@ -242,7 +347,10 @@ test('a Put AMT would refuse is a t:InvalidRepresentation (or selector/action) f
     return instanceXml(AMT_CLASSES.bootSettingData, bootSettingUri, rest);
   };
   for (const [body, detail] of [
-    [instanceXml(AMT_CLASSES.generalSettings, cimResourceUri(AMT_CLASSES.generalSettings), { HostName: 'x' }), /must be one AMT_BootSettingData element, not AMT_GeneralSettings/],
+    [
+      instanceXml(AMT_CLASSES.generalSettings, cimResourceUri(AMT_CLASSES.generalSettings), { HostName: 'x' }),
+      /must be one AMT_BootSettingData element, not AMT_GeneralSettings/,
+    ],
     ['', /not nothing/],
     [instance({ BIOSSetup: 'maybe' }), /BIOSSetup must be true or false, not 'maybe'/],
     [instance({ FirmwareVerbosity: '7' }), /FirmwareVerbosity must be an integer from 0 to 3/],
@@ -254,20 +362,30 @@ test('a Put AMT would refuse is a t:InvalidRepresentation (or selector/action) f
     assert.equal(reply.status, 400, body);
     const answer = parseAnswer(reply.body);
     assert.equal(answer.kind === 'fault' && answer.subcode, 't:InvalidRepresentation', reply.body);
-    assert.match(answer.kind === 'fault' ? answer.detail ?? '' : '', detail);
+    assert.match(answer.kind === 'fault' ? (answer.detail ?? '') : '', detail);
   }
   const wrongSelector = await put(instance({ BIOSSetup: 'true' }), { InstanceID: 'Intel(r) AMT:BootSettingData 1' });
   assert.match(wrongSelector.body, /InvalidSelectors/);
-  const otherClass = await answerWsman(buildPut(req(AMT_CLASSES.generalSettings), instanceXml(AMT_CLASSES.generalSettings, cimResourceUri(AMT_CLASSES.generalSettings), { HostName: 'x' })), ctx);
+  const otherClass = await answerWsman(
+    buildPut(req(AMT_CLASSES.generalSettings), instanceXml(AMT_CLASSES.generalSettings, cimResourceUri(AMT_CLASSES.generalSettings), { HostName: 'x' })),
+    ctx,
+  );
   assert.match(otherClass.body, /ActionNotSupported/);
   assert.deepEqual(Object.fromEntries(ctx.boot.settings), settings, 'no refused Put changed the instance');
 
   // The SDK: BIOSSetup "can be set to true only when a boot source isn't set".
-  assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'), 0);
+  assert.equal(
+    await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: hdSource }]), 'ChangeBootOrder'),
+    0,
+  );
   const withSource = parseAnswer((await put(instance({ BIOSSetup: 'true' }))).body);
-  assert.match(withSource.kind === 'fault' ? withSource.detail ?? '' : '', /BIOSSetup can be true only while no boot source is set/);
+  assert.match(withSource.kind === 'fault' ? (withSource.detail ?? '') : '', /BIOSSetup can be true only while no boot source is set/);
   assert.equal(await invoke(ctx, buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', []), 'ChangeBootOrder'), 0);
-  assert.equal((await put(instance({ BIOSSetup: '1', OwningEntity: 'x' }, 'OwningEntity'))).status, 200, "xs:boolean's 1 is true; OwningEntity may be left out");
+  assert.equal(
+    (await put(instance({ BIOSSetup: '1', OwningEntity: 'x' }, 'OwningEntity'))).status,
+    200,
+    "xs:boolean's 1 is true; OwningEntity may be left out",
+  );
   assert.equal(ctx.boot.settings.get('BIOSSetup'), 'true');
   assert.equal(ctx.boot.settings.get('OwningEntity'), 'Intel(r) AMT', 'a property left out keeps its value');
 });

@@ -1,8 +1,6 @@
 // The legacy SOAP services amttool calls (RemoteControl, SecurityAdministration,
 // NetworkAdministration; Intel AMT SDK), answered from the emulator's handler.
-import {
-  INTEL_IANA_OEM_NUMBER, PT_STATUS, SOAP_POWER_STATE, SOAP_REMOTE_COMMAND, SOAP_SPECIAL_COMMAND,
-} from '../constants.ts';
+import { INTEL_IANA_OEM_NUMBER, PT_STATUS, SOAP_POWER_STATE, SOAP_REMOTE_COMMAND, SOAP_SPECIAL_COMMAND } from '../constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, SoapService } from '../constants.ts';
 import { buildSoapFault, buildSoapResponse, parseSoapRequest } from '../soap-codec.ts';
 import type { SoapFields } from '../soap-codec.ts';
@@ -34,11 +32,16 @@ const SPECIAL_DEVICE = new Map<number, AmtBootDevice | 'nop'>(
 
 function soapPowerState(power: AmtPowerState): number {
   switch (power) {
-    case 'on': return SOAP_POWER_STATE.s0;
-    case 'sleep': return SOAP_POWER_STATE.s3;
-    case 'hibernate': return SOAP_POWER_STATE.s4;
-    case 'off': return SOAP_POWER_STATE.s5;
-    case 'unknown': return SOAP_POWER_STATE.off;
+    case 'on':
+      return SOAP_POWER_STATE.s0;
+    case 'sleep':
+      return SOAP_POWER_STATE.s3;
+    case 'hibernate':
+      return SOAP_POWER_STATE.s4;
+    case 'off':
+      return SOAP_POWER_STATE.s5;
+    case 'unknown':
+      return SOAP_POWER_STATE.off;
   }
 }
 
@@ -80,19 +83,36 @@ async function answer(service: SoapService, xml: string, ctx: SoapContext): Prom
   const key = `${service}#${call.method}`;
   switch (key) {
     case 'SecurityAdministrationService#GetCoreVersion':
-      return reply([['StatusCode', PT_STATUS.success], ['Version', ctx.identity.amtVersion]]);
+      return reply([
+        ['StatusCode', PT_STATUS.success],
+        ['Version', ctx.identity.amtVersion],
+      ]);
     case 'NetworkAdministrationService#GetHostName':
-      return reply([['StatusCode', PT_STATUS.success], ['HostName', ctx.identity.hostname]]);
+      return reply([
+        ['StatusCode', PT_STATUS.success],
+        ['HostName', ctx.identity.hostname],
+      ]);
     case 'NetworkAdministrationService#GetDomainName':
-      return reply([['StatusCode', PT_STATUS.success], ['DomainName', ctx.identity.domain]]);
+      return reply([
+        ['StatusCode', PT_STATUS.success],
+        ['DomainName', ctx.identity.domain],
+      ]);
     case 'RemoteControlService#GetSystemPowerState':
-      return reply([['Status', PT_STATUS.success], ['SystemPowerState', soapPowerState(await ctx.handler.getPowerState())]]);
+      return reply([
+        ['Status', PT_STATUS.success],
+        ['SystemPowerState', soapPowerState(await ctx.handler.getPowerState())],
+      ]);
     case 'RemoteControlService#GetRemoteControlCapabilities':
       return reply([
-        ['Status', PT_STATUS.success], ['IanaOemNumber', INTEL_IANA_OEM_NUMBER],
+        ['Status', PT_STATUS.success],
+        ['IanaOemNumber', INTEL_IANA_OEM_NUMBER],
         ['OemDefinedCapabilities', CAPABILITIES.oemDefined | (ctx.boot.offered.has('bios') ? OEM_BIOS_SETUP : 0)],
-        ['SpecialCommandsSupported', Object.entries(SPECIAL_COMMAND_BIT).reduce((bits, [d, bit]) => bits | (ctx.boot.offered.has(d as AmtBootDevice) ? bit : 0), 0)],
-        ['SystemCapabilitiesSupported', CAPABILITIES.system], ['SystemFirmwareCapabilities', CAPABILITIES.firmware],
+        [
+          'SpecialCommandsSupported',
+          Object.entries(SPECIAL_COMMAND_BIT).reduce((bits, [d, bit]) => bits | (ctx.boot.offered.has(d as AmtBootDevice) ? bit : 0), 0),
+        ],
+        ['SystemCapabilitiesSupported', CAPABILITIES.system],
+        ['SystemFirmwareCapabilities', CAPABILITIES.firmware],
       ]);
     case 'RemoteControlService#RemoteControl':
       return reply([['Status', await remoteControl(call.params, ctx.handler, ctx.boot)]]);
@@ -101,8 +121,7 @@ async function answer(service: SoapService, xml: string, ctx: SoapContext): Prom
   }
 }
 
-const toInt = (value: string | undefined): number | undefined =>
-  value !== undefined && /^\s*\d+\s*$/.test(value) ? Number.parseInt(value, 10) : undefined;
+const toInt = (value: string | undefined): number | undefined => (value !== undefined && /^\s*\d+\s*$/.test(value) ? Number.parseInt(value, 10) : undefined);
 
 /** RemoteControl(Command, IanaOemNumber, SpecialCommand?, OEMparameters?) → PT_STATUS. */
 async function remoteControl(params: Readonly<Record<string, string>>, handler: AmtHandler, boot: BootConfig): Promise<number> {

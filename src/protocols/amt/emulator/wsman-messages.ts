@@ -49,21 +49,25 @@ export function referenceSelectors(epr: XmlNode | undefined): Record<string, str
 }
 
 export function responseEnvelope(input: { action: string; messageId: string; relatesTo: string | undefined; body: string }): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>'
-    + `<s:Envelope xmlns:s="${NS.soap12}" xmlns:a="${NS.addressing}" xmlns:w="${NS.wsman}" xmlns:n="${NS.enumeration}" xmlns:t="${NS.transfer}">`
-    + '<s:Header>'
-    + `<a:To>${ADDRESS_ANONYMOUS}</a:To>`
-    + (input.relatesTo !== undefined ? `<a:RelatesTo>${escapeXml(input.relatesTo)}</a:RelatesTo>` : '')
-    + `<a:Action s:mustUnderstand="true">${escapeXml(input.action)}</a:Action>`
-    + `<a:MessageID>${escapeXml(input.messageId)}</a:MessageID>`
-    + `</s:Header><s:Body>${input.body}</s:Body></s:Envelope>`;
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    `<s:Envelope xmlns:s="${NS.soap12}" xmlns:a="${NS.addressing}" xmlns:w="${NS.wsman}" xmlns:n="${NS.enumeration}" xmlns:t="${NS.transfer}">` +
+    '<s:Header>' +
+    `<a:To>${ADDRESS_ANONYMOUS}</a:To>` +
+    (input.relatesTo !== undefined ? `<a:RelatesTo>${escapeXml(input.relatesTo)}</a:RelatesTo>` : '') +
+    `<a:Action s:mustUnderstand="true">${escapeXml(input.action)}</a:Action>` +
+    `<a:MessageID>${escapeXml(input.messageId)}</a:MessageID>` +
+    `</s:Header><s:Body>${input.body}</s:Body></s:Envelope>`
+  );
 }
 
 /** Optimized EnumerateResponse carrying every item and EndOfSequence (DSP0226 §8.2.3). */
 export function enumerateResponseBody(items: readonly string[], context: string, optimized: boolean): string {
   if (!optimized) return `<n:EnumerateResponse><n:EnumerationContext>${escapeXml(context)}</n:EnumerationContext></n:EnumerateResponse>`;
-  return `<n:EnumerateResponse><n:EnumerationContext>${escapeXml(context)}</n:EnumerationContext>`
-    + `<w:Items>${items.join('')}</w:Items><w:EndOfSequence/></n:EnumerateResponse>`;
+  return (
+    `<n:EnumerateResponse><n:EnumerationContext>${escapeXml(context)}</n:EnumerationContext>` +
+    `<w:Items>${items.join('')}</w:Items><w:EndOfSequence/></n:EnumerateResponse>`
+  );
 }
 
 export function pullResponseBody(items: readonly string[]): string {
@@ -75,19 +79,29 @@ export function invokeResponseBody(resourceUri: string, method: string, returnVa
 }
 
 export function identifyResponse(input: { vendor: string; version: string }): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>'
-    + `<s:Envelope xmlns:s="${NS.soap12}" xmlns:i="${NS.identity}"><s:Header/><s:Body><i:IdentifyResponse>`
-    + `<i:ProtocolVersion>${NS.wsman}</i:ProtocolVersion>`
-    + `<i:ProductVendor>${escapeXml(input.vendor)}</i:ProductVendor><i:ProductVersion>${escapeXml(input.version)}</i:ProductVersion>`
-    + '</i:IdentifyResponse></s:Body></s:Envelope>';
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>' +
+    `<s:Envelope xmlns:s="${NS.soap12}" xmlns:i="${NS.identity}"><s:Header/><s:Body><i:IdentifyResponse>` +
+    `<i:ProtocolVersion>${NS.wsman}</i:ProtocolVersion>` +
+    `<i:ProductVendor>${escapeXml(input.vendor)}</i:ProductVendor><i:ProductVersion>${escapeXml(input.version)}</i:ProductVersion>` +
+    '</i:IdentifyResponse></s:Body></s:Envelope>'
+  );
 }
 
 /** Fault subcodes the emulator uses (DSP0226 §14.6 Table 10; t: is WS-Transfer's namespace). */
 export const WSMAN_FAULTS = {
   actionNotSupported: { code: 'Sender', subcode: 'a:ActionNotSupported', reason: 'The action is not supported by the service.' },
-  destinationUnreachable: { code: 'Sender', subcode: 'a:DestinationUnreachable', reason: 'No route can be determined to reach the destination role defined by the WS-Addressing To.' },
+  destinationUnreachable: {
+    code: 'Sender',
+    subcode: 'a:DestinationUnreachable',
+    reason: 'No route can be determined to reach the destination role defined by the WS-Addressing To.',
+  },
   invalidSelectors: { code: 'Sender', subcode: 'w:InvalidSelectors', reason: 'The Selectors for the resource were not valid.' },
-  invalidMessageHeader: { code: 'Sender', subcode: 'a:InvalidMessageInformationHeader', reason: 'A message information header is not valid and the message cannot be processed.' },
+  invalidMessageHeader: {
+    code: 'Sender',
+    subcode: 'a:InvalidMessageInformationHeader',
+    reason: 'A message information header is not valid and the message cannot be processed.',
+  },
   schemaValidationError: { code: 'Sender', subcode: 'w:SchemaValidationError', reason: 'The supplied SOAP violates the corresponding XML schema definition.' },
   /** WS-Transfer's fault for a Put whose representation is wrong (DSP0226 §7.5; wiseman InvalidRepresentationFault). */
   invalidRepresentation: { code: 'Sender', subcode: 't:InvalidRepresentation', reason: 'The XML content was invalid.' },
@@ -102,9 +116,10 @@ export function faultEnvelope(input: { fault: WsmanFault; messageId: string; rel
     action: `${NS.addressing}/fault`,
     messageId: input.messageId,
     relatesTo: input.relatesTo,
-    body: `<s:Fault><s:Code><s:Value>s:${fault.code}</s:Value><s:Subcode><s:Value>${fault.subcode}</s:Value></s:Subcode></s:Code>`
-      + `<s:Reason><s:Text xml:lang="en-US">${escapeXml(fault.reason)}</s:Text></s:Reason>`
-      + (input.detail ? `<s:Detail><w:FaultDetail>${escapeXml(input.detail)}</w:FaultDetail></s:Detail>` : '')
-      + '</s:Fault>',
+    body:
+      `<s:Fault><s:Code><s:Value>s:${fault.code}</s:Value><s:Subcode><s:Value>${fault.subcode}</s:Value></s:Subcode></s:Code>` +
+      `<s:Reason><s:Text xml:lang="en-US">${escapeXml(fault.reason)}</s:Text></s:Reason>` +
+      (input.detail ? `<s:Detail><w:FaultDetail>${escapeXml(input.detail)}</w:FaultDetail></s:Detail>` : '') +
+      '</s:Fault>',
   });
 }

@@ -2,8 +2,17 @@
 // Enumerate/Pull and the power and boot methods an AMT 6+ machine answers (DSP0226; DSP1027
 // Power State Management Profile; DSP1012 Boot Control Profile), backed by the emulator's handler.
 import {
-  ACTIONS, AMT_CLASSES, AMT_NAMES, BOOT_DEVICES, CIM_CLASSES, CIM_POWER_STATE, WSMAN_BOOT_CAPABILITIES, WSMAN_BOOT_SOURCES, WSMAN_POWER_ACTION,
-  BOOT_ROLE_IS_NEXT, cimResourceUri,
+  ACTIONS,
+  AMT_CLASSES,
+  AMT_NAMES,
+  BOOT_DEVICES,
+  CIM_CLASSES,
+  CIM_POWER_STATE,
+  WSMAN_BOOT_CAPABILITIES,
+  WSMAN_BOOT_SOURCES,
+  WSMAN_POWER_ACTION,
+  BOOT_ROLE_IS_NEXT,
+  cimResourceUri,
 } from '../constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from '../constants.ts';
 import { instanceXml } from '../wsman-codec.ts';
@@ -14,8 +23,15 @@ import type { BootConfig } from './boot-config.ts';
 import { readBootSettingPut } from './boot-setting-data.ts';
 import type { AmtHandler, PowerChangeResult } from './handler.ts';
 import {
-  WSMAN_FAULTS, enumerateResponseBody, faultEnvelope, identifyResponse, invokeResponseBody,
-  parseWsmanRequest, pullResponseBody, referenceSelectors, responseEnvelope,
+  WSMAN_FAULTS,
+  enumerateResponseBody,
+  faultEnvelope,
+  identifyResponse,
+  invokeResponseBody,
+  parseWsmanRequest,
+  pullResponseBody,
+  referenceSelectors,
+  responseEnvelope,
 } from './wsman-messages.ts';
 import type { WsmanFault } from './wsman-messages.ts';
 
@@ -48,11 +64,16 @@ const MAX_OPEN_ENUMERATIONS = 64;
 
 function cimPowerState(power: AmtPowerState): number {
   switch (power) {
-    case 'on': return CIM_POWER_STATE.on;
-    case 'sleep': return CIM_POWER_STATE.sleepDeep;
-    case 'hibernate': return CIM_POWER_STATE.hibernate;
-    case 'off': return CIM_POWER_STATE.offSoft;
-    case 'unknown': return CIM_POWER_STATE.other;
+    case 'on':
+      return CIM_POWER_STATE.on;
+    case 'sleep':
+      return CIM_POWER_STATE.sleepDeep;
+    case 'hibernate':
+      return CIM_POWER_STATE.hibernate;
+    case 'off':
+      return CIM_POWER_STATE.offSoft;
+    case 'unknown':
+      return CIM_POWER_STATE.other;
   }
 }
 
@@ -89,15 +110,22 @@ async function instanceOf(cimClass: CimClass, ctx: WsmanContext): Promise<Record
       return { CreationClassName: CIM_CLASSES.computerSystem, Name: AMT_NAMES.managedSystem };
     case AMT_CLASSES.generalSettings:
       return {
-        ElementName: 'Intel(r) AMT: General Settings', InstanceID: 'Intel(r) AMT: General Settings',
-        HostName: ctx.hostname, DomainName: ctx.domain, AMTNetworkEnabled: 1,
+        ElementName: 'Intel(r) AMT: General Settings',
+        InstanceID: 'Intel(r) AMT: General Settings',
+        HostName: ctx.hostname,
+        DomainName: ctx.domain,
+        AMTNetworkEnabled: 1,
       };
     case AMT_CLASSES.bootSettingData:
       return Object.fromEntries(ctx.boot.settings);
     case AMT_CLASSES.bootCapabilities:
       return {
-        ElementName: 'Intel(r) AMT: Boot Capabilities', InstanceID: 'Intel(r) AMT:BootCapabilities 0',
-        IDER: 'true', SOL: 'true', BIOSReflash: 'true', BIOSPause: 'true',
+        ElementName: 'Intel(r) AMT: Boot Capabilities',
+        InstanceID: 'Intel(r) AMT:BootCapabilities 0',
+        IDER: 'true',
+        SOL: 'true',
+        BIOSReflash: 'true',
+        BIOSPause: 'true',
         ...Object.fromEntries(BOOT_DEVICES.map((d) => [WSMAN_BOOT_CAPABILITIES[d], String(ctx.boot.offered.has(d))])),
       };
     case CIM_CLASSES.bootSourceSetting:
@@ -131,7 +159,8 @@ async function answer(xml: string, ctx: WsmanContext): Promise<WsmanReply> {
   const cimClass = CLASS_BY_URI.get(resourceUri);
   if (cimClass === undefined) return fault(WSMAN_FAULTS.destinationUnreachable, messageId, ctx, `unknown ResourceURI ${resourceUri}`);
   const ok = (replyAction: string, body: string): WsmanReply => ({
-    status: 200, body: responseEnvelope({ action: replyAction, messageId: ctx.messageId(), relatesTo: messageId, body }),
+    status: 200,
+    body: responseEnvelope({ action: replyAction, messageId: ctx.messageId(), relatesTo: messageId, body }),
   });
 
   if (action === ACTIONS.get || action === ACTIONS.enumerate || action === ACTIONS.put) {

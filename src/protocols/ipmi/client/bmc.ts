@@ -1,11 +1,33 @@
 // The command API of one BMC (pyghmi's Command): power, boot device, identity, users,
 // LAN configuration and raw requests over a Session. Sensors, SEL and FRU are in
 // inventory.ts. Each call says whether it may be resent (see commands/request.ts).
-import { chassisControl, decodeBootFlags, decodeChassisStatus, decodeSystemBootOptions, encodeBootFlags, getChassisStatus, getSystemBootOptions, setSystemBootOptions, BootParam, KEEP_BOOT_FLAGS_PAST_TIMEOUT, chassisIdentify } from '../commands/chassis.ts';
+import {
+  chassisControl,
+  decodeBootFlags,
+  decodeChassisStatus,
+  decodeSystemBootOptions,
+  encodeBootFlags,
+  getChassisStatus,
+  getSystemBootOptions,
+  setSystemBootOptions,
+  BootParam,
+  KEEP_BOOT_FLAGS_PAST_TIMEOUT,
+  chassisIdentify,
+} from '../commands/chassis.ts';
 import type { BootDeviceName, BootFlags, BootOptionsResponse, ChassisStatus, PowerAction } from '../commands/chassis.ts';
 import { bmcReset, decodeDeviceId, decodeGuid, getDeviceId, getSystemGuid } from '../commands/device.ts';
 import type { DeviceId, ResetKind } from '../commands/device.ts';
-import { decodeUserAccess, decodeUserName, getUserAccess, getUserName, setUserAccess, setUserName, setUserPassword, PASSWORD_TEST_FAILED, PASSWORD_WRONG_SIZE } from '../commands/users.ts';
+import {
+  decodeUserAccess,
+  decodeUserName,
+  getUserAccess,
+  getUserName,
+  setUserAccess,
+  setUserName,
+  setUserPassword,
+  PASSWORD_TEST_FAILED,
+  PASSWORD_WRONG_SIZE,
+} from '../commands/users.ts';
 import type { SetUserAccessOptions, UserAccess } from '../commands/users.ts';
 import { decodeLanConfig, getLanConfig, setLanConfig } from '../commands/lan.ts';
 import { request } from '../commands/request.ts';
@@ -152,7 +174,11 @@ export class Bmc {
       return decodeUserName(await this.send(getUserName(uid)));
     } catch (error) {
       // An unused slot has no name: some BMCs say "not present" rather than returning zeros.
-      if (error instanceof IpmiCommandError && (error.completionCode === CompletionCode.NOT_PRESENT || error.completionCode === CompletionCode.INVALID_DATA_FIELD)) return '';
+      if (
+        error instanceof IpmiCommandError &&
+        (error.completionCode === CompletionCode.NOT_PRESENT || error.completionCode === CompletionCode.INVALID_DATA_FIELD)
+      )
+        return '';
       throw error;
     }
   }

@@ -23,7 +23,12 @@ function systemRandom(): Randomness {
 
 /** The registry key: secrets enter only as a digest, so a key is safe to print. */
 function registryKey(t: BmcTarget): string {
-  const secret = createHash('sha256').update(t.password).update('\0').update(t.kg ?? '').digest('hex').slice(0, 32);
+  const secret = createHash('sha256')
+    .update(t.password)
+    .update('\0')
+    .update(t.kg ?? '')
+    .digest('hex')
+    .slice(0, 32);
   return [t.host, t.port ?? 623, t.user, t.protocol ?? 'lanplus', t.privilege ?? '', t.cipherSuite ?? '', t.authType ?? '', secret].join('|');
 }
 

@@ -1,8 +1,35 @@
 // Reading the BMC's repositories over a session: the SDR walk with reservation and partial
 // reads (IPMI v2.0 §33.11–33.12), sensor readings (§35.14), the SEL (§31) and FRU data (§34).
-import { convertReading, decodeGetSdr, decodeSensorThresholds, getSensorThresholds, decodeReservation, decodeSdrRecord, decodeSensorReading, getSdr, getSensorReading, reserveSdrRepository, thresholdStatus, LAST_RECORD, SDR_HEADER_LENGTH } from '../commands/sdr.ts';
+import {
+  convertReading,
+  decodeGetSdr,
+  decodeSensorThresholds,
+  getSensorThresholds,
+  decodeReservation,
+  decodeSdrRecord,
+  decodeSensorReading,
+  getSdr,
+  getSensorReading,
+  reserveSdrRepository,
+  thresholdStatus,
+  LAST_RECORD,
+  SDR_HEADER_LENGTH,
+} from '../commands/sdr.ts';
 import type { FullSensorRecord, SdrRecord, SensorReading, ThresholdName } from '../commands/sdr.ts';
-import { clearSel, decodeClearSel, decodeSelEntry, decodeSelInfo, decodeSelTime, getSelEntry, getSelInfo, getSelTime, reserveSel, setSelTime, FIRST_ENTRY, LAST_ENTRY } from '../commands/sel.ts';
+import {
+  clearSel,
+  decodeClearSel,
+  decodeSelEntry,
+  decodeSelInfo,
+  decodeSelTime,
+  getSelEntry,
+  getSelInfo,
+  getSelTime,
+  reserveSel,
+  setSelTime,
+  FIRST_ENTRY,
+  LAST_ENTRY,
+} from '../commands/sel.ts';
 import type { SelInfo, SelRecord } from '../commands/sel.ts';
 import { decodeFru, decodeFruInventoryAreaInfo, decodeReadFruData, getFruInventoryAreaInfo, readFruData, DEFAULT_FRU_CHUNK } from '../commands/fru.ts';
 import type { FruInventory } from '../commands/fru.ts';
@@ -21,7 +48,11 @@ export const MAX_RECORDS = 4096;
 /** Clear SEL status polls while the BMC erases. */
 export const MAX_CLEAR_POLLS = 50;
 
-const SHRINK_CODES: ReadonlySet<number> = new Set([CompletionCode.CANNOT_RETURN_REQUESTED_BYTES, CompletionCode.DATA_LENGTH_INVALID, CompletionCode.DATA_FIELD_LENGTH_EXCEEDED]);
+const SHRINK_CODES: ReadonlySet<number> = new Set([
+  CompletionCode.CANNOT_RETURN_REQUESTED_BYTES,
+  CompletionCode.DATA_LENGTH_INVALID,
+  CompletionCode.DATA_FIELD_LENGTH_EXCEEDED,
+]);
 
 export interface SensorValue {
   readonly record: FullSensorRecord | Extract<SdrRecord, { type: 'compact' }>;
@@ -53,7 +84,8 @@ export class Inventory {
         reservation.id = await this.#reserveSdr();
         continue;
       }
-      if (head.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, head.completionCode);
+      if (head.completionCode !== CompletionCode.OK)
+        throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, head.completionCode);
       const { next, bytes: header } = decodeGetSdr(head.data);
       if (header.length < SDR_HEADER_LENGTH) throw new IpmiPayloadError(`Get SDR: record ${recordId} header is ${header.length} bytes`);
       const total = SDR_HEADER_LENGTH + header[4]!;
@@ -72,14 +104,16 @@ export class Inventory {
           cancelled = true;
           break;
         }
-        if (part.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, part.completionCode);
+        if (part.completionCode !== CompletionCode.OK)
+          throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, part.completionCode);
         const chunk = decodeGetSdr(part.data).bytes;
         if (chunk.length === 0) throw new IpmiPayloadError(`Get SDR: empty partial read of record ${recordId}`);
         record.set(chunk.subarray(0, total - offset), offset);
         offset += chunk.length;
       }
       if (!cancelled) return { next, bytes: record };
-      if (retry >= MAX_RESERVATION_RETRIES) throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, CompletionCode.INVALID_RESERVATION);
+      if (retry >= MAX_RESERVATION_RETRIES)
+        throw new IpmiCommandError(this.#session.host, 'Get SDR', NetFn.STORAGE, StorageCmd.GET_SDR, CompletionCode.INVALID_RESERVATION);
       reservation.id = await this.#reserveSdr();
     }
   }
@@ -180,7 +214,8 @@ export class Inventory {
         chunk >>= 1;
         continue;
       }
-      if (res.completionCode !== CompletionCode.OK) throw new IpmiCommandError(this.#session.host, 'Read FRU Data', NetFn.STORAGE, StorageCmd.READ_FRU_DATA, res.completionCode);
+      if (res.completionCode !== CompletionCode.OK)
+        throw new IpmiCommandError(this.#session.host, 'Read FRU Data', NetFn.STORAGE, StorageCmd.READ_FRU_DATA, res.completionCode);
       const bytes = decodeReadFruData(res.data);
       if (bytes.length === 0) break;
       out.set(bytes.subarray(0, info.size - offset), offset);

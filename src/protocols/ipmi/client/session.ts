@@ -172,13 +172,18 @@ export class Session implements Endpoint {
       const before = this.#state;
       if (before.kind !== 'active') this.#state = { kind: 'presence' };
       const tag = this.random.bytes(1)[0]! & 0xfe;
-      return this.exchange('ASF presence ping', () => encodeAsf({ type: 'ping', tag }), (packet) => {
-        const rmcp = decodeRmcp(packet);
-        if (rmcp.cls !== 'asf') return undefined;
-        const m = decodeAsf(rmcp.body);
-        if (m.type !== 'pong' || m.tag !== tag) return undefined;
-        return { ipmi: (m.supportedEntities & 0x80) !== 0, iana: m.iana };
-      }, { attempts: this.policy.retries + 1, idempotent: true }).finally(() => {
+      return this.exchange(
+        'ASF presence ping',
+        () => encodeAsf({ type: 'ping', tag }),
+        (packet) => {
+          const rmcp = decodeRmcp(packet);
+          if (rmcp.cls !== 'asf') return undefined;
+          const m = decodeAsf(rmcp.body);
+          if (m.type !== 'pong' || m.tag !== tag) return undefined;
+          return { ipmi: (m.supportedEntities & 0x80) !== 0, iana: m.iana };
+        },
+        { attempts: this.policy.retries + 1, idempotent: true },
+      ).finally(() => {
         if (this.#state.kind === 'presence') this.#state = before;
       });
     });
@@ -215,7 +220,11 @@ export class Session implements Endpoint {
   async sendPayload(payloadType: number, payload: Uint8Array): Promise<void> {
     const wire = this.#wire;
     if (!wire || wire.version !== '2.0') throw new IpmiClosedError(`${this.host}: no active RMCP+ session`);
-    this.#transport.send(encodeSession20({ payloadType, sessionId: wire.bmcSessionId, sequence: this.#nextOutSeq(), payload }, wire.keys, this.random.bytes(16)), this.#address, this.target.port);
+    this.#transport.send(
+      encodeSession20({ payloadType, sessionId: wire.bmcSessionId, sequence: this.#nextOutSeq(), payload }, wire.keys, this.random.bytes(16)),
+      this.#address,
+      this.target.port,
+    );
   }
 
   receive(packet: Buffer): boolean {
@@ -292,7 +301,13 @@ export class Session implements Endpoint {
       if (this.#state.kind !== 'active') return;
       const idle = performance.now() - this.#lastAnswered;
       if (idle >= limit) {
-        void this.requestRaw({ name: 'Get Device ID (keepalive)', netFn: NetFn.APP, cmd: AppCmd.GET_DEVICE_ID, data: new Uint8Array(), idempotent: true }).catch(() => undefined);
+        void this.requestRaw({
+          name: 'Get Device ID (keepalive)',
+          netFn: NetFn.APP,
+          cmd: AppCmd.GET_DEVICE_ID,
+          data: new Uint8Array(),
+          idempotent: true,
+        }).catch(() => undefined);
       }
       this.#keepalive = setTimeout(check, idle >= limit ? limit : limit - idle);
       this.#keepalive.unref();
@@ -333,9 +348,19 @@ export class Session implements Endpoint {
       if (framing === 'pre-1.5') return encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message });
       if (framing === 'pre-2.0') return encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: message });
       if (wire!.version === '2.0') {
-        return encodeSession20({ payloadType: PayloadType.IPMI, sessionId: wire!.bmcSessionId, sequence: this.#nextOutSeq(), payload: message }, wire!.keys, this.random.bytes(16));
+        return encodeSession20(
+          { payloadType: PayloadType.IPMI, sessionId: wire!.bmcSessionId, sequence: this.#nextOutSeq(), payload: message },
+          wire!.keys,
+          this.random.bytes(16),
+        );
       }
-      return encodeSession15({ authType: wire!.authType, sequence: fixedSequence ?? this.#nextOutSeq(), sessionId: wire!.sessionId, message, password: this.target.password });
+      return encodeSession15({
+        authType: wire!.authType,
+        sequence: fixedSequence ?? this.#nextOutSeq(),
+        sessionId: wire!.sessionId,
+        message,
+        password: this.target.password,
+      });
     };
     const match = (packet: Buffer): RawResponse | undefined => {
       const body = this.#unframe(packet, wire);
@@ -405,7 +430,10 @@ export class Session implements Endpoint {
     w.deadline = undefined;
     w.attempt++;
     let error: Error | undefined;
-    if (w.garbage) error = new IpmiDecodeError(`${this.host}: the answer to ${w.what} could not be decoded (${w.garbage.message}); the session stays usable`, { cause: w.garbage });
+    if (w.garbage)
+      error = new IpmiDecodeError(`${this.host}: the answer to ${w.what} could not be decoded (${w.garbage.message}); the session stays usable`, {
+        cause: w.garbage,
+      });
     else if (!w.options.idempotent) error = new IpmiUncertainError(this.host, w.what);
     else if (w.attempt >= w.options.attempts) error = new IpmiTimeoutError(this.host, w.what, w.options.attempts);
     if (error === undefined) return this.#attempt(w);
@@ -449,4 +477,3 @@ export class Session implements Endpoint {
 export function privilegeWord(level: number): string {
   return (Object.keys(Privilege) as (keyof typeof Privilege)[]).find((k) => Privilege[k] === level) ?? `level ${level}`;
 }
-

@@ -58,14 +58,25 @@ export class SolConsole extends EventEmitter<SolEvents> {
     await session.open();
     const wire = session.wire;
     if (wire?.version !== '2.0') throw new IpmiSessionError(bmc.host, 'SOL needs an IPMI 2.0 (lanplus) session');
-    const aux = (wire.suite.confidentiality !== ConfidentialityAlgorithm.NONE ? SolActivationAux.ENCRYPT : 0) | (wire.suite.integrity !== IntegrityAlgorithm.NONE ? SolActivationAux.AUTHENTICATE : 0) | SolActivationAux.SERIAL_ALERTS_DEFERRED;
-    const activation = () => request('Activate Payload (SOL)', NetFn.APP, ACTIVATE_PAYLOAD, encodePayloadActivation({ payloadType: PayloadType.SOL, instance: SOL_INSTANCE, aux: Buffer.from([aux, 0, 0, 0]) }), false);
+    const aux =
+      (wire.suite.confidentiality !== ConfidentialityAlgorithm.NONE ? SolActivationAux.ENCRYPT : 0) |
+      (wire.suite.integrity !== IntegrityAlgorithm.NONE ? SolActivationAux.AUTHENTICATE : 0) |
+      SolActivationAux.SERIAL_ALERTS_DEFERRED;
+    const activation = () =>
+      request(
+        'Activate Payload (SOL)',
+        NetFn.APP,
+        ACTIVATE_PAYLOAD,
+        encodePayloadActivation({ payloadType: PayloadType.SOL, instance: SOL_INSTANCE, aux: Buffer.from([aux, 0, 0, 0]) }),
+        false,
+      );
     let res = await session.requestRaw(activation());
     if (res.completionCode === ActivatePayloadCode.ALREADY_ACTIVE && options.force) {
       await deactivateSol(bmc);
       res = await session.requestRaw(activation());
     }
-    if (res.completionCode === ActivatePayloadCode.ALREADY_ACTIVE) throw new IpmiSolBusyError(bmc.host, 'SOL is already active in another session; `anvil ipmi sol deactivate` ends it');
+    if (res.completionCode === ActivatePayloadCode.ALREADY_ACTIVE)
+      throw new IpmiSolBusyError(bmc.host, 'SOL is already active in another session; `anvil ipmi sol deactivate` ends it');
     if (res.completionCode === ActivatePayloadCode.DISABLED) throw new IpmiSessionError(bmc.host, 'SOL is disabled on this BMC (Activate Payload 0x81)');
     if (res.completionCode !== 0) throw new IpmiCommandError(bmc.host, 'Activate Payload (SOL)', NetFn.APP, ACTIVATE_PAYLOAD, res.completionCode);
     const activated = decodePayloadActivated(res.data);
@@ -165,7 +176,9 @@ export class SolConsole extends EventEmitter<SolEvents> {
     const wire = this.#bmc.session.wire;
     if (wire?.version !== '2.0') return;
     try {
-      const res = await this.#bmc.session.requestRaw(request('Get Payload Instance Info', NetFn.APP, GET_PAYLOAD_INSTANCE_INFO, [PayloadType.SOL, SOL_INSTANCE]));
+      const res = await this.#bmc.session.requestRaw(
+        request('Get Payload Instance Info', NetFn.APP, GET_PAYLOAD_INSTANCE_INFO, [PayloadType.SOL, SOL_INSTANCE]),
+      );
       if (res.completionCode !== 0 || res.data.length < 4) return;
       const owner = Buffer.from(res.data).readUInt32LE(0);
       if (owner === 0) this.#finish('SOL was deactivated on the BMC');
@@ -200,7 +213,14 @@ export class SolConsole extends EventEmitter<SolEvents> {
 
 /** Deactivate Payload (§24.2) for SOL instance 1. Resolves false when it was not active. */
 export async function deactivateSol(bmc: Bmc): Promise<boolean> {
-  const res = await bmc.session.requestRaw(request('Deactivate Payload (SOL)', NetFn.APP, DEACTIVATE_PAYLOAD, encodePayloadActivation({ payloadType: PayloadType.SOL, instance: SOL_INSTANCE, aux: Buffer.alloc(4) })));
+  const res = await bmc.session.requestRaw(
+    request(
+      'Deactivate Payload (SOL)',
+      NetFn.APP,
+      DEACTIVATE_PAYLOAD,
+      encodePayloadActivation({ payloadType: PayloadType.SOL, instance: SOL_INSTANCE, aux: Buffer.alloc(4) }),
+    ),
+  );
   // 0x80: "payload already deactivated" (§24.2).
   if (res.completionCode === 0x80) return false;
   if (res.completionCode !== 0) throw new IpmiCommandError(bmc.host, 'Deactivate Payload (SOL)', NetFn.APP, DEACTIVATE_PAYLOAD, res.completionCode);

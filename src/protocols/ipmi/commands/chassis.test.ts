@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chassisControl, decodeBootFlags, decodeChassisStatus, decodeSystemBootOptions, encodeBootFlags, getSystemBootOptions, setSystemBootOptions, BootParam, KEEP_BOOT_FLAGS_PAST_TIMEOUT } from './chassis.ts';
+import {
+  chassisControl,
+  decodeBootFlags,
+  decodeChassisStatus,
+  decodeSystemBootOptions,
+  encodeBootFlags,
+  getSystemBootOptions,
+  setSystemBootOptions,
+  BootParam,
+  KEEP_BOOT_FLAGS_PAST_TIMEOUT,
+} from './chassis.ts';
 
 const bytes = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s/g, ''), 'hex'));
 
@@ -33,7 +43,10 @@ test('boot flags param 5: persistent EFI pxe, and the device codes', () => {
   assert.deepEqual([...encodeBootFlags('floppy')], [0x80, 0x3c, 0, 0, 0]);
   assert.deepEqual([...encodeBootFlags('none')], [0, 0, 0, 0, 0]);
   const back = decodeBootFlags(bytes('e0 14 00 00 00'));
-  assert.deepEqual({ valid: back.valid, persistent: back.persistent, efi: back.efi, device: back.device }, { valid: true, persistent: true, efi: true, device: 'cdrom' });
+  assert.deepEqual(
+    { valid: back.valid, persistent: back.persistent, efi: back.efi, device: back.device },
+    { valid: true, persistent: true, efi: true, device: 'cdrom' },
+  );
   assert.equal(decodeBootFlags(bytes('80 18 00 00 00')).device, 'bios');
 });
 

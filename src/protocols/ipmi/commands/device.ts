@@ -23,7 +23,16 @@ export interface DeviceId {
 }
 
 /** §20.1 Table 20-2 byte 6, bit 0 upwards. */
-const SUPPORT = ['Sensor Device', 'SDR Repository Device', 'SEL Device', 'FRU Inventory Device', 'IPMB Event Receiver', 'IPMB Event Generator', 'Bridge', 'Chassis Device'] as const;
+const SUPPORT = [
+  'Sensor Device',
+  'SDR Repository Device',
+  'SEL Device',
+  'FRU Inventory Device',
+  'IPMB Event Receiver',
+  'IPMB Event Generator',
+  'Bridge',
+  'Chassis Device',
+] as const;
 
 const SHORT_LENGTH = 11;
 const LONG_LENGTH = 15;
@@ -99,7 +108,10 @@ const GUID_LENGTH = 16;
  */
 export function decodeGuid(data: Uint8Array): string {
   need(data, GUID_LENGTH, 'Get GUID');
-  const h = Array.from(data.subarray(0, GUID_LENGTH)).reverse().map((b) => b.toString(16).padStart(2, '0')).join('');
+  const h = Array.from(data.subarray(0, GUID_LENGTH))
+    .reverse()
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
@@ -107,7 +119,5 @@ export type ResetKind = 'warm' | 'cold';
 
 /** Never idempotent: a reset BMC drops the session, and a resend would reset it again. */
 export function bmcReset(kind: ResetKind): CommandRequest {
-  return kind === 'cold'
-    ? request('Cold Reset', NetFn.APP, AppCmd.COLD_RESET, [], false)
-    : request('Warm Reset', NetFn.APP, AppCmd.WARM_RESET, [], false);
+  return kind === 'cold' ? request('Cold Reset', NetFn.APP, AppCmd.COLD_RESET, [], false) : request('Warm Reset', NetFn.APP, AppCmd.WARM_RESET, [], false);
 }

@@ -36,16 +36,59 @@ export function decodeReadFruData(data: Uint8Array): Uint8Array {
 
 /** SMBIOS chassis types, FRU spec §10 referring to SMBIOS Table 16 (ipmitool's list). */
 const CHASSIS_TYPES = [
-  'Unspecified', 'Other', 'Unknown', 'Desktop', 'Low Profile Desktop', 'Pizza Box', 'Mini Tower', 'Tower', 'Portable',
-  'LapTop', 'Notebook', 'Hand Held', 'Docking Station', 'All in One', 'Sub Notebook', 'Space-saving', 'Lunch Box',
-  'Main Server Chassis', 'Expansion Chassis', 'SubChassis', 'Bus Expansion Chassis', 'Peripheral Chassis',
-  'RAID Chassis', 'Rack Mount Chassis', 'Sealed-case PC', 'Multi-system Chassis', 'CompactPCI', 'AdvancedTCA', 'Blade', 'Blade Enclosure',
+  'Unspecified',
+  'Other',
+  'Unknown',
+  'Desktop',
+  'Low Profile Desktop',
+  'Pizza Box',
+  'Mini Tower',
+  'Tower',
+  'Portable',
+  'LapTop',
+  'Notebook',
+  'Hand Held',
+  'Docking Station',
+  'All in One',
+  'Sub Notebook',
+  'Space-saving',
+  'Lunch Box',
+  'Main Server Chassis',
+  'Expansion Chassis',
+  'SubChassis',
+  'Bus Expansion Chassis',
+  'Peripheral Chassis',
+  'RAID Chassis',
+  'Rack Mount Chassis',
+  'Sealed-case PC',
+  'Multi-system Chassis',
+  'CompactPCI',
+  'AdvancedTCA',
+  'Blade',
+  'Blade Enclosure',
 ];
 
 export interface FruInventory {
   readonly chassis?: { readonly type: string; readonly partNumber: string; readonly serial: string; readonly extra: readonly string[] };
-  readonly board?: { readonly mfgDate: Date; readonly manufacturer: string; readonly product: string; readonly serial: string; readonly partNumber: string; readonly fruFileId: string; readonly extra: readonly string[] };
-  readonly product?: { readonly manufacturer: string; readonly name: string; readonly partNumber: string; readonly version: string; readonly serial: string; readonly assetTag: string; readonly fruFileId: string; readonly extra: readonly string[] };
+  readonly board?: {
+    readonly mfgDate: Date;
+    readonly manufacturer: string;
+    readonly product: string;
+    readonly serial: string;
+    readonly partNumber: string;
+    readonly fruFileId: string;
+    readonly extra: readonly string[];
+  };
+  readonly product?: {
+    readonly manufacturer: string;
+    readonly name: string;
+    readonly partNumber: string;
+    readonly version: string;
+    readonly serial: string;
+    readonly assetTag: string;
+    readonly fruFileId: string;
+    readonly extra: readonly string[];
+  };
 }
 
 function checksumOk(bytes: Uint8Array): boolean {

@@ -13,9 +13,26 @@ import { decodeLanConfig } from './lan.ts';
 import { decodeTypeLength } from './type-length.ts';
 
 const DECODERS: Record<string, (data: Uint8Array) => unknown> = {
-  decodeBootFlags, decodeChassisStatus, decodeSystemBootOptions, decodeDeviceId, decodeGuid, decodeUserAccess, decodeUserName,
-  decodeGetSdr, decodeSdrRecord, decodeSensorReading, decodeSensorThresholds, decodeSdrRepositoryInfo, decodeClearSel,
-  decodeSelEntry, decodeSelInfo, decodeSelTime, decodeFru, decodeFruInventoryAreaInfo, decodeReadFruData, decodeLanConfig,
+  decodeBootFlags,
+  decodeChassisStatus,
+  decodeSystemBootOptions,
+  decodeDeviceId,
+  decodeGuid,
+  decodeUserAccess,
+  decodeUserName,
+  decodeGetSdr,
+  decodeSdrRecord,
+  decodeSensorReading,
+  decodeSensorThresholds,
+  decodeSdrRepositoryInfo,
+  decodeClearSel,
+  decodeSelEntry,
+  decodeSelInfo,
+  decodeSelTime,
+  decodeFru,
+  decodeFruInventoryAreaInfo,
+  decodeReadFruData,
+  decodeLanConfig,
   decodeTypeLength: (d) => decodeTypeLength(d, 0),
 };
 
@@ -45,7 +62,10 @@ test('decoders throw only IpmiDecodeError on random input', () => {
       try {
         decode(data);
       } catch (error) {
-        assert.ok(error instanceof IpmiDecodeError, `${name}(${Buffer.from(data).toString('hex')}) threw ${(error as Error).name}: ${(error as Error).message}`);
+        assert.ok(
+          error instanceof IpmiDecodeError,
+          `${name}(${Buffer.from(data).toString('hex')}) threw ${(error as Error).name}: ${(error as Error).message}`,
+        );
       }
     }
   }

@@ -31,7 +31,12 @@ export const LanParam = {
 export type LanParamName = keyof typeof LanParam;
 
 export function getLanConfig(param: number, channel = CURRENT_CHANNEL, setSelector = 0, blockSelector = 0): CommandRequest {
-  return request('Get LAN Configuration Parameters', NetFn.TRANSPORT, TransportCmd.GET_LAN_CONFIG_PARAMETERS, [channel & 0x0f, param, setSelector, blockSelector]);
+  return request('Get LAN Configuration Parameters', NetFn.TRANSPORT, TransportCmd.GET_LAN_CONFIG_PARAMETERS, [
+    channel & 0x0f,
+    param,
+    setSelector,
+    blockSelector,
+  ]);
 }
 
 /** Response: parameter revision, then the parameter data. */
@@ -47,7 +52,13 @@ export function setLanConfig(param: number, value: ArrayLike<number>, channel = 
 
 export const IP_SOURCES = ['Unspecified', 'Static Address', 'DHCP Address', 'BIOS Assigned Address', 'Other'] as const;
 const SET_STATES = ['Set Complete', 'Set In Progress', 'Commit Write', 'Reserved'] as const;
-const AUTH_NAMES = [[0x01, 'NONE'], [0x02, 'MD2'], [0x04, 'MD5'], [0x10, 'PASSWORD'], [0x20, 'OEM']] as const;
+const AUTH_NAMES = [
+  [0x01, 'NONE'],
+  [0x02, 'MD2'],
+  [0x04, 'MD5'],
+  [0x10, 'PASSWORD'],
+  [0x20, 'OEM'],
+] as const;
 
 export function ipv4(data: Uint8Array): string {
   need(data, 4, 'IPv4 address');

@@ -9,14 +9,15 @@ const bytes = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s/g, ''), '
 // A full sensor record: "CPU Temp", degrees C, M=1 B=0, UNC/UCR/UNR readable = 80/90/100.
 const fullRecord = bytes(
   '0100 51 01 33' + // id 1, version 1.5, full, 51 bytes follow
-  '20 00 30 03 01 7f 68 01 01' + // owner 0x20, lun 0, sensor 0x30, entity cpu, init, caps, type Temperature, threshold
-  '0000 0000 383f' + // masks; readable 0x38 = unc,ucr,unr
-  '00 01 00 00' + // units1 unsigned, degrees C, no modifier, linear
-  '01 00 00 00 00 00' + // M=1, B=0, exps 0
-  '00 00 00 00 ff 00' + // flags, nominal, normal max/min, sensor max/min
-  '64 5a 50 00 00 00' + // unr 100, ucr 90, unc 80, lnr, lcr, lnc
-  '00 00 0000 00' + // hysteresis, reserved, oem
-  'c8' + Buffer.from('CPU Temp').toString('hex'),
+    '20 00 30 03 01 7f 68 01 01' + // owner 0x20, lun 0, sensor 0x30, entity cpu, init, caps, type Temperature, threshold
+    '0000 0000 383f' + // masks; readable 0x38 = unc,ucr,unr
+    '00 01 00 00' + // units1 unsigned, degrees C, no modifier, linear
+    '01 00 00 00 00 00' + // M=1, B=0, exps 0
+    '00 00 00 00 ff 00' + // flags, nominal, normal max/min, sensor max/min
+    '64 5a 50 00 00 00' + // unr 100, ucr 90, unc 80, lnr, lcr, lnc
+    '00 00 0000 00' + // hysteresis, reserved, oem
+    'c8' +
+    Buffer.from('CPU Temp').toString('hex'),
 );
 
 test('full sensor record: name, units, conversion, readable thresholds', () => {

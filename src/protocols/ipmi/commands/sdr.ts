@@ -15,7 +15,13 @@ export const LAST_RECORD = 0xffff;
 /** Reading a whole record at once: offset 0 with 0xFF bytes means "all of it" (§33.12). */
 export const WHOLE_RECORD = 0xff;
 
-export interface SdrRepositoryInfo { readonly version: number; readonly records: number; readonly freeSpace: number; readonly lastAdd: number; readonly lastErase: number }
+export interface SdrRepositoryInfo {
+  readonly version: number;
+  readonly records: number;
+  readonly freeSpace: number;
+  readonly lastAdd: number;
+  readonly lastErase: number;
+}
 
 export function getSdrRepositoryInfo(): CommandRequest {
   return request('Get SDR Repository Info', NetFn.STORAGE, StorageCmd.GET_SDR_REPOSITORY_INFO);
@@ -87,10 +93,31 @@ export interface FullSensorRecord extends SensorCommon {
   readonly thresholds: Partial<Record<ThresholdName, number>>;
 }
 
-export interface CompactSensorRecord extends SensorCommon { readonly type: 'compact' }
-export interface FruLocatorRecord { readonly type: 'fru-locator'; readonly recordId: number; readonly deviceAddress: number; readonly fruId: number; readonly logical: boolean; readonly entityId: number; readonly name: string }
-export interface McLocatorRecord { readonly type: 'mc-locator'; readonly recordId: number; readonly slaveAddress: number; readonly channel: number; readonly entityId: number; readonly name: string }
-export interface OtherRecord { readonly type: 'other'; readonly recordId: number; readonly recordType: number }
+export interface CompactSensorRecord extends SensorCommon {
+  readonly type: 'compact';
+}
+export interface FruLocatorRecord {
+  readonly type: 'fru-locator';
+  readonly recordId: number;
+  readonly deviceAddress: number;
+  readonly fruId: number;
+  readonly logical: boolean;
+  readonly entityId: number;
+  readonly name: string;
+}
+export interface McLocatorRecord {
+  readonly type: 'mc-locator';
+  readonly recordId: number;
+  readonly slaveAddress: number;
+  readonly channel: number;
+  readonly entityId: number;
+  readonly name: string;
+}
+export interface OtherRecord {
+  readonly type: 'other';
+  readonly recordId: number;
+  readonly recordType: number;
+}
 export type SdrRecord = FullSensorRecord | CompactSensorRecord | FruLocatorRecord | McLocatorRecord | OtherRecord;
 
 /** A signed n-bit two's-complement field. */
@@ -110,7 +137,8 @@ export function decodeSdrRecord(record: Uint8Array): SdrRecord {
   const recordId = u16le(record, 0);
   const recordType = at(record, 3);
   const length = at(record, 4);
-  if (record.length < SDR_HEADER_LENGTH + length) throw new IpmiPayloadError(`SDR record ${recordId}: ${record.length} bytes, header says ${SDR_HEADER_LENGTH + length}`);
+  if (record.length < SDR_HEADER_LENGTH + length)
+    throw new IpmiPayloadError(`SDR record ${recordId}: ${record.length} bytes, header says ${SDR_HEADER_LENGTH + length}`);
   // Offsets below are the spec's 1-based byte numbers minus one.
   switch (recordType) {
     case SdrType.fullSensor:
@@ -152,7 +180,15 @@ export function decodeSdrRecord(record: Uint8Array): SdrRecord {
     }
     case SdrType.fruLocator:
       need(record, 16, 'FRU device locator');
-      return { type: 'fru-locator', recordId, deviceAddress: at(record, 5), fruId: at(record, 6), logical: (at(record, 7) & 0x80) !== 0, entityId: at(record, 12), name: idString(record, 15) };
+      return {
+        type: 'fru-locator',
+        recordId,
+        deviceAddress: at(record, 5),
+        fruId: at(record, 6),
+        logical: (at(record, 7) & 0x80) !== 0,
+        entityId: at(record, 12),
+        name: idString(record, 15),
+      };
     case SdrType.mcLocator:
       need(record, 16, 'MC device locator');
       return { type: 'mc-locator', recordId, slaveAddress: at(record, 5), channel: at(record, 6) & 0x0f, entityId: at(record, 12), name: idString(record, 15) };
@@ -162,19 +198,36 @@ export function decodeSdrRecord(record: Uint8Array): SdrRecord {
 }
 
 const LINEARIZE: Record<Linearization, (x: number) => number> = {
-  linear: (x) => x, ln: Math.log, log10: Math.log10, log2: Math.log2, e: Math.exp,
-  exp10: (x) => 10 ** x, exp2: (x) => 2 ** x, '1/x': (x) => 1 / x, sqr: (x) => x * x,
-  cube: (x) => x * x * x, sqrt: Math.sqrt, 'cube-1': Math.cbrt, 'non-linear': (x) => x,
+  linear: (x) => x,
+  ln: Math.log,
+  log10: Math.log10,
+  log2: Math.log2,
+  e: Math.exp,
+  exp10: (x) => 10 ** x,
+  exp2: (x) => 2 ** x,
+  '1/x': (x) => 1 / x,
+  sqr: (x) => x * x,
+  cube: (x) => x * x * x,
+  sqrt: Math.sqrt,
+  'cube-1': Math.cbrt,
+  'non-linear': (x) => x,
 };
 
 /** §36.3: y = L[(M·x + B·10^Bexp) · 10^Rexp], x interpreted per the analog data format. */
 export function convertReading(raw: number, c: Conversion): number | undefined {
   let x: number;
   switch (c.format) {
-    case 'unsigned': x = raw & 0xff; break;
-    case 'ones-complement': x = raw & 0x80 ? -((~raw) & 0xff) : raw & 0xff; break;
-    case 'twos-complement': x = signed(raw & 0xff, 8); break;
-    case 'none': return undefined;
+    case 'unsigned':
+      x = raw & 0xff;
+      break;
+    case 'ones-complement':
+      x = raw & 0x80 ? -(~raw & 0xff) : raw & 0xff;
+      break;
+    case 'twos-complement':
+      x = signed(raw & 0xff, 8);
+      break;
+    case 'none':
+      return undefined;
   }
   const value = LINEARIZE[c.linearization]((c.m * x + c.b * 10 ** c.bExp) * 10 ** c.rExp);
   // Round away binary noise such as 0.30000000000000004 without hiding real precision.

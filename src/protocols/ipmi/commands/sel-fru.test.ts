@@ -40,8 +40,24 @@ function areaOf(fields: number[], length: number): number[] {
 
 test('FRU: header, chassis, board (date since 1996), product; type/length encodings', () => {
   const chassis = areaOf([1, 3, 0x17, ...encodeTypeLength('CH-PN'), ...encodeTypeLength('CH-SN')], 24);
-  const board = areaOf([1, 4, 0, 0x10, 0x00, 0x00, ...encodeTypeLength('Acme'), ...encodeTypeLength('Board'), ...encodeTypeLength('B-SN'), ...encodeTypeLength('B-PN'), 0xc0], 32);
-  const product = areaOf([1, 5, 0, ...encodeTypeLength('Acme'), ...encodeTypeLength('Anvil 1'), ...encodeTypeLength('P-PN'), ...encodeTypeLength('v2'), ...encodeTypeLength('P-SN'), ...encodeTypeLength('tag')], 40);
+  const board = areaOf(
+    [1, 4, 0, 0x10, 0x00, 0x00, ...encodeTypeLength('Acme'), ...encodeTypeLength('Board'), ...encodeTypeLength('B-SN'), ...encodeTypeLength('B-PN'), 0xc0],
+    32,
+  );
+  const product = areaOf(
+    [
+      1,
+      5,
+      0,
+      ...encodeTypeLength('Acme'),
+      ...encodeTypeLength('Anvil 1'),
+      ...encodeTypeLength('P-PN'),
+      ...encodeTypeLength('v2'),
+      ...encodeTypeLength('P-SN'),
+      ...encodeTypeLength('tag'),
+    ],
+    40,
+  );
   const header = withChecksum([1, 0, 1, 4, 8, 0, 0]);
   const fru = decodeFru(Uint8Array.from([...header, ...chassis, ...board, ...product]));
   assert.equal(fru.chassis?.type, 'Rack Mount Chassis');

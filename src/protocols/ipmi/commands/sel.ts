@@ -62,7 +62,12 @@ export function addSelEntry(record: Uint8Array): CommandRequest {
 
 /** Initiating an erase twice erases once: harmless to resend. */
 export function clearSel(reservation: number, action: 'initiate' | 'status' = 'initiate'): CommandRequest {
-  return request('Clear SEL', NetFn.STORAGE, StorageCmd.CLEAR_SEL, [reservation & 0xff, reservation >> 8, ...CLR, action === 'initiate' ? CLEAR_INITIATE : CLEAR_GET_STATUS]);
+  return request('Clear SEL', NetFn.STORAGE, StorageCmd.CLEAR_SEL, [
+    reservation & 0xff,
+    reservation >> 8,
+    ...CLR,
+    action === 'initiate' ? CLEAR_INITIATE : CLEAR_GET_STATUS,
+  ]);
 }
 
 /** Clear SEL's answer: erasure completed (1) or in progress (0). */
@@ -98,7 +103,13 @@ export interface SelEvent {
   readonly data: readonly [number, number, number];
   readonly description: string;
 }
-export interface SelOemRecord { readonly kind: 'oem'; readonly recordId: number; readonly recordType: number; readonly timestamp?: Date; readonly data: string }
+export interface SelOemRecord {
+  readonly kind: 'oem';
+  readonly recordId: number;
+  readonly recordType: number;
+  readonly timestamp?: Date;
+  readonly data: string;
+}
 export type SelRecord = SelEvent | SelOemRecord;
 
 /** Get SEL Entry response: next record ID, then the 16-byte record. */
@@ -117,9 +128,17 @@ export function decodeSelRecord(r: Uint8Array): SelRecord {
     const sensorType = at(r, 10);
     const data = [at(r, 13), at(r, 14), at(r, 15)] as const;
     return {
-      kind: 'event', recordId, timestamp: new Date(u32le(r, 3) * 1000), generatorId: u16le(r, 7),
-      sensorType, sensorTypeName: sensorTypeName(sensorType), sensorNumber: at(r, 11), eventType,
-      asserted: (dirType & 0x80) === 0, data, description: describeEvent(eventType, sensorType, data[0]),
+      kind: 'event',
+      recordId,
+      timestamp: new Date(u32le(r, 3) * 1000),
+      generatorId: u16le(r, 7),
+      sensorType,
+      sensorTypeName: sensorTypeName(sensorType),
+      sensorNumber: at(r, 11),
+      eventType,
+      asserted: (dirType & 0x80) === 0,
+      data,
+      description: describeEvent(eventType, sensorType, data[0]),
     };
   }
   if (recordType >= OEM_TIMESTAMPED_FIRST && recordType < OEM_NON_TIMESTAMPED_FIRST) {
@@ -130,9 +149,18 @@ export function decodeSelRecord(r: Uint8Array): SelRecord {
 
 /** Threshold event offsets, §42.2 Table 42-2 (event/reading type 0x01). */
 const THRESHOLD_EVENTS = [
-  'Lower Non-critical going low', 'Lower Non-critical going high', 'Lower Critical going low', 'Lower Critical going high',
-  'Lower Non-recoverable going low', 'Lower Non-recoverable going high', 'Upper Non-critical going low', 'Upper Non-critical going high',
-  'Upper Critical going low', 'Upper Critical going high', 'Upper Non-recoverable going low', 'Upper Non-recoverable going high',
+  'Lower Non-critical going low',
+  'Lower Non-critical going high',
+  'Lower Critical going low',
+  'Lower Critical going high',
+  'Lower Non-recoverable going low',
+  'Lower Non-recoverable going high',
+  'Upper Non-critical going low',
+  'Upper Non-critical going high',
+  'Upper Critical going low',
+  'Upper Critical going high',
+  'Upper Non-recoverable going low',
+  'Upper Non-recoverable going high',
 ];
 
 /** Generic discrete event types 0x02–0x0C, §42.2 Table 42-2. */
@@ -142,25 +170,126 @@ const GENERIC_EVENTS: Readonly<Record<number, readonly string[]>> = {
   0x04: ['Predictive Failure Deasserted', 'Predictive Failure Asserted'],
   0x05: ['Limit Not Exceeded', 'Limit Exceeded'],
   0x06: ['Performance Met', 'Performance Lags'],
-  0x07: ['Transition to OK', 'Transition to Non-critical from OK', 'Transition to Critical from less severe', 'Transition to Non-recoverable from less severe', 'Transition to Non-critical from more severe', 'Transition to Critical from Non-recoverable', 'Transition to Non-recoverable', 'Monitor', 'Informational'],
+  0x07: [
+    'Transition to OK',
+    'Transition to Non-critical from OK',
+    'Transition to Critical from less severe',
+    'Transition to Non-recoverable from less severe',
+    'Transition to Non-critical from more severe',
+    'Transition to Critical from Non-recoverable',
+    'Transition to Non-recoverable',
+    'Monitor',
+    'Informational',
+  ],
   0x08: ['Device Absent', 'Device Present'],
   0x09: ['Device Disabled', 'Device Enabled'],
-  0x0a: ['Transition to Running', 'Transition to In Test', 'Transition to Power Off', 'Transition to On Line', 'Transition to Off Line', 'Transition to Off Duty', 'Transition to Degraded', 'Transition to Power Save', 'Install Error'],
-  0x0b: ['Fully Redundant', 'Redundancy Lost', 'Redundancy Degraded', 'Non-redundant: Sufficient from Redundant', 'Non-redundant: Sufficient from Insufficient', 'Non-redundant: Insufficient Resources', 'Redundancy Degraded from Fully Redundant', 'Redundancy Degraded from Non-redundant'],
+  0x0a: [
+    'Transition to Running',
+    'Transition to In Test',
+    'Transition to Power Off',
+    'Transition to On Line',
+    'Transition to Off Line',
+    'Transition to Off Duty',
+    'Transition to Degraded',
+    'Transition to Power Save',
+    'Install Error',
+  ],
+  0x0b: [
+    'Fully Redundant',
+    'Redundancy Lost',
+    'Redundancy Degraded',
+    'Non-redundant: Sufficient from Redundant',
+    'Non-redundant: Sufficient from Insufficient',
+    'Non-redundant: Insufficient Resources',
+    'Redundancy Degraded from Fully Redundant',
+    'Redundancy Degraded from Non-redundant',
+  ],
   0x0c: ['D0 Power State', 'D1 Power State', 'D2 Power State', 'D3 Power State'],
 };
 
 /** Sensor-specific offsets (event type 0x6F) for the sensor types BMCs log most, §42.2 Table 42-3. */
 const SENSOR_SPECIFIC: Readonly<Record<number, readonly string[]>> = {
-  0x05: ['General Chassis intrusion', 'Drive Bay intrusion', 'I/O Card area intrusion', 'Processor area intrusion', 'System unplugged from LAN', 'Unauthorized dock', 'FAN area intrusion'],
-  0x07: ['IERR', 'Thermal Trip', 'FRB1/BIST failure', 'FRB2/Hang in POST failure', 'FRB3/Processor Startup/Init failure', 'Configuration Error', 'SM BIOS Uncorrectable CPU-complex Error', 'Presence detected', 'Disabled', 'Terminator presence detected', 'Throttled'],
-  0x08: ['Presence detected', 'Failure detected', 'Predictive failure', 'Power Supply AC lost', 'AC lost or out-of-range', 'AC out-of-range, but present', 'Config Error'],
-  0x09: ['Power off/down', 'Power cycle', '240VA power down', 'Interlock power down', 'AC lost', 'Soft-power control failure', 'Failure detected', 'Predictive failure'],
-  0x0c: ['Correctable ECC', 'Uncorrectable ECC', 'Parity', 'Memory Scrub Error', 'Memory Device Disabled', 'Correctable ECC logging limit reached', 'Presence Detected', 'Configuration Error', 'Spare', 'Throttled', 'Critical Overtemperature'],
-  0x10: ['Correctable memory error logging disabled', 'Event logging disabled', 'Log area reset/cleared', 'All event logging disabled', 'Log full', 'Log almost full'],
-  0x12: ['System Reconfigured', 'OEM System boot event', 'Undetermined system hardware failure', 'Entry added to auxiliary log', 'PEF Action', 'Timestamp Clock Sync'],
+  0x05: [
+    'General Chassis intrusion',
+    'Drive Bay intrusion',
+    'I/O Card area intrusion',
+    'Processor area intrusion',
+    'System unplugged from LAN',
+    'Unauthorized dock',
+    'FAN area intrusion',
+  ],
+  0x07: [
+    'IERR',
+    'Thermal Trip',
+    'FRB1/BIST failure',
+    'FRB2/Hang in POST failure',
+    'FRB3/Processor Startup/Init failure',
+    'Configuration Error',
+    'SM BIOS Uncorrectable CPU-complex Error',
+    'Presence detected',
+    'Disabled',
+    'Terminator presence detected',
+    'Throttled',
+  ],
+  0x08: [
+    'Presence detected',
+    'Failure detected',
+    'Predictive failure',
+    'Power Supply AC lost',
+    'AC lost or out-of-range',
+    'AC out-of-range, but present',
+    'Config Error',
+  ],
+  0x09: [
+    'Power off/down',
+    'Power cycle',
+    '240VA power down',
+    'Interlock power down',
+    'AC lost',
+    'Soft-power control failure',
+    'Failure detected',
+    'Predictive failure',
+  ],
+  0x0c: [
+    'Correctable ECC',
+    'Uncorrectable ECC',
+    'Parity',
+    'Memory Scrub Error',
+    'Memory Device Disabled',
+    'Correctable ECC logging limit reached',
+    'Presence Detected',
+    'Configuration Error',
+    'Spare',
+    'Throttled',
+    'Critical Overtemperature',
+  ],
+  0x10: [
+    'Correctable memory error logging disabled',
+    'Event logging disabled',
+    'Log area reset/cleared',
+    'All event logging disabled',
+    'Log full',
+    'Log almost full',
+  ],
+  0x12: [
+    'System Reconfigured',
+    'OEM System boot event',
+    'Undetermined system hardware failure',
+    'Entry added to auxiliary log',
+    'PEF Action',
+    'Timestamp Clock Sync',
+  ],
   0x14: ['Power Button pressed', 'Sleep Button pressed', 'Reset Button pressed', 'FRU latch open', 'FRU service request button'],
-  0x1d: ['Initiated by power up', 'Initiated by hard reset', 'Initiated by warm reset', 'User requested PXE boot', 'Automatic boot to diagnostic', 'OS initiated hard reset', 'OS initiated warm reset', 'System Restart'],
+  0x1d: [
+    'Initiated by power up',
+    'Initiated by hard reset',
+    'Initiated by warm reset',
+    'User requested PXE boot',
+    'Automatic boot to diagnostic',
+    'OS initiated hard reset',
+    'OS initiated warm reset',
+    'System Restart',
+  ],
   0x23: ['Timer expired', 'Hard reset', 'Power down', 'Power cycle', 'reserved', 'reserved', 'reserved', 'reserved', 'Timer interrupt'],
 };
 

@@ -44,10 +44,18 @@ export function decodeTypeLength(data: Uint8Array, offset: number): TypeLengthFi
   const bytes = data.subarray(offset + 1, offset + 1 + length);
   let text: string;
   switch (encoding) {
-    case 'binary': text = hex(bytes); break;
-    case 'bcd-plus': text = Array.from(bytes, (b) => (BCD_PLUS[b >> 4] ?? '') + (BCD_PLUS[b & 0x0f] ?? '')).join(''); break;
-    case '6-bit-ascii': text = sixBitAscii(bytes); break;
-    case 'text': text = new TextDecoder('latin1').decode(bytes).replace(/\0+$/, ''); break;
+    case 'binary':
+      text = hex(bytes);
+      break;
+    case 'bcd-plus':
+      text = Array.from(bytes, (b) => (BCD_PLUS[b >> 4] ?? '') + (BCD_PLUS[b & 0x0f] ?? '')).join('');
+      break;
+    case '6-bit-ascii':
+      text = sixBitAscii(bytes);
+      break;
+    case 'text':
+      text = new TextDecoder('latin1').decode(bytes).replace(/\0+$/, '');
+      break;
   }
   return { encoding, text, size: 1 + length };
 }

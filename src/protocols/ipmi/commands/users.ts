@@ -58,8 +58,13 @@ export interface SetUserAccessOptions {
 
 /** §22.26: bit 7 of byte 1 says "change the bits that follow". */
 export function setUserAccess(uid: number, options: SetUserAccessOptions): CommandRequest {
-  const flags = 0x80 | (options.callbackOnly ? 0x40 : 0) | (options.linkAuth ? 0x20 : 0) | (options.ipmiMessaging ?? true ? 0x10 : 0);
-  return request('Set User Access', NetFn.APP, AppCmd.SET_USER_ACCESS, [flags | ((options.channel ?? CURRENT_CHANNEL) & 0x0f), uid & 0x3f, Privilege[options.privilege], 0]);
+  const flags = 0x80 | (options.callbackOnly ? 0x40 : 0) | (options.linkAuth ? 0x20 : 0) | ((options.ipmiMessaging ?? true) ? 0x10 : 0);
+  return request('Set User Access', NetFn.APP, AppCmd.SET_USER_ACCESS, [
+    flags | ((options.channel ?? CURRENT_CHANNEL) & 0x0f),
+    uid & 0x3f,
+    Privilege[options.privilege],
+    0,
+  ]);
 }
 
 const NAME_LENGTH = 16;

@@ -6,7 +6,8 @@ import { GenericOemHandler } from './handler.ts';
 import { controllerProbe, decodeControllerProbe, LenovoOemHandler } from './lenovo.ts';
 import { decodeFanMode, decodeLanInterfaceMode, getFanMode, getLanInterfaceMode, setFanMode, SupermicroOemHandler } from './supermicro.ts';
 
-const deviceId = (iana: number) => decodeDeviceId(Uint8Array.from([0x20, 0x01, 0x03, 0x45, 0x02, 0xbf, iana & 0xff, (iana >> 8) & 0xff, iana >> 16, 0x34, 0x12]));
+const deviceId = (iana: number) =>
+  decodeDeviceId(Uint8Array.from([0x20, 0x01, 0x03, 0x45, 0x02, 0xbf, iana & 0xff, (iana >> 8) & 0xff, iana >> 16, 0x34, 0x12]));
 
 test('lookup by IANA number, generic fallback, registration', () => {
   assert.ok(oemHandlerForDeviceId(deviceId(10876)) instanceof SupermicroOemHandler);

@@ -94,7 +94,15 @@ export function ipmiGuid(random16: Buffer): Buffer {
   return u.reverse();
 }
 
-const DEFAULT_IDENTITY: DeviceIdentity = { deviceId: 0x20, deviceRevision: 1, firmwareMajor: 1, firmwareMinor: 0x00, manufacturerId: 0, productId: 0x0001, auxFirmware: Buffer.alloc(4) };
+const DEFAULT_IDENTITY: DeviceIdentity = {
+  deviceId: 0x20,
+  deviceRevision: 1,
+  firmwareMajor: 1,
+  firmwareMinor: 0x00,
+  manufacturerId: 0,
+  productId: 0x0001,
+  auxFirmware: Buffer.alloc(4),
+};
 
 export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   readonly handler: BmcHandler;
@@ -106,7 +114,17 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   readonly maxSessions: number;
   readonly state: BmcRuntimeState = { bootParams: new Map(), sdrReservation: 0, selReservation: 0, selTimeOffset: 0, solConfig: new Map() };
   readonly sol: SolManager;
-  readonly stats: BmcStats = { received: 0, badPackets: 0, authFailures: 0, replays: 0, dropped: 0, commandErrors: 0, sessionsOpened: 0, sessionsClosed: 0, sessionsExpired: 0 };
+  readonly stats: BmcStats = {
+    received: 0,
+    badPackets: 0,
+    authFailures: 0,
+    replays: 0,
+    dropped: 0,
+    commandErrors: 0,
+    sessionsOpened: 0,
+    sessionsClosed: 0,
+    sessionsExpired: 0,
+  };
   readonly #io: BmcIo;
   readonly #sessionTimeoutMs: number;
   readonly #setupTimeoutMs: number;
@@ -129,7 +147,11 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.#sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     this.#setupTimeoutMs = options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS;
-    this.sol = new SolManager(this.handler, (s, payload) => this.#sendInSession(s, PayloadType.SOL, payload), () => this.port);
+    this.sol = new SolManager(
+      this.handler,
+      (s, payload) => this.#sendInSession(s, PayloadType.SOL, payload),
+      () => this.port,
+    );
   }
 
   get port(): number {
@@ -303,7 +325,10 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     const m = decodeAsf(body);
     if (m.type !== 'ping') return;
     // The pong echoes the ping's RMCP sequence and message tag (ASF 2.0 §3.2.4.3).
-    this.#io.send(encodeAsf({ type: 'pong', tag: m.tag, iana: ASF_IANA, oem: 0, supportedEntities: ASF_PONG_ENTITIES_IPMI, supportedInteractions: 0 }, sequence), remote);
+    this.#io.send(
+      encodeAsf({ type: 'pong', tag: m.tag, iana: ASF_IANA, oem: 0, supportedEntities: ASF_PONG_ENTITIES_IPMI, supportedInteractions: 0 }, sequence),
+      remote,
+    );
   }
 
   #rmcpPlus(packet: Buffer, remote: RemoteAddress): Promise<void> | undefined {
@@ -336,12 +361,17 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     if (h.payloadType !== PayloadType.IPMI) return void this.stats.dropped++;
     const req = decodeRequest(decodeSession20(packet).payload);
     if (!PRE_SESSION.has(commandKey(req.netFn, req.command))) return void this.stats.dropped++;
-    return settled(andThen(this.#dispatch(req, undefined), (res) => this.#io.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: res }), remote)));
+    return settled(
+      andThen(this.#dispatch(req, undefined), (res) =>
+        this.#io.send(encodeSession20({ payloadType: PayloadType.IPMI, sessionId: 0, sequence: 0, payload: res }), remote),
+      ),
+    );
   }
 
   #inSession20(packet: Buffer, h: Session20Header, remote: RemoteAddress): Promise<void> | undefined {
     const s = this.#sessions.get(h.sessionId);
-    if (s === undefined || s.kind !== 'rmcp+' || s.state !== 'active' || s.keys === undefined || s.remote.address !== remote.address) return void this.stats.dropped++;
+    if (s === undefined || s.kind !== 'rmcp+' || s.state !== 'active' || s.keys === undefined || s.remote.address !== remote.address)
+      return void this.stats.dropped++;
     // The suite decides whether packets must be authenticated and encrypted (§13.28).
     if ((s.suite.integrity !== 0 && !h.authenticated) || (s.suite.confidentiality !== 0 && !h.encrypted)) return void this.stats.dropped++;
     const p = decodeSession20(packet, s.keys);

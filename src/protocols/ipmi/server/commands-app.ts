@@ -1,6 +1,16 @@
 // Application-netfn commands of the emulated BMC: device identity, resets, channel and
 // session management, users and payload activation (IPMI v2.0 §20, §22, §24).
-import { AppCmd, CloseSessionCode, CompletionCode, MAX_PASSWORD_LENGTH, MAX_USER_NAME_LENGTH, NetFn, Privilege, SetPasswordCode, SetPrivilegeCode } from '../constants.ts';
+import {
+  AppCmd,
+  CloseSessionCode,
+  CompletionCode,
+  MAX_PASSWORD_LENGTH,
+  MAX_USER_NAME_LENGTH,
+  NetFn,
+  Privilege,
+  SetPasswordCode,
+  SetPrivilegeCode,
+} from '../constants.ts';
 import { trimName } from '../session-commands.ts';
 import type { CommandContext, CommandDef, CommandReply } from './context.ts';
 import { commandKey, fail, ok } from './context.ts';
@@ -72,7 +82,19 @@ function getChannelInfo(ctx: CommandContext): CommandReply {
   const info = CHANNELS.get(channel);
   if (info === undefined) return fail(CompletionCode.INVALID_DATA_FIELD);
   const active = info.sessions ? [...ctx.bmc.sessions()].filter((s) => s.state === 'active').length : 0;
-  return ok(Buffer.from([channel, info.medium, info.protocol, (info.sessions ? MULTI_SESSION : 0) | Math.min(active, 0x3f), IPMI_FORUM_IANA & 0xff, (IPMI_FORUM_IANA >> 8) & 0xff, 0, 0, 0]));
+  return ok(
+    Buffer.from([
+      channel,
+      info.medium,
+      info.protocol,
+      (info.sessions ? MULTI_SESSION : 0) | Math.min(active, 0x3f),
+      IPMI_FORUM_IANA & 0xff,
+      (IPMI_FORUM_IANA >> 8) & 0xff,
+      0,
+      0,
+      0,
+    ]),
+  );
 }
 
 function getChannelAccess(ctx: CommandContext): CommandReply {

@@ -35,7 +35,9 @@ const actions: ReadonlyMap<number, PowerAction> = new Map([
 
 /** Not async: the power-status poll of a fleet is the hottest command, and most handlers answer at once. */
 function getChassisStatus(ctx: CommandContext): Awaitable<CommandReply> {
-  return andThen(ctx.bmc.handler.getPower(), (power) => ok(Buffer.from([(power === 'on' ? 0x01 : 0x00) | RESTORE_POLICY_PREVIOUS, 0x00, IDENTIFY_SUPPORTED, 0x00])));
+  return andThen(ctx.bmc.handler.getPower(), (power) =>
+    ok(Buffer.from([(power === 'on' ? 0x01 : 0x00) | RESTORE_POLICY_PREVIOUS, 0x00, IDENTIFY_SUPPORTED, 0x00])),
+  );
 }
 
 async function chassisControl(ctx: CommandContext): Promise<CommandReply> {
@@ -91,7 +93,10 @@ export const chassisCommands: ReadonlyMap<number, CommandDef> = new Map<number, 
   [commandKey(NetFn.CHASSIS, ChassisCmd.CHASSIS_CONTROL), { privilege: Privilege.OPERATOR, run: chassisControl }],
   [commandKey(NetFn.CHASSIS, ChassisCmd.CHASSIS_IDENTIFY), { privilege: Privilege.OPERATOR, run: () => ok() }],
   [commandKey(NetFn.CHASSIS, ChassisCmd.SET_POWER_RESTORE_POLICY), { privilege: Privilege.OPERATOR, run: () => ok(Buffer.from([ALL_RESTORE_POLICIES])) }],
-  [commandKey(NetFn.CHASSIS, ChassisCmd.GET_SYSTEM_RESTART_CAUSE), { privilege: Privilege.USER, run: () => ok(Buffer.from([RESTART_CAUSE_CHASSIS_CONTROL, 0x01])) }],
+  [
+    commandKey(NetFn.CHASSIS, ChassisCmd.GET_SYSTEM_RESTART_CAUSE),
+    { privilege: Privilege.USER, run: () => ok(Buffer.from([RESTART_CAUSE_CHASSIS_CONTROL, 0x01])) },
+  ],
   [commandKey(NetFn.CHASSIS, ChassisCmd.SET_SYSTEM_BOOT_OPTIONS), { privilege: Privilege.OPERATOR, run: setBootOptions }],
   [commandKey(NetFn.CHASSIS, ChassisCmd.GET_SYSTEM_BOOT_OPTIONS), { privilege: Privilege.OPERATOR, run: getBootOptions }],
 ]);

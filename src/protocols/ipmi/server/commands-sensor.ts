@@ -19,7 +19,14 @@ function sensor(ctx: CommandContext): SensorDefinition | undefined {
 
 /** Threshold comparison status, byte 3 of Get Sensor Reading (§35.14). */
 export function thresholdStatus(raw: number, t: SensorThresholds): number {
-  return (raw <= t.lnc ? 0x01 : 0) | (raw <= t.lcr ? 0x02 : 0) | (raw <= t.lnr ? 0x04 : 0) | (raw >= t.unc ? 0x08 : 0) | (raw >= t.ucr ? 0x10 : 0) | (raw >= t.unr ? 0x20 : 0);
+  return (
+    (raw <= t.lnc ? 0x01 : 0) |
+    (raw <= t.lcr ? 0x02 : 0) |
+    (raw <= t.lnr ? 0x04 : 0) |
+    (raw >= t.unc ? 0x08 : 0) |
+    (raw >= t.ucr ? 0x10 : 0) |
+    (raw >= t.unr ? 0x20 : 0)
+  );
 }
 
 async function getReading(ctx: CommandContext): Promise<CommandReply> {
@@ -51,7 +58,22 @@ export const sensorCommands: ReadonlyMap<number, CommandDef> = new Map<number, C
   [commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_READING), { privilege: Privilege.USER, run: getReading }],
   [commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_THRESHOLDS), { privilege: Privilege.USER, run: getThresholds }],
   [commandKey(NetFn.SENSOR_EVENT, SensorCmd.SET_SENSOR_THRESHOLDS), { privilege: Privilege.OPERATOR, run: setThresholds }],
-  [commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_HYSTERESIS), { privilege: Privilege.USER, run: (c) => (sensor(c) ? ok(Buffer.from([0, 0])) : fail(CompletionCode.NOT_PRESENT)) }],
-  [commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_EVENT_ENABLE), { privilege: Privilege.USER, run: (c) => (sensor(c) ? ok(Buffer.from([SCANNING_ENABLED, 0, 0, 0, 0])) : fail(CompletionCode.NOT_PRESENT)) }],
-  [commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_TYPE), { privilege: Privilege.USER, run: (c) => { const s = sensor(c); return s ? ok(Buffer.from([s.sensorType, READING_THRESHOLD])) : fail(CompletionCode.NOT_PRESENT); } }],
+  [
+    commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_HYSTERESIS),
+    { privilege: Privilege.USER, run: (c) => (sensor(c) ? ok(Buffer.from([0, 0])) : fail(CompletionCode.NOT_PRESENT)) },
+  ],
+  [
+    commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_EVENT_ENABLE),
+    { privilege: Privilege.USER, run: (c) => (sensor(c) ? ok(Buffer.from([SCANNING_ENABLED, 0, 0, 0, 0])) : fail(CompletionCode.NOT_PRESENT)) },
+  ],
+  [
+    commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_TYPE),
+    {
+      privilege: Privilege.USER,
+      run: (c) => {
+        const s = sensor(c);
+        return s ? ok(Buffer.from([s.sensorType, READING_THRESHOLD])) : fail(CompletionCode.NOT_PRESENT);
+      },
+    },
+  ],
 ]);

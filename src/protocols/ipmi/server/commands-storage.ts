@@ -142,18 +142,43 @@ function readFru(ctx: CommandContext): CommandReply {
 }
 
 export const storageCommands: ReadonlyMap<number, CommandDef> = new Map<number, CommandDef>([
-  [commandKey(NetFn.STORAGE, StorageCmd.GET_SDR_REPOSITORY_INFO), { privilege: Privilege.USER, run: (c) => ok(repositoryInfo(c.bmc.handler.sensors().length, 0x4000)) }],
+  [
+    commandKey(NetFn.STORAGE, StorageCmd.GET_SDR_REPOSITORY_INFO),
+    { privilege: Privilege.USER, run: (c) => ok(repositoryInfo(c.bmc.handler.sensors().length, 0x4000)) },
+  ],
   [commandKey(NetFn.STORAGE, StorageCmd.RESERVE_SDR_REPOSITORY), { privilege: Privilege.USER, run: reserveSdr }],
   [commandKey(NetFn.STORAGE, StorageCmd.GET_SDR), { privilege: Privilege.USER, run: (c) => readRecord(sdrRecords(c), c.data, c.bmc.state.sdrReservation) }],
-  [commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_INFO), { privilege: Privilege.USER, run: (c) => ok(repositoryInfo(c.bmc.handler.selEntries().length, (SEL_CAPACITY - c.bmc.handler.selEntries().length) * SEL_RECORD_LENGTH)) }],
+  [
+    commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_INFO),
+    {
+      privilege: Privilege.USER,
+      run: (c) => ok(repositoryInfo(c.bmc.handler.selEntries().length, (SEL_CAPACITY - c.bmc.handler.selEntries().length) * SEL_RECORD_LENGTH)),
+    },
+  ],
   [commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_ALLOCATION_INFO), { privilege: Privilege.USER, run: selAllocation }],
   [commandKey(NetFn.STORAGE, StorageCmd.RESERVE_SEL), { privilege: Privilege.USER, run: reserveSel }],
-  [commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_ENTRY), { privilege: Privilege.USER, run: (c) => readRecord(c.bmc.handler.selEntries(), c.data, c.bmc.state.selReservation) }],
+  [
+    commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_ENTRY),
+    { privilege: Privilege.USER, run: (c) => readRecord(c.bmc.handler.selEntries(), c.data, c.bmc.state.selReservation) },
+  ],
   [commandKey(NetFn.STORAGE, StorageCmd.ADD_SEL_ENTRY), { privilege: Privilege.OPERATOR, run: addSelEntry }],
   [commandKey(NetFn.STORAGE, StorageCmd.CLEAR_SEL), { privilege: Privilege.OPERATOR, run: clearSel }],
-  [commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_TIME), { privilege: Privilege.USER, run: (c) => { const out = Buffer.alloc(4); out.writeUInt32LE(selTime(c)); return ok(out); } }],
+  [
+    commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_TIME),
+    {
+      privilege: Privilege.USER,
+      run: (c) => {
+        const out = Buffer.alloc(4);
+        out.writeUInt32LE(selTime(c));
+        return ok(out);
+      },
+    },
+  ],
   [commandKey(NetFn.STORAGE, StorageCmd.SET_SEL_TIME), { privilege: Privilege.OPERATOR, run: setSelTime }],
-  [commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_TIME_UTC_OFFSET), { privilege: Privilege.USER, run: () => ok(Buffer.from([NO_UTC_OFFSET & 0xff, NO_UTC_OFFSET >> 8])) }],
+  [
+    commandKey(NetFn.STORAGE, StorageCmd.GET_SEL_TIME_UTC_OFFSET),
+    { privilege: Privilege.USER, run: () => ok(Buffer.from([NO_UTC_OFFSET & 0xff, NO_UTC_OFFSET >> 8])) },
+  ],
   [commandKey(NetFn.STORAGE, StorageCmd.GET_FRU_INVENTORY_AREA_INFO), { privilege: Privilege.USER, run: fruAreaInfo }],
   [commandKey(NetFn.STORAGE, StorageCmd.READ_FRU_DATA), { privilege: Privilege.USER, run: readFru }],
 ]);

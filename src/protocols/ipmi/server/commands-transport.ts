@@ -37,7 +37,17 @@ export const LanParam = {
 } as const;
 
 /** SOL configuration parameter numbers (§26.3, table 26-5). */
-export const SolParam = { SET_IN_PROGRESS: 0, ENABLE: 1, AUTHENTICATION: 2, ACCUMULATE: 3, RETRY: 4, NV_BIT_RATE: 5, VOLATILE_BIT_RATE: 6, PAYLOAD_CHANNEL: 7, PAYLOAD_PORT: 8 } as const;
+export const SolParam = {
+  SET_IN_PROGRESS: 0,
+  ENABLE: 1,
+  AUTHENTICATION: 2,
+  ACCUMULATE: 3,
+  RETRY: 4,
+  NV_BIT_RATE: 5,
+  VOLATILE_BIT_RATE: 6,
+  PAYLOAD_CHANNEL: 7,
+  PAYLOAD_PORT: 8,
+} as const;
 
 /** 115200 baud (§26.3, parameter 5). */
 const BIT_RATE_115200 = 0x0a;

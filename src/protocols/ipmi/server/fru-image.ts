@@ -50,8 +50,14 @@ function area(head: number[], fields: Buffer[]): Buffer {
 export function buildFruImage(f: FruFields): Buffer {
   const chassis = area([0x01, 0, CHASSIS_RACK_MOUNT], [field(f.chassisPart), field(f.chassisSerial)]);
   const minutes = Math.max(0, Math.floor((f.manufactured.getTime() - FRU_EPOCH_MS) / 60000));
-  const board = area([0x01, 0, 0x00, minutes & 0xff, (minutes >> 8) & 0xff, (minutes >> 16) & 0xff], [field(f.boardManufacturer), field(f.boardProduct), field(f.boardSerial), field(f.boardPart), field('')]);
-  const product = area([0x01, 0, 0x00], [field(f.productManufacturer), field(f.productName), field(f.productPart), field(f.productVersion), field(f.productSerial), field(f.assetTag), field('')]);
+  const board = area(
+    [0x01, 0, 0x00, minutes & 0xff, (minutes >> 8) & 0xff, (minutes >> 16) & 0xff],
+    [field(f.boardManufacturer), field(f.boardProduct), field(f.boardSerial), field(f.boardPart), field('')],
+  );
+  const product = area(
+    [0x01, 0, 0x00],
+    [field(f.productManufacturer), field(f.productName), field(f.productPart), field(f.productVersion), field(f.productSerial), field(f.assetTag), field('')],
+  );
   const chassisOffset = 1;
   const boardOffset = chassisOffset + chassis.length / FRU_AREA_UNIT;
   const productOffset = boardOffset + board.length / FRU_AREA_UNIT;

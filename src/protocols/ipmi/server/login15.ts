@@ -5,7 +5,13 @@ import { ActivateSessionCode, AppCmd, AuthType, ChallengeCode, CompletionCode, N
 import { IpmiAuthenticationError, IpmiEncodeError } from '../errors.ts';
 import type { IpmiRequest } from '../message.ts';
 import { decodeRequest, encodeResponse, responseTo } from '../message.ts';
-import { CHALLENGE_LENGTH, decodeActivateSessionRequest, decodeSessionChallengeRequest, encodeActivateSessionResponse, encodeSessionChallenge } from '../session-commands.ts';
+import {
+  CHALLENGE_LENGTH,
+  decodeActivateSessionRequest,
+  decodeSessionChallengeRequest,
+  encodeActivateSessionResponse,
+  encodeSessionChallenge,
+} from '../session-commands.ts';
 import type { Session15AuthType, Session15Packet } from '../session15.ts';
 import { encodeSession15, session15AuthTypeFromByte, verifySession15 } from '../session15.ts';
 import { commandKey } from './context.ts';
@@ -48,7 +54,7 @@ export function sessionChallenge(host: Login15Host, req: Required<IpmiRequest>, 
   if (host.challenges.size >= MAX_PENDING_CHALLENGES) host.challenges.delete(host.challenges.keys().next().value as number);
   let id: number;
   do id = host.random(4).readUInt32LE(0);
-while (id === 0 || host.idInUse(id));
+  while (id === 0 || host.idInUse(id));
   const challenge = host.random(CHALLENGE_LENGTH);
   host.challenges.set(id, { temporarySessionId: id, remote, user, authType: type, challenge, created: host.now() });
   return reply(CompletionCode.OK, encodeSessionChallenge(id, challenge));
@@ -71,13 +77,20 @@ export function activateSession(host: Login15Host, p: Session15Packet, pending: 
     throw error;
   }
   const req = decodeRequest(p.message);
-  if (commandKey(req.netFn, req.command) !== commandKey(NetFn.APP, AppCmd.ACTIVATE_SESSION) || req.data.length < ACTIVATE_SESSION_REQUEST_LENGTH) return host.countDropped();
+  if (commandKey(req.netFn, req.command) !== commandKey(NetFn.APP, AppCmd.ACTIVATE_SESSION) || req.data.length < ACTIVATE_SESSION_REQUEST_LENGTH)
+    return host.countDropped();
   const a = decodeActivateSessionRequest(req.data);
   if (!a.challenge.equals(pending.challenge)) throw new IpmiAuthenticationError('Activate Session challenge does not match');
   host.challenges.delete(pending.temporarySessionId);
   const user = pending.user;
   const send = (cc: number, data?: Buffer) => {
-    const reply = encodeSession15({ authType: pending.authType, sequence: a.initialOutboundSequence, sessionId: pending.temporarySessionId, message: encodeResponse(responseTo(req, cc, data)), password: user.password });
+    const reply = encodeSession15({
+      authType: pending.authType,
+      sequence: a.initialOutboundSequence,
+      sessionId: pending.temporarySessionId,
+      message: encodeResponse(responseTo(req, cc, data)),
+      password: user.password,
+    });
     if (cc === CompletionCode.OK) {
       pending.activated = { request: Buffer.from(packet), reply };
       host.challenges.set(pending.temporarySessionId, pending);
@@ -102,9 +115,17 @@ export function activateSession(host: Login15Host, p: Session15Packet, pending: 
     lastActivity: host.now(),
     window: new SequenceWindow((inbound - 1) >>> 0),
     outboundSequence: (a.initialOutboundSequence + 1) >>> 0,
-  recent: new RecentReplies(),
+    recent: new RecentReplies(),
   };
   host.registerSession15(s);
-host.countActivated();
-  send(CompletionCode.OK, encodeActivateSessionResponse({ authType: AuthType[pending.authType === 'md5' ? 'MD5' : pending.authType === 'password' ? 'PASSWORD' : 'NONE'], sessionId: id, initialInboundSequence: inbound, maxPrivilege }));
+  host.countActivated();
+  send(
+    CompletionCode.OK,
+    encodeActivateSessionResponse({
+      authType: AuthType[pending.authType === 'md5' ? 'MD5' : pending.authType === 'password' ? 'PASSWORD' : 'NONE'],
+      sessionId: id,
+      initialInboundSequence: inbound,
+      maxPrivilege,
+    }),
+  );
 }

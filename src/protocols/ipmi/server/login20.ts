@@ -42,7 +42,12 @@ export interface LoginHost {
 
 /** The first enabled suite compatible with what the console proposed (empty algorithm payloads match anything). */
 export function chooseSuite(suites: readonly CipherSuite[], req: OpenSessionRequest): CipherSuite | undefined {
-  return suites.find((s) => (req.auth === undefined || req.auth === s.auth) && (req.integrity === undefined || req.integrity === s.integrity) && (req.confidentiality === undefined || req.confidentiality === s.confidentiality));
+  return suites.find(
+    (s) =>
+      (req.auth === undefined || req.auth === s.auth) &&
+      (req.integrity === undefined || req.integrity === s.integrity) &&
+      (req.confidentiality === undefined || req.confidentiality === s.confidentiality),
+  );
 }
 
 function frame(type: number, payload: Buffer): Buffer {
@@ -52,8 +57,22 @@ function frame(type: number, payload: Buffer): Buffer {
 /** Open Session Request → Open Session Response (§13.17, §13.18). Returns the datagram to send. */
 export function openSession(host: LoginHost, req: OpenSessionRequest, remote: RemoteAddress): Buffer {
   const again = host.findOpening(remote, req.consoleSessionId);
-  if (again !== undefined && again.state === 'open-session-sent' && again.openTag === req.tag) return frame(PayloadType.OPEN_SESSION_RESPONSE, openResponse(again));
-  const refuse = (status: number) => frame(PayloadType.OPEN_SESSION_RESPONSE, encodeOpenSessionResponse({ tag: req.tag, status, maxPrivilege: 0, consoleSessionId: req.consoleSessionId, bmcSessionId: 0, auth: 0, integrity: 0, confidentiality: 0 }));
+  if (again !== undefined && again.state === 'open-session-sent' && again.openTag === req.tag)
+    return frame(PayloadType.OPEN_SESSION_RESPONSE, openResponse(again));
+  const refuse = (status: number) =>
+    frame(
+      PayloadType.OPEN_SESSION_RESPONSE,
+      encodeOpenSessionResponse({
+        tag: req.tag,
+        status,
+        maxPrivilege: 0,
+        consoleSessionId: req.consoleSessionId,
+        bmcSessionId: 0,
+        auth: 0,
+        integrity: 0,
+        confidentiality: 0,
+      }),
+    );
   if (req.consoleSessionId === 0) return refuse(RmcpPlusStatus.INVALID_SESSION_ID);
   const suite = chooseSuite(host.cipherSuites, req);
   if (suite === undefined) return refuse(RmcpPlusStatus.NO_CIPHER_SUITE_MATCH);
@@ -81,18 +100,43 @@ export function openSession(host: LoginHost, req: OpenSessionRequest, remote: Re
 }
 
 function openResponse(s: Session20): Buffer {
-  return encodeOpenSessionResponse({ tag: s.openTag, status: RmcpPlusStatus.OK, maxPrivilege: s.maxPrivilege, consoleSessionId: s.consoleSessionId, bmcSessionId: s.bmcSessionId, auth: s.suite.auth, integrity: s.suite.integrity, confidentiality: s.suite.confidentiality });
+  return encodeOpenSessionResponse({
+    tag: s.openTag,
+    status: RmcpPlusStatus.OK,
+    maxPrivilege: s.maxPrivilege,
+    consoleSessionId: s.consoleSessionId,
+    bmcSessionId: s.bmcSessionId,
+    auth: s.suite.auth,
+    integrity: s.suite.integrity,
+    confidentiality: s.suite.confidentiality,
+  });
 }
 
 /** RAKP1 → RAKP2 (§13.20, §13.21). Returns the datagram to send, or undefined to stay silent. */
 export function rakp1(host: LoginHost, m: Rakp1, remote: RemoteAddress): Buffer | undefined {
   const s = host.find(m.bmcSessionId);
   if (s === undefined || s.remote.address !== remote.address) return undefined;
-  if (s.state === 'rakp2-sent' && s.rakp2 !== undefined && s.exchange !== undefined && Buffer.compare(Buffer.from(s.exchange.consoleRandom), m.consoleRandom) === 0) return s.rakp2;
+  if (
+    s.state === 'rakp2-sent' &&
+    s.rakp2 !== undefined &&
+    s.exchange !== undefined &&
+    Buffer.compare(Buffer.from(s.exchange.consoleRandom), m.consoleRandom) === 0
+  )
+    return s.rakp2;
   if (s.state !== 'open-session-sent') return undefined;
   const refuse = (status: number) => {
     host.destroy(s, 'failed');
-    return frame(PayloadType.RAKP2, encodeRakp2({ tag: m.tag, status, consoleSessionId: s.consoleSessionId, bmcRandom: Buffer.alloc(0), bmcGuid: Buffer.alloc(0), keyExchangeAuthCode: Buffer.alloc(0) }));
+    return frame(
+      PayloadType.RAKP2,
+      encodeRakp2({
+        tag: m.tag,
+        status,
+        consoleSessionId: s.consoleSessionId,
+        bmcRandom: Buffer.alloc(0),
+        bmcGuid: Buffer.alloc(0),
+        keyExchangeAuthCode: Buffer.alloc(0),
+      }),
+    );
   };
   const name = m.userName.toString('utf8');
   const user = host.users().find((u) => u.enabled && u.name === name && u.ipmiMessaging);
@@ -101,12 +145,31 @@ export function rakp1(host: LoginHost, m: Rakp1, remote: RemoteAddress): Buffer 
   if (priv < Privilege.CALLBACK || priv > Privilege.ADMINISTRATOR) return refuse(RmcpPlusStatus.INVALID_ROLE);
   // Status 9 rather than 0x0A: clients (pyghmi) retry at a lower privilege on 9 (reference/ipmi.md §1.3).
   if (priv > user.privilege || priv > s.maxPrivilege) return refuse(RmcpPlusStatus.INVALID_ROLE);
-  const exchange = { auth: s.suite.auth, consoleSessionId: s.consoleSessionId, bmcSessionId: s.bmcSessionId, consoleRandom: m.consoleRandom, bmcRandom: host.random(RAKP_RANDOM_LENGTH), bmcGuid: host.guid, role: m.role, userName: m.userName };
+  const exchange = {
+    auth: s.suite.auth,
+    consoleSessionId: s.consoleSessionId,
+    bmcSessionId: s.bmcSessionId,
+    consoleRandom: m.consoleRandom,
+    bmcRandom: host.random(RAKP_RANDOM_LENGTH),
+    bmcGuid: host.guid,
+    role: m.role,
+    userName: m.userName,
+  };
   s.user = user;
   s.exchange = exchange;
   s.state = 'rakp2-sent';
   s.lastActivity = host.now();
-  s.rakp2 = frame(PayloadType.RAKP2, encodeRakp2({ tag: m.tag, status: RmcpPlusStatus.OK, consoleSessionId: s.consoleSessionId, bmcRandom: exchange.bmcRandom, bmcGuid: host.guid, keyExchangeAuthCode: rakp2AuthCode(exchange, user.password) }));
+  s.rakp2 = frame(
+    PayloadType.RAKP2,
+    encodeRakp2({
+      tag: m.tag,
+      status: RmcpPlusStatus.OK,
+      consoleSessionId: s.consoleSessionId,
+      bmcRandom: exchange.bmcRandom,
+      bmcGuid: host.guid,
+      keyExchangeAuthCode: rakp2AuthCode(exchange, user.password),
+    }),
+  );
   return s.rakp2;
 }
 
@@ -127,7 +190,15 @@ export function rakp3(host: LoginHost, m: Rakp3, remote: RemoteAddress): Buffer 
     if (!(error instanceof IpmiAuthenticationError)) throw error;
     host.countAuthFailure();
     host.destroy(s, 'failed');
-    return frame(PayloadType.RAKP4, encodeRakp4({ tag: m.tag, status: RmcpPlusStatus.INVALID_INTEGRITY_CHECK_VALUE, consoleSessionId: s.consoleSessionId, integrityCheckValue: Buffer.alloc(0) }));
+    return frame(
+      PayloadType.RAKP4,
+      encodeRakp4({
+        tag: m.tag,
+        status: RmcpPlusStatus.INVALID_INTEGRITY_CHECK_VALUE,
+        consoleSessionId: s.consoleSessionId,
+        integrityCheckValue: Buffer.alloc(0),
+      }),
+    );
   }
   const sik = sessionIntegrityKey(x, s.user.password, host.kg);
   s.keys = s.suite.auth === 0 ? NO_SESSION_KEYS : deriveSessionKeys(s.suite.auth, sik, s.suite.integrity, s.suite.confidentiality);
@@ -138,6 +209,9 @@ export function rakp3(host: LoginHost, m: Rakp3, remote: RemoteAddress): Buffer 
   s.state = 'active';
   s.lastActivity = host.now();
   host.countActivated();
-  s.rakp4 = frame(PayloadType.RAKP4, encodeRakp4({ tag: m.tag, status: RmcpPlusStatus.OK, consoleSessionId: s.consoleSessionId, integrityCheckValue: rakp4IntegrityCheckValue(x, sik) }));
+  s.rakp4 = frame(
+    PayloadType.RAKP4,
+    encodeRakp4({ tag: m.tag, status: RmcpPlusStatus.OK, consoleSessionId: s.consoleSessionId, integrityCheckValue: rakp4IntegrityCheckValue(x, sik) }),
+  );
   return s.rakp4;
 }

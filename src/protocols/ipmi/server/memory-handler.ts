@@ -28,9 +28,42 @@ export interface MemoryHandlerOptions {
 /** The default sensors: CPU temperature, system board 12 V, one fan (raw readings, linear conversions). */
 function defaultSensors(): SensorDefinition[] {
   return [
-    { number: 0x01, name: 'CPU Temp', sensorType: 0x01, unit: 1, entityId: 0x03, m: 1, b: 0, bExp: 0, rExp: 0, thresholds: { lnc: 5, lcr: 0, lnr: 0, unc: 85, ucr: 95, unr: 105 } },
-    { number: 0x02, name: '12V', sensorType: 0x02, unit: 4, entityId: 0x07, m: 6, b: 0, bExp: 0, rExp: -2, thresholds: { lnc: 190, lcr: 180, lnr: 170, unc: 210, ucr: 220, unr: 230 } },
-    { number: 0x03, name: 'Fan 1', sensorType: 0x04, unit: 18, entityId: 0x1d, m: 64, b: 0, bExp: 0, rExp: 0, thresholds: { lnc: 10, lcr: 8, lnr: 5, unc: 200, ucr: 220, unr: 240 } },
+    {
+      number: 0x01,
+      name: 'CPU Temp',
+      sensorType: 0x01,
+      unit: 1,
+      entityId: 0x03,
+      m: 1,
+      b: 0,
+      bExp: 0,
+      rExp: 0,
+      thresholds: { lnc: 5, lcr: 0, lnr: 0, unc: 85, ucr: 95, unr: 105 },
+    },
+    {
+      number: 0x02,
+      name: '12V',
+      sensorType: 0x02,
+      unit: 4,
+      entityId: 0x07,
+      m: 6,
+      b: 0,
+      bExp: 0,
+      rExp: -2,
+      thresholds: { lnc: 190, lcr: 180, lnr: 170, unc: 210, ucr: 220, unr: 230 },
+    },
+    {
+      number: 0x03,
+      name: 'Fan 1',
+      sensorType: 0x04,
+      unit: 18,
+      entityId: 0x1d,
+      m: 64,
+      b: 0,
+      bExp: 0,
+      rExp: 0,
+      thresholds: { lnc: 10, lcr: 8, lnr: 5, unc: 200, ucr: 220, unr: 240 },
+    },
   ];
 }
 
@@ -41,7 +74,11 @@ export class MemoryBmcHandler implements BmcHandler {
   readonly powerLog: PowerAction[] = [];
   readonly #users: BmcUser[] = [];
   readonly #sensors = defaultSensors();
-  readonly #readings = new Map<number, number>([[0x01, 42], [0x02, 200], [0x03, 75]]);
+  readonly #readings = new Map<number, number>([
+    [0x01, 42],
+    [0x02, 200],
+    [0x03, 75],
+  ]);
   readonly #sel: SelRecordBytes[] = [];
   #nextSelId = 1;
   readonly #fru: Buffer;
@@ -56,7 +93,16 @@ export class MemoryBmcHandler implements BmcHandler {
     this.#serial = options.serial ?? 'ANVIL0001';
     this.#now = options.now ?? Date.now;
     for (let id = 1; id <= DEFAULT_USER_SLOTS; id++) {
-      this.#users.push({ id, name: '', password: Buffer.alloc(0), enabled: false, privilege: 0x0f, ipmiMessaging: false, linkAuth: false, callbackOnly: false });
+      this.#users.push({
+        id,
+        name: '',
+        password: Buffer.alloc(0),
+        enabled: false,
+        privilege: 0x0f,
+        ipmiMessaging: false,
+        linkAuth: false,
+        callbackOnly: false,
+      });
     }
     const admin = this.#users[1] as BmcUser;
     admin.name = options.user ?? 'admin';
@@ -80,7 +126,15 @@ export class MemoryBmcHandler implements BmcHandler {
       productSerial: this.#serial,
       assetTag: 'lab',
     });
-    this.#lan = { ip: '10.0.0.10', netmask: '255.255.255.0', gateway: '10.0.0.1', gatewayMac: '52:54:00:00:00:01', mac: '52:54:00:12:34:56', ipSource: 1, vlanId: 0 };
+    this.#lan = {
+      ip: '10.0.0.10',
+      netmask: '255.255.255.0',
+      gateway: '10.0.0.1',
+      gatewayMac: '52:54:00:00:00:01',
+      mac: '52:54:00:12:34:56',
+      ipSource: 1,
+      vlanId: 0,
+    };
   }
 
   getPower(): PowerState {

@@ -58,7 +58,11 @@ export class BmcServer {
   async add(options: AddBmcOptions = {}): Promise<HostedBmc> {
     if (this.#closed) throw new Error('BmcServer is closed');
     const address = options.address ?? DEFAULT_BMC_ADDRESS;
-    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: isIPv6(address) && address !== '::' ? true : false, lookup: literalLookup });
+    const socket = createSocket({
+      type: isIPv6(address) ? 'udp6' : 'udp4',
+      ipv6Only: isIPv6(address) && address !== '::' ? true : false,
+      lookup: literalLookup,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port ?? 0, address, () => {
@@ -101,7 +105,19 @@ export class BmcServer {
 
   /** Counters summed over every BMC. */
   stats(): BmcStats & { sessions: number; activeSessions: number } {
-    const total = { received: 0, badPackets: 0, authFailures: 0, replays: 0, dropped: 0, commandErrors: 0, sessionsOpened: 0, sessionsClosed: 0, sessionsExpired: 0, sessions: 0, activeSessions: 0 };
+    const total = {
+      received: 0,
+      badPackets: 0,
+      authFailures: 0,
+      replays: 0,
+      dropped: 0,
+      commandErrors: 0,
+      sessionsOpened: 0,
+      sessionsClosed: 0,
+      sessionsExpired: 0,
+      sessions: 0,
+      activeSessions: 0,
+    };
     for (const { hosted } of this.#hosted) {
       const s = hosted.bmc.stats;
       for (const k of Object.keys(s) as (keyof BmcStats)[]) total[k] += s[k];

@@ -75,7 +75,15 @@ export class SolManager {
     });
     active = { session, stream, outSequence: 0, lastInbound: 0, pending: undefined, queue: Buffer.alloc(0), flushScheduled: false };
     this.#active = active;
-    return ok(encodePayloadActivated({ aux: Buffer.alloc(4), inboundPayloadSize: SOL_MAX_PAYLOAD, outboundPayloadSize: SOL_MAX_PAYLOAD, port: this.#port(), vlan: NO_VLAN }));
+    return ok(
+      encodePayloadActivated({
+        aux: Buffer.alloc(4),
+        inboundPayloadSize: SOL_MAX_PAYLOAD,
+        outboundPayloadSize: SOL_MAX_PAYLOAD,
+        port: this.#port(),
+        vlan: NO_VLAN,
+      }),
+    );
   }
 
   deactivate(ctx: CommandContext): CommandReply {
