@@ -23,7 +23,7 @@ import { chmodSync, closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, ope
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openServices } from '../src/services.ts';
+import { openServices } from '../src/app/compose.ts';
 import { ipToNumber, numberToIp } from '../src/protocols/dhcp/index.ts';
 import { loadArtifacts, type LoadResult } from './lib/artifact-load.ts';
 import { DhcpPort } from './lib/dhcp-port.ts';
@@ -121,7 +121,7 @@ async function prepare(dir: string, clients: number, artifactBytes: number): Pro
     for (let i = 0; i < clients; i++) {
       const name = `storm-${String(i).padStart(5, '0')}`;
       await s.machines.add(name, [stormMac(i)]);
-      await s.machines.setNextBoot(name, 'storm');
+      await s.nextBoot.set(name, 'storm');
     }
   } finally {
     await s.close();

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openServices } from '../src/services.ts';
+import { openServices } from '../src/app/compose.ts';
 
 const { values } = parseArgs({
   options: {

@@ -3,18 +3,13 @@
 // the TFTP root with HEAD and Range support, never buffered whole.
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { invalid, notFound } from '../common/errors.ts';
-import { normalizeMac } from '../boot/mac.ts';
+import { invalid } from '../common/errors.ts';
+import { normalizeMac } from '../machines/mac.ts';
 import { plainAddress } from '../boot/resolver.ts';
-import { localBootScript, toIpxe, unknownMachineScript } from '../boot/boot-script.ts';
-import { profileVariables, staticBootFiles } from '../boot/boot-files.ts';
-import { LOCAL_PROFILE } from '../boot/profiles.ts';
-import type { TftpFile } from '../protocols/tftp/index.ts';
-import { TftpAccessDeniedError } from '../protocols/tftp/index.ts';
-import type { ServerContext } from './server.ts';
+import { ARTIFACT_ROUTE, BOOT_SCRIPT_ROUTES } from '../boot/urls.ts';
+import type { BootFile } from '../boot/boot-service.ts';
+import { MACHINE_FACING, type ApiContext } from './context.ts';
 
-/** How long an unknown machine waits before asking again. */
-export const UNKNOWN_RETRY_SECONDS = 30;
 /**
  * Bytes read from disk per chunk when streaming an artifact. A stream holds about two chunks
  * while its socket drains, so this sets the memory of many downloads at once: with a thousand
@@ -23,61 +18,38 @@ export const UNKNOWN_RETRY_SECONDS = 30;
  */
 export const ARTIFACT_CHUNK = 64 * 1024;
 
-const plain = { config: { plainErrors: true }, schema: { hide: true } } as const;
-
 interface BootQuery {
   mac?: string;
   arch?: string;
   platform?: string;
 }
 
-export async function bootRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const { machines, profiles, paths } = ctx.services;
-
-  const boot = async (request: FastifyRequest<{ Params: { mac?: string }; Querystring: BootQuery }>, reply: FastifyReply) => {
+export async function bootRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'boot' | 'baseUrl'>): Promise<void> {
+  const script = async (request: FastifyRequest<{ Params: { mac?: string }; Querystring: BootQuery }>, reply: FastifyReply) => {
     const macText = request.params.mac ?? request.query.mac;
     if (!macText) throw invalid('MAC_REQUIRED', 'name the machine: /boot/<mac> or /boot.ipxe?mac=<mac> (iPXE: ${net0/mac})');
-    const mac = normalizeMac(macText);
-    const server = ctx.baseUrl(request);
     const arch = [request.query.platform, request.query.arch].filter(Boolean).join(' ') || undefined;
-    const info = { loader: 'iPXE', arch, address: plainAddress(request.ip) };
-    reply.type('text/plain; charset=utf-8');
-    const machine = await machines.byMac(mac);
-    if (!machine) {
-      await machines.discover(mac, info);
-      request.log.info({ mac, arch }, 'unknown machine asked to boot; listed as discovered');
-      const fallback = await machines.defaultProfile();
-      if (fallback !== LOCAL_PROFILE) {
-        return toIpxe(await profiles.render(fallback, profileVariables(undefined, mac, fallback, server)), mac, server);
-      }
-      return unknownMachineScript(mac, server, UNKNOWN_RETRY_SECONDS);
-    }
-    const served = await machines.serveBoot(machine, info);
-    request.log.info({ machine: machine.name, profile: served.profile, loader: 'iPXE', arch }, 'boot served');
-    if (served.profile === LOCAL_PROFILE && !(await profiles.available()).includes(LOCAL_PROFILE)) return localBootScript(machine.name);
-    return toIpxe(await profiles.render(served.profile, profileVariables(machine, mac, served.profile, server)), machine.name, server);
+    const mac = normalizeMac(macText);
+    const { answer, script } = await ctx.boot.ipxeScript({ mac, arch, address: plainAddress(request.ip), server: ctx.baseUrl(request) });
+    if (answer.kind === 'unknown') request.log.info({ mac, arch }, 'unknown machine asked to boot; listed as discovered');
+    else if (answer.machine)
+      request.log.info({ machine: answer.machine.name, profile: answer.kind === 'profile' ? answer.profile : 'local', loader: 'iPXE', arch }, 'boot served');
+    else
+      request.log.info(
+        { mac, arch, profile: answer.kind === 'profile' ? answer.profile : 'local' },
+        'unknown machine asked to boot; served the default profile',
+      );
+    return reply.type('text/plain; charset=utf-8').send(script);
   };
-  app.get('/boot/:mac', plain, boot);
-  app.get('/boot.ipxe', plain, boot);
+  for (const route of BOOT_SCRIPT_ROUTES) app.get(route, MACHINE_FACING, script);
 
-  const files = staticBootFiles(paths.tftpRoot);
-  const artifact = async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
-    const path = request.params['*'];
-    let file: TftpFile | undefined;
-    try {
-      file = await files.open(path, { address: plainAddress(request.ip), port: 0 });
-    } catch (error) {
-      if (error instanceof TftpAccessDeniedError) throw invalid('PATH_REFUSED', `refused path '${path}': ${error.message}`);
-      throw error;
-    }
-    if (!file) throw notFound('NO_SUCH_ARTIFACT', `no file '${path}' in the TFTP root ${paths.tftpRoot}`);
-    return sendRange(request, reply, file);
-  };
-  app.get('/tftp/*', plain, artifact);
+  app.get(ARTIFACT_ROUTE, MACHINE_FACING, async (request: FastifyRequest<{ Params: { '*': string } }>, reply) =>
+    sendRange(request, reply, await ctx.boot.artifact(request.params['*'], plainAddress(request.ip))),
+  );
 }
 
 /** Sends a file, or the one byte range asked for, streaming it in chunks. */
-function sendRange(request: FastifyRequest, reply: FastifyReply, file: TftpFile): FastifyReply {
+function sendRange(request: FastifyRequest, reply: FastifyReply, file: BootFile): FastifyReply {
   const size = file.size ?? 0;
   let start = 0;
   let end = size - 1;

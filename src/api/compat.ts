@@ -6,13 +6,11 @@ import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Machine } from '../store/schema.ts';
+import type { Machine } from '../machines/machines.ts';
 import { AnvilError, invalid, notFound } from '../common/errors.ts';
-import { normalizeMac } from '../boot/mac.ts';
+import { normalizeMac } from '../machines/mac.ts';
 import { plainAddress } from '../boot/resolver.ts';
-import type { ServerContext } from './server.ts';
-
-const plain = { config: { plainErrors: true }, schema: { hide: true } } as const;
+import { MACHINE_FACING as plain, type ApiContext } from './context.ts';
 
 interface Located {
   readonly machine: Machine;
@@ -20,8 +18,8 @@ interface Located {
 }
 
 /** The machine a request is about: from the MAC in its path, else from its source address. */
-export async function locate(ctx: ServerContext, request: FastifyRequest, macParam: string | undefined): Promise<Located> {
-  const { machines } = ctx.services;
+export async function locate(ctx: Pick<ApiContext, 'machines' | 'resolver'>, request: FastifyRequest, macParam: string | undefined): Promise<Located> {
+  const { machines } = ctx;
   if (macParam !== undefined) {
     const mac = normalizeMac(macParam);
     const machine = await machines.byMac(mac);
@@ -42,12 +40,12 @@ export async function locate(ctx: ServerContext, request: FastifyRequest, macPar
   return { machine, mac };
 }
 
-export async function compatRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const { machines, testing } = ctx.services;
+export async function compatRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const { nextBoot, testing } = ctx;
 
   const localboot = async (request: FastifyRequest<{ Params: { mac?: string } }>) => {
     const { machine } = await locate(ctx, request, request.params.mac);
-    await machines.localBoot(machine, 'localboot callback');
+    await nextBoot.localBoot(machine, 'localboot callback');
     return `${machine.name}: next boot is local\n`;
   };
   app.get('/localboot/', plain, localboot);
@@ -62,7 +60,7 @@ export async function compatRoutes(app: FastifyInstance, ctx: ServerContext): Pr
 
   const nexttest = async (request: FastifyRequest<{ Params: { mac?: string } }>, reply: FastifyReply) => {
     const { machine, mac } = await locate(ctx, request, request.params.mac);
-    const macs = mac ? [mac] : await machines.macsOf(machine.id);
+    const macs = mac ? [mac] : await ctx.machines.macsOf(machine.id);
     const next = await testing.nextScript(machine, { server: ctx.baseUrl(request), mac: macs[0] });
     request.log.info({ machine: machine.name, test: next.testname, run: next.run?.id }, 'test script sent');
     // For agents that want to know without parsing the script; pxemngr's clients ignore them.

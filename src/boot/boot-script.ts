@@ -1,6 +1,7 @@
 // What a machine's loader gets, as text: iPXE scripts made from a profile (an iPXE profile as
 // it is; a pxelinux profile translated), local boot, and the "unknown machine" script. Pure:
 // no I/O, so every translation is unit-tested.
+import { artifactUrl, bootScriptUrl } from './urls.ts';
 
 export type ProfileFlavour = 'ipxe' | 'pxelinux' | 'grub';
 
@@ -83,11 +84,6 @@ export function parsePxelinux(text: string): PxelinuxEntry | undefined {
   return { label: chosen.label, kernel: chosen.kernel, initrds, append, localboot: chosen.localboot };
 }
 
-/** A relative path in a profile is a file of anvil's TFTP root, fetched over HTTP instead. */
-export function artifactUrl(path: string, server: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) ? path : `${server}/tftp/${path.replace(/^\/+/, '')}`;
-}
-
 /** Boots the local disk: sanboot on BIOS, exit back to the firmware's boot order on UEFI. */
 export function localBootScript(name: string): string {
   return [
@@ -137,7 +133,7 @@ export function unknownMachineScript(mac: string, server: string, retrySeconds: 
     `echo Enroll it with: pxemngr addsystem NAME ${mac}   (or on the fleet page)`,
     `echo Retrying in ${retrySeconds} s...`,
     `sleep ${retrySeconds}`,
-    `chain --replace ${server}/boot/${mac}?arch=\${buildarch}&platform=\${platform} || reboot`,
+    `chain --replace ${bootScriptUrl(server, mac)}?arch=\${buildarch}&platform=\${platform} || reboot`,
     '',
   ].join('\n');
 }

@@ -4,9 +4,9 @@
 // removed. Static files cannot apply the once-rule at boot time: anvil's own TFTP can.
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Services } from '../services.ts';
-import { pxelinuxName } from './mac.ts';
-import { profileVariables } from './boot-files.ts';
+import type { Machines } from '../machines/machines.ts';
+import { pxelinuxName } from '../machines/mac.ts';
+import type { BootService } from './boot-service.ts';
 
 /** How often `serve --export` rewrites the files (the database may change from pxemngr). */
 export const EXPORT_INTERVAL_MS = 5_000;
@@ -18,17 +18,16 @@ export interface ExportReport {
   readonly failed: Array<{ file: string; message: string }>;
 }
 
-export async function exportPxelinux(services: Services, dir: string, server: string): Promise<ExportReport> {
+export async function exportPxelinux(parts: { machines: Machines; boot: BootService }, dir: string, server: string): Promise<ExportReport> {
   const target = join(dir, 'pxelinux.cfg');
   await mkdir(target, { recursive: true });
   const wanted = new Map<string, () => Promise<string>>();
-  for (const machine of await services.machines.list()) {
+  for (const machine of await parts.machines.list()) {
     for (const mac of machine.macs) {
-      wanted.set(pxelinuxName(mac), () => services.profiles.render(machine.nextProfile, profileVariables(machine, mac, machine.nextProfile, server)));
+      wanted.set(pxelinuxName(mac), () => parts.boot.pxelinuxPreview({ name: machine.name, next_profile: machine.nextProfile }, mac, server));
     }
   }
-  const fallback = await services.machines.defaultProfile();
-  wanted.set('default', () => services.profiles.render(fallback, profileVariables(undefined, undefined, fallback, server)));
+  wanted.set('default', () => parts.boot.defaultConfig(server));
 
   const written: string[] = [];
   const failed: ExportReport['failed'] = [];

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { AnvilError, listWords } from '../common/errors.ts';
 import { readTemplate, scanTemplates, type ScanProblem } from '../common/template-dir.ts';
-import { availableNames, syncNames, type SyncReport } from '../common/name-sync.ts';
+import { availableNames, syncNames, type SyncReport } from '../store/names.ts';
 import { renderTemplate } from '../common/templates.ts';
 
 export const PROFILE_EXTENSION = '.prof';

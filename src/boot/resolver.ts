@@ -2,7 +2,7 @@
 // /localboot/, /upload/): from the source address through anvil's DHCP leases, then the
 // kernel's ARP table. Both only work when the machine is on a network anvil's host is on.
 import { readFile } from 'node:fs/promises';
-import { parseMac } from './mac.ts';
+import { parseMac } from '../machines/mac.ts';
 
 export const PROC_NET_ARP = '/proc/net/arp';
 

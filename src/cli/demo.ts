@@ -1,14 +1,14 @@
 // bin/anvil demo: the server plus a small demo lab — profiles, tests, machines — so the pages
 // come alive at once. With QEMU installed the first few machines are real VMs behind emulated
-// IPMI BMCs that netboot from this anvil (src/lab/demo/qemu-lab.ts); the others, or all of them
+// IPMI BMCs that netboot from this anvil (src/app/demo/qemu-lab.ts); the others, or all of them
 // without QEMU (or with --simulated), are simulated machines that boot, run tests and upload.
 import { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startAnvil } from '../main.ts';
-import { seedDemo, DEMO_MACHINES } from '../lab/demo/seed.ts';
+import { startAnvil } from '../app/start.ts';
+import { seedDemo, DEMO_MACHINES } from '../app/demo/seed.ts';
 import { bootOnce } from '../lab/demo/simulated-machine.ts';
-import { DEFAULT_DEMO_VMS, DEMO_VM_MEMORY_MB, qemuLabMissing, startQemuLab } from '../lab/demo/qemu-lab.ts';
-import type { QemuLab } from '../lab/demo/qemu-lab.ts';
+import { DEFAULT_DEMO_VMS, DEMO_VM_MEMORY_MB, qemuLabMissing, startQemuLab } from '../app/demo/qemu-lab.ts';
+import type { QemuLab } from '../app/demo/qemu-lab.ts';
 import { parseCommand, serveUntilSignalled, serverOptions, toAnvilOptions, type ParsedServerOptions } from './serve.ts';
 import { UsageError } from './command.ts';
 

@@ -1,7 +1,7 @@
 // bin/anvil export-pxelinux DIR: writes pxelinux.cfg/01-<mac> for every machine once, for
 // sites that keep their own TFTP server (serve --export DIR keeps them up to date).
 import { Command } from 'commander';
-import { openServices } from '../services.ts';
+import { openServices } from '../app/compose.ts';
 import { exportPxelinux } from '../boot/export-pxelinux.ts';
 import { dataOptions, parseCommand } from './serve.ts';
 

@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { DEFAULT_DATA_DIR, resolvePaths } from '../config.ts';
-import { openServices } from '../services.ts';
-import type { Services } from '../services.ts';
+import { DEFAULT_DATA_DIR, resolvePaths } from '../app/config.ts';
+import { openServices } from '../app/compose.ts';
+import type { Services } from '../app/compose.ts';
 import {
   DEFAULT_AMT_PORT,
   DEFAULT_BMC_ADDRESS,
@@ -24,7 +24,7 @@ import {
 import type { LabBmcKind, LabVmDefinition } from '../lab/definition.ts';
 import { LAB_DRIVERS, pickEnrollment } from '../lab/enroll.ts';
 import type { LabDriver } from '../lab/enroll.ts';
-import { describeEnrollment, enrollLabVm } from '../lab/enroll-machine.ts';
+import { describeEnrollment, enrollLabVm } from '../app/enroll-lab-vm.ts';
 import { LabStore } from '../lab/store.ts';
 import { startLab, stopLab } from '../lab/up.ts';
 import { ensureDisk, LabVm } from '../lab/vm.ts';

@@ -5,9 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { openServices, type Services } from '../services.ts';
-import { POWER_REQUESTS, type PowerRequest } from '../conductor/machine-control.ts';
-import { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
+import { openServices, type Services } from '../app/compose.ts';
+import { BOOT_DEVICES, POWER_REQUESTS, type BootDevice, type PowerRequest } from '../conductor/machine-control.ts';
 import { printJson, table, when } from './output.ts';
 import { UsageError, runProgram } from './command.ts';
 import { notFound } from '../common/errors.ts';
@@ -206,7 +205,7 @@ export function buildMachine(): Command {
     .description('Machines seen booting that anvil does not know, newest first; enroll one with: bin/pxemngr addsystem NAME MAC')
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
-        const found = await s.machines.discovered();
+        const found = await s.discovered.list();
         if (o.json) return printJson(found);
         if (found.length === 0) return void process.stdout.write('no unknown machine has asked to boot\n');
         process.stdout.write(
@@ -224,7 +223,7 @@ export function buildMachine(): Command {
     .argument('<mac>', 'the MAC, in any notation')
     .action(async (mac: string, _o, c: Command) =>
       withServices(c, async (s, o) => {
-        const forgotten = await s.machines.forgetDiscovered(mac);
+        const forgotten = await s.discovered.forget(mac);
         if (o.json) return printJson({ mac, forgotten });
         if (!forgotten) throw notFound('UNKNOWN_DISCOVERED', `${mac} is not among the discovered machines (bin/anvil machine discovered lists them)`);
         process.stdout.write(`${mac}: forgotten\n`);

@@ -1,7 +1,7 @@
 // bin/pxemngr: the PXE Manager's commands, with the seed's words. They act on the configured
 // database directly, with or without a server running; a running server sees changes at once.
 import { Command, Option } from 'commander';
-import { openServices, type Services } from '../services.ts';
+import { openServices, type Services } from '../app/compose.ts';
 import { formatProblem } from '../common/template-dir.ts';
 import { table, when, printJson } from './output.ts';
 import { runProgram } from './command.ts';
@@ -91,7 +91,7 @@ export function buildPxemngr(): Command {
     .action(async (what: string | undefined, opts: { list?: boolean }, c: Command) =>
       withServices(c, async (s, o) => {
         if (opts.list || what === undefined) {
-          const machines = await s.machines.list();
+          const machines = await s.nextBoot.fleet();
           if (o.json) return printJson(machines);
           if (machines.length === 0) return void process.stdout.write('no systems; add one with: pxemngr addsystem NAME MAC\n');
           process.stdout.write(
@@ -109,7 +109,7 @@ export function buildPxemngr(): Command {
         }
         const machine = await s.machines.find(what);
         const macs = await s.machines.macsOf(machine.id);
-        const log = await s.machines.bootLog(machine.id, 10);
+        const log = await s.nextBoot.log(machine.id, 10);
         if (o.json)
           return printJson({
             name: machine.name,
@@ -150,7 +150,7 @@ export function buildPxemngr(): Command {
     .option('--once', 'boot the profile once, then fall back to local')
     .action(async (name: string, profile: string, opts: { once?: boolean }, c: Command) =>
       withServices(c, async (s, o) => {
-        await s.machines.setNextBoot(name, profile, { once: opts.once === true, reason: 'operator' });
+        await s.nextBoot.set(name, profile, { once: opts.once === true, reason: 'operator' });
         if (o.json) return printJson({ name, profile, once: opts.once === true });
         process.stdout.write(`${name} will boot ${profile}${opts.once ? ' once, then local' : ''}\n`);
       }),

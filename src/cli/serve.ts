@@ -1,8 +1,8 @@
 // bin/anvil serve: the server — HTTP (pxemngr URLs, API, pages) on its embedded SQLite.
 import { Command, CommanderError, Option } from 'commander';
 import { parseHostPort } from '../common/address.ts';
-import { startAnvil } from '../main.ts';
-import { DEFAULT_UPLOAD_LIMIT } from '../api/server.ts';
+import { startAnvil } from '../app/start.ts';
+import { DEFAULT_UPLOAD_LIMIT } from '../app/http.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import { UsageError } from './command.ts';
 import { POWER_SYNC_DEFAULTS, powerSyncFromEnv } from '../conductor/power-sync.ts';

@@ -1,6 +1,6 @@
 // bin/anvil token create|list|revoke: API tokens, acting on the database directly.
 import { Command } from 'commander';
-import { openServices } from '../services.ts';
+import { openServices } from '../app/compose.ts';
 import { dataOptions, parseCommand } from './serve.ts';
 import { printJson, table, when } from './output.ts';
 

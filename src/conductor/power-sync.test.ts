@@ -25,7 +25,17 @@ test('power sync reads with bounded concurrency, skips manual, locked and operat
   const read: string[] = [];
   const recorded: string[] = [];
   const control = {
-    driverOf: (m: Machine) => ({
+    tasks: {
+      run: async (m: Machine, _options: unknown, work: (task: unknown) => Promise<unknown>) => work({ machine: m, driver: driverOf(m) }),
+    },
+    recordPower: async (task: { machine: Machine }) => {
+      recorded.push(task.machine.name);
+      return true;
+    },
+    event: async () => {},
+  } as unknown as MachineControl;
+  function driverOf(m: Machine) {
+    return {
       power: {
         getPowerState: async () => {
           inFlight++;
@@ -36,13 +46,8 @@ test('power sync reads with bounded concurrency, skips manual, locked and operat
           return 'on' as const;
         },
       },
-    }),
-    recordPower: async (m: Machine) => {
-      recorded.push(m.name);
-      return true;
-    },
-    event: async () => {},
-  } as unknown as MachineControl;
+    };
+  }
   const report = await new PowerSync(store.db, control, systemClock, { concurrency: 3 }).runOnce();
   assert.equal(report.checked, 20);
   assert.equal(most, 3);

@@ -95,29 +95,33 @@ export class PowerSync {
     return report;
   }
 
+  /** One machine, as a shared task: its writes (state, maintenance) apply only while nobody holds it exclusively. */
   async #syncOne(machine: Machine, report: SyncReport): Promise<void> {
-    let state;
-    try {
-      state = await this.#control.driverOf(machine).power.getPowerState();
-    } catch (error) {
-      await this.#failed(machine, error as Error, report);
-      return;
-    }
-    this.#failures.delete(machine.id);
-    if (machine.fault === POWER_FAILURE) {
-      const cleared = await this.#db
-        .updateTable('machines')
-        .set({ maintenance: 0, maintenance_reason: null, fault: null, updated_at: stamp(this.#clock) })
-        .where('id', '=', machine.id)
-        .where('fault', '=', POWER_FAILURE)
-        .executeTakeFirst();
-      if (cleared.numUpdatedRows === 1n) {
-        await this.#control.event(machine.id, 'maintenance', 'the controller answers again; maintenance set by power sync cleared');
-        report.maintenanceCleared.push(machine.name);
-        this.#log.info({ machine: machine.name }, 'controller answers again; maintenance cleared');
+    await this.#control.tasks.run(machine, { mode: 'shared', purpose: 'power sync' }, async (task) => {
+      let state;
+      try {
+        state = await task.driver.power.getPowerState();
+      } catch (error) {
+        await this.#failed(machine, error as Error, report);
+        return;
       }
-    }
-    if (await this.#control.recordPower(machine, state, 'power sync')) report.changed.push(machine.name);
+      this.#failures.delete(machine.id);
+      if (machine.fault === POWER_FAILURE) {
+        const cleared = await this.#db
+          .updateTable('machines')
+          .set({ maintenance: 0, maintenance_reason: null, fault: null, updated_at: stamp(this.#clock) })
+          .where('id', '=', machine.id)
+          .where('fault', '=', POWER_FAILURE)
+          .where('reservation', 'is', null)
+          .executeTakeFirst();
+        if (cleared.numUpdatedRows === 1n) {
+          await this.#control.event(machine.id, 'maintenance', 'the controller answers again; maintenance set by power sync cleared');
+          report.maintenanceCleared.push(machine.name);
+          this.#log.info({ machine: machine.name }, 'controller answers again; maintenance cleared');
+        }
+      }
+      if (await this.#control.recordPower(task, state, 'power sync')) report.changed.push(machine.name);
+    });
   }
 
   async #failed(machine: Machine, error: Error, report: SyncReport): Promise<void> {
@@ -137,6 +141,7 @@ export class PowerSync {
       .set({ maintenance: 1, maintenance_reason: reason, fault: POWER_FAILURE, power_state: 'unknown', updated_at: stamp(this.#clock) })
       .where('id', '=', machine.id)
       .where('maintenance', '=', 0)
+      .where('reservation', 'is', null)
       .executeTakeFirst();
     if (set.numUpdatedRows === 1n) {
       await this.#control.event(machine.id, 'maintenance', `maintenance: ${reason}`);

@@ -7,12 +7,19 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database, Machine, Run, RunLine } from '../store/schema.ts';
 import type { Dialect } from '../store/migrations/helpers.ts';
-import { AnvilError, listWords, notFound } from '../common/errors.ts';
+import { AnvilError, invalid, listWords, notFound } from '../common/errors.ts';
 import { readTemplate, scanTemplates, type ScanProblem } from '../common/template-dir.ts';
-import { availableNames, syncNames, type SyncReport } from '../common/name-sync.ts';
+import { availableNames, syncNames, type SyncReport } from '../store/names.ts';
 import { renderTemplate } from '../common/templates.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { parseFile } from './result-parser.ts';
+import { resultsOverTime, worstMachines, type Bucket, type ResultSpan, type WorstMachine } from './results-over-time.ts';
+
+export type { Run, RunLine } from '../store/schema.ts';
+export { RESULT_SPANS, type Bucket, type ResultSpan, type WorstMachine } from './results-over-time.ts';
+
+/** A machine's latest finished run, as the fleet shows it. */
+export type LatestResult = Pick<Run, 'id' | 'test' | 'state' | 'infos' | 'warnings' | 'errors' | 'finished_at'>;
 
 export const TEST_EXTENSION = '.test';
 export const WAIT_TEST = 'wait';
@@ -76,6 +83,7 @@ export class Testing {
 
   /** pxemngr nexttest: queues tests for a machine, in order. */
   async queue(machine: Machine, tests: readonly string[]): Promise<Run[]> {
+    if (tests.length === 0) throw invalid('TEST_REQUIRED', `name at least one test to queue for '${machine.name}'`);
     const known = await this.available();
     const unknown = tests.filter((t) => !known.includes(t) || t === WAIT_TEST);
     if (unknown.length > 0) {
@@ -283,5 +291,32 @@ export class Testing {
       .orderBy('system_versions.version', 'desc')
       .orderBy('machines.name')
       .execute();
+  }
+
+  /** Each machine's latest finished run, by machine name: one query for the whole fleet. */
+  async latestResults(): Promise<Map<string, LatestResult>> {
+    const rows = await this.#db
+      .selectFrom('runs')
+      .innerJoin('machines', 'machines.id', 'runs.machine_id')
+      .select(['machines.name as machine', 'runs.id', 'runs.test', 'runs.state', 'runs.infos', 'runs.warnings', 'runs.errors', 'runs.finished_at'])
+      .where('runs.id', 'in', (eb) =>
+        eb
+          .selectFrom('runs')
+          .select((e) => e.fn.max('id').as('id'))
+          .where('state', 'in', ['done', 'error'])
+          .groupBy('machine_id'),
+      )
+      .execute();
+    return new Map(rows.map(({ machine, ...run }) => [machine, run]));
+  }
+
+  /** Finished runs per UTC day or hour up to `now`, oldest first, empty buckets filled in. */
+  resultsOverTime(span: ResultSpan, now: Date): Promise<Bucket[]> {
+    return resultsOverTime(this.#db, span, now);
+  }
+
+  /** The machines with the most E: lines since `from`. */
+  worstMachines(from: string, limit = 10): Promise<WorstMachine[]> {
+    return worstMachines(this.#db, from, limit);
   }
 }

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { escapeHtml, fleetRows, outcome } from './fleet.ts';
-import type { MachineSummary } from '../boot/machines.ts';
+import type { FleetMachine } from '../boot/next-boot.ts';
 
-const machine: MachineSummary = {
+const machine: FleetMachine = {
+  id: 7,
+  provisionState: 'available',
   name: 'rack1-07',
   macs: ['52:54:00:00:00:07', '52:54:00:00:00:08'],
   nextProfile: 'install',

@@ -1,11 +1,11 @@
 // The fleet table's rows, rendered in TypeScript rather than Liquid: 10,000 rows through
 // Liquid took most of a second, this takes a few milliseconds. Every value that is not a
 // number goes through escapeHtml (versions and test names come from machines' uploads).
-import type { MachineSummary } from '../boot/machines.ts';
-import type { Run } from '../store/schema.ts';
+import type { FleetMachine } from '../boot/next-boot.ts';
+import type { LatestResult } from '../testing/testing.ts';
 import { utc } from './views.ts';
 
-export type LatestResult = Pick<Run, 'id' | 'test' | 'state' | 'infos' | 'warnings' | 'errors' | 'finished_at'>;
+export type { LatestResult } from '../testing/testing.ts';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -35,7 +35,7 @@ function resultCell(r: LatestResult | undefined): string {
 }
 
 /** The <tr>s of the fleet table, one per machine, in the given order. */
-export function fleetRows(machines: readonly MachineSummary[], latest: ReadonlyMap<string, LatestResult>): string {
+export function fleetRows(machines: readonly FleetMachine[], latest: ReadonlyMap<string, LatestResult>): string {
   const out: string[] = [];
   for (const m of machines) {
     const name = escapeHtml(m.name);

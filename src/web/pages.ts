@@ -2,19 +2,17 @@
 // Handlers gather data through the services and hand the views plain, preformatted values;
 // the fleet's rows come from fleet.ts so 10,000 machines still render in well under a second.
 import { open } from 'node:fs/promises';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Liquid } from 'liquidjs';
-import { sql } from 'kysely';
-import type { Services } from '../services.ts';
-import type { Run } from '../store/schema.ts';
-import { invalid, notFound } from '../common/errors.ts';
-import { WAIT_TEST } from '../testing/testing.ts';
-import { POWER_REQUESTS, type PowerRequest } from '../conductor/machine-control.ts';
-import { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
+import { notFound } from '../common/errors.ts';
+import type { Role } from '../auth/tokens.ts';
+import type { PageAuth, Viewer } from '../auth/web-session.ts';
+import { RESULT_SPANS, WAIT_TEST, type ResultSpan, type Run } from '../testing/testing.ts';
+import { BOOT_DEVICES, POWER_REQUESTS, type BootDevice, type PowerRequest } from '../conductor/machine-control.ts';
+import type { WebContext } from './context.ts';
 import { utc } from './views.ts';
 import { fleetRows, isFailing, outcome } from './fleet.ts';
-import type { PageAuth, Viewer } from './session.ts';
-import { chartOf, RESULT_SPANS, resultsOverTime, sparkOf, type ResultSpan } from './results.ts';
+import { chartOf, sparkOf } from './results.ts';
 
 /** Discovered machines listed on the fleet page, most recently seen first (GET /api/v1/discovered has them all). */
 export const DISCOVERED_SHOWN = 100;
@@ -59,42 +57,75 @@ async function readHead(path: string, bytes: number): Promise<string | undefined
   }
 }
 
-export function pageRoutes(app: FastifyInstance, services: Services, views: Liquid, auth: PageAuth): void {
-  const { machines, testing, profiles, store } = services;
+type PageRequest = FastifyRequest<{
+  Params: Record<string, string>;
+  Querystring: Record<string, string | undefined>;
+  Body: Record<string, unknown> | undefined;
+}>;
+
+/** A form field as the one string the service validates ('' when absent). */
+const field = (request: PageRequest, name: string): string => {
+  const value = request.body?.[name];
+  return typeof value === 'string' ? value : '';
+};
+const machinePath = (name: string) => `/machines/${encodeURIComponent(name)}`;
+
+/**
+ * The two kinds of route every page is: a view that needs a signed-in viewer, and a form that
+ * needs a role, the CSRF token and this origin, then redirects. Validation is the services'.
+ */
+function pageKit(app: FastifyInstance, views: Liquid, auth: PageAuth) {
   const render = async (reply: FastifyReply, view: string, viewer: Viewer, data: Record<string, unknown>) =>
     reply.type('text/html; charset=utf-8').send(await views.renderFile(view, { ...data, viewer }));
+  return {
+    page(path: string, view: string, data: (request: PageRequest, viewer: Viewer) => Promise<Record<string, unknown>>): void {
+      app.get(path, async (request, reply) => {
+        const viewer = await auth.viewer(request, reply);
+        if (!viewer) return reply;
+        return render(reply, view, viewer, await data(request as PageRequest, viewer));
+      });
+    },
+    raw(path: string, send: (request: PageRequest, reply: FastifyReply) => Promise<FastifyReply>): void {
+      app.get(path, async (request, reply) => ((await auth.viewer(request, reply)) ? send(request as PageRequest, reply) : reply));
+    },
+    form(path: string, role: Role, act: (request: PageRequest, viewer: Viewer) => Promise<string>): void {
+      app.post(path, async (request, reply) => {
+        const viewer = await auth.formViewer(request, reply, role);
+        if (!viewer) return reply;
+        return reply.redirect(await act(request as PageRequest, viewer), 303);
+      });
+    },
+  };
+}
 
-  app.get('/', async (request, reply) => {
-    const viewer = await auth.viewer(request, reply);
-    if (!viewer) return reply;
-    // Four queries for the whole fleet: Machines.list()'s three and the latest results by name.
-    const [fleet, discovered, discoveredCount, latest] = await Promise.all([
-      machines.list(),
-      machines.discovered(DISCOVERED_SHOWN),
-      machines.discoveredCount(),
-      store.db
-        .selectFrom('runs')
-        .innerJoin('machines', 'machines.id', 'runs.machine_id')
-        .select(['machines.name as machine', 'runs.id', 'runs.test', 'runs.state', 'runs.infos', 'runs.warnings', 'runs.errors', 'runs.finished_at'])
-        .where('runs.id', 'in', (eb) =>
-          eb
-            .selectFrom('runs')
-            .select((e) => e.fn.max('id').as('id'))
-            .where('state', 'in', ['done', 'error'])
-            .groupBy('machine_id'),
-        )
-        .execute(),
+type Kit = ReturnType<typeof pageKit>;
+
+export function pageRoutes(app: FastifyInstance, ctx: WebContext, views: Liquid, auth: PageAuth): void {
+  const kit = pageKit(app, views, auth);
+  fleetPages(kit, ctx);
+  machinePages(kit, ctx);
+  runPages(kit, ctx);
+  reportPages(kit, ctx);
+}
+
+function fleetPages(kit: Kit, { nextBoot, discovered, testing, machines }: WebContext): void {
+  kit.page('/', 'fleet', async () => {
+    // Five queries for the whole fleet: machines, MACs, last boots, latest results, the discovered.
+    const [fleet, found, discoveredCount, results] = await Promise.all([
+      nextBoot.fleet(),
+      discovered.list(DISCOVERED_SHOWN),
+      discovered.count(),
+      testing.latestResults(),
     ]);
-    const results = new Map(latest.map((r) => [r.machine, r]));
     let failing = 0;
-    for (const r of latest) if (isFailing(r)) failing++;
-    return render(reply, 'fleet', viewer, {
+    for (const r of results.values()) if (isFailing(r)) failing++;
+    return {
       title: 'Fleet',
       nav: 'fleet',
       rows: fleetRows(fleet, results),
       count: fleet.length,
       failing,
-      discovered: discovered.map((d) => ({
+      discovered: found.map((d) => ({
         mac: d.mac,
         arch: d.arch ?? '',
         loader: d.loader ?? '',
@@ -104,39 +135,33 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
         boots: d.boots,
       })),
       discoveredCount,
-    });
+    };
   });
 
   // A discovered machine enrolled from the fleet page: pxemngr addsystem NAME MAC, then its page.
-  app.post<{ Params: { mac: string }; Body: { name?: unknown } }>('/discovered/:mac/enroll', async (request, reply) => {
-    const viewer = await auth.formViewer(request, reply, 'operator');
-    if (!viewer) return reply;
-    const name = request.body?.name;
-    if (typeof name !== 'string' || name.trim() === '') throw invalid('NAME_REQUIRED', 'give the machine a name to enroll it');
-    const { machine } = await machines.add(name.trim(), [request.params.mac]);
+  kit.form('/discovered/:mac/enroll', 'operator', async (request, viewer) => {
+    const { machine } = await machines.add(field(request, 'name').trim(), [request.params.mac!]);
     request.log.info({ machine: machine.name, mac: request.params.mac, operator: viewer.name }, 'discovered machine enrolled');
-    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+    return machinePath(machine.name);
   });
 
-  app.post<{ Params: { mac: string } }>('/discovered/:mac/forget', async (request, reply) => {
-    const viewer = await auth.formViewer(request, reply, 'operator');
-    if (!viewer) return reply;
-    await machines.forgetDiscovered(request.params.mac);
-    return reply.redirect('/#discovered', 303);
+  kit.form('/discovered/:mac/forget', 'operator', async (request) => {
+    await discovered.forget(request.params.mac!);
+    return '/#discovered';
   });
+}
 
-  app.get<{ Params: { name: string } }>('/machines/:name', async (request, reply) => {
-    const viewer = await auth.viewer(request, reply);
-    if (!viewer) return reply;
-    const machine = await machines.find(request.params.name);
+function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control }: WebContext): void {
+  kit.page('/machines/:name', 'machine', async (request, viewer) => {
+    const machine = await machines.find(request.params.name!);
     const [macs, log, runs, available, tests] = await Promise.all([
       machines.macsOf(machine.id),
-      machines.bootLog(machine.id, 200),
+      nextBoot.log(machine.id, 200),
       testing.runsOf(machine.id, 200),
       viewer.operator ? profiles.available() : Promise.resolve([]),
       viewer.operator ? testing.available() : Promise.resolve([]),
     ]);
-    return render(reply, 'machine', viewer, {
+    return {
       title: machine.name,
       nav: 'fleet',
       machine: {
@@ -167,70 +192,43 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       controllable: viewer.operator && machine.driver !== 'manual',
       powerRequests: POWER_REQUESTS,
       bootDevices: BOOT_DEVICES,
-    });
+    };
   });
 
-  app.post<{ Params: { name: string }; Body: { target?: unknown } }>('/machines/:name/power', async (request, reply) => {
-    const viewer = await auth.formViewer(request, reply, 'operator');
-    if (!viewer) return reply;
-    const target = request.body?.target;
-    if (typeof target !== 'string' || !(POWER_REQUESTS as readonly string[]).includes(target))
-      throw invalid('POWER_TARGET', `choose one of: ${POWER_REQUESTS.join(', ')}`);
-    const machine = await machines.find(request.params.name);
-    await services.control.setPower(machine.name, target as PowerRequest, {}, `operator ${viewer.name} (web)`);
-    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+  const by = (viewer: Viewer) => `operator ${viewer.name} (web)`;
+  kit.form('/machines/:name/power', 'operator', async (request, viewer) => {
+    const { name } = await control.setPower(request.params.name!, field(request, 'target') as PowerRequest, {}, by(viewer));
+    return machinePath(name);
   });
 
-  app.post<{ Params: { name: string }; Body: { device?: unknown; persistent?: unknown; uefi?: unknown } }>(
-    '/machines/:name/boot-device',
-    async (request, reply) => {
-      const viewer = await auth.formViewer(request, reply, 'operator');
-      if (!viewer) return reply;
-      const device = request.body?.device;
-      if (typeof device !== 'string' || !(BOOT_DEVICES as readonly string[]).includes(device))
-        throw invalid('BOOT_DEVICE', `choose one of: ${BOOT_DEVICES.join(', ')}`);
-      const machine = await machines.find(request.params.name);
-      await services.control.setBootDevice(
-        machine.name,
-        device as BootDevice,
-        { persistent: request.body?.persistent === 'on', uefi: request.body?.uefi === 'on' },
-        `operator ${viewer.name} (web)`,
-      );
-      return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
-    },
-  );
-
-  app.post<{ Params: { name: string }; Body: { profile?: unknown; once?: unknown } }>('/machines/:name/nextboot', async (request, reply) => {
-    const viewer = await auth.formViewer(request, reply, 'operator');
-    if (!viewer) return reply;
-    const profile = request.body?.profile;
-    if (typeof profile !== 'string' || profile === '') throw invalid('PROFILE_REQUIRED', 'choose a profile for the next boot');
-    const machine = await machines.find(request.params.name);
-    await machines.setNextBoot(machine.name, profile, {
-      once: request.body?.once === 'on' || request.body?.once === '1',
-      reason: `operator ${viewer.name} (web)`,
-    });
-    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+  kit.form('/machines/:name/boot-device', 'operator', async (request, viewer) => {
+    const options = { persistent: field(request, 'persistent') === 'on', uefi: field(request, 'uefi') === 'on' };
+    const { name } = await control.setBootDevice(request.params.name!, field(request, 'device') as BootDevice, options, by(viewer));
+    return machinePath(name);
   });
 
-  app.post<{ Params: { name: string }; Body: { test?: unknown } }>('/machines/:name/tests', async (request, reply) => {
-    const viewer = await auth.formViewer(request, reply, 'operator');
-    if (!viewer) return reply;
+  kit.form('/machines/:name/nextboot', 'operator', async (request, viewer) => {
+    const machine = await machines.find(request.params.name!);
+    const once = field(request, 'once') === 'on' || field(request, 'once') === '1';
+    await nextBoot.set(machine.name, field(request, 'profile'), { once, reason: by(viewer) });
+    return machinePath(machine.name);
+  });
+
+  kit.form('/machines/:name/tests', 'operator', async (request) => {
     const chosen = request.body?.test;
     const tests = (Array.isArray(chosen) ? chosen : [chosen]).filter((t): t is string => typeof t === 'string' && t !== '');
-    if (tests.length === 0) throw invalid('TEST_REQUIRED', 'choose at least one test to queue');
-    const machine = await machines.find(request.params.name);
+    const machine = await machines.find(request.params.name!);
     await testing.queue(machine, tests);
-    return reply.redirect(`/machines/${encodeURIComponent(machine.name)}`, 303);
+    return machinePath(machine.name);
   });
+}
 
-  app.get<{ Params: { id: string } }>('/runs/:id', async (request, reply) => {
-    const viewer = await auth.viewer(request, reply);
-    if (!viewer) return reply;
-    const run = await testing.get(runId(request.params.id));
+function runPages(kit: Kit, { testing }: WebContext): void {
+  kit.page('/runs/:id', 'run', async (request) => {
+    const run = await testing.get(runId(request.params.id!));
     const lines = await testing.lines(run.id);
     const raw = run.upload_path ? await readHead(testing.uploadPath(run.id), RAW_PREVIEW_BYTES) : undefined;
-    return render(reply, 'run', viewer, {
+    return {
       title: `Run ${run.id}`,
       nav: 'fleet',
       run: {
@@ -253,13 +251,11 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       raw,
       truncated: raw !== undefined && (run.upload_bytes ?? 0) > RAW_PREVIEW_BYTES,
       previewKiB: RAW_PREVIEW_BYTES / 1024,
-    });
+    };
   });
 
-  app.get<{ Params: { id: string } }>('/runs/:id/raw', async (request, reply) => {
-    const viewer = await auth.viewer(request, reply);
-    if (!viewer) return reply;
-    const run = await testing.get(runId(request.params.id));
+  kit.raw('/runs/:id/raw', async (request, reply) => {
+    const run = await testing.get(runId(request.params.id!));
     if (!run.upload_path) throw notFound('NO_UPLOAD', `test run ${run.id} (${run.test} on ${run.machine}) has no uploaded log yet (state ${run.state})`);
     const file = await open(testing.uploadPath(run.id), 'r').catch(() => {
       throw notFound('UPLOAD_MISSING', `the log of test run ${run.id} is no longer in the uploads folder`);
@@ -271,13 +267,12 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       .header('content-security-policy', "sandbox; default-src 'none'")
       .send(file.createReadStream());
   });
+}
 
-  app.get('/versions', async (request, reply) => {
-    const viewer = await auth.viewer(request, reply);
-    if (!viewer) return reply;
-    const seen = await testing.versions();
+function reportPages(kit: Kit, { testing, clock }: WebContext): void {
+  kit.page('/versions', 'versions', async () => {
     const groups = new Map<string, { version: string; first: string; last: string; machines: Array<{ name: string; first: string; last: string }> }>();
-    for (const v of seen) {
+    for (const v of await testing.versions()) {
       let g = groups.get(v.version);
       if (!g) groups.set(v.version, (g = { version: v.version, first: v.first_seen, last: v.last_seen, machines: [] }));
       if (v.first_seen < g.first) g.first = v.first_seen;
@@ -285,26 +280,14 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       g.machines.push({ name: v.machine, first: utc(v.first_seen), last: utc(v.last_seen) });
     }
     const versions = [...groups.values()].map((g) => ({ ...g, first: utc(g.first), last: utc(g.last), count: g.machines.length }));
-    return render(reply, 'versions', viewer, { title: 'Versions', nav: 'versions', versions });
+    return { title: 'Versions', nav: 'versions', versions };
   });
 
-  app.get<{ Querystring: { by?: string } }>('/results', async (request, reply) => {
-    const viewer = await auth.viewer(request, reply);
-    if (!viewer) return reply;
+  kit.page('/results', 'results', async (request) => {
     const span: ResultSpan = request.query.by === 'hour' ? 'hour' : 'day';
-    const buckets = await resultsOverTime(store.db, span, services.clock());
-    const worst = await store.db
-      .selectFrom('runs')
-      .innerJoin('machines', 'machines.id', 'runs.machine_id')
-      .select(['machines.name as machine', sql<number>`sum(runs.errors)`.as('errors'), sql<number>`count(*)`.as('runs')])
-      .where('runs.state', '=', 'done')
-      .where('runs.errors', '>', 0)
-      .where('runs.finished_at', '>=', buckets[0]!.key)
-      .groupBy('machines.name')
-      .orderBy(sql`sum(runs.errors)`, 'desc')
-      .limit(10)
-      .execute();
-    return render(reply, 'results', viewer, {
+    const buckets = await testing.resultsOverTime(span, clock());
+    const worst = await testing.worstMachines(buckets[0]!.key);
+    return {
       title: 'Results',
       nav: 'results',
       span,
@@ -312,7 +295,7 @@ export function pageRoutes(app: FastifyInstance, services: Services, views: Liqu
       count: RESULT_SPANS[span].buckets,
       chart: chartOf(buckets),
       buckets: [...buckets].reverse(),
-      worst: worst.map((w) => ({ machine: w.machine, errors: Number(w.errors), runs: Number(w.runs) })),
-    });
+      worst,
+    };
   });
 }

@@ -1,11 +1,12 @@
 // The web pages as one fastify plugin: sign-in, the pages, their stylesheet, HTML error
-// pages and the security headers they share. Registered by src/api/server.ts after the API.
+// pages and the security headers they share. Mounted by the composition root beside the API.
 import { readFileSync } from 'node:fs';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { ServerContext } from '../api/server.ts';
+import type { WebContext } from './context.ts';
 import { AnvilError } from '../common/errors.ts';
 import { createViews } from './views.ts';
-import { PageAuth, sessionRoutes } from './session.ts';
+import { PageAuth } from '../auth/web-session.ts';
+import { sessionRoutes } from './session.ts';
 import { pageRoutes } from './pages.ts';
 
 export const STYLESHEET_PATH = '/static/anvil.css';
@@ -19,9 +20,9 @@ const PAGE_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-export async function webRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function webRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
   const views = createViews();
-  const auth = new PageAuth(ctx.services.tokens);
+  const auth = new PageAuth(ctx.tokens);
 
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(PAGE_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
@@ -46,6 +47,6 @@ export async function webRoutes(app: FastifyInstance, ctx: ServerContext): Promi
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };
   });
-  sessionRoutes(app, ctx.services.tokens, views);
-  pageRoutes(app, ctx.services, views, auth);
+  sessionRoutes(app, ctx.tokens, views);
+  pageRoutes(app, ctx, views, auth);
 }

@@ -19,7 +19,7 @@ const profiles = {
 test('/boot/<mac> serves the next-boot profile as iPXE, logs the boot, and applies --once', async (t) => {
   const a = await testAnvil(t, {}, { profiles });
   await a.services.machines.add('n1', ['52:54:00:00:00:01']);
-  await a.services.machines.setNextBoot('n1', 'install', { once: true });
+  await a.services.nextBoot.set('n1', 'install', { once: true });
   let r = await fetch(`${a.url}/boot/52-54-00-00-00-01?arch=x86_64&platform=pcbios`);
   assert.equal(r.status, 200);
   assert.equal(
@@ -36,7 +36,7 @@ test('/boot/<mac> serves the next-boot profile as iPXE, logs the boot, and appli
   // Served once: the next answer is local boot.
   r = await fetch(`${a.url}/boot.ipxe?mac=525400000001`);
   assert.match(await r.text(), /n1 boots from its local disk[\s\S]*sanboot --no-describe --drive 0x80/);
-  const log = await a.services.machines.bootLog((await a.services.machines.find('n1')).id);
+  const log = await a.services.nextBoot.log((await a.services.machines.find('n1')).id);
   assert.deepEqual(log.map((e) => [e.kind, e.profile, e.reason, e.loader, e.arch]).reverse(), [
     ['nextboot', 'install', 'operator (once)', null, null],
     ['boot', 'install', 'boot served', 'iPXE', 'pcbios x86_64'],
@@ -44,7 +44,7 @@ test('/boot/<mac> serves the next-boot profile as iPXE, logs the boot, and appli
     ['boot', 'local', 'boot served', 'iPXE', null],
   ]);
   assert.equal(log[0]!.address, '127.0.0.1');
-  await a.services.machines.setNextBoot('n1', 'rescue');
+  await a.services.nextBoot.set('n1', 'rescue');
   assert.equal(await (await fetch(`${a.url}/boot/52:54:00:00:00:01`)).text(), `#!ipxe\necho rescue for n1\nkernel ${a.url}/tftp/r/vmlinuz\nboot\n`);
   r = await fetch(`${a.url}/boot/zz`);
   assert.equal(r.status, 400);
@@ -58,14 +58,14 @@ test('an unknown MAC is told why, retries, and is listed as discovered until enr
   assert.match(script, /no machine has MAC 52:54:00:00:00:77/);
   assert.match(script, /chain --replace .*\/boot\/52:54:00:00:00:77/);
   await fetch(`${a.url}/boot/52:54:00:00:00:77`);
-  const [d] = await a.services.machines.discovered();
+  const [d] = await a.services.discovered.list();
   assert.equal(d!.mac, '52:54:00:00:00:77');
   assert.equal(d!.boots, 2);
   assert.equal(d!.loader, 'iPXE');
   await a.services.machines.add('newbie', ['52:54:00:00:00:77']);
-  assert.deepEqual(await a.services.machines.discovered(), []);
+  assert.deepEqual(await a.services.discovered.list(), []);
   // With a default profile (pxemngr nextboot default …) unknown machines get that instead.
-  await a.services.machines.setNextBoot('default', 'rescue');
+  await a.services.nextBoot.set('default', 'rescue');
   assert.match(await (await fetch(`${a.url}/boot/52:54:00:00:00:78`)).text(), /echo rescue for unknown/);
 });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANVIL, PXEMNGR, exec, tempDir } from '../helpers/anvil-process.ts';
-import { openServices } from '../../src/services.ts';
+import { openServices } from '../../src/app/compose.ts';
 
 test('anvil machine: set, power, bootdev, show, events, usage errors and locks', async () => {
   const data = tempDir();
@@ -56,7 +56,7 @@ test('anvil machine discovered and forget: the unknown machines that asked to bo
   const data = tempDir();
   const services = await openServices({ data });
   try {
-    await services.machines.discover('52:54:00:00:30:01', { loader: 'pxelinux', address: '192.0.2.31' });
+    await services.discovered.record('52:54:00:00:30:01', { loader: 'pxelinux', address: '192.0.2.31' });
   } finally {
     await services.close();
   }

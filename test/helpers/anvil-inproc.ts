@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { startAnvil, type AnvilOptions, type RunningAnvil } from '../../src/main.ts';
+import { startAnvil, type AnvilOptions, type RunningAnvil } from '../../src/app/start.ts';
 import { tempDir } from './anvil-process.ts';
 
 export interface TestAnvil extends RunningAnvil {

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { ANVIL, tempDir } from '../helpers/anvil-process.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { DEFAULT_IPXE_ROM } from '../../src/lab/qemu-args.ts';
-import { TINY_LINUX_DIR } from '../../src/lab/demo/qemu-lab.ts';
+import { TINY_LINUX_DIR } from '../../src/app/demo/qemu-lab.ts';
 import { Output, stopChild } from './helpers.ts';
 
 /** A boot under TCG: SeaBIOS, iPXE, the tiny Linux, its test. */

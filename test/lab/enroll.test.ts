@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ANVIL, PXEMNGR, exec, tempDir } from '../helpers/anvil-process.ts';
-import { openServices } from '../../src/services.ts';
+import { openServices } from '../../src/app/compose.ts';
 
 const PASSWORD = 'enroll-Pw-31';
 

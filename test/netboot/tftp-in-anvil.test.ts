@@ -21,13 +21,13 @@ test('pxelinux.cfg/01-<mac> is rendered from the next-boot profile, with the onc
   const port = a.netboot!.tftp!.address!.port;
   const get = (path: string, ...args: string[]) => exec('curl', ['-s', ...args, `tftp://127.0.0.1:${port}/${path}`]);
   await a.services.machines.add('n1', ['52:54:00:00:00:01']);
-  await a.services.machines.setNextBoot('n1', 'install', { once: true });
+  await a.services.nextBoot.set('n1', 'install', { once: true });
   let r = await get('pxelinux.cfg/01-52-54-00-00-00-01');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'DEFAULT install\nLABEL install\n  KERNEL debian/vmlinuz\n  APPEND url=http://10.9.0.1:8080/preseed/n1 BOOTIF=01-52-54-00-00-00-01\n');
   r = await get('pxelinux.cfg/01-52-54-00-00-00-01', '--tftp-blksize', '1024');
   assert.match(r.stdout, /LOCALBOOT 0/);
-  const log = await a.services.machines.bootLog((await a.services.machines.find('n1')).id);
+  const log = await a.services.nextBoot.log((await a.services.machines.find('n1')).id);
   assert.deepEqual(
     log
       .filter((e) => e.kind === 'boot')
@@ -41,7 +41,7 @@ test('pxelinux.cfg/01-<mac> is rendered from the next-boot profile, with the onc
   // An unknown MAC: not found (pxelinux goes on to its fallbacks), and listed as discovered.
   r = await get('pxelinux.cfg/01-52-54-00-00-00-99');
   assert.notEqual(r.code, 0);
-  assert.equal((await a.services.machines.discovered())[0]!.mac, '52:54:00:00:00:99');
+  assert.equal((await a.services.discovered.list())[0]!.mac, '52:54:00:00:00:99');
   r = await get('pxelinux.cfg/C0A80001');
   assert.notEqual(r.code, 0);
   r = await get('pxelinux.cfg/default');
@@ -59,7 +59,7 @@ test('pxelinux.cfg/01-<mac> is rendered from the next-boot profile, with the onc
 test('export-pxelinux writes the files another TFTP server would serve', async (t) => {
   const a = await testAnvil(t, {}, { profiles });
   await a.services.machines.add('n1', ['52:54:00:00:00:01', '52:54:00:00:00:02']);
-  await a.services.machines.setNextBoot('n1', 'install');
+  await a.services.nextBoot.set('n1', 'install');
   const dir = join(a.data, 'export');
   const r = await exec(ANVIL, ['export-pxelinux', dir, '--data', a.data, '--public-url', 'http://10.9.0.1:8080']);
   assert.equal(r.code, 0, r.stderr);

@@ -58,7 +58,11 @@ test('every import between parts is an arrow of the layers map', () => {
 
 test('no modules import each other in a cycle at run time', () => {
   const cycles = runtimeCycles(imports);
-  assert.deepEqual(cycles, [], `run-time import cycles (make one side 'import type', or move the shared piece into a module both import):\n${cycles.map((c) => c.join(' ↔ ')).join('\n')}`);
+  assert.deepEqual(
+    cycles,
+    [],
+    `run-time import cycles (make one side 'import type', or move the shared piece into a module both import):\n${cycles.map((c) => c.join(' ↔ ')).join('\n')}`,
+  );
 });
 
 test('the layers check itself tells allowed from refused arrows', () => {
@@ -67,10 +71,13 @@ test('the layers check itself tells allowed from refused arrows', () => {
   assert.match(refusal('Web', 'Store') ?? '', /never allowed: pages ask services/);
   assert.match(refusal('Protocols', 'Common') ?? '', /never allowed: wire code imports nothing/);
   assert.match(refusal('Machines', 'Boot') ?? '', /no arrow Machines → Boot/);
-  assert.deepEqual(runtimeCycles([
-    { from: 'a.ts', to: 'b.ts', specifier: './b.ts', line: 1, runtime: true, dynamic: false },
-    { from: 'b.ts', to: 'a.ts', specifier: './a.ts', line: 1, runtime: true, dynamic: false },
-    { from: 'b.ts', to: 'c.ts', specifier: './c.ts', line: 2, runtime: false, dynamic: false },
-    { from: 'c.ts', to: 'b.ts', specifier: './b.ts', line: 1, runtime: true, dynamic: false },
-  ]), [['a.ts', 'b.ts']]);
+  assert.deepEqual(
+    runtimeCycles([
+      { from: 'a.ts', to: 'b.ts', specifier: './b.ts', line: 1, runtime: true, dynamic: false },
+      { from: 'b.ts', to: 'a.ts', specifier: './a.ts', line: 1, runtime: true, dynamic: false },
+      { from: 'b.ts', to: 'c.ts', specifier: './c.ts', line: 2, runtime: false, dynamic: false },
+      { from: 'c.ts', to: 'b.ts', specifier: './b.ts', line: 1, runtime: true, dynamic: false },
+    ]),
+    [['a.ts', 'b.ts']],
+  );
 });

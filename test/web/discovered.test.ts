@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
-import { startAnvil } from '../../src/main.ts';
+import { startAnvil } from '../../src/app/start.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -85,7 +85,7 @@ test('discovered machines: listed by the API and the fleet page, enrolled or for
     assert.equal(refused.status(), 400);
     assert.match(await refused.text(), /not a valid machine name/);
     assert.equal(await anvil.services.machines.byMac(FIRST), undefined);
-    assert.equal((await anvil.services.machines.discovered()).length, 2);
+    assert.equal((await anvil.services.discovered.list()).length, 2);
 
     await first.locator('input[name=name]').fill('rack4-node1');
     await Promise.all([page.waitForURL('**/machines/rack4-node1'), first.getByRole('button', { name: 'Enroll' }).click()]);
@@ -94,7 +94,7 @@ test('discovered machines: listed by the API and the fleet page, enrolled or for
     await page.goto('/');
     const second = page.locator('table.discovered tbody tr', { hasText: SECOND });
     await Promise.all([page.waitForURL('**/'), second.getByRole('button', { name: 'Forget' }).click()]);
-    assert.deepEqual(await anvil.services.machines.discovered(), []);
+    assert.deepEqual(await anvil.services.discovered.list(), []);
     assert.equal(await page.locator('table.discovered').count(), 0);
     assert.deepEqual(await page.locator('table.fleet tbody tr td:first-child').allTextContents(), ['rack4-node1']);
     await page.context().close();

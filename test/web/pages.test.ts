@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
-import { startAnvil, type RunningAnvil } from '../../src/main.ts';
-import { seedDemo, DEMO_MACHINES } from '../../src/lab/demo/seed.ts';
+import { startAnvil, type RunningAnvil } from '../../src/app/start.ts';
+import { seedDemo, DEMO_MACHINES } from '../../src/app/demo/seed.ts';
 import { bootOnce } from '../../src/lab/demo/simulated-machine.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -83,7 +83,7 @@ test('web pages', { timeout: 60_000 }, async (t) => {
 
   // A machine boots (recorded as iPXE would be), runs its queued tests and the webcheck test.
   const machine = await anvil.services.machines.find(target.name);
-  await anvil.services.machines.serveBoot(machine, { loader: 'ipxe', arch: 'x86_64', address: '192.0.2.12' });
+  await anvil.services.nextBoot.serve(machine, { loader: 'ipxe', arch: 'x86_64', address: '192.0.2.12' });
   await anvil.services.testing.queue(machine, ['webcheck']);
   const booted = await bootOnce({ server: anvil.url, mac: target.mac });
   assert.equal(booted.runs, 4);

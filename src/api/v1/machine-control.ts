@@ -4,8 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { requireRole } from '../auth.ts';
-import type { ServerContext } from '../server.ts';
+import type { ApiContext } from '../context.ts';
 import { MAX_POWER_TIMEOUT_MS } from '../../conductor/machine-control.ts';
 
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
@@ -33,18 +32,14 @@ const BootView = Type.Object({
 });
 const Event = Type.Object({ id: Type.Integer(), at: Type.String(), kind: Type.String(), message: Type.String() });
 
-export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
-  const { control, tokens } = ctx.services;
-  const viewer = requireRole(tokens, 'viewer');
-  const operator = requireRole(tokens, 'operator');
-  const admin = requireRole(tokens, 'admin');
+  const { control, machines } = ctx;
   const who = (request: { caller?: { name: string } | undefined }) => `operator '${request.caller?.name ?? 'api'}'`;
 
   app.get(
     '/machines/:name/driver',
     {
-      preHandler: viewer,
       schema: {
         summary: "A machine's driver, driver_info (secrets masked), maintenance and lock",
         tags: ['power'],
@@ -58,7 +53,6 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.patch(
     '/machines/:name',
     {
-      preHandler: operator,
       schema: {
         summary:
           "Set a machine's driver and driver_info; fields merge in (null removes one) unless replace is true. Validated, never contacting the controller.",
@@ -86,7 +80,6 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.get(
     '/machines/:name/power',
     {
-      preHandler: viewer,
       schema: {
         summary: 'Read the power state from the controller (and record it)',
         tags: ['power'],
@@ -100,7 +93,6 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.put(
     '/machines/:name/power',
     {
-      preHandler: operator,
       schema: {
         summary: 'Power on, off, soft-off or reboot, and wait for the new state',
         tags: ['power'],
@@ -127,7 +119,6 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.get(
     '/machines/:name/boot-device',
     {
-      preHandler: viewer,
       schema: {
         summary: 'The boot device the machine will use, and the ones it supports',
         tags: ['power'],
@@ -144,7 +135,6 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.put(
     '/machines/:name/boot-device',
     {
-      preHandler: operator,
       schema: {
         summary: 'Set the boot device: for the next boot only, or persistent; UEFI or BIOS',
         tags: ['power'],
@@ -165,7 +155,6 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.get(
     '/machines/:name/events',
     {
-      preHandler: viewer,
       schema: {
         summary: 'Power changes, maintenance and controller failures, newest first',
         tags: ['power'],
@@ -180,7 +169,7 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
   app.delete(
     '/machines/:name/lock',
     {
-      preHandler: admin,
+      config: { access: 'admin' },
       schema: {
         summary: 'Break a lock left by a crashed process',
         tags: ['power'],
@@ -189,7 +178,7 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ServerCo
       },
     },
     async (request) => {
-      const machine = await ctx.services.machines.find(request.params.name);
+      const machine = await machines.find(request.params.name);
       return { name: machine.name, released: await control.locks.breakLock(machine) };
     },
   );

@@ -4,8 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { readFile } from 'node:fs/promises';
-import { requireRole } from '../auth.ts';
-import type { ServerContext } from '../server.ts';
+import type { ApiContext } from '../context.ts';
 import { formatProblem } from '../../common/template-dir.ts';
 import { notFound } from '../../common/errors.ts';
 import { machineControlRoutes } from './machine-control.ts';
@@ -71,12 +70,9 @@ const SyncReport = Type.Object({
 
 const errors = { 400: Error, 401: Error, 403: Error, 404: Error, 409: Error };
 
-export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Promise<void> {
+export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
-  const { machines, profiles, testing, tokens, clock } = ctx.services;
-  const viewer = requireRole(tokens, 'viewer');
-  const operator = requireRole(tokens, 'operator');
-  const admin = requireRole(tokens, 'admin');
+  const { machines, nextBoot, discovered, profiles, testing, tokens, clock } = ctx;
   app.addSchema(Error);
   await machineControlRoutes(scope, ctx);
 
@@ -89,6 +85,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
         security: [],
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
+      config: { access: 'public' },
     },
     async () => {
       await profiles.available();
@@ -99,16 +96,14 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     '/machines',
     {
-      preHandler: viewer,
       schema: { summary: 'Every machine, with MACs, next boot and last boot', tags: ['machines'], response: { 200: Type.Array(MachineSummary), ...errors } },
     },
-    async () => machines.list(),
+    async () => nextBoot.fleet(),
   );
 
   app.post(
     '/machines',
     {
-      preHandler: operator,
       schema: {
         summary: 'Enroll a machine (or add MACs to one): pxemngr addsystem',
         tags: ['machines'],
@@ -125,7 +120,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     '/machines/:name',
     {
-      preHandler: viewer,
       schema: {
         summary: 'One machine',
         tags: ['machines'],
@@ -135,15 +129,14 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
     },
     async (request) => {
       const machine = await machines.find(request.params.name);
-      const [summary] = await machines.list(machine.id);
-      return { ...summary!, bootLog: await machines.bootLog(machine.id, 50) };
+      const [summary] = await nextBoot.fleet(machine.id);
+      return { ...summary!, bootLog: await nextBoot.log(machine.id, 50) };
     },
   );
 
   app.delete(
     '/machines/:name',
     {
-      preHandler: operator,
       schema: { summary: 'Delete a machine: pxemngr delsystem', tags: ['machines'], params: NameParams, response: { 204: Type.Null(), ...errors } },
     },
     async (request, reply) => {
@@ -156,20 +149,18 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     '/discovered',
     {
-      preHandler: viewer,
       schema: {
         summary: 'Machines seen booting that anvil does not know, newest first; enroll one with POST /machines',
         tags: ['machines'],
         response: { 200: Type.Array(DiscoveredMachine), ...errors },
       },
     },
-    async () => machines.discovered(),
+    async () => discovered.list(),
   );
 
   app.delete(
     '/discovered/:mac',
     {
-      preHandler: operator,
       schema: {
         summary: 'Forget a discovered machine (it comes back if it boots again)',
         tags: ['machines'],
@@ -178,7 +169,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
       },
     },
     async (request, reply) => {
-      if (!(await machines.forgetDiscovered(request.params.mac)))
+      if (!(await discovered.forget(request.params.mac)))
         throw notFound('UNKNOWN_DISCOVERED', `MAC ${request.params.mac} is not among the discovered machines (GET /api/v1/discovered lists them)`);
       return reply.status(204).send(null);
     },
@@ -187,7 +178,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.put(
     '/machines/:name/next-boot',
     {
-      preHandler: operator,
       schema: {
         summary: "Set the profile a machine boots next ('default': unknown machines): pxemngr nextboot",
         tags: ['boot'],
@@ -197,7 +187,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
       },
     },
     async (request) => {
-      await machines.setNextBoot(request.params.name, request.body.profile, {
+      await nextBoot.set(request.params.name, request.body.profile, {
         once: request.body.once === true,
         reason: `operator (${request.caller?.name ?? 'api'})`,
       });
@@ -208,7 +198,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     '/machines/:name/boot-log',
     {
-      preHandler: viewer,
       schema: {
         summary: 'Next-boot changes and boots served, newest first',
         tags: ['boot'],
@@ -217,13 +206,12 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
         response: { 200: Type.Array(BootLogEntry), ...errors },
       },
     },
-    async (request) => machines.bootLog((await machines.find(request.params.name)).id, request.query.limit ?? 100),
+    async (request) => nextBoot.log((await machines.find(request.params.name)).id, request.query.limit ?? 100),
   );
 
   app.get(
     '/machines/:name/runs',
     {
-      preHandler: viewer,
       schema: {
         summary: 'Test runs of a machine, newest first: pxemngr dpytest',
         tags: ['tests'],
@@ -237,7 +225,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.post(
     '/machines/:name/runs',
     {
-      preHandler: operator,
       schema: {
         summary: 'Queue tests for a machine: pxemngr nexttest',
         tags: ['tests'],
@@ -252,7 +239,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     '/runs/:id',
     {
-      preHandler: viewer,
       schema: {
         summary: 'A test run with its parsed I/W/E/V lines',
         tags: ['tests'],
@@ -271,7 +257,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
 
   app.get(
     '/runs/:id/log',
-    { preHandler: viewer, schema: { summary: 'The raw uploaded result', tags: ['tests'], params: RunParams, produces: ['text/plain'] } },
+    { schema: { summary: 'The raw uploaded result', tags: ['tests'], params: RunParams, produces: ['text/plain'] } },
     async (request, reply) => {
       const run = await testing.get(request.params.id);
       if (!run.upload_path) throw notFound('NO_UPLOAD', `test run ${run.id} has no uploaded result (state ${run.state})`);
@@ -279,27 +265,23 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
     },
   );
 
-  app.get(
-    '/profiles',
-    { preHandler: viewer, schema: { summary: 'Available boot profiles', tags: ['boot'], response: { 200: Type.Array(Type.String()), ...errors } } },
-    async () => profiles.available(),
+  app.get('/profiles', { schema: { summary: 'Available boot profiles', tags: ['boot'], response: { 200: Type.Array(Type.String()), ...errors } } }, async () =>
+    profiles.available(),
   );
   app.post(
     '/profiles/sync',
-    { preHandler: operator, schema: { summary: 'Record the *.prof files: pxemngr syncbootnames', tags: ['boot'], response: { 200: SyncReport, ...errors } } },
+    { schema: { summary: 'Record the *.prof files: pxemngr syncbootnames', tags: ['boot'], response: { 200: SyncReport, ...errors } } },
     async () => {
       const report = await profiles.sync(clock().toISOString());
       return { ...report, problems: report.problems.map(formatProblem) };
     },
   );
-  app.get(
-    '/tests',
-    { preHandler: viewer, schema: { summary: 'Available test scripts', tags: ['tests'], response: { 200: Type.Array(Type.String()), ...errors } } },
-    async () => testing.available(),
+  app.get('/tests', { schema: { summary: 'Available test scripts', tags: ['tests'], response: { 200: Type.Array(Type.String()), ...errors } } }, async () =>
+    testing.available(),
   );
   app.post(
     '/tests/sync',
-    { preHandler: operator, schema: { summary: 'Record the *.test files: pxemngr synctestnames', tags: ['tests'], response: { 200: SyncReport, ...errors } } },
+    { schema: { summary: 'Record the *.test files: pxemngr synctestnames', tags: ['tests'], response: { 200: SyncReport, ...errors } } },
     async () => {
       const report = await testing.sync();
       return { ...report, problems: report.problems.map(formatProblem) };
@@ -309,7 +291,6 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.get(
     '/versions',
     {
-      preHandler: viewer,
       schema: {
         summary: "Versions reported by machines' V: lines",
         tags: ['tests'],
@@ -331,13 +312,16 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   });
   app.get(
     '/tokens',
-    { preHandler: admin, schema: { summary: 'API tokens (never their secrets)', tags: ['tokens'], response: { 200: Type.Array(TokenOut), ...errors } } },
+    {
+      config: { access: 'admin' },
+      schema: { summary: 'API tokens (never their secrets)', tags: ['tokens'], response: { 200: Type.Array(TokenOut), ...errors } },
+    },
     async () => (await tokens.list()).map(({ hash: _hash, ...rest }) => rest),
   );
   app.post(
     '/tokens',
     {
-      preHandler: admin,
+      config: { access: 'admin' },
       schema: {
         summary: 'Make a token; its secret is shown once',
         tags: ['tokens'],
@@ -357,7 +341,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ServerContext): Pro
   app.delete(
     '/tokens/:id',
     {
-      preHandler: admin,
+      config: { access: 'admin' },
       schema: { summary: 'Revoke a token', tags: ['tokens'], params: Type.Object({ id: Type.Integer() }), response: { 204: Type.Null(), ...errors } },
     },
     async (request, reply) => {

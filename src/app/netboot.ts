@@ -1,6 +1,7 @@
 // Starts the network boot services beside the HTTP server: TFTP (loaders, the TFTP root, and
 // pxelinux/GRUB configurations rendered per machine) and DHCP (proxyDHCP beside the site's
-// server, or a full server on an isolated provisioning network). Wired by src/main.ts.
+// server, or a full server on an isolated provisioning network), asking the boot service for
+// every answer that depends on the machine. Wired by start.ts.
 import { networkInterfaces } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,8 +11,9 @@ import { TftpServer } from '../protocols/tftp/index.ts';
 import { DhcpServer, JsonFileLeaseStore, DEFAULT_BOOT_FILES, type DhcpMode } from '../protocols/dhcp/index.ts';
 import { AnvilError, invalid } from '../common/errors.ts';
 import type { HostPort } from '../common/address.ts';
-import type { Services } from '../services.ts';
-import type { AddressResolver } from './resolver.ts';
+import type { Services } from './compose.ts';
+import type { AddressResolver } from '../boot/resolver.ts';
+import { artifactBase, bootScriptUrl } from '../boot/urls.ts';
 import { tftpBootFiles } from './boot-files.ts';
 
 export interface DhcpOptions {
@@ -80,7 +82,12 @@ function addressFromIp(name: string): { address: string; netmask: string } | und
   }
 }
 
-export async function startNetboot(services: Services, resolver: AddressResolver, options: NetbootOptions, log: FastifyBaseLogger): Promise<Netboot> {
+export async function startNetboot(
+  services: Pick<Services, 'boot' | 'paths'>,
+  resolver: AddressResolver,
+  options: NetbootOptions,
+  log: FastifyBaseLogger,
+): Promise<Netboot> {
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   let serverAddress = '127.0.0.1';
@@ -88,7 +95,7 @@ export async function startNetboot(services: Services, resolver: AddressResolver
   const httpBase = () => options.publicUrl?.replace(/\/$/, '') ?? `http://${serverAddress}:${options.httpPort}`;
 
   if (options.tftp) {
-    const handler = tftpBootFiles({ machines: services.machines, profiles: services.profiles, resolver, server: httpBase }, services.paths.tftpRoot);
+    const handler = tftpBootFiles(services.boot, resolver, httpBase, services.paths.tftpRoot);
     tftp = new TftpServer({
       handler,
       host: options.tftp.host,
@@ -131,8 +138,8 @@ export async function startNetboot(services: Services, resolver: AddressResolver
       store: await JsonFileLeaseStore.open(join(dir, 'leases.json')),
       boot: {
         files: options.dhcp.loader === 'pxelinux' ? { ...DEFAULT_BOOT_FILES, bios: 'pxelinux.0' } : DEFAULT_BOOT_FILES,
-        scriptUrl: (mac) => `${httpBase()}/boot/${mac}`,
-        httpBase: `${httpBase()}/tftp`,
+        scriptUrl: (mac) => bootScriptUrl(httpBase(), mac),
+        httpBase: artifactBase(httpBase()),
         requireAnvilIpxe: options.dhcp.loader === 'pxelinux',
       },
       ...(options.dhcp.port !== undefined ? { port: options.dhcp.port } : {}),

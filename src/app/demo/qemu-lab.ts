@@ -12,16 +12,16 @@ import { mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { Services } from '../../services.ts';
-import type { LabVmDefinition } from '../definition.ts';
-import { enrollLabVm } from '../enroll-machine.ts';
-import { DEFAULT_IPXE_ROM, escapeOptionValue, QEMU_BINARY } from '../qemu-args.ts';
-import { LabStore } from '../store.ts';
-import { startLab } from '../up.ts';
-import type { RunningLab } from '../up.ts';
-import type { LabPowerEvent, LabVm } from '../vm.ts';
-import { ConsoleRunReader, resultOf } from './console-results.ts';
-import type { ConsoleRun } from './console-results.ts';
+import type { Services } from '../compose.ts';
+import type { LabVmDefinition } from '../../lab/definition.ts';
+import { enrollLabVm } from '../enroll-lab-vm.ts';
+import { DEFAULT_IPXE_ROM, escapeOptionValue, QEMU_BINARY } from '../../lab/qemu-args.ts';
+import { LabStore } from '../../lab/store.ts';
+import { startLab } from '../../lab/up.ts';
+import type { RunningLab } from '../../lab/up.ts';
+import type { LabPowerEvent, LabVm } from '../../lab/vm.ts';
+import { ConsoleRunReader, resultOf } from '../../lab/demo/console-results.ts';
+import type { ConsoleRun } from '../../lab/demo/console-results.ts';
 import type { DemoMachine } from './seed.ts';
 
 /** How many demo machines are VMs by default: enough to watch, few enough for TCG on a laptop. */
@@ -35,7 +35,7 @@ export const DEMO_VM_STAGGER_MS = 4_000;
 export const DEMO_VM_PROFILE = 'lab-vm';
 /** Where a demo VM reaches anvil: an address in slirp's 10.0.2.0/24 that slirp forwards, port 80. */
 export const GUEST_ANVIL = '10.0.2.100';
-const RELAY = fileURLToPath(new URL('./guest-relay.ts', import.meta.url));
+const RELAY = fileURLToPath(new URL('../../lab/demo/guest-relay.ts', import.meta.url));
 export const TINY_LINUX_DIR = fileURLToPath(new URL('../../../.tools/tiny-linux/', import.meta.url));
 
 /** The first line of the profile, so the demo rewrites only its own. */
@@ -185,7 +185,7 @@ export async function startQemuLab(services: Services, options: QemuLabOptions):
       const bound = { ...def, bmc: { ...def.bmc!, ipmiPort: c.port } };
       await store.save(bound);
       await enrollLabVm(services, bound, { driver: 'ipmi', who: 'anvil demo' });
-      if (profile) await services.machines.setNextBoot(c.name, profile, { reason: 'demo lab VM' });
+      if (profile) await services.nextBoot.set(c.name, profile, { reason: 'demo lab VM' });
       machines.push({ name: c.name, mac: def.mac, bmc: `${c.address}:${c.port}` });
     }
   } catch (error) {

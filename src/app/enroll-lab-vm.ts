@@ -2,10 +2,10 @@
 // driver and driver_info of one of its controllers, the password sealed by the secrets layer
 // (encrypted at rest, masked when shown). Enrolling again updates the machine in place, so a
 // VM re-created under the same name (new MAC, new port) is picked up without a delete.
-import type { Services } from '../services.ts';
-import type { LabVmDefinition } from './definition.ts';
-import { pickEnrollment } from './enroll.ts';
-import type { LabDriver, LabEnrollment } from './enroll.ts';
+import type { Services } from './compose.ts';
+import type { LabVmDefinition } from '../lab/definition.ts';
+import { pickEnrollment } from '../lab/enroll.ts';
+import type { LabDriver, LabEnrollment } from '../lab/enroll.ts';
 
 export interface LabEnrollResult {
   readonly enrollment: LabEnrollment;

@@ -1,22 +1,24 @@
 // anvil's HTTP server: the machine-facing URLs (pxemngr's, boot scripts), the operator API
-// under /api/v1 with its OpenAPI document, and the web pages. Errors leave as
-// `{error: {code, message}}` (JSON) or as one plain-text line for machine-facing routes,
-// whose clients are wget and curl in install scripts.
+// under /api/v1 with its OpenAPI document, and the web pages, mounted side by side. Errors
+// leave as `{error: {code, message}}` (JSON) or as one plain-text line for machine-facing
+// routes, whose clients are wget and curl in install scripts.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Services } from '../services.ts';
+import type { Services } from './compose.ts';
 import { AnvilError } from '../common/errors.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
-import { compatRoutes } from './compat.ts';
-import { bootRoutes } from './boot.ts';
-import { apiRoutes } from './v1/routes.ts';
+import { apiAccessHook } from '../auth/caller.ts';
+import { DEFAULT_UPLOAD_LIMIT, type ApiContext } from '../api/context.ts';
+import { compatRoutes } from '../api/compat.ts';
+import { bootRoutes } from '../api/boot.ts';
+import { apiRoutes } from '../api/v1/routes.ts';
 import { webRoutes } from '../web/plugin.ts';
 
-export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
+export { DEFAULT_UPLOAD_LIMIT } from '../api/context.ts';
 
 export interface ServerOptions {
   /** Largest upload accepted, in bytes (413 beyond). */
@@ -27,23 +29,6 @@ export interface ServerOptions {
   readonly resolver?: AddressResolver;
   /** false for no logs (tests), or a pino level. */
   readonly logLevel?: string | false;
-  /** Extra route plugins (the web pages, boot services), registered after the core ones. */
-  readonly plugins?: ReadonlyArray<(app: FastifyInstance, ctx: ServerContext) => Promise<void>>;
-}
-
-export interface ServerContext {
-  readonly services: Services;
-  readonly resolver: AddressResolver;
-  readonly uploadLimit: number;
-  /** The base URL for a request: the configured public URL or http://<Host>. */
-  baseUrl(request: { protocol: string; headers: { host?: string | undefined } }): string;
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Errors as one plain-text line instead of JSON (routes wget and curl call). */
-    plainErrors?: boolean;
-  }
 }
 
 export async function buildServer(services: Services, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -74,8 +59,8 @@ export async function buildServer(services: Services, options: ServerOptions = {
     bodyLimit: 1024 * 1024,
   });
 
-  const ctx: ServerContext = {
-    services,
+  const ctx: ApiContext = {
+    ...services,
     resolver: options.resolver ?? new AddressResolver([arpTable()]),
     uploadLimit: options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT,
     baseUrl: (request) => options.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`,
@@ -126,8 +111,14 @@ export async function buildServer(services: Services, options: ServerOptions = {
 
   await app.register(async (scope) => compatRoutes(scope, ctx));
   await app.register(async (scope) => bootRoutes(scope, ctx));
-  await app.register(async (scope) => apiRoutes(scope, ctx), { prefix: '/api/v1' });
-  await app.register(async (scope) => webRoutes(scope, ctx));
-  for (const plugin of options.plugins ?? []) await app.register(async (scope) => plugin(scope, ctx));
+  await app.register(
+    async (scope) => {
+      // Before the body is read or validated, on every route of the scope (caller.ts).
+      scope.addHook('onRequest', apiAccessHook(services.tokens));
+      await apiRoutes(scope, ctx);
+    },
+    { prefix: '/api/v1' },
+  );
+  await app.register(async (scope) => webRoutes(scope, services));
   return app;
 }

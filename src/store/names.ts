@@ -1,7 +1,7 @@
 // Records which templates exist in a names table (profiles, tests): found names become
 // available, names whose file is gone become unavailable (kept, so history still reads).
 import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.ts';
+import type { Database } from './schema.ts';
 
 export interface SyncReport {
   readonly added: string[];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyRequest } from 'fastify';
-import { csrfTokenFor, safeNext, sameOrigin } from './session.ts';
+import { csrfTokenFor, safeNext, sameOrigin } from './web-session.ts';
 
 const request = (headers: Record<string, string>) => ({ headers: { host: 'anvil.lab:8080', ...headers } }) as unknown as FastifyRequest;
 

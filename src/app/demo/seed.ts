@@ -2,7 +2,7 @@
 // data directory the first time the demo runs there (never over a user's own files).
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Services } from '../../services.ts';
+import type { Services } from '../compose.ts';
 
 export const DEMO_PROFILES: Record<string, string> = {
   'local.prof': 'DEFAULT local\nLABEL local\n  LOCALBOOT 0\n',
@@ -73,7 +73,7 @@ export async function seedDemo(services: Services): Promise<void> {
   for (const [i, m] of DEMO_MACHINES.entries()) {
     if (await services.machines.byName(m.name)) continue;
     await services.machines.add(m.name, [m.mac]);
-    if (i % 2 === 0) await services.machines.setNextBoot(m.name, 'install', { once: true, reason: 'demo' });
+    if (i % 2 === 0) await services.nextBoot.set(m.name, 'install', { once: true, reason: 'demo' });
     const machine = await services.machines.find(m.name);
     await services.testing.queue(machine, ['hello', 'disk', 'memtest']);
   }

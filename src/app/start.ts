@@ -2,14 +2,14 @@
 // test-run watchdog), and stops it all when the given signal aborts. The one place where a
 // running server is wired together; `anvil serve` and `anvil demo` call it.
 import type { FastifyInstance } from 'fastify';
-import { openServices, type ServiceOptions, type Services } from './services.ts';
-import { buildServer, type ServerOptions } from './api/server.ts';
-import { DEFAULT_RUN_TIMEOUT_MS } from './testing/testing.ts';
-import type { HostPort } from './common/address.ts';
-import { PowerSync, powerSyncFromEnv, type PowerSyncOptions } from './conductor/power-sync.ts';
-import { startNetboot, type Netboot, type NetbootOptions } from './boot/netboot.ts';
-import { EXPORT_INTERVAL_MS, exportPxelinux } from './boot/export-pxelinux.ts';
-import { AddressResolver, arpTable } from './boot/resolver.ts';
+import { openServices, type ServiceOptions, type Services } from './compose.ts';
+import { buildServer, type ServerOptions } from './http.ts';
+import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
+import type { HostPort } from '../common/address.ts';
+import { PowerSync, powerSyncFromEnv, type PowerSyncOptions } from '../conductor/power-sync.ts';
+import { startNetboot, type Netboot, type NetbootOptions } from './netboot.ts';
+import { EXPORT_INTERVAL_MS, exportPxelinux } from '../boot/export-pxelinux.ts';
+import { AddressResolver, arpTable } from '../boot/resolver.ts';
 
 /**
  * Connections waiting to be accepted. Node's default, 511, overflowed when 1,000 machines asked

@@ -1,0 +1,41 @@
+// What the HTTP routes use: the domain services they call, how they find the machine behind a
+// bare pxemngr URL, and the limits and base URL the composition root configured.
+import type { Machines } from '../machines/machines.ts';
+import type { NextBoot } from '../boot/next-boot.ts';
+import type { Discovered } from '../boot/discovered.ts';
+import type { BootService } from '../boot/boot-service.ts';
+import type { Profiles } from '../boot/profiles.ts';
+import type { AddressResolver } from '../boot/resolver.ts';
+import type { Testing } from '../testing/testing.ts';
+import type { Tokens } from '../auth/tokens.ts';
+import type { MachineControl } from '../conductor/machine-control.ts';
+
+/** Largest test result accepted by default, in bytes (413 beyond). */
+export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
+
+export interface ApiContext {
+  readonly machines: Machines;
+  readonly nextBoot: NextBoot;
+  readonly discovered: Discovered;
+  readonly boot: BootService;
+  readonly profiles: Profiles;
+  readonly testing: Testing;
+  readonly tokens: Tokens;
+  readonly control: MachineControl;
+  readonly clock: () => Date;
+  /** Where bare machine-facing URLs look up the caller's MAC. */
+  readonly resolver: AddressResolver;
+  readonly uploadLimit: number;
+  /** The base URL for a request: the configured public URL or http://<Host>. */
+  baseUrl(request: { protocol: string; headers: { host?: string | undefined } }): string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Errors as one plain-text line instead of JSON (routes wget and curl call). */
+    plainErrors?: boolean;
+  }
+}
+
+/** Route options of machine-facing URLs: plain-text errors, left out of the OpenAPI document. */
+export const MACHINE_FACING = { config: { plainErrors: true }, schema: { hide: true } } as const;

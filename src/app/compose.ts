@@ -1,0 +1,77 @@
+// The composition root: opens anvil's store and builds its parts over it, each given what it
+// uses. The server, the CLI commands and the tests start here; no other part imports it.
+import { resolvePaths, ensureDataDirs, type PathOptions, type Paths } from './config.ts';
+import { openStore, systemClock, type Clock, type Store } from '../store/store.ts';
+import { Machines } from '../machines/machines.ts';
+import { MachineEvents } from '../machines/events.ts';
+import { Profiles } from '../boot/profiles.ts';
+import { NextBoot } from '../boot/next-boot.ts';
+import { Discovered } from '../boot/discovered.ts';
+import { BootService } from '../boot/boot-service.ts';
+import { Testing } from '../testing/testing.ts';
+import { Tokens } from '../auth/tokens.ts';
+import { SecretBox } from '../drivers/secrets.ts';
+import { MachineControl, type ControlOptions } from '../conductor/machine-control.ts';
+import { httpBootFiles } from './boot-files.ts';
+
+export interface Services {
+  readonly paths: Paths;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly machines: Machines;
+  readonly events: MachineEvents;
+  readonly profiles: Profiles;
+  /** Next-boot profiles, the once-rule and the boot log. */
+  readonly nextBoot: NextBoot;
+  /** Machines seen booting that anvil does not know. */
+  readonly discovered: Discovered;
+  /** The one answer to "what does this machine boot?". */
+  readonly boot: BootService;
+  readonly testing: Testing;
+  readonly tokens: Tokens;
+  /** Power and boot device through each machine's driver, as tasks holding its lock. */
+  readonly control: MachineControl;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions extends PathOptions {
+  clock?: Clock;
+  /** postgres://… instead of the data directory's SQLite file. */
+  databaseUrl?: string | undefined;
+  /** Driver clients' timeouts and the process name in lock holders. */
+  drivers?: ControlOptions | undefined;
+}
+
+export async function openServices(options: ServiceOptions = {}): Promise<Services> {
+  const paths = resolvePaths(options);
+  ensureDataDirs(paths);
+  const clock = options.clock ?? systemClock;
+  const databaseUrl = options.databaseUrl ?? process.env.ANVIL_DATABASE_URL;
+  const store = await openStore(databaseUrl ? { postgresUrl: databaseUrl } : { sqlitePath: paths.database });
+  const { db } = store;
+  const machines = new Machines(db, clock);
+  const events = new MachineEvents(db, clock);
+  const profiles = new Profiles(db, paths.profiles);
+  const nextBoot = new NextBoot(db, machines, profiles, clock);
+  const discovered = new Discovered(db, clock);
+  const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot) });
+  const control = new MachineControl({ db, machines, events, secrets: new SecretBox(paths.secretKey), clock }, options.drivers);
+  return {
+    paths,
+    store,
+    clock,
+    machines,
+    events,
+    profiles,
+    nextBoot,
+    discovered,
+    boot,
+    control,
+    testing: new Testing(db, store.dialect, paths.tests, paths.uploads, clock),
+    tokens: new Tokens(db, clock),
+    close: async () => {
+      await control.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// Who is calling: an API client with `Authorization: Bearer <token>`, or a person signed in
+// to the pages with the token in a cookie. Machine-facing routes take no token at all. Every
+// /api/v1 route is guarded by one onRequest hook (before its body is read or validated) with
+// the access its config names — or, when it names none, viewer for reads and operator for
+// changes, so a new route cannot forget to be protected.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AnvilError } from '../common/errors.ts';
+import { roleAllows, type Role, type Tokens } from './tokens.ts';
+
+export const SESSION_COOKIE = 'anvil_token';
+
+export interface Caller {
+  readonly tokenId: number;
+  readonly name: string;
+  readonly role: Role;
+}
+
+/** What a route needs: a role, or nothing at all (`public`: health checks). */
+export type Access = Role | 'public';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    /** Who may call an /api/v1 route; default viewer for GET and HEAD, operator otherwise. */
+    access?: Access;
+  }
+}
+
+function tokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const cookies = (request as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies;
+  return cookies?.[SESSION_COOKIE];
+}
+
+/** The caller, or undefined when the request carries no valid token. */
+export async function identify(tokens: Tokens, request: FastifyRequest): Promise<Caller | undefined> {
+  if (request.caller) return request.caller;
+  const token = tokenOf(request);
+  if (!token) return undefined;
+  const record = await tokens.verify(token);
+  if (!record) return undefined;
+  void tokens.touch(record.id).catch(() => undefined);
+  request.caller = { tokenId: record.id, name: record.name, role: record.role as Role };
+  return request.caller;
+}
+
+/** The access a route needs: its config's, else by method. */
+export function accessOf(method: string, config: { access?: Access } | undefined): Access {
+  return config?.access ?? (method === 'GET' || method === 'HEAD' ? 'viewer' : 'operator');
+}
+
+/** Requires at least `role`: 401 without a valid token, 403 with too small a role. */
+export async function requireRole(tokens: Tokens, request: FastifyRequest, role: Role): Promise<Caller> {
+  const caller = await identify(tokens, request);
+  if (!caller)
+    throw new AnvilError(
+      'UNAUTHORIZED',
+      'unauthorized',
+      'this route needs an API token: send "Authorization: Bearer <token>" (make one with: bin/anvil token create --role viewer)',
+    );
+  if (!roleAllows(caller.role, role)) throw new AnvilError('FORBIDDEN', 'forbidden', `this needs the ${role} role; token '${caller.name}' has ${caller.role}`);
+  return caller;
+}
+
+/** The onRequest hook of the /api/v1 scope. */
+export function apiAccessHook(tokens: Tokens) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const access = accessOf(request.method, request.routeOptions.config);
+    if (access !== 'public') await requireRole(tokens, request, access);
+  };
+}

@@ -1,0 +1,145 @@
+// The PXE Manager's automaton: each machine's next-boot profile, the once-rule, and the boot
+// log of next-boot changes and boots served. pxemngr's `nextboot default` sets the profile of
+// machines anvil does not know.
+import type { Kysely } from 'kysely';
+import type { BootLogEntry, Database } from '../store/schema.ts';
+import { stamp, type Clock } from '../store/store.ts';
+import { DEFAULT_SYSTEM, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
+import { LOCAL_PROFILE, type Profiles } from './profiles.ts';
+
+export type { BootLogEntry } from '../store/schema.ts';
+
+/** Why a next-boot changed or a boot happened; shown in the boot log. */
+export type BootReason = 'operator' | 'localboot callback' | 'once-rule' | 'boot served' | 'enrolled' | (string & {});
+
+/** Who asked to boot: the loader, its architecture and source address, as the boot log records them. */
+export interface BootAsker {
+  readonly loader?: string | undefined;
+  readonly arch?: string | undefined;
+  readonly address?: string | undefined;
+}
+
+export interface LastBoot {
+  readonly at: string;
+  readonly profile: string;
+}
+
+/** A machine as the fleet shows it: the entity's summary and its last boot. */
+export interface FleetMachine extends MachineSummary {
+  readonly lastBoot: LastBoot | undefined;
+}
+
+export class NextBoot {
+  readonly #db: Kysely<Database>;
+  readonly #machines: Machines;
+  readonly #profiles: Profiles;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<Database>, machines: Machines, profiles: Profiles, clock: Clock) {
+    this.#db = db;
+    this.#machines = machines;
+    this.#profiles = profiles;
+    this.#clock = clock;
+  }
+
+  /** pxemngr nextboot: what the machine (or, for 'default', every unknown machine) boots next. */
+  async set(nameOrMac: string, profile: string, options: { once?: boolean; reason?: BootReason } = {}): Promise<void> {
+    await this.#profiles.assertKnown(profile);
+    if (nameOrMac === DEFAULT_SYSTEM) {
+      await this.#db.updateTable('settings').set({ value: profile }).where('key', '=', 'default_profile').execute();
+      return;
+    }
+    const machine = await this.#machines.find(nameOrMac);
+    await this.#setNext(machine, profile, options.once === true && profile !== LOCAL_PROFILE, options.reason ?? 'operator');
+  }
+
+  /** The profile of machines anvil does not know. */
+  async defaultProfile(): Promise<string> {
+    const row = await this.#db.selectFrom('settings').select('value').where('key', '=', 'default_profile').executeTakeFirst();
+    return row?.value ?? LOCAL_PROFILE;
+  }
+
+  /** /localboot/: the installer or test is done; boot the local disk from now on. */
+  async localBoot(machine: Machine, reason: BootReason = 'localboot callback'): Promise<void> {
+    await this.#setNext(machine, LOCAL_PROFILE, false, reason);
+  }
+
+  async #setNext(machine: Machine, profile: string, once: boolean, reason: BootReason): Promise<void> {
+    const now = stamp(this.#clock);
+    await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('machines')
+        .set({ next_profile: profile, next_once: once ? 1 : 0, updated_at: now })
+        .where('id', '=', machine.id)
+        .execute();
+      await trx
+        .insertInto('boot_log')
+        .values({
+          machine_id: machine.id,
+          at: now,
+          kind: 'nextboot',
+          profile,
+          reason: once ? `${reason} (once)` : reason,
+          loader: null,
+          arch: null,
+          address: null,
+        })
+        .execute();
+    });
+  }
+
+  /**
+   * A machine's loader is being answered: records the boot and applies the once-rule (a
+   * `--once` profile falls back to `local` after one boot is served). Returns the machine as
+   * read in the same transaction and the profile this boot gets.
+   */
+  async serve(machine: Machine, asker: BootAsker = {}): Promise<{ machine: Machine; profile: string }> {
+    const now = stamp(this.#clock);
+    return this.#db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('machines').selectAll().where('id', '=', machine.id).executeTakeFirstOrThrow();
+      await trx
+        .insertInto('boot_log')
+        .values({
+          machine_id: current.id,
+          at: now,
+          kind: 'boot',
+          profile: current.next_profile,
+          reason: 'boot served',
+          loader: asker.loader ?? null,
+          arch: asker.arch ?? null,
+          address: asker.address ?? null,
+        })
+        .execute();
+      if (current.next_once === 1) {
+        await trx.updateTable('machines').set({ next_profile: LOCAL_PROFILE, next_once: 0, updated_at: now }).where('id', '=', current.id).execute();
+        await trx
+          .insertInto('boot_log')
+          .values({ machine_id: current.id, at: now, kind: 'nextboot', profile: LOCAL_PROFILE, reason: 'once-rule', loader: null, arch: null, address: null })
+          .execute();
+      }
+      return { machine: current, profile: current.next_profile };
+    });
+  }
+
+  async log(machineId: number, limit = 100): Promise<BootLogEntry[]> {
+    return this.#db.selectFrom('boot_log').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  /** Each machine's last boot served (or just one machine's), by machine id: one query for the fleet. */
+  async lastBoots(onlyId?: number): Promise<Map<number, LastBoot>> {
+    let latest = this.#db
+      .selectFrom('boot_log')
+      .select((e) => e.fn.max('id').as('id'))
+      .where('kind', '=', 'boot')
+      .groupBy('machine_id');
+    if (onlyId !== undefined) latest = latest.where('machine_id', '=', onlyId);
+    const rows = await this.#db.selectFrom('boot_log as b').select(['b.machine_id', 'b.at', 'b.profile']).where('b.id', 'in', latest).execute();
+    return new Map(rows.map((b) => [b.machine_id, { at: b.at, profile: b.profile }]));
+  }
+
+  /** Every machine (or one, by id) with its last boot, in name order: three queries for the whole fleet. */
+  async fleet(onlyId?: number): Promise<FleetMachine[]> {
+    const [machines, boots] = await Promise.all([this.#machines.list(onlyId), this.lastBoots(onlyId)]);
+    return machines.map((m) => ({ ...m, lastBoot: boots.get(m.id) }));
+  }
+}

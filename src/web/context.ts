@@ -1,0 +1,19 @@
+// What the pages use: the domain services they show and change, nothing of the store.
+import type { Machines } from '../machines/machines.ts';
+import type { NextBoot } from '../boot/next-boot.ts';
+import type { Discovered } from '../boot/discovered.ts';
+import type { Profiles } from '../boot/profiles.ts';
+import type { Testing } from '../testing/testing.ts';
+import type { Tokens } from '../auth/tokens.ts';
+import type { MachineControl } from '../conductor/machine-control.ts';
+
+export interface WebContext {
+  readonly machines: Machines;
+  readonly nextBoot: NextBoot;
+  readonly discovered: Discovered;
+  readonly profiles: Profiles;
+  readonly testing: Testing;
+  readonly tokens: Tokens;
+  readonly control: MachineControl;
+  readonly clock: () => Date;
+}
