@@ -9,6 +9,8 @@ import type { AddressResolver } from '../boot/resolver.ts';
 import type { Testing } from '../testing/testing.ts';
 import type { Tokens } from '../auth/tokens.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
+import type { ImageLibrary } from '../provisioning/images.ts';
+import type { Provisioner } from '../provisioning/provisioner.ts';
 
 /** Largest test result accepted by default, in bytes (413 beyond). */
 export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
@@ -22,6 +24,8 @@ export interface ApiContext {
   readonly testing: Testing;
   readonly tokens: Tokens;
   readonly control: MachineControl;
+  readonly images: ImageLibrary;
+  readonly provisioner: Provisioner;
   readonly clock: () => Date;
   /** Where bare machine-facing URLs look up the caller's MAC. */
   readonly resolver: AddressResolver;

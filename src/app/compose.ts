@@ -13,6 +13,10 @@ import { Tokens } from '../auth/tokens.ts';
 import { SecretBox } from '../drivers/secrets.ts';
 import { MachineControl, type ControlOptions } from '../conductor/machine-control.ts';
 import { httpBootFiles } from './boot-files.ts';
+import { ImageLibrary } from '../provisioning/images.ts';
+import { Deployments } from '../provisioning/deployments.ts';
+import { Provisioner } from '../provisioning/provisioner.ts';
+import { DEFAULT_AGENT_BUILD, stageAgent } from '../provisioning/agent-files.ts';
 
 export interface Services {
   readonly paths: Paths;
@@ -31,6 +35,10 @@ export interface Services {
   readonly tokens: Tokens;
   /** Power and boot device through each machine's driver, as tasks holding its lock. */
   readonly control: MachineControl;
+  /** The image library. */
+  readonly images: ImageLibrary;
+  /** Provision states, deploys and the deploy agent's side of them. */
+  readonly provisioner: Provisioner;
   close(): Promise<void>;
 }
 
@@ -40,6 +48,10 @@ export interface ServiceOptions extends PathOptions {
   databaseUrl?: string | undefined;
   /** Driver clients' timeouts and the process name in lock holders. */
   drivers?: ControlOptions | undefined;
+  /** Where the deploy agent is built (default .tools/anvil-agent of this checkout). */
+  agentBuild?: string | undefined;
+  /** Seconds a deploy may take unless the machine or the request says otherwise. */
+  deployTimeoutS?: number | undefined;
 }
 
 export async function openServices(options: ServiceOptions = {}): Promise<Services> {
@@ -54,8 +66,25 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const profiles = new Profiles(db, paths.profiles);
   const nextBoot = new NextBoot(db, machines, profiles, clock);
   const discovered = new Discovered(db, clock);
-  const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot) });
-  const control = new MachineControl({ db, machines, events, secrets: new SecretBox(paths.secretKey), clock }, options.drivers);
+  const secrets = new SecretBox(paths.secretKey);
+  const control = new MachineControl({ db, machines, events, secrets, clock }, options.drivers);
+  const images = new ImageLibrary(db, paths.images, clock);
+  const agentBuild = options.agentBuild ?? process.env.ANVIL_AGENT_BUILD ?? DEFAULT_AGENT_BUILD;
+  const provisioner = new Provisioner(
+    {
+      db,
+      machines,
+      events,
+      nextBoot,
+      control,
+      images,
+      deployments: new Deployments(db, secrets, clock),
+      clock,
+      stageAgent: () => stageAgent(agentBuild, paths.tftpRoot),
+    },
+    { defaultTimeoutS: options.deployTimeoutS },
+  );
+  const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,
     store,
@@ -67,9 +96,12 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     discovered,
     boot,
     control,
+    images,
+    provisioner,
     testing: new Testing(db, store.dialect, paths.tests, paths.uploads, clock),
     tokens: new Tokens(db, clock),
     close: async () => {
+      await provisioner.stop();
       await control.close();
       await store.close();
     },

@@ -13,6 +13,8 @@ export interface Paths {
   readonly profiles: string;
   readonly tests: string;
   readonly uploads: string;
+  /** The image library's files. */
+  readonly images: string;
   readonly secretKey: string;
 }
 
@@ -32,13 +34,14 @@ export function resolvePaths(options: PathOptions = {}, env: NodeJS.ProcessEnv =
     profiles: resolve(options.profiles ?? env.ANVIL_PROFILES ?? join(tftpRoot, 'pxelinux.cfg', 'profiles')),
     tests: resolve(options.tests ?? env.ANVIL_TESTS ?? join(data, 'tests')),
     uploads: join(data, 'uploads'),
+    images: join(data, 'images'),
     secretKey: join(data, 'secret.key'),
   };
 }
 
 /** Creates the data directory's folders (not the profiles/tests folders the user pointed elsewhere). */
 export function ensureDataDirs(paths: Paths): void {
-  for (const dir of [paths.data, paths.tftpRoot, paths.profiles, paths.tests, paths.uploads]) {
+  for (const dir of [paths.data, paths.tftpRoot, paths.profiles, paths.tests, paths.uploads, paths.images]) {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
   }
 }

@@ -15,6 +15,7 @@ import { apiAccessHook } from '../auth/caller.ts';
 import { DEFAULT_UPLOAD_LIMIT, type ApiContext } from '../api/context.ts';
 import { compatRoutes } from '../api/compat.ts';
 import { bootRoutes } from '../api/boot.ts';
+import { agentRoutes } from '../api/agent.ts';
 import { apiRoutes } from '../api/v1/routes.ts';
 import { webRoutes } from '../web/plugin.ts';
 
@@ -111,6 +112,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
 
   await app.register(async (scope) => compatRoutes(scope, ctx));
   await app.register(async (scope) => bootRoutes(scope, ctx));
+  await app.register(async (scope) => agentRoutes(scope, ctx));
   await app.register(
     async (scope) => {
       // Before the body is read or validated, on every route of the scope (caller.ts).

@@ -18,6 +18,9 @@ import { AddressResolver, arpTable } from '../boot/resolver.ts';
  */
 export const HTTP_BACKLOG = 4096;
 
+/** How often deploys are checked against their deadline. */
+export const DEADLINE_CHECK_MS = 5_000;
+
 /** How often the watchdog looks for runs sent too long ago (at most). */
 export const WATCHDOG_INTERVAL_MS = 60_000;
 
@@ -75,6 +78,9 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     throw error;
   }
   for (const lock of staleLocks) app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a process that is gone');
+  const leftovers = await services.images.sweep();
+  if (leftovers.length > 0) app.log.warn({ files: leftovers }, `removed ${leftovers.length} image file(s) a crash left in ${services.paths.images}`);
+  for (const { machine, outcome } of await services.provisioner.recover()) app.log.warn({ machine, outcome }, 'provisioning after a restart');
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.http.port;
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host;
@@ -119,6 +125,15 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   await sweep();
   const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
   timer.unref();
+  const deadlines = setInterval(() => {
+    services.provisioner.expire().then(
+      (failed) => {
+        if (failed.length > 0) app.log.warn({ machines: failed }, 'deploys past their deadline failed');
+      },
+      (error: unknown) => app.log.error({ err: error }, 'deploy deadline check failed'),
+    );
+  }, DEADLINE_CHECK_MS);
+  deadlines.unref();
 
   const powerSync = syncOptions === false ? undefined : new PowerSync(services.store.db, services.control, services.clock, { log: app.log, ...syncOptions });
   const syncing = new AbortController();
@@ -127,6 +142,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const stopped = new Promise<void>((resolve) => {
     const stop = async () => {
       clearInterval(timer);
+      clearInterval(deadlines);
       clearInterval(exportTimer);
       syncing.abort();
       await powerSync?.stop();

@@ -137,3 +137,16 @@ export function unknownMachineScript(mac: string, server: string, retrySeconds: 
     '',
   ].join('\n');
 }
+
+/** Boots anvil's deploy agent (its kernel and initrd, as paths of the TFTP root or URLs). */
+export function agentIpxeScript(name: string, agent: { kernel: string; initrd: string }, args: string, server: string): string {
+  const initrdName = agent.initrd.split('/').pop();
+  return [
+    '#!ipxe',
+    `echo anvil: ${name} boots the deploy agent`,
+    `kernel ${artifactUrl(agent.kernel, server)} initrd=${initrdName} ${args}`,
+    `initrd ${artifactUrl(agent.initrd, server)}`,
+    'boot',
+    '',
+  ].join('\n');
+}

@@ -5,7 +5,7 @@
 // carry the question in and the answer out.
 import { notFound } from '../common/errors.ts';
 import type { Machine, Machines } from '../machines/machines.ts';
-import { localBootScript, toIpxe, unknownMachineScript } from './boot-script.ts';
+import { agentIpxeScript, localBootScript, toIpxe, unknownMachineScript } from './boot-script.ts';
 import type { Discovered } from './discovered.ts';
 import type { NextBoot } from './next-boot.ts';
 import { LOCAL_PROFILE, type Profiles } from './profiles.ts';
@@ -43,7 +43,37 @@ export type BootAnswer<M = Machine> =
       readonly text: string;
     }
   | { readonly kind: 'local'; readonly machine: M }
+  | { readonly kind: 'agent'; readonly machine: M; readonly agent: AgentBoot }
   | { readonly kind: 'unknown'; readonly mac: string };
+
+/** What a machine in the middle of a deploy or capture boots instead of its profile: anvil's agent. */
+export interface AgentBoot {
+  /** Kernel and initrd: paths in the TFTP root (or URLs). */
+  readonly kernel: string;
+  readonly initrd: string;
+  /** Kernel arguments besides console= and anvil.server= (which the boot service adds). */
+  readonly args: string;
+  /** What the boot log records: never the token in the arguments. */
+  readonly label: string;
+}
+
+/** Says whether a machine is to boot the agent (src/provisioning implements it). */
+export interface AgentBootSource {
+  agentFor(machine: Machine): Promise<AgentBoot | undefined>;
+}
+
+/** The console the agent's kernel writes to: the screen, and the serial port last (it gets /dev/console). */
+export const AGENT_CONSOLE = 'console=tty0 console=ttyS0';
+
+/** host:port of a base URL, as the agent's anvil.server= wants it. */
+export function serverAddress(server: string): string {
+  return server.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
+}
+
+/** The agent's kernel command line. */
+export function agentArguments(agent: AgentBoot, server: string): string {
+  return `${AGENT_CONSOLE} anvil.server=${serverAddress(server)} ${agent.args}`.trim();
+}
 
 /** A file machines fetch while booting (a loader, a kernel): read by position, closed once. */
 export interface BootFile {
@@ -81,13 +111,15 @@ export class BootService {
   readonly #discovered: Discovered;
   readonly #profiles: Profiles;
   readonly #files: BootFiles;
+  readonly #agent: AgentBootSource | undefined;
 
-  constructor(parts: { machines: Machines; nextBoot: NextBoot; discovered: Discovered; profiles: Profiles; files: BootFiles }) {
+  constructor(parts: { machines: Machines; nextBoot: NextBoot; discovered: Discovered; profiles: Profiles; files: BootFiles; agent?: AgentBootSource }) {
     this.#machines = parts.machines;
     this.#nextBoot = parts.nextBoot;
     this.#discovered = parts.discovered;
     this.#profiles = parts.profiles;
     this.#files = parts.files;
+    this.#agent = parts.agent;
   }
 
   /** Answers a machine's loader: records the boot, applies the once-rule, renders the profile. */
@@ -101,13 +133,18 @@ export class BootService {
       if (fallback === LOCAL_PROFILE) return { kind: 'unknown', mac: question.mac };
       return this.#rendered<Machine>(undefined, question.mac, fallback, question.server);
     }
+    const agent = await this.#agent?.agentFor(machine);
+    if (agent) {
+      await this.#nextBoot.logBoot(machine, agent.label, asker);
+      return { kind: 'agent', machine, agent };
+    }
     const served = await this.#nextBoot.serve(machine, asker);
     return this.#rendered(served.machine, question.mac, served.profile, question.server);
   }
 
   /** The pxelinux configuration a machine would get next, without serving a boot (for exported pxelinux files). */
   async pxelinuxPreview(machine: Pick<Machine, 'name' | 'next_profile'>, mac: string, server: string): Promise<string> {
-    return this.#asConfig(await this.#rendered(machine, mac, machine.next_profile, server), 'pxelinux')!;
+    return this.#asConfig(await this.#rendered(machine, mac, machine.next_profile, server), 'pxelinux', server)!;
   }
 
   /** pxelinux.cfg/default: the profile of machines that cannot be told apart. */
@@ -129,10 +166,10 @@ export class BootService {
 
   /** The answer as a pxelinux or GRUB configuration; undefined for an unknown machine (pxelinux goes on to its next file name). */
   async loaderConfig(question: BootQuestion): Promise<string | undefined> {
-    return this.#asConfig(await this.answer(question), question.loader);
+    return this.#asConfig(await this.answer(question), question.loader, question.server);
   }
 
-  #asConfig(answer: BootAnswer<unknown>, loader: Loader): string | undefined {
+  #asConfig(answer: BootAnswer<unknown>, loader: Loader, server: string): string | undefined {
     switch (answer.kind) {
       case 'unknown':
         return undefined;
@@ -140,6 +177,10 @@ export class BootService {
         return loader === 'GRUB' ? GRUB_LOCAL : PXELINUX_LOCAL;
       case 'profile':
         return answer.text;
+      case 'agent':
+        return loader === 'GRUB'
+          ? `set default=0\nset timeout=0\nmenuentry 'anvil agent' {\n  linux /${answer.agent.kernel} ${agentArguments(answer.agent, server)}\n  initrd /${answer.agent.initrd}\n}\n`
+          : `DEFAULT agent\nLABEL agent\n  KERNEL ${answer.agent.kernel}\n  APPEND initrd=${answer.agent.initrd} ${agentArguments(answer.agent, server)}\n`;
     }
   }
 
@@ -159,5 +200,7 @@ function ipxeOf(answer: BootAnswer, mac: string, server: string): string {
       return localBootScript(answer.machine.name);
     case 'profile':
       return toIpxe(answer.text, answer.machine?.name ?? mac, server);
+    case 'agent':
+      return agentIpxeScript(answer.machine.name, answer.agent, agentArguments(answer.agent, server), server);
   }
 }

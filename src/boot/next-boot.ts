@@ -121,6 +121,23 @@ export class NextBoot {
     });
   }
 
+  /** Records a boot served something other than the next-boot profile (the deploy agent); no once-rule. */
+  async logBoot(machine: Pick<Machine, 'id'>, what: string, asker: BootAsker = {}): Promise<void> {
+    await this.#db
+      .insertInto('boot_log')
+      .values({
+        machine_id: machine.id,
+        at: stamp(this.#clock),
+        kind: 'boot',
+        profile: what,
+        reason: 'boot served',
+        loader: asker.loader ?? null,
+        arch: asker.arch ?? null,
+        address: asker.address ?? null,
+      })
+      .execute();
+  }
+
   async log(machineId: number, limit = 100): Promise<BootLogEntry[]> {
     return this.#db.selectFrom('boot_log').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
   }

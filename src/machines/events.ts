@@ -6,7 +6,7 @@ import { stamp, type Clock } from '../store/store.ts';
 
 export type { MachineEvent } from '../store/schema.ts';
 
-export type EventKind = 'power' | 'maintenance' | 'controller' | 'boot-device' | 'driver' | 'lock';
+export type EventKind = 'power' | 'maintenance' | 'controller' | 'boot-device' | 'driver' | 'lock' | 'provision';
 
 export class MachineEvents {
   readonly #db: Kysely<Database>;

@@ -29,6 +29,14 @@ export interface MachinesTable {
   driver_internal_info: Generated<string>;
   /** The kind of maintenance anvil set by itself ('power failure'), so it clears only its own. */
   fault: string | null;
+  /** The image last deployed (or assigned) to the machine: VCL's nodetype. */
+  image_id: number | null;
+  /** Its name, kept when the image is deleted from the library. */
+  image_name: string | null;
+  /** A deploy deadline of the machine's own, in seconds (null: the server's). */
+  deploy_timeout_s: number | null;
+  /** Why the last deploy, capture or undeploy failed. */
+  provision_error: string | null;
 }
 
 export interface MacsTable {
@@ -127,6 +135,57 @@ export interface MachineEventsTable {
   message: string;
 }
 
+/** How an image's file holds the disk content: as it is, or compressed. */
+export type ImageFormat = 'raw' | 'gzip' | 'zstd';
+
+export interface ImagesTable {
+  id: Generated<number>;
+  name: string;
+  format: ImageFormat;
+  /** Bytes of the disk content (decompressed). */
+  virtual_size: number;
+  /** Bytes of the file in the library. */
+  stored_size: number;
+  /** sha256 of the disk content (decompressed). */
+  sha256: string;
+  /** The file's name in the images folder. */
+  file: string;
+  /** 'upload' or 'capture'. */
+  origin: string;
+  source_machine: string | null;
+  notes: Generated<string>;
+  created_at: string;
+}
+
+export interface DeploymentsTable {
+  id: Generated<number>;
+  machine_id: number;
+  /** 'deploy' or 'capture'. */
+  kind: string;
+  image_id: number | null;
+  image_name: string;
+  /** starting, wait-callback, writing, verifying, finishing, done, failed (see provisioning/deployments.ts). */
+  state: string;
+  token_hash: string;
+  /** The agent's token, encrypted: the boot answer hands it out again if the machine reboots. */
+  token_sealed: string;
+  requested_by: string;
+  timeout_s: number | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  phase: string | null;
+  bytes_done: Generated<number>;
+  bytes_total: Generated<number>;
+  progress_at: string | null;
+  device: string | null;
+  /** JSON: what the agent said of the machine (MACs, disks). */
+  agent_info: Generated<string>;
+  /** JSON: the agent's result (sha256, timings). */
+  result: Generated<string>;
+  error: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -140,6 +199,8 @@ export interface Database {
   system_versions: SystemVersionsTable;
   discovered: DiscoveredTable;
   machine_events: MachineEventsTable;
+  images: ImagesTable;
+  deployments: DeploymentsTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
@@ -151,3 +212,5 @@ export type RunLine = Selectable<RunLinesTable>;
 export type Token = Selectable<TokensTable>;
 export type Discovered = Selectable<DiscoveredTable>;
 export type MachineEvent = Selectable<MachineEventsTable>;
+export type Image = Selectable<ImagesTable>;
+export type Deployment = Selectable<DeploymentsTable>;

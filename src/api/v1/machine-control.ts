@@ -6,10 +6,8 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.ts';
 import { MAX_POWER_TIMEOUT_MS } from '../../conductor/machine-control.ts';
+import { errors, NameParams } from './schemas.ts';
 
-const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody };
-const NameParams = Type.Object({ name: Type.String({ description: 'machine name or one of its MACs' }) });
 const Device = Type.Union([Type.Literal('pxe'), Type.Literal('disk'), Type.Literal('cdrom'), Type.Literal('bios'), Type.Literal('safe')]);
 const Target = Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('soft-off'), Type.Literal('reboot')]);
 

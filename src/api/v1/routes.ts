@@ -8,9 +8,10 @@ import type { ApiContext } from '../context.ts';
 import { formatProblem } from '../../common/template-dir.ts';
 import { notFound } from '../../common/errors.ts';
 import { machineControlRoutes } from './machine-control.ts';
+import { provisioningRoutes } from './provisioning.ts';
+import { errors, NameParams } from './schemas.ts';
 
 const Error = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }, { $id: 'Error' });
-const NameParams = Type.Object({ name: Type.String({ description: 'machine name or one of its MACs' }) });
 const RunParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
 const MachineSummary = Type.Object({
@@ -68,13 +69,12 @@ const SyncReport = Type.Object({
   problems: Type.Array(Type.String()),
 });
 
-const errors = { 400: Error, 401: Error, 403: Error, 404: Error, 409: Error };
-
 export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { machines, nextBoot, discovered, profiles, testing, tokens, clock } = ctx;
   app.addSchema(Error);
   await machineControlRoutes(scope, ctx);
+  await provisioningRoutes(scope, ctx);
 
   app.get(
     '/health',

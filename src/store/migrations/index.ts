@@ -5,6 +5,7 @@ import * as m001 from './001-core.ts';
 import * as m002 from './002-testing.ts';
 import * as m003 from './003-discovered.ts';
 import * as m004 from './004-drivers.ts';
+import * as m005 from './005-provisioning.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -13,6 +14,7 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['002-testing', m002.up],
   ['003-discovered', m003.up],
   ['004-drivers', m004.up],
+  ['005-provisioning', m005.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);

@@ -1,0 +1,62 @@
+// The deploy agent's URLs (protocol v1, src/provisioning/agent-protocol.ts): hello, progress,
+// result, and the image it streams. They take no user token: each request carries its
+// deploy's agent token (X-Anvil-Token), and anything else — no token, a wrong one, one of a
+// deploy that has ended — is answered 403 and changes nothing.
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AGENT_BODY_LIMIT, AgentMessageError, formatAgentMessage, parseAgentMessage } from '../provisioning/agent-protocol.ts';
+import { MachineLockedError } from '../conductor/locks.ts';
+import { invalid } from '../common/errors.ts';
+import { MACHINE_FACING, type ApiContext } from './context.ts';
+
+export const AGENT_TOKEN_HEADER = 'x-anvil-token';
+/** How long an agent that found its machine busy waits before saying hello again. */
+export const BUSY_RETRY_S = 3;
+
+const tokenOf = (request: FastifyRequest): string | undefined => {
+  const value = request.headers[AGENT_TOKEN_HEADER];
+  return typeof value === 'string' ? value.trim() : undefined;
+};
+
+function messageOf(request: FastifyRequest) {
+  try {
+    return parseAgentMessage(typeof request.body === 'string' ? request.body : '');
+  } catch (error) {
+    if (error instanceof AgentMessageError) throw invalid(error.code, `the agent's message is not understood: ${error.message}`);
+    throw error;
+  }
+}
+
+export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'provisioner'>): Promise<void> {
+  const { provisioner } = ctx;
+  // busybox wget labels --post-data as a form: every body here is the agent's key=value text.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: AGENT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+  const text = 'text/plain; charset=utf-8';
+
+  app.post('/agent/v1/hello', MACHINE_FACING, async (request, reply) => {
+    try {
+      return reply.type(text).send(await provisioner.hello(tokenOf(request), messageOf(request)));
+    } catch (error) {
+      // Another step holds the machine for a moment (the deploy is still being started).
+      if (error instanceof MachineLockedError) return reply.type(text).send(formatAgentMessage({ action: 'wait', retry: BUSY_RETRY_S }));
+      throw error;
+    }
+  });
+
+  app.post('/agent/v1/progress', MACHINE_FACING, async (request, reply) => {
+    await provisioner.progress(tokenOf(request), messageOf(request));
+    return reply.type(text).send(formatAgentMessage({ action: 'continue' }));
+  });
+
+  app.post('/agent/v1/result', MACHINE_FACING, async (request, reply) => reply.type(text).send(await provisioner.result(tokenOf(request), messageOf(request))));
+
+  app.get('/agent/v1/image', MACHINE_FACING, async (request, reply) => {
+    const image = await provisioner.imageFor(tokenOf(request));
+    request.log.info({ bytes: image.size, format: image.format }, 'agent is fetching its image');
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', String(image.size))
+      .send(createReadStream(image.path, { highWaterMark: 1024 * 1024 }));
+  });
+}

@@ -1,0 +1,162 @@
+// Deployments: one deploy or capture of one machine, from start to its end. Each has its
+// agent's token — random, shown to nobody but the machine (in its boot answer), stored hashed
+// for lookup and sealed for handing out again — which is valid only while the deployment is.
+//
+//   starting → wait-callback → writing | reading → verifying → finishing → done
+//                                                             ↘ failed (any step, with the reason)
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, Deployment } from '../store/schema.ts';
+import { stamp, type Clock } from '../store/store.ts';
+import { AnvilError } from '../common/errors.ts';
+import type { SecretBox } from '../drivers/secrets.ts';
+
+export type { Deployment } from '../store/schema.ts';
+
+export type DeploymentKind = 'deploy' | 'capture';
+export type DeploymentState = 'starting' | 'wait-callback' | 'writing' | 'reading' | 'verifying' | 'finishing' | 'done' | 'failed';
+/** States in which the agent may talk to anvil. */
+export const AGENT_STATES: readonly DeploymentState[] = ['wait-callback', 'writing', 'reading', 'verifying'];
+
+/** Agent tokens start with this, so a leaked one is recognisable. */
+export const AGENT_TOKEN_PREFIX = 'anvilagent_';
+
+const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** The agent's token is not (or no longer) valid: every agent route answers 403 and changes nothing. */
+export class AgentRefusedError extends AnvilError {
+  override readonly name = 'AgentRefusedError';
+  constructor(message: string) {
+    super('AGENT_TOKEN_REFUSED', 'forbidden', message);
+  }
+}
+
+export interface Progress {
+  readonly phase: string;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly at: string | null;
+}
+
+export class Deployments {
+  readonly #db: Kysely<Database>;
+  readonly #secrets: SecretBox;
+  readonly #clock: Clock;
+
+  constructor(db: Kysely<Database>, secrets: SecretBox, clock: Clock) {
+    this.#db = db;
+    this.#secrets = secrets;
+    this.#clock = clock;
+  }
+
+  async create(fields: {
+    machineId: number;
+    kind: DeploymentKind;
+    imageId: number | null;
+    imageName: string;
+    requestedBy: string;
+    timeoutS: number | null;
+    bytesTotal: number;
+  }): Promise<Deployment> {
+    const token = AGENT_TOKEN_PREFIX + randomBytes(24).toString('base64url');
+    const now = stamp(this.#clock);
+    return this.#db
+      .insertInto('deployments')
+      .values({
+        machine_id: fields.machineId,
+        kind: fields.kind,
+        image_id: fields.imageId,
+        image_name: fields.imageName,
+        state: 'starting',
+        token_hash: hashOf(token),
+        token_sealed: this.#secrets.encrypt(token),
+        requested_by: fields.requestedBy,
+        timeout_s: fields.timeoutS,
+        created_at: now,
+        updated_at: now,
+        bytes_total: fields.bytesTotal,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** The agent's token of a deployment, for its boot answer. */
+  tokenOf(deployment: Deployment): string {
+    return this.#secrets.decrypt(deployment.token_sealed);
+  }
+
+  /** The deployment a token belongs to while its agent may still talk; AgentRefusedError otherwise. */
+  async byToken(token: string | undefined): Promise<Deployment> {
+    if (!token || !token.startsWith(AGENT_TOKEN_PREFIX) || token.length > 200)
+      throw new AgentRefusedError('this needs the agent token of a deploy in progress (X-Anvil-Token)');
+    const row = await this.#db.selectFrom('deployments').selectAll().where('token_hash', '=', hashOf(token)).executeTakeFirst();
+    if (!row) throw new AgentRefusedError('this agent token belongs to no deploy');
+    if (!(AGENT_STATES as readonly string[]).includes(row.state))
+      throw new AgentRefusedError(`the ${row.kind} this agent works for is ${row.state}${row.error ? `: ${row.error}` : ''}`);
+    return row;
+  }
+
+  async get(id: number): Promise<Deployment | undefined> {
+    return this.#db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The machine's deployment that has not finished, if any. */
+  async current(machineId: number): Promise<Deployment | undefined> {
+    return this.#db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('machine_id', '=', machineId)
+      .where('finished_at', 'is', null)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+  }
+
+  /** The machine's most recent deployment, finished or not. */
+  async latest(machineId: number): Promise<Deployment | undefined> {
+    return this.#db.selectFrom('deployments').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').executeTakeFirst();
+  }
+
+  async list(machineId: number, limit = 20): Promise<Deployment[]> {
+    return this.#db.selectFrom('deployments').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  /** Every deployment that has not finished (for the watchdog and recovery after a restart). */
+  async unfinished(): Promise<Deployment[]> {
+    return this.#db.selectFrom('deployments').selectAll().where('finished_at', 'is', null).orderBy('id').execute();
+  }
+
+  /** Moves a deployment on, only from the states given (a compare-and-set); false when it had moved already. */
+  async move(
+    id: number,
+    from: readonly string[],
+    to: DeploymentState,
+    fields: Partial<Pick<Deployment, 'phase' | 'device' | 'agent_info' | 'result' | 'error' | 'bytes_done' | 'bytes_total'>> = {},
+  ): Promise<boolean> {
+    const now = stamp(this.#clock);
+    const done = to === 'done' || to === 'failed';
+    const result = await this.#db
+      .updateTable('deployments')
+      .set({ ...fields, state: to, updated_at: now, ...(done ? { finished_at: now } : {}) })
+      .where('id', '=', id)
+      .where('state', 'in', [...from])
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
+  /** Records an agent's progress report; false when the deployment no longer takes reports. */
+  async progress(id: number, phase: string, bytesDone: number): Promise<boolean> {
+    const now = stamp(this.#clock);
+    const result = await this.#db
+      .updateTable('deployments')
+      .set({ phase, bytes_done: bytesDone, progress_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('state', 'in', [...AGENT_STATES])
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+}
+
+/** When a deployment must have finished by: its own timeout, else the server's. */
+export function deadlineOf(deployment: Pick<Deployment, 'created_at' | 'timeout_s'>, defaultTimeoutS: number): number {
+  return Date.parse(deployment.created_at) + (deployment.timeout_s ?? defaultTimeoutS) * 1000;
+}

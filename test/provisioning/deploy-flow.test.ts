@@ -1,0 +1,234 @@
+// The deploy engine end to end in one process, with the agent played by the test over HTTP
+// (the real agent in QEMU is test/provisioning/agent.test.ts and the lab deploys): image
+// upload, states, the boot answer while deploying, the agent's protocol, the checksum, the
+// boot from disk, 403s for every token but the live one, deadlines and restarts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { zstdCompressSync } from 'node:zlib';
+import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
+import { tempDir } from '../helpers/anvil-process.ts';
+
+const MAC = '52:54:00:d0:00:01';
+
+function fakeAgentBuild(): string {
+  const dir = tempDir();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
+  writeFileSync(join(dir, 'initrd.gz'), 'initrd');
+  return dir;
+}
+
+async function setUp(t: Parameters<typeof testAnvil>[0], options: { deployTimeoutS?: number } = {}) {
+  const anvil = await testAnvil(t, { agentBuild: fakeAgentBuild(), powerSync: false, ...options });
+  assert.equal((await anvil.api('/api/v1/machines', { method: 'POST', json: { name: 'd1', macs: [MAC] } })).status, 201);
+  assert.equal((await anvil.api('/api/v1/machines/d1', { method: 'PATCH', json: { driver: 'fake' } })).status, 200);
+  return anvil;
+}
+
+async function upload(anvil: TestAnvil, name: string, body: Buffer, query = ''): Promise<Response> {
+  return anvil.api(`/api/v1/images/${name}${query}`, { method: 'PUT', body: new Uint8Array(body) });
+}
+
+/** The agent's side of the protocol. */
+function agent(anvil: TestAnvil, token: string) {
+  const call = async (path: string, body?: string) => {
+    const r = await fetch(`${anvil.url}/agent/v1/${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'x-anvil-token': token }, body });
+    return { status: r.status, text: await r.text() };
+  };
+  const fields = (text: string) =>
+    Object.fromEntries(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  return { call, fields };
+}
+
+/** The token the boot answer hands the machine, read from its iPXE script. */
+async function bootToken(anvil: TestAnvil): Promise<{ script: string; token: string }> {
+  const script = await (await fetch(`${anvil.url}/boot/${MAC}`)).text();
+  const token = /anvil\.token=(\S+)/.exec(script)?.[1];
+  assert.ok(token, script);
+  return { script, token };
+}
+
+const provision = async (anvil: TestAnvil) =>
+  (await (await anvil.api('/api/v1/machines/d1/provision')).json()) as {
+    provisionState: string;
+    image: string | null;
+    error: string | null;
+    deployment?: { state: string; bytesDone: number; phase: string; error: string | null };
+  };
+
+test('a deploy: uploaded image, agent boot, hello, streamed image, progress, checksum, boot from disk, active', async (t) => {
+  const anvil = await setUp(t);
+  const disk = randomBytes(3 * 1024 * 1024);
+  const sha = createHash('sha256').update(disk).digest('hex');
+  const compressed = zstdCompressSync(disk);
+  let r = await upload(anvil, 'img-z', compressed, `?sha256=${sha}`);
+  assert.equal(r.status, 201, await r.clone().text());
+  const image = (await r.json()) as { format: string; virtualSize: number; storedSize: number; sha256: string };
+  assert.deepEqual([image.format, image.virtualSize, image.storedSize, image.sha256], ['zstd', disk.length, compressed.length, sha]);
+
+  r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img-z' } });
+  assert.equal(r.status, 202, await r.clone().text());
+  assert.equal(((await r.json()) as { provisionState: string }).provisionState, 'wait-callback');
+  const fake = anvil.services.control.types.fake.machine('d1');
+  assert.equal(fake.power, 'on');
+  assert.deepEqual(fake.boots, ['pxe'], 'powered on into the network once');
+
+  const { script, token } = await bootToken(anvil);
+  assert.match(
+    script,
+    /kernel http:\/\/127\.0\.0\.1:\d+\/tftp\/anvil-agent\/vmlinuz initrd=initrd\.gz console=tty0 console=ttyS0 anvil\.server=127\.0\.0\.1:\d+ anvil\.agent=1 anvil\.token=anvilagent_/,
+  );
+  const log = (await (await anvil.api('/api/v1/machines/d1/boot-log')).json()) as Array<{ profile: string }>;
+  assert.equal(log[0]?.profile, 'anvil agent (deploy img-z)');
+  assert.ok(!JSON.stringify(log).includes(token), 'the boot log never holds the token');
+  assert.equal(await (await fetch(`${anvil.url}/tftp/anvil-agent/initrd.gz`)).text(), 'initrd');
+
+  const a = agent(anvil, token);
+  const hello = await a.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${64 << 20}\ndisk.vdb.size=1\ndisk=vdb\nkernel=6.1\nagent=1\n`);
+  assert.equal(hello.status, 200, hello.text);
+  assert.deepEqual(a.fields(hello.text), {
+    action: 'deploy',
+    device: '/dev/vda',
+    image_url: '/agent/v1/image',
+    format: 'zstd',
+    size: String(disk.length),
+    sha256: sha,
+    progress_interval: '2',
+  });
+  assert.equal((await provision(anvil)).provisionState, 'deploying');
+  const got = await fetch(`${anvil.url}/agent/v1/image`, { headers: { 'x-anvil-token': token } });
+  assert.deepEqual(Buffer.from(await got.arrayBuffer()), compressed);
+  assert.equal((await a.call('progress', 'phase=write\nbytes=1048576\n')).status, 200);
+  assert.deepEqual([(await provision(anvil)).deployment?.phase, (await provision(anvil)).deployment?.bytesDone], ['write', 1048576]);
+
+  const result = await a.call('result', `status=ok\nphase=done\nsha256=${sha}\nbytes=${disk.length}\nwrite_seconds=1.5\n`);
+  assert.deepEqual(a.fields(result.text), { action: 'wait' });
+  await anvil.services.provisioner.stop();
+  const done = await provision(anvil);
+  assert.deepEqual([done.provisionState, done.image, done.deployment?.state], ['active', 'img-z', 'done']);
+  assert.deepEqual(fake.boots, ['pxe', 'disk'], 'power-cycled into its disk');
+  assert.equal(fake.persistent, true);
+  assert.match(await (await fetch(`${anvil.url}/boot/${MAC}`)).text(), /d1 boots from its local disk/);
+  // The token died with the deploy.
+  assert.equal((await a.call('progress', 'phase=write\nbytes=1\n')).status, 403);
+  assert.equal((await fetch(`${anvil.url}/agent/v1/image`, { headers: { 'x-anvil-token': token } })).status, 403);
+
+  const events = (await (await anvil.api('/api/v1/machines/d1/events')).json()) as Array<{ kind: string; message: string }>;
+  const transitions = events
+    .filter((e) => e.kind === 'provision')
+    .map((e) => e.message.split(' (')[0])
+    .reverse();
+  assert.deepEqual(
+    transitions.filter((m) => m?.includes('→')),
+    ['available → deploying', 'deploying → wait-callback', 'wait-callback → deploying', 'deploying → active'],
+  );
+  assert.equal((await anvil.api('/api/v1/images/img-z', { method: 'DELETE' })).status, 204, 'an image nobody deploys can go');
+});
+
+test('refusals: wrong tokens, a checksum mismatch, a disk too small, a state that does not allow the verb, an image in use', async (t) => {
+  const anvil = await setUp(t);
+  const disk = randomBytes(1 << 20);
+  assert.equal((await upload(anvil, 'img', disk)).status, 201);
+  let r = await upload(anvil, 'img', disk);
+  assert.equal(r.status, 409);
+  r = await upload(anvil, 'other', disk, `?sha256=${'0'.repeat(64)}`);
+  assert.equal(r.status, 400);
+  assert.match(
+    ((await r.json()) as { error: { message: string } }).error.message,
+    /does not match sha256 0{64}: the file received has [0-9a-f]{64}; nothing was stored/,
+  );
+  assert.equal((await anvil.api('/api/v1/images/other')).status, 404);
+
+  r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'undeploy' } });
+  assert.equal(r.status, 409);
+  assert.match(
+    ((await r.json()) as { error: { message: string } }).error.message,
+    /machine 'd1' is available: it cannot undeploy from there; from available it can deploy and manage/,
+  );
+  r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy' } });
+  assert.equal(r.status, 400);
+
+  assert.equal((await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img' } })).status, 202);
+  assert.equal((await anvil.api('/api/v1/images/img', { method: 'DELETE' })).status, 409, 'in use');
+  const { token } = await bootToken(anvil);
+  for (const bad of [undefined, 'anvilagent_wrong', token.slice(0, -1)]) {
+    const res = await fetch(`${anvil.url}/agent/v1/hello`, { method: 'POST', headers: bad ? { 'x-anvil-token': bad } : {}, body: `mac=${MAC}\n` });
+    assert.equal(res.status, 403, String(bad));
+  }
+  assert.equal((await provision(anvil)).provisionState, 'wait-callback', 'refused requests changed nothing');
+  const a = agent(anvil, token);
+  const hello = await a.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=4096\n`);
+  assert.deepEqual(a.fields(hello.text), { action: 'stop', message: `the image of ${disk.length} bytes fits none of the machine's disks: vda (4096 bytes)` });
+  let view = await provision(anvil);
+  assert.deepEqual([view.provisionState, view.deployment?.state], ['deploy-failed', 'failed']);
+  assert.match(view.error ?? '', /fits none of the machine's disks/);
+  assert.equal(anvil.services.control.types.fake.machine('d1').power, 'off', 'a failed deploy powers the machine off');
+
+  // Deploy again from deploy-failed; this time the read-back does not match.
+  assert.equal((await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img' } })).status, 202);
+  const second = agent(anvil, (await bootToken(anvil)).token);
+  await second.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${1 << 30}\n`);
+  const result = await second.call('result', `status=ok\nsha256=${'a'.repeat(64)}\n`);
+  assert.deepEqual(second.fields(result.text), { action: 'poweroff' });
+  view = await provision(anvil);
+  assert.equal(view.provisionState, 'deploy-failed');
+  assert.match(view.error ?? '', /checksum mismatch: the agent read back sha256 a{64} from \/dev\/vda/);
+
+  // The agent's own failure, in its words.
+  assert.equal((await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img' } })).status, 202);
+  const third = agent(anvil, (await bootToken(anvil)).token);
+  await third.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${1 << 30}\n`);
+  await third.call('result', 'status=failed\nphase=write\nmessage=dd: error writing /dev/vda: Input/output error\n');
+  assert.match((await provision(anvil)).error ?? '', /the agent failed in write: dd: error writing \/dev\/vda: Input\/output error/);
+  r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'undeploy' } });
+  assert.equal(r.status, 200);
+  assert.equal(((await r.json()) as { provisionState: string }).provisionState, 'available');
+});
+
+test('a deploy past its deadline fails with the reason, and abort ends one at once', async (t) => {
+  const anvil = await setUp(t);
+  assert.equal((await upload(anvil, 'img', randomBytes(4096))).status, 201);
+  assert.equal((await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img', timeout: 1 } })).status, 202);
+  const { token } = await bootToken(anvil);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  assert.deepEqual(await anvil.services.provisioner.expire(), ['d1']);
+  const view = await provision(anvil);
+  assert.equal(view.provisionState, 'deploy-failed');
+  assert.match(view.error ?? '', /the deploy did not finish within 1 s; no progress reported \(wait-callback\)/);
+  assert.equal((await agent(anvil, token).call('hello', `mac=${MAC}\n`)).status, 403);
+
+  assert.equal((await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img' } })).status, 202);
+  const r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'abort' } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(((await r.json()) as { provisionState: string; error: string }).provisionState, 'deploy-failed');
+  assert.match(await (await fetch(`${anvil.url}/boot/${MAC}`)).text(), /boots from its local disk|booting/, 'no agent once aborted');
+});
+
+test('after a restart a deploy in flight is resumed, one that was starting is failed, and nothing stays transient', async (t) => {
+  const anvil = await setUp(t);
+  const { machines, provisioner, store } = anvil.services;
+  assert.equal((await upload(anvil, 'img', randomBytes(4096))).status, 201);
+  assert.equal((await anvil.api('/api/v1/machines', { method: 'POST', json: { name: 'd2', macs: ['52:54:00:d0:00:02'] } })).status, 201);
+  assert.equal((await anvil.api('/api/v1/machines/d2', { method: 'PATCH', json: { driver: 'fake' } })).status, 200);
+  assert.equal((await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'deploy', image: 'img' } })).status, 202);
+  assert.equal((await anvil.api('/api/v1/machines/d2/provision', { method: 'PUT', json: { target: 'deploy', image: 'img' } })).status, 202);
+  // d2's deploy as a kill -9 in its first step would leave it.
+  const d2 = (await machines.byName('d2'))!;
+  await store.db.updateTable('deployments').set({ state: 'starting' }).where('machine_id', '=', d2.id).execute();
+  await store.db.updateTable('machines').set({ provision_state: 'deploying' }).where('id', '=', d2.id).execute();
+  const report = await provisioner.recover();
+  assert.deepEqual(report.map((r) => [r.machine, r.outcome]).sort(), [
+    ['d1', 'resumed: waiting for the agent (wait-callback)'],
+    ['d2', 'failed: stopped while starting'],
+  ]);
+  assert.equal((await machines.byName('d2'))?.provision_state, 'deploy-failed');
+  assert.equal((await machines.byName('d1'))?.provision_state, 'wait-callback');
+});
