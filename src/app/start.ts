@@ -10,6 +10,7 @@ import { PowerSync, powerSyncFromEnv, type PowerSyncOptions } from '../conductor
 import { startNetboot, type Netboot, type NetbootOptions } from './netboot.ts';
 import { EXPORT_INTERVAL_MS, exportPxelinux } from '../boot/export-pxelinux.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
+import { removeServerFile, writeServerFile } from './server-file.ts';
 
 /**
  * Connections waiting to be accepted. Node's default, 511, overflowed when 1,000 machines asked
@@ -85,6 +86,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const port = typeof address === 'object' && address ? address.port : options.http.port;
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  await writeServerFile(services.paths.data, { pid: process.pid, url, startedAt: services.clock().toISOString() });
 
   let netboot: Netboot | undefined;
   if (options.netboot?.tftp || options.netboot?.dhcp) {
@@ -149,6 +151,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       app.log.info('stopping: finishing requests in flight');
       await netboot?.close();
       await app.close();
+      await removeServerFile(services.paths.data).catch(() => undefined);
       await services.close();
       resolve();
     };

@@ -15,6 +15,7 @@ export const commands: readonly CliCommand[] = [
   lazy('token', 'Create, list and revoke API tokens', () => import('./token.ts')),
   lazy('pxemngr', 'The PXE Manager commands (also bin/pxemngr)', () => import('./pxemngr.ts')),
   lazy('ipmi', 'Talk to BMCs the way ipmitool does (fleets with -H node[1-100])', () => import('./ipmi.ts')),
+  lazy('image', 'The image library: upload, list, show, download and delete disk images', () => import('./image.ts')),
   lazy('machine', 'Power, boot device and driver of a machine (IPMI, AMT) under its lock', () => import('./machine.ts')),
   lazy('amt', 'Control Intel AMT machines the way amttool does', () => import('./amt.ts')),
   lazy('bmc amt', 'Run an emulated Intel AMT (WS-Management and legacy SOAP)', () => import('./bmc-amt.ts')),

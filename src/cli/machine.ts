@@ -10,6 +10,7 @@ import { BOOT_DEVICES, POWER_REQUESTS, type BootDevice, type PowerRequest } from
 import { printJson, table, when } from './output.ts';
 import { UsageError, runProgram } from './command.ts';
 import { notFound } from '../common/errors.ts';
+import { addProvisionCommands } from './machine-provision.ts';
 
 interface GlobalOptions {
   data?: string;
@@ -19,7 +20,7 @@ interface GlobalOptions {
 function program(): Command {
   const cmd = new Command('anvil machine')
     .description(
-      "Control a machine through its management controller (IPMI, AMT): driver, power, boot device.\nActs on the database directly, with or without a server running, under the machine's lock.",
+      "Control a machine through its management controller (IPMI, AMT): driver, power, boot device, and its provision state (deploy an image).\nActs on the database directly, with or without a server running, under the machine's lock.",
     )
     .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
     .option('--json', 'print JSON for scripts')
@@ -230,6 +231,7 @@ export function buildMachine(): Command {
       }),
     );
 
+  addProvisionCommands(root, withServices, who);
   return root;
 }
 

@@ -6,6 +6,8 @@ import type { Profiles } from '../boot/profiles.ts';
 import type { Testing } from '../testing/testing.ts';
 import type { Tokens } from '../auth/tokens.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
+import type { ImageLibrary } from '../provisioning/images.ts';
+import type { Provisioner } from '../provisioning/provisioner.ts';
 
 export interface WebContext {
   readonly machines: Machines;
@@ -15,5 +17,7 @@ export interface WebContext {
   readonly testing: Testing;
   readonly tokens: Tokens;
   readonly control: MachineControl;
+  readonly images: ImageLibrary;
+  readonly provisioner: Provisioner;
   readonly clock: () => Date;
 }

@@ -13,6 +13,8 @@ import type { WebContext } from './context.ts';
 import { utc } from './views.ts';
 import { fleetRows, isFailing, outcome } from './fleet.ts';
 import { chartOf, sparkOf } from './results.ts';
+import { bytes } from '../common/format.ts';
+import { PROVISION_VERBS, TRANSIENT_STATES, nextState, type ProvisionVerb } from '../provisioning/states.ts';
 
 /** Discovered machines listed on the fleet page, most recently seen first (GET /api/v1/discovered has them all). */
 export const DISCOVERED_SHOWN = 100;
@@ -106,6 +108,7 @@ export function pageRoutes(app: FastifyInstance, ctx: WebContext, views: Liquid,
   machinePages(kit, ctx);
   runPages(kit, ctx);
   reportPages(kit, ctx);
+  imagePages(kit, ctx);
 }
 
 function fleetPages(kit: Kit, { nextBoot, discovered, testing, machines }: WebContext): void {
@@ -151,16 +154,20 @@ function fleetPages(kit: Kit, { nextBoot, discovered, testing, machines }: WebCo
   });
 }
 
-function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control }: WebContext): void {
+function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control, images, provisioner }: WebContext): void {
   kit.page('/machines/:name', 'machine', async (request, viewer) => {
     const machine = await machines.find(request.params.name!);
-    const [macs, log, runs, available, tests] = await Promise.all([
+    const [macs, log, runs, available, tests, provisioning, library] = await Promise.all([
       machines.macsOf(machine.id),
       nextBoot.log(machine.id, 200),
       testing.runsOf(machine.id, 200),
       viewer.operator ? profiles.available() : Promise.resolve([]),
       viewer.operator ? testing.available() : Promise.resolve([]),
+      provisioner.view(machine.name),
+      viewer.operator ? images.list() : Promise.resolve([]),
     ]);
+    const d = provisioning.deployment;
+    const transient = (TRANSIENT_STATES as readonly string[]).includes(machine.provision_state);
     return {
       title: machine.name,
       nav: 'fleet',
@@ -171,8 +178,34 @@ function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control
         version: machine.version ?? '',
         power: machine.power_state,
         provision: machine.provision_state,
+        image: machine.image_name,
         driver: machine.driver,
       },
+      provisioning: {
+        error: transient ? null : provisioning.error,
+        deployment: d && {
+          kind: d.kind,
+          image: d.image,
+          state: d.state,
+          phase: d.phase,
+          device: d.device,
+          by: d.requestedBy,
+          started: utc(d.startedAt),
+          finished: d.finishedAt && utc(d.finishedAt),
+          deadline: utc(d.deadline),
+          done: d.bytesDone,
+          total: d.bytesTotal,
+          percent: d.bytesTotal > 0 ? Math.floor((100 * Math.min(d.bytesDone, d.bytesTotal)) / d.bytesTotal) : 0,
+          doneText: bytes(d.bytesDone),
+          totalText: bytes(d.bytesTotal),
+          error: d.error,
+        },
+      },
+      // The verbs the state table allows from here (capture has its own form).
+      provisionVerbs: PROVISION_VERBS.filter((v) => v !== 'capture' && nextState(machine.provision_state, v) !== undefined),
+      images: library.map((i) => i.name),
+      // While anvil works on the machine, the page follows it.
+      refresh: transient ? 3 : undefined,
       macs,
       log: log.map((e) => ({
         at: utc(e.at),
@@ -212,6 +245,16 @@ function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control
     const once = field(request, 'once') === 'on' || field(request, 'once') === '1';
     await nextBoot.set(machine.name, field(request, 'profile'), { once, reason: by(viewer) });
     return machinePath(machine.name);
+  });
+
+  kit.form('/machines/:name/provision', 'operator', async (request, viewer) => {
+    const name = request.params.name!;
+    const verb = field(request, 'target') as ProvisionVerb;
+    const who = by(viewer);
+    if (verb === 'deploy') await provisioner.deploy(name, { image: field(request, 'image') }, who);
+    else if (verb === 'manage' || verb === 'provide' || verb === 'undeploy' || verb === 'abort') await provisioner[verb](name, who);
+    else await provisioner.states.check(await machines.find(name), verb);
+    return machinePath((await machines.find(name)).name);
   });
 
   kit.form('/machines/:name/tests', 'operator', async (request) => {
@@ -298,4 +341,22 @@ function reportPages(kit: Kit, { testing, clock }: WebContext): void {
       worst,
     };
   });
+}
+
+function imagePages(kit: Kit, { images }: WebContext): void {
+  kit.page('/images', 'images', async () => ({
+    title: 'Images',
+    nav: 'images',
+    images: (await images.list()).map((i) => ({
+      name: i.name,
+      format: i.format,
+      virtual: bytes(i.virtualSize),
+      stored: bytes(i.storedSize),
+      megabytes: Math.floor(i.diskUsage / 1024 / 1024),
+      sha256: i.sha256,
+      origin: i.sourceMachine ? `${i.origin} from ${i.sourceMachine}` : i.origin,
+      created: utc(i.createdAt),
+      notes: i.notes,
+    })),
+  }));
 }
