@@ -56,7 +56,10 @@ export class Deployments {
     imageName: string;
     requestedBy: string;
     timeoutS: number | null;
+    stallTimeoutS?: number | null | undefined;
     bytesTotal: number;
+    device?: string | undefined;
+    notes?: string | undefined;
   }): Promise<Deployment> {
     const token = AGENT_TOKEN_PREFIX + randomBytes(24).toString('base64url');
     const now = stamp(this.#clock);
@@ -72,6 +75,9 @@ export class Deployments {
         token_sealed: this.#secrets.encrypt(token),
         requested_by: fields.requestedBy,
         timeout_s: fields.timeoutS,
+        stall_timeout_s: fields.stallTimeoutS ?? null,
+        device: fields.device ?? null,
+        notes: fields.notes ?? '',
         created_at: now,
         updated_at: now,
         bytes_total: fields.bytesTotal,
@@ -130,7 +136,7 @@ export class Deployments {
     id: number,
     from: readonly string[],
     to: DeploymentState,
-    fields: Partial<Pick<Deployment, 'phase' | 'device' | 'agent_info' | 'result' | 'error' | 'bytes_done' | 'bytes_total'>> = {},
+    fields: Partial<Pick<Deployment, 'phase' | 'device' | 'agent_info' | 'result' | 'error' | 'bytes_done' | 'bytes_total' | 'upload_file'>> = {},
   ): Promise<boolean> {
     const now = stamp(this.#clock);
     const done = to === 'done' || to === 'failed';

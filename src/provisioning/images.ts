@@ -186,7 +186,7 @@ export class ImageLibrary {
       throw invalid('INVALID_IMAGE_NAME', `'${name}' is not a valid image name: up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
     if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(options.sha256))
       throw invalid('INVALID_SHA256', `'${options.sha256}' is not a sha256: 64 hex digits`);
-    await this.#assertFree(name);
+    await this.assertFree(name);
     const temp = this.incomingPath();
     const converted = `${temp}.raw`;
     try {
@@ -230,7 +230,7 @@ export class ImageLibrary {
     image: { name: string; format: StoredFormat; virtualSize: number; sha256: string },
     options: Omit<ImportOptions, 'name'>,
   ): Promise<ImageView> {
-    await this.#assertFree(image.name);
+    await this.assertFree(image.name);
     return this.#file(path, { ...image, options: { ...options, name: image.name } });
   }
 
@@ -265,7 +265,8 @@ export class ImageLibrary {
     }
   }
 
-  async #assertFree(name: string): Promise<void> {
+  /** Throws unless no image has this name yet. */
+  async assertFree(name: string): Promise<void> {
     const taken = await this.#db.selectFrom('images').select('id').where('name', '=', name).executeTakeFirst();
     if (taken)
       throw conflict('IMAGE_EXISTS', `the library already has an image named '${name}'; delete it first (anvil image delete ${name}) or choose another name`);

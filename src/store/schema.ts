@@ -171,6 +171,8 @@ export interface DeploymentsTable {
   token_sealed: string;
   requested_by: string;
   timeout_s: number | null;
+  /** Seconds without progress after which it fails (null: the server's). */
+  stall_timeout_s: number | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -184,6 +186,10 @@ export interface DeploymentsTable {
   /** JSON: the agent's result (sha256, timings). */
   result: Generated<string>;
   error: string | null;
+  /** A capture's content as received, in the images folder until it is whole and verified. */
+  upload_file: string | null;
+  /** Notes the image a capture makes will carry. */
+  notes: Generated<string>;
 }
 
 export interface Database {

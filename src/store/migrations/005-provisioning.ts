@@ -29,6 +29,7 @@ export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void
     .addColumn('token_sealed', 'text', notNull)
     .addColumn('requested_by', 'text', notNull)
     .addColumn('timeout_s', 'integer')
+    .addColumn('stall_timeout_s', 'integer')
     .addColumn('created_at', 'text', notNull)
     .addColumn('updated_at', 'text', notNull)
     .addColumn('finished_at', 'text')
@@ -40,6 +41,8 @@ export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void
     .addColumn('agent_info', 'text', (c) => c.notNull().defaultTo('{}'))
     .addColumn('result', 'text', (c) => c.notNull().defaultTo('{}'))
     .addColumn('error', 'text')
+    .addColumn('upload_file', 'text')
+    .addColumn('notes', 'text', (c) => c.notNull().defaultTo(''))
     .execute();
   await db.schema.createIndex('deployments_machine').on('deployments').columns(['machine_id', 'id']).execute();
   await db.schema.createIndex('deployments_state').on('deployments').column('state').execute();
