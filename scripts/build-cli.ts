@@ -18,7 +18,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Loader, Plugin } from 'esbuild';
-import { BUILD_DIR, ENTRIES, MANIFEST, RACY_MS, contentHash, readManifest, staleInput, type Input, type Manifest } from '../bin/start.js';
+import { BUILD_DIR, COMPILE_CACHE, ENTRIES, MANIFEST, RACY_MS, contentHash, readManifest, staleInput, type Input, type Manifest } from '../bin/start.js';
 
 /**
  * Files that shape the output without being imported: the build itself and the compiler's
@@ -124,15 +124,18 @@ export async function buildCli(): Promise<Manifest> {
   // One input a line, for whoever reads it to see why a build was redone.
   writeFileSync(tmpManifest, `{"build": ${JSON.stringify(name)}, "inputs": [\n${manifest.inputs.map((i) => JSON.stringify(i)).join(',\n')}\n]}\n`);
   renameSync(tmpManifest, join(buildRoot, MANIFEST));
-  prune(new Set([name, previous?.build]));
+  prune(new Set([name, previous?.build]), previous?.build !== name);
   return manifest;
 }
 
-/** Removes older builds, keeping the current one and the one before (a process may have just started it). */
-function prune(keep: ReadonlySet<string | undefined>): void {
+/**
+ * Removes older builds, keeping the current one and the one before (a process may have just
+ * started it), and their code cache when the build changed: its entries name the old folder.
+ */
+function prune(keep: ReadonlySet<string | undefined>, changed: boolean): void {
   for (const entry of readdirSync(buildRoot)) {
     const path = join(buildRoot, entry);
-    const old = entry.startsWith('cli-') && !keep.has(entry);
+    const old = (entry.startsWith('cli-') && !keep.has(entry)) || (entry === COMPILE_CACHE && changed);
     const abandoned = entry.startsWith('tmp-') && Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > ABANDONED_AFTER_MS;
     if (old || abandoned) rmSync(path, { recursive: true, force: true });
   }
