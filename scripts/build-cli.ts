@@ -75,6 +75,36 @@ function sourcesPlugin(inputs: Map<string, Input>, outdir: string): Plugin {
   };
 }
 
+/**
+ * Gives the bundle Node's built-in modules through process.getBuiltinModule() rather than
+ * `import { readFileSync } from 'node:fs'`: an ESM import of a builtin reads every export to
+ * make its namespace, which runs the lazy getters (fs.promises alone loads fs/promises, streams
+ * and readline: ~4 ms of every start). Each export is read only where something imports it.
+ */
+function builtinsPlugin(): Plugin {
+  return {
+    name: 'anvil-builtins',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
+      b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
+        const module = process.getBuiltinModule(args.path) as Record<string, unknown> | undefined;
+        if (module === undefined) return { errors: [{ text: `${args.path} is not one of Node's built-in modules` }] };
+        const names = Object.getOwnPropertyNames(module).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
+        const unused = (name: string): string => (names.includes(name) ? unused(`_${name}`) : name);
+        const [builtin, read] = [unused('builtin'), unused('read')];
+        const contents = [
+          `const ${builtin} = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+          `const ${read} = (name) => ${builtin}[name];`,
+          `export default ${builtin};`,
+          // Pure, so esbuild drops the exports nobody imports, and their getters never run.
+          ...names.map((n) => `export const ${n} = /* @__PURE__ */ ${read}(${JSON.stringify(n)});`),
+        ].join('\n');
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+}
+
 /** Builds into a new folder and makes it the current one; returns the manifest written. */
 export async function buildCli(): Promise<Manifest> {
   // A dev dependency: an install without it (npm ci --omit=dev) runs the CLI from its sources.
@@ -97,7 +127,7 @@ export async function buildCli(): Promise<Manifest> {
     packages: 'external',
     write: false,
     logLevel: 'silent',
-    plugins: [sourcesPlugin(inputs, placeholder)],
+    plugins: [builtinsPlugin(), sourcesPlugin(inputs, placeholder)],
   });
   const hash = createHash('sha256');
   for (const f of result.outputFiles) hash.update(relative(placeholder, f.path)).update('\0').update(f.contents);

@@ -8,6 +8,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -90,6 +91,8 @@ test('when the build cannot be redone, bin/anvil runs the edited sources and say
   mkdirSync(join(dir, 'node_modules'));
   const shared = realpathSync(join(ROOT, 'node_modules'));
   for (const name of readdirSync(shared)) if (name !== 'esbuild' && name !== '@esbuild') symlinkSync(join(shared, name), join(dir, 'node_modules', name));
+  // Node would also look in node_modules folders above the copy (e.g. /tmp/node_modules).
+  assert.throws(() => createRequire(join(dir, 'scripts/build-cli.ts')).resolve('esbuild'), 'esbuild must not be reachable from the copy');
 
   editSameSize(join(dir, 'src/cli/anvil.ts'), "'Commands:'", "'COMMANDS:'");
   for (let run = 0; run < 2; run++) {
