@@ -12,10 +12,21 @@ import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
 import { expandHosts, hostLabel } from './ipmi-hosts.ts';
 import type { HostPort } from './ipmi-hosts.ts';
-
-// The output formats, LAN settings and the console are imported by the commands that print them:
-// a script's `power status` starts without compiling ~30 kB it never runs.
-const format = () => import('./ipmi-format.ts');
+import {
+  bootParamLines,
+  selInfoLines,
+  chassisStatusLines,
+  fruLines,
+  guidLines,
+  mcInfoLines,
+  rawLines,
+  sdrListLines,
+  selLines,
+  sensorListLines,
+  userListLines,
+} from './ipmi-format.ts';
+import { lanPrint } from './ipmi-lan.ts';
+import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
 /** BMCs worked on at once in fleet mode (-F); more only adds retries as the socket buffer overflows. */
 export const DEFAULT_FANOUT = 1024;
@@ -234,7 +245,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
         return {
           run: async (b) => {
             const s = await b.chassisStatus();
-            return { lines: (await format()).chassisStatusLines(s), json: s };
+            return { lines: chassisStatusLines(s), json: s };
           },
           fleet: true,
           shortForm: (o) => ((o.json as { powerOn: boolean }).powerOn ? 'on' : 'off'),
@@ -267,7 +278,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           fleet: false,
           run: async (b) => {
             const r = await b.getBootParam(param);
-            return { lines: (await format()).bootParamLines(param, r), json: { ...r, data: Buffer.from(r.data).toString('hex') } };
+            return { lines: bootParamLines(param, r), json: { ...r, data: Buffer.from(r.data).toString('hex') } };
           },
         };
       }
@@ -298,10 +309,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           fleet: true,
           run: async (b) => {
             const d = await b.deviceId();
-            return {
-              lines: (await format()).mcInfoLines(d),
-              json: { ...d, auxFirmware: d.auxFirmware ? Buffer.from(d.auxFirmware).toString('hex') : undefined },
-            };
+            return { lines: mcInfoLines(d), json: { ...d, auxFirmware: d.auxFirmware ? Buffer.from(d.auxFirmware).toString('hex') : undefined } };
           },
           shortForm: (o) => {
             const d = o.json as { firmwareMajor: number; firmwareMinor: number; manufacturerId: number };
@@ -313,7 +321,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           fleet: false,
           run: async (b) => {
             const g = await b.guid();
-            return { lines: (await format()).guidLines(g), json: { guid: g } };
+            return { lines: guidLines(g), json: { guid: g } };
           },
         };
       if (sub === 'reset' && (rest[0] === 'warm' || rest[0] === 'cold')) {
@@ -334,7 +342,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           fleet: false,
           run: async (b) => {
             const users = await b.listUsers(channel);
-            return { lines: (await format()).userListLines(users), json: users };
+            return { lines: userListLines(users), json: users };
           },
         };
       }
@@ -350,7 +358,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
             if (group === 'sensor')
               for (const s of sensors) if (s.record.type === 'full') thresholds.set(s.record.number, await b.inventory.thresholds(s.record.number));
             return {
-              lines: group === 'sdr' ? (await format()).sdrListLines(sensors) : (await format()).sensorListLines(sensors, thresholds),
+              lines: group === 'sdr' ? sdrListLines(sensors) : sensorListLines(sensors, thresholds),
               json: sensors.map((s) => ({
                 name: s.record.name,
                 number: s.record.number,
@@ -370,7 +378,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           run: async (b) => {
             const records = await b.inventory.selEntries();
             const sdrs = sub === 'elist' ? await b.inventory.sdrRecords() : undefined;
-            return { lines: records.length === 0 ? ['SEL has no entries'] : (await format()).selLines(records, sdrs), json: records };
+            return { lines: records.length === 0 ? ['SEL has no entries'] : selLines(records, sdrs), json: records };
           },
         };
       }
@@ -387,7 +395,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           fleet: false,
           run: async (b) => {
             const i = await b.inventory.selInfo();
-            return { lines: (await format()).selInfoLines(i), json: i };
+            return { lines: selInfoLines(i), json: i };
           },
         };
       throw new UsageError('sel: expected list, elist, clear or info');
@@ -398,7 +406,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
           fleet: false,
           run: async (b) => {
             const f = await b.inventory.fru(id);
-            return { lines: (await format()).fruLines(id, f), json: f };
+            return { lines: fruLines(id, f), json: f };
           },
         };
       }
@@ -409,7 +417,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
         return {
           fleet: false,
           run: async (b) => {
-            const r = await (await import('./ipmi-lan.ts')).lanPrint(b, channel);
+            const r = await lanPrint(b, channel);
             return { lines: r.lines, json: r.values };
           },
         };
@@ -429,7 +437,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
             e.message = `Unable to send RAW command (channel=0x0 netfn=0x${netFn.toString(16)} lun=0x0 cmd=0x${cmd.toString(16)} rsp=0x${res.completionCode.toString(16)}): ${e.message.replace(/^.*failed: /, '')}`;
             throw e;
           }
-          return { lines: (await format()).rawLines(res.data), json: { completionCode: 0, data: Buffer.from(res.data).toString('hex') } };
+          return { lines: rawLines(res.data), json: { completionCode: 0, data: Buffer.from(res.data).toString('hex') } };
         },
         shortForm: (o) => (o.json as { data: string }).data || 'ok',
       };
@@ -439,7 +447,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
         return {
           fleet: false,
           run: async (b) => {
-            const code = await (await import('./ipmi-sol.ts')).solActivate(b);
+            const code = await solActivate(b);
             return { lines: [], json: null, code };
           },
         };
@@ -447,7 +455,7 @@ function runnerFor(words: string[]): { run: Runner; fleet: boolean; shortForm?: 
         return {
           fleet: false,
           run: async (b) => {
-            await (await import('./ipmi-sol.ts')).solDeactivate(b);
+            await solDeactivate(b);
             return { lines: [], json: { deactivated: true } };
           },
         };
