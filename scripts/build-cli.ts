@@ -85,7 +85,9 @@ function builtinsPlugin(): Plugin {
   return {
     name: 'anvil-builtins',
     setup(b) {
-      b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-builtin' }));
+      // One copy per importing file (the suffix makes it a module of its own), so that a builtin
+      // is never a shared chunk: every chunk file is ~0.4 ms more to load.
+      b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-builtin', suffix: `?${relative(ROOT, args.importer)}` }));
       b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
         const module = process.getBuiltinModule(args.path) as Record<string, unknown> | undefined;
         if (module === undefined) return { errors: [{ text: `${args.path} is not one of Node's built-in modules` }] };
