@@ -10,15 +10,18 @@
 // (in reverse order every other round), so load that drifts falls on all of them alike, after
 // one unmeasured warm-up round (the page cache, the emulator's JIT, and the CLI build if a
 // source changed since). A run counts only with the expected output and, for anvil, nothing on
-// stderr (a note there would mean it ran from the sources). The emulated BMCs are `bin/anvil bmc
+// stderr (a note there would mean it ran from the sources). Beside the times, the CPU the command
+// used and the CPU the emulator spent serving it: on 2 CPUs the slower of the two sets the pace
+// of a fleet run. The emulated BMCs are `bin/anvil bmc
 // fake --count N` in their own process; both IPMI tools read the password from the environment
 // (ipmitool -E, anvil ipmi -E) and ipmipower from a config file, never from argv.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HOST, PASSWORD, USER, havePeer, ipmipowerRun, loadAverage, withEmulator, type Fleet } from './lib/bmc-fleet.ts';
+import { cpuSecondsOf } from './lib/proc.ts';
 import { cell, median, table } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -108,6 +111,16 @@ const commands: Command[] = [
     : []),
 ];
 
+/**
+ * CPU seconds of this bench's finished children (cutime + cstime in /proc/self/stat): its
+ * delta over a run is the CPU the command used, in 10 ms ticks, so only a mean over runs tells.
+ */
+function childCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+const mean = (xs: readonly number[]) => (xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length);
+
 const out = (line: string) => process.stdout.write(`${line}\n`);
 /** Which code bin/anvil runs: its build (bin/start.js), or the sources in a checkout from before the build existed. */
 async function buildState(): Promise<string> {
@@ -126,14 +139,22 @@ if (!haveIpmitool) out('  ipmitool not installed: no single-BMC comparison');
 if (!haveIpmipower) out('  ipmipower (freeipmi-tools) not installed: no fleet comparison');
 
 const times = new Map<string, number[]>(commands.map((c) => [c.label, []]));
+/** CPU ms of the command itself, and of the BMC emulator serving it, per counted run. */
+const cpu = new Map<string, { own: number[]; emulator: number[] }>(commands.map((c) => [c.label, { own: [], emulator: [] }]));
 const failures = new Map<string, string[]>(commands.map((c) => [c.label, []]));
-await withEmulator(FLEET, () => {
+await withEmulator(FLEET, (emulatorPid) => {
   for (const c of commands) c.run(); // warm-up
   for (let round = 0; round < RUNS; round++) {
     for (const c of round % 2 === 0 ? commands : [...commands].reverse()) {
+      const [own, emulator] = [childCpuSeconds(), cpuSecondsOf(emulatorPid)];
       const r = c.run();
-      if ('ms' in r) times.get(c.label)!.push(r.ms);
-      else failures.get(c.label)!.push(r.failed);
+      if ('failed' in r) {
+        failures.get(c.label)!.push(r.failed);
+        continue;
+      }
+      times.get(c.label)!.push(r.ms);
+      cpu.get(c.label)!.own.push((childCpuSeconds() - own) * 1000);
+      cpu.get(c.label)!.emulator.push((cpuSecondsOf(emulatorPid) - emulator) * 1000);
     }
   }
 });
@@ -143,14 +164,17 @@ const stat = (label: string) => {
   return { median: median(t), min: t.length ? Math.min(...t) : undefined };
 };
 const verdict = (value: number | undefined, target: number) => (value === undefined ? '' : value <= target ? 'met' : 'NOT met');
-const rows: string[][] = [['', 'median ms', 'min ms', 'target', '']];
+const rows: string[][] = [['', 'median ms', 'min ms', 'CPU ms', 'BMCs CPU ms', 'target', '']];
 const row = (label: string, target?: number) => {
   const s = stat(label);
   const failed = failures.get(label)!;
+  const { own, emulator } = cpu.get(label)!;
   rows.push([
     `  ${label}`,
     cell(s.median, 1),
     cell(s.min, 1),
+    cell(mean(own), 0),
+    cell(mean(emulator), 0),
     target === undefined ? '' : `≤ ${target} ms`,
     (target === undefined ? '' : verdict(s.median, target)) + (failed.length ? `  ${failed.length} failed: ${failed[0]}` : ''),
   ]);
@@ -160,7 +184,7 @@ const ratio = (label: string, of: string, over: string, target: number) => {
   const b = stat(over);
   const med = a.median !== undefined && b.median !== undefined ? a.median / b.median : undefined;
   const min = a.min !== undefined && b.min !== undefined ? a.min / b.min : undefined;
-  rows.push([`  ${label}`, cell(med, 2), cell(min, 2), `≤ ${target}×`, verdict(med, target)]);
+  rows.push([`  ${label}`, cell(med, 2), cell(min, 2), '', '', `≤ ${target}×`, verdict(med, target)]);
 };
 
 const [anvilSingle, ipmitool, anvilHelp, pxemngrHelp, nodeStart, anvilFleet, ipmipower] = [
@@ -188,5 +212,6 @@ if (haveIpmipower) {
   row(ipmipower);
   ratio('anvil / ipmipower', anvilFleet, ipmipower, FLEET_RATIO_TARGET);
 }
-out(table(rows.map((r) => (r.length === 1 ? [r[0]!, '', '', '', ''] : r))));
+out(table(rows.map((r) => (r.length === 1 ? [r[0]!, '', '', '', '', '', ''] : r))));
+out('CPU ms: user+system of the command (mean; 10 ms ticks); BMCs CPU ms: of the emulator process while it served the command');
 out(`load ${loadAverage()} at the end`);
