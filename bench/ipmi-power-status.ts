@@ -11,12 +11,23 @@
 // and median. A BMC counts only if it answered "off" (the emulator's initial state); every
 // error is counted by code. Both tools use the same cipher suite (17 unless --cipher-suite).
 // Passwords go to the peers through a config file and the environment, never on a command line.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IpmiClient } from '../src/protocols/ipmi/client/client.ts';
+import {
+  HOST,
+  PASSWORD,
+  USER,
+  havePeer,
+  ipmipowerRun as ipmipowerFleetRun,
+  loadAverage as load,
+  portsOf,
+  withEmulator as withFleet,
+  type Run,
+} from './lib/bmc-fleet.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,17 +46,10 @@ const SAMPLE = Math.min(Number(values.sample), COUNT);
 const FANOUT = Number(values.fanout);
 const BASE_PORT = Number(values.port);
 const SUITE = Number(values['cipher-suite']);
-const HOST = '127.0.0.1';
-const USER = 'admin';
-const PASSWORD = 'password';
-const READY_TIMEOUT_MS = 120_000;
 /** RSS is sampled this often during a run (reading it per BMC would cost a /proc read each). */
 const RSS_SAMPLE_MS = 25;
-/** File descriptors ipmipower holds per host (a socket and a random-number fd), plus its own. */
-const IPMIPOWER_FDS_PER_HOST = 2;
-const IPMIPOWER_FD_RESERVE = 64;
+const FLEET = { basePort: BASE_PORT, count: COUNT };
 
-const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'anvil-bench-ipmi-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -60,59 +64,9 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** The 1-minute load average: other work on the machine skews every figure. */
-function load(): string {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0]!;
-  } catch {
-    return '?';
-  }
-}
+const withEmulator = <T>(fn: (pid: number) => Promise<T> | T): Promise<T> => withFleet(FLEET, fn);
 
-/**
- * Runs fn against a fresh emulator process, so no tool inherits another's half-open
- * sessions (a BMC has few session slots) and each starts from the same state.
- */
-async function withEmulator<T>(fn: (pid: number) => Promise<T> | T): Promise<T> {
-  const emulator = spawn(join(root, 'bin/anvil'), ['bmc', 'fake', '--port', String(BASE_PORT), '--count', String(COUNT)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, IPMI_PASSWORD: PASSWORD },
-  });
-  const exited = new Promise((resolve) => emulator.once('exit', resolve));
-  try {
-    // Ready when the emulator has announced its last BMC.
-    await new Promise<void>((resolve, reject) => {
-      let seen = '';
-      const timer = setTimeout(() => reject(new Error('the emulator did not start in time')), READY_TIMEOUT_MS);
-      emulator.stdout!.on('data', (chunk: Buffer) => {
-        seen = (seen + chunk.toString()).slice(-4096);
-        if (seen.includes(`:${BASE_PORT + COUNT - 1} `)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      let errors = '';
-      emulator.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-      emulator.once('exit', (code) => reject(new Error(`the emulator exited with ${code}: ${errors.trim()} (choose a free range with --port)`)));
-    });
-    return await fn(emulator.pid!);
-  } finally {
-    emulator.kill('SIGTERM');
-    await exited;
-  }
-}
-
-interface Run {
-  readonly ms: number;
-  readonly ok: number;
-  /** Failures by error code (or by ipmipower's message). */
-  readonly errors: ReadonlyMap<string, number>;
-  /** 1-minute load average when the run ended. */
-  readonly load: string;
-  readonly note?: string;
-}
-
-const ports = Array.from({ length: COUNT }, (_, i) => BASE_PORT + i);
+const ports = portsOf(FLEET);
 
 interface AnvilRun extends Run {
   readonly peakRssMiB: number;
@@ -175,54 +129,10 @@ async function anvilRun(emulatorPid: number): Promise<AnvilRun> {
   };
 }
 
-const haveIpmipower = !values['no-peers'] && spawnSync('ipmipower', ['--version'], { stdio: 'ignore' }).status === 0;
-const haveIpmitool = !values['no-peers'] && spawnSync('ipmitool', ['-V'], { stdio: 'ignore' }).status === 0;
+const haveIpmipower = !values['no-peers'] && havePeer('ipmipower', ['--version']);
+const haveIpmitool = !values['no-peers'] && havePeer('ipmitool', ['-V']);
 
-/** ipmipower holds descriptors per host: a fleet beyond `ulimit -n` is run in equal consecutive chunks, times added. */
-function ipmipowerChunks(): number[][] {
-  const limit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim());
-  const perChunk = Number.isFinite(limit) && limit > 0 ? Math.max(1, Math.floor((limit - IPMIPOWER_FD_RESERVE) / IPMIPOWER_FDS_PER_HOST)) : COUNT;
-  const n = Math.ceil(COUNT / perChunk);
-  const size = Math.ceil(COUNT / n);
-  return Array.from({ length: n }, (_, i) => ports.slice(i * size, (i + 1) * size));
-}
-
-function ipmipowerRun(fanout: number | undefined): Run {
-  const config = join(dir, 'freeipmi.conf');
-  writeFileSync(config, `username ${USER}\npassword ${PASSWORD}\n`, { mode: 0o600 });
-  const chunks = ipmipowerChunks();
-  const errors = new Map<string, number>();
-  let ok = 0;
-  let ms = 0;
-  for (const chunk of chunks) {
-    // Host ranges take port ranges too, which keeps 10,000 hosts off the argument list.
-    const hosts = `${HOST}:[${chunk[0]}-${chunk[chunk.length - 1]}]`;
-    const started = performance.now();
-    const r = spawnSync(
-      'ipmipower',
-      ['--config-file', config, '-D', 'LAN_2_0', '-I', String(SUITE), ...(fanout ? ['-F', String(fanout)] : []), '-h', hosts, '--stat'],
-      { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
-    );
-    ms += performance.now() - started;
-    if (r.error) throw r.error;
-    let answered = 0;
-    for (const line of r.stdout.split('\n')) {
-      // "127.0.0.1: off", or "127.0.0.1: session timeout" and the like.
-      const status = line.slice(line.indexOf(': ') + 2);
-      if (!line.includes(': ')) continue;
-      answered++;
-      if (status === 'off') ok++;
-      else errors.set(status, (errors.get(status) ?? 0) + 1);
-    }
-    // e.g. "ipmi_get_random: Bad file descriptor" when ipmipower runs out of descriptors.
-    if (answered < chunk.length) errors.set(r.stderr.trim().split('\n')[0] || `no line printed (ipmipower exit ${r.status})`, chunk.length - answered);
-  }
-  const note =
-    chunks.length > 1
-      ? `${chunks.length} consecutive runs of ${chunks[0]!.length} hosts (ipmipower needs ${IPMIPOWER_FDS_PER_HOST} descriptors per host; ulimit -n)`
-      : undefined;
-  return { ms, ok, errors, load: load(), ...(note ? { note } : {}) };
-}
+const ipmipowerRun = (fanout: number | undefined): Run => ipmipowerFleetRun(FLEET, { dir, suite: SUITE, fanout });
 
 function ipmitoolRun(): Run {
   const errors = new Map<string, number>();

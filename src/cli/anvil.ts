@@ -31,7 +31,8 @@ function find(argv: string[]): { command: CliCommand; rest: string[] } | undefin
   return best;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the command named by argv (the arguments after `anvil`); resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(usage() + '\n');
     return argv.length === 0 ? 2 : 0;
@@ -59,4 +60,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// bin/anvil imports this module (or its build) and calls run(); `node src/cli/anvil.ts` runs it directly.
+if (import.meta.main) process.exitCode = await run(process.argv.slice(2));

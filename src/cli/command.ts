@@ -1,6 +1,8 @@
 // The shape of one `bin/anvil` sub-command. Each command parses its own argv, so
 // commands that mimic another tool (ipmitool, amttool) can follow that tool's syntax.
-import { CommanderError, type Command } from 'commander';
+// commander is imported by the commands that build a program with it, not here: `anvil --help`
+// and `anvil ipmi` load this file and would pay ~12 ms for a parser they never use.
+import type { Command } from 'commander';
 import { AnvilError } from '../common/errors.ts';
 
 export interface CliCommand {
@@ -23,6 +25,7 @@ export class UsageError extends Error {
  * AnvilError (its message printed after `prefix`). Anything else is a bug and propagates.
  */
 export async function runProgram(root: Command, argv: string[], prefix: string): Promise<number> {
+  const { CommanderError } = await import('commander'); // already loaded by the caller's `root`
   try {
     await root.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,8 +1,8 @@
 // bin/pxemngr: the PXE Manager's commands, with the seed's words. They act on the configured
 // database directly, with or without a server running; a running server sees changes at once.
 import { Command, Option } from 'commander';
-import { openServices, type Services } from '../app/compose.ts';
-import { formatProblem } from '../common/template-dir.ts';
+import type { Services } from '../app/compose.ts';
+import type { ScanProblem } from '../common/template-dir.ts';
 import { table, when, printJson } from './output.ts';
 import { runProgram } from './command.ts';
 
@@ -28,8 +28,17 @@ function program(): Command {
   return cmd;
 }
 
+/** template-dir.ts loads the template engine: imported when a sync reports, with the services already loaded. */
+async function formatProblems(problems: readonly ScanProblem[]): Promise<string[]> {
+  const { formatProblem } = await import('../common/template-dir.ts');
+  return problems.map(formatProblem);
+}
+
 async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOptions) => Promise<T>): Promise<T> {
   const options = cmd.optsWithGlobals<GlobalOptions>();
+  // Imported here, not at the top: the database, templates and drivers take ~250 ms to load,
+  // which `pxemngr --help` and a mistyped command should not pay.
+  const { openServices } = await import('../app/compose.ts');
   const services = await openServices({ data: options.data, profiles: options.profiles, tests: options.tests });
   try {
     return await action(services, options);
@@ -47,8 +56,9 @@ export function buildPxemngr(): Command {
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
         const report = await s.profiles.sync(new Date().toISOString());
-        if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
-        for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
+        const problems = await formatProblems(report.problems);
+        if (o.json) return printJson({ ...report, problems });
+        for (const p of problems) process.stderr.write(`skipped ${p}\n`);
         process.stdout.write(`profiles in ${s.profiles.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
         if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
         if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
@@ -162,8 +172,9 @@ export function buildPxemngr(): Command {
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
         const report = await s.testing.sync();
-        if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
-        for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
+        const problems = await formatProblems(report.problems);
+        if (o.json) return printJson({ ...report, problems });
+        for (const p of problems) process.stderr.write(`skipped ${p}\n`);
         process.stdout.write(`tests in ${s.testing.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
         if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
         if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);

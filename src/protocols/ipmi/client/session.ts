@@ -2,7 +2,6 @@
 // RMCP+, §22.16–§22.17 for IPMI 1.5), request/response with one request in flight,
 // retries that respect idempotency, keepalive, and Close Session. The datagrams travel
 // through a shared Transport; the bytes are made and read by the pure codec one folder up.
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType, Privilege, RMCP_PORT } from '../constants.ts';
 import type { PrivilegeLevel } from '../constants.ts';
@@ -255,7 +254,8 @@ export class Session implements Endpoint {
   async #resolve(): Promise<void> {
     if (this.#registered) return;
     try {
-      this.#address = isIP(this.target.host) ? this.target.host : (await lookup(this.target.host, { family: 4 })).address;
+      // node:dns is loaded for names only: a command given an address starts ~1 ms sooner.
+      this.#address = isIP(this.target.host) ? this.target.host : (await (await import('node:dns/promises')).lookup(this.target.host, { family: 4 })).address;
     } catch (error) {
       throw new IpmiAddressError(this.host, (error as NodeJS.ErrnoException).code ?? 'lookup failed', { cause: error });
     }
