@@ -3,6 +3,7 @@
 // deploy's agent token (X-Anvil-Token), and anything else — no token, a wrong one, one of a
 // deploy that has ended — is answered 403 and changes nothing.
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AGENT_BODY_LIMIT, AgentMessageError, formatAgentMessage, parseAgentMessage } from '../provisioning/agent-protocol.ts';
 import { MachineLockedError } from '../conductor/locks.ts';
@@ -29,6 +30,16 @@ function messageOf(request: FastifyRequest) {
 
 export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'provisioner'>): Promise<void> {
   const { provisioner } = ctx;
+  // A capture's disk arrives as a chunked zstd stream of unknown length: streamed, never parsed.
+  await app.register(async (upload) => {
+    upload.removeAllContentTypeParsers();
+    upload.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    upload.put('/agent/v1/capture', MACHINE_FACING, async (request, reply) => {
+      const answer = await provisioner.captureUpload(tokenOf(request), request.body as Readable);
+      request.log.info({ answer: answer.trim().replace(/\n/g, ' ') }, 'capture upload received');
+      return reply.type('text/plain; charset=utf-8').send(answer);
+    });
+  });
   // busybox wget labels --post-data as a form: every body here is the agent's key=value text.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: AGENT_BODY_LIMIT }, (_request, body, done) => done(null, body));

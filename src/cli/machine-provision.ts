@@ -32,9 +32,16 @@ function summary(view: ProvisionView): string {
   return lines.join('\n');
 }
 
+function seconds(option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n > 0)) throw new UsageError(`${option} '${text}' must be a whole number of seconds`);
+  return n;
+}
+
 /** Follows a deploy until the machine leaves the transient states; resolves to its last view. */
 async function follow(s: Services, name: string, signal: AbortSignal): Promise<ProvisionView> {
-  const bar = new ProgressBar(`deploying ${name}`, 0);
+  const bar = new ProgressBar(name, 0);
   try {
     for (;;) {
       const view = await s.provisioner.view(name);
@@ -78,49 +85,69 @@ export function addProvisionCommands(root: Command, withServices: WithServices, 
       }),
     );
 
+  const startAndFollow = async (
+    c: Command,
+    machine: string,
+    wait: boolean,
+    what: string,
+    begin: (s: Services) => Promise<ProvisionView>,
+  ): Promise<void> =>
+    withServices(c, async (s, o) => {
+      if (!readServerFile(s.paths.data)) {
+        throw new AnvilError(
+          'NO_SERVER',
+          'unavailable',
+          `no anvil server is serving ${s.paths.data}: a ${what} needs one to answer the machine's agent; start it with: bin/anvil serve --data ${s.paths.data}`,
+        );
+      }
+      const started = await begin(s);
+      if (!wait) return o.json ? printJson(started) : void process.stdout.write(`${summary(started)}\n`);
+      if (!o.json) process.stderr.write(`${started.name}: booting anvil's agent for the ${what}; Ctrl-C stops waiting (the ${what} goes on)\n`);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      let view: ProvisionView;
+      try {
+        view = await follow(s, started.name, stop.signal);
+      } catch (error) {
+        if (stop.signal.aborted) {
+          process.stderr.write(`stopped waiting; follow it with: bin/anvil machine provision ${started.name}\n`);
+          return;
+        }
+        throw error;
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+      }
+      if (o.json) printJson(view);
+      else process.stdout.write(`${summary(view)}\n`);
+      if (view.provisionState !== 'active') process.exitCode = 1;
+    });
+
   root
     .command('deploy')
-    .description(
-      "Write an image to the machine's disk: it netboots anvil's agent, which streams the image; then it boots its disk and is active. Waits for the end unless --no-wait.",
-    )
+    .description("Write an image to the machine's disk (VCL's load): it netboots anvil's agent, which streams the image; then it boots its disk and is active. Waits for the end unless --no-wait.")
     .argument('<name>', 'machine name or MAC')
     .requiredOption('--image <image>', 'the image (anvil image list)')
     .option('--timeout <seconds>', "fail the deploy if it has not finished by then (default: the machine's, then the server's, 30 min)")
     .option('--disk <device>', 'the disk to write, e.g. vda (default: the smallest the image fits)')
     .option('--no-wait', 'return once the machine is booting its agent')
     .action(async (machine: string, opts: { image: string; timeout?: string; disk?: string; wait: boolean }, c: Command) => {
-      const timeoutS = opts.timeout === undefined ? undefined : Number(opts.timeout);
-      if (timeoutS !== undefined && !(Number.isInteger(timeoutS) && timeoutS > 0))
-        throw new UsageError(`--timeout '${opts.timeout}' must be a whole number of seconds`);
-      await withServices(c, async (s, o) => {
-        if (!readServerFile(s.paths.data)) {
-          throw new AnvilError(
-            'NO_SERVER',
-            'unavailable',
-            `no anvil server is serving ${s.paths.data}: a deploy needs one to answer the machine's agent; start it with: bin/anvil serve --data ${s.paths.data}`,
-          );
-        }
-        const started = await s.provisioner.deploy(machine, { image: opts.image, timeoutS, disk: opts.disk }, who());
-        if (!opts.wait) return o.json ? printJson(started) : void process.stdout.write(`${summary(started)}\n`);
-        if (!o.json) process.stderr.write(`${started.name}: booting anvil's agent to write ${opts.image}; Ctrl-C stops waiting (the deploy goes on)\n`);
-        const stop = new AbortController();
-        const onSignal = () => stop.abort();
-        process.once('SIGINT', onSignal);
-        let view: ProvisionView;
-        try {
-          view = await follow(s, started.name, stop.signal);
-        } catch (error) {
-          if (stop.signal.aborted) {
-            process.stderr.write(`stopped waiting; follow it with: bin/anvil machine provision ${started.name}\n`);
-            return;
-          }
-          throw error;
-        } finally {
-          process.removeListener('SIGINT', onSignal);
-        }
-        if (o.json) printJson(view);
-        else process.stdout.write(`${summary(view)}\n`);
-        if (view.provisionState !== 'active') process.exitCode = 1;
-      });
+      const timeoutS = seconds('--timeout', opts.timeout);
+      await startAndFollow(c, machine, opts.wait, 'deploy', (s) => s.provisioner.deploy(machine, { image: opts.image, timeoutS, disk: opts.disk }, who()));
+    });
+
+  root
+    .command('capture')
+    .description("Save the machine's disk as a new image (VCL's capture): its pre-capture hook runs, it powers off, netboots anvil's agent, which streams the disk compressed; the image appears once whole and verified, then the machine boots its disk again. Waits unless --no-wait.")
+    .argument('<name>', 'machine name or MAC')
+    .requiredOption('--image <name>', 'the name of the new image')
+    .option('--timeout <seconds>', 'fail the capture if it has not finished by then (default 6 h)')
+    .option('--stall <seconds>', 'fail it after this long without progress (default 20 min)')
+    .option('--disk <device>', 'the disk to read (default: the one deployed to, else the first fixed disk)')
+    .option('--notes <text>', 'notes for the image')
+    .option('--no-wait', 'return once the machine is booting its agent')
+    .action(async (machine: string, opts: { image: string; timeout?: string; stall?: string; disk?: string; notes?: string; wait: boolean }, c: Command) => {
+      const request = { image: opts.image, timeoutS: seconds('--timeout', opts.timeout), stallTimeoutS: seconds('--stall', opts.stall), disk: opts.disk, notes: opts.notes };
+      await startAndFollow(c, machine, opts.wait, 'capture', (s) => s.provisioner.capture(machine, request, who()));
     });
 }

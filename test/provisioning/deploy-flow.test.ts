@@ -232,3 +232,69 @@ test('after a restart a deploy in flight is resumed, one that was starting is fa
   assert.equal((await machines.byName('d2'))?.provision_state, 'deploy-failed');
   assert.equal((await machines.byName('d1'))?.provision_state, 'wait-callback');
 });
+
+test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and becomes an image only when the agent agrees', async (t) => {
+  const anvil = await setUp(t);
+  const { store, machines, images } = anvil.services;
+  const d1 = (await machines.byName('d1'))!;
+  await store.db.updateTable('machines').set({ provision_state: 'active' }).where('id', '=', d1.id).execute();
+  const disk = Buffer.concat([randomBytes(1 << 20), Buffer.alloc(7 << 20), randomBytes(4096)]);
+  const sha = createHash('sha256').update(disk).digest('hex');
+
+  let r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'capture', image: 'snap', notes: 'after the run' } });
+  assert.equal(r.status, 202, await r.clone().text());
+  assert.equal(((await r.json()) as { provisionState: string }).provisionState, 'capture-wait');
+  const { token } = await bootToken(anvil);
+  const a = agent(anvil, token);
+  const hello = await a.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${disk.length}\n`);
+  assert.deepEqual(a.fields(hello.text), {
+    action: 'capture',
+    device: '/dev/vda',
+    size: String(disk.length),
+    upload_url: '/agent/v1/capture',
+    progress_interval: '2',
+  });
+  assert.equal((await provision(anvil)).provisionState, 'capturing');
+  assert.equal((await fetch(`${anvil.url}/agent/v1/image`, { headers: { 'x-anvil-token': token } })).status, 400, 'a capture has no image to fetch');
+
+  const compressed = zstdCompressSync(disk);
+  const put = await fetch(`${anvil.url}/agent/v1/capture`, { method: 'PUT', headers: { 'x-anvil-token': token }, body: new Uint8Array(compressed) });
+  assert.equal(put.status, 200);
+  assert.deepEqual(a.fields(await put.text()), { sha256: sha, bytes: String(disk.length) });
+  assert.equal((await images.list()).length, 0, 'nothing visible before the agent agrees');
+  const done = await a.call('result', `status=ok\nphase=done\nsha256=${sha}\nbytes=${disk.length}\n`);
+  assert.deepEqual(a.fields(done.text), { action: 'wait' });
+  await anvil.services.provisioner.stop();
+  assert.equal((await provision(anvil)).provisionState, 'active');
+  const snap = await images.show('snap');
+  assert.deepEqual(
+    [snap.format, snap.virtualSize, snap.sha256, snap.origin, snap.sourceMachine, snap.notes],
+    ['zstd', disk.length, sha, 'capture', 'd1', 'after the run'],
+  );
+  assert.equal(snap.storedSize, compressed.length, 'zeros cost almost nothing');
+  assert.ok(snap.storedSize < (1 << 20) + 65536);
+
+  // A capture whose agent disagrees leaves no image and no file.
+  r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'capture', image: 'bad' } });
+  assert.equal(r.status, 202);
+  const b = agent(anvil, (await bootToken(anvil)).token);
+  await b.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${disk.length}\n`);
+  await fetch(`${anvil.url}/agent/v1/capture`, {
+    method: 'PUT',
+    headers: { 'x-anvil-token': (await bootToken(anvil)).token },
+    body: new Uint8Array(compressed),
+  });
+  await b.call('result', `status=ok\nsha256=${'b'.repeat(64)}\n`);
+  const view = await provision(anvil);
+  assert.equal(view.provisionState, 'capture-failed');
+  assert.match(view.error ?? '', /checksum mismatch: the agent read sha256 b{64} from \/dev\/vda, anvil received [0-9a-f]{64}/);
+  assert.deepEqual(
+    (await images.list()).map((i) => i.name),
+    ['snap'],
+  );
+  const { readdirSync } = await import('node:fs');
+  assert.deepEqual(
+    readdirSync(anvil.services.paths.images).filter((f) => f.startsWith('.incoming')),
+    [],
+  );
+});

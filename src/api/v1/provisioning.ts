@@ -147,12 +147,14 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
         params: NameParams,
         body: Type.Object(
           {
-            target: Type.Union(PROVISION_VERBS.filter((v) => v !== 'capture').map((v) => Type.Literal(v))),
-            image: Type.Optional(Type.String({ description: 'deploy: the image' })),
+            target: Type.Union(PROVISION_VERBS.map((v) => Type.Literal(v))),
+            image: Type.Optional(Type.String({ description: 'deploy: the image; capture: the name of the image it makes' })),
             timeout: Type.Optional(
               Type.Integer({ minimum: 1, maximum: 86400, description: 'deploy: seconds until it fails (default: the machine\u2019s, then the server\u2019s)' }),
             ),
-            disk: Type.Optional(Type.String({ maxLength: 64, description: 'deploy: the disk to write, e.g. vda (default: the smallest the image fits)' })),
+            disk: Type.Optional(Type.String({ maxLength: 64, description: 'deploy: the disk to write, e.g. vda (default: the smallest the image fits); capture: the disk to read' })),
+            stall: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'capture: seconds without progress until it fails (default 1200)' })),
+            notes: Type.Optional(Type.String({ maxLength: 2000, description: 'capture: notes for the image' })),
           },
           { additionalProperties: false },
         ),
@@ -167,6 +169,10 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
         case 'deploy': {
           return reply.status(202).send(await provisioner.deploy(name, { image: image ?? '', timeoutS: request.body.timeout, disk: request.body.disk }, by));
         }
+        case 'capture':
+          return reply
+            .status(202)
+            .send(await provisioner.capture(name, { image: image ?? '', timeoutS: request.body.timeout, stallTimeoutS: request.body.stall, disk: request.body.disk, notes: request.body.notes }, by));
         case 'manage':
           return provisioner.manage(name, by);
         case 'provide':
