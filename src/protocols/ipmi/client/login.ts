@@ -13,6 +13,7 @@ import {
   ChallengeCode,
   SetPrivilegeCode,
   AuthAlgorithm,
+  privilegeWord,
 } from '../constants.ts';
 import { CIPHER_SUITES, CIPHER_SUITE_RECORD_CHUNK, decodeCipherSuiteRecords, findCipherSuite } from '../cipher-suites.ts';
 import type { CipherSuite } from '../cipher-suites.ts';
@@ -39,7 +40,6 @@ import type { Session15AuthType } from '../session15.ts';
 import { IpmiLoginError, IpmiSessionError, IpmiTimeoutError, rmcpStatusReason } from './errors.ts';
 import { FALLBACK_CIPHER_SUITE, PREFERRED_CIPHER_SUITES } from './options.ts';
 import type { Session, Wire } from './session.ts';
-import { privilegeWord } from './session.ts';
 import type { CommandRequest } from '../commands/request.ts';
 import {
   CURRENT_CHANNEL,

@@ -4,7 +4,7 @@
 // through a shared Transport; the bytes are made and read by the pure codec one folder up.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType, Privilege, RMCP_PORT } from '../constants.ts';
+import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType, RMCP_PORT } from '../constants.ts';
 import type { PrivilegeLevel } from '../constants.ts';
 import type { CipherSuite } from '../cipher-suites.ts';
 import { IpmiDecodeError } from '../errors.ts';
@@ -471,9 +471,4 @@ export class Session implements Endpoint {
     if (this.#pending === w) this.#pending = undefined;
     this.#transport.release();
   }
-}
-
-/** The privilege name ipmitool uses, for messages. */
-export function privilegeWord(level: number): string {
-  return (Object.keys(Privilege) as (keyof typeof Privilege)[]).find((k) => Privilege[k] === level) ?? `level ${level}`;
 }
