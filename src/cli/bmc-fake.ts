@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { BmcServer } from '../protocols/ipmi/server/server.ts';
 import type { HostedBmc } from '../protocols/ipmi/server/server.ts';
 import { MemoryBmcHandler } from '../protocols/ipmi/server/memory-handler.ts';
-import { DEFAULT_CIPHER_SUITES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT_MS } from '../protocols/ipmi/server/bmc.ts';
+import { DEFAULT_CIPHER_SUITES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT_MS } from '../protocols/ipmi/server/bmc-options.ts';
 import type { Session15AuthType } from '../protocols/ipmi/session15.ts';
 import { CIPHER_SUITES } from '../protocols/ipmi/cipher-suites.ts';
 import { UsageError } from './command.ts';

@@ -13,7 +13,7 @@ import { encodeAsf } from '../../src/protocols/ipmi/rmcp.ts';
 import { encodeSession15 } from '../../src/protocols/ipmi/session15.ts';
 import { encodeSession20 } from '../../src/protocols/ipmi/session20.ts';
 import { encodeSol } from '../../src/protocols/ipmi/sol.ts';
-import { DEFAULT_SETUP_TIMEOUT_MS } from '../../src/protocols/ipmi/server/bmc.ts';
+import { DEFAULT_SETUP_TIMEOUT_MS } from '../../src/protocols/ipmi/server/bmc-options.ts';
 import { MemoryBmcHandler } from '../../src/protocols/ipmi/server/memory-handler.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { loadCapture } from '../../src/protocols/ipmi/testdata/load.ts';
