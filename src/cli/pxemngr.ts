@@ -38,24 +38,41 @@ async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOpti
   }
 }
 
+/** What syncbootnames and synctestnames found; a file skipped for a problem makes the exit status 1. */
+function printSync(
+  what: string,
+  dir: string,
+  report: { added: readonly string[]; kept: readonly string[]; removed: readonly string[]; problems: readonly Parameters<typeof formatProblem>[0][] },
+  json: boolean,
+): void {
+  if (json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
+  for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
+  process.stdout.write(`${what} in ${dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
+  if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
+  if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
+  if (report.problems.length) process.exitCode = 1;
+}
+
 export function buildPxemngr(): Command {
   const root = program();
+  for (const add of [syncBootNames, addSystem, delSystem, dpySystem, nextBoot, syncTestNames, nextTest, dpyTest]) add(root);
+  return root;
+}
 
+/** pxemngr syncbootnames: records the profiles of the profiles folder. */
+function syncBootNames(root: Command): void {
   root
     .command('syncbootnames')
     .description('Record the boot profiles (*.prof) found in the profiles folder; local.prof is mandatory')
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
-        const report = await s.profiles.sync(new Date().toISOString());
-        if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
-        for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
-        process.stdout.write(`profiles in ${s.profiles.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
-        if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
-        if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
-        if (report.problems.length) process.exitCode = 1;
+        printSync('profiles', s.profiles.dir, await s.profiles.sync(new Date().toISOString()), o.json === true);
       }),
     );
+}
 
+/** pxemngr addsystem NAME MAC...: adds a machine, or MACs to one. */
+function addSystem(root: Command): void {
   root
     .command('addsystem')
     .description('Add a machine with one or more MAC addresses (or add MACs to a machine)')
@@ -70,7 +87,10 @@ export function buildPxemngr(): Command {
         );
       }),
     );
+}
 
+/** pxemngr delsystem NAME: deletes a machine and what anvil keeps of it. */
+function delSystem(root: Command): void {
   root
     .command('delsystem')
     .description('Delete a machine, its MACs, boot log and test runs')
@@ -82,7 +102,10 @@ export function buildPxemngr(): Command {
         process.stdout.write(`deleted system ${name}\n`);
       }),
     );
+}
 
+/** pxemngr dpysystem [NAME|MAC] [-l]: one machine with its last boots, or every machine. */
+function dpySystem(root: Command): void {
   root
     .command('dpysystem')
     .description('Display a machine (by name or MAC) with its last boots, or every machine with -l')
@@ -141,7 +164,10 @@ export function buildPxemngr(): Command {
         );
       }),
     );
+}
 
+/** pxemngr nextboot NAME PROFILE [--once]: what a machine boots next. */
+function nextBoot(root: Command): void {
   root
     .command('nextboot')
     .description("Set the profile a machine boots next ('default' sets it for unknown machines)")
@@ -155,22 +181,22 @@ export function buildPxemngr(): Command {
         process.stdout.write(`${name} will boot ${profile}${opts.once ? ' once, then local' : ''}\n`);
       }),
     );
+}
 
+/** pxemngr synctestnames: records the test scripts of the tests folder. */
+function syncTestNames(root: Command): void {
   root
     .command('synctestnames')
     .description('Record the test scripts (*.test) found in the tests folder; wait.test is mandatory')
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
-        const report = await s.testing.sync();
-        if (o.json) return printJson({ ...report, problems: report.problems.map(formatProblem) });
-        for (const p of report.problems) process.stderr.write(`skipped ${formatProblem(p)}\n`);
-        process.stdout.write(`tests in ${s.testing.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
-        if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
-        if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
-        if (report.problems.length) process.exitCode = 1;
+        printSync('tests', s.testing.dir, await s.testing.sync(), o.json === true);
       }),
     );
+}
 
+/** pxemngr nexttest NAME TEST...: queues tests for a machine. */
+function nextTest(root: Command): void {
   root
     .command('nexttest')
     .description('Queue one or more tests for a machine; it gets them in order from /nexttest/')
@@ -184,7 +210,10 @@ export function buildPxemngr(): Command {
         for (const run of runs) process.stdout.write(`queued ${run.test} for ${machine.name} as run ${run.id}\n`);
       }),
     );
+}
 
+/** pxemngr dpytest NAME: the tests run or queued for a machine. */
+function dpyTest(root: Command): void {
   root
     .command('dpytest')
     .description('Display the tests run or queued for a machine')
@@ -213,8 +242,6 @@ export function buildPxemngr(): Command {
         );
       }),
     );
-
-  return root;
 }
 
 export async function run(argv: string[]): Promise<number> {
