@@ -71,6 +71,11 @@ const SELF_SIGNED_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_
 
 const verifiedSockets = new WeakSet<object>();
 
+/**
+ * A socket failure as the retry loop in post() sorts it, by the socket's own code (ECONNREFUSED,
+ * AMT_CONNECT_TIMEOUT, ...). Not an AmtError on purpose: it never leaves this module except as
+ * the `cause` of the AmtConnectError or AmtTimeoutError that post() throws in its place.
+ */
 class TransportFailure extends Error {
   readonly code: string;
   constructor(code: string, message: string) {

@@ -19,7 +19,7 @@ import { CIPHER_SUITES, CIPHER_SUITE_RECORD_CHUNK, decodeCipherSuiteRecords, fin
 import type { CipherSuite } from '../cipher-suites.ts';
 import { deriveSessionKeys } from '../crypto.ts';
 import type { SessionKeys } from '../crypto.ts';
-import { IpmiAuthenticationError } from '../errors.ts';
+import { IpmiAuthenticationError, IpmiError } from '../errors.ts';
 import { decodeSession20, encodeSession20 } from '../session20.ts';
 import {
   decodeOpenSessionResponse,
@@ -179,7 +179,10 @@ export async function login20(s: Session): Promise<Wire> {
   throw lastTimeout ?? new IpmiTimeoutError(s.host, 'RMCP+ login', s.policy.loginAttempts);
 }
 
-class NoSuiteMatch extends Error {}
+/** The BMC refused the proposed suite; login20 proposes another or says so in an IpmiSessionError. Never leaves this module. */
+class NoSuiteMatch extends IpmiError {
+  override readonly name: string = 'NoSuiteMatch';
+}
 
 /** One RMCP+ login attempt with the proposed suite: Open Session, RAKP 1/2, RAKP 3/4, then the privilege. */
 async function handshake(s: Session, proposed: CipherSuite): Promise<Wire> {
