@@ -32,10 +32,9 @@ Options:
 Environment: AMT_PASSWORD  the password, when neither --password nor --password-file is given.
 Prints "listening on <url>" once ready.`;
 
-export async function run(argv: string[]): Promise<number> {
-  let parsed;
+function parse(argv: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: argv,
       allowPositionals: false,
       options: {
@@ -54,15 +53,14 @@ export async function run(argv: string[]): Promise<number> {
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-    });
+    }).values;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const o = parsed.values;
-  if (o.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+}
+
+/** The emulator the options ask for, not listening yet, and what its start-up line says; throws UsageError for a bad option. */
+async function emulatorFor(o: ReturnType<typeof parse>): Promise<{ emulator: AmtEmulator; scheme: 'http' | 'https'; protocols: string[] }> {
   const port = o.port === undefined ? EMULATOR_DEFAULTS.port : Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, not '${o.port}'`);
   const protocols = (o.protocols ?? 'wsman,soap')
@@ -91,11 +89,19 @@ export async function run(argv: string[]): Promise<number> {
     ...(o.domain !== undefined ? { domain: o.domain } : {}),
     ...(o.quiet ? {} : { log: (line: string) => process.stderr.write(`${new Date().toISOString()} ${line} power=${handler.power}\n`) }),
   });
+  return { emulator, scheme: tls ? 'https' : 'http', protocols };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const o = parse(argv);
+  if (o.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const { emulator, scheme, protocols } = await emulatorFor(o);
   const bound = await emulator.listen();
   const host = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-  process.stdout.write(
-    `listening on ${tls ? 'https' : 'http'}://${host}:${bound.port} (user ${o.user ?? EMULATOR_DEFAULTS.user}; ${protocols.join(' and ')})\n`,
-  );
+  process.stdout.write(`listening on ${scheme}://${host}:${bound.port} (user ${o.user ?? EMULATOR_DEFAULTS.user}; ${protocols.join(' and ')})\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { BmcServer } from '../protocols/ipmi/server/server.ts';
 import type { HostedBmc } from '../protocols/ipmi/server/server.ts';
 import { MemoryBmcHandler } from '../protocols/ipmi/server/memory-handler.ts';
-import { DEFAULT_CIPHER_SUITES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT_MS } from '../protocols/ipmi/server/bmc.ts';
+import { DEFAULT_CIPHER_SUITES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT_MS } from '../protocols/ipmi/server/bmc-options.ts';
 import type { Session15AuthType } from '../protocols/ipmi/session15.ts';
 import { CIPHER_SUITES } from '../protocols/ipmi/cipher-suites.ts';
 import { UsageError } from './command.ts';
@@ -77,7 +77,22 @@ function password(values: { 'password-file'?: string; password?: string }): stri
   return values.password ?? process.env.IPMI_PASSWORD ?? DEFAULT_PASSWORD;
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** The fleet asked for on the command line, checked. */
+interface FleetOptions {
+  readonly address: string;
+  readonly port: number;
+  readonly count: number;
+  readonly spreadAddresses: boolean;
+  readonly user: string;
+  readonly password: string;
+  readonly cipherSuites: number[] | undefined;
+  readonly authTypes: Session15AuthType[] | undefined;
+  readonly maxSessions: number;
+  readonly sessionTimeoutMs: number;
+}
+
+/** The options, or 'help'; throws UsageError for a bad one. */
+function fleetOptions(argv: string[]): FleetOptions | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -103,10 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (v.help) return 'help';
   const address = v.address ?? DEFAULT_ADDRESS;
   const port = integer(v.port, '--port', 0, 65535, DEFAULT_PORT);
   const count = integer(v.count, '--count', 1, MAX_COUNT, 1);
@@ -122,22 +134,37 @@ export async function run(argv: string[]): Promise<number> {
     if (t !== 'md5' && t !== 'password' && t !== 'none') throw new UsageError(`--auth-types: unknown '${t}' (md5, password, none)`);
   const maxSessions = integer(v['max-sessions'], '--max-sessions', 1, 64, DEFAULT_MAX_SESSIONS);
   const sessionTimeoutMs = integer(v['session-timeout'], '--session-timeout', 1, 86_400, DEFAULT_SESSION_TIMEOUT_MS / 1000) * 1000;
-  if (!v['spread-addresses'] && port !== 0 && port + count - 1 > 65535) throw new UsageError(`--count ${count} from port ${port} runs past 65535`);
+  const spreadAddresses = v['spread-addresses'] === true;
+  if (!spreadAddresses && port !== 0 && port + count - 1 > 65535) throw new UsageError(`--count ${count} from port ${port} runs past 65535`);
+  return {
+    address,
+    port,
+    count,
+    spreadAddresses,
+    user,
+    password: secret,
+    cipherSuites,
+    authTypes: authTypes as Session15AuthType[] | undefined,
+    maxSessions,
+    sessionTimeoutMs,
+  };
+}
 
-  const server = new BmcServer();
+/** Starts every BMC of the fleet; if one cannot listen, closes the others and says why. */
+async function startFleet(server: BmcServer, o: FleetOptions): Promise<HostedBmc[]> {
   const started: HostedBmc[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < o.count; i++) {
       const serial = `ANVIL${String(i + 1).padStart(4, '0')}`;
       started.push(
         await server.add({
-          address: v['spread-addresses'] ? nextIpv4(address, i) : address,
-          port: v['spread-addresses'] || port === 0 ? port : port + i,
-          handler: new MemoryBmcHandler({ user, password: secret, serial }),
-          ...(cipherSuites === undefined ? {} : { cipherSuites }),
-          ...(authTypes === undefined ? {} : { authTypes15: authTypes as Session15AuthType[] }),
-          maxSessions,
-          sessionTimeoutMs,
+          address: o.spreadAddresses ? nextIpv4(o.address, i) : o.address,
+          port: o.spreadAddresses || o.port === 0 ? o.port : o.port + i,
+          handler: new MemoryBmcHandler({ user: o.user, password: o.password, serial }),
+          ...(o.cipherSuites === undefined ? {} : { cipherSuites: o.cipherSuites }),
+          ...(o.authTypes === undefined ? {} : { authTypes15: o.authTypes }),
+          maxSessions: o.maxSessions,
+          sessionTimeoutMs: o.sessionTimeoutMs,
         }),
       );
     }
@@ -154,9 +181,20 @@ export async function run(argv: string[]): Promise<number> {
             : '';
     throw new Error(`cannot listen: ${(error as Error).message}${hint}`, { cause: error });
   }
+  return started;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const o = fleetOptions(argv);
+  if (o === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const server = new BmcServer();
+  const started = await startFleet(server, o);
   for (const [i, b] of started.entries()) {
     const host = b.address.includes(':') ? `[${b.address}]` : b.address;
-    process.stdout.write(`bmc ${i + 1}: listening on ${host}:${b.port} (user ${user})\n`);
+    process.stdout.write(`bmc ${i + 1}: listening on ${host}:${b.port} (user ${o.user})\n`);
   }
   process.stdout.write(`${started.length} BMC(s) running; Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {

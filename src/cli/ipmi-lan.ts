@@ -12,12 +12,29 @@ export interface LanConfig {
   readonly [name: string]: unknown;
 }
 
-export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: string[]; values: Record<string, unknown> }> {
-  const get = (p: number) => bmc.lanParamOptional(p, channel);
-  const lines: string[] = [];
-  const values: Record<string, unknown> = {};
-  const line = (label: string, value: string) => lines.push(`${label.padEnd(24)}: ${value}`);
+/** The report being written: the parameter reader, and the lines and --json values so far. */
+interface LanReport {
+  readonly get: (param: number) => Promise<Uint8Array | undefined>;
+  readonly line: (label: string, value: string) => void;
+  readonly lines: string[];
+  readonly values: Record<string, unknown>;
+}
 
+/** The parameters in ipmitool's order (each section reads its own, in turn). */
+export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: string[]; values: Record<string, unknown> }> {
+  const lines: string[] = [];
+  const report: LanReport = {
+    get: (p) => bmc.lanParamOptional(p, channel),
+    line: (label, value) => void lines.push(`${label.padEnd(24)}: ${value}`),
+    lines,
+    values: {},
+  };
+  for (const section of [authSection, addressSection, vlanSection, cipherSection, passwordSection]) await section(report);
+  return { lines, values: report.values };
+}
+
+/** Set in Progress and the authentication types (parameters 0–2). */
+async function authSection({ get, line, lines, values }: LanReport): Promise<void> {
   const sip = await get(LanParam.setInProgress);
   if (sip) line('Set in Progress', (values.setInProgress = setInProgress(sip)) as string);
   const support = await get(LanParam.authTypeSupport);
@@ -40,6 +57,10 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
     );
     values.authTypeEnables = Object.fromEntries(names.map((n, i) => [n.toLowerCase(), authTypes(enables[i] ?? 0)]));
   }
+}
+
+/** Addresses, the IP header, ARP and the gateways (parameters 3–16). */
+async function addressSection({ get, line, values }: LanReport): Promise<void> {
   const source = await get(LanParam.ipAddressSource);
   if (source) line('IP Address Source', (values.ipAddressSource = ipSource(source)) as string);
   const ip = await get(LanParam.ipAddress);
@@ -70,6 +91,10 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
     const v = await get(p);
     if (v) line(label, (values[key] = f(v)) as string);
   }
+}
+
+/** 802.1q VLAN (parameters 20, 21). */
+async function vlanSection({ get, line, values }: LanReport): Promise<void> {
   const vlan = await get(LanParam.vlanId);
   if (vlan) {
     const id = vlanId(vlan);
@@ -78,6 +103,10 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
   }
   const priority = await get(LanParam.vlanPriority);
   if (priority) line('802.1q VLAN Priority', String((values.vlanPriority = (priority[0] ?? 0) & 0x07)));
+}
+
+/** RMCP+ cipher suites and their maximum privileges (parameters 22–24). */
+async function cipherSection({ get, line, values }: LanReport): Promise<void> {
   // Parameter 22 says how many entries of parameter 23 are real (§23.2); the rest is padding.
   const count = (await get(LanParam.cipherSuiteSupport))?.[0];
   const suites = await get(LanParam.cipherSuites);
@@ -95,7 +124,10 @@ export async function lanPrint(bmc: Bmc, channel?: number): Promise<{ lines: str
     );
     for (const legend of ['X=Cipher Suite Unused', 'c=CALLBACK', 'u=USER', 'o=OPERATOR', 'a=ADMIN', 'O=OEM']) line('', `    ${legend}`);
   }
+}
+
+/** The bad password threshold (parameter 25). */
+async function passwordSection({ get, line }: LanReport): Promise<void> {
   const bad = await get(LanParam.badPasswordThreshold);
   line('Bad Password Threshold', bad && bad.length >= 6 ? String(bad[1]) : 'Not Available');
-  return { lines, values };
 }

@@ -85,13 +85,7 @@ export function addProvisionCommands(root: Command, withServices: WithServices, 
       }),
     );
 
-  const startAndFollow = async (
-    c: Command,
-    machine: string,
-    wait: boolean,
-    what: string,
-    begin: (s: Services) => Promise<ProvisionView>,
-  ): Promise<void> =>
+  const startAndFollow = async (c: Command, machine: string, wait: boolean, what: string, begin: (s: Services) => Promise<ProvisionView>): Promise<void> =>
     withServices(c, async (s, o) => {
       if (!readServerFile(s.paths.data)) {
         throw new AnvilError(
@@ -125,7 +119,9 @@ export function addProvisionCommands(root: Command, withServices: WithServices, 
 
   root
     .command('deploy')
-    .description("Write an image to the machine's disk (VCL's load): it netboots anvil's agent, which streams the image; then it boots its disk and is active. Waits for the end unless --no-wait.")
+    .description(
+      "Write an image to the machine's disk (VCL's load): it netboots anvil's agent, which streams the image; then it boots its disk and is active. Waits for the end unless --no-wait.",
+    )
     .argument('<name>', 'machine name or MAC')
     .requiredOption('--image <image>', 'the image (anvil image list)')
     .option('--timeout <seconds>', "fail the deploy if it has not finished by then (default: the machine's, then the server's, 30 min)")
@@ -138,7 +134,9 @@ export function addProvisionCommands(root: Command, withServices: WithServices, 
 
   root
     .command('capture')
-    .description("Save the machine's disk as a new image (VCL's capture): its pre-capture hook runs, it powers off, netboots anvil's agent, which streams the disk compressed; the image appears once whole and verified, then the machine boots its disk again. Waits unless --no-wait.")
+    .description(
+      "Save the machine's disk as a new image (VCL's capture): its pre-capture hook runs, it powers off, netboots anvil's agent, which streams the disk compressed; the image appears once whole and verified, then the machine boots its disk again. Waits unless --no-wait.",
+    )
     .argument('<name>', 'machine name or MAC')
     .requiredOption('--image <name>', 'the name of the new image')
     .option('--timeout <seconds>', 'fail the capture if it has not finished by then (default 6 h)')
@@ -147,7 +145,13 @@ export function addProvisionCommands(root: Command, withServices: WithServices, 
     .option('--notes <text>', 'notes for the image')
     .option('--no-wait', 'return once the machine is booting its agent')
     .action(async (machine: string, opts: { image: string; timeout?: string; stall?: string; disk?: string; notes?: string; wait: boolean }, c: Command) => {
-      const request = { image: opts.image, timeoutS: seconds('--timeout', opts.timeout), stallTimeoutS: seconds('--stall', opts.stall), disk: opts.disk, notes: opts.notes };
+      const request = {
+        image: opts.image,
+        timeoutS: seconds('--timeout', opts.timeout),
+        stallTimeoutS: seconds('--stall', opts.stall),
+        disk: opts.disk,
+        notes: opts.notes,
+      };
       await startAndFollow(c, machine, opts.wait, 'capture', (s) => s.provisioner.capture(machine, request, who()));
     });
 }

@@ -82,7 +82,13 @@ const who = () => `${process.env.USER ?? userInfo().username} via bin/anvil mach
 
 export function buildMachine(): Command {
   const root = program();
+  for (const add of [powerCommand, bootdevCommand, setCommand, showCommand, eventsCommand, unlockCommand, discoveredCommand, forgetCommand]) add(root);
+  addProvisionCommands(root, withServices, who);
+  return root;
+}
 
+/** anvil machine power NAME ACTION: powers a machine and waits for the new state, or reads it. */
+function powerCommand(root: Command): void {
   root
     .command('power')
     .description('Power a machine on, off, soft-off or reboot it (waiting for the new state), or read its power state')
@@ -99,7 +105,10 @@ export function buildMachine(): Command {
         process.stdout.write(`${result.name}: power ${result.powerState}\n`);
       });
     });
+}
 
+/** anvil machine bootdev NAME [DEVICE]: sets or shows the boot device. */
+function bootdevCommand(root: Command): void {
   root
     .command('bootdev')
     .description('Set the device a machine boots from (next boot only unless --persistent), or show it')
@@ -120,7 +129,10 @@ export function buildMachine(): Command {
         process.stdout.write(`${result.name}: boot device ${result.device ?? 'none (firmware order)'} (${mode})\n`);
       });
     });
+}
 
+/** anvil machine set NAME: the machine's driver and driver_info, secrets from a file or the environment. */
+function setCommand(root: Command): void {
   root
     .command('set')
     .description("Set a machine's driver and driver_info; fields merge into what is stored (key= removes one)")
@@ -145,7 +157,10 @@ export function buildMachine(): Command {
         });
       },
     );
+}
 
+/** anvil machine show NAME: driver, driver_info (passwords masked), power, maintenance, lock. */
+function showCommand(root: Command): void {
   root
     .command('show')
     .description("A machine's driver, driver_info (passwords masked), power state, maintenance and lock")
@@ -167,7 +182,10 @@ export function buildMachine(): Command {
         process.stdout.write(lines.join('\n') + '\n');
       }),
     );
+}
 
+/** anvil machine events NAME: power changes, maintenance and controller failures, newest first. */
+function eventsCommand(root: Command): void {
   root
     .command('events')
     .description("A machine's power changes, maintenance and controller failures, newest first")
@@ -187,7 +205,10 @@ export function buildMachine(): Command {
         );
       }),
     );
+}
 
+/** anvil machine unlock NAME: breaks a lock left by a crashed process. */
+function unlockCommand(root: Command): void {
   root
     .command('unlock')
     .description('Break a lock left by a crashed process')
@@ -200,7 +221,10 @@ export function buildMachine(): Command {
         process.stdout.write(released ? `${machine.name}: released the lock held by ${released}\n` : `${machine.name}: was not locked\n`);
       }),
     );
+}
 
+/** anvil machine discovered: the unknown machines seen booting. */
+function discoveredCommand(root: Command): void {
   root
     .command('discovered')
     .description('Machines seen booting that anvil does not know, newest first; enroll one with: bin/pxemngr addsystem NAME MAC')
@@ -217,7 +241,10 @@ export function buildMachine(): Command {
         );
       }),
     );
+}
 
+/** anvil machine forget MAC: drops a MAC from the discovered machines. */
+function forgetCommand(root: Command): void {
   root
     .command('forget')
     .description('Drop a MAC from the discovered machines (it comes back if it boots again)')
@@ -230,9 +257,6 @@ export function buildMachine(): Command {
         process.stdout.write(`${mac}: forgotten\n`);
       }),
     );
-
-  addProvisionCommands(root, withServices, who);
-  return root;
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -47,25 +47,42 @@ async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOpti
   }
 }
 
+/** What syncbootnames and synctestnames found; a file skipped for a problem makes the exit status 1. */
+async function printSync(
+  what: string,
+  dir: string,
+  report: { added: readonly string[]; kept: readonly string[]; removed: readonly string[]; problems: readonly ScanProblem[] },
+  json: boolean,
+): Promise<void> {
+  const problems = await formatProblems(report.problems);
+  if (json) return printJson({ ...report, problems });
+  for (const p of problems) process.stderr.write(`skipped ${p}\n`);
+  process.stdout.write(`${what} in ${dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
+  if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
+  if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
+  if (report.problems.length) process.exitCode = 1;
+}
+
 export function buildPxemngr(): Command {
   const root = program();
+  for (const add of [syncBootNames, addSystem, delSystem, dpySystem, nextBoot, syncTestNames, nextTest, dpyTest]) add(root);
+  return root;
+}
 
+/** pxemngr syncbootnames: records the profiles of the profiles folder. */
+function syncBootNames(root: Command): void {
   root
     .command('syncbootnames')
     .description('Record the boot profiles (*.prof) found in the profiles folder; local.prof is mandatory')
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
-        const report = await s.profiles.sync(new Date().toISOString());
-        const problems = await formatProblems(report.problems);
-        if (o.json) return printJson({ ...report, problems });
-        for (const p of problems) process.stderr.write(`skipped ${p}\n`);
-        process.stdout.write(`profiles in ${s.profiles.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
-        if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
-        if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
-        if (report.problems.length) process.exitCode = 1;
+        await printSync('profiles', s.profiles.dir, await s.profiles.sync(new Date().toISOString()), o.json === true);
       }),
     );
+}
 
+/** pxemngr addsystem NAME MAC...: adds a machine, or MACs to one. */
+function addSystem(root: Command): void {
   root
     .command('addsystem')
     .description('Add a machine with one or more MAC addresses (or add MACs to a machine)')
@@ -80,7 +97,10 @@ export function buildPxemngr(): Command {
         );
       }),
     );
+}
 
+/** pxemngr delsystem NAME: deletes a machine and what anvil keeps of it. */
+function delSystem(root: Command): void {
   root
     .command('delsystem')
     .description('Delete a machine, its MACs, boot log and test runs')
@@ -92,7 +112,10 @@ export function buildPxemngr(): Command {
         process.stdout.write(`deleted system ${name}\n`);
       }),
     );
+}
 
+/** pxemngr dpysystem [NAME|MAC] [-l]: one machine with its last boots, or every machine. */
+function dpySystem(root: Command): void {
   root
     .command('dpysystem')
     .description('Display a machine (by name or MAC) with its last boots, or every machine with -l')
@@ -151,7 +174,10 @@ export function buildPxemngr(): Command {
         );
       }),
     );
+}
 
+/** pxemngr nextboot NAME PROFILE [--once]: what a machine boots next. */
+function nextBoot(root: Command): void {
   root
     .command('nextboot')
     .description("Set the profile a machine boots next ('default' sets it for unknown machines)")
@@ -165,23 +191,22 @@ export function buildPxemngr(): Command {
         process.stdout.write(`${name} will boot ${profile}${opts.once ? ' once, then local' : ''}\n`);
       }),
     );
+}
 
+/** pxemngr synctestnames: records the test scripts of the tests folder. */
+function syncTestNames(root: Command): void {
   root
     .command('synctestnames')
     .description('Record the test scripts (*.test) found in the tests folder; wait.test is mandatory')
     .action(async (_o, c: Command) =>
       withServices(c, async (s, o) => {
-        const report = await s.testing.sync();
-        const problems = await formatProblems(report.problems);
-        if (o.json) return printJson({ ...report, problems });
-        for (const p of problems) process.stderr.write(`skipped ${p}\n`);
-        process.stdout.write(`tests in ${s.testing.dir}: ${[...report.added, ...report.kept].sort().join(' ') || '(none)'}\n`);
-        if (report.added.length) process.stdout.write(`added: ${report.added.join(' ')}\n`);
-        if (report.removed.length) process.stdout.write(`no longer available: ${report.removed.join(' ')}\n`);
-        if (report.problems.length) process.exitCode = 1;
+        await printSync('tests', s.testing.dir, await s.testing.sync(), o.json === true);
       }),
     );
+}
 
+/** pxemngr nexttest NAME TEST...: queues tests for a machine. */
+function nextTest(root: Command): void {
   root
     .command('nexttest')
     .description('Queue one or more tests for a machine; it gets them in order from /nexttest/')
@@ -195,7 +220,10 @@ export function buildPxemngr(): Command {
         for (const run of runs) process.stdout.write(`queued ${run.test} for ${machine.name} as run ${run.id}\n`);
       }),
     );
+}
 
+/** pxemngr dpytest NAME: the tests run or queued for a machine. */
+function dpyTest(root: Command): void {
   root
     .command('dpytest')
     .description('Display the tests run or queued for a machine')
@@ -224,8 +252,6 @@ export function buildPxemngr(): Command {
         );
       }),
     );
-
-  return root;
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -18,6 +18,7 @@ import {
   type DhcpMode,
 } from '../../src/protocols/dhcp/index.ts';
 import { testdata } from '../../src/protocols/dhcp/testdata/packets.ts';
+import { uniform, xorshift32 } from '../../src/protocols/testing/prng.ts';
 import { buildRequest, DhcpTestClient } from './dhcp-client.ts';
 
 const FUZZ_PACKETS = 100_000;
@@ -28,17 +29,8 @@ const boot = { files: DEFAULT_BOOT_FILES, scriptUrl: (mac: string) => `http://${
 // Large enough that the DISCOVERs among the mutations never exhaust it.
 const pool = { start: '10.78.0.10', end: '10.78.255.250', subnetMask: '255.255.0.0' };
 
-/** mulberry32: a seeded PRNG so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Floats in [0, 1) from a seed, so a failure can be replayed. */
+const prng = (seed: number): (() => number) => uniform(xorshift32(seed));
 
 const seeds = readdirSync(join(import.meta.dirname, '../../src/protocols/dhcp/testdata'))
   .filter((f) => f.endsWith('.hex'))

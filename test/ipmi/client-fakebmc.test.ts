@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { IpmiClient } from '../../src/protocols/ipmi/client/client.ts';
+import { xorshift32 } from '../../src/protocols/testing/prng.ts';
 import { havePyghmi, startFakeBmc } from './client-peers.ts';
 
 test('pyghmi fakebmc: suite negotiation, granted-suite check, power and boot device', async (t) => {
@@ -109,8 +110,8 @@ test('random datagrams aimed at the client socket are dropped; the session carri
   const rogue = createSocket('udp4');
   t.after(() => rogue.close());
   const port = await client.transport.localPort();
-  let seed = 12345;
-  const byte = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  const next = xorshift32(12345);
+  const byte = () => next() & 0xff;
   const GARBAGE = 500;
   for (let i = 0; i < GARBAGE; i++) {
     const packet = Buffer.from(Array.from({ length: 1 + (byte() % 80) }, byte));

@@ -13,10 +13,11 @@ import { encodeAsf } from '../../src/protocols/ipmi/rmcp.ts';
 import { encodeSession15 } from '../../src/protocols/ipmi/session15.ts';
 import { encodeSession20 } from '../../src/protocols/ipmi/session20.ts';
 import { encodeSol } from '../../src/protocols/ipmi/sol.ts';
-import { DEFAULT_SETUP_TIMEOUT_MS } from '../../src/protocols/ipmi/server/bmc.ts';
+import { DEFAULT_SETUP_TIMEOUT_MS } from '../../src/protocols/ipmi/server/bmc-options.ts';
 import { MemoryBmcHandler } from '../../src/protocols/ipmi/server/memory-handler.ts';
 import { BmcServer } from '../../src/protocols/ipmi/server/server.ts';
 import { loadCapture } from '../../src/protocols/ipmi/testdata/load.ts';
+import { xorshift32 } from '../../src/protocols/testing/prng.ts';
 import { havePeers } from '../helpers/peers.ts';
 import { PASSWORD, USER, ipmitool } from './emulator-helpers.ts';
 import { MiniConsole } from './mini-console.ts';
@@ -26,19 +27,6 @@ const PACKETS = 100_000;
 /** Datagrams in flight before waiting for the emulator to catch up (keeps loopback from dropping). */
 const BATCH = 250;
 const CATCH_UP_TIMEOUT_MS = 5_000;
-
-/** xorshift32: deterministic, so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 function mutate(seed: Buffer, rand: () => number, other: Buffer): Buffer {
   const b = Buffer.from(seed);
@@ -123,7 +111,8 @@ test(`${PACKETS} mutated and random datagrams: no crash, no leak, still serving`
   // The live session's later sequence numbers stay ahead of anything replayed above.
   live.sequence += 10;
 
-  const rand = prng(0xa11ce);
+  // Seeded, so a failing run can be replayed.
+  const rand = xorshift32(0xa11ce);
   const fuzzer = createSocket('udp4');
   await new Promise<void>((resolve) => fuzzer.bind(0, '127.0.0.1', () => resolve()));
   t.after(() => new Promise<void>((resolve) => fuzzer.close(() => resolve())));

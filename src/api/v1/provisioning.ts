@@ -152,7 +152,12 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
             timeout: Type.Optional(
               Type.Integer({ minimum: 1, maximum: 86400, description: 'deploy: seconds until it fails (default: the machine\u2019s, then the server\u2019s)' }),
             ),
-            disk: Type.Optional(Type.String({ maxLength: 64, description: 'deploy: the disk to write, e.g. vda (default: the smallest the image fits); capture: the disk to read' })),
+            disk: Type.Optional(
+              Type.String({
+                maxLength: 64,
+                description: 'deploy: the disk to write, e.g. vda (default: the smallest the image fits); capture: the disk to read',
+              }),
+            ),
             stall: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'capture: seconds without progress until it fails (default 1200)' })),
             notes: Type.Optional(Type.String({ maxLength: 2000, description: 'capture: notes for the image' })),
           },
@@ -172,7 +177,13 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
         case 'capture':
           return reply
             .status(202)
-            .send(await provisioner.capture(name, { image: image ?? '', timeoutS: request.body.timeout, stallTimeoutS: request.body.stall, disk: request.body.disk, notes: request.body.notes }, by));
+            .send(
+              await provisioner.capture(
+                name,
+                { image: image ?? '', timeoutS: request.body.timeout, stallTimeoutS: request.body.stall, disk: request.body.disk, notes: request.body.notes },
+                by,
+              ),
+            );
         case 'manage':
           return provisioner.manage(name, by);
         case 'provide':

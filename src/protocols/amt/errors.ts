@@ -1,5 +1,7 @@
 // Typed errors of the AMT clients. Callers match on `code`; messages name the machine
-// (host and user) and what to do, never the password.
+// (host and user) and what to do, never the password. The XML, SOAP and WS-Man shape errors
+// of the codecs (xml.ts, soap-codec.ts, emulator/wsman-messages.ts) are AmtErrors too.
+import { ProtocolError } from '../protocol-error.ts';
 
 export const AMT_ERROR_CODES = {
   auth: 'AMT_AUTH',
@@ -9,10 +11,17 @@ export const AMT_ERROR_CODES = {
   protocol: 'AMT_PROTOCOL',
   unsupported: 'AMT_UNSUPPORTED',
   timeout: 'AMT_TIMEOUT',
+  /** Not well-formed XML, too long, or with a DOCTYPE (xml.ts). */
+  xml: 'AMT_XML',
+  /** XML, but not a SOAP request or response (soap-codec.ts). */
+  soapShape: 'AMT_SOAP_SHAPE',
+  /** XML, but not a WS-Man request (emulator/wsman-messages.ts). */
+  wsmanShape: 'AMT_WSMAN_SHAPE',
 } as const;
 export type AmtErrorCode = (typeof AMT_ERROR_CODES)[keyof typeof AMT_ERROR_CODES];
 
-export class AmtError extends Error {
+/** Base class of every error the AMT clients, codecs and emulator throw on purpose. */
+export class AmtError extends ProtocolError {
   override readonly name: string = 'AmtError';
   readonly code: AmtErrorCode;
   constructor(code: AmtErrorCode, message: string, options?: { cause?: unknown }) {

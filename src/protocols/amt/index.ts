@@ -33,6 +33,7 @@ export {
   AmtUnsupportedError,
 } from './errors.ts';
 export type { AmtErrorCode } from './errors.ts';
+export { ProtocolError } from '../protocol-error.ts';
 export { AmtEmulator, EMULATOR_DEFAULTS } from './emulator/server.ts';
 export type { AmtEmulatorOptions, AmtProtocol } from './emulator/server.ts';
 export { MemoryAmtHandler, ALL_POWER_ACTIONS, BASIC_POWER_ACTIONS } from './emulator/handler.ts';

@@ -4,6 +4,7 @@
 // Pure: no I/O. Both sides live here: the client and the emulator speak the same envelopes.
 import { NS, SOAP_NAMESPACES } from './constants.ts';
 import type { SoapService } from './constants.ts';
+import { AMT_ERROR_CODES, AmtError } from './errors.ts';
 import { child, elementNames, escapeXml, parseXml, soapBody, text } from './xml.ts';
 
 export const SOAP_MAX_MESSAGE_CHARS = 1 << 20;
@@ -63,9 +64,12 @@ export function parseSoapRequest(xml: string, maxChars = SOAP_MAX_MESSAGE_CHARS)
   return { method, params };
 }
 
-export class SoapShapeError extends Error {
+export class SoapShapeError extends AmtError {
   override readonly name = 'SoapShapeError';
-  readonly code = 'AMT_SOAP_SHAPE';
+  declare readonly code: typeof AMT_ERROR_CODES.soapShape;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(AMT_ERROR_CODES.soapShape, message, options);
+  }
 }
 
 /** A response's outputs (text, in document order) or its fault. Throws XmlError / SoapShapeError when it is neither. */

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AMT_DEFAULTS, AMT_DEFAULT_USER, AMT_HTTPS_PORT, AMT_HTTP_PORT } from './constants.ts';
@@ -58,6 +59,9 @@ export interface HttpAnswer {
   readonly body: string;
 }
 
+/** An answer with the header digest authentication reads. */
+type RawAnswer = HttpAnswer & { readonly wwwAuthenticate: string | undefined };
+
 /** Errors that mean the request never left: safe to retry whatever it was. */
 const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'AMT_CONNECT_TIMEOUT', 'EADDRNOTAVAIL']);
 /** Errors after which the request may or may not have been acted on. */
@@ -67,6 +71,11 @@ const SELF_SIGNED_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_
 
 const verifiedSockets = new WeakSet<object>();
 
+/**
+ * A socket failure as the retry loop in post() sorts it, by the socket's own code (ECONNREFUSED,
+ * AMT_CONNECT_TIMEOUT, ...). Not an AmtError on purpose: it never leaves this module except as
+ * the `cause` of the AmtConnectError or AmtTimeoutError that post() throws in its place.
+ */
 class TransportFailure extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -167,7 +176,7 @@ export class DigestTransport {
     });
   }
 
-  #send(path: string, body: string, options: PostOptions, authorization: string | undefined): Promise<HttpAnswer & { wwwAuthenticate: string | undefined }> {
+  #send(path: string, body: string, options: PostOptions, authorization: string | undefined): Promise<RawAnswer> {
     const connectTimeout = this.#options.connectTimeoutMs ?? AMT_DEFAULTS.connectTimeoutMs;
     const requestTimeout = this.#options.requestTimeoutMs ?? AMT_DEFAULTS.requestTimeoutMs;
     const maxBytes = this.#options.maxResponseBytes ?? AMT_DEFAULTS.maxResponseBytes;
@@ -180,7 +189,7 @@ export class DigestTransport {
 
     return new Promise((resolve, reject) => {
       let settled = false;
-      const finish = (error: Error | undefined, value?: HttpAnswer & { wwwAuthenticate: string | undefined }): void => {
+      const finish = (error: Error | undefined, value?: RawAnswer): void => {
         if (settled) return;
         settled = true;
         clearTimeout(connectTimer);
@@ -205,66 +214,75 @@ export class DigestTransport {
         connectTimeout,
       );
       const requestTimer = setTimeout(() => req.destroy(new TransportFailure('AMT_RESPONSE_TIMEOUT', `no answer within ${requestTimeout} ms`)), requestTimeout);
-      req.on('socket', (socket) => {
-        const connected = (): void => clearTimeout(connectTimer);
-        if (https) {
-          const tls = socket as TLSSocket;
-          const check = (): void => {
-            connected();
-            // With allowSelfSigned, verification is done here: only a self-signed chain is forgiven.
-            if (allowSelfSigned && !tls.authorized) {
-              const reason = String(tls.authorizationError ?? '');
-              if (!SELF_SIGNED_ERRORS.has(reason)) req.destroy(new AmtTlsError(this.label, `certificate not accepted (${reason})`));
-            }
-          };
-          // A kept-alive socket was checked when it was made; a new one is checked once its handshake ends.
-          if (verifiedSockets.has(tls)) connected();
-          else
-            tls.once('secureConnect', () => {
-              verifiedSockets.add(tls);
-              check();
-            });
-        } else if ((socket as { connecting?: boolean }).connecting) {
-          socket.once('connect', connected);
-        } else {
-          connected();
-        }
-      });
-      req.on('error', (error: Error & { code?: string }) => {
-        if (error instanceof TransportFailure || error instanceof AmtTlsError) return finish(error);
-        const code = error.code ?? '';
-        if (code.startsWith('ERR_TLS') || /CERT|SSL|self.signed/i.test(code) || /certificate/i.test(error.message)) {
-          return finish(
-            new AmtTlsError(this.label, `${error.message}${allowSelfSigned ? '' : '; set allowSelfSigned for an AMT with a self-signed certificate'}`, error),
-          );
-        }
-        if (error.name === 'AbortError') return finish(error);
-        finish(new TransportFailure(code || 'ECONNRESET', error.message));
-      });
+      req.on('socket', (socket) => this.#checkConnection(req, socket, () => clearTimeout(connectTimer)));
+      req.on('error', (error: Error & { code?: string }) => finish(this.#failure(error)));
       req.on('response', (res: IncomingMessage) => {
         clearTimeout(connectTimer);
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) {
-            res.destroy();
-            finish(new AmtProtocolError(`AMT ${this.label} sent a response over ${maxBytes} bytes`, res.statusCode));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', (error: Error & { code?: string }) => finish(new TransportFailure(error.code ?? 'ECONNRESET', error.message)));
-        res.on('end', () =>
-          finish(undefined, {
-            status: res.statusCode ?? 0,
-            contentType: String(res.headers['content-type'] ?? ''),
-            body: Buffer.concat(chunks).toString('utf8'),
-            wwwAuthenticate: res.headers['www-authenticate'],
-          }),
-        );
+        this.#readAnswer(res, maxBytes, finish);
       });
       req.end(payload);
     });
+  }
+
+  /** Stops the connect timer once connected; over HTTPS, once the handshake is done and the certificate is accepted. */
+  #checkConnection(req: ClientRequest, socket: Socket, connected: () => void): void {
+    if (this.scheme === 'https') {
+      const tls = socket as TLSSocket;
+      const check = (): void => {
+        connected();
+        // With allowSelfSigned, verification is done here: only a self-signed chain is forgiven.
+        if (this.endpoint.allowSelfSigned === true && !tls.authorized) {
+          const reason = String(tls.authorizationError ?? '');
+          if (!SELF_SIGNED_ERRORS.has(reason)) req.destroy(new AmtTlsError(this.label, `certificate not accepted (${reason})`));
+        }
+      };
+      // A kept-alive socket was checked when it was made; a new one is checked once its handshake ends.
+      if (verifiedSockets.has(tls)) connected();
+      else
+        tls.once('secureConnect', () => {
+          verifiedSockets.add(tls);
+          check();
+        });
+    } else if ((socket as { connecting?: boolean }).connecting) {
+      socket.once('connect', connected);
+    } else {
+      connected();
+    }
+  }
+
+  /** A request's error as the retry loop sees it: a TLS failure, an abort, or a TransportFailure with the socket's code. */
+  #failure(error: Error & { code?: string }): Error {
+    if (error instanceof TransportFailure || error instanceof AmtTlsError) return error;
+    const code = error.code ?? '';
+    if (code.startsWith('ERR_TLS') || /CERT|SSL|self.signed/i.test(code) || /certificate/i.test(error.message)) {
+      const hint = this.endpoint.allowSelfSigned === true ? '' : '; set allowSelfSigned for an AMT with a self-signed certificate';
+      return new AmtTlsError(this.label, `${error.message}${hint}`, error);
+    }
+    if (error.name === 'AbortError') return error;
+    return new TransportFailure(code || 'ECONNRESET', error.message);
+  }
+
+  /** Reads a response of at most maxBytes. */
+  #readAnswer(res: IncomingMessage, maxBytes: number, finish: (error: Error | undefined, value?: RawAnswer) => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        res.destroy();
+        finish(new AmtProtocolError(`AMT ${this.label} sent a response over ${maxBytes} bytes`, res.statusCode));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('error', (error: Error & { code?: string }) => finish(new TransportFailure(error.code ?? 'ECONNRESET', error.message)));
+    res.on('end', () =>
+      finish(undefined, {
+        status: res.statusCode ?? 0,
+        contentType: String(res.headers['content-type'] ?? ''),
+        body: Buffer.concat(chunks).toString('utf8'),
+        wwwAuthenticate: res.headers['www-authenticate'],
+      }),
+    );
   }
 }

@@ -1,10 +1,14 @@
 // Small XML helpers shared by the WS-Management and legacy SOAP codecs: escaping for
 // building envelopes, and one bounded, DTD-free parse for reading them.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { AMT_ERROR_CODES, AmtError } from './errors.ts';
 
-export class XmlError extends Error {
+export class XmlError extends AmtError {
   override readonly name = 'XmlError';
-  readonly code = 'AMT_XML';
+  declare readonly code: typeof AMT_ERROR_CODES.xml;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(AMT_ERROR_CODES.xml, message, options);
+  }
 }
 
 export function escapeXml(text: string): string {

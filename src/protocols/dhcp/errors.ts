@@ -1,4 +1,5 @@
 // Typed errors of the DHCP library. Callers match on `code`, never on the message.
+import { ProtocolError } from '../protocol-error.ts';
 
 export type DhcpErrorCode =
   | 'DHCP_DECODE' // a packet that is not a well-formed DHCP message
@@ -10,7 +11,8 @@ export type DhcpErrorCode =
   | 'DHCP_SEND' // a reply could not be sent
   | 'DHCP_STORE'; // the lease store could not be read or written
 
-export class DhcpError extends Error {
+/** Base class of every error this library throws on purpose. */
+export class DhcpError extends ProtocolError {
   override name = 'DhcpError';
   readonly code: DhcpErrorCode;
   constructor(code: DhcpErrorCode, message: string, options?: { cause?: unknown }) {
@@ -33,7 +35,7 @@ export class DhcpDecodeError extends DhcpError {
 }
 
 /** Turns a failed bind into an error that says what to do. */
-export function bindError(err: Error, address: string, port: number): Error {
+export function bindError(err: Error, address: string, port: number): DhcpError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') {
     return new DhcpError(

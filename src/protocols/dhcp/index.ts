@@ -2,6 +2,7 @@
 // server mode. Usable on its own; imports nothing from the rest of anvil.
 export * from './constants.ts';
 export { DhcpError, DhcpDecodeError, type DhcpErrorCode } from './errors.ts';
+export { ProtocolError } from '../protocol-error.ts';
 export {
   decode,
   encode,

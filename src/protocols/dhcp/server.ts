@@ -1,31 +1,27 @@
-// The DHCP server: owns the sockets, runs one request at a time through the pure parts
-// (codec, classify, responder) and the lease pool, and counts what it drops.
+// The DHCP server: takes each datagram its sockets receive, runs one request at a time
+// through the pure parts (codec, classify, responder) and the lease pool, and counts what it
+// drops.
 //
 // Two modes. 'proxy' (PXE spec 2.1 §2.2.5): beside the site's DHCP server, answer only
 // netboot clients, with boot information and no address, on port 67 and on the PXE
 // boot-server port 4011. 'server': the only DHCP server of an isolated provisioning
 // network, leasing from a range (RFC 2131), and booting netboot clients as well.
 //
-// Interface binding: Node has no SO_BINDTODEVICE, so the server listens on 0.0.0.0:67 (a
-// socket bound to the interface's own address would not see the clients' broadcasts) and
-// answers every interface of its network namespace: run it where the provisioning interface
-// is the only one facing clients, or use proxy mode, which answers PXE clients only.
-// Replies to clients without an address go to 255.255.255.255. To make those leave by the
-// provisioning interface rather than by the default route, they are sent from a second
-// socket bound to serverAddress:67 (SO_REUSEADDR on both): Linux routes a limited broadcast
-// out of the interface that owns the socket's source address (net/ipv4/route.c, "direct
-// multicasts and limited broadcast via necessary interface"). The subnet's own broadcast
-// address would be routed right too, but with it OVMF's PXE boot failed (PXE-E18).
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+// Its sockets, and why it listens where it does, are sockets.ts's.
+import type { RemoteInfo } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { decode, encode, packetMac, type DhcpPacket } from './codec.ts';
 import { BOOTP_OP, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MESSAGE_TYPE, MESSAGE_TYPE_NAME, OPTION, PXE_PORT } from './constants.ts';
 import { bootFileFor, classify, type BootDecision, type BootPolicy, type ClientInfo } from './classify.ts';
-import { bindError, DhcpDecodeError, DhcpError } from './errors.ts';
+import { DhcpDecodeError, DhcpError } from './errors.ts';
 import { LeasePool, type PoolConfig } from './lease-pool.ts';
 import { MemoryLeaseStore, type Lease, type LeaseStore } from './lease-store.ts';
 import { getIp, getString } from './options.ts';
 import { informReply, leaseReply, nakReply, proxyReply, type LeaseReplyConfig } from './responder.ts';
+import { DhcpSockets, type DgramSocket } from './sockets.ts';
+
+// The sockets' slice of node:dgram and their buffer size are part of the server's API: re-exported for one import.
+export { DEFAULT_RECEIVE_BUFFER_BYTES, type DgramSocket } from './sockets.ts';
 
 export type DhcpMode = 'proxy' | 'server';
 
@@ -34,20 +30,6 @@ export interface ServerPoolOptions extends PoolConfig {
   readonly routers?: readonly string[];
   readonly dnsServers?: readonly string[];
   readonly domainName?: string;
-}
-
-/** The slice of node:dgram's Socket the server uses, so tests can inject their own. */
-export interface DgramSocket {
-  bind(port: number, address: string, callback: () => void): unknown;
-  send(msg: Uint8Array, port: number, address: string, callback: (err: Error | null) => void): void;
-  setBroadcast(flag: boolean): void;
-  /** SO_RCVBUF; optional, so injected sockets need not have it. */
-  setRecvBufferSize?(size: number): void;
-  close(callback?: () => void): unknown;
-  on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  once(event: 'error', listener: (err: Error) => void): unknown;
-  off(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 export interface DhcpServerOptions {
@@ -95,17 +77,6 @@ export interface DhcpStats {
 /** Requests waiting their turn before new ones are dropped: a flood cannot grow memory. */
 export const DEFAULT_MAX_PENDING = 1024;
 
-/**
- * The kernel's receive buffer asked for each socket. A thousand machines powered on together
- * send their DISCOVERs within milliseconds; Linux's default (rmem_default, 208 KiB) holds
- * about 160 of them (each datagram is charged ~1.3 KiB, not its ~350 bytes), and a PXE ROM
- * whose DISCOVER is dropped waits 4 s before it asks again (bench/boot-storm.ts measured 940
- * drops and a p50 OFFER of 6 s). 2 MiB (doubled by Linux for its bookkeeping) holds more
- * than maxPending requests. Linux caps the request at net.core.rmem_max: raise that sysctl
- * where it is lower.
- */
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 2 << 20;
-
 export interface DhcpServerEvents {
   /** A reply left: what was asked, by whom, and what they got. */
   reply: [{ mac: string; request: string; reply: string; address: string; boot: BootDecision; via: 'dhcp' | 'pxe'; to: string }];
@@ -132,8 +103,7 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   readonly #leaseConfig: LeaseReplyConfig | undefined;
   readonly #nextServer: string;
   readonly #broadcast: string;
-  /** Listening sockets, and the sender bound to serverAddress that broadcasts go out of. */
-  readonly #sockets: { socket: DgramSocket; via: 'dhcp' | 'pxe'; port: number; sender: boolean }[] = [];
+  readonly #sockets: DhcpSockets;
   /** Requests are handled one at a time so two DISCOVERs never pick the same address. */
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
@@ -150,6 +120,15 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
       this.#pool = new LeasePool(this.leases, { ...opts.pool, exclude: [...(opts.pool.exclude ?? []), opts.serverAddress] }, opts.clock);
       this.#leaseConfig = { ...opts.pool, serverAddress: opts.serverAddress, nextServer: this.#nextServer, leaseTime: this.#pool.leaseTime };
     }
+    this.#sockets = new DhcpSockets({
+      ...(opts.receiveBufferBytes !== undefined ? { receiveBufferBytes: opts.receiveBufferBytes } : {}),
+      ...(opts.createSocket !== undefined ? { createSocket: opts.createSocket } : {}),
+      onMessage: (msg, rinfo, via) => void this.handle(msg, rinfo, via),
+      onError: (err) => {
+        this.stats.errors++;
+        this.#emitError(err);
+      },
+    });
   }
 
   /** The MAC holding a bound lease on an address (server mode), for identifying machines. */
@@ -162,11 +141,8 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
   async start(): Promise<void> {
     const port = this.#opts.port ?? DHCP_SERVER_PORT;
     const pxePort = this.#opts.pxePort ?? (this.mode === 'proxy' ? PXE_PORT : false);
-    const wildcard = (this.#opts.bindAddress ?? ZERO) === ZERO;
     try {
-      const bound = await this.#bind(port, 'dhcp', this.#opts.bindAddress ?? ZERO, wildcard);
-      if (wildcard) await this.#bind(bound, 'dhcp', this.#opts.serverAddress, true, true);
-      if (pxePort !== false) await this.#bind(pxePort, 'pxe', this.#opts.bindAddress ?? ZERO, false);
+      await this.#sockets.open({ port, pxePort, bindAddress: this.#opts.bindAddress ?? ZERO, serverAddress: this.#opts.serverAddress });
     } catch (err) {
       await this.stop();
       throw err;
@@ -175,60 +151,12 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
 
   /** The ports actually bound (useful with port 0 in tests). */
   ports(): { dhcp?: number; pxe?: number } {
-    const out: { dhcp?: number; pxe?: number } = {};
-    for (const s of this.#sockets) if (!s.sender) out[s.via] = s.port;
-    return out;
+    return this.#sockets.ports();
   }
 
   async stop(): Promise<void> {
-    const sockets = this.#sockets.splice(0);
-    await Promise.all(
-      sockets.map(
-        ({ socket }) =>
-          new Promise<void>((resolve) => {
-            try {
-              socket.close(() => resolve());
-            } catch {
-              resolve(); // already closed
-            }
-          }),
-      ),
-    );
+    await this.#sockets.close();
     await this.#queue;
-  }
-
-  /** Binds one socket; returns its port. `reuse` sets SO_REUSEADDR (listener + sender pair). */
-  async #bind(port: number, via: 'dhcp' | 'pxe', address: string, reuse: boolean, sender = false): Promise<number> {
-    const socket = this.#opts.createSocket?.() ?? (createSocket({ type: 'udp4', reuseAddr: reuse }) as Socket as DgramSocket);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        // The sender's address must be this host's: say so rather than "cannot bind".
-        const code = (err as NodeJS.ErrnoException).code;
-        reject(
-          sender && code === 'EADDRNOTAVAIL'
-            ? new DhcpError('DHCP_CONFIG', `serverAddress ${address} is not an address of this host; give the provisioning interface's own address`, {
-                cause: err,
-              })
-            : bindError(err, address, port),
-        );
-      };
-      socket.once('error', onError);
-      socket.bind(port, address, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
-    socket.setBroadcast(true);
-    socket.setRecvBufferSize?.(this.#opts.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES);
-    socket.on('error', (err) => {
-      this.stats.errors++;
-      this.#emitError(err);
-    });
-    // The sender also receives what is unicast to serverAddress:67 (renewals, relays).
-    socket.on('message', (msg, rinfo) => this.handle(msg, rinfo, via));
-    const bound = (socket as Partial<Socket>).address?.call(socket)?.port ?? port;
-    this.#sockets.push({ socket, via, port: bound, sender });
-    return bound;
   }
 
   /**
@@ -387,11 +315,11 @@ export class DhcpServer extends EventEmitter<DhcpServerEvents> {
     boot: BootDecision,
     via: 'dhcp' | 'pxe',
   ): Promise<void> {
-    const entry = this.#sockets.find((s) => s.via === via && s.sender) ?? this.#sockets.find((s) => s.via === via) ?? this.#sockets[0];
-    if (entry === undefined) return; // stopped, or driven through handle() without sockets
+    const socket = this.#sockets.replySocket(via);
+    if (socket === undefined) return; // stopped, or driven through handle() without sockets
     const bytes = encode(reply);
     await new Promise<void>((resolve) => {
-      entry.socket.send(bytes, to.port, to.address, (err) => {
+      socket.send(bytes, to.port, to.address, (err) => {
         if (err) {
           this.stats.errors++;
           this.#emitError(new DhcpError('DHCP_SEND', `cannot send a DHCP reply to ${to.address}:${to.port}: ${err.message}`, { cause: err }));

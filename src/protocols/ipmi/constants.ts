@@ -198,6 +198,11 @@ export function completionCodeText(code: number): string {
 export const Privilege = { HIGHEST: 0x00, CALLBACK: 0x01, USER: 0x02, OPERATOR: 0x03, ADMINISTRATOR: 0x04, OEM: 0x05, NO_ACCESS: 0x0f } as const;
 export type PrivilegeLevel = 1 | 2 | 3 | 4 | 5;
 
+/** The privilege name ipmitool uses (ADMINISTRATOR, OPERATOR, ...), for messages. */
+export function privilegeWord(level: number): string {
+  return (Object.keys(Privilege) as (keyof typeof Privilege)[]).find((k) => Privilege[k] === level) ?? `level ${level}`;
+}
+
 /** IPMI 1.5 session authentication types (IPMI v2.0 §13.6, table 13-8), also bits of auth-capabilities byte 2. */
 export const AuthType = { NONE: 0x00, MD2: 0x01, MD5: 0x02, PASSWORD: 0x04, OEM: 0x05, RMCP_PLUS: 0x06 } as const;
 

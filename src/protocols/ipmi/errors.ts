@@ -1,9 +1,10 @@
 // Typed errors of the IPMI library. Callers match on `code`, which never changes;
 // messages say what failed and never contain a password or key.
+import { ProtocolError } from '../protocol-error.ts';
 import { completionCodeText } from './constants.ts';
 
-/** Base class of every error this library throws on purpose. */
-export class IpmiError extends Error {
+/** Base class of every error this library throws on purpose (its client's and emulator's too). */
+export class IpmiError extends ProtocolError {
   override readonly name: string = 'IpmiError';
   readonly code: string = 'IPMI_ERROR';
 }

@@ -1,6 +1,7 @@
 // anvil/ipmi: a pure-TypeScript IPMI library. Re-exports only.
 export * from './constants.ts';
 export * from './errors.ts';
+export { ProtocolError } from '../protocol-error.ts';
 export * from './rmcp.ts';
 export * from './message.ts';
 export * from './session15.ts';

@@ -1,5 +1,6 @@
 // Typed errors of the QMP client. Callers match on `code`; a command failure keeps QEMU's own
 // error class and description (qmp-spec §2.4.2).
+import { ProtocolError } from '../protocol-error.ts';
 
 export const QMP_ERROR_CODES = {
   /** QEMU answered the command with an error object. */
@@ -16,7 +17,7 @@ export const QMP_ERROR_CODES = {
 export type QmpErrorCode = (typeof QMP_ERROR_CODES)[keyof typeof QMP_ERROR_CODES];
 
 /** Base class of every QMP error. */
-export class QmpProtocolError extends Error {
+export class QmpProtocolError extends ProtocolError {
   override readonly name: string = 'QmpProtocolError';
   readonly code: QmpErrorCode;
   constructor(code: QmpErrorCode, message: string, options?: { cause?: unknown }) {

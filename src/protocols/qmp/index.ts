@@ -11,3 +11,4 @@ export {
 export type { QmpClientEvents, QmpConnectOptions } from './client.ts';
 export { QMP_ERROR_CODES, QmpClosedError, QmpConnectError, QmpDecodeError, QmpError, QmpProtocolError, QmpTimeoutError } from './errors.ts';
 export type { QmpErrorCode } from './errors.ts';
+export { ProtocolError } from '../protocol-error.ts';

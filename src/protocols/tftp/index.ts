@@ -1,6 +1,7 @@
 // anvil's TFTP package: codec, read-only server, file handlers and a small client.
 export * from './constants.ts';
 export * from './errors.ts';
+export { ProtocolError } from '../protocol-error.ts';
 export * from './codec.ts';
 export * from './options.ts';
 export * from './handler.ts';

@@ -1,96 +1,28 @@
 // anvil's read-only TFTP server (RFC 1350; options RFC 2347/2348/2349/7440). The listening
 // socket only takes requests; each transfer runs on its own ephemeral socket (its TID),
 // driven by the JS engine (transfer.ts) or the native pump (native-transfer.ts).
-// Files come from a TftpFileHandler: the server knows nothing of machines.
+// Files come from a TftpFileHandler: the server knows nothing of machines. Its options,
+// their checks and its bind errors are server-config.ts's.
 import { isIPv6 } from 'node:net';
 import { decodePacket, encodeError } from './codec.ts';
 import type { TftpPacket, TftpRequest } from './codec.ts';
-import {
-  DEFAULT_BUSY_POLL_MICROSECONDS,
-  DEFAULT_MAX_BLOCK_SIZE,
-  DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS,
-  DEFAULT_MAX_RETRIES,
-  DEFAULT_MAX_TRANSFERS,
-  DEFAULT_MAX_WINDOW_SIZE,
-  DEFAULT_OPEN_TIMEOUT_MS,
-  DEFAULT_RETRANSMIT_TIMEOUT_MS,
-  ErrorCode,
-  MAX_BLOCK_SIZE,
-  MAX_BUSY_POLL_MICROSECONDS,
-  MAX_TIMEOUT_SECONDS,
-  MAX_WINDOW_SIZE,
-  MIN_BLOCK_SIZE,
-  MIN_TIMEOUT_SECONDS,
-  MIN_WINDOW_SIZE,
-  TFTP_PORT,
-} from './constants.ts';
-import { TftpAccessDeniedError, TftpBindError, TftpConfigError } from './errors.ts';
+import { ErrorCode } from './constants.ts';
+import { TftpAccessDeniedError } from './errors.ts';
 import type { TftpFile, TftpFileHandler } from './handler.ts';
 import { systemClock, udpSocketFactory } from './io.ts';
 import type { Clock, Endpoint, SocketFactory, TftpSocket } from './io.ts';
+import { bindError, checkedConfig } from './server-config.ts';
+import type { TftpServerConfig, TftpServerEvent, TftpServerOptions } from './server-config.ts';
 import { choosePump } from './native-pump.ts';
-import type { NativePump, TftpEngine } from './native-pump.ts';
+import type { NativePump } from './native-pump.ts';
 import { NativeTransfer, addPumpStats } from './native-transfer.ts';
 import { negotiateReadOptions } from './options.ts';
 import type { Negotiated } from './options.ts';
 import { Transfer, zeroCounters } from './transfer.ts';
 import type { TftpCounters, TransferOutcome } from './transfer.ts';
 
-export type TftpServerOptions = {
-  readonly handler: TftpFileHandler;
-  /** Address to listen on; default 0.0.0.0. */
-  readonly host?: string;
-  /** Default 69; 0 picks a free port (tests). */
-  readonly port?: number;
-  /** blksize cap (RFC 2348); default DEFAULT_MAX_BLOCK_SIZE (1468, no IP fragmentation on Ethernet). */
-  readonly maxBlockSize?: number;
-  /** windowsize cap (RFC 7440); default DEFAULT_MAX_WINDOW_SIZE. */
-  readonly maxWindowSize?: number;
-  /** Retransmission timeout when the client sends no timeout option; default 1 s. */
-  readonly retransmitTimeoutMs?: number;
-  /** Longest client timeout option accepted (RFC 2349); default 60 s, see DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS. */
-  readonly maxClientTimeoutSeconds?: number;
-  /** Retransmissions before a transfer is abandoned; default 5. */
-  readonly maxRetries?: number;
-  /** Longest wait for the handler's open(); default 10 s. */
-  readonly openTimeoutMs?: number;
-  /** Concurrent transfers; further requests are dropped, and clients retry. Default 1000. */
-  readonly maxTransfers?: number;
-  /**
-   * Who runs transfers' DATA/ACK phase: `js` (transfer.ts), `native` (the pump, native-pump.ts;
-   * an error if it is not built), or `auto`, the default (see choosePump). ANVIL_TFTP_ENGINE
-   * sets it when this does not. Files without a `source` are always served by the JS engine.
-   */
-  readonly engine?: TftpEngine;
-  /** The native pump's busy-poll before it sleeps, in µs; 0 never polls. Default DEFAULT_BUSY_POLL_MICROSECONDS. */
-  readonly busyPollMicroseconds?: number;
-  readonly socketFactory?: SocketFactory;
-  readonly clock?: Clock;
-  /** Per-request and per-transfer events, for logs. Must not throw. */
-  readonly onEvent?: (event: TftpServerEvent) => void;
-};
-
-export type TftpServerEvent =
-  | {
-      readonly type: 'transfer-start';
-      readonly client: Endpoint;
-      readonly path: string;
-      readonly size: number | undefined;
-      readonly blockSize: number;
-      readonly windowSize: number;
-    }
-  | {
-      readonly type: 'transfer-end';
-      readonly client: Endpoint;
-      readonly path: string;
-      readonly outcome: TransferOutcome;
-      readonly bytes: number;
-      readonly durationMs: number;
-    }
-  | { readonly type: 'request-refused'; readonly client: Endpoint; readonly path: string; readonly errorCode: ErrorCode; readonly message: string }
-  | { readonly type: 'malformed' | 'stray'; readonly client: Endpoint; readonly detail: string }
-  | { readonly type: 'busy'; readonly client: Endpoint; readonly path: string }
-  | { readonly type: 'handler-error'; readonly client: Endpoint; readonly path: string; readonly error: unknown };
+// The options and events are the server's API: re-exported for one import.
+export type { TftpServerEvent, TftpServerOptions } from './server-config.ts';
 
 /** A transfer as the server drives it, whichever engine runs it. */
 type RunningTransfer = Pick<Transfer, 'abort'>;
@@ -100,16 +32,7 @@ type Slot = { readonly request: Buffer; transfer: RunningTransfer | undefined };
 
 export class TftpServer {
   readonly #handler: TftpFileHandler;
-  readonly #host: string;
-  readonly #port: number;
-  readonly #maxBlockSize: number;
-  readonly #maxWindowSize: number;
-  readonly #timeoutMs: number;
-  readonly #maxClientTimeoutSeconds: number;
-  readonly #openTimeoutMs: number;
-  readonly #maxRetries: number;
-  readonly #maxTransfers: number;
-  readonly #busyPollMicroseconds: number;
+  readonly #config: TftpServerConfig;
   readonly #socketFactory: SocketFactory;
   readonly #clock: Clock;
   readonly #onEvent: (event: TftpServerEvent) => void;
@@ -125,27 +48,7 @@ export class TftpServer {
 
   constructor(options: TftpServerOptions) {
     this.#handler = options.handler;
-    this.#host = options.host ?? '0.0.0.0';
-    this.#port = options.port ?? TFTP_PORT;
-    this.#port = checkRange('port', this.#port, 0, 65535);
-    this.#maxBlockSize = checkRange('maxBlockSize', options.maxBlockSize ?? DEFAULT_MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
-    this.#maxWindowSize = checkRange('maxWindowSize', options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE);
-    this.#timeoutMs = checkRange('retransmitTimeoutMs', options.retransmitTimeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS, 1, MAX_TIMEOUT_SECONDS * 1000);
-    this.#maxClientTimeoutSeconds = checkRange(
-      'maxClientTimeoutSeconds',
-      options.maxClientTimeoutSeconds ?? DEFAULT_MAX_CLIENT_TIMEOUT_SECONDS,
-      MIN_TIMEOUT_SECONDS,
-      MAX_TIMEOUT_SECONDS,
-    );
-    this.#openTimeoutMs = checkRange('openTimeoutMs', options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, 1, 3_600_000);
-    this.#maxRetries = checkRange('maxRetries', options.maxRetries ?? DEFAULT_MAX_RETRIES, 0, 1000);
-    this.#maxTransfers = checkRange('maxTransfers', options.maxTransfers ?? DEFAULT_MAX_TRANSFERS, 1, 1_000_000);
-    this.#busyPollMicroseconds = checkRange(
-      'busyPollMicroseconds',
-      options.busyPollMicroseconds ?? DEFAULT_BUSY_POLL_MICROSECONDS,
-      0,
-      MAX_BUSY_POLL_MICROSECONDS,
-    );
+    this.#config = checkedConfig(options);
     this.#socketFactory = options.socketFactory ?? udpSocketFactory;
     this.#clock = options.clock ?? systemClock;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -170,12 +73,12 @@ export class TftpServer {
   }
 
   async listen(): Promise<Endpoint> {
-    const socket = this.#socketFactory(isIPv6(this.#host) ? 'udp6' : 'udp4');
+    const socket = this.#socketFactory(isIPv6(this.#config.host) ? 'udp6' : 'udp4');
     try {
-      this.#bound = await socket.bind(this.#port, this.#host);
+      this.#bound = await socket.bind(this.#config.port, this.#config.host);
     } catch (error) {
       socket.close();
-      throw bindError(error, this.#host, this.#port);
+      throw bindError(error, this.#config.host, this.#config.port);
     }
     this.#socket = socket;
     socket.onMessage((message, from) => this.#onRequest(message, from));
@@ -230,7 +133,7 @@ export class TftpServer {
       this.#refuse(client, request.filename, ErrorCode.ILLEGAL_OPERATION, `mode ${request.mode} is not served; use octet (binary) mode`);
       return;
     }
-    if (this.#active.size >= this.#maxTransfers) {
+    if (this.#active.size >= this.#config.maxTransfers) {
       this.#counters.busyDropped++;
       this.#onEvent({ type: 'busy', client, path: request.filename });
       return;
@@ -260,9 +163,9 @@ export class TftpServer {
 
   async #runTransfer(request: TftpRequest, client: Endpoint, key: string, slot: Slot, file: TftpFile): Promise<void> {
     const negotiated = negotiateReadOptions(request.options, file.size, {
-      maxBlockSize: this.#maxBlockSize,
-      maxWindowSize: this.#maxWindowSize,
-      maxTimeoutSeconds: this.#maxClientTimeoutSeconds,
+      maxBlockSize: this.#config.maxBlockSize,
+      maxWindowSize: this.#config.maxWindowSize,
+      maxTimeoutSeconds: this.#config.maxClientTimeoutSeconds,
     });
     const started = this.#clock.now();
     const onEnd = (outcome: TransferOutcome, bytes: number) => {
@@ -287,7 +190,7 @@ export class TftpServer {
   }
 
   #transferTimeoutMs(negotiated: Negotiated): number {
-    return negotiated.timeoutSeconds !== undefined ? negotiated.timeoutSeconds * 1000 : this.#timeoutMs;
+    return negotiated.timeoutSeconds !== undefined ? negotiated.timeoutSeconds * 1000 : this.#config.timeoutMs;
   }
 
   /** The transfer on the native pump, already sending; undefined for the JS engine (no pump, no source, or no socket for the pump). */
@@ -303,13 +206,13 @@ export class TftpServer {
       file,
       source: file.source,
       client,
-      localAddress: this.#bound?.address ?? this.#host,
+      localAddress: this.#bound?.address ?? this.#config.host,
       oack: negotiated.accepted,
       blockSize: negotiated.blockSize,
       windowSize: negotiated.windowSize,
       timeoutMs: this.#transferTimeoutMs(negotiated),
-      maxRetries: this.#maxRetries,
-      busyPollMicroseconds: this.#busyPollMicroseconds,
+      maxRetries: this.#config.maxRetries,
+      busyPollMicroseconds: this.#config.busyPollMicroseconds,
       onEnd: (outcome, bytes) => {
         addPumpStats(this.#counters, transfer.stats);
         this.#pumps.delete(transfer);
@@ -338,7 +241,7 @@ export class TftpServer {
     try {
       if (this.#closed) throw new Error('server closed');
       // Same local address as the listener, so a multi-homed server answers from the address asked.
-      await socket.bind(0, this.#bound?.address ?? this.#host);
+      await socket.bind(0, this.#bound?.address ?? this.#config.host);
       await socket.connect(client.port, client.address);
     } catch (error) {
       socket.close();
@@ -355,7 +258,7 @@ export class TftpServer {
       blockSize: negotiated.blockSize,
       windowSize: negotiated.windowSize,
       timeoutMs: this.#transferTimeoutMs(negotiated),
-      maxRetries: this.#maxRetries,
+      maxRetries: this.#config.maxRetries,
       clock: this.#clock,
       counters: this.#counters,
       onEnd,
@@ -370,8 +273,8 @@ export class TftpServer {
       let timedOut = false;
       const timer = this.#clock.setTimeout(() => {
         timedOut = true;
-        reject(new Error(`the file handler took more than ${this.#openTimeoutMs} ms to open ${JSON.stringify(path)}`));
-      }, this.#openTimeoutMs);
+        reject(new Error(`the file handler took more than ${this.#config.openTimeoutMs} ms to open ${JSON.stringify(path)}`));
+      }, this.#config.openTimeoutMs);
       this.#handler.open(path, client).then(
         (file) => {
           this.#clock.clearTimeout(timer);
@@ -395,35 +298,6 @@ export class TftpServer {
   }
 }
 
-function checkRange(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TftpConfigError(`TFTP server option ${name} must be an integer from ${min} to ${max}, not ${value}`);
-  }
-  return value;
-}
-
 function copy(endpoint: Endpoint): Endpoint {
   return { address: endpoint.address, port: endpoint.port };
-}
-
-function bindError(error: unknown, host: string, port: number): TftpBindError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const where = `${host}:${port}`;
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new TftpBindError(
-      'TFTP_BIND_DENIED',
-      `cannot listen for TFTP on UDP ${where}: ports below 1024 need privilege. Run anvil as root, ` +
-        `or grant node the capability (sudo setcap cap_net_bind_service=+ep ${process.execPath}), ` +
-        `or listen on an unprivileged port (--tftp 0.0.0.0:6969) and redirect 69 to it, since PXE firmware always asks port 69`,
-      { cause: error },
-    );
-  }
-  if (code === 'EADDRINUSE') {
-    return new TftpBindError(
-      'TFTP_ADDRESS_IN_USE',
-      `cannot listen for TFTP on UDP ${where}: another server (tftpd-hpa, dnsmasq --enable-tftp?) already uses it; stop it or choose another --tftp address`,
-      { cause: error },
-    );
-  }
-  return new TftpBindError('TFTP_BIND_FAILED', `cannot listen for TFTP on UDP ${where}: ${(error as Error).message}`, { cause: error });
 }

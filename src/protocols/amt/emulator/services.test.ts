@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AMT_CLASSES, AMT_NAMES, CIM_CLASSES, cimResourceUri } from '../constants.ts';
 import { parseSoapResponse, buildSoapRequest } from '../soap-codec.ts';
+import { xorshift32 } from '../../testing/prng.ts';
 import {
   buildEnumerate,
   buildGet,
@@ -185,16 +186,9 @@ test('RemoteControl checks IanaOemNumber, the command and the special command as
 });
 
 test('mutated envelopes never make the services throw (seeded fuzz)', async () => {
-  // xorshift32 with a fixed seed: the same inputs on every run.
-  let seed = 0x2545f491;
-  const random = (n: number): number => {
-    seed ^= seed << 13;
-    seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed % n;
-  };
+  // A fixed seed: the same inputs on every run.
+  const next = xorshift32(0x2545f491);
+  const random = (n: number): number => next() % n;
   const source = { resourceUri: cimResourceUri(CIM_CLASSES.bootSourceSetting), selectors: { InstanceID: 'Intel(r) AMT: Force PXE Boot' } };
   const seeds = [
     buildInvoke(req(CIM_CLASSES.bootConfigSetting), 'ChangeBootOrder', [{ name: 'Source', value: source }]),

@@ -1,6 +1,7 @@
 // The server side of WS-Management as the emulator speaks it: reading requests and building
 // responses and faults (DMTF DSP0226 1.0 §5-§9, §11 Identify, §14 faults). Pure: no I/O.
 import { ADDRESS_ANONYMOUS, NS } from '../constants.ts';
+import { AMT_ERROR_CODES, AmtError } from '../errors.ts';
 import { child, children, escapeXml, parseXml, soapBody, soapHeader, text } from '../xml.ts';
 import type { XmlNode } from '../xml.ts';
 
@@ -33,9 +34,12 @@ export function parseWsmanRequest(xml: string, maxChars: number): WsmanIncoming 
   };
 }
 
-export class WsmanShapeError extends Error {
+export class WsmanShapeError extends AmtError {
   override readonly name = 'WsmanShapeError';
-  readonly code = 'AMT_WSMAN_SHAPE';
+  declare readonly code: typeof AMT_ERROR_CODES.wsmanShape;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(AMT_ERROR_CODES.wsmanShape, message, options);
+  }
 }
 
 /** Selectors of an EPR-valued parameter, e.g. ChangeBootOrder_INPUT/Source (DSP0226 §5.1). */

@@ -13,11 +13,13 @@ import {
   ChallengeCode,
   SetPrivilegeCode,
   AuthAlgorithm,
+  privilegeWord,
 } from '../constants.ts';
 import { CIPHER_SUITES, CIPHER_SUITE_RECORD_CHUNK, decodeCipherSuiteRecords, findCipherSuite } from '../cipher-suites.ts';
 import type { CipherSuite } from '../cipher-suites.ts';
 import { deriveSessionKeys } from '../crypto.ts';
-import { IpmiAuthenticationError } from '../errors.ts';
+import type { SessionKeys } from '../crypto.ts';
+import { IpmiAuthenticationError, IpmiError } from '../errors.ts';
 import { decodeSession20, encodeSession20 } from '../session20.ts';
 import {
   decodeOpenSessionResponse,
@@ -33,13 +35,12 @@ import {
   verifyRakp4,
   RAKP_RANDOM_LENGTH,
 } from '../rakp.ts';
-import type { RakpExchange } from '../rakp.ts';
+import type { OpenSessionResponse, RakpExchange } from '../rakp.ts';
 import { password16 } from '../session15.ts';
 import type { Session15AuthType } from '../session15.ts';
 import { IpmiLoginError, IpmiSessionError, IpmiTimeoutError, rmcpStatusReason } from './errors.ts';
 import { FALLBACK_CIPHER_SUITE, PREFERRED_CIPHER_SUITES } from './options.ts';
 import type { Session, Wire } from './session.ts';
-import { privilegeWord } from './session.ts';
 import type { CommandRequest } from '../commands/request.ts';
 import {
   CURRENT_CHANNEL,
@@ -178,132 +179,19 @@ export async function login20(s: Session): Promise<Wire> {
   throw lastTimeout ?? new IpmiTimeoutError(s.host, 'RMCP+ login', s.policy.loginAttempts);
 }
 
-class NoSuiteMatch extends Error {}
+/** The BMC refused the proposed suite; login20 proposes another or says so in an IpmiSessionError. Never leaves this module. */
+class NoSuiteMatch extends IpmiError {
+  override readonly name: string = 'NoSuiteMatch';
+}
 
+/** One RMCP+ login attempt with the proposed suite: Open Session, RAKP 1/2, RAKP 3/4, then the privilege. */
 async function handshake(s: Session, proposed: CipherSuite): Promise<Wire> {
   const transport = s.transport;
   const consoleSessionId = transport.claimSessionId(s, (max) => (s.random.bytes(4).readUInt32LE(0) % max) >>> 0);
   try {
-    // Open Session (§13.17, §13.18)
-    s.setState({ kind: 'open-session', suite: proposed });
-    const tag = s.random.bytes(1)[0]!;
-    const open = await s.exchange(
-      'RMCP+ Open Session Request',
-      () =>
-        encodeSession20({
-          payloadType: PayloadType.OPEN_SESSION_REQUEST,
-          sessionId: 0,
-          sequence: 0,
-          payload: encodeOpenSessionRequest({
-            tag,
-            requestedMaxPrivilege: s.privilege,
-            consoleSessionId,
-            auth: proposed.auth,
-            integrity: proposed.integrity,
-            confidentiality: proposed.confidentiality,
-          }),
-        }),
-      (packet) => {
-        const p = decodeSession20(packet);
-        if (p.payloadType !== PayloadType.OPEN_SESSION_RESPONSE) return undefined;
-        // ipmi_sim refuses a suite with just [tag, status]: still a refusal, not garbage.
-        if (p.payload.length >= 2 && p.payload.length < 8 && p.payload[0] === tag && p.payload[1] !== RmcpPlusStatus.OK) {
-          return { tag, status: p.payload[1]!, maxPrivilege: 0, consoleSessionId, bmcSessionId: 0, auth: 0, integrity: 0, confidentiality: 0 };
-        }
-        const r = decodeOpenSessionResponse(p.payload);
-        return r.consoleSessionId === consoleSessionId && r.tag === tag ? r : undefined;
-      },
-      { attempts: s.policy.retries + 1, idempotent: true },
-    );
-    if (
-      open.status === RmcpPlusStatus.NO_CIPHER_SUITE_MATCH ||
-      open.status === RmcpPlusStatus.INVALID_AUTH_ALGORITHM ||
-      open.status === RmcpPlusStatus.INVALID_INTEGRITY_ALGORITHM ||
-      open.status === RmcpPlusStatus.INVALID_CONFIDENTIALITY_ALGORITHM
-    ) {
-      throw new NoSuiteMatch(`${rmcpStatusReason('Open Session', open.status)} for cipher suite ${proposed.id}`);
-    }
-    if (open.status !== RmcpPlusStatus.OK) throw new IpmiSessionError(s.host, rmcpStatusReason('Open Session', open.status));
-    const suite = checkGranted(s, proposed, open.auth, open.integrity, open.confidentiality);
-    // ipmi_sim reports max privilege 0 here (FreeIPMI needs -W opensesspriv for it): tolerate it and let RAKP decide.
-
-    // RAKP 1 → 2 (§13.20, §13.21): sent once; a lost one restarts the login.
-    s.setState({ kind: 'rakp1', suite });
-    const userName = Buffer.from(s.target.user, 'utf8');
-    const consoleRandom = s.random.bytes(RAKP_RANDOM_LENGTH);
-    const role = s.privilege | ROLE_NAME_ONLY_LOOKUP;
-    const rakpTag = s.random.bytes(1)[0]!;
-    const rakp2 = await s.exchange(
-      'RAKP Message 1',
-      () =>
-        encodeSession20({
-          payloadType: PayloadType.RAKP1,
-          sessionId: 0,
-          sequence: 0,
-          payload: encodeRakp1({ tag: rakpTag, bmcSessionId: open.bmcSessionId, consoleRandom, role, userName }),
-        }),
-      (packet) => {
-        const p = decodeSession20(packet);
-        if (p.payloadType !== PayloadType.RAKP2) return undefined;
-        const r = decodeRakp2(p.payload);
-        return r.consoleSessionId === consoleSessionId ? r : undefined;
-      },
-      { attempts: 1, idempotent: true },
-    );
-    if (rakp2.status !== RmcpPlusStatus.OK) {
-      const why =
-        rakp2.status === RmcpPlusStatus.UNAUTHORIZED_NAME
-          ? 'unknown user name'
-          : rakp2.status === RmcpPlusStatus.UNAUTHORIZED_ROLE || rakp2.status === RmcpPlusStatus.INVALID_ROLE
-            ? `privilege ${privilegeWord(s.privilege)} refused for this user`
-            : rmcpStatusReason('RAKP2', rakp2.status);
-      throw new IpmiLoginError(s.host, s.target.user, why);
-    }
-    const x: RakpExchange = {
-      auth: suite.auth,
-      consoleSessionId,
-      bmcSessionId: open.bmcSessionId,
-      consoleRandom,
-      bmcRandom: rakp2.bmcRandom,
-      bmcGuid: rakp2.bmcGuid,
-      role,
-      userName,
-    };
-    try {
-      verifyRakp2(x, s.target.password, rakp2.keyExchangeAuthCode);
-    } catch (error) {
-      if (error instanceof IpmiAuthenticationError) throw new IpmiLoginError(s.host, s.target.user, "wrong password (the BMC's RAKP2 proof does not match it)");
-      throw error;
-    }
-
-    // RAKP 3 → 4 (§13.22, §13.23)
-    s.setState({ kind: 'rakp3', suite });
-    const sik = sessionIntegrityKey(x, s.target.password, s.target.kg);
-    const rakp4 = await s.exchange(
-      'RAKP Message 3',
-      () =>
-        encodeSession20({
-          payloadType: PayloadType.RAKP3,
-          sessionId: 0,
-          sequence: 0,
-          payload: encodeRakp3({ tag: rakpTag, status: 0, bmcSessionId: open.bmcSessionId, keyExchangeAuthCode: rakp3AuthCode(x, s.target.password) }),
-        }),
-      (packet) => {
-        const p = decodeSession20(packet);
-        if (p.payloadType !== PayloadType.RAKP4) return undefined;
-        const r = decodeRakp4(p.payload);
-        return r.consoleSessionId === consoleSessionId ? r : undefined;
-      },
-      { attempts: 1, idempotent: true },
-    );
-    if (rakp4.status !== RmcpPlusStatus.OK) throw new IpmiLoginError(s.host, s.target.user, rmcpStatusReason('RAKP4', rakp4.status));
-    try {
-      verifyRakp4(x, sik, rakp4.integrityCheckValue);
-    } catch (error) {
-      if (error instanceof IpmiAuthenticationError) throw new IpmiLoginError(s.host, s.target.user, "the BMC's RAKP4 check does not match (wrong Kg?)");
-      throw error;
-    }
-    const keys = deriveSessionKeys(suite.auth, sik, suite.integrity, suite.confidentiality);
+    const { open, suite } = await openSession(s, proposed, consoleSessionId);
+    const { x, rakpTag } = await rakp12(s, suite, open.bmcSessionId, consoleSessionId);
+    const keys = await rakp34(s, suite, x, rakpTag);
     s.setWire({ version: '2.0', bmcSessionId: open.bmcSessionId, consoleSessionId, keys, suite });
     await setPrivilege(s);
     return s.wire!;
@@ -311,6 +199,134 @@ async function handshake(s: Session, proposed: CipherSuite): Promise<Wire> {
     transport.releaseSessionId(consoleSessionId);
     throw error;
   }
+}
+
+/** Open Session (§13.17, §13.18): the BMC's session ID and the suite it granted (never a weaker one). */
+async function openSession(s: Session, proposed: CipherSuite, consoleSessionId: number): Promise<{ open: OpenSessionResponse; suite: CipherSuite }> {
+  s.setState({ kind: 'open-session', suite: proposed });
+  const tag = s.random.bytes(1)[0]!;
+  const open = await s.exchange(
+    'RMCP+ Open Session Request',
+    () =>
+      encodeSession20({
+        payloadType: PayloadType.OPEN_SESSION_REQUEST,
+        sessionId: 0,
+        sequence: 0,
+        payload: encodeOpenSessionRequest({
+          tag,
+          requestedMaxPrivilege: s.privilege,
+          consoleSessionId,
+          auth: proposed.auth,
+          integrity: proposed.integrity,
+          confidentiality: proposed.confidentiality,
+        }),
+      }),
+    (packet) => {
+      const p = decodeSession20(packet);
+      if (p.payloadType !== PayloadType.OPEN_SESSION_RESPONSE) return undefined;
+      // ipmi_sim refuses a suite with just [tag, status]: still a refusal, not garbage.
+      if (p.payload.length >= 2 && p.payload.length < 8 && p.payload[0] === tag && p.payload[1] !== RmcpPlusStatus.OK) {
+        return { tag, status: p.payload[1]!, maxPrivilege: 0, consoleSessionId, bmcSessionId: 0, auth: 0, integrity: 0, confidentiality: 0 };
+      }
+      const r = decodeOpenSessionResponse(p.payload);
+      return r.consoleSessionId === consoleSessionId && r.tag === tag ? r : undefined;
+    },
+    { attempts: s.policy.retries + 1, idempotent: true },
+  );
+  if (
+    open.status === RmcpPlusStatus.NO_CIPHER_SUITE_MATCH ||
+    open.status === RmcpPlusStatus.INVALID_AUTH_ALGORITHM ||
+    open.status === RmcpPlusStatus.INVALID_INTEGRITY_ALGORITHM ||
+    open.status === RmcpPlusStatus.INVALID_CONFIDENTIALITY_ALGORITHM
+  ) {
+    throw new NoSuiteMatch(`${rmcpStatusReason('Open Session', open.status)} for cipher suite ${proposed.id}`);
+  }
+  if (open.status !== RmcpPlusStatus.OK) throw new IpmiSessionError(s.host, rmcpStatusReason('Open Session', open.status));
+  // ipmi_sim reports max privilege 0 here (FreeIPMI needs -W opensesspriv for it): tolerate it and let RAKP decide.
+  return { open, suite: checkGranted(s, proposed, open.auth, open.integrity, open.confidentiality) };
+}
+
+/** RAKP 1 → 2 (§13.20, §13.21), sent once (a lost one restarts the login): the exchange's values, the BMC's proof checked. */
+async function rakp12(s: Session, suite: CipherSuite, bmcSessionId: number, consoleSessionId: number): Promise<{ x: RakpExchange; rakpTag: number }> {
+  s.setState({ kind: 'rakp1', suite });
+  const userName = Buffer.from(s.target.user, 'utf8');
+  const consoleRandom = s.random.bytes(RAKP_RANDOM_LENGTH);
+  const role = s.privilege | ROLE_NAME_ONLY_LOOKUP;
+  const rakpTag = s.random.bytes(1)[0]!;
+  const rakp2 = await s.exchange(
+    'RAKP Message 1',
+    () =>
+      encodeSession20({
+        payloadType: PayloadType.RAKP1,
+        sessionId: 0,
+        sequence: 0,
+        payload: encodeRakp1({ tag: rakpTag, bmcSessionId, consoleRandom, role, userName }),
+      }),
+    (packet) => {
+      const p = decodeSession20(packet);
+      if (p.payloadType !== PayloadType.RAKP2) return undefined;
+      const r = decodeRakp2(p.payload);
+      return r.consoleSessionId === consoleSessionId ? r : undefined;
+    },
+    { attempts: 1, idempotent: true },
+  );
+  if (rakp2.status !== RmcpPlusStatus.OK) {
+    const why =
+      rakp2.status === RmcpPlusStatus.UNAUTHORIZED_NAME
+        ? 'unknown user name'
+        : rakp2.status === RmcpPlusStatus.UNAUTHORIZED_ROLE || rakp2.status === RmcpPlusStatus.INVALID_ROLE
+          ? `privilege ${privilegeWord(s.privilege)} refused for this user`
+          : rmcpStatusReason('RAKP2', rakp2.status);
+    throw new IpmiLoginError(s.host, s.target.user, why);
+  }
+  const x: RakpExchange = {
+    auth: suite.auth,
+    consoleSessionId,
+    bmcSessionId,
+    consoleRandom,
+    bmcRandom: rakp2.bmcRandom,
+    bmcGuid: rakp2.bmcGuid,
+    role,
+    userName,
+  };
+  try {
+    verifyRakp2(x, s.target.password, rakp2.keyExchangeAuthCode);
+  } catch (error) {
+    if (error instanceof IpmiAuthenticationError) throw new IpmiLoginError(s.host, s.target.user, "wrong password (the BMC's RAKP2 proof does not match it)");
+    throw error;
+  }
+  return { x, rakpTag };
+}
+
+/** RAKP 3 → 4 (§13.22, §13.23): our proof sent, the BMC's integrity check verified; the session keys. */
+async function rakp34(s: Session, suite: CipherSuite, x: RakpExchange, rakpTag: number): Promise<SessionKeys> {
+  s.setState({ kind: 'rakp3', suite });
+  const sik = sessionIntegrityKey(x, s.target.password, s.target.kg);
+  const rakp4 = await s.exchange(
+    'RAKP Message 3',
+    () =>
+      encodeSession20({
+        payloadType: PayloadType.RAKP3,
+        sessionId: 0,
+        sequence: 0,
+        payload: encodeRakp3({ tag: rakpTag, status: 0, bmcSessionId: x.bmcSessionId, keyExchangeAuthCode: rakp3AuthCode(x, s.target.password) }),
+      }),
+    (packet) => {
+      const p = decodeSession20(packet);
+      if (p.payloadType !== PayloadType.RAKP4) return undefined;
+      const r = decodeRakp4(p.payload);
+      return r.consoleSessionId === x.consoleSessionId ? r : undefined;
+    },
+    { attempts: 1, idempotent: true },
+  );
+  if (rakp4.status !== RmcpPlusStatus.OK) throw new IpmiLoginError(s.host, s.target.user, rmcpStatusReason('RAKP4', rakp4.status));
+  try {
+    verifyRakp4(x, sik, rakp4.integrityCheckValue);
+  } catch (error) {
+    if (error instanceof IpmiAuthenticationError) throw new IpmiLoginError(s.host, s.target.user, "the BMC's RAKP4 check does not match (wrong Kg?)");
+    throw error;
+  }
+  return deriveSessionKeys(suite.auth, sik, suite.integrity, suite.confidentiality);
 }
 
 /** Set Session Privilege Level (§22.18): sessions start at User level. */

@@ -1,9 +1,9 @@
 // One IPMI session with one BMC: the login state machine (IPMI v2.0 §13.14–§13.23 for
-// RMCP+, §22.16–§22.17 for IPMI 1.5), request/response with one request in flight,
-// retries that respect idempotency, keepalive, and Close Session. The datagrams travel
-// through a shared Transport; the bytes are made and read by the pure codec one folder up.
+// RMCP+, §22.16–§22.17 for IPMI 1.5), requests framed for the session with one in flight,
+// keepalive, and Close Session. The waiting and resending is exchange.ts's; the datagrams
+// travel through a shared Transport; the bytes are made and read by the pure codec one folder up.
 import { isIP } from 'node:net';
-import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType, Privilege, RMCP_PORT } from '../constants.ts';
+import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType, RMCP_PORT } from '../constants.ts';
 import type { PrivilegeLevel } from '../constants.ts';
 import type { CipherSuite } from '../cipher-suites.ts';
 import { IpmiDecodeError } from '../errors.ts';
@@ -15,11 +15,12 @@ import type { Session15AuthType } from '../session15.ts';
 import type { SessionKeys } from '../crypto.ts';
 import type { CommandRequest } from '../commands/request.ts';
 import { IpmiAddressError, IpmiClosedError, IpmiCommandError, IpmiTimeoutError, IpmiUncertainError } from './errors.ts';
+import { ExchangeEngine } from './exchange.ts';
+import type { ExchangeOptions } from './exchange.ts';
 import { DEFAULT_PRIVILEGE, DEFAULT_RETRY_POLICY } from './options.ts';
 import type { BmcTarget, Randomness, RetryPolicy } from './options.ts';
 import { remoteKey } from './transport.ts';
 import type { Endpoint, Transport } from './transport.ts';
-import type { Deadline } from './deadlines.ts';
 import { login15, login20 } from './login.ts';
 import { ReplayWindow } from './replay-window.ts';
 
@@ -52,25 +53,7 @@ export interface RawResponse {
   readonly data: Uint8Array;
 }
 
-/** A request waiting for its answer: one per exchange, not one promise and five closures per attempt. */
-interface Waiting<T> {
-  readonly what: string;
-  readonly build: () => Buffer;
-  readonly match: (packet: Buffer) => T | undefined;
-  readonly options: ExchangeOptions;
-  attempt: number;
-  /** The last answer that did not decode, reported if nothing better arrives. */
-  garbage: IpmiDecodeError | undefined;
-  deadline: Deadline | undefined;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-export interface ExchangeOptions {
-  /** Sends in all, for an idempotent request; a non-idempotent one is sent once. */
-  readonly attempts: number;
-  readonly idempotent: boolean;
-}
+export type { ExchangeOptions } from './exchange.ts';
 
 export class Session implements Endpoint {
   readonly target: Required<Pick<BmcTarget, 'host' | 'port' | 'user' | 'protocol'>> & BmcTarget;
@@ -89,7 +72,7 @@ export class Session implements Endpoint {
   #wire: Wire | undefined;
   #address = '';
   #transport: Transport;
-  #pending: Waiting<unknown> | undefined;
+  readonly #exchanges: ExchangeEngine;
   #queue: Promise<unknown> = Promise.resolve();
   #rqSeq = 0;
   #outSeq = 0;
@@ -109,6 +92,16 @@ export class Session implements Endpoint {
     this.privilege = target.privilege ?? DEFAULT_PRIVILEGE;
     this.policy = policy;
     this.random = random;
+    this.#exchanges = new ExchangeEngine({
+      host: this.host,
+      policy,
+      random,
+      deadlines: transport.deadlines,
+      send: (packet) => this.#transport.send(packet, this.#address, this.target.port),
+      hold: () => this.#transport.hold(),
+      release: () => this.#transport.release(),
+      countGarbage: () => void this.decodeErrors++,
+    });
   }
 
   /** "host:port" for messages (never the password). */
@@ -241,7 +234,7 @@ export class Session implements Endpoint {
         return true;
       }
     }
-    return this.#offer(packet);
+    return this.#exchanges.offer(packet);
   }
 
   /** Runs operations one at a time: one request in flight per session. */
@@ -398,82 +391,8 @@ export class Session implements Endpoint {
     return p.message;
   }
 
-  /**
-   * Sends what `build` makes and waits for a datagram `match` accepts. A datagram that does
-   * not decode is counted and remembered, and the wait goes on; a non-decode error thrown by
-   * `match` (a login refusal) ends the wait at once. A non-idempotent request is never resent.
-   */
+  /** Sends what `build` makes and waits for a datagram `match` accepts (see ExchangeEngine.exchange). */
   exchange<T>(what: string, build: () => Buffer, match: (packet: Buffer) => T | undefined, options: ExchangeOptions): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#transport.hold();
-      this.#attempt({ what, build, match, options, attempt: 0, garbage: undefined, deadline: undefined, resolve, reject });
-    });
+    return this.#exchanges.exchange(what, build, match, options);
   }
-
-  /** Sends one attempt of an exchange and sets its deadline. */
-  #attempt<T>(w: Waiting<T>): void {
-    const wait = this.policy.timeoutMs * (1 + w.attempt * this.policy.backoff) * (1 + this.policy.jitter * this.random.fraction());
-    try {
-      const packet = w.build();
-      this.#pending = w as Waiting<unknown>;
-      w.deadline = this.#transport.deadlines.add(wait, () => this.#expired(w));
-      this.#transport.send(packet, this.#address, this.target.port);
-    } catch (error) {
-      this.#settle(w);
-      w.reject(error);
-    }
-  }
-
-  /** An attempt went unanswered: resend when allowed, else fail with what was learnt. */
-  #expired<T>(w: Waiting<T>): void {
-    if (this.#pending === w) this.#pending = undefined;
-    w.deadline = undefined;
-    w.attempt++;
-    let error: Error | undefined;
-    if (w.garbage)
-      error = new IpmiDecodeError(`${this.host}: the answer to ${w.what} could not be decoded (${w.garbage.message}); the session stays usable`, {
-        cause: w.garbage,
-      });
-    else if (!w.options.idempotent) error = new IpmiUncertainError(this.host, w.what);
-    else if (w.attempt >= w.options.attempts) error = new IpmiTimeoutError(this.host, w.what, w.options.attempts);
-    if (error === undefined) return this.#attempt(w);
-    this.#settle(w);
-    w.reject(error);
-  }
-
-  /** A datagram for the waiting exchange, if any: true when it was taken. */
-  #offer(packet: Buffer): boolean {
-    const w = this.#pending;
-    if (w === undefined) return false;
-    let value: unknown;
-    try {
-      value = w.match(packet);
-    } catch (error) {
-      if (error instanceof IpmiDecodeError) {
-        w.garbage = error;
-        this.decodeErrors++;
-        return false;
-      }
-      this.#settle(w);
-      w.reject(error);
-      return true;
-    }
-    if (value === undefined) return false;
-    this.#settle(w);
-    w.resolve(value);
-    return true;
-  }
-
-  /** Ends an exchange's wait: no deadline, no pending slot, no hold on the event loop. */
-  #settle<T>(w: Waiting<T>): void {
-    w.deadline?.cancel();
-    w.deadline = undefined;
-    if (this.#pending === w) this.#pending = undefined;
-    this.#transport.release();
-  }
-}
-
-/** The privilege name ipmitool uses, for messages. */
-export function privilegeWord(level: number): string {
-  return (Object.keys(Privilege) as (keyof typeof Privilege)[]).find((k) => Privilege[k] === level) ?? `level ${level}`;
 }

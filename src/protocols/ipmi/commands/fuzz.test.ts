@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IpmiDecodeError } from '../errors.ts';
+import { xorshift32 } from '../../testing/prng.ts';
 import { decodeBootFlags, decodeChassisStatus, decodeSystemBootOptions } from './chassis.ts';
 import { decodeDeviceId, decodeGuid } from './device.ts';
 import { decodeUserAccess, decodeUserName } from './users.ts';
@@ -36,15 +37,10 @@ const DECODERS: Record<string, (data: Uint8Array) => unknown> = {
   decodeTypeLength: (d) => decodeTypeLength(d, 0),
 };
 
-/** xorshift32: a fixed seed makes every run feed the same bytes. */
+/** Bytes from a fixed seed: every run feeds the same ones. */
 function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) & 0xff;
-  };
+  const next = xorshift32(seed);
+  return () => next() & 0xff;
 }
 
 const ROUNDS = 3000;

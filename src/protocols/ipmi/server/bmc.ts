@@ -1,7 +1,7 @@
-// One emulated BMC: its sessions (IPMI 1.5 and RMCP+), its command table and its state.
-// It turns one datagram into zero or more datagrams; server.ts owns the sockets. Every
-// decode failure is counted in `stats` and dropped: nothing a packet contains can throw
-// out of receive().
+// One emulated BMC: its sessions (IPMI 1.5 and RMCP+; their slots are session-table.ts's),
+// its command table and its state (its options and counters are bmc-options.ts's). It turns
+// one datagram into zero or more datagrams; server.ts owns the sockets. Every decode failure
+// is counted in `stats` and dropped: nothing a packet contains can throw out of receive().
 import type { CipherSuite } from '../cipher-suites.ts';
 import { CIPHER_SUITES } from '../cipher-suites.ts';
 import { AppCmd, AuthType, CompletionCode, NetFn, PayloadType } from '../constants.ts';
@@ -29,59 +29,14 @@ import type { Login15Host } from './login15.ts';
 import { activateSession, sessionChallenge } from './login15.ts';
 import { MemoryBmcHandler } from './memory-handler.ts';
 import type { PendingChallenge, RemoteAddress, ServerSession, Session15, Session20 } from './session.ts';
+import { SessionTable } from './session-table.ts';
+import { DEFAULT_AUTH_TYPES_15, DEFAULT_CIPHER_SUITES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TIMEOUT_MS, DEFAULT_SETUP_TIMEOUT_MS } from './bmc-options.ts';
+import type { BmcIo, BmcOptions, BmcStats } from './bmc-options.ts';
 import { SolManager } from './sol-server.ts';
-
-/** Session slots per BMC; real BMCs have 4–16 (IPMI v2.0 §22.24 reports the count). */
-export const DEFAULT_MAX_SESSIONS = 8;
-/** An active session idle this long is closed (IPMI v2.0 §6.12.15 suggests 60 s). */
-export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
-/** A login (Open Session … RAKP4, or challenge … activate) must finish within this. */
-export const DEFAULT_SETUP_TIMEOUT_MS = 10_000;
-/** Cipher suites offered by default, preferred first. Suite 0 (no authentication) is opt-in. */
-export const DEFAULT_CIPHER_SUITES: readonly number[] = [17, 3, 16, 15, 2, 1];
-/** IPMI 1.5 authentication types accepted by default. "none" (no password check at all) is opt-in. */
-export const DEFAULT_AUTH_TYPES_15: readonly Session15AuthType[] = ['md5', 'password'];
 
 const COMMANDS: ReadonlyMap<number, CommandDef> = new Map([...appCommands, ...chassisCommands, ...sensorCommands, ...storageCommands, ...transportCommands]);
 /** The commands a console may send before it has a session (§22.13, §22.15, §22.16). */
 const PRE_SESSION = new Set([commandKey(NetFn.APP, AppCmd.GET_CHANNEL_AUTH_CAPABILITIES), commandKey(NetFn.APP, AppCmd.GET_CHANNEL_CIPHER_SUITES)]);
-
-export interface BmcOptions {
-  readonly handler?: BmcHandler;
-  /** 16 bytes; default random. Reported by Get System/Device GUID and used in RAKP2. */
-  readonly guid?: Buffer;
-  readonly identity?: Partial<DeviceIdentity>;
-  /** Cipher suite IDs to offer, preferred first (each must be in CIPHER_SUITES). */
-  readonly cipherSuites?: readonly number[];
-  readonly authTypes15?: readonly Session15AuthType[];
-  /** The BMC key Kg (two-key login, §13.31); default none (Kg = the user's password). */
-  readonly kg?: Buffer;
-  readonly maxSessions?: number;
-  readonly sessionTimeoutMs?: number;
-  readonly setupTimeoutMs?: number;
-}
-
-export interface BmcIo {
-  readonly port: number;
-  send(packet: Buffer, to: RemoteAddress): void;
-  random(n: number): Buffer;
-  now(): number;
-}
-
-export interface BmcStats {
-  received: number;
-  /** Malformed packets, and packets whose authcode/ICV did not verify. */
-  badPackets: number;
-  authFailures: number;
-  replays: number;
-  /** Well-formed packets for no known session, or not allowed in the session's state. */
-  dropped: number;
-  /** Commands whose implementation or handler threw (answered 0xFF). */
-  commandErrors: number;
-  sessionsOpened: number;
-  sessionsClosed: number;
-  sessionsExpired: number;
-}
 
 /**
  * A random (version 4) GUID in the IPMI byte order: the RFC 4122 bytes reversed, every field
@@ -111,7 +66,6 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   readonly kg: Buffer | undefined;
   readonly cipherSuites: readonly CipherSuite[];
   readonly authTypes15: readonly Session15AuthType[];
-  readonly maxSessions: number;
   readonly state: BmcRuntimeState = { bootParams: new Map(), sdrReservation: 0, selReservation: 0, selTimeOffset: 0, solConfig: new Map() };
   readonly sol: SolManager;
   readonly stats: BmcStats = {
@@ -126,10 +80,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
     sessionsExpired: 0,
   };
   readonly #io: BmcIo;
-  readonly #sessionTimeoutMs: number;
-  readonly #setupTimeoutMs: number;
-  readonly #sessions = new Map<number, ServerSession>();
-  readonly #challenges = new Map<number, PendingChallenge>();
+  readonly #sessions: SessionTable;
   #reservation = 0;
 
   constructor(io: BmcIo, options: BmcOptions = {}) {
@@ -144,14 +95,21 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       return suite;
     });
     this.authTypes15 = options.authTypes15 ?? DEFAULT_AUTH_TYPES_15;
-    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    this.#sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    this.#setupTimeoutMs = options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS;
     this.sol = new SolManager(
       this.handler,
       (s, payload) => this.#sendInSession(s, PayloadType.SOL, payload),
       () => this.port,
     );
+    this.#sessions = new SessionTable({
+      maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      setupTimeoutMs: options.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
+      onRemoved: (s) => this.sol.sessionClosed(s),
+    });
+  }
+
+  get maxSessions(): number {
+    return this.#sessions.maxSessions;
   }
 
   get port(): number {
@@ -176,9 +134,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   }
 
   get activeSessionCount(): number {
-    let n = 0;
-    for (const s of this.#sessions.values()) if (s.state === 'active') n++;
-    return n;
+    return this.#sessions.activeCount;
   }
 
   sessions(): Iterable<ServerSession> {
@@ -223,22 +179,14 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
 
   /** Closes idle sessions and abandoned logins. The server calls it periodically. */
   sweep(): void {
-    const now = this.now();
-    for (const s of [...this.#sessions.values()]) {
-      const limit = s.state === 'active' ? this.#sessionTimeoutMs : this.#setupTimeoutMs;
-      if (now - s.lastActivity >= limit) {
-        this.stats.sessionsExpired++;
-        this.#remove(s);
-      }
-    }
-    for (const [id, c] of this.#challenges) if (now - c.created >= this.#setupTimeoutMs) this.#challenges.delete(id);
+    this.stats.sessionsExpired += this.#sessions.sweep(this.now());
   }
 
   closeSession(bmcSessionId: number): boolean {
     const s = this.#sessions.get(bmcSessionId);
     if (s === undefined || s.state !== 'active') return false;
     this.stats.sessionsClosed++;
-    this.#remove(s);
+    this.#sessions.remove(s);
     return true;
   }
 
@@ -246,33 +194,20 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   close(): void {
     this.sol.close();
     this.#sessions.clear();
-    this.#challenges.clear();
   }
 
   // LoginHost
   allocateSession(): number | undefined {
-    if (this.#sessions.size >= this.maxSessions) {
-      this.sweep();
-      if (this.#sessions.size >= this.maxSessions) {
-        // Half-open logins give way to new ones, so a flood of Open Session Requests cannot lock out consoles.
-        let oldest: ServerSession | undefined;
-        for (const s of this.#sessions.values()) if (s.state !== 'active' && (oldest === undefined || s.lastActivity < oldest.lastActivity)) oldest = s;
-        if (oldest === undefined) return undefined;
-        this.#remove(oldest);
-      }
-    }
-    for (;;) {
-      const id = this.random(4).readUInt32LE(0);
-      if (id !== 0 && !this.#sessions.has(id) && !this.#challenges.has(id)) return id;
-    }
+    if (this.#sessions.full) this.sweep();
+    return this.#sessions.allocate(() => this.random(4).readUInt32LE(0));
   }
 
   register(session: Session20): void {
-    this.#sessions.set(session.bmcSessionId, session);
+    this.#sessions.add(session);
   }
 
   destroy(session: Session20, _reason: 'failed' | 'closed'): void {
-    this.#remove(session);
+    this.#sessions.remove(session);
   }
 
   find(bmcSessionId: number): Session20 | undefined {
@@ -281,10 +216,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   }
 
   findOpening(remote: RemoteAddress, consoleSessionId: number): Session20 | undefined {
-    for (const s of this.#sessions.values()) {
-      if (s.kind === 'rmcp+' && s.consoleSessionId === consoleSessionId && s.remote.address === remote.address && s.remote.port === remote.port) return s;
-    }
-    return undefined;
+    return this.#sessions.findOpening(remote, consoleSessionId);
   }
 
   countAuthFailure(): void {
@@ -297,15 +229,15 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
 
   // Login15Host
   get challenges(): Map<number, PendingChallenge> {
-    return this.#challenges;
+    return this.#sessions.challenges;
   }
 
   idInUse(id: number): boolean {
-    return this.#sessions.has(id) || this.#challenges.has(id);
+    return this.#sessions.idInUse(id);
   }
 
   registerSession15(session: Session15): void {
-    this.#sessions.set(session.bmcSessionId, session);
+    this.#sessions.add(session);
   }
 
   countDropped(): void {
@@ -314,11 +246,6 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
 
   send(packet: Buffer, to: RemoteAddress): void {
     this.#io.send(packet, to);
-  }
-
-  #remove(s: ServerSession): void {
-    this.#sessions.delete(s.bmcSessionId);
-    this.sol.sessionClosed(s);
   }
 
   #asf(body: Buffer, sequence: number, remote: RemoteAddress): void {
@@ -414,7 +341,7 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       else return void this.stats.dropped++;
       return settled(andThen(res, (message) => this.#io.send(encodeSession15({ authType: 'none', sequence: 0, sessionId: 0, message }), remote)));
     }
-    const pending = this.#challenges.get(p.sessionId);
+    const pending = this.#sessions.challenges.get(p.sessionId);
     if (pending !== undefined) return void activateSession(this, p, pending, remote, packet);
     const s = this.#sessions.get(p.sessionId);
     if (s === undefined || s.kind !== 'ipmi15' || s.remote.address !== remote.address) return void this.stats.dropped++;

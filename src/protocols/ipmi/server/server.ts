@@ -4,7 +4,7 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { BmcOptions, BmcStats } from './bmc.ts';
+import type { BmcOptions, BmcStats } from './bmc-options.ts';
 import { EmulatedBmc } from './bmc.ts';
 import { literalLookup, pooledRandomBytes } from '../io.ts';
 
