@@ -20,6 +20,7 @@ import {
 } from '../lab/definition.ts';
 import type { LabBmcKind, LabVmDefinition } from '../lab/definition.ts';
 import { LAB_DRIVERS, pickEnrollment } from '../lab/enroll.ts';
+import { ANVIL_NETDEV } from '../lab/guest-network.ts';
 import type { LabDriver } from '../lab/enroll.ts';
 import { describeEnrollment, enrollLabVm } from '../app/enroll-lab-vm.ts';
 import type { LabStore } from '../lab/store.ts';
@@ -128,7 +129,8 @@ async function create(store: LabStore, dataDir: string, name: string, values: La
     memoryMb: integer(values.memory, '--memory', 16, 64 * 1024, DEFAULT_MEMORY_MB),
     diskSize: values.disk === 'none' ? null : (values.disk ?? DEFAULT_DISK_SIZE),
     ...(values.cdrom !== undefined ? { cdrom: resolve(values.cdrom) } : {}),
-    ...(values.netdev !== undefined ? { netdev: values.netdev } : {}),
+    // An enrolled VM boots from the anvil of its data directory unless told otherwise.
+    ...(values.netdev !== undefined ? { netdev: values.netdev } : enroll ? { netdev: ANVIL_NETDEV } : {}),
     ...(values.boot !== undefined && isBootDevice(values.boot) ? { boot: { device: values.boot, efi: false } } : {}),
     bmc: {
       kind,

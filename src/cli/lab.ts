@@ -56,8 +56,10 @@ Options of vm create:
   --disk SIZE|none       disk size as qemu-img takes it (default ${DEFAULT_DISK_SIZE}; a sparse qcow2)
   --memory MB            memory (default ${DEFAULT_MEMORY_MB})
   --boot DEVICE          persistent boot device: ${LAB_BOOT_DEVICES.join(', ')} (default pxe)
-  --netdev SPEC          QEMU -netdev backend without id (default '${DEFAULT_NETDEV}'), e.g.
-                         'tap,ifname=tap0,script=no,downscript=no' or 'none' for no NIC
+  --netdev SPEC          QEMU -netdev backend without id (default '${DEFAULT_NETDEV}', or anvil
+                         with --enroll), e.g. 'tap,ifname=tap0,script=no,downscript=no', 'none'
+                         for no NIC, or 'anvil': an isolated user network whose one way out is
+                         the anvil serving this data directory (its DHCP boots the VM from it)
   --cdrom ISO            attach an ISO image as the CD-ROM
   --bmc KIND             ${LAB_BMC_KINDS.join(', ')} (default ipmi)
   --bmc-address A        where the controller listens (default ${DEFAULT_BMC_ADDRESS})

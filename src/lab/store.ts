@@ -2,7 +2,7 @@
 // the emulated BMC's password), a run directory per VM for QEMU's sockets, pid file and log,
 // and disk images under <data>/lab/disks/.
 import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { conflict, notFound } from '../common/errors.ts';
 import {
   checkName,
@@ -15,6 +15,7 @@ import {
   parseDefinition,
 } from './definition.ts';
 import type { LabBmcDefinition, LabBootSetting, LabVmDefinition } from './definition.ts';
+import { ANVIL_NETDEV, anvilNetdev } from './guest-network.ts';
 
 /** What a caller gives to create a VM; everything else has a default. */
 export interface LabVmInput {
@@ -101,7 +102,8 @@ export class LabStore {
       memoryMb: input.memoryMb ?? DEFAULT_MEMORY_MB,
       disk: diskSize === null ? undefined : { path: join(this.disksDir, `${name}.${format}`), size: diskSize, format },
       cdrom: input.cdrom,
-      netdev: input.netdev ?? DEFAULT_NETDEV,
+      // `anvil`: the VM's one way out is the anvil that serves this data directory (guest-network.ts).
+      netdev: input.netdev === ANVIL_NETDEV ? anvilNetdev({ data: dirname(this.root) }, normalizeMac(input.mac)) : (input.netdev ?? DEFAULT_NETDEV),
       serialSocket: checkSocketPath(join(run, 'serial.sock')),
       qmpSocket: checkSocketPath(join(run, 'qmp.sock')),
       controlSocket: checkSocketPath(join(run, 'qmp-ctl.sock')),

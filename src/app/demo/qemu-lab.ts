@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import type { Services } from '../compose.ts';
 import type { LabVmDefinition } from '../../lab/definition.ts';
 import { enrollLabVm } from '../enroll-lab-vm.ts';
-import { DEFAULT_IPXE_ROM, escapeOptionValue, QEMU_BINARY } from '../../lab/qemu-args.ts';
+import { DEFAULT_IPXE_ROM, QEMU_BINARY } from '../../lab/qemu-args.ts';
+import { anvilNetdev, GUEST_ANVIL } from '../../lab/guest-network.ts';
 import { LabStore } from '../../lab/store.ts';
 import { startLab } from '../../lab/up.ts';
 import type { RunningLab } from '../../lab/up.ts';
@@ -33,9 +34,7 @@ export const DEMO_VM_REBOOT_MS = 10_000;
 export const DEMO_VM_STAGGER_MS = 4_000;
 /** The profile the demo writes for its VMs: the tiny Linux running the next test. */
 export const DEMO_VM_PROFILE = 'lab-vm';
-/** Where a demo VM reaches anvil: an address in slirp's 10.0.2.0/24 that slirp forwards, port 80. */
-export const GUEST_ANVIL = '10.0.2.100';
-const RELAY = fileURLToPath(new URL('../../lab/demo/guest-relay.ts', import.meta.url));
+export { GUEST_ANVIL };
 export const TINY_LINUX_DIR = fileURLToPath(new URL('../../../.tools/tiny-linux/', import.meta.url));
 
 /** The first line of the profile, so the demo rewrites only its own. */
@@ -85,21 +84,12 @@ export function qemuLabMissing(): string | undefined {
   return undefined;
 }
 
-/** A word for the shell-like parsing slirp applies to a guestfwd command (GLib's g_shell_parse_argv). */
-function shellWord(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * The slirp backend of a demo VM: isolated (restrict=on), its DHCP naming anvil's boot URL for
  * its MAC, and GUEST_ANVIL:80 relayed to anvil's HTTP server (url: where this process reaches it).
  */
 export function demoNetdev(url: string, mac: string): string {
-  const anvil = new URL(url);
-  const relay = [process.execPath, '--disable-warning=ExperimentalWarning', RELAY, anvil.hostname.replace(/^\[|\]$/g, ''), anvil.port || '80']
-    .map(shellWord)
-    .join(' ');
-  return ['user', 'restrict=on', `bootfile=http://${GUEST_ANVIL}/boot/${mac}`, `guestfwd=tcp:${GUEST_ANVIL}:80-cmd:${relay}`].map(escapeOptionValue).join(',');
+  return anvilNetdev({ url }, mac);
 }
 
 function copyIfChanged(from: string, to: string): void {
