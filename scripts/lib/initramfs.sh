@@ -51,12 +51,20 @@ initramfs_up_to_date() {
   [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ]
 }
 
-# Downloads the kernel package into WORK and unpacks it in WORK/kernel; sets moddir.
+# Downloads the kernel package (kept in .tools/debs, so both ramdisks fetch it once) and
+# unpacks it in WORK/kernel; sets moddir.
 initramfs_fetch_kernel() {
-  local work="$1"
-  say "Downloading $kernel_pkg"
-  (cd "$work" && apt-get download -q "$kernel_pkg" >/dev/null)
-  dpkg-deb -x "$(ls "$work"/linux-image-*.deb)" "$work/kernel"
+  local work="$1" cache=.tools/debs deb
+  deb="$(ls "$cache/${kernel_pkg}"_*.deb 2>/dev/null | head -n1 || true)"
+  if [ -z "$deb" ]; then
+    say "Downloading $kernel_pkg"
+    mkdir -p "$work/download"
+    (cd "$work/download" && apt-get download -q "$kernel_pkg" >/dev/null)
+    rm -rf "$cache" && mkdir -p "$cache"
+    mv "$work"/download/linux-image-*.deb "$cache/"
+    deb="$(ls "$cache/${kernel_pkg}"_*.deb)"
+  fi
+  dpkg-deb -x "$deb" "$work/kernel" || { rm -f "$deb"; die "cannot unpack $deb (removed; run again)"; }
   moddir="$work/kernel/lib/modules/$kernel_version/kernel"
   [ -f "$work/kernel/boot/vmlinuz-$kernel_version" ] || die "$kernel_pkg has no boot/vmlinuz-$kernel_version"
 }
