@@ -119,6 +119,7 @@ failed() {
 # Reports progress of phase $1 every $interval s while process $2 runs (bytes: its /proc io
 # counter $3, rchar or wchar); returns when it has exited. A 403 answer ends the agent.
 watch() {
+  local last stat state count
   last=$(now)
   while :; do
     { read -r stat < "/proc/$2/stat"; } 2> /dev/null || return
@@ -127,9 +128,9 @@ watch() {
     sleep "$POLL"
     [ $(($(now) - last)) -ge $((interval * 100)) ] || continue
     last=$(now)
-    bytes="$(sed -n "s/^$3: //p" "/proc/$2/io" 2> /dev/null)"
-    [ -n "$bytes" ] || continue
-    printf 'phase=%s\nbytes=%s\n' "$1" "$bytes" > /tmp/progress
+    count="$(sed -n "s/^$3: //p" "/proc/$2/io" 2> /dev/null)"
+    [ -n "$count" ] || continue
+    printf 'phase=%s\nbytes=%s\n' "$1" "$count" > /tmp/progress
     api progress /tmp/progress || log "progress report failed: $(tail -n1 /tmp/api.err)"
   done
 }

@@ -47,7 +47,7 @@ export interface RelayVmOptions {
   readonly extraArgs?: readonly string[];
 }
 
-/** Starts the VM; it is killed (and its temp dir removed) after the test, or by stop(). */
+/** Starts the VM; it is killed after the test (or by the caller, without one), its temp dir removed when it exits. */
 export function bootRelayVm(t: TestContext | undefined, options: RelayVmOptions): Vm {
   const dir = mkdtempSync(join(tmpdir(), 'anvil-agent-vm-'));
   const mac = options.mac ?? '52:54:00:a6:00:01';
@@ -78,10 +78,11 @@ export function bootRelayVm(t: TestContext | undefined, options: RelayVmOptions)
   ];
   const child = spawn(QEMU, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const vm = new Vm(mac, child, join(dir, 'serial.log'));
-  t?.after(async () => {
-    await vm.kill();
+  // ANVIL_KEEP_VM_LOGS=1 keeps the serial log (a failed waitFor() carries the console's tail).
+  child.once('exit', () => {
     if (process.env.ANVIL_KEEP_VM_LOGS !== '1') rmSync(dir, { recursive: true, force: true });
   });
+  t?.after(() => vm.kill());
   return vm;
 }
 
