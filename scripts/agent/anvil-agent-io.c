@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
@@ -69,6 +70,18 @@ static int write_all(int fd, const void *buf, size_t n) {
     if (w < 0) return -1;
     p += w;
     n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Writes all of iov[0..n), retrying short writes; -1 with errno on failure. */
+static int writev_all(int fd, struct iovec *iov, int n) {
+  while (n > 0) {
+    ssize_t w = writev(fd, iov, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    for (; n > 0 && (size_t)w >= iov->iov_len; n--, iov++) w -= (ssize_t)iov->iov_len;
+    if (n > 0) iov->iov_base = (char *)iov->iov_base + w, iov->iov_len -= (size_t)w;
   }
   return 0;
 }
@@ -150,10 +163,9 @@ struct sink {
 static void sink_write(struct sink *out, const void *buf, size_t n) {
   if (n == 0 || out->error) return;
   char head[24];
-  if (out->chunked && (write_all(out->fd, head, (size_t)snprintf(head, sizeof head, "%zx\r\n", n)) < 0 || write_all(out->fd, buf, n) < 0 ||
-                       write_all(out->fd, "\r\n", 2) < 0))
-    out->error = errno;
-  if (!out->chunked && write_all(out->fd, buf, n) < 0) out->error = errno;
+  struct iovec chunk[3] = {{head, 0}, {(void *)buf, n}, {"\r\n", 2}};
+  chunk[0].iov_len = (size_t)snprintf(head, sizeof head, "%zx\r\n", n);
+  if (out->chunked ? writev_all(out->fd, chunk, 3) < 0 : write_all(out->fd, buf, n) < 0) out->error = errno;
   out->bytes += n;
 }
 
@@ -173,19 +185,22 @@ static void compress(struct source *src, struct sink *out, int level, const char
   if (!cctx || !in_buf || !out_buf) fail("out of memory");
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  for (;;) {
-    size_t n = source_read(src, in_buf, name);
+  /* Output goes out when the buffer is full (or at the end): over zeros zstd makes a few bytes
+   * per 128 KiB block, which would otherwise be as many tiny chunks and packets. */
+  ZSTD_outBuffer o = {out_buf, out_cap, 0};
+  for (size_t n = 1; n > 0 && !out->error;) {
+    n = source_read(src, in_buf, name);
     ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
     ZSTD_inBuffer in = {in_buf, n, 0};
     size_t pending;
     do {
-      ZSTD_outBuffer o = {out_buf, out_cap, 0};
       pending = ZSTD_compressStream2(cctx, &o, &in, mode);
       if (ZSTD_isError(pending)) fail("zstd: %s", ZSTD_getErrorName(pending));
-      sink_write(out, out_buf, o.pos);
-      if (out->error) break;
-    } while (mode == ZSTD_e_end ? pending != 0 : in.pos < in.size);
-    if (n == 0 || out->error) break;
+      if (o.pos == o.size || (mode == ZSTD_e_end && pending == 0)) {
+        sink_write(out, out_buf, o.pos);
+        o.pos = 0;
+      }
+    } while (!out->error && (mode == ZSTD_e_end ? pending != 0 : in.pos < in.size));
   }
   ZSTD_freeCCtx(cctx);
   free(in_buf);
