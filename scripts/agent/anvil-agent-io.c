@@ -44,7 +44,8 @@
 
 #define BLOCK (1 << 20)          /* bytes read from a device, written to a pipe, at a time */
 #define SMALL_BODY (64 << 10)    /* the most a POST body may carry */
-#define ANSWER_TIMEOUT_S 120     /* how long the server may think before answering */
+#define POST_TIMEOUT_S 30        /* connect, send or answer of a POST: the agent retries hello */
+#define PUT_TIMEOUT_S 120        /* the same for an upload, whose answer comes after its last byte */
 #define DEFAULT_LEVEL 3
 #define EXIT_FORBIDDEN 3
 
@@ -287,6 +288,11 @@ static int write_out(const char *path, int zstd) {
 
 /* ---- HTTP/1.1 (RFC 9112) ---- */
 
+/* errno as text; a socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) said plainly. */
+static const char *net_error(int e) {
+  return e == EAGAIN || e == EINPROGRESS ? "timed out" : strerror(e);
+}
+
 struct url {
   char host[256];        /* as written in the URL, for the Host header */
   char addr[64];         /* without IPv6 brackets, for connect() */
@@ -316,8 +322,8 @@ static void parse_url(const char *text, struct url *u) {
   snprintf(u->port, sizeof u->port, "%s", colon ? colon + 1 : "80");
 }
 
-/* Connects to the URL's numeric address, with a receive timeout for a silent server. */
-static int http_connect(const struct url *u) {
+/* Connects to the URL's numeric address; connect, send and receive give up after timeout_s. */
+static int http_connect(const struct url *u, int timeout_s) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(&ss, 0, sizeof ss);
@@ -333,9 +339,10 @@ static int http_connect(const struct url *u) {
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket: %s", strerror(errno));
-  struct timeval tv = {ANSWER_TIMEOUT_S, 0};
+  struct timeval tv = {timeout_s, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, (struct sockaddr *)&ss, len) < 0) fail("connect %s: %s", u->host, strerror(errno));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv); /* Linux applies it to connect() too */
+  if (connect(fd, (struct sockaddr *)&ss, len) < 0) fail("connect %s: %s", u->host, net_error(errno));
   return fd;
 }
 
@@ -348,7 +355,7 @@ static void http_head(int fd, const char *method, const struct url *u, const cha
                    "Content-Type: %s\r\n%s\r\nConnection: close\r\n\r\n",
                    method, u->path, u->host, token ? token : "", strcmp(method, "POST") == 0 ? "text/plain" : "application/zstd", framing);
   if (n >= (int)sizeof head) fail("URL too long");
-  if (write_all(fd, head, (size_t)n) < 0) fail("send: %s", strerror(errno));
+  if (write_all(fd, head, (size_t)n) < 0) fail("send: %s", net_error(errno));
 }
 
 /* A buffered reader of the answer. */
@@ -364,7 +371,7 @@ static int reader_byte(struct reader *r) {
     ssize_t n;
     do n = read(r->fd, r->buf, sizeof r->buf);
     while (n < 0 && errno == EINTR);
-    if (n < 0) fail("reading the answer: %s", errno == EAGAIN ? "no answer in time" : strerror(errno));
+    if (n < 0) fail("reading the answer: %s", net_error(errno));
     if (n == 0) return -1;
     r->pos = 0, r->len = (size_t)n;
   }
@@ -437,9 +444,9 @@ static int http_post(const char *text) {
   if (n < 0) fail("read stdin: %s", strerror(errno));
   char framing[64];
   snprintf(framing, sizeof framing, "Content-Length: %zd", n);
-  int fd = http_connect(&u);
+  int fd = http_connect(&u, POST_TIMEOUT_S);
   http_head(fd, "POST", &u, framing);
-  const char *err = write_all(fd, body, (size_t)n) < 0 ? strerror(errno) : NULL;
+  const char *err = write_all(fd, body, (size_t)n) < 0 ? net_error(errno) : NULL;
   return http_answer(fd, err);
 }
 
@@ -447,7 +454,7 @@ static int http_post(const char *text) {
 static int http_put(const char *text, struct source *src, int level, const char *name, uint64_t *sent) {
   struct url u;
   parse_url(text, &u);
-  int fd = http_connect(&u);
+  int fd = http_connect(&u, PUT_TIMEOUT_S);
   http_head(fd, "PUT", &u, "Transfer-Encoding: chunked");
   struct sink out = {.fd = fd, .chunked = 1};
   if (level > 0) {
@@ -461,7 +468,7 @@ static int http_put(const char *text, struct source *src, int level, const char 
   sink_end(&out);
   *sent = out.bytes;
   /* A server that answered early (403) and closed makes the send fail: its answer says why. */
-  return http_answer(fd, out.error ? strerror(out.error) : NULL);
+  return http_answer(fd, out.error ? net_error(out.error) : NULL);
 }
 
 /* Parses a byte count argument. */

@@ -13,7 +13,8 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FakeAgentServer, field, imageOf } from '../helpers/agent-server.ts';
+import { FakeAgentServer, field, imageOf, type AgentRequest } from '../helpers/agent-server.ts';
+import type { Vm } from '../helpers/qemu.ts';
 import { AGENT_DIR, agentAppend, bootRelayVm } from '../helpers/agent-vm.ts';
 import { buildDiskImage, DISK_IMAGE_PEERS } from '../helpers/disk-image.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
@@ -33,6 +34,16 @@ function ready(t: import('node:test').TestContext): boolean {
     existsSync(join(AGENT_DIR, 'vmlinuz')) && existsSync(join(AGENT_DIR, 'initrd.gz')),
     'the deploy agent in .tools/anvil-agent (scripts/anvil-agent)',
   );
+}
+
+/**
+ * The request, or an error carrying the console's tail and QEMU's stderr when the VM exits
+ * first or nothing comes in time (a VM that never asked says why on its console).
+ */
+async function request(server: FakeAgentServer, vm: Vm, name: string, skip = 0): Promise<AgentRequest> {
+  const exited = vm.waitFor(/(?!)/, JOB_TIMEOUT_MS) as Promise<never>;
+  exited.catch(() => {});
+  return Promise.race([server.waitFor(name, JOB_TIMEOUT_MS + 1000, skip), exited]);
 }
 
 function tempDir(t: import('node:test').TestContext): string {
@@ -84,7 +95,7 @@ describe('the deploy agent', { concurrency: 2 }, () => {
     });
     t.after(() => server.close());
 
-    const hello = await server.waitFor('hello', JOB_TIMEOUT_MS);
+    const hello = await request(server, vm, 'hello');
     assert.deepEqual(hello.fields.get('mac'), ['52:54:00:a6:00:0a']);
     assert.deepEqual(hello.fields.get('disk'), ['vda']);
     assert.equal(field(hello, 'disk.vda.size'), String(diskBytes));
@@ -94,7 +105,7 @@ describe('the deploy agent', { concurrency: 2 }, () => {
     assert.equal(hello.fields.has('disk.vda.model'), false, 'virtio disks have no model: the line is left out');
 
     // wait, then hello again: the raw deploy.
-    const first = await server.waitFor('result', JOB_TIMEOUT_MS, 0);
+    const first = await request(server, vm, 'result', 0);
     assert.equal(server.to('hello').length, 2, 'asked again after action=wait');
     assert.equal(field(first, 'status'), 'ok', field(first, 'message'));
     assert.equal(field(first, 'phase'), 'done');
@@ -110,7 +121,7 @@ describe('the deploy agent', { concurrency: 2 }, () => {
     );
     assert.equal(server.to('image')[0]?.imageComplete, true);
 
-    const second = await server.waitFor('result', JOB_TIMEOUT_MS, 1);
+    const second = await request(server, vm, 'result', 1);
     assert.equal(field(second, 'status'), 'ok', field(second, 'message'));
     assert.equal(field(second, 'sha256'), sha256(zstdContent));
     assert.ok(readFileSync(disk).subarray(0, zstdContent.length).equals(zstdContent), 'the zstd image decompressed onto the disk byte for byte');
@@ -120,7 +131,7 @@ describe('the deploy agent', { concurrency: 2 }, () => {
     const counts = progress.map((p) => Number(field(p, 'bytes')));
     assert.ok(counts.every((n) => n >= 0 && n <= zstdContent.length + MIB) && counts.some((n) => n > 0), `progress bytes: ${counts.join(', ')}`);
 
-    const third = await server.waitFor('result', JOB_TIMEOUT_MS, 2);
+    const third = await request(server, vm, 'result', 2);
     assert.equal(field(third, 'status'), 'failed');
     assert.equal(field(third, 'phase'), 'write');
     assert.equal(field(third, 'message'), `image of ${diskBytes + MIB} bytes does not fit /dev/vda of ${diskBytes} bytes`);
@@ -158,7 +169,7 @@ describe('the deploy agent', { concurrency: 2 }, () => {
     t.after(() => server.close());
     const vm = bootRelayVm(t, { port: server.port, disk, mac: '52:54:00:a6:00:0b', kernel: { dir: AGENT_DIR, append: agentAppend('token-b') } });
 
-    const captured = await server.waitFor('result', JOB_TIMEOUT_MS, 0);
+    const captured = await request(server, vm, 'result', 0);
     assert.equal(field(captured, 'status'), 'ok', field(captured, 'message'));
     assert.equal(field(captured, 'sha256'), sha256(content));
     assert.equal(field(captured, 'bytes'), String(diskBytes));
