@@ -25,6 +25,8 @@ PROTOCOL=1
 HELLO_TRIES=7
 RESULT_TRIES=4
 DEFAULT_INTERVAL=2
+# Seconds before hello again when anvil says wait without retry=.
+DEFAULT_RETRY=5
 # How often a running pipeline is looked at (seconds): its end is noticed this fast.
 POLL=0.2
 
@@ -95,7 +97,9 @@ result() {
   until api result /tmp/result; do
     tries=$((tries + 1))
     if [ "$tries" -ge "$RESULT_TRIES" ]; then
-      log "the result did not reach anvil: $(tail -n1 /tmp/api.err)"; finish
+      log "the result did not reach anvil: $(tail -n1 /tmp/api.err)"
+      echo "ANVIL-AGENT-FAILED result not delivered: $(tail -n1 /tmp/api.err)" > /dev/console
+      finish
     fi
     sleep "$tries"
   done
@@ -135,6 +139,9 @@ watch() {
   done
 }
 
+# $1 if it is a whole number, else $2.
+number_or() { case "$1" in '' | *[!0-9]*) echo "$2" ;; *) echo "$1" ;; esac; }
+
 # The size in bytes of a block device (/dev/NAME).
 device_bytes() { echo $(($(cat "/sys/block/${1#/dev/}/size") * 512)); }
 
@@ -167,7 +174,7 @@ hello_body() {
 # Streams the image to the device (decompressing on the way), then reads it back to verify.
 deploy() {
   device="$(get device)" url="$(get image_url)" format="$(get format)" size="$(get size)" sha="$(get sha256)"
-  interval="$(get progress_interval)"; interval="${interval:-$DEFAULT_INTERVAL}"
+  interval="$(number_or "$(get progress_interval)" "$DEFAULT_INTERVAL")"
   phase=write bytes=0
   [ -b "$device" ] || failed write "$device is not a block device"
   case "$size" in '' | *[!0-9]*) failed write "bad image size '$size'" ;; esac
@@ -237,7 +244,7 @@ deploy() {
 # Reads the device, hashes and compresses it and uploads it, all in anvil-agent-io capture.
 capture() {
   device="$(get device)" size="$(get size)" url="$(get upload_url)"
-  interval="$(get progress_interval)"; interval="${interval:-$DEFAULT_INTERVAL}"
+  interval="$(number_or "$(get progress_interval)" "$DEFAULT_INTERVAL")"
   phase=read bytes=0
   [ -b "$device" ] || failed read "$device is not a block device"
   case "$size" in '' | *[!0-9]*) failed read "bad capture size '$size'" ;; esac
@@ -291,9 +298,9 @@ while :; do
       deploy) deploy ;;
       capture) capture ;;
       wait)
-        retry="$(get retry)"
-        log "anvil says wait ${retry:-5} s"
-        sleep "${retry:-5}"
+        retry="$(number_or "$(get retry)" "$DEFAULT_RETRY")"
+        log "anvil says wait $retry s"
+        sleep "$retry"
         continue
         ;;
       stop)

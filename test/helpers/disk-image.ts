@@ -51,7 +51,15 @@ export interface DiskImage {
 /** The syslinux.cfg: boot the kernel at once, with syslinux's own output on the serial line too. */
 export function syslinuxConfig(options: DiskImageOptions): string {
   const append = ['console=ttyS0', `anvil.server=${options.server}`, 'anvil.run=nexttest-upload', options.append ?? ''].join(' ').trim();
-  return ['SERIAL 0 115200', 'DEFAULT anvil', 'PROMPT 0', 'TIMEOUT 0', 'LABEL anvil', '  LINUX vmlinuz', '  INITRD initrd.gz', `  APPEND ${append}`, ''].join('\n');
+  return `SERIAL 0 115200
+DEFAULT anvil
+PROMPT 0
+TIMEOUT 0
+LABEL anvil
+  LINUX vmlinuz
+  INITRD initrd.gz
+  APPEND ${append}
+`;
 }
 
 /** A CHS address of an LBA in an MBR partition entry (3 bytes: head, sector + cylinder high bits, cylinder). */
@@ -94,7 +102,15 @@ export function buildDiskImage(options: DiskImageOptions): DiskImage {
   const config = syslinuxConfig(options);
   const syslinuxVersion = execFileSync('syslinux', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const key = sha256(
-    JSON.stringify([BUILD_VERSION, bytes, config, syslinuxVersion, sha256(readFileSync(SYSLINUX_MBR)), sha256(readFileSync(kernel)), sha256(readFileSync(initrd))]),
+    JSON.stringify([
+      BUILD_VERSION,
+      bytes,
+      config,
+      syslinuxVersion,
+      sha256(readFileSync(SYSLINUX_MBR)),
+      sha256(readFileSync(kernel)),
+      sha256(readFileSync(initrd)),
+    ]),
   ).slice(0, 24);
   const dir = join(TEST_IMAGES_DIR, key);
   const info = join(dir, 'image.json');
