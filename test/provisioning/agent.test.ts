@@ -1,0 +1,195 @@
+// The deploy agent (.tools/anvil-agent, scripts/anvil-agent) booted in QEMU against a fake
+// anvil (test/helpers/agent-server.ts). Two VMs run side by side, each through several jobs:
+// the fake anvil answers each result with reboot, so one QEMU process boots the agent again for
+// the next job instead of a new VM per case.
+//   A: hello before anvil listens, wait, deploy raw (the bootable test disk image), deploy zstd, an image too large for
+//      the disk, stop
+//   B: capture of a disk with a few MiB of data among zeros, then a deploy whose progress
+//      report is answered 403
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { FakeAgentServer, field, imageOf, type AgentRequest } from '../helpers/agent-server.ts';
+import type { Vm } from '../helpers/qemu.ts';
+import { AGENT_DIR, agentAppend, bootRelayVm } from '../helpers/agent-vm.ts';
+import { buildDiskImage, DISK_IMAGE_PEERS } from '../helpers/disk-image.ts';
+import { havePeers, requireCondition } from '../helpers/peers.ts';
+import { freeTcpPort } from '../helpers/ports.ts';
+import { QEMU } from '../helpers/qemu.ts';
+
+const MIB = 1024 * 1024;
+/** One job: the agent boots (under TCG), writes tens of MiB and reads them back. */
+const JOB_TIMEOUT_MS = 180_000;
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+function ready(t: import('node:test').TestContext): boolean {
+  if (!havePeers(t, QEMU, ...DISK_IMAGE_PEERS)) return false;
+  return requireCondition(
+    t,
+    existsSync(join(AGENT_DIR, 'vmlinuz')) && existsSync(join(AGENT_DIR, 'initrd.gz')),
+    'the deploy agent in .tools/anvil-agent (scripts/anvil-agent)',
+  );
+}
+
+/**
+ * The request, or an error carrying the console's tail and QEMU's stderr when the VM exits
+ * first or nothing comes in time (a VM that never asked says why on its console).
+ */
+async function request(server: FakeAgentServer, vm: Vm, name: string, skip = 0): Promise<AgentRequest> {
+  const exited = vm.waitFor(/(?!)/, JOB_TIMEOUT_MS) as Promise<never>;
+  exited.catch(() => {});
+  return Promise.race([server.waitFor(name, JOB_TIMEOUT_MS + 1000, skip), exited]);
+}
+
+function tempDir(t: import('node:test').TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-agent-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A sparse file of `bytes` with `data` written at the given offsets. */
+function diskWith(path: string, bytes: number, data: readonly [number, Buffer][]): Buffer {
+  const content = Buffer.alloc(bytes);
+  for (const [offset, chunk] of data) chunk.copy(content, offset);
+  writeFileSync(path, content);
+  return content;
+}
+
+describe('the deploy agent', { concurrency: 2 }, () => {
+  test('retries hello until anvil answers, deploys raw and zstd images byte for byte, refuses an image larger than the disk, and obeys wait and stop', async (t) => {
+    if (!ready(t)) return;
+    const dir = tempDir(t);
+    const diskBytes = 128 * MIB;
+    const disk = join(dir, 'disk.raw');
+    diskWith(disk, diskBytes, []);
+    // Raw: the bootable test image the provisioning tests deploy.
+    const bootable = buildDiskImage({ server: '10.0.2.100' });
+    const raw = await imageOf(bootable.path, 'raw');
+    assert.equal(raw.sha256, bootable.sha256);
+    // zstd: random data around a long run of zeros, so the write and verify report progress.
+    const zstdSource = join(dir, 'zstd-source.raw');
+    const zstdContent = diskWith(zstdSource, 96 * MIB, [
+      [0, randomBytes(16 * MIB)],
+      [95 * MIB, randomBytes(MIB)],
+    ]);
+    const zstd = await imageOf(zstdSource, 'zstd', join(dir, 'image.zst'));
+    // The agent boots before anvil listens: its hello fails and is retried.
+    const port = await freeTcpPort();
+    const vm = bootRelayVm(t, { port, disk, mac: '52:54:00:a6:00:0a', kernel: { dir: AGENT_DIR, append: agentAppend('token-a') } });
+    await vm.waitFor(/anvil-agent: hello failed \(.*\); again in 1 s/, JOB_TIMEOUT_MS);
+    const server = await FakeAgentServer.start({
+      port,
+      token: 'token-a',
+      jobs: [
+        { action: 'wait', retry: 1 },
+        { action: 'deploy', image: raw, progressInterval: 1, then: 'reboot' },
+        { action: 'deploy', image: zstd, progressInterval: 1, then: 'reboot' },
+        { action: 'deploy', image: raw, size: diskBytes + MIB, then: 'reboot' },
+        { action: 'stop', message: 'nothing more to do' },
+      ],
+    });
+    t.after(() => server.close());
+
+    const hello = await request(server, vm, 'hello');
+    assert.deepEqual(hello.fields.get('mac'), ['52:54:00:a6:00:0a']);
+    assert.deepEqual(hello.fields.get('disk'), ['vda']);
+    assert.equal(field(hello, 'disk.vda.size'), String(diskBytes));
+    assert.equal(field(hello, 'disk.vda.removable'), '0');
+    assert.match(field(hello, 'kernel') ?? '', /^\d+\.\d+\.\d+-/);
+    assert.equal(field(hello, 'agent'), '1');
+    assert.equal(hello.fields.has('disk.vda.model'), false, 'virtio disks have no model: the line is left out');
+
+    // wait, then hello again: the raw deploy.
+    const first = await request(server, vm, 'result', 0);
+    assert.equal(server.to('hello').length, 2, 'asked again after action=wait');
+    assert.equal(field(first, 'status'), 'ok', field(first, 'message'));
+    assert.equal(field(first, 'phase'), 'done');
+    assert.equal(field(first, 'sha256'), bootable.sha256);
+    assert.equal(field(first, 'bytes'), String(bootable.size));
+    assert.match(field(first, 'write_seconds') ?? '', /^\d+\.\d\d$/);
+    assert.match(field(first, 'verify_seconds') ?? '', /^\d+\.\d\d$/);
+    const written = readFileSync(disk);
+    assert.ok(written.subarray(0, bootable.size).equals(readFileSync(bootable.path)), 'the disk holds the image byte for byte');
+    assert.ok(
+      written.subarray(bootable.size).every((b) => b === 0),
+      'and nothing after it',
+    );
+    assert.equal(server.to('image')[0]?.imageComplete, true);
+
+    const second = await request(server, vm, 'result', 1);
+    assert.equal(field(second, 'status'), 'ok', field(second, 'message'));
+    assert.equal(field(second, 'sha256'), sha256(zstdContent));
+    assert.ok(readFileSync(disk).subarray(0, zstdContent.length).equals(zstdContent), 'the zstd image decompressed onto the disk byte for byte');
+    const progress = server.to('progress').filter((p) => p.at > first.at && p.at < second.at);
+    const phases = progress.map((p) => field(p, 'phase'));
+    assert.ok(phases.includes('write') || phases.includes('verify'), `progress reported while the 96 MiB went through: ${phases.join(', ')}`);
+    const counts = progress.map((p) => Number(field(p, 'bytes')));
+    assert.ok(counts.every((n) => n >= 0 && n <= zstdContent.length + MIB) && counts.some((n) => n > 0), `progress bytes: ${counts.join(', ')}`);
+
+    const third = await request(server, vm, 'result', 2);
+    assert.equal(field(third, 'status'), 'failed');
+    assert.equal(field(third, 'phase'), 'write');
+    assert.equal(field(third, 'message'), `image of ${diskBytes + MIB} bytes does not fit /dev/vda of ${diskBytes} bytes`);
+    assert.equal(server.to('image').length, 2, 'the image too large was never fetched');
+    await vm.waitFor(new RegExp(`ANVIL-AGENT-FAILED write image of ${diskBytes + MIB} bytes does not fit /dev/vda`), 10_000);
+
+    await vm.waitFor(/ANVIL-AGENT-STOPPED nothing more to do/, JOB_TIMEOUT_MS);
+    await once(vm.process, 'exit');
+    assert.equal((vm.console.match(/ANVIL-AGENT-DONE deploy ok/g) ?? []).length, 2);
+    for (const r of server.requests) assert.equal(r.token, 'token-a', `${r.path} carried the token`);
+  });
+
+  test('captures a mostly empty disk compactly and exactly, and a 403 to a progress report stops a write', async (t) => {
+    if (!ready(t)) return;
+    const dir = tempDir(t);
+    const diskBytes = 64 * MIB;
+    const disk = join(dir, 'disk.raw');
+    const data = 4 * MIB;
+    const content = diskWith(disk, diskBytes, [
+      [0, randomBytes(MIB)],
+      [20 * MIB, randomBytes(2 * MIB)],
+      [diskBytes - MIB, randomBytes(MIB)],
+    ]);
+    const source = join(dir, 'image.raw');
+    writeFileSync(source, randomBytes(48 * MIB));
+    const image = await imageOf(source, 'raw');
+    const holdAfter = 8 * MIB;
+    const server = await FakeAgentServer.start({
+      token: 'token-b',
+      jobs: [
+        { action: 'capture', size: diskBytes, into: join(dir, 'captured.raw'), progressInterval: 1, then: 'reboot' },
+        { action: 'deploy', image, holdAfter, progressInterval: 1, progress: () => 'deploy cancelled by the operator', then: 'reboot' },
+      ],
+    });
+    t.after(() => server.close());
+    const vm = bootRelayVm(t, { port: server.port, disk, mac: '52:54:00:a6:00:0b', kernel: { dir: AGENT_DIR, append: agentAppend('token-b') } });
+
+    const captured = await request(server, vm, 'result', 0);
+    assert.equal(field(captured, 'status'), 'ok', field(captured, 'message'));
+    assert.equal(field(captured, 'sha256'), sha256(content));
+    assert.equal(field(captured, 'bytes'), String(diskBytes));
+    assert.match(field(captured, 'read_seconds') ?? '', /^\d+\.\d\d$/);
+    const put = server.to('capture')[0];
+    assert.equal(put?.uploadSha256, sha256(content));
+    assert.ok(readFileSync(join(dir, 'captured.raw')).equals(content), 'the PUT body decompresses to the disk byte for byte');
+    // Random data does not compress; the 60 MiB of zeros must cost next to nothing.
+    assert.ok((put?.uploadBytes ?? Infinity) < data + 256 * 1024, `${put?.uploadBytes} bytes on the wire for ${data} bytes of data in ${diskBytes}`);
+
+    // The deploy: the image stalls after 8 MiB, the first progress report gets a 403.
+    await vm.waitFor(/ANVIL-AGENT-ABORTED write deploy cancelled by the operator/, JOB_TIMEOUT_MS);
+    await once(vm.process, 'exit');
+    const report = server.to('progress').at(-1);
+    assert.ok(report !== undefined);
+    assert.equal(field(report, 'phase'), 'write');
+    assert.ok(Number(field(report, 'bytes')) > 0 && Number(field(report, 'bytes')) <= holdAfter, `bytes=${field(report, 'bytes')}`);
+    assert.equal(server.to('result').length, 1, 'no result after the 403: the deploy is over');
+    assert.equal(server.to('image')[0]?.imageComplete, false, 'the image stream was cut');
+    assert.ok(!readFileSync(disk).subarray(0, image.size).equals(readFileSync(source)), 'the write stopped');
+    assert.match(vm.console, /anvil answered 403 to progress: the deploy is over \(deploy cancelled by the operator\)/);
+  });
+});
