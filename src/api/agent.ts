@@ -28,7 +28,7 @@ function messageOf(request: FastifyRequest) {
   }
 }
 
-export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'provisioner'>): Promise<void> {
+export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'provisioner' | 'baseUrl'>): Promise<void> {
   const { provisioner } = ctx;
   // A capture's disk arrives as a chunked zstd stream of unknown length: streamed, never parsed.
   await app.register(async (upload) => {
@@ -47,7 +47,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'p
 
   app.post('/agent/v1/hello', MACHINE_FACING, async (request, reply) => {
     try {
-      return reply.type(text).send(await provisioner.hello(tokenOf(request), messageOf(request)));
+      return reply.type(text).send(await provisioner.hello(tokenOf(request), messageOf(request), ctx.baseUrl(request)));
     } catch (error) {
       // Another step holds the machine for a moment (the deploy is still being started).
       if (error instanceof MachineLockedError) return reply.type(text).send(formatAgentMessage({ action: 'wait', retry: BUSY_RETRY_S }));

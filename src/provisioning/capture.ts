@@ -93,7 +93,7 @@ export class CaptureFlow {
   }
 
   /** The agent called back: which disk to read, how much, and where to send it. */
-  async hello(task: Task, deployment: Deployment, hello: AgentHello): Promise<string> {
+  async hello(task: Task, deployment: Deployment, hello: AgentHello, server: string): Promise<string> {
     const { parts, states } = this.#steps;
     const wanted = deployment.device?.replace(/^\/dev\//, '');
     const disk = wanted ? hello.disks.find((d) => d.name === wanted) : hello.disks.find((d) => !d.removable);
@@ -112,7 +112,7 @@ export class CaptureFlow {
     });
     if (task.machine.provision_state === 'capture-wait') await states.apply(task.machine, 'callback', 'its agent');
     await parts.events.record(task.machine.id, 'provision', `agent called back; capturing ${device} (${disk.size} bytes) into ${deployment.image_name}`);
-    return formatAgentMessage({ action: 'capture', device, size: disk.size, upload_url: '/agent/v1/capture', progress_interval: PROGRESS_INTERVAL_S });
+    return formatAgentMessage({ action: 'capture', device, size: disk.size, upload_url: `${server}/agent/v1/capture`, progress_interval: PROGRESS_INTERVAL_S });
   }
 
   /** PUT /agent/v1/capture: the zstd stream of the disk, kept and hashed as it arrives. */

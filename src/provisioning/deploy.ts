@@ -85,7 +85,7 @@ export class DeployFlow {
   }
 
   /** The agent called back: the disk it is to write, and the image. */
-  async hello(task: Task, deployment: Deployment, hello: AgentHello): Promise<string> {
+  async hello(task: Task, deployment: Deployment, hello: AgentHello, server: string): Promise<string> {
     const { parts, states } = this.#steps;
     const image = deployment.image_id === null ? undefined : await parts.images.byId(deployment.image_id);
     if (!image) {
@@ -109,7 +109,7 @@ export class DeployFlow {
     return formatAgentMessage({
       action: 'deploy',
       device,
-      image_url: '/agent/v1/image',
+      image_url: `${server}/agent/v1/image`,
       format: image.format,
       size: Number(image.virtual_size),
       sha256: image.sha256,

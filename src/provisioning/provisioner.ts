@@ -169,7 +169,8 @@ export class Provisioner implements AgentBootSource {
   }
 
   /** POST /agent/v1/hello: the agent has booted; it learns what to do. */
-  async hello(token: string | undefined, message: AgentMessage): Promise<string> {
+  /** `server`: the base URL the agent reached anvil at, for the URLs it is given. */
+  async hello(token: string | undefined, message: AgentMessage, server: string): Promise<string> {
     const deployment = await this.deployments.byToken(token);
     const hello = parseHello(message);
     return this.#steps.task(await this.#steps.machineOf(deployment), `${deployment.kind}: the agent called back`, async (task) => {
@@ -182,7 +183,7 @@ export class Provisioner implements AgentBootSource {
         );
         return formatAgentMessage({ action: 'stop', message: 'this agent runs on another machine than the deploy is for' });
       }
-      return deployment.kind === 'capture' ? this.#capture.hello(task, deployment, hello) : this.#deploy.hello(task, deployment, hello);
+      return deployment.kind === 'capture' ? this.#capture.hello(task, deployment, hello, server) : this.#deploy.hello(task, deployment, hello, server);
     });
   }
 

@@ -187,7 +187,8 @@ function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control
           kind: d.kind,
           image: d.image,
           state: d.state,
-          phase: d.phase,
+          // 'writing (write)' says nothing the state does not.
+          phase: d.phase && !d.state.startsWith(d.phase) ? d.phase : null,
           device: d.device,
           by: d.requestedBy,
           started: utc(d.startedAt),

@@ -97,7 +97,7 @@ test('a deploy: uploaded image, agent boot, hello, streamed image, progress, che
   assert.deepEqual(a.fields(hello.text), {
     action: 'deploy',
     device: '/dev/vda',
-    image_url: '/agent/v1/image',
+    image_url: `${anvil.url}/agent/v1/image`,
     format: 'zstd',
     size: String(disk.length),
     sha256: sha,
@@ -251,7 +251,7 @@ test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and 
     action: 'capture',
     device: '/dev/vda',
     size: String(disk.length),
-    upload_url: '/agent/v1/capture',
+    upload_url: `${anvil.url}/agent/v1/capture`,
     progress_interval: '2',
   });
   assert.equal((await provision(anvil)).provisionState, 'capturing');
