@@ -11,6 +11,8 @@ import type { Tokens } from '../auth/tokens.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
+import type { Vcl } from '../provisioning/vcl.ts';
+import type { Properties } from '../machines/properties.ts';
 
 /** Largest test result accepted by default, in bytes (413 beyond). */
 export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
@@ -26,6 +28,8 @@ export interface ApiContext {
   readonly control: MachineControl;
   readonly images: ImageLibrary;
   readonly provisioner: Provisioner;
+  readonly vcl: Vcl;
+  readonly properties: Properties;
   readonly clock: () => Date;
   /** Where bare machine-facing URLs look up the caller's MAC. */
   readonly resolver: AddressResolver;

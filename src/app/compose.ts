@@ -17,6 +17,10 @@ import { ImageLibrary } from '../provisioning/images.ts';
 import { Deployments } from '../provisioning/deployments.ts';
 import { Provisioner } from '../provisioning/provisioner.ts';
 import { DEFAULT_AGENT_BUILD, stageAgent } from '../provisioning/agent-files.ts';
+import { SiteSsh } from '../provisioning/ssh.ts';
+import { preCaptureHook } from '../provisioning/hooks.ts';
+import { Vcl } from '../provisioning/vcl.ts';
+import { Properties } from '../machines/properties.ts';
 
 export interface Services {
   readonly paths: Paths;
@@ -39,6 +43,11 @@ export interface Services {
   readonly images: ImageLibrary;
   /** Provision states, deploys and the deploy agent's side of them. */
   readonly provisioner: Provisioner;
+  /** VCL's provisioning interface by its own names. */
+  readonly vcl: Vcl;
+  /** How anvil reaches machines' operating systems. */
+  readonly properties: Properties;
+  readonly ssh: SiteSsh;
   close(): Promise<void>;
 }
 
@@ -70,8 +79,10 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const control = new MachineControl({ db, machines, events, secrets, clock }, options.drivers);
   const images = new ImageLibrary(db, paths.images, clock);
   const agentBuild = options.agentBuild ?? process.env.ANVIL_AGENT_BUILD ?? DEFAULT_AGENT_BUILD;
+  const ssh = new SiteSsh(paths.ssh);
   const provisioner = new Provisioner(
     {
+      ssh,
       db,
       machines,
       events,
@@ -82,7 +93,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
       clock,
       stageAgent: () => stageAgent(agentBuild, paths.tftpRoot),
     },
-    { defaultTimeoutS: options.deployTimeoutS },
+    { defaultTimeoutS: options.deployTimeoutS, preCapture: preCaptureHook(paths.hooks, ssh) },
   );
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
@@ -98,6 +109,9 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     control,
     images,
     provisioner,
+    vcl: new Vcl({ machines, control, provisioner, images, ssh }),
+    properties: new Properties(db, clock),
+    ssh,
     testing: new Testing(db, store.dialect, paths.tests, paths.uploads, clock),
     tokens: new Tokens(db, clock),
     close: async () => {

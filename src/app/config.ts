@@ -15,6 +15,10 @@ export interface Paths {
   readonly uploads: string;
   /** The image library's files. */
   readonly images: string;
+  /** The site's SSH key and the machines' host keys (0700). */
+  readonly ssh: string;
+  /** Hooks: pre-capture.hook. */
+  readonly hooks: string;
   readonly secretKey: string;
 }
 
@@ -35,6 +39,8 @@ export function resolvePaths(options: PathOptions = {}, env: NodeJS.ProcessEnv =
     tests: resolve(options.tests ?? env.ANVIL_TESTS ?? join(data, 'tests')),
     uploads: join(data, 'uploads'),
     images: join(data, 'images'),
+    ssh: join(data, 'ssh'),
+    hooks: join(data, 'hooks'),
     secretKey: join(data, 'secret.key'),
   };
 }

@@ -17,6 +17,7 @@ export const commands: readonly CliCommand[] = [
   lazy('ipmi', 'Talk to BMCs the way ipmitool does (fleets with -H node[1-100])', () => import('./ipmi.ts')),
   lazy('image', 'The image library: upload, list, show, download and delete disk images', () => import('./image.ts')),
   lazy('machine', 'Power, boot device and driver of a machine (IPMI, AMT) under its lock', () => import('./machine.ts')),
+  lazy('vcl', "Apache VCL's provisioning interface: node_status, load, capture, power_*, get_current_image, get_image_size", () => import('./vcl.ts')),
   lazy('amt', 'Control Intel AMT machines the way amttool does', () => import('./amt.ts')),
   lazy('bmc amt', 'Run an emulated Intel AMT (WS-Management and legacy SOAP)', () => import('./bmc-amt.ts')),
   lazy('bmc fake', 'Run emulated IPMI BMCs (pyghmi fakebmc, or a fleet with --count)', () => import('./bmc-fake.ts')),

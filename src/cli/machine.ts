@@ -135,18 +135,30 @@ function bootdevCommand(root: Command): void {
 function setCommand(root: Command): void {
   root
     .command('set')
-    .description("Set a machine's driver and driver_info; fields merge into what is stored (key= removes one)")
+    .description("Set a machine's driver and driver_info, or its properties; fields merge into what is stored (key= removes one)")
     .argument('<name>', 'machine name or MAC')
     .option('--driver <driver>', 'ipmi, amt, manual or fake')
     .option('--driver-info <k=v,...>', 'fields, e.g. ipmi_address=10.0.0.5,ipmi_username=admin')
     .option('--password-file <file>', "read the driver's password (ipmi_password, amt_password) from the first line of FILE ('-': stdin)")
     .option('--password-env <var>', "take the driver's password from environment variable VAR")
     .option('--replace', 'replace driver_info as a whole instead of merging')
+    .option('--property <k=v,...>', "how anvil reaches the machine's OS: address, ssh_port, ssh_user, login_home (key= removes one)")
     .action(
-      async (name: string, opts: { driver?: string; driverInfo?: string; passwordFile?: string; passwordEnv?: string; replace?: boolean }, c: Command) => {
+      async (
+        name: string,
+        opts: { driver?: string; driverInfo?: string; passwordFile?: string; passwordEnv?: string; replace?: boolean; property?: string },
+        c: Command,
+      ) => {
         const info: Record<string, string | null> = opts.driverInfo ? parseDriverInfo(opts.driverInfo) : {};
         const secret = readSecret(opts.passwordFile, opts.passwordEnv);
         await withServices(c, async (s, o) => {
+          if (opts.property !== undefined) {
+            const properties = await s.properties.set(await s.machines.find(name), parseDriverInfo(opts.property));
+            if (opts.driver === undefined && opts.driverInfo === undefined && secret === undefined) {
+              if (o.json) return printJson({ name, properties });
+              return void process.stdout.write(`${name}: properties ${JSON.stringify(properties)}\n`);
+            }
+          }
           if (secret !== undefined) {
             const driver = opts.driver ?? (await s.machines.find(name)).driver;
             info[`${driver}_password`] = secret;
@@ -178,6 +190,11 @@ function showCommand(root: Command): void {
           `power:        ${view.powerState}`,
           `maintenance:  ${view.maintenance ? `yes (${view.maintenanceReason ?? 'no reason given'})` : 'no'}`,
           `locked by:    ${view.reservation ?? '-'}`,
+          `properties:   ${
+            Object.entries(view.properties)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(', ') || '-'
+          }`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
       }),

@@ -6,6 +6,7 @@ import type { Database, Machine } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import type { Machines } from '../machines/machines.ts';
 import type { EventKind, MachineEvent, MachineEvents } from '../machines/events.ts';
+import { propertiesOf, type MachineProperties } from '../machines/properties.ts';
 import { invalid } from '../common/errors.ts';
 import { HardwareTypes, type DriverOptions } from '../drivers/registry.ts';
 import { maskDriverInfo, type SecretBox } from '../drivers/secrets.ts';
@@ -31,6 +32,8 @@ export interface MachineDriverView {
   readonly maintenance: boolean;
   readonly maintenanceReason: string | null;
   readonly reservation: string | null;
+  /** How anvil reaches the machine's OS (address, ssh_port, ssh_user, login_home). */
+  readonly properties: MachineProperties;
 }
 
 export interface ControlOptions extends DriverOptions {
@@ -88,6 +91,7 @@ export class MachineControl {
       maintenance: machine.maintenance === 1,
       maintenanceReason: machine.maintenance_reason,
       reservation: machine.reservation,
+      properties: propertiesOf(machine),
     };
   }
 

@@ -34,7 +34,7 @@ export interface CaptureRequest {
 }
 
 /** Runs a machine's pre-capture hook (over SSH, on the machine), when it has one. */
-export type PreCaptureHook = (machine: Machine) => Promise<string | undefined>;
+export type PreCaptureHook = (machine: Machine, image: string) => Promise<string | undefined>;
 
 interface UploadResult {
   readonly sha256: string;
@@ -60,6 +60,7 @@ export class CaptureFlow {
       throw invalid('INVALID_IMAGE_NAME', `'${request.image}' is not a valid image name: up to 128 letters, digits, '.', '_' or '-'`);
     await parts.images.assertFree(request.image);
     await parts.stageAgent();
+    await this.#steps.siteKey();
     await this.#steps.task(nameOrMac, `capture ${request.image} (${who})`, async (task) => {
       const machine = task.machine;
       assertNotInMaintenance(machine);
@@ -79,7 +80,7 @@ export class CaptureFlow {
       });
       let state = await states.apply(machine, 'capture', who);
       try {
-        const said = await this.#hook?.(machine);
+        const said = await this.#hook?.(machine, request.image);
         if (said !== undefined) await parts.events.record(machine.id, 'provision', `pre-capture hook: ${said}`);
         await this.#steps.powerOff(task, `capture of ${machine.name}`, true);
         await this.#steps.bootAgent(task, `capture into ${request.image}`);

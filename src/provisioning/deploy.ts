@@ -4,6 +4,8 @@
 import { AnvilError, invalid } from '../common/errors.ts';
 import type { Task } from '../conductor/task.ts';
 import type { Machine } from '../machines/machines.ts';
+import { PROPERTY_DEFAULTS } from '../machines/properties.ts';
+import type { Image } from './images.ts';
 import { chooseDisk, formatAgentMessage, type AgentHello } from './agent-protocol.ts';
 import type { Deployment } from './deployments.ts';
 import type { ProvisionSteps } from './steps.ts';
@@ -27,6 +29,23 @@ export interface AgentSummary {
   readonly phase: string | undefined;
   readonly message: string | undefined;
   readonly seconds: Readonly<Record<string, string | undefined>>;
+  /** Whether the agent wrote currentimage.txt into the deployed system: 'written /dev/vda1 vfat', 'skipped …'. */
+  readonly currentimage: string | undefined;
+}
+
+/** currentimage.txt as VCL's OS.pm writes it: the image name, then key=value lines; one `currentimage=` answer line each. */
+export function currentImageLines(image: Image, machine: Machine, deployment: Deployment): string {
+  const lines = [
+    image.name,
+    `id=${image.id}`,
+    `prettyname=${image.name}`,
+    `sha256=${image.sha256}`,
+    `imagerevision_id=${deployment.id}`,
+    `imagerevision_datecreated=${image.created_at}`,
+    `computer_id=${machine.id}`,
+    `computer_hostname=${machine.name}`,
+  ];
+  return lines.map((line) => `currentimage=${line}\n`).join('');
 }
 
 export function checkTimeout(what: string, seconds: number | undefined): void {
@@ -58,6 +77,7 @@ export class DeployFlow {
     if (!request.image) throw invalid('IMAGE_REQUIRED', 'a deploy needs an image: name one of the library (anvil image list)');
     const image = await parts.images.get(request.image);
     await parts.stageAgent();
+    await this.#steps.siteKey();
     await this.#steps.task(nameOrMac, `deploy ${image.name} (${who})`, async (task) => {
       const machine = task.machine;
       assertNotInMaintenance(machine);
@@ -106,15 +126,21 @@ export class DeployFlow {
     });
     if (task.machine.provision_state === 'wait-callback') await states.apply(task.machine, 'callback', 'its agent');
     await parts.events.record(task.machine.id, 'provision', `agent called back (kernel ${hello.kernel ?? '?'}); writing ${image.name} to ${device}`);
-    return formatAgentMessage({
-      action: 'deploy',
-      device,
-      image_url: `${server}/agent/v1/image`,
-      format: image.format,
-      size: Number(image.virtual_size),
-      sha256: image.sha256,
-      progress_interval: PROGRESS_INTERVAL_S,
-    });
+    const key = parts.ssh.publicKey();
+    const home = parts.ssh.target(task.machine)?.home ?? PROPERTY_DEFAULTS.login_home;
+    return (
+      formatAgentMessage({
+        action: 'deploy',
+        device,
+        image_url: `${server}/agent/v1/image`,
+        format: image.format,
+        size: Number(image.virtual_size),
+        sha256: image.sha256,
+        progress_interval: PROGRESS_INTERVAL_S,
+        login_home: home,
+        ...(key ? { authorized_key: key } : {}),
+      }) + currentImageLines(image, task.machine, deployment)
+    );
   }
 
   /** The agent is done: on a matching checksum the machine boots its disk, else the deploy fails. */

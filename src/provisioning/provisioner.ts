@@ -160,10 +160,12 @@ export class Provisioner implements AgentBootSource {
     const deployment = await this.deployments.current(machine.id);
     if (!deployment || !(AGENT_STATES as readonly string[]).includes(deployment.state)) return undefined;
     const files = await this.#parts.stageAgent();
+    const key = this.#parts.ssh.publicKey();
     return {
       kernel: files.kernel,
       initrd: files.initrd,
-      args: `anvil.agent=1 anvil.token=${this.deployments.tokenOf(deployment)}`,
+      // The site's public key lets an operator into the agent over SSH while it works.
+      args: `anvil.agent=1 anvil.token=${this.deployments.tokenOf(deployment)}${key ? ` anvil.sshkey=${Buffer.from(key).toString('base64url')}` : ''}`,
       label: `anvil agent (${deployment.kind} ${deployment.image_name})`,
     };
   }
@@ -221,6 +223,7 @@ export class Provisioner implements AgentBootSource {
       phase: first(message, 'phase'),
       message: first(message, 'message'),
       seconds: { write: first(message, 'write_seconds'), verify: first(message, 'verify_seconds'), read: first(message, 'read_seconds') },
+      currentimage: first(message, 'currentimage')?.slice(0, 200),
     };
     return this.#steps.task(await this.#steps.machineOf(deployment), `${deployment.kind}: the agent finished`, async (task) => {
       // Read again under the lock: an upload may have finished meanwhile.

@@ -15,6 +15,7 @@ import type { ImageLibrary } from './images.ts';
 import type { Deployment, Deployments } from './deployments.ts';
 import type { ProvisionStates } from './states.ts';
 import type { AgentFiles } from './agent-files.ts';
+import type { SiteSsh } from './ssh.ts';
 
 /** How long anvil waits for a power action during a deploy or capture. */
 export const DEPLOY_POWER_TIMEOUT_MS = 120_000;
@@ -32,6 +33,8 @@ export interface ProvisionerParts {
   readonly clock: Clock;
   /** Puts the agent into the TFTP root and says where it is (agent-files.ts). */
   readonly stageAgent: () => Promise<AgentFiles>;
+  /** The site's SSH key: handed to agents and deployed systems. */
+  readonly ssh: SiteSsh;
 }
 
 const UNFINISHED = ['starting', 'wait-callback', 'writing', 'reading', 'verifying', 'finishing'];
@@ -44,6 +47,11 @@ export class ProvisionSteps {
   constructor(parts: ProvisionerParts, states: ProvisionStates) {
     this.parts = parts;
     this.states = states;
+  }
+
+  /** Makes the site's SSH key if it is not there yet; without ssh-keygen, deploys go on without SSH. */
+  async siteKey(): Promise<void> {
+    await this.parts.ssh.ensureKey().catch(() => undefined);
   }
 
   task<T>(target: string | Machine, purpose: string, work: (task: Task) => Promise<T>): Promise<T> {
@@ -71,6 +79,8 @@ export class ProvisionSteps {
   /** From now on the machine boots its disk: local next boot, disk as its persistent boot device, and a power cycle. */
   async bootFromDisk(task: Task, why: string): Promise<void> {
     await this.parts.nextBoot.localBoot(task.machine, why);
+    // Its OS is new (or was rebooted into): a host key remembered from before proves nothing.
+    await this.parts.ssh.forgetHost(task.machine);
     const { management, power } = task.driver;
     if (!management.getSupportedBootDevices().includes('disk')) return;
     await management.setBootDevice('disk', { persistent: true });

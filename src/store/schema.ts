@@ -37,6 +37,8 @@ export interface MachinesTable {
   deploy_timeout_s: number | null;
   /** Why the last deploy, capture or undeploy failed. */
   provision_error: string | null;
+  /** JSON: how to reach the machine's OS (address, ssh_port, ssh_user, login_home); see machines/properties.ts. */
+  properties: Generated<string>;
 }
 
 export interface MacsTable {

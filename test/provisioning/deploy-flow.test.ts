@@ -94,15 +94,18 @@ test('a deploy: uploaded image, agent boot, hello, streamed image, progress, che
   const a = agent(anvil, token);
   const hello = await a.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${64 << 20}\ndisk.vdb.size=1\ndisk=vdb\nkernel=6.1\nagent=1\n`);
   assert.equal(hello.status, 200, hello.text);
-  assert.deepEqual(a.fields(hello.text), {
-    action: 'deploy',
-    device: '/dev/vda',
-    image_url: `${anvil.url}/agent/v1/image`,
-    format: 'zstd',
-    size: String(disk.length),
-    sha256: sha,
-    progress_interval: '2',
-  });
+  const answer = a.fields(hello.text);
+  assert.deepEqual(
+    [answer.action, answer.device, answer.image_url, answer.format, answer.size, answer.sha256, answer.progress_interval, answer.login_home],
+    ['deploy', '/dev/vda', `${anvil.url}/agent/v1/image`, 'zstd', String(disk.length), sha, '2', '/root'],
+  );
+  assert.match(answer.authorized_key ?? '', /^ssh-ed25519 AAAA\S+ anvil@/, 'the site key, made at the first deploy');
+  const currentimage = hello.text
+    .split('\n')
+    .filter((l) => l.startsWith('currentimage='))
+    .map((l) => l.slice('currentimage='.length));
+  assert.deepEqual(currentimage.slice(0, 3), ['img-z', 'id=1', 'prettyname=img-z']);
+  assert.ok(currentimage.includes('computer_hostname=d1'));
   assert.equal((await provision(anvil)).provisionState, 'deploying');
   const got = await fetch(`${anvil.url}/agent/v1/image`, { headers: { 'x-anvil-token': token } });
   assert.deepEqual(Buffer.from(await got.arrayBuffer()), compressed);

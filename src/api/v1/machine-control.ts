@@ -19,6 +19,7 @@ const DriverView = Type.Object({
   maintenance: Type.Boolean(),
   maintenanceReason: Type.Union([Type.String(), Type.Null()]),
   reservation: Type.Union([Type.String(), Type.Null()], { description: "who holds the machine's lock" }),
+  properties: Type.Record(Type.String(), Type.Unknown(), { description: "how anvil reaches the machine's OS" }),
 });
 const PowerView = Type.Object({ name: Type.String(), powerState: Type.String() });
 const BootView = Type.Object({
@@ -61,18 +62,25 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiConte
             driver: Type.Optional(Type.String({ description: 'ipmi, amt, manual or fake' })),
             driver_info: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
             replace: Type.Optional(Type.Boolean()),
+            properties: Type.Optional(
+              Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]), {
+                description: "how anvil reaches the machine's OS: address, ssh_port, ssh_user, login_home; null removes one",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
         response: { 200: DriverView, ...errors },
       },
     },
-    async (request) =>
-      control.configure(
+    async (request) => {
+      if (request.body.properties) await ctx.properties.set(await machines.find(request.params.name), request.body.properties);
+      return control.configure(
         request.params.name,
         { driver: request.body.driver, driverInfo: request.body.driver_info, replace: request.body.replace },
         who(request),
-      ),
+      );
+    },
   );
 
   app.get(

@@ -9,6 +9,7 @@ import { formatProblem } from '../../common/template-dir.ts';
 import { notFound } from '../../common/errors.ts';
 import { machineControlRoutes } from './machine-control.ts';
 import { provisioningRoutes } from './provisioning.ts';
+import { vclRoutes } from './vcl.ts';
 import { errors, NameParams } from './schemas.ts';
 
 const Error = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }, { $id: 'Error' });
@@ -75,6 +76,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   app.addSchema(Error);
   await machineControlRoutes(scope, ctx);
   await provisioningRoutes(scope, ctx);
+  await vclRoutes(scope, ctx);
 
   app.get(
     '/health',

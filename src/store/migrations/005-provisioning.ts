@@ -1,8 +1,8 @@
 // 005: the image library and deployments. An image row appears only once its file is whole
 // and verified. A deployment is one deploy (or capture) of one machine: its agent's token
 // (hashed for lookup, sealed so the boot answer can hand it out again), its progress and how
-// it ended. machines gains the image it runs, a deploy timeout of its own, and its last
-// provisioning error.
+// it ended. machines gains the image it runs, a deploy timeout of its own, its last
+// provisioning error, and its properties (how to reach its OS: address, SSH port and user).
 import { notNull, withId, type AnyDb, type MigrationContext } from './helpers.ts';
 
 export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void> {
@@ -51,4 +51,8 @@ export async function up(db: AnyDb, { dialect }: MigrationContext): Promise<void
   await db.schema.alterTable('machines').addColumn('image_name', 'text').execute();
   await db.schema.alterTable('machines').addColumn('deploy_timeout_s', 'integer').execute();
   await db.schema.alterTable('machines').addColumn('provision_error', 'text').execute();
+  await db.schema
+    .alterTable('machines')
+    .addColumn('properties', 'text', (c) => c.notNull().defaultTo('{}'))
+    .execute();
 }
