@@ -10,7 +10,7 @@ import type { Dialect } from '../store/migrations/helpers.ts';
 import { AnvilError, invalid, listWords, notFound } from '../common/errors.ts';
 import { readTemplate, scanTemplates, type ScanProblem } from '../common/template-dir.ts';
 import { availableNames, syncNames, type SyncReport } from '../store/names.ts';
-import { renderTemplate } from '../common/templates.ts';
+import { renderTemplate, TemplateRecord } from '../common/templates.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { parseFile } from './result-parser.ts';
 import { resultsOverTime, worstMachines, type Bucket, type ResultSpan, type WorstMachine } from './results-over-time.ts';
@@ -144,9 +144,23 @@ export class Testing {
     const testname = run?.test ?? WAIT_TEST;
     try {
       const source = await readTemplate(this.dir, testname, TEST_EXTENSION, () => this.available(), 'test');
+      // pxemngr's variables: system and testname by name, log the TestLog (printed as its id).
+      const log = run
+        ? new TemplateRecord(run.id, {
+            id: run.id,
+            status: 'S',
+            test_name: run.test,
+            system: machine.name,
+            date: run.sent_at,
+            infos: 0,
+            warnings: 0,
+            errors: 0,
+            version: machine.version,
+          })
+        : '';
       const script = await renderTemplate(
         source,
-        { system: machine.name, testname, log: run?.id ?? '', mac: vars.mac ?? '', server: vars.server },
+        { system: machine.name, testname, log, mac: vars.mac ?? '', server: vars.server },
         `${testname}${TEST_EXTENSION}`,
       );
       return { run, testname, script };

@@ -104,6 +104,7 @@ type Kit = ReturnType<typeof pageKit>;
 
 export function pageRoutes(app: FastifyInstance, ctx: WebContext, views: Liquid, auth: PageAuth): void {
   const kit = pageKit(app, views, auth);
+  pxemngrPages(app, ctx);
   fleetPages(kit, ctx);
   machinePages(kit, ctx);
   runPages(kit, ctx);
@@ -360,4 +361,19 @@ function imagePages(kit: Kit, { images }: WebContext): void {
       notes: i.notes,
     })),
   }));
+}
+
+/** pxemngr's own page URLs, for bookmarks and links in old reports: they lead to anvil's pages. */
+function pxemngrPages(app: FastifyInstance, { machines }: WebContext): void {
+  const id = (text: string) => {
+    if (!/^\d{1,12}$/.test(text)) throw notFound('NOT_FOUND', `no such pxemngr page: '${text}' is not an id`);
+    return Number(text);
+  };
+  app.get<{ Params: { id: string } }>('/test/:id', async (request, reply) => reply.redirect(`/runs/${id(request.params.id)}`, 301));
+  app.get<{ Params: { id: string } }>('/testcontent/:id', async (request, reply) => reply.redirect(`/runs/${id(request.params.id)}/raw`, 301));
+  app.get<{ Params: { id: string } }>('/system/:id', async (request, reply) => {
+    const machine = await machines.byId(id(request.params.id));
+    if (!machine) throw notFound('UNKNOWN_MACHINE', `no machine has the pxemngr id ${request.params.id}`);
+    return reply.redirect(machinePath(machine.name), 301);
+  });
 }
