@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Machine } from '../machines/machines.ts';
 import { AnvilError, invalid, notFound } from '../common/errors.ts';
-import { normalizeMac } from '../machines/mac.ts';
+import { normalizeMac, parseMac } from '../machines/mac.ts';
 import { plainAddress } from '../boot/resolver.ts';
 import { MACHINE_FACING as plain, type ApiContext } from './context.ts';
 
@@ -79,14 +79,18 @@ export async function compatRoutes(app: FastifyInstance, ctx: ApiContext): Promi
   }
   const upload = async (request: FastifyRequest<{ Params: { run?: string } }>) => {
     let runId: number;
-    if (request.params.run !== undefined) {
-      if (!/^\d{1,12}$/.test(request.params.run)) {
+    if (request.params.run !== undefined && /^\d{1,12}$/.test(request.params.run)) {
+      runId = Number(request.params.run);
+    } else if (request.params.run !== undefined) {
+      // /upload/<mac>/, as /nexttest/<mac>/: the run that machine was sent last.
+      if (!parseMac(request.params.run)) {
         throw invalid(
           'INVALID_RUN_ID',
-          `'${request.params.run}' is not a run id; upload to /upload/<run-id>/ with the number the test script got as {{ log }}`,
+          `'${request.params.run}' is neither a run id nor a MAC; upload to /upload/<run-id>/ (the number the test script got as {{ log }}), /upload/<mac>/ or /upload/`,
         );
       }
-      runId = Number(request.params.run);
+      const { machine } = await locate(ctx, request, request.params.run);
+      runId = (await testing.latestSent(machine)).id;
     } else {
       const { machine } = await locate(ctx, request, undefined);
       runId = (await testing.latestSent(machine)).id;
@@ -122,7 +126,7 @@ export async function compatRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     }
     const run = await testing.fileUpload(runId, temp, bytes);
     request.log.info({ run: run.id, machine: run.machine, bytes, errors: run.errors }, 'test result uploaded');
-    return `run ${run.id} (${run.test} on ${run.machine}): ${run.infos} info, ${run.warnings} warnings, ${run.errors} errors\n`;
+    return `run ${run.id} (${run.test} on ${run.machine}): ${count(run.infos, 'info', 'info')}, ${count(run.warnings, 'warning')}, ${count(run.errors, 'error')}\n`;
   };
   app.post('/upload/', plain, upload);
   app.post('/upload/:run/', plain, upload);
@@ -135,3 +139,6 @@ function tooLarge(limit: number): AnvilError {
     `the upload is larger than the limit of ${limit} bytes; nothing was stored (the server's --upload-limit sets it)`,
   );
 }
+
+/** '1 error', '2 errors'. */
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

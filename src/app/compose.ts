@@ -1,5 +1,6 @@
 // The composition root: opens anvil's store and builds its parts over it, each given what it
 // uses. The server, the CLI commands and the tests start here; no other part imports it.
+import { existsSync } from 'node:fs';
 import { resolvePaths, ensureDataDirs, type PathOptions, type Paths } from './config.ts';
 import { openStore, systemClock, type Clock, type Store } from '../store/store.ts';
 import { Machines } from '../machines/machines.ts';
@@ -24,6 +25,8 @@ import { Properties } from '../machines/properties.ts';
 
 export interface Services {
   readonly paths: Paths;
+  /** True when the database did not exist and was just made (empty). */
+  readonly fresh: boolean;
   readonly store: Store;
   readonly clock: Clock;
   readonly machines: Machines;
@@ -68,6 +71,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   ensureDataDirs(paths);
   const clock = options.clock ?? systemClock;
   const databaseUrl = options.databaseUrl ?? process.env.ANVIL_DATABASE_URL;
+  const fresh = !databaseUrl && !existsSync(paths.database);
   const store = await openStore(databaseUrl ? { postgresUrl: databaseUrl } : { sqlitePath: paths.database });
   const { db } = store;
   const machines = new Machines(db, clock);
@@ -98,6 +102,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,
+    fresh,
     store,
     clock,
     machines,

@@ -42,7 +42,7 @@ export type BootAnswer<M = Machine> =
       readonly profile: string;
       readonly text: string;
     }
-  | { readonly kind: 'local'; readonly machine: M }
+  | { readonly kind: 'local'; readonly machine: M | undefined }
   | { readonly kind: 'agent'; readonly machine: M; readonly agent: AgentBoot }
   | { readonly kind: 'unknown'; readonly mac: string };
 
@@ -129,9 +129,11 @@ export class BootService {
     if (!machine) {
       if (question.discover === false) return { kind: 'unknown', mac: question.mac };
       await this.#discovered.record(question.mac, asker);
-      const fallback = await this.#nextBoot.defaultProfile();
-      if (fallback === LOCAL_PROFILE) return { kind: 'unknown', mac: question.mac };
-      return this.#rendered<Machine>(undefined, question.mac, fallback, question.server);
+      // Until an operator says what unknown machines boot (nextboot default …), they are told
+      // they are unknown and ask again, so enrolling one takes effect without a power cycle.
+      const fallback = await this.#nextBoot.defaultChoice();
+      if (!fallback.set) return { kind: 'unknown', mac: question.mac };
+      return this.#rendered<Machine>(undefined, question.mac, fallback.profile, question.server);
     }
     const agent = await this.#agent?.agentFor(machine);
     if (agent) {
@@ -154,7 +156,7 @@ export class BootService {
   }
 
   async #rendered<M extends Pick<Machine, 'name'>>(machine: M | undefined, mac: string, profile: string, server: string): Promise<BootAnswer<M>> {
-    if (machine && profile === LOCAL_PROFILE && !(await this.#profiles.available()).includes(LOCAL_PROFILE)) return { kind: 'local', machine };
+    if (profile === LOCAL_PROFILE && !(await this.#profiles.available()).includes(LOCAL_PROFILE)) return { kind: 'local', machine };
     return { kind: 'profile', machine, profile, text: await this.#profiles.render(profile, profileVariables(machine, mac, profile, server)) };
   }
 
@@ -197,7 +199,7 @@ function ipxeOf(answer: BootAnswer, mac: string, server: string): string {
     case 'unknown':
       return unknownMachineScript(answer.mac, server, UNKNOWN_RETRY_SECONDS);
     case 'local':
-      return localBootScript(answer.machine.name);
+      return localBootScript(answer.machine?.name ?? mac);
     case 'profile':
       return toIpxe(answer.text, answer.machine?.name ?? mac, server);
     case 'agent':

@@ -19,6 +19,9 @@ export interface BootAsker {
   readonly address?: string | undefined;
 }
 
+/** The setting that records an operator chose the default profile. */
+const DEFAULT_SET = 'default_profile_set';
+
 export interface LastBoot {
   readonly at: string;
   readonly profile: string;
@@ -46,7 +49,11 @@ export class NextBoot {
   async set(nameOrMac: string, profile: string, options: { once?: boolean; reason?: BootReason } = {}): Promise<void> {
     await this.#profiles.assertKnown(profile);
     if (nameOrMac === DEFAULT_SYSTEM) {
-      await this.#db.updateTable('settings').set({ value: profile }).where('key', '=', 'default_profile').execute();
+      await this.#db.transaction().execute(async (trx) => {
+        await trx.updateTable('settings').set({ value: profile }).where('key', '=', 'default_profile').execute();
+        // Said by an operator, even 'local': from now on unknown machines boot it (pxemngr's default).
+        await trx.insertInto('settings').values({ key: DEFAULT_SET, value: '1' }).onConflict((oc) => oc.column('key').doUpdateSet({ value: '1' })).execute();
+      });
       return;
     }
     const machine = await this.#machines.find(nameOrMac);
@@ -55,8 +62,14 @@ export class NextBoot {
 
   /** The profile of machines anvil does not know. */
   async defaultProfile(): Promise<string> {
-    const row = await this.#db.selectFrom('settings').select('value').where('key', '=', 'default_profile').executeTakeFirst();
-    return row?.value ?? LOCAL_PROFILE;
+    return (await this.defaultChoice()).profile;
+  }
+
+  /** The default profile, and whether an operator set it (`nextboot default …`) or it is the built-in local. */
+  async defaultChoice(): Promise<{ profile: string; set: boolean }> {
+    const rows = await this.#db.selectFrom('settings').select(['key', 'value']).where('key', 'in', ['default_profile', DEFAULT_SET]).execute();
+    const value = (key: string) => rows.find((r) => r.key === key)?.value;
+    return { profile: value('default_profile') ?? LOCAL_PROFILE, set: value(DEFAULT_SET) === '1' };
   }
 
   /** /localboot/: the installer or test is done; boot the local disk from now on. */

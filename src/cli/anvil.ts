@@ -15,8 +15,23 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Environment: ANVIL_DATA  data directory (default ./anvil-data)',
+    'Options: --version   print the version',
+    'Environment: ANVIL_DATA  data directory (default: the config file ~/.config/anvil/config, else the nearest ./anvil-data here or above)',
   ].join('\n');
+}
+
+/** anvil's version, from package.json (and the git commit when run from a checkout). */
+async function version(): Promise<string> {
+  const { readFileSync } = process.getBuiltinModule('node:fs');
+  const root = new URL('../../', import.meta.url);
+  const { version } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
+  try {
+    const head = readFileSync(new URL('.git/HEAD', root), 'utf8').trim();
+    const ref = head.startsWith('ref: ') ? readFileSync(new URL(`.git/${head.slice(5)}`, root), 'utf8').trim() : head;
+    return `${version} (${ref.slice(0, 12)})`;
+  } catch {
+    return version;
+  }
 }
 
 /** The command whose words are the longest prefix of argv. */
@@ -37,11 +52,19 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    process.stdout.write(`anvil ${await version()}\n`);
+    return 0;
+  }
   const found = find(argv);
   if (!found) {
     const group = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
     if (group.length > 0) {
-      process.stderr.write(`anvil ${argv[0]}: expected one of:\n${group.map((c) => `  anvil ${c.name}  ${c.summary}`).join('\n')}\n`);
+      // `anvil bmc --help` asks for the list: it is not a mistake.
+      const asked = argv[1] === '--help' || argv[1] === '-h';
+      const list = group.map((c) => `  anvil ${c.name}  ${c.summary}`).join('\n');
+      (asked ? process.stdout : process.stderr).write(`${asked ? `Usage: anvil ${argv[0]} <command> [options]\n\nCommands:` : `anvil ${argv[0]}: expected one of:`}\n${list}\n`);
+      return asked ? 0 : 2;
     } else {
       process.stderr.write(`anvil: unknown command '${argv[0]}'; run 'anvil --help' for the list\n`);
     }

@@ -12,6 +12,8 @@ import type { QemuLab } from '../app/demo/qemu-lab.ts';
 import { parseCommand, serveUntilSignalled, serverOptions, toAnvilOptions, type ParsedServerOptions } from './serve.ts';
 import { UsageError } from './command.ts';
 
+const DEMO_DATA_DIR = './anvil-demo';
+
 /** How long a simulated machine waits between boots, and between steps of one boot. */
 export const DEMO_REBOOT_MS = 8_000;
 export const DEMO_STEP_MS = 1_500;
@@ -33,7 +35,10 @@ export async function run(argv: string[]): Promise<number> {
     .option('--no-simulate', 'start no simulated machines (QEMU VMs still start)')
     .option('--simulated', 'simulated machines only, even when QEMU is installed')
     .option('--lab-vms <n>', `how many demo machines are QEMU VMs (${DEMO_VM_MEMORY_MB} MB each, TCG) when QEMU is installed`, String(DEFAULT_DEMO_VMS));
-  cmd.setOptionValueWithSource('data', './anvil-demo', 'default');
+  // The demo has a data directory of its own, so it never seeds machines into a real one.
+  cmd.setOptionValueWithSource('data', DEMO_DATA_DIR, 'default');
+  const data = cmd.options.find((option) => option.long === '--data');
+  if (data) data.description = `the demo's data directory (default ${DEMO_DATA_DIR}, apart from a real one)`;
   cmd.action(async (o: DemoOptions) => {
     const vmCount = Number(o.labVms);
     if (!Number.isInteger(vmCount) || vmCount < 0 || vmCount > DEMO_MACHINES.length)

@@ -6,7 +6,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
-import { openServices, type Services } from '../app/compose.ts';
+import type { Services } from '../app/compose.ts';
+import { dataOption, openData } from './data.ts';
 import { UPLOAD_FORMATS, type UploadFormat } from '../provisioning/image-format.ts';
 import type { ImageView } from '../provisioning/images.ts';
 import { printJson, table, when } from './output.ts';
@@ -23,7 +24,7 @@ export const vclMegabytes = (diskUsage: number): number => Math.floor(diskUsage 
 
 async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOptions) => Promise<T>): Promise<T> {
   const options = cmd.optsWithGlobals<GlobalOptions>();
-  const services = await openServices({ data: options.data });
+  const services = await openData({ data: options.data });
   try {
     return await action(services, options);
   } finally {
@@ -50,7 +51,7 @@ export function buildImage(): Command {
     .description(
       'The image library: disk images to deploy (raw, gzip, zstd; qcow2 is converted to raw), made by upload or capture.\nActs on the data directory directly, with or without a server running.',
     )
-    .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
+    .addOption(dataOption())
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError()
     .exitOverride();

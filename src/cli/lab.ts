@@ -5,7 +5,7 @@
 // lab-console.ts), `up` and `down` (lab-up.ts).
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { DEFAULT_DATA_DIR } from '../app/config.ts';
+import { findDataDir } from '../app/config.ts';
 import {
   DEFAULT_AMT_PORT,
   DEFAULT_BMC_ADDRESS,
@@ -83,7 +83,8 @@ vm delete leaves an enrolled anvil machine in place (it says so): remove it with
 'pxemngr delsystem NAME' if it is gone for good.
 
 Common options:
-  --data DIR             data directory (default ${DEFAULT_DATA_DIR}, or ANVIL_DATA); the lab lives in DIR/lab
+  --data DIR             data directory (default: ANVIL_DATA, the config file, else the nearest
+                         ./anvil-data here or above); the lab lives in DIR/lab
   -h, --help             this text
 
 The password is stored in DIR/lab/vms/NAME.json, readable by its owner only, and never put
@@ -130,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;
   }
-  const dataDir = values.data ?? process.env.ANVIL_DATA ?? DEFAULT_DATA_DIR;
+  const dataDir = findDataDir(values.data).dir;
   const store = new LabStore(dataDir);
   const [group, verb] = positionals;
   if (group === 'up') return up(store, values.only);

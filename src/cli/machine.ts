@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { openServices, type Services } from '../app/compose.ts';
+import type { Services } from '../app/compose.ts';
+import { dataOption, openData } from './data.ts';
 import { BOOT_DEVICES, POWER_REQUESTS, type BootDevice, type PowerRequest } from '../conductor/machine-control.ts';
 import { printJson, table, when } from './output.ts';
 import { UsageError, runProgram } from './command.ts';
@@ -22,7 +23,7 @@ function program(): Command {
     .description(
       "Control a machine through its management controller (IPMI, AMT): driver, power, boot device, and its provision state (deploy an image).\nActs on the database directly, with or without a server running, under the machine's lock.",
     )
-    .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
+    .addOption(dataOption())
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError()
     .exitOverride();
@@ -32,7 +33,7 @@ function program(): Command {
 
 async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOptions) => Promise<T>): Promise<T> {
   const options = cmd.optsWithGlobals<GlobalOptions>();
-  const services = await openServices({ data: options.data, drivers: { process: 'anvil machine' } });
+  const services = await openData({ data: options.data, drivers: { process: 'anvil machine' } });
   try {
     return await action(services, options);
   } finally {

@@ -5,6 +5,7 @@ import type { Services } from '../app/compose.ts';
 import type { ScanProblem } from '../common/template-dir.ts';
 import { table, when, printJson } from './output.ts';
 import { runProgram } from './command.ts';
+import { dataOption, openData } from './data.ts';
 
 interface GlobalOptions {
   data?: string;
@@ -18,7 +19,7 @@ function program(): Command {
     .description(
       'Control what each machine boots from the network, and hand machines test scripts.\nThe server (bin/anvil serve) answers the machines; these commands change its database.',
     )
-    .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
+    .addOption(dataOption())
     .addOption(new Option('--profiles <dir>', 'boot profiles folder (default DATA/tftp/pxelinux.cfg/profiles)').env('ANVIL_PROFILES'))
     .addOption(new Option('--tests <dir>', 'test scripts folder (default DATA/tests)').env('ANVIL_TESTS'))
     .option('--json', 'print JSON for scripts')
@@ -36,10 +37,8 @@ async function formatProblems(problems: readonly ScanProblem[]): Promise<string[
 
 async function withServices<T>(cmd: Command, action: (s: Services, o: GlobalOptions) => Promise<T>): Promise<T> {
   const options = cmd.optsWithGlobals<GlobalOptions>();
-  // Imported here, not at the top: the database, templates and drivers take ~250 ms to load,
-  // which `pxemngr --help` and a mistyped command should not pay.
-  const { openServices } = await import('../app/compose.ts');
-  const services = await openServices({ data: options.data, profiles: options.profiles, tests: options.tests });
+  // openData imports the database, templates and drivers (~250 ms) only when a command runs.
+  const services = await openData({ data: options.data, profiles: options.profiles, tests: options.tests });
   try {
     return await action(services, options);
   } finally {

@@ -5,11 +5,12 @@ import { startAnvil } from '../app/start.ts';
 import { DEFAULT_UPLOAD_LIMIT } from '../app/http.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import { UsageError } from './command.ts';
+import { dataOption } from './data.ts';
 import { POWER_SYNC_DEFAULTS, powerSyncFromEnv } from '../conductor/power-sync.ts';
 
 export function dataOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--data <dir>', 'data directory: database, profiles, tests, uploads').env('ANVIL_DATA').default('./anvil-data'))
+    .addOption(dataOption())
     .addOption(new Option('--profiles <dir>', 'boot profiles folder (default DATA/tftp/pxelinux.cfg/profiles)').env('ANVIL_PROFILES'))
     .addOption(new Option('--tests <dir>', 'test scripts folder (default DATA/tests)').env('ANVIL_TESTS'));
 }

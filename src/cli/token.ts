@@ -1,17 +1,20 @@
 // bin/anvil token create|list|revoke: API tokens, acting on the database directly.
 import { Command } from 'commander';
-import { openServices } from '../app/compose.ts';
-import { dataOptions, parseCommand } from './serve.ts';
+import { parseCommand } from './serve.ts';
+import { dataOption, openData } from './data.ts';
 import { printJson, table, when } from './output.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const root = new Command('anvil token').description('Manage API tokens (roles: viewer reads, operator changes machines, admin manages tokens)');
-  dataOptions(root.command('create').description('Make a token and print its secret (shown once)'))
+  root
+    .command('create')
+    .description('Make a token and print its secret (shown once)')
+    .addOption(dataOption())
     .requiredOption('--role <role>', 'viewer, operator or admin')
     .option('--name <name>', 'a label to recognise it by')
     .option('--json', 'print JSON')
     .action(async (o: { data: string; role: string; name?: string; json?: boolean }) => {
-      const s = await openServices({ data: o.data });
+      const s = await openData({ data: o.data });
       try {
         const { token, record } = await s.tokens.create(o.role, o.name);
         if (o.json) printJson({ id: record.id, name: record.name, role: record.role, token });
@@ -20,10 +23,13 @@ export async function run(argv: string[]): Promise<number> {
         await s.close();
       }
     });
-  dataOptions(root.command('list').description('List tokens (never their secrets)'))
+  root
+    .command('list')
+    .description('List tokens (never their secrets)')
+    .addOption(dataOption())
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
-      const s = await openServices({ data: o.data });
+      const s = await openData({ data: o.data });
       try {
         const rows = (await s.tokens.list()).map(({ hash: _h, ...r }) => r);
         if (o.json) printJson(rows);
@@ -38,15 +44,20 @@ export async function run(argv: string[]): Promise<number> {
         await s.close();
       }
     });
-  dataOptions(root.command('revoke').description('Revoke a token by id').argument('<id>')).action(async (id: string, o: { data: string }) => {
-    const s = await openServices({ data: o.data });
-    try {
-      await s.tokens.revoke(Number(id));
-      process.stdout.write(`revoked token ${id}\n`);
-    } finally {
-      await s.close();
-    }
-  });
+  root
+    .command('revoke')
+    .description('Revoke a token by id')
+    .argument('<id>')
+    .addOption(dataOption())
+    .action(async (id: string, o: { data: string }) => {
+      const s = await openData({ data: o.data });
+      try {
+        await s.tokens.revoke(Number(id));
+        process.stdout.write(`revoked token ${id}\n`);
+      } finally {
+        await s.close();
+      }
+    });
   await parseCommand(root, argv);
   return 0;
 }

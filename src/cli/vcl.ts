@@ -3,7 +3,8 @@
 // call the same operations under /api/v1/vcl/). --json prints the whole answer.
 import { Command, Option } from 'commander';
 import { userInfo } from 'node:os';
-import { openServices, type Services } from '../app/compose.ts';
+import type { Services } from '../app/compose.ts';
+import { dataOption, openData } from './data.ts';
 import { readServerFile } from '../app/server-file.ts';
 import { AnvilError } from '../common/errors.ts';
 import { printJson } from './output.ts';
@@ -18,7 +19,7 @@ const who = () => `${process.env.USER ?? userInfo().username} via bin/anvil vcl`
 
 async function withServices(cmd: Command, action: (s: Services, o: GlobalOptions) => Promise<void>): Promise<void> {
   const options = cmd.optsWithGlobals<GlobalOptions>();
-  const services = await openServices({ data: options.data, drivers: { process: 'anvil vcl' } });
+  const services = await openData({ data: options.data, drivers: { process: 'anvil vcl' } });
   try {
     await action(services, options);
   } finally {
@@ -60,7 +61,7 @@ export function buildVcl(): Command {
     .description(
       "Apache VCL's provisioning interface (node_status, load, capture, power_on, power_off, power_reset, get_current_image, get_image_size), printing VCL's return values",
     )
-    .addOption(new Option('--data <dir>', 'data directory').env('ANVIL_DATA').default('./anvil-data'))
+    .addOption(dataOption())
     .option('--json', 'print the whole answer as JSON')
     .showHelpAfterError()
     .exitOverride();

@@ -44,6 +44,11 @@ export class Machines {
       throw invalid('INVALID_NAME', `'${name}' is not a valid machine name: use up to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
     if (macTexts.length === 0) throw invalid('MAC_REQUIRED', `give at least one MAC address for '${name}'`);
     const macs = [...new Set(macTexts.map(normalizeMac))];
+    // The group bit of the first octet: no NIC has a broadcast or multicast address as its own.
+    const group = macs.find((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 1);
+    if (group) {
+      throw invalid('MAC_NOT_UNICAST', `${group} is ${group === 'ff:ff:ff:ff:ff:ff' ? 'the broadcast' : 'a multicast'} address, which no network card has as its own; give the machine's MAC`);
+    }
     const now = stamp(this.#clock);
     return this.#db.transaction().execute(async (trx) => {
       const owners = await trx

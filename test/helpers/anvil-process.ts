@@ -21,9 +21,9 @@ export interface CommandResult {
 }
 
 /** Runs a command to completion; never throws for a non-zero exit. */
-export async function exec(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+export async function exec(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await run(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, ...(cwd ? { cwd } : {}) });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number | string; stdout?: string; stderr?: string };

@@ -35,7 +35,7 @@ test("a pxemngr script in Django's syntax renders, runs and uploads to its run",
   );
   assert.ok(!script.includes('{#') && !script.includes('pxemngr style'), 'comments are dropped');
   const { stdout } = await run('sh', ['-c', script]);
-  assert.match(stdout, /run \d+ \(disks on node7\): 3 info, 1 warnings, 0 errors/);
+  assert.match(stdout, /run \d+ \(disks on node7\): 3 info, 1 warning, 0 errors/);
   const done = await a.services.testing.get(queued!.id);
   assert.deepEqual([done.state, done.infos, done.warnings, done.version], ['done', 3, 1, '1.0']);
 

@@ -92,7 +92,7 @@ test('the seed story: profiles, systems, nextboot, localboot, tests and uploads'
   writeFileSync(output, 'booting\nI: disk ok\nW: fan slow\nE: memory error at 0x1000\nV: 2.6.32-test\n');
   r = await exec('sh', ['-c', `curl --retry 0 -s -f -F "file=@$output" ${server.url}/upload/${runId}/`], { output });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /1 info, 1 warnings, 1 errors/);
+  assert.match(r.stdout, /1 info, 1 warning, 1 error/);
   assert.equal(readFileSync(join(data, 'uploads', `${runId}.log`), 'utf8'), readFileSync(output, 'utf8'));
 
   // dpytest shows the parsed result.
