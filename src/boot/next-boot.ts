@@ -52,7 +52,11 @@ export class NextBoot {
       await this.#db.transaction().execute(async (trx) => {
         await trx.updateTable('settings').set({ value: profile }).where('key', '=', 'default_profile').execute();
         // Said by an operator, even 'local': from now on unknown machines boot it (pxemngr's default).
-        await trx.insertInto('settings').values({ key: DEFAULT_SET, value: '1' }).onConflict((oc) => oc.column('key').doUpdateSet({ value: '1' })).execute();
+        await trx
+          .insertInto('settings')
+          .values({ key: DEFAULT_SET, value: '1' })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value: '1' }))
+          .execute();
       });
       return;
     }

@@ -63,7 +63,9 @@ export async function run(argv: string[]): Promise<number> {
       // `anvil bmc --help` asks for the list: it is not a mistake.
       const asked = argv[1] === '--help' || argv[1] === '-h';
       const list = group.map((c) => `  anvil ${c.name}  ${c.summary}`).join('\n');
-      (asked ? process.stdout : process.stderr).write(`${asked ? `Usage: anvil ${argv[0]} <command> [options]\n\nCommands:` : `anvil ${argv[0]}: expected one of:`}\n${list}\n`);
+      (asked ? process.stdout : process.stderr).write(
+        `${asked ? `Usage: anvil ${argv[0]} <command> [options]\n\nCommands:` : `anvil ${argv[0]}: expected one of:`}\n${list}\n`,
+      );
       return asked ? 0 : 2;
     } else {
       process.stderr.write(`anvil: unknown command '${argv[0]}'; run 'anvil --help' for the list\n`);

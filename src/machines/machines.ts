@@ -47,7 +47,10 @@ export class Machines {
     // The group bit of the first octet: no NIC has a broadcast or multicast address as its own.
     const group = macs.find((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 1);
     if (group) {
-      throw invalid('MAC_NOT_UNICAST', `${group} is ${group === 'ff:ff:ff:ff:ff:ff' ? 'the broadcast' : 'a multicast'} address, which no network card has as its own; give the machine's MAC`);
+      throw invalid(
+        'MAC_NOT_UNICAST',
+        `${group} is ${group === 'ff:ff:ff:ff:ff:ff' ? 'the broadcast' : 'a multicast'} address, which no network card has as its own; give the machine's MAC`,
+      );
     }
     const now = stamp(this.#clock);
     return this.#db.transaction().execute(async (trx) => {

@@ -10,6 +10,7 @@ import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { engineTest, makeRoot, outDir, run, startServer, waitFor } from './fixture.ts';
 import { tftpGet } from '../../src/protocols/tftp/client.ts';
 import { decodePacket, encodeRequest } from '../../src/protocols/tftp/codec.ts';
+import { NETASCII_MAX_BYTES } from '../../src/protocols/tftp/constants.ts';
 import { TftpRemoteError } from '../../src/protocols/tftp/errors.ts';
 import { ChainHandler, DEBIAN_BOOT_LOADERS, StaticFilesHandler, findBootLoaders } from '../../src/protocols/tftp/handler.ts';
 import { RootDirectoryHandler } from '../../src/protocols/tftp/root-handler.ts';
@@ -67,6 +68,23 @@ engineTest('tftp-hpa fetches every file byte-exact in binary mode, also with -v'
       assert.ok((await readFile(file)).equals(content), `tftp-hpa ${extra.join(' ')} ${name} differs`);
     }
   }
+});
+
+engineTest("tftp-hpa's default netascii mode gets text files as they are; a file too large for netascii is refused with a hint", async (t, engine) => {
+  if (!havePeers(t, 'tftp')) return;
+  const root = await makeRoot(t);
+  const out = await outDir(t);
+  const text = 'DEFAULT local\nLABEL local\n  LOCALBOOT 0\r\nwindows line\r\n';
+  await writeFile(join(root.dir, 'pxelinux.txt'), text);
+  const { port } = await startServer(t, engine, root.dir);
+  const file = join(out, 'pxelinux.txt');
+  // No -m: tftp-hpa asks for netascii by default.
+  const result = await run('tftp', ['127.0.0.1', String(port), '-c', 'get', 'pxelinux.txt', file]);
+  assert.doesNotMatch(result.stdout + result.stderr, /Error code|Transfer timed out/);
+  assert.equal(await readFile(file, 'utf8'), text, 'converted to netascii on the wire and back by the client');
+  await writeFile(join(root.dir, 'big.bin'), Buffer.alloc(NETASCII_MAX_BYTES + 1));
+  const refused = await run('tftp', ['-m', 'netascii', '127.0.0.1', String(port), '-c', 'get', 'big.bin', join(out, 'big.bin')]);
+  assert.match(refused.stdout + refused.stderr, /Error code 4: netascii transfers are for text files of at most \d+ bytes; use octet \(binary\) mode/);
 });
 
 engineTest('atftp fetches every file byte-exact, plain and with blksize 1428, tsize and windowsize 8', async (t, engine) => {

@@ -1,7 +1,7 @@
 // Codec tests: packets written out in hex, as a capture shows them (RFC 1350 §5, RFC 2347).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePacket, encodeAck, encodeData, encodeDataHeader, encodeError, encodeOack, encodeRequest } from './codec.ts';
+import { decodePacket, encodeAck, encodeData, encodeDataHeader, encodeError, encodeOack, encodeRequest, toNetascii } from './codec.ts';
 import { TftpDecodeError } from './errors.ts';
 import { xorshift32 } from '../testing/prng.ts';
 
@@ -136,4 +136,9 @@ test('fuzz: 100,000 random and mutated datagrams either decode or throw TftpDeco
       if (!(error instanceof TftpDecodeError)) assert.fail(`${packet.toString('hex')} threw ${String(error)}`);
     }
   }
+});
+
+test('netascii: LF becomes CR LF and CR becomes CR NUL, as tftp-hpa writes it', () => {
+  assert.deepEqual(toNetascii(Buffer.from('a\nb\rc\r\n')), Buffer.from('a\r\nb\r\0c\r\0\r\n', 'binary'));
+  assert.equal(toNetascii(Buffer.alloc(0)).length, 0);
 });

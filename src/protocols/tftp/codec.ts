@@ -165,3 +165,24 @@ export const errorMessages: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.NO_SUCH_USER]: 'No such user',
   [ErrorCode.OPTION_REFUSED]: 'Option negotiation refused',
 };
+
+/**
+ * A file's bytes as netascii (RFC 1350; RFC 764's NVT ASCII): each LF becomes CR LF and each
+ * CR becomes CR NUL, as tftp-hpa's server writes them and its client reads them back.
+ */
+export function toNetascii(data: Uint8Array): Buffer {
+  let extra = 0;
+  for (const b of data) if (b === 0x0a || b === 0x0d) extra++;
+  const out = Buffer.allocUnsafe(data.length + extra);
+  let j = 0;
+  for (const b of data) {
+    if (b === 0x0a) {
+      out[j++] = 0x0d;
+      out[j++] = 0x0a;
+    } else if (b === 0x0d) {
+      out[j++] = 0x0d;
+      out[j++] = 0x00;
+    } else out[j++] = b;
+  }
+  return out;
+}

@@ -82,4 +82,6 @@ export const MAX_OPTIONS = 32;
 
 /** Transfer modes, RFC 1350 §5; anvil serves `octet` only (netascii would rewrite the bytes). */
 export const TRANSFER_MODES = ['netascii', 'octet', 'mail'] as const;
+/** netascii files are converted in memory (their size changes): text files, not loaders or kernels. */
+export const NETASCII_MAX_BYTES = 16 * 1024 * 1024;
 export type TransferMode = (typeof TRANSFER_MODES)[number];

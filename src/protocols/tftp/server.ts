@@ -4,10 +4,11 @@
 // Files come from a TftpFileHandler: the server knows nothing of machines. Its options,
 // their checks and its bind errors are server-config.ts's.
 import { isIPv6 } from 'node:net';
-import { decodePacket, encodeError } from './codec.ts';
+import { decodePacket, encodeError, toNetascii } from './codec.ts';
 import type { TftpPacket, TftpRequest } from './codec.ts';
-import { ErrorCode } from './constants.ts';
+import { ErrorCode, NETASCII_MAX_BYTES } from './constants.ts';
 import { TftpAccessDeniedError } from './errors.ts';
+import { bufferFile } from './handler.ts';
 import type { TftpFile, TftpFileHandler } from './handler.ts';
 import { systemClock, udpSocketFactory } from './io.ts';
 import type { Clock, Endpoint, SocketFactory, TftpSocket } from './io.ts';
@@ -129,8 +130,8 @@ export class TftpServer {
       // tsize probe, then the real request) and its ERROR may still be unread on the old socket.
       existing.transfer.abort('superseded by a new request', { notifyClient: false });
     }
-    if (request.mode !== 'octet') {
-      this.#refuse(client, request.filename, ErrorCode.ILLEGAL_OPERATION, `mode ${request.mode} is not served; use octet (binary) mode`);
+    if (request.mode === 'mail') {
+      this.#refuse(client, request.filename, ErrorCode.ILLEGAL_OPERATION, 'mode mail is not served; use octet (binary) or netascii mode');
       return;
     }
     if (this.#active.size >= this.#config.maxTransfers) {
@@ -158,7 +159,38 @@ export class TftpServer {
       this.#refuse(client, request.filename, ErrorCode.FILE_NOT_FOUND, 'File not found');
       return;
     }
+    if (request.mode === 'netascii') {
+      const text = await this.#netascii(file);
+      if (text === undefined) {
+        this.#active.delete(key);
+        this.#refuse(
+          client,
+          request.filename,
+          ErrorCode.ILLEGAL_OPERATION,
+          `netascii transfers are for text files of at most ${NETASCII_MAX_BYTES} bytes; use octet (binary) mode`,
+        );
+        return;
+      }
+      file = text;
+    }
     await this.#runTransfer(request, client, key, slot, file);
+  }
+
+  /** The file converted to netascii in memory, or undefined when it is too large for that (closed either way). */
+  async #netascii(file: TftpFile): Promise<TftpFile | undefined> {
+    try {
+      if (file.size === undefined || file.size > NETASCII_MAX_BYTES) return undefined;
+      const content = Buffer.allocUnsafe(file.size);
+      let got = 0;
+      while (got < file.size) {
+        const n = await file.read(content.subarray(got), got);
+        if (n === 0) break;
+        got += n;
+      }
+      return bufferFile(toNetascii(content.subarray(0, got)));
+    } finally {
+      await file.close();
+    }
   }
 
   async #runTransfer(request: TftpRequest, client: Endpoint, key: string, slot: Slot, file: TftpFile): Promise<void> {
