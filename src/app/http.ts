@@ -9,6 +9,7 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Services } from './compose.ts';
+import { prettyStream, type LogFormat } from './log-format.ts';
 import { AnvilError } from '../common/errors.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
 import { apiAccessHook } from '../auth/caller.ts';
@@ -30,6 +31,8 @@ export interface ServerOptions {
   readonly resolver?: AddressResolver;
   /** false for no logs (tests), or a pino level. */
   readonly logLevel?: string | false;
+  /** pretty: one readable line per record (for a terminal); json (default): pino's lines. */
+  readonly logFormat?: LogFormat;
 }
 
 export async function buildServer(services: Services, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -39,6 +42,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
         ? false
         : {
             level: options.logLevel ?? 'info',
+            ...(options.logFormat === 'pretty' ? { stream: prettyStream() } : {}),
             // Tokens and passwords never reach a log line.
             redact: {
               paths: [

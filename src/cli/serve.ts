@@ -22,6 +22,7 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
     .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
     .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .option('--log-format <pretty|json>', 'log lines for people or JSON (default: pretty on a terminal, JSON otherwise)')
     .option('--tftp <host:port|off>', 'TFTP server for loaders and pxelinux configurations (default 0.0.0.0:69 when it can be bound)')
     .option('--dhcp <off|proxy|server>', "DHCP: proxyDHCP beside the site's server, or a server on an isolated provisioning network", 'off')
     .option('--dhcp-interface <if>', "the provisioning network's interface (its IPv4 address is announced)")
@@ -58,6 +59,7 @@ export interface ParsedServerOptions {
   uploadLimit: string;
   runTimeout: string;
   logLevel: string;
+  logFormat?: string;
   tftp?: string;
   dhcp: string;
   dhcpInterface?: string;
@@ -67,6 +69,12 @@ export interface ParsedServerOptions {
   powerSyncInterval: string;
   powerSyncWorkers: string;
   powerSyncMaxFailures: string;
+}
+
+function logFormatOf(text: string | undefined): 'pretty' | 'json' {
+  if (text === undefined) return process.stdout.isTTY ? 'pretty' : 'json';
+  if (text !== 'pretty' && text !== 'json') throw new UsageError(`--log-format '${text}' must be pretty or json`);
+  return text;
 }
 
 export function toAnvilOptions(o: ParsedServerOptions) {
@@ -88,6 +96,7 @@ export function toAnvilOptions(o: ParsedServerOptions) {
     uploadLimit,
     runTimeoutMs: runTimeout * 1000,
     logLevel: o.logLevel,
+    logFormat: logFormatOf(o.logFormat),
     netboot: {
       tftp,
       tftpIsDefault: o.tftp === undefined,
@@ -151,6 +160,12 @@ export async function run(argv: string[]): Promise<number> {
       code = await serveUntilSignalled(async (signal) => {
         const running = await startAnvil(toAnvilOptions(o), signal);
         running.app.log.info({ url: running.url, data: running.services.paths.data }, 'anvil is serving');
+        if ((await running.services.tokens.list()).length === 0) {
+          // The first start: nobody can sign in yet.
+          running.app.log.info(
+            `no API token yet: make one with  bin/anvil token create --role admin --data ${running.services.paths.data}  and sign in at ${running.url}/login`,
+          );
+        }
         return running;
       });
     },
