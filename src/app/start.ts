@@ -19,6 +19,9 @@ import { removeServerFile, writeServerFile } from './server-file.ts';
  */
 export const HTTP_BACKLOG = 4096;
 
+/** How long a stopping server waits for requests in flight before it cuts their connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 /** How often deploys are checked against their deadline. */
 export const DEADLINE_CHECK_MS = 5_000;
 
@@ -149,8 +152,16 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       syncing.abort();
       await powerSync?.stop();
       app.log.info('stopping: finishing requests in flight');
+      // A request that does not end (an image streaming to a machine that stalled, a client
+      // that stopped reading) must not keep anvil from stopping: after the grace it is cut.
+      const cut = setTimeout(() => {
+        app.log.warn(`stopping: requests still in flight after ${SHUTDOWN_GRACE_MS / 1000} s are cut`);
+        app.server.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
+      cut.unref();
       await netboot?.close();
       await app.close();
+      clearTimeout(cut);
       await removeServerFile(services.paths.data).catch(() => undefined);
       await services.close();
       resolve();

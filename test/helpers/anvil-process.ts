@@ -20,10 +20,22 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+/**
+ * A command that has not ended after this long is killed (and exec throws saying so), so a hung
+ * command fails its test instead of keeping the test file's process alive after it.
+ */
+export const COMMAND_TIMEOUT_MS = 12 * 60_000;
+
 /** Runs a command to completion; never throws for a non-zero exit. */
 export async function exec(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await run(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, ...(cwd ? { cwd } : {}) });
+    const { stdout, stderr } = await run(file, args, {
+      env: { ...process.env, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: COMMAND_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      ...(cwd ? { cwd } : {}),
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number | string; stdout?: string; stderr?: string };
@@ -46,7 +58,12 @@ export async function startServer(data: string, extraArgs: readonly string[] = [
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`anvil serve did not start:\n${output}`)), 30_000);
+    // Generous: on a loaded CI machine a start can take tens of seconds. One that never says it
+    // is serving is killed, so it cannot outlive the test.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`anvil serve did not start within 120 s:\n${output}`));
+    }, 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /"url":"(http:\/\/[^"]+)".*anvil is serving/.exec(output);
@@ -66,10 +83,16 @@ export async function startServer(data: string, extraArgs: readonly string[] = [
     url,
     child,
     logs: () => output,
+    // SIGTERM, then SIGKILL if it has not exited within 15 s: a server that hangs on its way
+    // out must not keep the test file's process alive.
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
         child.kill('SIGTERM');
       }),
   };

@@ -20,7 +20,7 @@ const CLI_TIMEOUT_MS = 60_000;
 /** How long a line typed on the console waits for its answer before it is typed again. */
 const RETYPE_MS = 2_000;
 
-test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from another process, lab down', { timeout: 120_000 }, async (t) => {
+test('anvil lab: create, lab up with an IPMI BMC, ipmitool power on, status from another process, lab down', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
   const data = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
   const anvil = (...args: string[]): Promise<PeerResult> => runPeer(ANVIL, ['lab', ...args, '--data', data], { ANVIL_BMC_PASSWORD: PASSWORD }, CLI_TIMEOUT_MS);
@@ -93,7 +93,7 @@ test('anvil lab --help lists every command, and bad usage exits 2', async () => 
   assert.match(bad.stderr, /missing the VM name/);
 });
 
-test('anvil lab vm console: this terminal on the serial console of a VM another CLI process powered on', { timeout: 120_000 }, async (t) => {
+test('anvil lab vm console: this terminal on the serial console of a VM another CLI process powered on', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
   if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`))

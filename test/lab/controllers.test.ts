@@ -34,7 +34,7 @@ async function labVm(t: TestContext, name: string, mac: string): Promise<LabVm> 
   return openVm(t, store, name);
 }
 
-test('ipmitool sets a one-time boot device, powers the VM on into iPXE, reads its state, powers it off', { timeout: 90_000 }, async (t) => {
+test('ipmitool sets a one-time boot device, powers the VM on into iPXE, reads its state, powers it off', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
   const vm = await labVm(t, 'ipmi1', '52:54:00:bb:00:01');
   await vm.setBootDevice('disk', { persistent: true });
@@ -70,7 +70,7 @@ test('ipmitool sets a one-time boot device, powers the VM on into iPXE, reads it
   assert.match((await ipmitool('power', 'status')).stdout, /Chassis Power is off/);
 });
 
-test('the AMT emulator in front of a lab VM: power on with a one-time PXE boot, reset refused when off', { timeout: 90_000 }, async (t) => {
+test('the AMT emulator in front of a lab VM: power on with a one-time PXE boot, reset refused when off', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const vm = await labVm(t, 'amt1', '52:54:00:bb:00:02');
   await vm.setBootDevice('disk', { persistent: true });
@@ -92,7 +92,7 @@ test('the AMT emulator in front of a lab VM: power on with a one-time PXE boot, 
   assert.equal(await vm.getPowerState(), 'off');
 });
 
-test("SOL through the IPMI emulator reaches the VM's serial console: a shell command typed over SOL runs in the guest", { timeout: 90_000 }, async (t) => {
+test("SOL through the IPMI emulator reaches the VM's serial console: a shell command typed over SOL runs in the guest", { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const tiny = join(import.meta.dirname, '../../.tools/tiny-linux');
   if (!requireCondition(t, existsSync(join(tiny, 'vmlinuz')) && existsSync(join(tiny, 'initrd.gz')), `no tiny Linux in ${tiny} (scripts/tiny-linux builds it)`))
@@ -129,7 +129,7 @@ test("SOL through the IPMI emulator reaches the VM's serial console: a shell com
   assert.match(vm.console.buffer.text(), /SOL-42/);
 });
 
-test("a power-on that fails (QEMU refuses the VM) is an IPMI error to the client and reported with QEMU's own words", { timeout: 60_000 }, async (t) => {
+test("a power-on that fails (QEMU refuses the VM) is an IPMI error to the client and reported with QEMU's own words", { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'ipmitool')) return;
   const store = await lab(t);
   await store.create({ name: 'bad1', mac: '52:54:00:bb:00:04', memoryMb: 256, diskSize: null, netdev: 'no-such-backend' });

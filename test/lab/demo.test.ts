@@ -42,7 +42,7 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
 }
 
 test("anvil demo with QEMU: a demo machine is a VM that netboots from the demo's anvil and runs its test; SIGTERM leaves no QEMU", {
-  timeout: 180_000,
+  timeout: 300_000,
 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   if (!requireCondition(t, existsSync(DEFAULT_IPXE_ROM), `no iPXE ROM ${DEFAULT_IPXE_ROM} (ipxe-qemu)`)) return;
@@ -92,7 +92,7 @@ test("anvil demo with QEMU: a demo machine is a VM that netboots from the demo's
   assert.deepEqual(await processesUsing(data), [], 'no QEMU of the demo is left');
 });
 
-test('anvil demo --simulated starts no QEMU', { timeout: 60_000 }, async (t) => {
+test('anvil demo --simulated starts no QEMU', { timeout: 300_000 }, async (t) => {
   const data = tempDir('anvil-demo-');
   const demo = spawn(ANVIL, ['demo', '--data', data, '--http', '127.0.0.1:0', '--tftp', 'off', '--simulated'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(async () => {

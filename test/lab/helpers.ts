@@ -27,7 +27,8 @@ export async function lab(t: TestContext): Promise<LabStore> {
   const pids = new Set<number>();
   started.set(store, pids);
   t.after(async () => {
-    await stopLab(store).catch(() => undefined);
+    // Bounded: a QEMU that does not answer its monitor is killed below rather than waited for.
+    await Promise.race([stopLab(store).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
     // Belt and braces: a QEMU this test started whose stop failed is killed by its pid, if it is still that QEMU.
     for (const pid of pids) {
       if (isAlive(pid) && (await commandLineOf(pid))?.some((a) => a.includes(dir))) process.kill(pid, 'SIGKILL');
@@ -156,7 +157,8 @@ export function labData(t: TestContext): string {
         ),
       ),
     );
-    await stopLab(store).catch(() => undefined);
+    // Bounded: a QEMU that does not answer its monitor is killed below rather than waited for.
+    await Promise.race([stopLab(store).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
     for (const pid of pids) {
       if (pid !== undefined && isAlive(pid) && (await commandLineOf(pid))?.some((a) => a.includes(data))) process.kill(pid, 'SIGKILL');
     }

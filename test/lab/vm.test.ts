@@ -13,7 +13,7 @@ import { lab, nextPower, openVm } from './helpers.ts';
 /** iPXE prints its banner under SeaBIOS within a few seconds under TCG. */
 const IPXE_BANNER_MS = 40_000;
 
-test('a lab VM boots iPXE from its NIC, resets, ignores ACPI at the iPXE prompt, and powers off', { timeout: 120_000 }, async (t) => {
+test('a lab VM boots iPXE from its NIC, resets, ignores ACPI at the iPXE prompt, and powers off', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64', 'qemu-img')) return;
   const store = await lab(t);
   const def = await store.create({ name: 'pxe1', mac: '52:54:00:aa:00:01', memoryMb: 256, diskSize: '64M' });
@@ -50,7 +50,7 @@ test('a lab VM boots iPXE from its NIC, resets, ignores ACPI at the iPXE prompt,
   assert.equal(existsSync(store.pidFile('pxe1')), false, 'pid file removed');
 });
 
-test("a QEMU killed behind the lab's back reports power off with reason killed", { timeout: 60_000 }, async (t) => {
+test("a QEMU killed behind the lab's back reports power off with reason killed", { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const store = await lab(t);
   await store.create({ name: 'kill1', mac: '52:54:00:aa:00:02', memoryMb: 256, diskSize: null, netdev: 'none' });
@@ -66,7 +66,7 @@ test("a QEMU killed behind the lab's back reports power off with reason killed",
 });
 
 test('one-time boot devices apply to one boot; reset restarts QEMU when the boot device changed; another LabVm sees and drives the same VM', {
-  timeout: 90_000,
+  timeout: 300_000,
 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const store = await lab(t);
@@ -103,7 +103,7 @@ test('one-time boot devices apply to one boot; reset restarts QEMU when the boot
   assert.equal(await other.getPowerState(), 'off');
 });
 
-test('soft-off: a Linux guest that handles the ACPI power button powers off and QEMU exits', { timeout: 90_000 }, async (t) => {
+test('soft-off: a Linux guest that handles the ACPI power button powers off and QEMU exits', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const dir = process.env.ANVIL_TINY_LINUX_DIR ?? join(import.meta.dirname, '../../.tools/tiny-linux');
   const kernel = join(dir, 'vmlinuz');
@@ -182,7 +182,7 @@ async function initrdModules(initrd: string): Promise<string[]> {
   return names;
 }
 
-test('orphan cleanup stops a QEMU whose definition was deleted behind its back, and only that one', { timeout: 60_000 }, async (t) => {
+test('orphan cleanup stops a QEMU whose definition was deleted behind its back, and only that one', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const store = await lab(t);
   await store.create({ name: 'keep1', mac: '52:54:00:aa:00:05', memoryMb: 64, diskSize: null, netdev: 'none' });

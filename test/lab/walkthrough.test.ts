@@ -65,7 +65,7 @@ function haveQemu(t: TestContext): boolean {
 }
 
 test('ipmitool powers a lab VM on through its emulated BMC; anvil ipmi sol activate shows the iPXE banner; ipmitool powers it off', {
-  timeout: 180_000,
+  timeout: 300_000,
 }, async (t) => {
   if (!haveQemu(t) || !havePeers(t, 'ipmitool')) return;
   const data = labData(t);
@@ -103,7 +103,7 @@ test('ipmitool powers a lab VM on through its emulated BMC; anvil ipmi sol activ
 });
 
 test('amttool powers a lab VM up with a PXE boot through its emulated AMT; lab vm console shows the iPXE banner; amttool powers it down', {
-  timeout: 180_000,
+  timeout: 300_000,
 }, async (t) => {
   if (!haveQemu(t) || !havePeers(t, 'amttool', 'perl')) return;
   if (!requireCondition(t, perlHasSoapLite(), "Perl's SOAP::Lite (Debian libsoap-lite-perl), which amttool needs")) return;
@@ -136,7 +136,7 @@ test('amttool powers a lab VM up with a PXE boot through its emulated AMT; lab v
   assert.match((await amttool(port, 'info')).stdout, /Powerstate: {3}S5 \(soft-off\)/);
 });
 
-test('anvil machine power drives VMs enrolled with lab vm create --enroll, with the ipmi driver and with the amt driver', { timeout: 180_000 }, async (t) => {
+test('anvil machine power drives VMs enrolled with lab vm create --enroll, with the ipmi driver and with the amt driver', { timeout: 300_000 }, async (t) => {
   if (!haveQemu(t)) return;
   const data = labData(t);
   const [ipmiA, amtA, ipmiB, amtB] = [await freeUdpPort(), await freeTcpPort(), await freeUdpPort(), await freeTcpPort()];
@@ -184,7 +184,7 @@ test('anvil machine power drives VMs enrolled with lab vm create --enroll, with 
 });
 
 test("a VM whose QEMU dies reports power off through its BMC, and the event is logged by lab up and in the machine's events", {
-  timeout: 120_000,
+  timeout: 300_000,
 }, async (t) => {
   if (!haveQemu(t) || !havePeers(t, 'ipmitool')) return;
   const data = labData(t);
@@ -203,7 +203,7 @@ test("a VM whose QEMU dies reports power off through its BMC, and the event is l
 });
 
 test('an AMT that sleeps while its host is off is retried until it answers; one that is gone is retried, then fails clearly', {
-  timeout: 120_000,
+  timeout: 300_000,
 }, async (t) => {
   if (!haveQemu(t)) return;
   const data = labData(t);

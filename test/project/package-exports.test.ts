@@ -50,7 +50,7 @@ const code: string = new IpmiError('x').code;
 export const used = [state, code, AmtClient];
 `;
 
-test('npm pack ships anvil/ipmi, anvil/ipmi/server and anvil/amt as JavaScript with types, usable from another project', { timeout: 120_000 }, async () => {
+test('npm pack ships anvil/ipmi, anvil/ipmi/server and anvil/amt as JavaScript with types, usable from another project', { timeout: 300_000 }, async () => {
   const dir = tempDir();
   const pack = await exec('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT });
   assert.equal(pack.code, 0, pack.stderr);

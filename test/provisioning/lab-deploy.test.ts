@@ -31,8 +31,12 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
 ];
-/** iPXE, the agent, the write, a power cycle, syslinux and the tiny Linux, three VMs at once under TCG. */
-const DEPLOY_TIMEOUT_S = 600;
+/**
+ * iPXE, the agent, the write, a power cycle, syslinux and the tiny Linux, three VMs at once under
+ * TCG on a loaded machine. With the wait for the runs it stays inside the test's timeout, so a
+ * deploy that never ends fails with the server's and the lab's words rather than a bare timeout.
+ */
+const DEPLOY_TIMEOUT_S = 420;
 
 interface Vm {
   readonly name: string;
@@ -75,7 +79,7 @@ test('three lab VMs deployed at once (ipmi raw, ipmi zstd, amt raw) boot their d
     });
     await ok(PXEMNGR, ['--data', data, 'nexttest', vm.name, 'hello']);
   }
-  await startLabUp(
+  const lab = await startLabUp(
     t,
     data,
     vms.map((vm) => `${vm.name}: `),
@@ -94,12 +98,26 @@ test('three lab VMs deployed at once (ipmi raw, ipmi zstd, amt raw) boot their d
     new RegExp(`tiny-zstd: zstd, 32\\.0 MiB of disk content, sha256 ${image.sha256}`),
   );
 
+  // What the server, the lab and each machine's provision state say, for a failure's message.
+  const evidence = async (): Promise<string> => {
+    const states = await Promise.all(vms.map((vm) => exec(ANVIL, ['machine', 'provision', vm.name, '--data', data]).then((r) => r.stdout + r.stderr)));
+    return `${states.join('\n')}\n--- anvil serve:\n${server.logs().slice(-6000)}\n--- anvil lab up:\n${lab.output.text.slice(-3000)}`;
+  };
   const started = Date.now();
-  const deploys = await Promise.all(
-    vms.map((vm) => exec(ANVIL, ['machine', 'deploy', vm.name, '--image', vm.image, '--timeout', String(DEPLOY_TIMEOUT_S), '--data', data])),
-  );
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => void evidence().then((text) => reject(new Error(`the deploys did not end within ${DEPLOY_TIMEOUT_S + 60} s:\n${text}`))),
+      (DEPLOY_TIMEOUT_S + 60) * 1000,
+    );
+  });
+  overdue.catch(() => {});
+  const deploys = await Promise.race([
+    Promise.all(vms.map((vm) => exec(ANVIL, ['machine', 'deploy', vm.name, '--image', vm.image, '--timeout', String(DEPLOY_TIMEOUT_S), '--data', data]))),
+    overdue,
+  ]).finally(() => clearTimeout(timer));
   for (const [i, result] of deploys.entries()) {
-    assert.equal(result.code, 0, `${vms[i]!.name}: ${result.stdout}\n${result.stderr}\n${server.logs().slice(-4000)}`);
+    assert.equal(result.code, 0, `${vms[i]!.name}: ${result.stdout}\n${result.stderr}\n${await evidence()}`);
     assert.match(result.stdout, new RegExp(`${vms[i]!.name}: active, image ${vms[i]!.image}`));
   }
   t.diagnostic(`three deploys took ${Math.round((Date.now() - started) / 1000)} s`);
@@ -115,7 +133,7 @@ test('three lab VMs deployed at once (ipmi raw, ipmi zstd, amt raw) boot their d
       runs = await api<Run[]>(`/machines/${vm.name}/runs`);
       if (runs[0]?.state !== 'done') await sleep(1000);
     }
-    assert.equal(runs[0]?.state, 'done', `${vm.name}'s test run: ${JSON.stringify(runs)}\n${server.logs().slice(-3000)}`);
+    assert.equal(runs[0]?.state, 'done', `${vm.name}'s test run: ${JSON.stringify(runs)}\n${await evidence()}`);
     assert.equal(runs[0]?.infos, 2, `${vm.name} booted the deployed image`);
     assert.equal(runs[0]?.version, 'tiny-1');
     // Booted from its disk: the last boot anvil served it was the agent's.

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { QmpClient, QmpError, QmpTimeoutError } from '../../src/protocols/qmp/index.ts';
 import { havePeers } from '../helpers/peers.ts';
 
-test('QmpClient drives a real QEMU: status, reset, powerdown event, errors, quit', { timeout: 60_000 }, async (t) => {
+test('QmpClient drives a real QEMU: status, reset, powerdown event, errors, quit', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, 'qemu-system-x86_64')) return;
   const dir = await mkdtemp(join(tmpdir(), 'anvil-qmp-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -31,7 +31,7 @@ async function signIn(browser: Browser, url: string, token: string): Promise<Pag
   return page;
 }
 
-test('discovered machines: listed by the API and the fleet page, enrolled or forgotten by an operator', { timeout: 60_000 }, async (t) => {
+test('discovered machines: listed by the API and the fleet page, enrolled or forgotten by an operator', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;
   const data = await mkdtemp(join(tmpdir(), 'anvil-discovered-'));
   const abort = new AbortController();

@@ -75,7 +75,7 @@ async function signIn(lab: Lab, token: string, path = '/'): Promise<{ context: B
   return { context, page };
 }
 
-test('web pages', { timeout: 60_000 }, async (t) => {
+test('web pages', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;
   const lab = await startLab(t);
   const { anvil } = lab;

@@ -17,7 +17,7 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-test('power and boot-device buttons on the machine page', { timeout: 60_000 }, async (t) => {
+test('power and boot-device buttons on the machine page', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;
   const a = await testAnvil(t, { powerSync: false });
   await a.services.machines.add('srv1', ['52:54:00:00:00:31']);

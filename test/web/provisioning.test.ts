@@ -22,7 +22,7 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-test('images page, and deploy, progress, abort and undeploy on the machine page', { timeout: 90_000 }, async (t) => {
+test('images page, and deploy, progress, abort and undeploy on the machine page', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;
   const agentBuild = tempDir();
   mkdirSync(agentBuild, { recursive: true });
