@@ -22,6 +22,8 @@ import { SiteSsh } from '../provisioning/ssh.ts';
 import { preCaptureHook } from '../provisioning/hooks.ts';
 import { Vcl } from '../provisioning/vcl.ts';
 import { Properties } from '../machines/properties.ts';
+import { StaleWatch } from '../conductor/stale.ts';
+import { AnvilMetrics } from './metrics.ts';
 
 export interface Services {
   readonly paths: Paths;
@@ -51,6 +53,10 @@ export interface Services {
   /** How anvil reaches machines' operating systems. */
   readonly properties: Properties;
   readonly ssh: SiteSsh;
+  /** What is stuck: overdue runs, silent boots, quiet deploys. */
+  readonly stale: StaleWatch;
+  /** What /metrics shows; the server adds its own servers' counters. */
+  readonly metrics: AnvilMetrics;
   close(): Promise<void>;
 }
 
@@ -80,7 +86,8 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const nextBoot = new NextBoot(db, machines, profiles, clock);
   const discovered = new Discovered(db, clock);
   const secrets = new SecretBox(paths.secretKey);
-  const control = new MachineControl({ db, machines, events, secrets, clock }, options.drivers);
+  const metrics = new AnvilMetrics();
+  const control = new MachineControl({ db, machines, events, secrets, clock }, { onDriverCall: metrics.onDriverCall, ...options.drivers });
   const images = new ImageLibrary(db, paths.images, clock);
   const agentBuild = options.agentBuild ?? process.env.ANVIL_AGENT_BUILD ?? DEFAULT_AGENT_BUILD;
   const ssh = new SiteSsh(paths.ssh);
@@ -99,6 +106,9 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     },
     { defaultTimeoutS: options.deployTimeoutS, preCapture: preCaptureHook(paths.hooks, ssh) },
   );
+  const testing = new Testing(db, store.dialect, paths.tests, paths.uploads, clock);
+  const stale = new StaleWatch(db, clock);
+  metrics.watchServices({ machines, nextBoot, testing, provisioner, stale });
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,
@@ -117,7 +127,9 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     vcl: new Vcl({ machines, control, provisioner, images, ssh }),
     properties: new Properties(db, clock),
     ssh,
-    testing: new Testing(db, store.dialect, paths.tests, paths.uploads, clock),
+    testing,
+    stale,
+    metrics,
     tokens: new Tokens(db, clock),
     close: async () => {
       await provisioner.stop();

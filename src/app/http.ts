@@ -19,6 +19,7 @@ import { bootRoutes } from '../api/boot.ts';
 import { agentRoutes } from '../api/agent.ts';
 import { apiRoutes } from '../api/v1/routes.ts';
 import { webRoutes } from '../web/plugin.ts';
+import { metricsRoute } from './metrics.ts';
 
 export { DEFAULT_UPLOAD_LIMIT } from '../api/context.ts';
 
@@ -64,6 +65,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
     bodyLimit: 1024 * 1024,
   });
 
+  services.metrics.watchHttp(app.server);
   const ctx: ApiContext = {
     ...services,
     resolver: options.resolver ?? new AddressResolver([arpTable()]),
@@ -114,6 +116,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
   await app.register(swaggerUi, { routePrefix: '/api/v1/docs' });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  metricsRoute(app, services.metrics, services.tokens);
   await app.register(async (scope) => compatRoutes(scope, ctx));
   await app.register(async (scope) => bootRoutes(scope, ctx));
   await app.register(async (scope) => agentRoutes(scope, ctx));

@@ -95,6 +95,8 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   if (options.netboot?.tftp || options.netboot?.dhcp) {
     try {
       netboot = await startNetboot(services, resolver, { ...options.netboot, httpPort: port, publicUrl: options.publicUrl }, app.log);
+      if (netboot.tftp) services.metrics.watchTftp(netboot.tftp);
+      if (netboot.dhcp) services.metrics.watchDhcp(netboot.dhcp);
     } catch (error) {
       await app.close();
       await services.close();
@@ -140,7 +142,14 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   }, DEADLINE_CHECK_MS);
   deadlines.unref();
 
-  const powerSync = syncOptions === false ? undefined : new PowerSync(services.store.db, services.control, services.clock, { log: app.log, ...syncOptions });
+  const powerSync =
+    syncOptions === false
+      ? undefined
+      : new PowerSync(services.store.db, services.control, services.clock, {
+          log: app.log,
+          onPass: services.metrics.onPowerSync,
+          ...syncOptions,
+        });
   const syncing = new AbortController();
   powerSync?.start(syncing.signal);
 

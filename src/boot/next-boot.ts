@@ -176,4 +176,15 @@ export class NextBoot {
     const [machines, boots] = await Promise.all([this.#machines.list(onlyId), this.lastBoots(onlyId)]);
     return machines.map((m) => ({ ...m, lastBoot: boots.get(m.id) }));
   }
+
+  /** Boots served, by the loader that asked (pxelinux, ipxe, grub; '' when unknown): for metrics. */
+  async bootsByLoader(): Promise<Array<{ loader: string; count: number }>> {
+    const rows = await this.#db
+      .selectFrom('boot_log')
+      .select(['loader', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('kind', '=', 'boot')
+      .groupBy('loader')
+      .execute();
+    return rows.map((r) => ({ loader: r.loader ?? '', count: Number(r.n) }));
+  }
 }

@@ -1,6 +1,7 @@
 // Power and boot-device control of enrolled machines through their drivers: reads run as
 // shared tasks, changes as exclusive ones (task.ts), each change recorded as a machine event.
 // driver_info is shown with its secrets masked and stored with them sealed.
+import type { DriverCallObserver } from './driver-calls.ts';
 import type { Kysely } from 'kysely';
 import type { Database, Machine } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
@@ -39,6 +40,8 @@ export interface MachineDriverView {
 export interface ControlOptions extends DriverOptions {
   /** Names this process in lock holders: 'anvil serve', 'anvil machine'. */
   readonly process?: string;
+  /** Told of every driver call (power, boot device): the server's metrics. */
+  readonly onDriverCall?: DriverCallObserver | undefined;
 }
 
 export interface ConfigureRequest {
@@ -71,6 +74,7 @@ export class MachineControl {
       types: new HardwareTypes(options),
       secrets: parts.secrets,
       process: options.process ?? 'anvil',
+      observe: options.onDriverCall,
     });
   }
 

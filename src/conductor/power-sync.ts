@@ -31,6 +31,8 @@ export interface PowerSyncOptions {
   readonly concurrency?: number;
   readonly maxFailures?: number;
   readonly log?: PowerSyncLog;
+  /** Told after each pass how long it took and what it found: the server's metrics. */
+  readonly onPass?: (report: SyncReport, seconds: number) => void;
 }
 
 export interface SyncReport {
@@ -48,6 +50,7 @@ export class PowerSync {
   readonly #control: MachineControl;
   readonly #clock: Clock;
   readonly #intervalMs: number;
+  readonly #onPass: (report: SyncReport, seconds: number) => void;
   readonly #concurrency: number;
   readonly #maxFailures: number;
   readonly #log: PowerSyncLog;
@@ -65,6 +68,7 @@ export class PowerSync {
     this.#concurrency = Math.max(1, options.concurrency ?? POWER_SYNC_DEFAULTS.concurrency);
     this.#maxFailures = Math.max(1, options.maxFailures ?? POWER_SYNC_DEFAULTS.maxFailures);
     this.#log = options.log ?? silent;
+    this.#onPass = options.onPass ?? (() => {});
   }
 
   /** One pass over every machine with a controller. */
@@ -154,8 +158,10 @@ export class PowerSync {
     const schedule = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(() => {
+        const start = performance.now();
         this.#running = this.runOnce()
           .then((r) => {
+            this.#onPass(r, (performance.now() - start) / 1000);
             if (r.changed.length || r.maintenanceSet.length || r.maintenanceCleared.length) this.#log.info({ ...r }, 'power sync');
           })
           .catch((error: unknown) => this.#log.error({ err: error }, 'power sync pass failed'))

@@ -17,6 +17,7 @@ import { AnvilError } from '../common/errors.ts';
 import type { HardwareTypes } from '../drivers/registry.ts';
 import type { SecretBox } from '../drivers/secrets.ts';
 import type { Driver, DriverState } from '../drivers/types.ts';
+import { observedDriver, type DriverCallObserver } from './driver-calls.ts';
 import { holderName, type MachineLocks } from './locks.ts';
 
 export type LockMode = 'shared' | 'exclusive';
@@ -119,14 +120,24 @@ export class TaskManager {
   readonly #machines: Machines;
   readonly #secrets: SecretBox;
   readonly #process: string;
+  readonly #observe: DriverCallObserver | undefined;
 
-  constructor(parts: { db: Kysely<Database>; machines: Machines; locks: MachineLocks; types: HardwareTypes; secrets: SecretBox; process: string }) {
+  constructor(parts: {
+    db: Kysely<Database>;
+    machines: Machines;
+    locks: MachineLocks;
+    types: HardwareTypes;
+    secrets: SecretBox;
+    process: string;
+    observe?: DriverCallObserver | undefined;
+  }) {
     this.#db = parts.db;
     this.#machines = parts.machines;
     this.locks = parts.locks;
     this.types = parts.types;
     this.#secrets = parts.secrets;
     this.#process = parts.process;
+    this.#observe = parts.observe;
   }
 
   /** The lock holder name for an operation of this process: 'anvil serve (pid 42 on lab1): power on'. */
@@ -164,7 +175,8 @@ export class TaskManager {
   buildDriver(machine: Machine, state: DriverState): Driver {
     const type = this.types.get(machine.driver);
     const info = type.validate(machine.name, this.#secrets.open(parseJsonObject(machine.driver_info)));
-    return type.create(info, { machine: machine.name, state });
+    const driver = type.create(info, { machine: machine.name, state });
+    return this.#observe ? observedDriver(driver, machine.driver, this.#observe) : driver;
   }
 
   /** Writes driver_internal_info, only while `holder` has the reservation. */

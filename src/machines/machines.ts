@@ -159,4 +159,14 @@ export class Machines {
       driver: m.driver,
     }));
   }
+
+  /** How many machines are in each power and provision state (for metrics and the fleet's summary). */
+  async countByState(): Promise<Array<{ power: string; provision: string; count: number }>> {
+    const rows = await this.#db
+      .selectFrom('machines')
+      .select(['power_state', 'provision_state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(['power_state', 'provision_state'])
+      .execute();
+    return rows.map((r) => ({ power: r.power_state, provision: r.provision_state, count: Number(r.n) }));
+  }
 }

@@ -126,6 +126,12 @@ export class Deployments {
     return this.#db.selectFrom('deployments').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
   }
 
+  /** How long each finished deployment took, in seconds, with its kind and end state: for metrics. */
+  async durations(): Promise<Array<{ kind: string; state: string; seconds: number }>> {
+    const rows = await this.#db.selectFrom('deployments').select(['kind', 'state', 'created_at', 'finished_at']).where('finished_at', 'is not', null).execute();
+    return rows.map((r) => ({ kind: r.kind, state: r.state, seconds: (Date.parse(r.finished_at!) - Date.parse(r.created_at)) / 1000 }));
+  }
+
   /** Every deployment that has not finished (for the watchdog and recovery after a restart). */
   async unfinished(): Promise<Deployment[]> {
     return this.#db.selectFrom('deployments').selectAll().where('finished_at', 'is', null).orderBy('id').execute();

@@ -333,4 +333,14 @@ export class Testing {
   worstMachines(from: string, limit = 10): Promise<WorstMachine[]> {
     return worstMachines(this.#db, from, limit);
   }
+
+  /** How many runs are in each state: for metrics. */
+  async countByState(): Promise<Array<{ state: string; count: number }>> {
+    const rows = await this.#db
+      .selectFrom('runs')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
+    return rows.map((r) => ({ state: r.state, count: Number(r.n) }));
+  }
 }
