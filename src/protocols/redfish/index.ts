@@ -33,3 +33,9 @@ export {
 } from './errors.ts';
 export type { RedfishErrorCode, RedfishMessage } from './errors.ts';
 export { ProtocolError } from '../protocol-error.ts';
+export { RedfishEmulator, EMULATOR_DEFAULTS } from './emulator/server.ts';
+export type { RedfishEmulatorOptions } from './emulator/server.ts';
+export { MemoryRedfishHandler, EMULATED_BOOT_MODES, EMULATED_BOOT_TARGETS, EMULATED_RESET_TYPES } from './emulator/handler.ts';
+export type { BootOverrideState, BootRecord, EmulatedPowerState, MediaState, RedfishHandler } from './emulator/handler.ts';
+export { generateCertificate } from './emulator/certificate.ts';
+export type { GeneratedCertificate } from './emulator/certificate.ts';
