@@ -19,7 +19,9 @@ export const commands: readonly CliCommand[] = [
   lazy('machine', 'Power, boot device and driver of a machine (IPMI, AMT) under its lock', () => import('./machine.ts')),
   lazy('vcl', "Apache VCL's provisioning interface: node_status, load, capture, power_*, get_current_image, get_image_size", () => import('./vcl.ts')),
   lazy('amt', 'Control Intel AMT machines the way amttool does', () => import('./amt.ts')),
+  lazy('redfish', 'Talk to Redfish BMCs the way redfishtool does (Systems reset On, setBootOverride, raw)', () => import('./redfish.ts')),
   lazy('bmc amt', 'Run an emulated Intel AMT (WS-Management and legacy SOAP)', () => import('./bmc-amt.ts')),
+  lazy('bmc redfish', 'Run an emulated Redfish BMC (sessions, TLS, ETags, virtual media, task monitors)', () => import('./bmc-redfish.ts')),
   lazy('bmc fake', 'Run emulated IPMI BMCs (pyghmi fakebmc, or a fleet with --count)', () => import('./bmc-fake.ts')),
   lazy('lab', "The emulated lab: QEMU machines behind emulated BMCs (anvil's VirtualBMC)", () => import('./lab.ts')),
 ];

@@ -30,7 +30,7 @@ export class NoControllerError extends AnvilError {
     super(
       DRIVER_ERROR_CODES.noController,
       'conflict',
-      `machine '${machine}' has no management controller (driver manual), so anvil cannot ${what}: it reboots itself; power it by hand or give it a driver (bin/anvil machine set ${machine} --driver ipmi|amt --driver-info …)`,
+      `machine '${machine}' has no management controller (driver manual), so anvil cannot ${what}: it reboots itself; power it by hand or give it a driver (bin/anvil machine set ${machine} --driver ipmi|amt|redfish --driver-info …)`,
     );
   }
 }

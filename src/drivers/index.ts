@@ -10,3 +10,5 @@ export { AmtHardware } from './amt.ts';
 export type { AmtHardwareOptions, AmtInfo } from './amt.ts';
 export { FakeHardware, FakeMachine } from './fake.ts';
 export { ManualHardware } from './manual.ts';
+export { RedfishHardware } from './redfish.ts';
+export type { RedfishHardwareOptions, RedfishInfo } from './redfish.ts';

@@ -26,7 +26,7 @@ test('secrets: sealed with a 0600 key made on first use, opened again by a secon
 });
 
 test('secrets: which fields are secret, and masking', () => {
-  for (const k of ['ipmi_password', 'amt_password', 'ipmi_kg', 'password']) assert.ok(isSecretField(k), k);
+  for (const k of ['ipmi_password', 'amt_password', 'redfish_password', 'ipmi_kg', 'password']) assert.ok(isSecretField(k), k);
   for (const k of ['ipmi_address', 'ipmi_username', 'amt_port', 'passwords_hint']) assert.ok(!isSecretField(k), k);
   assert.deepEqual(maskDriverInfo({ amt_address: 'a', amt_password: 'enc:v1:x', ipmi_kg: '' }), { amt_address: 'a', amt_password: MASK, ipmi_kg: '' });
 });

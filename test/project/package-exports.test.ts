@@ -1,4 +1,4 @@
-// anvil/ipmi, anvil/ipmi/server and anvil/amt as another project gets them: `npm pack`, the
+// anvil/ipmi, anvil/ipmi/server, anvil/amt and anvil/redfish as another project gets them: `npm pack`, the
 // tarball unpacked into the project's node_modules (where Node strips no types, so the
 // package must carry JavaScript), imported from plain JavaScript that drives the emulators
 // with the clients, and type-checked from TypeScript through the shipped declarations.
@@ -23,6 +23,7 @@ const CONSUMER_JS = `
 import { IpmiClient } from 'anvil/ipmi';
 import { BmcServer, MemoryBmcHandler } from 'anvil/ipmi/server';
 import { AmtClient, AmtEmulator, MemoryAmtHandler } from 'anvil/amt';
+import { RedfishClient, RedfishEmulator } from 'anvil/redfish';
 
 const server = new BmcServer();
 const { port } = await server.add({ port: 0, handler: new MemoryBmcHandler({ user: 'admin', password: 'pk-pw', power: 'on' }) });
@@ -38,19 +39,30 @@ const emulator = new AmtEmulator({ password: 'Amt-pk-1!', address: '127.0.0.1', 
 const amtPort = (await emulator.listen()).port;
 const amt = await new AmtClient({ host: '127.0.0.1', port: amtPort, password: 'Amt-pk-1!' }).getPowerState();
 await emulator.close();
-console.log(JSON.stringify({ ipmi, ipmiAfter, amt }));
+
+const rfe = new RedfishEmulator({ password: 'Rf-pk-1' });
+const { url } = await rfe.listen();
+const rf = new RedfishClient({ url, username: 'admin', password: 'Rf-pk-1' });
+await rf.reset('On');
+const redfish = await rf.getPowerState();
+await rf.close();
+await rfe.close();
+console.log(JSON.stringify({ ipmi, ipmiAfter, amt, redfish }));
 `;
 
 const CONSUMER_TS = `
 import { IpmiClient, IpmiError } from 'anvil/ipmi';
 import { AmtClient } from 'anvil/amt';
+import { RedfishClient, RedfishError } from 'anvil/redfish';
 const client: IpmiClient = new IpmiClient();
 const state: Promise<'on' | 'off'> = client.bmc({ host: 'h', user: 'u', password: 'p' }).getPowerState();
 const code: string = new IpmiError('x').code;
-export const used = [state, code, AmtClient];
+const rf: Promise<string> = new RedfishClient({ url: 'https://h' }).getPowerState();
+const rfCode: string = new RedfishError('REDFISH_HTTP', 'x').code;
+export const used = [state, code, AmtClient, rf, rfCode];
 `;
 
-test('npm pack ships anvil/ipmi, anvil/ipmi/server and anvil/amt as JavaScript with types, usable from another project', { timeout: 300_000 }, async () => {
+test('npm pack ships anvil/ipmi, anvil/ipmi/server, anvil/amt and anvil/redfish as JavaScript with types, usable from another project', { timeout: 300_000 }, async () => {
   const dir = tempDir();
   const pack = await exec('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT });
   assert.equal(pack.code, 0, pack.stderr);
@@ -67,7 +79,7 @@ test('npm pack ships anvil/ipmi, anvil/ipmi/server and anvil/amt as JavaScript w
   writeFileSync(join(consumer, 'main.js'), CONSUMER_JS);
   const run = await exec(process.execPath, ['main.js'], { cwd: consumer });
   assert.equal(run.code, 0, run.stderr);
-  assert.deepEqual(JSON.parse(run.stdout), { ipmi: 'on', ipmiAfter: 'off', amt: 'off' });
+  assert.deepEqual(JSON.parse(run.stdout), { ipmi: 'on', ipmiAfter: 'off', amt: 'off', redfish: 'On' });
 
   writeFileSync(join(consumer, 'check.ts'), CONSUMER_TS);
   writeFileSync(

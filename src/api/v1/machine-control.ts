@@ -59,7 +59,7 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiConte
         params: NameParams,
         body: Type.Object(
           {
-            driver: Type.Optional(Type.String({ description: 'ipmi, amt, manual or fake' })),
+            driver: Type.Optional(Type.String({ description: 'ipmi, amt, redfish, manual or fake' })),
             driver_info: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]))),
             replace: Type.Optional(Type.Boolean()),
             properties: Type.Optional(
