@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { AMT_HTTPS_PORT, AmtClient, AmtFailure, BOOT_DEVICES, ptStatusMessage } from '../protocols/amt/index.ts';
+import { AMT_HTTPS_PORT, AmtClient, AmtFailure, BOOT_DEVICES, PT_STATUS_OF_CIM_RETURN, ptStatusMessage } from '../protocols/amt/index.ts';
 import type { AmtBootDevice, AmtInfo, AmtPowerAction, AmtPowerState } from '../protocols/amt/index.ts';
 import { UsageError } from './command.ts';
 
@@ -199,12 +199,23 @@ async function powerCommand(
     await client.setPowerState(action);
   } catch (error) {
     if (!(error instanceof AmtFailure) || o.json) throw error;
-    process.stdout.write(`result: ${protocol === 'soap' ? ptStatusMessage(error.returnValue) : `ReturnValue ${error.returnValue ?? error.faultCode}`}\n`);
+    process.stdout.write(`result: ${resultText(protocol, error)}\n`);
     return 1;
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ host, protocol, command: name, bootDevice: bootDevice ?? null, result: 'success' })}\n`);
-  else process.stdout.write(`result: ${protocol === 'soap' ? ptStatusMessage(0) : 'ReturnValue 0 (success)'}\n`);
+  else process.stdout.write(`result: ${ptStatusMessage(0)}\n`);
   return 0;
+}
+
+/**
+ * amttool's result line for a refusal: SOAP's PT_STATUS, or over WS-Man the PT_STATUS of the same
+ * refusal (a ReturnValue without one, or a fault, is said as such).
+ */
+function resultText(protocol: 'wsman' | 'soap', error: AmtFailure): string {
+  if (protocol === 'soap') return ptStatusMessage(error.returnValue);
+  const status = error.returnValue === undefined ? undefined : PT_STATUS_OF_CIM_RETURN[error.returnValue];
+  if (status !== undefined) return ptStatusMessage(status);
+  return error.returnValue !== undefined ? `ReturnValue ${error.returnValue}` : `fault ${error.faultCode ?? 'unknown'}`;
 }
 
 /** One line from stdin, or undefined at end of input (amttool's `<>`). */

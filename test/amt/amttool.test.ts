@@ -111,3 +111,28 @@ test('anvil amt --soap prints what amttool prints, byte for byte', async (t) => 
   }
   assert.deepEqual(handler.boots.filter((b) => b.device === 'pxe').length, 2, 'both tools booted PXE once');
 });
+
+test('anvil amt --wsman prints what amttool prints over SOAP: capabilities, power states, pt_status of a refusal', async (t) => {
+  if (!havePeer(t)) return;
+  const handler = new MemoryAmtHandler();
+  // A BIOS without safe mode and diagnostics, so the capability bits are not all set.
+  const { port } = await startEmulator(t, { ...identity, handler, bootDevices: ['pxe', 'hd', 'cd', 'bios'] });
+  const target = `127.0.0.1:${port}`;
+  for (const [args, input] of [
+    [['info'], ''],
+    [['reset'], 'y\n'],
+    [['powerup', 'pxe'], 'y\n'],
+    [['info'], ''],
+    [['powerup'], 'n\n'],
+  ] as const) {
+    const theirs = await runChild('amttool', [target, ...args], { password: PASSWORD, input });
+    if (args[0] === 'powerup' && input !== 'n\n') await handler.setPowerState('off', undefined);
+    const ours = await runChild(ANVIL, ['amt', target, ...args, '--wsman'], { password: PASSWORD, input });
+    assert.equal(ours.stdout, theirs.stdout, `anvil amt --wsman ${args.join(' ')}`);
+    assert.equal(ours.code, args[0] === 'reset' ? 1 : 0, ours.stderr);
+  }
+  const info = await runChild(ANVIL, ['amt', target, 'info', '--wsman'], { password: PASSWORD });
+  assert.match(info.stdout, /SpecialCommandsSupported {8}PXE-boot HD-boot cd-boot \n/);
+  assert.match(info.stdout, /^Powerstate: {3}S0$/m, 'anvil left it on');
+  assert.equal(handler.boots.filter((b) => b.device === 'pxe').length, 2, 'both tools booted PXE once');
+});

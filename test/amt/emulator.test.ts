@@ -165,9 +165,17 @@ test('anvil bmc amt runs an emulator amttool and anvil amt can use, and stops on
     domain: 'lab',
     powerState: 'on',
     rawPowerState: 2,
+    powerStateText: 'S0',
+    capabilities: {
+      ianaOemNumber: 343,
+      oemDefinedCapabilities: 0x1f,
+      specialCommandsSupported: 0x1f00,
+      systemCapabilitiesSupported: 0x0f,
+      systemFirmwareCapabilities: 0,
+    },
   });
   const off = await runChild(ANVIL, ['amt', target, 'powerdown', '--yes'], { password: PASSWORD });
-  assert.equal(off.stdout, `host desk1.lab, powerdown [y/N] ? execute: powerdown\nresult: ReturnValue 0 (success)\n`);
+  assert.equal(off.stdout, `host desk1.lab, powerdown [y/N] ? execute: powerdown\nresult: pt_status: success\n`);
   const after = await runChild('amttool', [target, 'info'], { password: PASSWORD });
   assert.match(after.stdout, /^Powerstate: {3}S5 \(soft-off\)$/m);
   assert.equal(await bmc.stop(), 0, 'SIGTERM stops it cleanly');

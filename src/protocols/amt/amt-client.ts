@@ -2,7 +2,7 @@
 // or only the legacy SOAP services (before AMT 9) and offers power and one-time boot device
 // control over either. The boot device is remembered and sent just before the power action
 // that boots, because AMT keeps only the first boot order it receives (Ironic amt-pxe-driver spec).
-import { SOAP_SYSTEM_POWER_STATES } from './constants.ts';
+import { SOAP_SYSTEM_POWER_STATES, soapPowerStateTextFromCim } from './constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, SoapRemoteCommand } from './constants.ts';
 import { AmtProtocolError, AmtUnsupportedError } from './errors.ts';
 import { SoapClient } from './soap-client.ts';
@@ -24,7 +24,7 @@ export interface AmtInfo {
   readonly powerState: AmtPowerState;
   /** The raw code: CIM PowerState (WS-Man) or SystemPowerState (SOAP). */
   readonly rawPowerState: number;
-  /** amttool's name for the SOAP power state ("S0", "S5 (soft-off)", ...), SOAP only. */
+  /** amttool's name for the power state ("S0", "S5 (soft-off)", ...); over WS-Man, the CIM state's SOAP peer. */
   readonly powerStateText?: string;
   readonly hostname?: string;
   readonly domain?: string;
@@ -125,7 +125,17 @@ export class AmtClient {
       const identity = await this.wsman.identify();
       const { hostname, domain } = await this.wsman.getHostName();
       const power = await this.wsman.getPowerState();
-      return { protocol, version: identity.version.replace(/^AMT\s+/, ''), hostname, domain, powerState: power.state, rawPowerState: power.cim };
+      const capabilities = await this.wsman.getRemoteControlCapabilities();
+      return {
+        protocol,
+        version: identity.version.replace(/^AMT\s+/, ''),
+        hostname,
+        domain,
+        capabilities,
+        powerState: power.state,
+        rawPowerState: power.cim,
+        powerStateText: soapPowerStateTextFromCim(power.cim),
+      };
     }
     const version = await this.soap.getCoreVersion();
     const hostname = await this.soap.getHostName();

@@ -160,6 +160,29 @@ export function powerStateFromCim(value: number): AmtPowerState {
   }
 }
 
+/**
+ * amttool's Powerstate text (its SOAP SystemPowerState names) for a CIM PowerState, so WS-Man
+ * prints what SOAP does: On is S0, the sleeps S1/S3, hibernate S4, soft-off S5, hard-off Off
+ * (ACPI G3), anything else Off as SOAP's state 7.
+ */
+export function soapPowerStateTextFromCim(value: number): string {
+  const s: Readonly<Record<number, number>> = {
+    [CIM_POWER_STATE.on]: 0,
+    [CIM_POWER_STATE.sleepLight]: 1,
+    [CIM_POWER_STATE.sleepDeep]: 3,
+    [CIM_POWER_STATE.hibernate]: 4,
+    [CIM_POWER_STATE.offSoft]: 5,
+  };
+  return SOAP_SYSTEM_POWER_STATES[s[value] ?? 7] ?? 'Off';
+}
+
+/**
+ * The CIM ReturnValue of a power or boot method as the PT_STATUS amttool would show for the same
+ * refusal over SOAP: AMT answers 2 (Unknown/Unspecified Error) to a change its state does not
+ * permit (reset while off), 1 (Not Supported) and 5 (Invalid Parameter) as their SOAP peers.
+ */
+export const PT_STATUS_OF_CIM_RETURN: Readonly<Record<number, number>> = { 0: 0x0, 1: 0x812, 2: 0x10, 5: 0x24 };
+
 /** Boot devices anvil can ask AMT to use for the next boot only. */
 export type AmtBootDevice = 'pxe' | 'hd' | 'hdsafe' | 'cd' | 'diag' | 'bios';
 export const BOOT_DEVICES: readonly AmtBootDevice[] = ['pxe', 'hd', 'hdsafe', 'cd', 'diag', 'bios'];
@@ -225,6 +248,16 @@ export const SOAP_SPECIAL_COMMAND: Readonly<Record<AmtBootDevice | 'nop', number
   bios: 0xc1,
 };
 export const SOAP_OEM_PARAMETERS_BIOS = 1;
+/** GetRemoteControlCapabilities' SpecialCommandsSupported bit of each boot device (amttool's names; bios is an OEM capability). */
+export const SOAP_SPECIAL_COMMAND_BIT: Readonly<Record<Exclude<AmtBootDevice, 'bios'>, number>> = {
+  pxe: 0x100,
+  hd: 0x200,
+  hdsafe: 0x400,
+  diag: 0x800,
+  cd: 0x1000,
+};
+/** Its SystemCapabilitiesSupported bits as amttool reads them (powercycle, powerdown, reset; powerup is the bit left). */
+export const SOAP_SYSTEM_CAPABILITY_BIT = { cycle: 0x01, off: 0x02, reset: 0x04, on: 0x08 } as const;
 
 /** Legacy SystemPowerState: ACPI S-state in the low nibble (amttool @ps). */
 export const SOAP_SYSTEM_POWER_STATES = ['S0', 'S1', 'S2', 'S3', 'S4', 'S5 (soft-off)', 'S4/S5', 'Off'] as const;

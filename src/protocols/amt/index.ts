@@ -18,6 +18,7 @@ export {
   WSMAN_POWER_ACTION,
   powerStateFromCim,
   powerStateFromSoap,
+  PT_STATUS_OF_CIM_RETURN,
   ptStatusMessage,
 } from './constants.ts';
 export type { AmtBootDevice, AmtPowerAction, AmtPowerState } from './constants.ts';

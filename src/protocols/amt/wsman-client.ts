@@ -10,7 +10,10 @@ import {
   AMT_NAMES,
   BOOT_ROLE_IS_NEXT,
   CIM_CLASSES,
+  INTEL_IANA_OEM_NUMBER,
   POWER_ACTION_IDEMPOTENT,
+  SOAP_SPECIAL_COMMAND_BIT,
+  SOAP_SYSTEM_CAPABILITY_BIT,
   WSMAN_BOOT_CAPABILITIES,
   WSMAN_BOOT_REQUESTS,
   WSMAN_NORMAL_BOOT,
@@ -21,6 +24,7 @@ import {
 } from './constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, CimClass } from './constants.ts';
 import { AmtFailure, AmtProtocolError, AmtUnsupportedError } from './errors.ts';
+import type { RemoteControlCapabilities } from './soap-client.ts';
 import { DigestTransport } from './transport.ts';
 import type { AmtEndpoint, TransportOptions } from './transport.ts';
 import {
@@ -152,6 +156,37 @@ export class WsmanClient {
     const raw = capabilities?.['PowerStatesSupported'];
     const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw as string];
     return list.map((v) => Number.parseInt(v, 10)).filter((v) => Number.isInteger(v));
+  }
+
+  /**
+   * What SOAP's GetRemoteControlCapabilities says, from WS-Man's own classes, in SOAP's bits (as
+   * amttool reads them): AMT_BootCapabilities' IDER, SOL, BIOSReflash, BIOSSetup, BIOSPause and
+   * Force*Boot flags, and the basic power actions of PowerStatesSupported. WS-Man has no
+   * SystemFirmwareCapabilities; it is 0, as on every AMT seen.
+   */
+  async getRemoteControlCapabilities(): Promise<RemoteControlCapabilities> {
+    const boot = await this.get(AMT_CLASSES.bootCapabilities);
+    const has = (name: string): boolean => typeof boot[name] === 'string' && (boot[name] as string).trim().toLowerCase() === 'true';
+    const bits = (names: ReadonlyArray<readonly [number, string]>): number => names.reduce((v, [bit, name]) => v | (has(name) ? bit : 0), 0);
+    const states = new Set(await this.getSupportedPowerStates());
+    return {
+      ianaOemNumber: INTEL_IANA_OEM_NUMBER,
+      oemDefinedCapabilities: bits([
+        [0x01, 'IDER'],
+        [0x02, 'SOL'],
+        [0x04, 'BIOSReflash'],
+        [0x08, WSMAN_BOOT_CAPABILITIES.bios],
+        [0x10, 'BIOSPause'],
+      ]),
+      specialCommandsSupported: bits(
+        (['pxe', 'hd', 'hdsafe', 'diag', 'cd'] as const).map((d) => [SOAP_SPECIAL_COMMAND_BIT[d], WSMAN_BOOT_CAPABILITIES[d]] as const),
+      ),
+      systemCapabilitiesSupported: (['cycle', 'off', 'reset', 'on'] as const).reduce(
+        (v, a) => v | (states.has(WSMAN_POWER_ACTION[a]) ? SOAP_SYSTEM_CAPABILITY_BIT[a] : 0),
+        0,
+      ),
+      systemFirmwareCapabilities: 0,
+    };
   }
 
   /**

@@ -1,6 +1,6 @@
 // The legacy SOAP services amttool calls (RemoteControl, SecurityAdministration,
 // NetworkAdministration; Intel AMT SDK), answered from the emulator's handler.
-import { INTEL_IANA_OEM_NUMBER, PT_STATUS, SOAP_POWER_STATE, SOAP_REMOTE_COMMAND, SOAP_SPECIAL_COMMAND } from '../constants.ts';
+import { INTEL_IANA_OEM_NUMBER, PT_STATUS, SOAP_POWER_STATE, SOAP_REMOTE_COMMAND, SOAP_SPECIAL_COMMAND, SOAP_SPECIAL_COMMAND_BIT } from '../constants.ts';
 import type { AmtBootDevice, AmtPowerAction, AmtPowerState, SoapService } from '../constants.ts';
 import { buildSoapFault, buildSoapResponse, parseSoapRequest } from '../soap-codec.ts';
 import type { SoapFields } from '../soap-codec.ts';
@@ -17,7 +17,6 @@ export interface SoapIdentity {
 const CAPABILITIES = { oemDefined: 0x17, system: 0x0f, firmware: 0 } as const;
 /** The bit of each boot device: BiosSetup in OemDefinedCapabilities, the rest in SpecialCommandsSupported. */
 const OEM_BIOS_SETUP = 0x08;
-const SPECIAL_COMMAND_BIT: Readonly<Record<Exclude<AmtBootDevice, 'bios'>, number>> = { pxe: 0x100, hd: 0x200, hdsafe: 0x400, diag: 0x800, cd: 0x1000 };
 
 const COMMAND_ACTION: Readonly<Record<number, AmtPowerAction>> = {
   [SOAP_REMOTE_COMMAND.reset]: 'reset',
@@ -109,7 +108,7 @@ async function answer(service: SoapService, xml: string, ctx: SoapContext): Prom
         ['OemDefinedCapabilities', CAPABILITIES.oemDefined | (ctx.boot.offered.has('bios') ? OEM_BIOS_SETUP : 0)],
         [
           'SpecialCommandsSupported',
-          Object.entries(SPECIAL_COMMAND_BIT).reduce((bits, [d, bit]) => bits | (ctx.boot.offered.has(d as AmtBootDevice) ? bit : 0), 0),
+          Object.entries(SOAP_SPECIAL_COMMAND_BIT).reduce((bits, [d, bit]) => bits | (ctx.boot.offered.has(d as AmtBootDevice) ? bit : 0), 0),
         ],
         ['SystemCapabilitiesSupported', CAPABILITIES.system],
         ['SystemFirmwareCapabilities', CAPABILITIES.firmware],
