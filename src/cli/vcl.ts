@@ -93,6 +93,9 @@ export function buildVcl(): Command {
           async () => ({ ...(await s.vcl.load(machine, image, who())) }),
           (a) => a.provisionState === 'active' && a.image === image,
         );
+        // Loaded, but VCL's currentimage.txt may not be there: say so (node_status will say RELOAD).
+        const written = (await s.provisioner.view(machine).catch(() => undefined))?.deployment?.currentimage;
+        if (!o.json && written?.startsWith('skipped')) process.stderr.write(`anvil vcl: currentimage.txt not written: ${written.slice('skipped '.length)}\n`);
       }),
     );
 
