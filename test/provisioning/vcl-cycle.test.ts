@@ -5,14 +5,16 @@
 // and currentimage A (the agent wrote currentimage.txt and the site key into the image's FAT).
 // A file written on vm1 over SSH (the site key in DATA/ssh) is captured with vm1's disk as
 // image B, B is loaded onto vm2, and the file is there; vm1 powered off is RELOAD naming
-// rpower; get_image_size of B is the du of its file in the library, in MB as VCL counts.
+// rpower; get_image_size of B is the du of its file in the library, in MB as VCL counts. Then
+// the Perl example (examples/vcl/cycle.pl over the HTTP API, Debian's perl and core modules)
+// drives the same cycle the other way round: B onto vcl2, captured as C, C onto vcl1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ANVIL, exec, startServer } from '../helpers/anvil-process.ts';
+import { ANVIL, ROOT, exec, startServer } from '../helpers/anvil-process.ts';
 import { havePeers } from '../helpers/peers.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.ts';
 import { buildDiskImage, DISK_IMAGE_PEERS } from '../helpers/disk-image.ts';
@@ -44,7 +46,7 @@ async function ok(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Pr
 test('VCL cycle on lab VMs: load A, node_status READY, a file written over SSH, capture B, load B elsewhere, power_off RELOAD, get_image_size', {
   timeout: 1_200_000,
 }, async (t) => {
-  if (!havePeers(t, 'qemu-system-x86_64', 'ssh', 'du', ...DISK_IMAGE_PEERS)) return;
+  if (!havePeers(t, 'qemu-system-x86_64', 'ssh', 'du', 'perl', ...DISK_IMAGE_PEERS)) return;
   const data = labData(t);
   const server = await startServer(data, ['--power-sync-interval', '0']);
   t.after(() => server.stop());
@@ -146,4 +148,28 @@ test('VCL cycle on lab VMs: load A, node_status READY, a file written over SSH, 
       ?.split('\t')[0],
   );
   assert.equal((await vcl('get_image_size', 'vcl-b')).stdout, `${Math.floor(kib / 1024)}\n`);
+
+  // VCL's side: the wrapper module in Perl, against the same anvil.
+  const token = (await ok(ANVIL, ['token', 'create', '--role', 'admin', '--data', data])).trim();
+  const between = `ssh -i ${key} -p ${vms[1]!.ssh} -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 'echo perl-marker-11 > /root/perl.txt && sync'`;
+  const perl = await exec('perl', [join(ROOT, 'examples/vcl/cycle.pl'), 'vcl2', 'vcl1', 'vcl-b', 'vcl-c'], {
+    ANVIL_URL: server.url,
+    ANVIL_TOKEN: token,
+    ANVIL_BETWEEN: between,
+  });
+  const said = `${perl.stdout}\n${perl.stderr}\n${server.logs().slice(-2000)}`;
+  assert.equal(perl.code, 0, said);
+  for (const line of [
+    'load vcl2 vcl-b: 1',
+    'node_status vcl2: status=READY ping=1 ssh=1 rpower=1 nodeset=boot nodetype=vcl-b currentimage=vcl-b',
+    'get_current_image vcl2: vcl-b',
+    'capture vcl2 vcl-c: 1',
+    'load vcl1 vcl-c: 1',
+    'node_status vcl1: status=READY ping=1 ssh=1 rpower=1 nodeset=boot nodetype=vcl-c currentimage=vcl-c',
+    'power_off vcl2: 1',
+  ])
+    assert.ok(perl.stdout.includes(`${line}\n`), `${line}\n${said}`);
+  assert.match(perl.stdout, /get_image_size vcl-c: [1-9]\d*\n/);
+  assert.match(perl.stdout, /node_status vcl2: status=RELOAD .*rpower=0[^]*reason: rpower: /);
+  assert.equal(await sshRun(vms[0]!.ssh, key, 'cat /root/perl.txt /root/marker.txt'), 'perl-marker-11\ncycle-marker-11\n', 'both files came along');
 });
