@@ -8,6 +8,12 @@
 #
 # Kernel command line: anvil.agent=1 anvil.server=HOST[:PORT] anvil.token=TOKEN
 #   [anvil.mac=MAC] [anvil.poweroff=0 (a shell on the console instead of powering off)]
+#   [anvil.sshkey=BASE64URL (the site's public key: dropbear serves root's SSH with it)]
+# After a verified deploy whose answer carries login_home=, currentimage= lines (VCL's
+# currentimage.txt, line by line) and authorized_key= lines, the agent mounts the written
+# system's filesystem (a partition of the disk, else the whole disk) when it is ext4 or FAT and
+# writes LOGIN_HOME/currentimage.txt and LOGIN_HOME/.ssh/authorized_keys; its result says
+# currentimage=written DEVICE TYPE or currentimage=skipped WHY (the deploy is good either way).
 # Console: a line "anvil-agent: ..." per step; the last one is machine-readable:
 #   ANVIL-AGENT-DONE deploy ok | ANVIL-AGENT-DONE capture ok
 #   ANVIL-AGENT-FAILED PHASE MESSAGE    (also POSTed as the result)
@@ -30,7 +36,7 @@ DEFAULT_RETRY=5
 # How often a running pipeline is looked at (seconds): its end is noticed this fast.
 POLL=0.2
 
-phase=hello pids=
+phase=hello pids= fat_loaded=
 log() { echo "anvil-agent: $*" > /dev/console; }
 finish() {
   sync
@@ -38,13 +44,14 @@ finish() {
   poweroff -f
 }
 
-server= token= mac= poweroff=1
+server= token= mac= poweroff=1 sshkey=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     anvil.server=*) server="${arg#anvil.server=}" ;;
     anvil.token=*) token="${arg#anvil.token=}" ;;
     anvil.mac=*) mac="${arg#anvil.mac=}" ;;
     anvil.poweroff=*) poweroff="${arg#anvil.poweroff=}" ;;
+    anvil.sshkey=*) sshkey="${arg#anvil.sshkey=}" ;;
   esac
 done
 export ANVIL_TOKEN="$token"
@@ -169,10 +176,82 @@ hello_body() {
   echo "agent=$PROTOCOL"
 }
 
+# ---- SSH and the login files ----
+
+# dropbear on port 22 for root with the site's key from the command line (base64url, unpadded).
+start_ssh() {
+  [ -n "$sshkey" ] || return 0
+  b64="$(echo "$sshkey" | tr '_-' '/+')"
+  while [ $((${#b64} % 4)) != 0 ]; do b64="$b64="; done
+  mkdir -p /root/.ssh /dev/pts && chmod 700 /root /root/.ssh
+  mount -t devpts devpts /dev/pts 2> /dev/null
+  echo "$b64" | base64 -d > /root/.ssh/authorized_keys 2> /dev/null && echo >> /root/.ssh/authorized_keys
+  chmod 600 /root/.ssh/authorized_keys
+  if dropbear -R -s -p 22 -P /run/dropbear.pid 2> /tmp/dropbear.err; then log "dropbear: SSH on port 22 with the site's key"; else log "dropbear did not start: $(tail -n1 /tmp/dropbear.err)"; fi
+}
+
+# Mounts DEVICE at /mnt as ext4 or FAT; sets fstype.
+mount_fs() {
+  if mount -t ext4 "$1" /mnt 2> /dev/null; then fstype=ext4; return 0; fi
+  if [ -z "$fat_loaded" ]; then
+    for m in $(cat /lib/modules/fat); do insmod "/lib/modules/$m" 2> /dev/null; done
+    fat_loaded=1
+  fi
+  mount -t vfat "$1" /mnt 2> /dev/null && fstype=vfat
+}
+
+# The partitions of the disk $1 (/dev/NAME) after the kernel read its new partition table.
+partitions() {
+  d="${1#/dev/}"
+  blockdev --rereadpt "$1" 2> /dev/null
+  for p in /sys/block/"$d"/"$d"*; do
+    [ -e "$p/partition" ] || continue
+    i=0; while [ ! -b "/dev/${p##*/}" ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "/dev/${p##*/}"
+  done
+}
+
+# Writes currentimage.txt and authorized_keys from the answer $1 into the system just written to
+# $device; prints "written DEVICE TYPE" or "skipped WHY".
+login_files() {
+  home="$(get login_home "$1")"
+  grep -q '^currentimage=' "$1" || { echo "skipped anvil sent no currentimage.txt"; return; }
+  case "$home" in
+    /*) ;;
+    *) echo "skipped the login home '$home' is not an absolute path"; return ;;
+  esac
+  case "/$home/" in *'/../'*) echo "skipped the login home '$home' has a .. in it"; return ;; esac
+  mkdir -p /mnt
+  fstype= dev=
+  for dev in $(partitions "$device") "$device"; do mount_fs "$dev" && break; done
+  [ -n "$fstype" ] || { echo "skipped no ext4 or FAT filesystem on $device or its partitions"; return; }
+  dir="/mnt${home%/}"
+  if ! mkdir -p "$dir/.ssh" 2> /tmp/login.err; then
+    umount /mnt; echo "skipped cannot make $home/.ssh on $dev ($fstype): $(tail -n1 /tmp/login.err)"; return
+  fi
+  sed -n 's/^currentimage=//p' "$1" > "$dir/currentimage.txt"
+  keys="$dir/.ssh/authorized_keys"
+  touch "$keys"
+  sed -n 's/^authorized_key=//p' "$1" | while IFS= read -r key; do
+    grep -qxF "$key" "$keys" || echo "$key" >> "$keys"
+  done
+  if [ "$fstype" = ext4 ]; then
+    owner="$(stat -c '%u:%g' "$dir")"
+    chown "$owner" "$dir/.ssh" "$keys" "$dir/currentimage.txt"
+    chmod 700 "$dir/.ssh"
+    chmod 600 "$keys"
+  fi
+  sync
+  if ! umount /mnt 2> /tmp/login.err; then echo "skipped cannot unmount $dev: $(tail -n1 /tmp/login.err)"; return; fi
+  echo "written $dev $fstype"
+}
+
 # ---- deploy ----
 
 # Streams the image to the device (decompressing on the way), then reads it back to verify.
 deploy() {
+  # Progress reports overwrite /tmp/answer: the login files come from this copy.
+  cp /tmp/answer /tmp/deploy.answer
   device="$(get device)" url="$(get image_url)" format="$(get format)" size="$(get size)" sha="$(get sha256)"
   interval="$(number_or "$(get progress_interval)" "$DEFAULT_INTERVAL")"
   phase=write bytes=0
@@ -235,8 +314,10 @@ deploy() {
   got="$(cat /tmp/verify.out)"
   [ "$got" = "$sha" ] || failed verify "sha256 of $size bytes of $device is $got, the image's is $sha"
   log "verified in $(seconds "$verify_cs") s: sha256 $got"
+  login="$(login_files /tmp/deploy.answer)"
+  log "currentimage.txt: $login"
   status=ok
-  result status=ok phase=done "sha256=$got" "bytes=$bytes" "write_seconds=$(seconds "$write_cs")" "verify_seconds=$(seconds "$verify_cs")"
+  result status=ok phase=done "sha256=$got" "bytes=$bytes" "write_seconds=$(seconds "$write_cs")" "verify_seconds=$(seconds "$verify_cs")" "currentimage=$login"
 }
 
 # ---- capture ----
@@ -287,6 +368,7 @@ until udhcpc -i eth0 -n -q -t 10 -T 2 -s /usr/share/udhcpc/default.script > /dev
 done
 base="$(numeric_url "http://$server/agent/v1")"
 log "lease $(cat /run/ip) on eth0 ($mac); anvil at $base"
+start_ssh
 
 tries=0 delay=1
 while :; do

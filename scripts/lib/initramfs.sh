@@ -1,7 +1,8 @@
 # Sourced by scripts/tiny-linux and scripts/anvil-agent: what both ramdisks share (see
 # shared/reference/tiny-linux.md). Debian's cloud kernel, busybox-static with its applet links,
-# the nine virtio modules in load order, the udhcpc lease script, the stamp that says whether a
-# build is current, and the cpio+gzip packing. The caller sets `name` (for messages) first.
+# the nine virtio modules in load order, the FAT modules (loaded when a disk is mounted), Debian's
+# dropbear (SSH server) with the libraries it links, the udhcpc lease script, the stamp that says
+# whether a build is current, and the cpio+gzip packing. The caller sets `name` (for messages) first.
 
 # Order matters: each module depends on the ones before it (tiny-linux.md; modinfo -F depends).
 INITRAMFS_MODULES=(
@@ -9,6 +10,10 @@ INITRAMFS_MODULES=(
   drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci net/core/failover
   drivers/net/net_failover drivers/net/virtio_net drivers/block/virtio_blk
 )
+# Shipped, not loaded at boot: the /init loads them (in this order) before it mounts a FAT
+# filesystem (ext4 is built into Debian's cloud kernel). Its default iocharset is ascii.
+INITRAMFS_FAT_MODULES=(fs/fat/fat fs/fat/vfat fs/nls/nls_cp437 fs/nls/nls_ascii fs/nls/nls_utf8)
+DROPBEAR=/usr/sbin/dropbear
 INITRAMFS_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -22,6 +27,11 @@ initramfs_busybox() {
   if ldd "$busybox_bin" >/dev/null 2>&1; then
     die "$busybox_bin is dynamically linked; install busybox-static (it replaces busybox)"
   fi
+}
+
+# Checks that Debian's dropbear is there (package dropbear-bin).
+initramfs_dropbear_check() {
+  [ -x "$DROPBEAR" ] || die "$DROPBEAR is missing; install dropbear-bin (scripts/install)"
 }
 
 # Sets kernel_pkg and kernel_version. The meta-package depends on exactly one versioned kernel
@@ -42,7 +52,7 @@ initramfs_kernel_pkg() {
 # Prints the stamp of a build: the kernel package and the sha256 of every input file given
 # (busybox, the calling script, this library and whatever the caller adds).
 initramfs_stamp() {
-  echo "$kernel_pkg $(sha256sum "$busybox_bin" "${BASH_SOURCE[0]}" "$INITRAMFS_LIB_DIR/udhcpc.script" "$@" | awk '{print $1}' | tr '\n' ' ')"
+  echo "$kernel_pkg $(sha256sum "$busybox_bin" "$DROPBEAR" "${BASH_SOURCE[0]}" "$INITRAMFS_LIB_DIR/udhcpc.script" "$@" | awk '{print $1}' | tr '\n' ' ')"
 }
 
 # True when OUT holds a complete build made from STAMP.
@@ -81,6 +91,22 @@ initramfs_root() {
   install -m 755 "$INITRAMFS_LIB_DIR/udhcpc.script" "$root/usr/share/udhcpc/default.script"
 }
 
+# dropbear as ROOT/bin/dropbear with every library ldd names (and the dynamic loader) at the same
+# paths, root's entry in /etc/passwd (home /root, shell /bin/sh) and /etc/dropbear for the host
+# keys it makes on first use (-R). Its PATH for commands is /usr/bin:/bin: busybox is in /bin.
+initramfs_dropbear() {
+  local root="$1" lib
+  install -m 755 "$DROPBEAR" "$root/bin/dropbear"
+  for lib in $(ldd "$DROPBEAR" | sed -n 's/^.*=> \(\/[^ ]*\) .*$/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*$/\1/p'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  mkdir -p "$root/etc/dropbear" "$root/root" "$root/dev/pts"
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+  echo 'root:x:0:' > "$root/etc/group"
+  echo '/bin/sh' > "$root/etc/shells"
+}
+
 # Copies one module (decompressed if the package ships it as .ko.xz) into ROOT/lib/modules.
 initramfs_module() {
   local root="$1" m="$2" src="$moddir/$2.ko"
@@ -93,7 +119,7 @@ initramfs_module() {
 }
 
 # The nine virtio modules, listed in ROOT/lib/modules/order for the /init to insmod in turn,
-# and any further modules given (shipped, not loaded).
+# the FAT modules, listed in ROOT/lib/modules/fat, and any further modules given (shipped, not loaded).
 initramfs_modules() {
   local root="$1" m
   shift
@@ -102,7 +128,8 @@ initramfs_modules() {
     initramfs_module "$root" "$m"
     echo "$(basename "$m").ko" >> "$root/lib/modules/order"
   done
-  for m in "$@"; do initramfs_module "$root" "$m"; done
+  for m in "${INITRAMFS_FAT_MODULES[@]}" "$@"; do initramfs_module "$root" "$m"; done
+  for m in "${INITRAMFS_FAT_MODULES[@]}"; do echo "$(basename "$m").ko"; done > "$root/lib/modules/fat"
 }
 
 # Packs ROOT into OUT/initrd.gz, moves WORK's kernel to OUT/vmlinuz and writes the stamp last,

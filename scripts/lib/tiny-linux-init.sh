@@ -8,11 +8,12 @@ mount -t devtmpfs devtmpfs /dev
 NEXTTEST_TRIES=5
 log() { echo "anvil-init: $*" > /dev/console; }
 finish() {
+  if [ "$ssh" = 1 ]; then sync; log "anvil.ssh=1: staying up"; while :; do sleep 3600; done; fi
   if [ "$poweroff" = 0 ]; then exec sh; fi
   sync; poweroff -f
 }
 
-server= mac= marker=ANVIL-TINY-LINUX-OK run= localboot=1 poweroff=1
+server= mac= marker=ANVIL-TINY-LINUX-OK run= localboot=1 poweroff=1 ssh=0
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     anvil.server=*) server="${arg#anvil.server=}" ;;
@@ -21,8 +22,35 @@ for arg in $(cat /proc/cmdline); do
     anvil.run=*) run="${arg#anvil.run=}" ;;
     anvil.localboot=*) localboot="${arg#anvil.localboot=}" ;;
     anvil.poweroff=*) poweroff="${arg#anvil.poweroff=}" ;;
+    anvil.ssh=*) ssh="${arg#anvil.ssh=}" ;;
   esac
 done
+
+# anvil.ssh=1: behave as a deployed system does for VCL: mount the boot disk's filesystem (the
+# first partition that is FAT or ext4) at /disk, bind its /root over /root (the login home, where
+# currentimage.txt and .ssh/authorized_keys are), serve SSH with dropbear and stay up.
+start_ssh() {
+  for m in $(cat /lib/modules/fat); do insmod "/lib/modules/$m" 2> /dev/null; done
+  mkdir -p /disk /dev/pts
+  mount -t devpts devpts /dev/pts
+  fs=
+  for p in /sys/class/block/*; do
+    [ -e "$p/partition" ] || continue
+    dev="/dev/${p##*/}"
+    if mount -t vfat -o umask=077 "$dev" /disk 2> /dev/null; then fs="$dev vfat"; break; fi
+    if mount -t ext4 "$dev" /disk 2> /dev/null; then fs="$dev ext4"; break; fi
+  done
+  if [ -n "$fs" ]; then
+    mkdir -p /disk/root && mount --bind /disk/root /root && log "login home /root is /root on $fs"
+  else
+    log "no FAT or ext4 partition: /root is in memory"
+  fi
+  if dropbear -R -s -p 22 -P /run/dropbear.pid 2> /tmp/dropbear.err; then
+    echo "ANVIL-TINY-LINUX-SSH $mac" > /dev/console
+  else
+    log "dropbear did not start: $(tail -n1 /tmp/dropbear.err)"; echo "ANVIL-TINY-LINUX-FAIL dropbear $mac" > /dev/console
+  fi
+}
 
 # anvil.run=nexttest-upload: fetch the next test, run it, upload its output to the run named by
 # the X-Anvil-Run header (busybox wget -S prints the headers on stderr, indented), power off.
@@ -65,6 +93,7 @@ if ! udhcpc -i eth0 -n -q -t 10 -T 2 -s /usr/share/udhcpc/default.script; then
   log "no DHCP lease"; echo "ANVIL-TINY-LINUX-FAIL no-lease $mac" > /dev/console; finish
 fi
 log "lease $(cat /run/ip) mac $mac server ${server:-none}"
+[ "$ssh" = 1 ] && start_ssh
 
 if [ -n "$server" ] && [ "$run" = nexttest-upload ]; then nexttest_upload; fi
 if [ -n "$server" ] && [ "$run" = nexttest ]; then

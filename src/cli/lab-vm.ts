@@ -132,6 +132,7 @@ async function create(store: LabStore, dataDir: string, name: string, values: La
     // An enrolled VM boots from the anvil of its data directory unless told otherwise.
     ...(values.netdev !== undefined ? { netdev: values.netdev } : enroll ? { netdev: ANVIL_NETDEV } : {}),
     ...(values.boot !== undefined && isBootDevice(values.boot) ? { boot: { device: values.boot, efi: false } } : {}),
+    ...(values['ssh-port'] !== undefined ? { sshPort: integer(values['ssh-port'], '--ssh-port', 1, 65535, 22) } : {}),
     bmc: {
       kind,
       address: values['bmc-address'] ?? DEFAULT_BMC_ADDRESS,

@@ -60,6 +60,9 @@ Options of vm create:
                          with --enroll), e.g. 'tap,ifname=tap0,script=no,downscript=no', 'none'
                          for no NIC, or 'anvil': an isolated user network whose one way out is
                          the anvil serving this data directory (its DHCP boots the VM from it)
+  --ssh-port P           forward 127.0.0.1:P to the VM's port 22 (a user network, as the
+                         default and anvil's are); with --enroll the machine's properties
+                         say address=127.0.0.1 ssh_port=P, so node_status and VCL reach it
   --cdrom ISO            attach an ISO image as the CD-ROM
   --bmc KIND             ${LAB_BMC_KINDS.join(', ')} (default ipmi)
   --bmc-address A        where the controller listens (default ${DEFAULT_BMC_ADDRESS})
@@ -99,6 +102,7 @@ const OPTIONS = {
   boot: { type: 'string' },
   netdev: { type: 'string' },
   cdrom: { type: 'string' },
+  'ssh-port': { type: 'string' },
   bmc: { type: 'string' },
   'bmc-address': { type: 'string' },
   'bmc-port': { type: 'string' },

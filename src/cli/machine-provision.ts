@@ -28,6 +28,7 @@ function summary(view: ProvisionView): string {
     );
     lines.push(`  started ${when(d.startedAt)} by ${d.requestedBy}; ${d.finishedAt ? `ended ${when(d.finishedAt)}` : `deadline ${when(d.deadline)}`}`);
     if (d.error) lines.push(`  error: ${d.error}`);
+    if (d.currentimage) lines.push(`  currentimage.txt: ${d.currentimage}`);
   }
   return lines.join('\n');
 }

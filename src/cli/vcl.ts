@@ -40,17 +40,21 @@ function needServer(s: Services, what: string): void {
 /** 1 or 0 by VCL's convention, with the reason on stderr when 0. */
 async function oneOrZero(o: GlobalOptions, work: () => Promise<Record<string, unknown>>, ok: (answer: Record<string, unknown>) => boolean): Promise<void> {
   let answer: Record<string, unknown>;
+  // A provision view has `error: null` of its own: only a thrown error is a failure by itself.
+  let thrown = false;
   try {
     answer = await work();
   } catch (error) {
     if (!(error instanceof AnvilError)) throw error;
     answer = { error: { code: error.code, message: error.message } };
+    thrown = true;
   }
-  const success = !('error' in answer) && ok(answer);
+  const success = !thrown && ok(answer);
   if (o.json) printJson({ result: success ? 1 : 0, ...answer });
   else {
     process.stdout.write(`${success ? 1 : 0}\n`);
-    const reason = (answer.error as { message?: string } | undefined)?.message ?? (answer.error as string | undefined) ?? answer.provisionError;
+    const error = answer.error as { message?: string } | string | null | undefined;
+    const reason = (typeof error === 'object' ? error?.message : error) ?? (answer.deployment as { error?: string } | undefined)?.error;
     if (!success && reason) process.stderr.write(`anvil vcl: ${String(reason)}\n`);
   }
   if (!success) process.exitCode = 1;
@@ -93,6 +97,9 @@ export function buildVcl(): Command {
           async () => ({ ...(await s.vcl.load(machine, image, who())) }),
           (a) => a.provisionState === 'active' && a.image === image,
         );
+        // Loaded, but VCL's currentimage.txt may not be there: say so (node_status will say RELOAD).
+        const written = (await s.provisioner.view(machine).catch(() => undefined))?.deployment?.currentimage;
+        if (!o.json && written?.startsWith('skipped')) process.stderr.write(`anvil vcl: currentimage.txt not written: ${written.slice('skipped '.length)}\n`);
       }),
     );
 

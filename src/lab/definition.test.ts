@@ -32,6 +32,9 @@ test('bad names, memory, disk sizes, boot devices, ports and netdev ids are refu
     { bmc: { kind: 'redfish' } },
     { bmc: { kind: 'ipmi', ipmiPort: 70000 } },
     { netdev: 'user,id=mine' },
+    { sshPort: 0 },
+    { sshPort: 70000 },
+    { sshPort: 2222, netdev: 'tap,ifname=tap0' },
     { extraArgs: '-kernel /k' },
   ]) {
     assert.throws(() => parseDefinition({ ...base, ...bad }), invalid, JSON.stringify(bad));

@@ -49,6 +49,8 @@ export interface LabVmDefinition {
    * `user,restrict=on,tftp=DIR,bootfile=URL`, ... or `none` for no NIC at all.
    */
   readonly netdev: string;
+  /** A user network's forward of the host's 127.0.0.1:sshPort to the guest's port 22 (slirp hostfwd). */
+  readonly sshPort: number | undefined;
   readonly serialSocket: string;
   readonly qmpSocket: string;
   /** A second QMP socket for one-shot commands from other processes (QEMU serves one client per socket). */
@@ -169,6 +171,12 @@ export function parseDefinition(value: unknown): LabVmDefinition {
   }
   const netdev = typeof v.netdev === 'string' && v.netdev !== '' ? v.netdev : DEFAULT_NETDEV;
   if (/(^|,)id=/.test(netdev)) throw labInvalid(`netdev '${netdev}' must not set id=; anvil names it`);
+  let sshPort: number | undefined;
+  if (v.sshPort !== undefined && v.sshPort !== null) {
+    sshPort = checkPort(v.sshPort, 'SSH port');
+    if (sshPort === 0) throw labInvalid('the SSH port must be a fixed port (1-65535), not 0');
+    if (!/^user(,|$)/.test(netdev)) throw labInvalid(`an SSH port forward needs QEMU's user network; netdev '${netdev}' is not one`);
+  }
   return {
     name: checkName(str(v.name, 'name')),
     mac: normalizeMac(str(v.mac, 'MAC')),
@@ -176,6 +184,7 @@ export function parseDefinition(value: unknown): LabVmDefinition {
     disk,
     cdrom: typeof v.cdrom === 'string' && v.cdrom !== '' ? v.cdrom : undefined,
     netdev,
+    sshPort,
     serialSocket: checkSocketPath(str(v.serialSocket, 'serial socket path')),
     qmpSocket: checkSocketPath(str(v.qmpSocket, 'QMP socket path')),
     controlSocket: checkSocketPath(str(v.controlSocket, 'QMP control socket path')),

@@ -48,6 +48,11 @@ test('the command line: TCG, paused start, two QMP sockets, serial on a socket, 
   assert.ok(!args.join(' ').includes('sekrit-pw'), 'the BMC password never reaches the command line');
 });
 
+test('an SSH port forwards 127.0.0.1:P to the guest port 22 on its user network', () => {
+  const { args } = qemuLaunch(def({ sshPort: 2222 }), { once: undefined });
+  assert.deepEqual(after(args, '-netdev'), ['user,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,id=net0']);
+});
+
 test('a launcher prefix, no NIC, no disk, extra arguments, commas in paths', () => {
   const { command, args } = qemuLaunch(
     def({ netdev: 'none', disk: undefined, launcher: ['ip', 'netns', 'exec', 'lab0'], extraArgs: ['-kernel', '/k'], serialSocket: '/a,b/serial.sock' }),

@@ -90,7 +90,7 @@ export function qemuLaunch(def: LabVmDefinition, options: QemuLaunchOptions): Qe
   } else {
     args.push(
       '-netdev',
-      `${def.netdev},id=net0`,
+      `${def.netdev}${def.sshPort === undefined ? '' : `,hostfwd=tcp:127.0.0.1:${def.sshPort}-:22`},id=net0`,
       '-device',
       `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${def.mac},romfile=${escapeOptionValue(options.romFile ?? DEFAULT_IPXE_ROM)}`,
     );

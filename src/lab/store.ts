@@ -27,6 +27,8 @@ export interface LabVmInput {
   readonly diskFormat?: 'qcow2' | 'raw';
   readonly cdrom?: string;
   readonly netdev?: string;
+  /** Forward the host's 127.0.0.1:sshPort to the guest's port 22 (a user network only). */
+  readonly sshPort?: number;
   readonly boot?: LabBootSetting;
   readonly extraArgs?: readonly string[];
   readonly launcher?: readonly string[];
@@ -104,6 +106,7 @@ export class LabStore {
       cdrom: input.cdrom,
       // `anvil`: the VM's one way out is the anvil that serves this data directory (guest-network.ts).
       netdev: input.netdev === ANVIL_NETDEV ? anvilNetdev({ data: dirname(this.root) }, normalizeMac(input.mac)) : (input.netdev ?? DEFAULT_NETDEV),
+      sshPort: input.sshPort,
       serialSocket: checkSocketPath(join(run, 'serial.sock')),
       qmpSocket: checkSocketPath(join(run, 'qmp.sock')),
       controlSocket: checkSocketPath(join(run, 'qmp-ctl.sock')),
@@ -120,6 +123,8 @@ export class LabStore {
     for (const other of await this.list()) {
       if (other.name === def.name) throw conflict('LAB_EXISTS', `lab VM ${def.name} already exists; delete it first or pick another name`);
       if (other.mac === def.mac) throw conflict('LAB_EXISTS', `MAC ${def.mac} is already used by lab VM ${other.name}`);
+      if (def.sshPort !== undefined && other.sshPort === def.sshPort)
+        throw conflict('LAB_EXISTS', `127.0.0.1:${def.sshPort} already forwards to lab VM ${other.name}'s SSH; give each VM its own --ssh-port`);
       const taken = sharedEndpoint(def, other);
       if (taken) throw conflict('LAB_EXISTS', `${taken} is already the controller of lab VM ${other.name}; give each VM its own --bmc-port/--amt-port`);
     }

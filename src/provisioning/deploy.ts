@@ -168,6 +168,7 @@ export class DeployFlow {
       result: JSON.stringify(summary),
       bytes_done: summary.bytes ?? 0,
     });
+    await parts.events.record(task.machine.id, 'provision', `currentimage.txt: ${summary.currentimage ?? 'the agent did not say (an older agent)'}`);
     if (!this.#steps.controllable(task)) {
       // No controller to power-cycle it: the machine reboots itself into its local boot.
       await this.finish(task, deployment.id, image.id, image.name);

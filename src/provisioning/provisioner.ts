@@ -54,6 +54,19 @@ export interface DeploymentView {
   readonly device: string | null;
   readonly requestedBy: string;
   readonly error: string | null;
+  /** A deploy's currentimage.txt, as its agent reported: 'written /dev/vda1 vfat', 'skipped …'; null when it did not say. */
+  readonly currentimage: string | null;
+}
+
+/** What the agent said of currentimage.txt in a deployment's result (JSON of its AgentSummary). */
+function currentImageOf(result: string | null): string | null {
+  if (!result) return null;
+  try {
+    const value = (JSON.parse(result) as { currentimage?: unknown }).currentimage;
+    return typeof value === 'string' ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface ProvisionerOptions {
@@ -361,6 +374,7 @@ export class Provisioner implements AgentBootSource {
       device: d.device,
       requestedBy: d.requested_by,
       error: d.error,
+      currentimage: d.kind === 'deploy' ? currentImageOf(d.result) : null,
     };
   }
 }

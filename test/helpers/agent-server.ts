@@ -32,6 +32,8 @@ export interface DeployJob {
   readonly holdAfter?: number;
   /** A message makes the answer to that progress report a 403 with it. */
   readonly progress?: (report: AgentRequest, n: number) => string | undefined;
+  /** What anvil's answer says of the login files: login_home=, currentimage= and authorized_key= lines. */
+  readonly login?: { readonly home: string; readonly currentimage: readonly string[]; readonly keys: readonly string[] };
   readonly then: AfterResult;
 }
 
@@ -45,7 +47,14 @@ export interface CaptureJob {
   readonly then: AfterResult;
 }
 
-export type AgentJob = DeployJob | CaptureJob | { readonly action: 'wait'; readonly retry: number } | { readonly action: 'stop'; readonly message: string };
+/** Hello is answered with wait; with `until`, again and again until it says true (the test looked at the disk). */
+export interface WaitJob {
+  readonly action: 'wait';
+  readonly retry: number;
+  readonly until?: () => boolean;
+}
+
+export type AgentJob = DeployJob | CaptureJob | WaitJob | { readonly action: 'stop'; readonly message: string };
 
 /** One request the agent made. */
 export interface AgentRequest {
@@ -210,7 +219,9 @@ export class FakeAgentServer {
     const job = this.#job;
     switch (req.url) {
       case '/agent/v1/hello': {
-        this.#job = this.#jobs.shift() ?? this.#idle;
+        const held = job?.action === 'wait' && job.until !== undefined && !job.until();
+        if (!held) this.#job = this.#jobs.shift() ?? this.#idle;
+        if (this.#job === undefined) throw new Error('no job');
         this.#progress = 0;
         return answer(helloAnswer(this.#job, base));
       }
@@ -297,6 +308,9 @@ function helloAnswer(job: AgentJob, base: string): string[] {
         `size=${job.size ?? job.image.size}`,
         `sha256=${job.image.sha256}`,
         `progress_interval=${job.progressInterval ?? 2}`,
+        ...(job.login
+          ? [`login_home=${job.login.home}`, ...job.login.keys.map((k) => `authorized_key=${k}`), ...job.login.currentimage.map((l) => `currentimage=${l}`)]
+          : []),
       ];
     case 'capture':
       return [

@@ -24,10 +24,14 @@ function shellWord(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The -netdev of an isolated user network whose GUEST_SERVER:80 is the host's 127.0.0.1:port. */
-export function relayNetdev(port: number): string {
+/**
+ * The -netdev of an isolated user network whose GUEST_SERVER:80 is the host's 127.0.0.1:port,
+ * and with sshPort, the host's 127.0.0.1:sshPort the guest's port 22.
+ */
+export function relayNetdev(port: number, sshPort?: number): string {
   const relay = [process.execPath, '--disable-warning=ExperimentalWarning', RELAY, '127.0.0.1', String(port)].map(shellWord).join(' ');
-  return ['user', 'id=n0', 'restrict=on', `guestfwd=tcp:${GUEST_SERVER}:80-cmd:${relay}`].map(escapeOptionValue).join(',');
+  const forward = sshPort === undefined ? [] : [`hostfwd=tcp:127.0.0.1:${sshPort}-:22`];
+  return ['user', 'id=n0', 'restrict=on', `guestfwd=tcp:${GUEST_SERVER}:80-cmd:${relay}`, ...forward].map(escapeOptionValue).join(',');
 }
 
 export interface RelayVmOptions {
@@ -39,6 +43,8 @@ export interface RelayVmOptions {
   /** Discard the guest's writes to the disk (QEMU's snapshot=on). */
   readonly snapshot?: boolean;
   readonly mac?: string;
+  /** The host's 127.0.0.1:sshPort leads to the guest's port 22. */
+  readonly sshPort?: number;
   readonly memoryMb?: number;
   /** QEMU exits instead of rebooting when the guest reboots. */
   readonly noReboot?: boolean;
@@ -69,7 +75,7 @@ export function bootRelayVm(t: TestContext | undefined, options: RelayVmOptions)
     '-drive',
     `file=${escapeOptionValue(options.disk)},if=virtio,format=raw,cache=writeback${options.snapshot ? ',snapshot=on' : ''}`,
     '-netdev',
-    relayNetdev(options.port),
+    relayNetdev(options.port, options.sshPort),
     // No option ROM: nothing boots from the network here.
     '-device',
     `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
@@ -88,5 +94,5 @@ export function bootRelayVm(t: TestContext | undefined, options: RelayVmOptions)
 
 /** The agent's kernel command line. */
 export function agentAppend(token: string, extra = ''): string {
-  return `console=ttyS0 quiet anvil.agent=1 anvil.server=${GUEST_SERVER} anvil.token=${token} ${extra}`.trim();
+  return `console=ttyS0 quiet no_timer_check anvil.agent=1 anvil.server=${GUEST_SERVER} anvil.token=${token} ${extra}`.trim();
 }

@@ -73,11 +73,13 @@ test("lab vm create --enroll: a machine with the VM's MAC and driver, updated wh
     '16993',
     '--enroll-driver',
     'amt',
+    '--ssh-port',
+    '16222',
   );
   assert.equal(again.code, 0, again.stderr);
   assert.match(
     again.stdout,
-    /machine en1 already existed: updated to driver amt at 127\.0\.0\.1:16993 \(was ipmi\); added MAC 52:54:00:ee:00:02; kept its other MAC 52:54:00:ee:00:01/,
+    /machine en1 already existed: updated to driver amt at 127\.0\.0\.1:16993 \(was ipmi\); added MAC 52:54:00:ee:00:02; kept its other MAC 52:54:00:ee:00:01; SSH at 127\.0\.0\.1:16222 \(properties address, ssh_port\)/,
   );
   const amt = JSON.parse((await machine('--json', 'show', 'en1')).stdout);
   assert.equal(amt.driver, 'amt');
@@ -86,6 +88,9 @@ test("lab vm create --enroll: a machine with the VM's MAC and driver, updated wh
     { amt_address: '127.0.0.1', amt_port: 16993, amt_username: 'admin', amt_password: '******', amt_protocol: 'http' },
     'no ipmi_* field lingers',
   );
+  assert.deepEqual(amt.properties, { address: '127.0.0.1', ssh_port: 16222 }, 'VCL reaches its SSH through the forward');
+  const vm = await lab('vm', 'show', 'en1', '--json');
+  assert.equal(JSON.parse(vm.stdout).sshPort, 16222);
   assert.match((await machine('events', 'en1')).stdout, /driver amt \(was ipmi\)/);
 });
 

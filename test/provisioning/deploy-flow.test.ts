@@ -61,7 +61,7 @@ const provision = async (anvil: TestAnvil) =>
     provisionState: string;
     image: string | null;
     error: string | null;
-    deployment?: { state: string; bytesDone: number; phase: string; error: string | null };
+    deployment?: { state: string; bytesDone: number; phase: string; error: string | null; currentimage: string | null };
   };
 
 test('a deploy: uploaded image, agent boot, hello, streamed image, progress, checksum, boot from disk, active', async (t) => {
@@ -112,11 +112,19 @@ test('a deploy: uploaded image, agent boot, hello, streamed image, progress, che
   assert.equal((await a.call('progress', 'phase=write\nbytes=1048576\n')).status, 200);
   assert.deepEqual([(await provision(anvil)).deployment?.phase, (await provision(anvil)).deployment?.bytesDone], ['write', 1048576]);
 
-  const result = await a.call('result', `status=ok\nphase=done\nsha256=${sha}\nbytes=${disk.length}\nwrite_seconds=1.5\n`);
+  const result = await a.call(
+    'result',
+    `status=ok\nphase=done\nsha256=${sha}\nbytes=${disk.length}\nwrite_seconds=1.5\ncurrentimage=skipped no ext4 or FAT filesystem on /dev/vda or its partitions\n`,
+  );
   assert.deepEqual(a.fields(result.text), { action: 'wait' });
   await anvil.services.provisioner.stop();
   const done = await provision(anvil);
   assert.deepEqual([done.provisionState, done.image, done.deployment?.state], ['active', 'img-z', 'done']);
+  assert.equal(
+    done.deployment?.currentimage,
+    'skipped no ext4 or FAT filesystem on /dev/vda or its partitions',
+    'what the agent said of currentimage.txt is kept',
+  );
   assert.deepEqual(fake.boots, ['pxe', 'disk'], 'power-cycled into its disk');
   assert.equal(fake.persistent, true);
   assert.match(await (await fetch(`${anvil.url}/boot/${MAC}`)).text(), /d1 boots from its local disk/);
@@ -133,6 +141,7 @@ test('a deploy: uploaded image, agent boot, hello, streamed image, progress, che
     transitions.filter((m) => m?.includes('→')),
     ['available → deploying', 'deploying → wait-callback', 'wait-callback → deploying', 'deploying → active'],
   );
+  assert.ok(transitions.includes('currentimage.txt: skipped no ext4 or FAT filesystem on /dev/vda or its partitions'), transitions.join('\n'));
   assert.equal((await anvil.api('/api/v1/images/img-z', { method: 'DELETE' })).status, 204, 'an image nobody deploys can go');
 });
 

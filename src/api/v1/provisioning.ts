@@ -40,6 +40,9 @@ const DeploymentView = Type.Object({
   device: Type.Union([Type.String(), Type.Null()]),
   requestedBy: Type.String(),
   error: Type.Union([Type.String(), Type.Null()]),
+  currentimage: Type.Union([Type.String(), Type.Null()], {
+    description: "a deploy's currentimage.txt as its agent reported: 'written DEVICE TYPE' or 'skipped WHY'",
+  }),
 });
 const ProvisionView = Type.Object({
   name: Type.String(),
