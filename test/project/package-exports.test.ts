@@ -62,7 +62,9 @@ const rfCode: string = new RedfishError('REDFISH_HTTP', 'x').code;
 export const used = [state, code, AmtClient, rf, rfCode];
 `;
 
-test('npm pack ships anvil/ipmi, anvil/ipmi/server, anvil/amt and anvil/redfish as JavaScript with types, usable from another project', { timeout: 300_000 }, async () => {
+test('npm pack ships anvil/ipmi, anvil/ipmi/server, anvil/amt and anvil/redfish as JavaScript with types, usable from another project', {
+  timeout: 300_000,
+}, async () => {
   const dir = tempDir();
   const pack = await exec('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT });
   assert.equal(pack.code, 0, pack.stderr);
