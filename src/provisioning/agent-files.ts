@@ -1,6 +1,7 @@
 // The deploy agent's kernel and initrd (built by scripts/anvil-agent into .tools/anvil-agent/),
 // put into the TFTP root under anvil-agent/ so machines fetch them like any boot file: over
 // HTTP from iPXE, over TFTP from pxelinux. Copied again only when the build changed.
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +24,11 @@ async function copyIfChanged(from: string, to: string): Promise<void> {
   const source = await stat(from);
   const target = await stat(to).catch(() => undefined);
   if (target && target.size === source.size && target.mtimeMs >= source.mtimeMs) return;
-  await copyFile(from, `${to}.tmp`);
-  await rename(`${to}.tmp`, to);
+  // A temp name of its own: several processes (three `anvil machine deploy` at once) may stage
+  // the agent together, and one's rename must not take another's temp file away.
+  const temp = `${to}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await copyFile(from, temp);
+  await rename(temp, to);
 }
 
 /** Puts the agent into the TFTP root; a clear error when it has not been built. */
