@@ -1,22 +1,22 @@
 // bin/anvil demo: the server plus a small demo lab — profiles, tests, machines — so the pages
 // come alive at once. With QEMU installed the first few machines are real VMs behind emulated
-// IPMI BMCs that netboot from this anvil (src/app/demo/qemu-lab.ts); the others, or all of them
-// without QEMU (or with --simulated), are simulated machines that boot, run tests and upload.
+// IPMI BMCs, deployed with a disk image through anvil's provisioning engine, then booting it and
+// reporting their tests (src/app/demo/qemu-lab.ts); the others, or all of them without QEMU (or
+// with --simulated), are simulated machines that boot, run tests and upload (simulated-lab.ts).
 import { Command } from 'commander';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startAnvil } from '../app/start.ts';
+import type { Services } from '../app/compose.ts';
 import { seedDemo, DEMO_MACHINES } from '../app/demo/seed.ts';
-import { bootOnce } from '../lab/demo/simulated-machine.ts';
+import { DEMO_WHO } from '../app/demo/deployed-lab.ts';
+import { startSimulatedMachines } from '../app/demo/simulated-lab.ts';
 import { DEFAULT_DEMO_VMS, DEMO_VM_MEMORY_MB, qemuLabMissing, startQemuLab } from '../app/demo/qemu-lab.ts';
 import type { QemuLab } from '../app/demo/qemu-lab.ts';
 import { parseCommand, serveUntilSignalled, serverOptions, toAnvilOptions, type ParsedServerOptions } from './serve.ts';
 import { UsageError } from './command.ts';
 
 const DEMO_DATA_DIR = './anvil-demo';
-
-/** How long a simulated machine waits between boots, and between steps of one boot. */
-export const DEMO_REBOOT_MS = 8_000;
-export const DEMO_STEP_MS = 1_500;
+/** The name of the admin token each demo start makes (and the next start revokes). */
+export const DEMO_TOKEN_NAME = DEMO_WHO;
 
 interface DemoOptions extends ParsedServerOptions {
   simulate: boolean;
@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       signal.addEventListener('abort', () => void labStopped.finally(() => anvilStop.abort()), { once: true });
       const running = await startAnvil({ ...toAnvilOptions(o), logLevel: o.logLevel === 'info' ? 'warn' : o.logLevel }, anvilStop.signal);
       await seedDemo(running.services);
-      const { token } = await running.services.tokens.create('admin', 'demo');
+      const token = await demoToken(running.services);
       const say = (line: string): void => void process.stdout.write(`${line}\n`);
       say(
         [
@@ -85,8 +85,16 @@ export async function run(argv: string[]): Promise<number> {
       }
       const simulated = DEMO_MACHINES.filter((m) => !lab?.machines.some((v) => v.name === m.name));
       if (o.simulate && simulated.length > 0) {
-        say(`  simulated machines (HTTP clients in this process): ${simulated.map((m) => m.name).join(', ')}`);
-        for (const [i, m] of simulated.entries()) void simulate(running.url, m.mac, i, running.services, signal);
+        say(`  simulated machines (HTTP clients in this process, driver fake): ${simulated.map((m) => m.name).join(', ')}`);
+        const lives = await startSimulatedMachines(running.services, {
+          url: running.url,
+          machines: simulated,
+          signal,
+          log: (line) => process.stderr.write(`demo: ${line}\n`),
+        });
+        // anvil stops after them too: a boot in flight finishes on its services.
+        const lab = labStopped;
+        labStopped = Promise.all([lab, ...lives]);
       }
       say('  Ctrl-C stops it (and every QEMU it started).\n');
       return running;
@@ -96,33 +104,29 @@ export async function run(argv: string[]): Promise<number> {
   return code;
 }
 
+/** A new admin token for this demo; the ones earlier demo starts made are revoked, so only the last one printed works. */
+async function demoToken(services: Services): Promise<string> {
+  // 'demo': what demos before this one named theirs.
+  for (const old of await services.tokens.list())
+    if (old.role === 'admin' && (old.name === DEMO_TOKEN_NAME || old.name === 'demo')) await services.tokens.revoke(old.id);
+  return (await services.tokens.create('admin', DEMO_TOKEN_NAME)).token;
+}
+
 function describeLab(lab: QemuLab, data: string, say: (line: string) => void): void {
   say(`  QEMU lab: ${lab.machines.length} real VM(s), ${DEMO_VM_MEMORY_MB} MB each under TCG, netbooting from this anvil over QEMU's`);
   say('  user network, isolated (restrict=on) but for a relay to anvil;');
   say(`  anvil powers them through their emulated IPMI BMCs (driver ipmi, user admin; password in ${data}/lab/vms/NAME.json):`);
   for (const m of lab.machines) say(`    ${m.name}  ${m.mac}  IPMI BMC ${m.bmc}`);
-  say(
-    lab.profile
-      ? `  they boot profile ${lab.profile}, the tiny Linux: each boot runs the machine's next test, then it powers off and is powered on again`
-      : '  the tiny Linux is not built (scripts/tiny-linux), so they boot their seeded profiles, whose kernels the demo does not have',
-  );
-  say(`  consoles: bin/anvil lab vm console NAME --data ${data}`);
-}
-
-/** A simulated machine's life: boot, run what is queued, reboot; now and then an operator queues more. */
-async function simulate(server: string, mac: string, index: number, services: Parameters<typeof seedDemo>[0], signal: AbortSignal): Promise<void> {
-  await sleep(index * 700, undefined, { signal }).catch(() => undefined);
-  while (!signal.aborted) {
-    try {
-      const { runs } = await bootOnce({ server, mac, pauseMs: DEMO_STEP_MS }, signal);
-      if (runs === 0) {
-        // Idle: play the operator and queue another round, as a lab would.
-        const machine = await services.machines.byMac(mac);
-        if (machine) await services.testing.queue(machine, ['hello', 'disk', 'memtest'].slice(0, 1 + (Date.now() % 3)));
-      }
-    } catch (error) {
-      if (!signal.aborted) process.stderr.write(`demo machine ${mac}: ${(error as Error).message}\n`);
-    }
-    await sleep(DEMO_REBOOT_MS, undefined, { signal }).catch(() => undefined);
+  if (lab.image) {
+    say(`  each is deployed with image ${lab.image} (anvil image list), one after another: it netboots anvil's agent, which writes`);
+    say('  the image to its disk; then it boots its disk, runs its next test, uploads it and powers off, and is powered on again');
+  } else {
+    say(`  no deploys (${lab.why ?? 'no image'}):`);
+    say(
+      lab.profile
+        ? `  they boot profile ${lab.profile}, the tiny Linux: each boot runs the machine's next test, then it powers off and is powered on again`
+        : '  the tiny Linux is not built (scripts/tiny-linux), so they boot their seeded profiles, whose kernels the demo does not have',
+    );
   }
+  say(`  consoles: bin/anvil lab vm console NAME --data ${data}`);
 }

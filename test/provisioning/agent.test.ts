@@ -21,7 +21,7 @@ import { describe, test } from 'node:test';
 import { FakeAgentServer, field, imageOf, type AgentRequest } from '../helpers/agent-server.ts';
 import type { Vm } from '../helpers/qemu.ts';
 import { AGENT_DIR, agentAppend, bootRelayVm } from '../helpers/agent-vm.ts';
-import { buildDiskImage, DISK_IMAGE_PEERS } from '../helpers/disk-image.ts';
+import { buildDiskImage, DISK_IMAGE_PEERS } from '../../src/lab/disk-image.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { freeTcpPort } from '../helpers/ports.ts';
 import { QEMU } from '../helpers/qemu.ts';

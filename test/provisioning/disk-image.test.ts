@@ -1,4 +1,4 @@
-// The test disk image (test/helpers/disk-image.ts) boots from its disk: SeaBIOS runs syslinux's
+// The test disk image (src/lab/disk-image.ts) boots from its disk: SeaBIOS runs syslinux's
 // MBR, syslinux loads the tiny Linux from the FAT partition, and the tiny Linux's
 // anvil.run=nexttest-upload asks a fake server for its next test (wait.test first, then a run
 // named by X-Anvil-Run), runs it and uploads its output. No network boot: -boot c, no NIC ROM.
@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { GUEST_SERVER, bootRelayVm } from '../helpers/agent-vm.ts';
-import { buildDiskImage, DISK_IMAGE_PEERS } from '../helpers/disk-image.ts';
+import { buildDiskImage, DISK_IMAGE_PEERS } from '../../src/lab/disk-image.ts';
 import { havePeers } from '../helpers/peers.ts';
 import { QEMU } from '../helpers/qemu.ts';
 

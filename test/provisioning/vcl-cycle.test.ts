@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ANVIL, ROOT, exec, startServer } from '../helpers/anvil-process.ts';
 import { havePeers } from '../helpers/peers.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.ts';
-import { buildDiskImage, DISK_IMAGE_PEERS } from '../helpers/disk-image.ts';
+import { buildDiskImage, DISK_IMAGE_PEERS } from '../../src/lab/disk-image.ts';
 import { sshRun } from '../helpers/ssh-client.ts';
 import { labData, startLabUp } from '../lab/helpers.ts';
 import { GUEST_ANVIL } from '../../src/lab/guest-network.ts';

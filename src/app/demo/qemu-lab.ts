@@ -1,21 +1,23 @@
-// The demo lab on QEMU: a few demo machines are real VMs (TCG, little memory, no disk) behind
-// emulated IPMI BMCs served in the demo's own process, enrolled with the ipmi driver, powered
-// on through it, and netbooting from the demo's anvil. They use QEMU's user-mode network
-// (slirp) with restrict=on: its DHCP hands iPXE anvil's /boot/<mac> URL at a guest address that
-// slirp relays to anvil (guestfwd, one relay process per connection), and nothing else leaves
-// the VM, so the demo never touches the host's network. With the tiny Linux built
-// (scripts/tiny-linux) each boot runs the machine's next test and powers off; the demo powers
-// it on again.
+// The demo lab on QEMU: a few demo machines are real VMs (TCG, a small disk) behind emulated
+// IPMI BMCs served in the demo's own process, enrolled with the ipmi driver, and netbooting
+// from the demo's anvil. They use QEMU's user-mode network (slirp) with restrict=on: its DHCP
+// hands iPXE anvil's /boot/<mac> URL at a guest address that slirp relays to anvil (guestfwd,
+// one relay process per connection), and nothing else leaves the VM, so the demo never touches
+// the host's network. With what scripts/install builds (the deploy agent, the tiny Linux and its
+// disk image) the demo uploads the image and deploys it to each VM, which then boots its disk
+// and reports its tests (deployed-lab.ts); without them each VM netboots the tiny Linux, which
+// runs the machine's next test on the serial console and powers off (the demo uploads it).
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Services } from '../compose.ts';
 import type { LabVmDefinition } from '../../lab/definition.ts';
 import { enrollLabVm } from '../enroll-lab-vm.ts';
 import { DEFAULT_IPXE_ROM, QEMU_BINARY } from '../../lab/qemu-args.ts';
+import { onPath } from '../../lab/disk-image.ts';
 import { anvilNetdev, GUEST_ANVIL } from '../../lab/guest-network.ts';
 import { LabStore } from '../../lab/store.ts';
 import { startLab } from '../../lab/up.ts';
@@ -24,12 +26,16 @@ import type { LabPowerEvent, LabVm } from '../../lab/vm.ts';
 import { ConsoleRunReader, resultOf } from '../../lab/demo/console-results.ts';
 import type { ConsoleRun } from '../../lab/demo/console-results.ts';
 import type { DemoMachine } from './seed.ts';
+import { demoImageMissing, ensureDemoImage } from './image.ts';
+import { DEMO_VM_REBOOT_MS, DEMO_WHO, deployedLife, nextOff, queueIfIdle } from './deployed-lab.ts';
 
 /** How many demo machines are VMs by default: enough to watch, few enough for TCG on a laptop. */
 export const DEFAULT_DEMO_VMS = 3;
-export const DEMO_VM_MEMORY_MB = 128;
-/** How long a VM that powered itself off stays off before the demo powers it on again. */
-export const DEMO_VM_REBOOT_MS = 10_000;
+/** Enough for the deploy agent, which holds the image's blocks in flight. */
+export const DEMO_VM_MEMORY_MB = 384;
+/** The VMs' disks: the demo image is 32 MiB. */
+export const DEMO_VM_DISK = '64M';
+export { DEMO_VM_REBOOT_MS };
 /** Between the VMs' first power-ons, so TCG boots do not all compete at once. */
 export const DEMO_VM_STAGGER_MS = 4_000;
 /** The profile the demo writes for its VMs: the tiny Linux running the next test. */
@@ -49,7 +55,11 @@ export interface QemuLabMachine {
 
 export interface QemuLab {
   readonly machines: readonly QemuLabMachine[];
-  /** The profile the VMs boot, or undefined when the tiny Linux is not built (they boot their seeded profile). */
+  /** The image deployed to the VMs, or undefined when it cannot be (`why`): they netboot `profile`. */
+  readonly image: string | undefined;
+  /** Why the VMs are not deployed, when they are not. */
+  readonly why: string | undefined;
+  /** The profile the VMs netboot when they are not deployed, or undefined when the tiny Linux is not built (they boot their seeded profile). */
   readonly profile: string | undefined;
   /**
    * Resolves when every VM is stopped and the controllers are closed (after the signal). The
@@ -64,17 +74,6 @@ export interface QemuLabOptions {
   readonly machines: readonly DemoMachine[];
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
-}
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** Why the demo cannot run QEMU machines here, or undefined when it can. */
@@ -125,22 +124,6 @@ async function prepareTinyLinux(services: Services): Promise<string | undefined>
   return DEMO_VM_PROFILE;
 }
 
-/** The next power-off of the VM, or the abort. */
-function nextOff(vm: LabVm, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      vm.off('power', onPower);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const onPower = (e: LabPowerEvent): void => {
-      if (e.state === 'off') done();
-    };
-    vm.on('power', onPower);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Defines the VMs (fresh each start: their BMC ports and the demo's URL change), serves their
  * BMCs, enrolls them, and keeps them booting until the signal; then stops every QEMU.
@@ -148,7 +131,9 @@ function nextOff(vm: LabVm, signal: AbortSignal): Promise<void> {
 export async function startQemuLab(services: Services, options: QemuLabOptions): Promise<QemuLab> {
   const { signal, log } = options;
   const store = new LabStore(services.paths.data);
-  const profile = await prepareTinyLinux(services);
+  const why = demoImageMissing();
+  const image = why ? undefined : (await ensureDemoImage(services, log)).name;
+  const profile = image ? undefined : await prepareTinyLinux(services);
   const names = options.machines.map((m) => m.name);
   const password = randomBytes(12).toString('base64url');
   const defs = new Map<string, LabVmDefinition>();
@@ -157,7 +142,7 @@ export async function startQemuLab(services: Services, options: QemuLabOptions):
       name: m.name,
       mac: m.mac,
       memoryMb: DEMO_VM_MEMORY_MB,
-      diskSize: null,
+      diskSize: image ? DEMO_VM_DISK : null,
       netdev: demoNetdev(options.url, m.mac),
       // Port 0: the BMC takes any free port; the definition is saved with the one it got.
       bmc: { kind: 'ipmi', address: '127.0.0.1', ipmiPort: 0, amtPort: 0, user: 'admin', password },
@@ -174,7 +159,7 @@ export async function startQemuLab(services: Services, options: QemuLabOptions):
       const def = defs.get(c.name)!;
       const bound = { ...def, bmc: { ...def.bmc!, ipmiPort: c.port } };
       await store.save(bound);
-      await enrollLabVm(services, bound, { driver: 'ipmi', who: 'anvil demo' });
+      await enrollLabVm(services, bound, { driver: 'ipmi', who: DEMO_WHO });
       if (profile) await services.nextBoot.set(c.name, profile, { reason: 'demo lab VM' });
       machines.push({ name: c.name, mac: def.mac, bmc: `${c.address}:${c.port}` });
     }
@@ -182,14 +167,25 @@ export async function startQemuLab(services: Services, options: QemuLabOptions):
     await lab.close();
     throw error;
   }
-  const lives = lab.vms.map((vm, i) => life(services, vm, options, i));
+  const lives = image ? deployedLives(services, lab.vms, options) : lab.vms.map((vm, i) => life(services, vm, options, i));
   const stopped = (async () => {
     // A power-on in flight finishes first (it uses anvil's driver, so anvil stops after this lab).
     await Promise.all(lives);
     await Promise.all(lab.vms.map((vm) => vm.powerOff().catch((error: unknown) => log(`${vm.name}: could not stop QEMU: ${(error as Error).message}`))));
     await lab.close();
   })();
-  return { machines, profile, stopped };
+  return { machines, image, why, profile, stopped };
+}
+
+/** Each VM deployed after the one before it (the first alone: it reports soonest under TCG), then booting its disk. */
+function deployedLives(services: Services, vms: readonly LabVm[], options: QemuLabOptions): Promise<void>[] {
+  let turn: Promise<void> = Promise.resolve();
+  return vms.map((vm) => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const lived = deployedLife(services, vm, turn, resolve, options);
+    turn = promise;
+    return lived;
+  });
 }
 
 /** A VM's life in the demo: powered on through anvil's ipmi driver, booted, off again, and on after a pause. */
@@ -208,14 +204,11 @@ async function life(services: Services, vm: LabVm, options: QemuLabOptions, inde
   while (!signal.aborted) {
     try {
       const off = nextOff(vm, signal);
-      await services.control.setPower(vm.name, 'on', {}, 'anvil demo');
+      await services.control.setPower(vm.name, 'on', {}, DEMO_WHO);
       await off;
       if (signal.aborted) break;
       // Idle: play the operator and queue another round, as the simulated machines do.
-      const machine = await services.machines.find(vm.name);
-      if (!(await services.testing.runsOf(machine.id, 20)).some((r) => r.state === 'requested')) {
-        await services.testing.queue(machine, ['hello', 'disk', 'memtest'].slice(0, 1 + (Date.now() % 3)));
-      }
+      await queueIfIdle(services, vm.name);
     } catch (error) {
       if (!signal.aborted) log(`${vm.name}: ${(error as Error).message}`);
     }

@@ -1,7 +1,9 @@
 // A simulated machine for the demo and benchmarks: it behaves as the PXE Manager's target
-// systems do — asks for its profile, installs and calls /localboot/ when told to install,
-// then loops on /nexttest/, runs each script with sh, and uploads the output the way the
-// seed's curl line does (multipart field "file").
+// systems do — its firmware's iPXE asks anvil what to boot (/boot/<mac>, so the boot is in the
+// boot log as a real machine's is), it installs and calls /localboot/ when told to boot a
+// profile, then loops on /nexttest/, runs each script with sh, and uploads the output the way
+// the seed's curl line does (multipart field "file"). Its power is its caller's (the demo gives
+// it a fake driver and powers it on and off around each boot).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,14 +45,23 @@ export async function runScript(script: string, timeoutMs = SCRIPT_TIMEOUT_MS): 
   }
 }
 
-/** One boot of the machine: profile, (install and localboot), then tests until wait.test. */
-export async function bootOnce(options: SimulatedMachineOptions, signal?: AbortSignal): Promise<{ profile: string; runs: number }> {
+/** What anvil's iPXE script for a machine that boots its own disk says (src/boot/boot-script.ts). */
+const LOCAL_BOOT = /boots from its local disk/;
+
+/**
+ * One boot of the machine: iPXE's question; when anvil answers with a profile (an installer),
+ * the install script's /profile/ and, after a pause, /localboot/; then tests until wait.test.
+ * `local`: anvil said to boot the disk.
+ */
+export async function bootOnce(options: SimulatedMachineOptions, signal?: AbortSignal): Promise<{ local: boolean; runs: number }> {
   const { server, mac } = options;
   const log = options.log ?? (() => undefined);
   const pause = () => sleep(options.pauseMs ?? 0, undefined, { signal });
-  const profile = (await (await get(`${server}/profile/${mac}/`)).text()).trim();
-  log(`${mac}: booting profile ${profile}`);
-  if (profile !== 'local') {
+  const script = await (await get(`${server}/boot/${mac}?platform=pcbios&arch=x86_64`)).text();
+  const local = LOCAL_BOOT.test(script);
+  if (!local) {
+    const profile = (await (await get(`${server}/profile/${mac}/`)).text()).trim();
+    log(`${mac}: booted from the network (next profile ${profile})`);
     await pause();
     await get(`${server}/localboot/${mac}/`);
     log(`${mac}: installed, next boot local`);
@@ -71,5 +82,5 @@ export async function bootOnce(options: SimulatedMachineOptions, signal?: AbortS
     log(`${mac}: run ${run} uploaded`);
     runs++;
   }
-  return { profile, runs };
+  return { local, runs };
 }

@@ -1,15 +1,29 @@
-// A small bootable raw disk image made from Debian's packages, for the provisioning tests to
-// upload and deploy: syslinux's MBR, one active FAT partition (mtools) with syslinux installed
+// A small bootable raw disk image made from Debian's packages, for the demo and the provisioning
+// tests to upload and deploy: syslinux's MBR, one active FAT partition (mtools) with syslinux installed
 // in it, the tiny Linux's kernel and initrd (.tools/tiny-linux), and a syslinux.cfg that boots
 // it with anvil.run=nexttest-upload against a given server. Built once per set of inputs and
-// cached under .tools/test-images/<hash of the inputs>/, so tests share one image.
+// cached under .tools/disk-images/<hash of the inputs>/, so the demo and tests share one image
+// (scripts/install builds the demo's: scripts/disk-image.ts).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const TEST_IMAGES_DIR = fileURLToPath(new URL('../../.tools/test-images/', import.meta.url));
+export const DISK_IMAGES_DIR = fileURLToPath(new URL('../../.tools/disk-images/', import.meta.url));
 export const TINY_LINUX = fileURLToPath(new URL('../../.tools/tiny-linux/', import.meta.url));
 /** syslinux's MBR boot code (package syslinux-common): boots the active partition. */
 export const SYSLINUX_MBR = '/usr/lib/syslinux/mbr/mbr.bin';
@@ -27,6 +41,8 @@ const HEADS = 64;
 const SECTORS_PER_TRACK = 32;
 /** FAT16 with LBA addressing (MBR partition type). */
 const PARTITION_TYPE = 0x0e;
+/** Each command of the build (mformat, syslinux, mcopy) takes well under a second. */
+const COMMAND_TIMEOUT_MS = 60_000;
 /** Bumped when the build changes in a way its inputs do not show. */
 const BUILD_VERSION = 1;
 
@@ -87,6 +103,27 @@ export function masterBootRecord(code: Buffer, start: number, count: number): Bu
   return mbr;
 }
 
+/** True when `command` is an executable in a folder of PATH. */
+export function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What the build needs and this machine lacks (with the package that has it), or undefined. */
+export function diskImageMissing(linuxDir = TINY_LINUX): string | undefined {
+  for (const file of ['vmlinuz', 'initrd.gz'])
+    if (!existsSync(join(linuxDir, file))) return `${join(linuxDir, file)} is missing; build it with scripts/tiny-linux`;
+  if (!existsSync(SYSLINUX_MBR)) return `${SYSLINUX_MBR} is missing; install syslinux-common (scripts/install)`;
+  const command = DISK_IMAGE_PEERS.find((c) => !onPath(c));
+  return command ? `${command} is not installed; install ${command === 'syslinux' ? 'syslinux' : 'mtools'} (scripts/install)` : undefined;
+}
+
 function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -97,10 +134,10 @@ export function buildDiskImage(options: DiskImageOptions): DiskImage {
   const bytes = options.bytes ?? DEFAULT_IMAGE_BYTES;
   const kernel = join(linux, 'vmlinuz');
   const initrd = join(linux, 'initrd.gz');
-  for (const file of [kernel, initrd]) if (!existsSync(file)) throw new Error(`${file} is missing; build it with scripts/tiny-linux`);
-  if (!existsSync(SYSLINUX_MBR)) throw new Error(`${SYSLINUX_MBR} is missing; install syslinux-common (scripts/install --test)`);
+  const missing = diskImageMissing(linux);
+  if (missing) throw new Error(missing);
   const config = syslinuxConfig(options);
-  const syslinuxVersion = execFileSync('syslinux', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const syslinuxVersion = execFileSync('syslinux', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS }).trim();
   const key = sha256(
     JSON.stringify([
       BUILD_VERSION,
@@ -112,11 +149,11 @@ export function buildDiskImage(options: DiskImageOptions): DiskImage {
       sha256(readFileSync(initrd)),
     ]),
   ).slice(0, 24);
-  const dir = join(TEST_IMAGES_DIR, key);
+  const dir = join(DISK_IMAGES_DIR, key);
   const info = join(dir, 'image.json');
   if (existsSync(info)) return JSON.parse(readFileSync(info, 'utf8')) as DiskImage;
 
-  // Built aside and renamed into place: test files build in parallel.
+  // Built aside and renamed into place: test files (and a demo) build in parallel.
   const temp = `${dir}.tmp-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });
@@ -130,7 +167,7 @@ export function buildDiskImage(options: DiskImageOptions): DiskImage {
     truncateSync(image, bytes);
     const fat = `${image}@@${PARTITION_OFFSET}`;
     const run = (command: string, args: string[]): void => {
-      execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+      execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, timeout: COMMAND_TIMEOUT_MS });
     };
     run('mformat', ['-i', fat, '-T', String(count), '-H', String(start), '-h', String(HEADS), '-s', String(SECTORS_PER_TRACK), '-v', 'ANVIL', '::']);
     run('syslinux', ['--offset', String(PARTITION_OFFSET), '--install', image]);
