@@ -17,13 +17,15 @@ export function dataOptions(cmd: Command): Command {
 
 export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Command {
   return dataOptions(cmd)
-    .option('--http <host:port>', 'where the HTTP server listens', defaultHttp)
+    .addOption(new Option('--http <host:port>', 'where the HTTP server listens').env('ANVIL_HTTP').default(defaultHttp))
     .option('--public-url <url>', "the base URL machines reach anvil at (default: from each request's Host header)")
     .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
     .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
     .option('--log-format <pretty|json>', 'log lines for people or JSON (default: pretty on a terminal, JSON otherwise)')
-    .option('--tftp <host:port|off>', 'TFTP server for loaders and pxelinux configurations (default 0.0.0.0:69 when it can be bound)')
+    .addOption(
+      new Option('--tftp <host:port|off>', 'TFTP server for loaders and pxelinux configurations (default 0.0.0.0:69 when it can be bound)').env('ANVIL_TFTP'),
+    )
     .option('--dhcp <off|proxy|server>', "DHCP: proxyDHCP beside the site's server, or a server on an isolated provisioning network", 'off')
     .option('--dhcp-interface <if>', "the provisioning network's interface (its IPv4 address is announced)")
     .option('--dhcp-range <first-last>', 'addresses handed out in server mode, e.g. 10.9.0.100-10.9.0.199')
