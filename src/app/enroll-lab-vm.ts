@@ -6,7 +6,7 @@
 import type { Services } from './compose.ts';
 import type { LabVmDefinition } from '../lab/definition.ts';
 import { pickEnrollment } from '../lab/enroll.ts';
-import type { LabDriver, LabEnrollment } from '../lab/enroll.ts';
+import type { LabDriver, LabEnrollment, LabEnrollOptions } from '../lab/enroll.ts';
 
 export interface LabEnrollResult {
   readonly enrollment: LabEnrollment;
@@ -25,9 +25,9 @@ export interface LabEnrollResult {
 export async function enrollLabVm(
   services: Pick<Services, 'machines' | 'control' | 'properties'>,
   def: LabVmDefinition,
-  options: { driver?: LabDriver; who?: string } = {},
+  options: LabEnrollOptions & { driver?: LabDriver; who?: string } = {},
 ): Promise<LabEnrollResult> {
-  const enrollment = pickEnrollment(def, options.driver);
+  const enrollment = pickEnrollment(def, options.driver, options);
   const before = await services.machines.byName(enrollment.name);
   // A MAC that belongs to another machine is refused here (MAC_IN_USE), before anything changes.
   const { machine, created, added } = await services.machines.add(enrollment.name, enrollment.macs);

@@ -1,5 +1,5 @@
 // `anvil lab up` and `anvil lab down`: the lab as a whole. up serves every VM's controller
-// (IPMI BMC, AMT) in the foreground until Ctrl-C or SIGTERM, logging power changes; down
+// (IPMI BMC, AMT, Redfish BMC) in the foreground until Ctrl-C or SIGTERM, logging power changes; down
 // stops every running VM and the QEMUs whose VM was deleted.
 import type { LabStore } from '../lab/store.ts';
 import { startLab, stopLab } from '../lab/up.ts';
@@ -31,7 +31,11 @@ export async function up(store: LabStore, only: string | undefined): Promise<num
     process.stderr.write(`anvil lab up: no lab VM with a controller in ${store.vmsDir}; create one with 'anvil lab vm create NAME --mac MAC --bmc ipmi'\n`);
     return 1;
   }
-  for (const c of lab.controllers) say(`${c.name}: ${c.kind === 'ipmi' ? 'IPMI BMC' : 'AMT'} on ${c.address}:${c.port}`);
+  const what = { ipmi: 'IPMI BMC', amt: 'AMT', redfish: 'Redfish BMC' } as const;
+  for (const c of lab.controllers) {
+    const where = c.kind === 'redfish' ? `https://${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.port}` : `${c.address}:${c.port}`;
+    say(`${c.name}: ${what[c.kind]} on ${where}`);
+  }
   say('serving; Ctrl-C or SIGTERM stops the controllers (the VMs keep running: anvil lab down stops them)');
   await new Promise<void>((resolveStop) => {
     process.once('SIGTERM', resolveStop);

@@ -14,6 +14,10 @@ import {
   DEFAULT_DISK_SIZE,
   DEFAULT_IPMI_PORT,
   DEFAULT_MEMORY_MB,
+  DEFAULT_REDFISH_PORT,
+  hasAmt,
+  hasIpmi,
+  hasRedfish,
   isBootDevice,
   LAB_BMC_KINDS,
   LAB_BOOT_DEVICES,
@@ -23,6 +27,7 @@ import { LAB_DRIVERS, pickEnrollment } from '../lab/enroll.ts';
 import { ANVIL_NETDEV } from '../lab/guest-network.ts';
 import type { LabDriver } from '../lab/enroll.ts';
 import { describeEnrollment, enrollLabVm } from '../app/enroll-lab-vm.ts';
+import { labRedfishCaFile, labRedfishTls } from '../lab/redfish-tls.ts';
 import type { LabStore } from '../lab/store.ts';
 import { ensureDisk, LabVm } from '../lab/vm.ts';
 import { UsageError } from './command.ts';
@@ -89,8 +94,9 @@ function describeBmc(def: LabVmDefinition): string {
   const bmc = def.bmc;
   if (!bmc) return '-';
   const parts: string[] = [];
-  if (bmc.kind !== 'amt') parts.push(`ipmi ${bmc.address}:${bmc.ipmiPort}`);
-  if (bmc.kind !== 'ipmi') parts.push(`amt ${bmc.address}:${bmc.amtPort}`);
+  if (hasIpmi(bmc.kind)) parts.push(`ipmi ${bmc.address}:${bmc.ipmiPort}`);
+  if (hasAmt(bmc.kind)) parts.push(`amt ${bmc.address}:${bmc.amtPort}`);
+  if (hasRedfish(bmc.kind)) parts.push(`redfish https://${bmc.address.includes(':') ? `[${bmc.address}]` : bmc.address}:${bmc.redfishPort}`);
   return parts.join(', ');
 }
 
@@ -138,19 +144,23 @@ async function create(store: LabStore, dataDir: string, name: string, values: La
       address: values['bmc-address'] ?? DEFAULT_BMC_ADDRESS,
       ipmiPort: integer(values['bmc-port'], '--bmc-port', 0, 65535, DEFAULT_IPMI_PORT),
       amtPort: integer(values['amt-port'], '--amt-port', 0, 65535, DEFAULT_AMT_PORT),
+      redfishPort: integer(values['redfish-port'], '--redfish-port', 0, 65535, DEFAULT_REDFISH_PORT),
       user: values['bmc-user'] ?? DEFAULT_BMC_USER,
       password: bmcPassword(values),
     },
   };
   // Refused before anything is written: a VM without the controller asked for, or on port 0.
-  if (enroll) pickEnrollment(store.define(input), driver);
+  const redfishCaFile = labRedfishCaFile(store);
+  if (enroll) pickEnrollment(store.define(input), driver, { redfishCaFile });
   const def = await store.create(input);
   let enrolled: string | undefined;
   try {
     await ensureDisk(def);
+    // Made now, not at the first lab up, so an enrolled machine's redfish_verify_ca names a file that exists.
+    if (hasRedfish(kind)) await labRedfishTls(store, [input.bmc.address], (line) => process.stdout.write(`${line}\n`));
     if (enroll)
       enrolled = describeEnrollment(
-        await withServices(dataDir, (s) => enrollLabVm(s, def, { ...(driver ? { driver } : {}), who: 'anvil lab vm create --enroll' })),
+        await withServices(dataDir, (s) => enrollLabVm(s, def, { ...(driver ? { driver } : {}), redfishCaFile, who: 'anvil lab vm create --enroll' })),
       );
   } catch (error) {
     // All or nothing: a VM whose enrollment failed (its MAC belongs to another machine) is not left behind.

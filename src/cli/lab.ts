@@ -1,5 +1,5 @@
 // bin/anvil lab: the emulated lab, anvil's VirtualBMC. QEMU machines (TCG) defined under
-// DATA/lab/vms/, each behind an emulated IPMI BMC, AMT, or both, which `lab up` serves;
+// DATA/lab/vms/, each behind an emulated IPMI BMC, AMT, both, or a Redfish BMC, which `lab up` serves;
 // `vm create --enroll` also makes the VM an anvil machine driven through that controller.
 // This module parses the options and picks the command group: `vm` (lab-vm.ts, its console
 // lab-console.ts), `up` and `down` (lab-up.ts).
@@ -15,6 +15,7 @@ import {
   DEFAULT_IPMI_PORT,
   DEFAULT_MEMORY_MB,
   DEFAULT_NETDEV,
+  DEFAULT_REDFISH_PORT,
   LAB_BMC_KINDS,
   LAB_BOOT_DEVICES,
 } from '../lab/definition.ts';
@@ -27,9 +28,9 @@ import { runVm } from './lab-vm.ts';
 const HELP = `Usage: anvil lab <command> [options]
 
 The emulated lab (anvil's VirtualBMC): QEMU virtual machines that stand in for physical
-machines, each behind an emulated IPMI BMC, Intel AMT, or both. A VM powered on by its
-controller boots the device the controller asked for (PXE through Debian's iPXE, disk,
-CD-ROM); its serial console is the BMC's SOL.
+machines, each behind an emulated IPMI BMC, Intel AMT, both, or a Redfish BMC. A VM powered
+on by its controller boots the device the controller asked for (PXE through Debian's iPXE,
+disk, CD-ROM); its serial console is the IPMI BMC's SOL.
 
 Commands:
   vm create NAME --mac MAC [options]   define a VM (see below); with --enroll it is an
@@ -68,16 +69,19 @@ Options of vm create:
   --bmc-address A        where the controller listens (default ${DEFAULT_BMC_ADDRESS})
   --bmc-port P           the IPMI BMC's UDP port (default ${DEFAULT_IPMI_PORT}; below 1024 needs root)
   --amt-port P           the AMT's TCP port (default ${DEFAULT_AMT_PORT})
+  --redfish-port P       the Redfish BMC's HTTPS port (default ${DEFAULT_REDFISH_PORT}); its certificate
+                         is made once per lab in DIR/lab/redfish-tls/ (clients trust ca.pem there)
   --bmc-user U           the controller's user (default ${DEFAULT_BMC_USER}, as VirtualBMC)
   --bmc-password-file F  read the controller's password from the first line of F
   --bmc-password W       the password (visible in ps; prefer the option above or
                          ANVIL_BMC_PASSWORD); default '${DEFAULT_BMC_PASSWORD}', as VirtualBMC
   --enroll               also enroll the VM as an anvil machine in the same data directory:
-                         its MAC, and driver ipmi or amt with driver_info pointing at its
+                         its MAC, and driver ipmi, amt or redfish with driver_info pointing at its
                          controller (the password encrypted at rest, as 'anvil machine set'
                          stores it). A machine of that name that already exists is updated
                          (driver, driver_info, the MAC added), not refused. Needs a fixed
-                         --bmc-port/--amt-port (not 0). Then 'anvil machine power NAME on'
+                         --bmc-port/--amt-port/--redfish-port (not 0); a Redfish BMC is
+                         verified with the lab's CA. Then 'anvil machine power NAME on'
                          works while 'lab up' serves the controller
   --enroll-driver D      ${LAB_DRIVERS.join(' or ')}: which controller of a --bmc both VM anvil uses
                          (default ipmi); implies --enroll
@@ -107,6 +111,7 @@ const OPTIONS = {
   'bmc-address': { type: 'string' },
   'bmc-port': { type: 'string' },
   'amt-port': { type: 'string' },
+  'redfish-port': { type: 'string' },
   'bmc-user': { type: 'string' },
   'bmc-password': { type: 'string' },
   'bmc-password-file': { type: 'string' },

@@ -29,7 +29,8 @@ test('bad names, memory, disk sizes, boot devices, ports and netdev ids are refu
     { disk: { path: '/d', size: '8 GB' } },
     { disk: { path: '/d', size: '8G', format: 'vmdk' } },
     { boot: { device: 'floppy' } },
-    { bmc: { kind: 'redfish' } },
+    { bmc: { kind: 'ilo' } },
+    { bmc: { kind: 'redfish', redfishPort: -1 } },
     { bmc: { kind: 'ipmi', ipmiPort: 70000 } },
     { netdev: 'user,id=mine' },
     { sshPort: 0 },
@@ -54,4 +55,5 @@ test('the stored JSON parses back to the same definition', () => {
   assert.equal(def.bmc?.user, 'admin');
   assert.equal(def.bmc?.ipmiPort, 623);
   assert.equal(def.bmc?.amtPort, 16992);
+  assert.equal(def.bmc?.redfishPort, 8443, 'a definition written before Redfish gets the default port');
 });

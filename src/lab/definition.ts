@@ -13,8 +13,16 @@ export interface LabBootSetting {
   readonly efi: boolean;
 }
 
-export const LAB_BMC_KINDS = ['ipmi', 'amt', 'both'] as const;
+/** The controllers a lab VM can have in front of it: an IPMI BMC, an AMT, both of those, or a Redfish BMC. */
+export const LAB_BMC_KINDS = ['ipmi', 'amt', 'both', 'redfish'] as const;
 export type LabBmcKind = (typeof LAB_BMC_KINDS)[number];
+
+/** Whether a controller of this kind answers IPMI (UDP ipmiPort). */
+export const hasIpmi = (kind: LabBmcKind): boolean => kind === 'ipmi' || kind === 'both';
+/** Whether a controller of this kind answers AMT (TCP amtPort). */
+export const hasAmt = (kind: LabBmcKind): boolean => kind === 'amt' || kind === 'both';
+/** Whether a controller of this kind answers Redfish (HTTPS on TCP redfishPort). */
+export const hasRedfish = (kind: LabBmcKind): boolean => kind === 'redfish';
 
 /** The emulated controller in front of the VM. The password is stored in a 0600 file, never put on a command line. */
 export interface LabBmcDefinition {
@@ -24,6 +32,8 @@ export interface LabBmcDefinition {
   readonly ipmiPort: number;
   /** TCP port of the AMT (16992 on real machines). */
   readonly amtPort: number;
+  /** TCP port of the Redfish BMC's HTTPS (443 on real machines). */
+  readonly redfishPort: number;
   readonly user: string;
   readonly password: string;
 }
@@ -75,6 +85,8 @@ export const DEFAULT_BMC_USER = 'admin';
 export const DEFAULT_BMC_PASSWORD = 'password';
 export const DEFAULT_IPMI_PORT = 623;
 export const DEFAULT_AMT_PORT = 16992;
+/** `anvil bmc redfish`'s default too: a port that needs no root. */
+export const DEFAULT_REDFISH_PORT = 8443;
 /** Linux's sun_path holds 108 bytes including the terminating NUL. */
 export const MAX_UNIX_SOCKET_PATH = 107;
 export const MIN_MEMORY_MB = 16;
@@ -165,6 +177,7 @@ export function parseDefinition(value: unknown): LabVmDefinition {
       address: typeof b.address === 'string' ? b.address : DEFAULT_BMC_ADDRESS,
       ipmiPort: checkPort(b.ipmiPort ?? DEFAULT_IPMI_PORT, 'IPMI port'),
       amtPort: checkPort(b.amtPort ?? DEFAULT_AMT_PORT, 'AMT port'),
+      redfishPort: checkPort(b.redfishPort ?? DEFAULT_REDFISH_PORT, 'Redfish port'),
       user: typeof b.user === 'string' ? b.user : DEFAULT_BMC_USER,
       password: typeof b.password === 'string' ? b.password : DEFAULT_BMC_PASSWORD,
     };

@@ -11,11 +11,17 @@ import {
   DEFAULT_MEMORY_MB,
   DEFAULT_NETDEV,
   definitionToJson,
+  hasAmt,
+  hasIpmi,
+  hasRedfish,
   normalizeMac,
   parseDefinition,
 } from './definition.ts';
 import type { LabBmcDefinition, LabBootSetting, LabVmDefinition } from './definition.ts';
 import { ANVIL_NETDEV, anvilNetdev } from './guest-network.ts';
+
+/** A controller as a caller gives it: the Redfish port may be left to its default. */
+export type LabBmcInput = Omit<LabBmcDefinition, 'redfishPort'> & { readonly redfishPort?: number };
 
 /** What a caller gives to create a VM; everything else has a default. */
 export interface LabVmInput {
@@ -32,7 +38,7 @@ export interface LabVmInput {
   readonly boot?: LabBootSetting;
   readonly extraArgs?: readonly string[];
   readonly launcher?: readonly string[];
-  readonly bmc?: LabBmcDefinition;
+  readonly bmc?: LabBmcInput;
 }
 
 /** Files the lab writes hold a BMC password: owner only. */
@@ -42,16 +48,19 @@ const PRIVATE_DIR_MODE = 0o700;
 /** The address:port two VMs' controllers would both listen on, if any (port 0 means "any free port"). */
 function sharedEndpoint(a: LabVmDefinition, b: LabVmDefinition): string | undefined {
   if (!a.bmc || !b.bmc || a.bmc.address !== b.bmc.address) return undefined;
-  const ports = (d: LabVmDefinition): { udp: number[]; tcp: number[] } => ({
-    udp: d.bmc!.kind === 'amt' ? [] : [d.bmc!.ipmiPort],
-    tcp: d.bmc!.kind === 'ipmi' ? [] : [d.bmc!.amtPort],
-  });
+  const ports = (d: LabVmDefinition): { udp: number[]; tcp: { port: number; what: string }[] } => {
+    const bmc = d.bmc!;
+    return {
+      udp: hasIpmi(bmc.kind) ? [bmc.ipmiPort] : [],
+      tcp: [...(hasAmt(bmc.kind) ? [{ port: bmc.amtPort, what: 'AMT' }] : []), ...(hasRedfish(bmc.kind) ? [{ port: bmc.redfishPort, what: 'Redfish' }] : [])],
+    };
+  };
   const pa = ports(a);
   const pb = ports(b);
   const udp = pa.udp.find((p) => p !== 0 && pb.udp.includes(p));
   if (udp !== undefined) return `${a.bmc.address}:${udp} (IPMI)`;
-  const tcp = pa.tcp.find((p) => p !== 0 && pb.tcp.includes(p));
-  return tcp === undefined ? undefined : `${a.bmc.address}:${tcp} (AMT)`;
+  const tcp = pa.tcp.find((p) => p.port !== 0 && pb.tcp.some((q) => q.port === p.port));
+  return tcp === undefined ? undefined : `${a.bmc.address}:${tcp.port} (${tcp.what})`;
 }
 
 export class LabStore {
@@ -68,6 +77,11 @@ export class LabStore {
 
   get runRoot(): string {
     return join(this.root, 'run');
+  }
+
+  /** The Redfish BMCs' certificate authority and server certificate (redfish-tls.ts). */
+  get tlsDir(): string {
+    return join(this.root, 'redfish-tls');
   }
 
   /** Sockets, pid file and QEMU's log of one VM. */
@@ -126,7 +140,8 @@ export class LabStore {
       if (def.sshPort !== undefined && other.sshPort === def.sshPort)
         throw conflict('LAB_EXISTS', `127.0.0.1:${def.sshPort} already forwards to lab VM ${other.name}'s SSH; give each VM its own --ssh-port`);
       const taken = sharedEndpoint(def, other);
-      if (taken) throw conflict('LAB_EXISTS', `${taken} is already the controller of lab VM ${other.name}; give each VM its own --bmc-port/--amt-port`);
+      if (taken)
+        throw conflict('LAB_EXISTS', `${taken} is already the controller of lab VM ${other.name}; give each VM its own --bmc-port/--amt-port/--redfish-port`);
     }
     await this.save(def);
     return def;

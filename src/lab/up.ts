@@ -1,4 +1,4 @@
-// `anvil lab up`: every defined VM's emulated controller (IPMI BMC, AMT, or both) in this
+// `anvil lab up`: every defined VM's emulated controller (IPMI BMC, AMT, both, or Redfish) in this
 // process, each in front of its VM, until stopped. The VMs themselves start when a controller
 // powers them on, and keep running when the controllers stop (as a machine does when its BMC
 // reboots); `lab down` stops them. Each VM's serial console is shared on a socket of its own.
@@ -6,18 +6,23 @@ import { mkdir } from 'node:fs/promises';
 import { AnvilError } from '../common/errors.ts';
 import { AmtEmulator } from '../protocols/amt/emulator/server.ts';
 import { BmcServer } from '../protocols/ipmi/server/server.ts';
+import { RedfishEmulator } from '../protocols/redfish/index.ts';
+import type { GeneratedCertificate } from '../protocols/redfish/index.ts';
 import { shareConsole } from './console-share.ts';
 import type { ConsoleShare } from './console-share.ts';
 import { LabAmtHandler, LabIpmiHandler } from './controllers.ts';
+import { LabRedfishHandler } from './controller-redfish.ts';
+import { hasAmt, hasIpmi, hasRedfish } from './definition.ts';
 import type { LabVmDefinition } from './definition.ts';
 import { cleanupOrphans } from './process.ts';
+import { labRedfishTls } from './redfish-tls.ts';
 import type { LabStore } from './store.ts';
 import { LabVm } from './vm.ts';
 import type { LabPowerEvent } from './vm.ts';
 
 export interface LabController {
   readonly name: string;
-  readonly kind: 'ipmi' | 'amt';
+  readonly kind: 'ipmi' | 'amt' | 'redfish';
   readonly address: string;
   readonly port: number;
 }
@@ -81,14 +86,18 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
   );
   const ipmi = new BmcServer();
   const amts: AmtEmulator[] = [];
+  const redfishes: RedfishEmulator[] = [];
   const shares: ConsoleShare[] = [];
   const vms: LabVm[] = [];
   const controllers: LabController[] = [];
   const close = async (): Promise<void> => {
-    await Promise.all([ipmi.close(), ...amts.map((a) => a.close()), ...shares.map((s) => s.close())]);
+    await Promise.all([ipmi.close(), ...amts.map((a) => a.close()), ...redfishes.map((r) => r.close()), ...shares.map((s) => s.close())]);
     await Promise.all(vms.map((vm) => vm.close()));
   };
   try {
+    const redfishAddresses = defs.filter((d) => hasRedfish(d.bmc.kind)).map((d) => d.bmc.address);
+    let tls: GeneratedCertificate | undefined;
+    if (redfishAddresses.length > 0) tls = await labRedfishTls(store, redfishAddresses, options.log);
     for (const def of defs) {
       const vm = await LabVm.open(store, def.name);
       vms.push(vm);
@@ -98,7 +107,7 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
       shares.push(await shareConsole(store.consoleSocket(def.name), () => vm.openConsole()));
       const bmc = def.bmc;
       const onError = (error: unknown, action: string): void => options.log?.(`${def.name}: ${action} failed: ${(error as Error).message}`);
-      if (bmc.kind === 'ipmi' || bmc.kind === 'both') {
+      if (hasIpmi(bmc.kind)) {
         const hosted = await ipmi
           .add({ address: bmc.address, port: bmc.ipmiPort, handler: new LabIpmiHandler(vm, { user: bmc.user, password: bmc.password, onError }) })
           .catch((error: unknown) => {
@@ -106,7 +115,7 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
           });
         controllers.push({ name: def.name, kind: 'ipmi', address: hosted.address, port: hosted.port });
       }
-      if (bmc.kind === 'amt' || bmc.kind === 'both') {
+      if (hasAmt(bmc.kind)) {
         const amt = new AmtEmulator({
           user: bmc.user,
           password: bmc.password,
@@ -121,6 +130,24 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
         });
         amts.push(amt);
         controllers.push({ name: def.name, kind: 'amt', address: bound.address, port: bound.port });
+      }
+      if (hasRedfish(bmc.kind) && tls) {
+        const redfish = new RedfishEmulator({
+          user: bmc.user,
+          password: bmc.password,
+          address: bmc.address,
+          port: bmc.redfishPort,
+          tls,
+          systemId: def.name,
+          macs: [def.mac],
+          handler: new LabRedfishHandler(vm),
+          onError,
+        });
+        const bound = await redfish.listen().catch((error: unknown) => {
+          throw listenError(def.name, 'Redfish BMC', bmc.address, bmc.redfishPort, error);
+        });
+        redfishes.push(redfish);
+        controllers.push({ name: def.name, kind: 'redfish', address: bound.address, port: bound.port });
       }
     }
   } catch (error) {

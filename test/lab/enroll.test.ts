@@ -105,8 +105,12 @@ test('lab vm create --enroll refuses what anvil could not reach, before writing 
   const noAmt = await lab('vm', 'create', 'en2', '--mac', '52:54:00:ee:00:03', '--disk', 'none', '--bmc-port', '16232', '--enroll-driver', 'amt');
   assert.equal(noAmt.code, 1);
   assert.match(noAmt.stderr, /no amt controller/);
-  const badDriver = await lab('vm', 'create', 'en2', '--mac', '52:54:00:ee:00:03', '--enroll-driver', 'redfish');
+  const noRedfish = await lab('vm', 'create', 'en2', '--mac', '52:54:00:ee:00:03', '--disk', 'none', '--bmc-port', '16232', '--enroll-driver', 'redfish');
+  assert.equal(noRedfish.code, 1);
+  assert.match(noRedfish.stderr, /no redfish controller \(its controller is ipmi\); create it with --bmc redfish/);
+  const badDriver = await lab('vm', 'create', 'en2', '--mac', '52:54:00:ee:00:03', '--enroll-driver', 'ilo');
   assert.equal(badDriver.code, 2);
+  assert.match(badDriver.stderr, /--enroll-driver 'ilo' must be one of ipmi, amt, redfish/);
   assert.equal(existsSync(join(data, 'anvil.db')), false, 'nothing enrolled, no database made');
   assert.equal((await lab('vm', 'list', '--json')).stdout.trim(), '[]');
 

@@ -1,18 +1,20 @@
 // A lab VM behind anvil's emulated Redfish BMC (LabRedfishHandler): redfishtool sets a one-time
 // PXE boot and powers the real QEMU on, which then boots iPXE; sushy (python3-sushy) reads it
-// on and powers it off.
+// on and powers it off. And the same from the command line: `lab vm create --bmc redfish --enroll`,
+// `lab up`, then anvil's redfish driver powers the VM, verifying the lab's own CA.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { LabRedfishHandler } from '../../src/lab/controller-redfish.ts';
 import { commandLineOf } from '../../src/lab/process.ts';
 import { RedfishEmulator, generateCertificate } from '../../src/protocols/redfish/index.ts';
-import { tempDir } from '../helpers/anvil-process.ts';
+import { ANVIL, exec, tempDir } from '../helpers/anvil-process.ts';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
-import { lab, openVm } from './helpers.ts';
+import { freeTcpPort } from '../helpers/ports.ts';
+import { lab, labData, openVm, qemuOf, startLabUp } from './helpers.ts';
 
 const USER = 'admin';
 const PASSWORD = 'lab-redfish-pw';
@@ -75,4 +77,74 @@ test('redfishtool sets one-time PXE and powers a lab VM on into iPXE; sushy powe
   assert.equal(s.code, 0, s.stderr);
   assert.equal(s.stdout.trim(), 'On|Off');
   assert.equal(await vm.getPowerState(), 'off');
+});
+
+const SUSHY_POWER = `
+import sys, sushy
+url, ca, pw = sys.argv[1:4]
+s = sushy.Sushy(url + '/redfish/v1', verify=ca, auth=sushy.auth.SessionAuth(username='admin', password=pw))
+print(s.get_system().power_state.value)
+`;
+
+test('lab vm create --bmc redfish --enroll: lab up serves its Redfish BMC; anvil powers the VM through the redfish driver, verifying the lab CA; redfishtool and sushy drive the same VM', {
+  timeout: 180_000,
+}, async (t: TestContext) => {
+  if (!havePeers(t, 'qemu-system-x86_64', 'redfishtool', 'openssl')) return;
+  const sushyOk = spawnSync('/usr/bin/python3', ['-c', 'import sushy'], { timeout: 30_000 }).status === 0;
+  if (!requireCondition(t, sushyOk, 'python3-sushy is not installed')) return;
+  const data = labData(t);
+  const port = await freeTcpPort();
+  const pwFile = join(data, 'pw');
+  writeFileSync(pwFile, `${PASSWORD}\n`);
+  const anvil = (...args: string[]) => exec(ANVIL, [...args, '--data', data]);
+  // prettier-ignore
+  const created = await anvil(
+    'lab',
+    'vm',
+    'create',
+    'rf2',
+    '--mac',
+    '52:54:00:bb:00:22',
+    '--disk',
+    'none',
+    '--memory',
+    '128',
+    '--netdev',
+    'none',
+    '--bmc',
+    'redfish',
+    '--redfish-port',
+    String(port),
+    '--bmc-password-file',
+    pwFile,
+    '--enroll',
+  );
+  assert.equal(created.code, 0, created.stderr);
+  const url = `https://127.0.0.1:${port}`;
+  assert.match(created.stdout, new RegExp(`created lab VM rf2 \\(52:54:00:bb:00:22\\), redfish ${url}\\n`));
+  assert.match(created.stdout, new RegExp(`enrolled machine rf2: driver redfish at ${url}$`, 'm'));
+  const caFile = join(data, 'lab', 'redfish-tls', 'ca.pem');
+  const shown = JSON.parse((await anvil('machine', '--json', 'show', 'rf2')).stdout);
+  assert.equal(shown.driver, 'redfish');
+  assert.deepEqual(shown.driverInfo, { redfish_address: url, redfish_username: USER, redfish_password: '******', redfish_verify_ca: caFile });
+  assert.equal(statSync(join(data, 'lab', 'redfish-tls', 'key.pem')).mode & 0o777, 0o600, "the certificate's key is its owner's only");
+
+  await startLabUp(t, data, [`rf2: Redfish BMC on ${url}`]);
+  let r = await anvil('machine', 'power', 'rf2', 'on');
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok((await qemuOf(data, 'rf2')) !== undefined, 'anvil machine power on started the VM through its Redfish BMC');
+  r = await anvil('machine', 'power', 'rf2', 'status');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\bon\b/);
+
+  const env = { ...process.env };
+  for (const k of ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'SSL_CERT_FILE']) delete env[k];
+  const s = await run('/usr/bin/python3', ['-c', SUSHY_POWER, url, caFile, PASSWORD], env);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(s.stdout.trim(), 'On', 'sushy verifies the BMC with the lab CA and reads the power anvil set');
+  r = await run('redfishtool', ['-r', `127.0.0.1:${port}`, '-u', USER, '-p', PASSWORD, '-S', 'Always', 'Systems', 'reset', 'ForceOff']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await anvil('machine', 'power', 'rf2', 'status');
+  assert.match(r.stdout, /\boff\b/, `after redfishtool's ForceOff anvil reads off: ${r.stdout}`);
+  assert.equal(await qemuOf(data, 'rf2'), undefined, 'the VM stopped');
 });
