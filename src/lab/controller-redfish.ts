@@ -1,7 +1,13 @@
-// The Redfish BMC emulator's handler for a lab VM (what `--bmc redfish` will put in front of
-// QEMU): ComputerSystem.Reset powers the VM, the Boot override sets its boot device (Once: the
-// next boot only; Continuous: every boot; UEFI mode boots it through OVMF's EFI loader).
-// Virtual media needs the VM's QMP to attach an ISO, which is not wired yet: it is refused.
+// The Redfish BMC emulator's handler for a lab VM (what `--bmc redfish` puts in front of QEMU):
+// ComputerSystem.Reset powers the VM, the Boot override sets its boot device (Once: the next
+// boot only; Continuous: every boot; UEFI mode boots it through OVMF's EFI loader), and the
+// virtual CD downloads the image at the URL it is given into the lab (as a BMC fetches it over
+// its own network) and puts it in the VM's CD-ROM drive, the running QEMU's too.
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { BootOverrideState, EmulatedPowerState, MediaState, RedfishHandler } from '../protocols/redfish/emulator/handler.ts';
 import type { BootTarget, ResetType } from '../protocols/redfish/constants.ts';
 import type { LabBootDevice } from './definition.ts';
@@ -9,14 +15,32 @@ import type { LabPowerTarget } from './controllers.ts';
 
 const TO_LAB: Partial<Record<BootTarget, LabBootDevice>> = { Pxe: 'pxe', Hdd: 'disk', Cd: 'cdrom', BiosSetup: 'bios' };
 const FROM_LAB: Record<LabBootDevice, BootTarget> = { pxe: 'Pxe', disk: 'Hdd', cdrom: 'Cd', bios: 'BiosSetup' };
+/** A virtual-media image that takes longer than this to download is given up on. */
+export const MEDIA_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+
+/** A VM whose CD-ROM drive takes an ISO (LabVm). */
+export interface LabMediaTarget {
+  insertMedia(file: string): Promise<void>;
+  ejectMedia(): Promise<void>;
+  getMedia(): Promise<string | undefined>;
+}
+
+export interface LabRedfishHandlerOptions {
+  /** Where inserted images are downloaded to; without it (and a target that takes media), virtual media is refused. */
+  readonly mediaDir?: string;
+}
 
 export class LabRedfishHandler implements RedfishHandler {
-  readonly target: LabPowerTarget;
+  readonly target: LabPowerTarget & Partial<LabMediaTarget>;
+  readonly #mediaDir: string | undefined;
   /** Whether the last override set here was Continuous: the VM's own persistent device is "no override". */
   #continuous = false;
+  /** The URL of the image inserted here, as the BMC reports it (the VM keeps the file only). */
+  #image: string | undefined;
 
-  constructor(target: LabPowerTarget) {
+  constructor(target: LabPowerTarget & Partial<LabMediaTarget>, options: LabRedfishHandlerOptions = {}) {
     this.target = target;
+    this.#mediaDir = options.mediaDir;
   }
 
   async getPowerState(): Promise<EmulatedPowerState> {
@@ -70,12 +94,39 @@ export class LabRedfishHandler implements RedfishHandler {
   }
 
   async getMedia(): Promise<MediaState> {
-    return { image: undefined, inserted: false };
+    const file = await this.target.getMedia?.();
+    if (file === undefined) return { image: undefined, inserted: false };
+    return { image: this.#image ?? `file://${file}`, inserted: true };
   }
 
-  async insertMedia(): Promise<void> {
-    throw new Error(`lab VM ${this.target.name} cannot take virtual media yet (attaching an ISO through QMP is not wired)`);
+  async insertMedia(image: string): Promise<void> {
+    const { insertMedia } = this.target;
+    if (this.#mediaDir === undefined || insertMedia === undefined) throw new Error(`lab VM ${this.target.name} has no CD-ROM drive for virtual media`);
+    let url: URL;
+    try {
+      url = new URL(image);
+    } catch {
+      throw new Error(`virtual media image '${image}' is not a URL; give an http:// or https:// URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`virtual media image ${image} is not http:// or https://`);
+    await mkdir(this.#mediaDir, { recursive: true, mode: 0o700 });
+    const file = join(this.#mediaDir, `${this.target.name}.iso`);
+    const part = `${file}.part`;
+    try {
+      const answer = await fetch(url, { signal: AbortSignal.timeout(MEDIA_DOWNLOAD_TIMEOUT_MS) });
+      if (!answer.ok || answer.body === null) throw new Error(`${image} answered ${answer.status} ${answer.statusText}`);
+      await pipeline(Readable.fromWeb(answer.body), createWriteStream(part, { mode: 0o600 }));
+      await rename(part, file);
+    } catch (error) {
+      await rm(part, { force: true });
+      throw new Error(`lab VM ${this.target.name}: could not download virtual media ${image}: ${(error as Error).message}`, { cause: error });
+    }
+    await insertMedia.call(this.target, file);
+    this.#image = image;
   }
 
-  async ejectMedia(): Promise<void> {}
+  async ejectMedia(): Promise<void> {
+    await this.target.ejectMedia?.();
+    this.#image = undefined;
+  }
 }

@@ -1,6 +1,6 @@
 // The QEMU command line of a lab VM, built from its definition and the boot device asked for.
 // Pure: the caller says which files exist (firmware, option ROM). Nothing secret ever goes here.
-import { labInvalid } from './definition.ts';
+import { hasRedfish, labInvalid } from './definition.ts';
 import type { LabBootDevice, LabBootSetting, LabVmDefinition } from './definition.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -14,6 +14,9 @@ export const DEFAULT_IPXE_ROM = '/usr/lib/ipxe/qemu/efi-virtio.rom';
 export const OVMF_CANDIDATES: readonly string[] = ['/usr/share/ovmf/OVMF.fd', '/usr/share/OVMF/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
 /** How long SeaBIOS shows its boot menu for the `bios` boot device before going on with the boot order. */
 export const BIOS_MENU_MS = 60_000;
+/** The CD-ROM's block backend and its device: QMP's blockdev-change-medium and eject name the device. */
+export const CDROM_DRIVE = 'cd0';
+export const CDROM_DEVICE = 'cdrom0';
 
 /** QEMU's -boot letters (qemu-options.hx, "-boot"): a=floppy, c=first disk, d=CD-ROM, n=network. */
 const BOOT_LETTER: Record<LabBootDevice, string> = { pxe: 'n', disk: 'c', cdrom: 'd', bios: 'c' };
@@ -98,8 +101,10 @@ export function qemuLaunch(def: LabVmDefinition, options: QemuLaunchOptions): Qe
   if (def.disk) {
     args.push('-drive', `file=${escapeOptionValue(def.disk.path)},format=${def.disk.format},if=none,id=disk0`, '-device', 'virtio-blk-pci,drive=disk0');
   }
-  if (def.cdrom) {
-    args.push('-drive', `file=${escapeOptionValue(def.cdrom)},media=cdrom,if=none,id=cd0,readonly=on`, '-device', 'ide-cd,drive=cd0');
+  // A Redfish BMC's virtual media needs a drive to put its image in while QEMU runs: an empty one when there is no ISO yet.
+  if (def.cdrom || (def.bmc && hasRedfish(def.bmc.kind))) {
+    const file = def.cdrom ? `file=${escapeOptionValue(def.cdrom)},` : '';
+    args.push('-drive', `${file}media=cdrom,if=none,id=${CDROM_DRIVE},readonly=on`, '-device', `ide-cd,drive=${CDROM_DRIVE},id=${CDROM_DEVICE}`);
   }
   args.push('-boot', bootOption(def.boot, options.once), ...def.extraArgs);
   const [command, ...launcherArgs] = [...def.launcher, QEMU_BINARY];

@@ -120,15 +120,15 @@ export class QemuSupervisor {
   }
 
   /** Runs a QMP command on the watch connection, or on the control socket when this process does not hold it. */
-  async command(run: QemuRun, command: string): Promise<void> {
+  async command(run: QemuRun, command: string, args?: Readonly<Record<string, unknown>>): Promise<void> {
     if (run.qmp && !run.qmp.closed) {
-      await run.qmp.execute(command);
+      await run.qmp.execute(command, args);
       return;
     }
     const def = await this.#store.load(this.#name);
     const qmp = await QmpClient.connect(def.controlSocket, { connectTimeoutMs: 0, greetingTimeoutMs: ATTACH_GREETING_TIMEOUT_MS });
     try {
-      await qmp.execute(command);
+      await qmp.execute(command, args);
     } finally {
       await qmp.close();
     }

@@ -84,6 +84,11 @@ export class LabStore {
     return join(this.root, 'redfish-tls');
   }
 
+  /** Images the Redfish BMCs' virtual media downloaded, one <vm>.iso each. */
+  get mediaDir(): string {
+    return join(this.root, 'media');
+  }
+
   /** Sockets, pid file and QEMU's log of one VM. */
   runDir(name: string): string {
     return join(this.runRoot, checkName(name));
@@ -219,6 +224,7 @@ export class LabStore {
     const def = await this.load(name);
     await rm(this.#file(name), { force: true });
     await rm(this.runDir(name), { recursive: true, force: true });
+    await rm(join(this.mediaDir, `${checkName(name)}.iso`), { force: true });
     // A disk someone pointed elsewhere (an edited definition) is theirs: only the lab's own are removed.
     if (def.disk && !options.keepDisk && def.disk.path.startsWith(this.disksDir + sep)) await rm(def.disk.path, { force: true });
   }

@@ -140,7 +140,7 @@ export async function startLab(store: LabStore, options: StartLabOptions = {}): 
           tls,
           systemId: def.name,
           macs: [def.mac],
-          handler: new LabRedfishHandler(vm),
+          handler: new LabRedfishHandler(vm, { mediaDir: store.mediaDir }),
           onError,
         });
         const bound = await redfish.listen().catch((error: unknown) => {

@@ -11,7 +11,7 @@ import { SerialConsole } from './console.ts';
 import type { LabBootDevice, LabVmDefinition } from './definition.ts';
 import type { LabPowerEvent } from './power-events.ts';
 import type { LabBootDeviceSetting, LabPowerAction, LabPowerState, PowerTarget } from './power-target.ts';
-import { bootOption, bootOptionOf } from './qemu-args.ts';
+import { bootOption, bootOptionOf, CDROM_DEVICE } from './qemu-args.ts';
 import { QemuSupervisor } from './qemu-supervisor.ts';
 import type { LabVmOptions, QemuRun } from './qemu-supervisor.ts';
 import type { LabStore } from './store.ts';
@@ -178,6 +178,32 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
         await this.store.save({ ...def, nextBoot: { device, efi: options.efi ?? def.boot.efi } });
       }
     });
+  }
+
+  /**
+   * Puts an ISO in the VM's CD-ROM drive, as a BMC's virtual media does: kept in the definition
+   * (the next QEMU starts with it) and, while QEMU runs, changed in the running drive at once.
+   */
+  insertMedia(file: string): Promise<void> {
+    return this.#serial(async () => {
+      await this.store.save({ ...(await this.definition()), cdrom: file });
+      const run = await this.#current();
+      if (run) await this.#qemu.command(run, 'blockdev-change-medium', { id: CDROM_DEVICE, filename: file, format: 'raw', 'read-only-mode': 'read-only' });
+    });
+  }
+
+  /** Takes the ISO out of the CD-ROM drive (the file stays where it is). */
+  ejectMedia(): Promise<void> {
+    return this.#serial(async () => {
+      await this.store.save({ ...(await this.definition()), cdrom: undefined });
+      const run = await this.#current();
+      if (run) await this.#qemu.command(run, 'eject', { id: CDROM_DEVICE, force: true });
+    });
+  }
+
+  /** The ISO in the CD-ROM drive, if any. */
+  async getMedia(): Promise<string | undefined> {
+    return (await this.definition()).cdrom;
   }
 
   openConsole(): Duplex {
