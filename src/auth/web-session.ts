@@ -61,7 +61,7 @@ export class PageAuth {
 
   /** The signed-in viewer, or undefined after redirecting to /login (GET) or refusing (POST). */
   async viewer(request: FastifyRequest, reply: FastifyReply, role: Role = 'viewer'): Promise<Viewer | undefined> {
-    const caller = await identify(this.#tokens, request);
+    const caller = await identify(this.#tokens, request, 'bearer-or-cookie');
     if (!caller) {
       await reply.redirect(`/login?next=${encodeURIComponent(request.method === 'GET' ? request.url : '/')}`, 303);
       return undefined;
