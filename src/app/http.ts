@@ -18,6 +18,7 @@ import { compatRoutes } from '../api/compat.ts';
 import { bootRoutes } from '../api/boot.ts';
 import { agentRoutes } from '../api/agent.ts';
 import { apiRoutes } from '../api/v1/routes.ts';
+import { API_PREFIX, buildValidator, closeBodySchemas, formatSchemaErrors, jsonBodiesOnly } from '../api/v1/strict-input.ts';
 import { webRoutes } from '../web/plugin.ts';
 import { metricsRoute } from './metrics.ts';
 
@@ -63,6 +64,9 @@ export async function buildServer(services: Services, options: ServerOptions = {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     bodyLimit: 1024 * 1024,
+    // Under /api/v1 no unknown property is dropped and no body coerced (api/v1/strict-input.ts).
+    schemaController: { compilersFactory: { buildValidator: buildValidator() } },
+    schemaErrorFormatter: formatSchemaErrors,
   });
 
   services.metrics.watchHttp(app.server);
@@ -122,11 +126,13 @@ export async function buildServer(services: Services, options: ServerOptions = {
   await app.register(async (scope) => agentRoutes(scope, ctx));
   await app.register(
     async (scope) => {
-      // Before the body is read or validated, on every route of the scope (caller.ts).
+      // Before the body is read or validated, on every route of the scope (caller.ts); then JSON only.
       scope.addHook('onRequest', apiAccessHook(services.tokens));
+      scope.addHook('onRequest', jsonBodiesOnly);
+      scope.addHook('onRoute', closeBodySchemas);
       await apiRoutes(scope, ctx);
     },
-    { prefix: '/api/v1' },
+    { prefix: API_PREFIX },
   );
   await app.register(async (scope) => webRoutes(scope, services));
   return app;

@@ -1,5 +1,8 @@
 // Who is calling: an API client with `Authorization: Bearer <token>`, or a person signed in
-// to the pages with the token in a cookie. Machine-facing routes take no token at all. Every
+// to the pages with the token in a cookie. The API and /metrics take the bearer header only:
+// a browser sends the cookie by itself, so honouring it there would let any page of the same
+// site act as the signed-in person (the pages' own forms check CSRF and origin instead).
+// Machine-facing routes take no token at all. Every
 // /api/v1 route is guarded by one onRequest hook (before its body is read or validated) with
 // the access its config names — or, when it names none, viewer for reads and operator for
 // changes, so a new route cannot forget to be protected.
@@ -28,17 +31,22 @@ declare module 'fastify' {
   }
 }
 
-function tokenOf(request: FastifyRequest): string | undefined {
+/** Where a token may come from: `bearer` (the API), or also the session cookie (the pages). */
+export type TokenSource = 'bearer' | 'bearer-or-cookie';
+
+function bearerOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
-  const cookies = (request as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies;
-  return cookies?.[SESSION_COOKIE];
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
 
-/** The caller, or undefined when the request carries no valid token. */
-export async function identify(tokens: Tokens, request: FastifyRequest): Promise<Caller | undefined> {
+function cookieOf(request: FastifyRequest): string | undefined {
+  return (request as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE];
+}
+
+/** The caller, or undefined when the request carries no valid token where `source` looks. */
+export async function identify(tokens: Tokens, request: FastifyRequest, source: TokenSource = 'bearer'): Promise<Caller | undefined> {
   if (request.caller) return request.caller;
-  const token = tokenOf(request);
+  const token = bearerOf(request) ?? (source === 'bearer-or-cookie' ? cookieOf(request) : undefined);
   if (!token) return undefined;
   const record = await tokens.verify(token);
   if (!record) return undefined;
@@ -52,14 +60,16 @@ export function accessOf(method: string, config: { access?: Access } | undefined
   return config?.access ?? (method === 'GET' || method === 'HEAD' ? 'viewer' : 'operator');
 }
 
-/** Requires at least `role`: 401 without a valid token, 403 with too small a role. */
+/** Requires a bearer token of at least `role`: 401 without a valid one, 403 with too small a role. */
 export async function requireRole(tokens: Tokens, request: FastifyRequest, role: Role): Promise<Caller> {
-  const caller = await identify(tokens, request);
+  const caller = await identify(tokens, request, 'bearer');
   if (!caller)
     throw new AnvilError(
       'UNAUTHORIZED',
       'unauthorized',
-      'this route needs an API token: send "Authorization: Bearer <token>" (make one with: bin/anvil token create --role viewer)',
+      bearerOf(request) === undefined && cookieOf(request) !== undefined
+        ? 'the API takes "Authorization: Bearer <token>" only, not the pages\' sign-in cookie (make a token with: bin/anvil token create --role viewer)'
+        : 'this route needs an API token: send "Authorization: Bearer <token>" (make one with: bin/anvil token create --role viewer)',
     );
   if (!roleAllows(caller.role, role)) throw new AnvilError('FORBIDDEN', 'forbidden', `this needs the ${role} role; token '${caller.name}' has ${caller.role}`);
   return caller;

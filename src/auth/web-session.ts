@@ -1,7 +1,7 @@
 // The pages' sessions: a token typed into /login becomes the HttpOnly, SameSite=Strict
-// `anvil_token` cookie that caller.ts reads. State-changing forms carry a CSRF token derived
-// from the session's secret (so it needs no server state and survives restarts) and must come
-// from this origin. PageAuth is what every page and form asks first.
+// `anvil_token` cookie, which counts on the pages only (never on the API). State-changing
+// forms carry a CSRF token derived from the session's secret (so it needs no server state and
+// survives restarts) and must come from this origin. PageAuth is what every page and form asks first.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Tokens, Role } from './tokens.ts';
@@ -61,7 +61,7 @@ export class PageAuth {
 
   /** The signed-in viewer, or undefined after redirecting to /login (GET) or refusing (POST). */
   async viewer(request: FastifyRequest, reply: FastifyReply, role: Role = 'viewer'): Promise<Viewer | undefined> {
-    const caller = await identify(this.#tokens, request);
+    const caller = await identify(this.#tokens, request, 'bearer-or-cookie');
     if (!caller) {
       await reply.redirect(`/login?next=${encodeURIComponent(request.method === 'GET' ? request.url : '/')}`, 303);
       return undefined;

@@ -2,7 +2,16 @@
 // from the category (as Ironic's exception families do). Messages say what failed,
 // for which machine, and what to do — never a password or token.
 
-export type ErrorCategory = 'invalid' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'too-large' | 'unavailable' | 'internal';
+export type ErrorCategory =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'too-large'
+  | 'unsupported-media-type'
+  | 'unavailable'
+  | 'internal';
 
 export const httpStatusOf: Record<ErrorCategory, number> = {
   invalid: 400,
@@ -11,6 +20,7 @@ export const httpStatusOf: Record<ErrorCategory, number> = {
   'not-found': 404,
   conflict: 409,
   'too-large': 413,
+  'unsupported-media-type': 415,
   unavailable: 503,
   internal: 500,
 };

@@ -74,6 +74,7 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
     upload.withTypeProvider<TypeBoxTypeProvider>().put(
       '/images/:image',
       {
+        config: { rawBody: true },
         schema: {
           summary: 'Upload an image: the request body is the file (raw, gzip, zstd or qcow2), streamed; it is visible only once whole and verified',
           tags: ['images'],
