@@ -5,8 +5,9 @@
 // are remembered per machine, and forgotten when the machine is deployed or captured (its OS
 // is new then).
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,23 @@ import type { Machine } from '../machines/machines.ts';
 import { PROPERTY_DEFAULTS, propertiesOf } from '../machines/properties.ts';
 
 const run = promisify(execFile);
+
+/** ssh-keygen with its stdin closed (a question it asks is answered by end of file), its output, or a clear error. */
+async function keygen(args: readonly string[], dir: string): Promise<string> {
+  const pending = run('ssh-keygen', args);
+  pending.child.stdin?.end();
+  try {
+    return (await pending).stdout;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new AnvilError('SSH_MISSING', 'unavailable', 'ssh-keygen is not installed (apt-get install openssh-client, or scripts/install)');
+    throw new AnvilError(
+      'SSH_KEYGEN_FAILED',
+      'internal',
+      `ssh-keygen could not make the site key in ${dir}: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`,
+    );
+  }
+}
 
 /** How long a handshake may take before the machine counts as not answering SSH. */
 export const SSH_CONNECT_TIMEOUT_S = 5;
@@ -44,24 +62,48 @@ export class SiteSsh {
     return join(this.dir, 'id_ed25519');
   }
 
-  /** The site's key pair, made on first use (mode 0600 in a 0700 folder). Returns the public key line. */
+  /**
+   * The site's key pair, made on first use (mode 0600 in a 0700 folder). Returns the public key
+   * line. Safe when several processes (three `anvil machine deploy` at once) make it together:
+   * each makes a pair under a name of its own and the first to link its private key into place
+   * wins; the others keep the winner's. ssh-keygen never sees an existing file, so it never stops
+   * to ask whether to overwrite one (it waited for an answer on stdin, for ever).
+   */
   async ensureKey(): Promise<string> {
-    if (!existsSync(this.keyPath)) {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      try {
-        await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `anvil@${hostname()}`, '-f', this.keyPath]);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-          throw new AnvilError('SSH_MISSING', 'unavailable', 'ssh-keygen is not installed (apt-get install openssh-client, or scripts/install)');
-        if (!existsSync(this.keyPath))
-          throw new AnvilError(
-            'SSH_KEYGEN_FAILED',
-            'internal',
-            `ssh-keygen could not make the site key in ${this.dir}: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`,
-          );
-      }
+    if (!existsSync(this.keyPath)) await this.#makeKey();
+    try {
+      return readFileSync(`${this.keyPath}.pub`, 'utf8').trim();
+    } catch {
+      // Another process linked its private key and has not renamed its .pub into place yet.
+      return this.#writePublicKey();
     }
-    return readFileSync(`${this.keyPath}.pub`, 'utf8').trim();
+  }
+
+  async #makeKey(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const mine = `${this.keyPath}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      await keygen(['-q', '-t', 'ed25519', '-N', '', '-C', `anvil@${hostname()}`, '-f', mine], this.dir);
+      try {
+        await link(mine, this.keyPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+        throw error;
+      }
+      await rename(`${mine}.pub`, `${this.keyPath}.pub`);
+    } finally {
+      await rm(mine, { force: true });
+      await rm(`${mine}.pub`, { force: true });
+    }
+  }
+
+  /** The public key derived from the private one, written into place (whole, then renamed). */
+  async #writePublicKey(): Promise<string> {
+    const line = `${(await keygen(['-y', '-f', this.keyPath], this.dir)).trim()} anvil@${hostname()}`;
+    const part = `${this.keyPath}.pub.${process.pid}-${randomBytes(6).toString('hex')}`;
+    await writeFile(part, `${line}\n`, { mode: 0o644 });
+    await rename(part, `${this.keyPath}.pub`);
+    return line;
   }
 
   /** The public key, or undefined when none has been made yet (nothing is made here). */
