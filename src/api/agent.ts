@@ -62,6 +62,13 @@ export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'p
 
   app.post('/agent/v1/result', MACHINE_FACING, async (request, reply) => reply.type(text).send(await provisioner.result(tokenOf(request), messageOf(request))));
 
+  // The BMC fetches the agent ISO (virtual media); the token is in the path, since a BMC sends no headers of ours.
+  app.get<{ Params: { token: string } }>('/agent/v1/media/:token/agent.iso', MACHINE_FACING, async (request, reply) => {
+    const media = await provisioner.agentMedia(request.params.token);
+    request.log.info({ bytes: media.size }, 'a BMC is fetching the agent ISO');
+    return reply.type('application/octet-stream').header('content-length', String(media.size)).send(createReadStream(media.path));
+  });
+
   app.get('/agent/v1/image', MACHINE_FACING, async (request, reply) => {
     const image = await provisioner.imageFor(tokenOf(request));
     request.log.info({ bytes: image.size, format: image.format }, 'agent is fetching its image');

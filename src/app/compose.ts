@@ -18,6 +18,7 @@ import { ImageLibrary } from '../provisioning/images.ts';
 import { Deployments } from '../provisioning/deployments.ts';
 import { Provisioner } from '../provisioning/provisioner.ts';
 import { DEFAULT_AGENT_BUILD, stageAgent } from '../provisioning/agent-files.ts';
+import { readServerFile } from './server-file.ts';
 import { SiteSsh } from '../provisioning/ssh.ts';
 import { preCaptureHook } from '../provisioning/hooks.ts';
 import { Vcl } from '../provisioning/vcl.ts';
@@ -103,6 +104,14 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
       deployments: new Deployments(db, secrets, clock),
       clock,
       stageAgent: () => stageAgent(agentBuild, paths.tftpRoot),
+      agentMedia: {
+        dir: paths.agentMedia,
+        tftpRoot: paths.tftpRoot,
+        serverUrl: () => {
+          const served = readServerFile(paths.data);
+          return served?.publicUrl ?? served?.url;
+        },
+      },
     },
     { defaultTimeoutS: options.deployTimeoutS, preCapture: preCaptureHook(paths.hooks, ssh) },
   );

@@ -57,6 +57,8 @@ export interface Paths {
   readonly ssh: string;
   /** Hooks: pre-capture.hook. */
   readonly hooks: string;
+  /** The deploy agent as ISOs for virtual media, one per deployment that boots that way (0700). */
+  readonly agentMedia: string;
   readonly secretKey: string;
 }
 
@@ -79,6 +81,7 @@ export function resolvePaths(options: PathOptions = {}, env: NodeJS.ProcessEnv =
     images: join(data, 'images'),
     ssh: join(data, 'ssh'),
     hooks: join(data, 'hooks'),
+    agentMedia: join(data, 'agent-media'),
     secretKey: join(data, 'secret.key'),
   };
 }

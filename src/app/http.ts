@@ -37,6 +37,11 @@ export interface ServerOptions {
   readonly logFormat?: LogFormat;
 }
 
+/** A request URL as logged: the token of /agent/v1/media/<token>/ replaced. */
+export function maskUrlSecrets(url: string): string {
+  return url.replace(/^(\/agent\/v1\/media\/)[^/?]+/, '$1******');
+}
+
 export async function buildServer(services: Services, options: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger:
@@ -58,6 +63,16 @@ export async function buildServer(services: Services, options: ServerOptions = {
                 '*.driver_info.*_password',
               ],
               censor: '******',
+            },
+            serializers: {
+              // Fastify's own fields, with the token a BMC's virtual-media URL carries in its path masked.
+              req: (request: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+                method: request.method,
+                url: maskUrlSecrets(request.url),
+                host: request.host,
+                remoteAddress: request.ip,
+                remotePort: request.socket?.remotePort,
+              }),
             },
           },
     routerOptions: { ignoreTrailingSlash: true },

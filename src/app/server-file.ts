@@ -12,6 +12,8 @@ export interface ServerRecord {
   readonly pid: number;
   /** The base URL it listens at, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** --public-url, when given: where machines and BMCs reach it. */
+  readonly publicUrl?: string;
   readonly startedAt: string;
 }
 

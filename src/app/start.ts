@@ -89,7 +89,13 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const port = typeof address === 'object' && address ? address.port : options.http.port;
   const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  await writeServerFile(services.paths.data, { pid: process.pid, url, startedAt: services.clock().toISOString() });
+  await writeServerFile(services.paths.data, {
+    pid: process.pid,
+    url,
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    startedAt: services.clock().toISOString(),
+  });
+  services.provisioner.serveMediaFrom(options.publicUrl ?? url);
 
   let netboot: Netboot | undefined;
   if (options.netboot?.tftp || options.netboot?.dhcp) {

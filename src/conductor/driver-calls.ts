@@ -1,12 +1,12 @@
-// Every call a task makes to a driver's power and management interfaces, timed and reported to
+// Every call a task makes to a driver's power, management and virtual-media interfaces, timed and reported to
 // an observer (the server's metrics): which hardware type, which operation, how long, and the
 // error code when it failed. The driver itself is untouched; the task sees the same interfaces.
-import type { Driver, ManagementInterface, PowerInterface } from '../drivers/types.ts';
+import type { Driver, ManagementInterface, PowerInterface, VirtualMediaInterface } from '../drivers/types.ts';
 
 export interface DriverCall {
   /** The hardware type: ipmi, amt, fake… */
   readonly driver: string;
-  /** The interface method: getPowerState, setPowerState, reboot, getBootDevice, setBootDevice. */
+  /** The interface method: getPowerState, setPowerState, reboot, getBootDevice, setBootDevice, insert, eject. */
   readonly operation: string;
   readonly seconds: number;
   /** The error's stable code when the call failed (INTERNAL for an error without one). */
@@ -17,6 +17,7 @@ export type DriverCallObserver = (call: DriverCall) => void;
 
 const POWER_CALLS = ['getPowerState', 'setPowerState', 'reboot'] as const;
 const MANAGEMENT_CALLS = ['getBootDevice', 'setBootDevice'] as const;
+const VMEDIA_CALLS = ['insert', 'eject'] as const;
 
 function codeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -49,5 +50,6 @@ export function observedDriver(driver: Driver, type: string, observe: DriverCall
     power: timed<PowerInterface>(driver.power, POWER_CALLS, type, observe, now),
     management: timed<ManagementInterface>(driver.management, MANAGEMENT_CALLS, type, observe, now),
     ...(driver.console ? { console: driver.console } : {}),
+    ...(driver.vmedia ? { vmedia: timed<VirtualMediaInterface>(driver.vmedia, VMEDIA_CALLS, type, observe, now) } : {}),
   };
 }

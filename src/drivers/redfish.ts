@@ -1,9 +1,20 @@
 // The redfish hardware type (Ironic's redfish): power through ComputerSystem.Reset and the
 // boot device through the Boot override of the system, one Redfish client (and session) per
-// BMC and credentials, shared by every machine behind it and logged out on close.
+// BMC and credentials, shared by every machine behind it and logged out on close. With
+// redfish_boot=virtual-media the deploy agent boots from an ISO the BMC inserts as its virtual
+// CD (Ironic's redfish-virtual-media) instead of from the network.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { REDFISH_ERROR_CODES, RedfishAuthError, RedfishClient, RedfishError, RedfishUnsupportedError } from '../protocols/redfish/index.ts';
+import {
+  ejectMedia,
+  insertMedia,
+  listVirtualMedia,
+  REDFISH_ERROR_CODES,
+  RedfishAuthError,
+  RedfishClient,
+  RedfishError,
+  RedfishUnsupportedError,
+} from '../protocols/redfish/index.ts';
 import type { BootTarget, RedfishClientOptions, RedfishEndpoint } from '../protocols/redfish/index.ts';
 import { InfoReader } from './driver-info.ts';
 import { ControllerError, DRIVER_ERROR_CODES, UnsupportedError } from './errors.ts';
@@ -20,13 +31,26 @@ const FIELDS = {
   redfish_password: { description: 'password on the BMC', required: true, secret: true },
   redfish_system_id: { description: "the ComputerSystem's Id (optional when the BMC has one system)", required: false },
   redfish_verify_ca: { description: "true (default: the system's CAs), false (not verified, warned), or the path of a CA bundle (PEM)", required: false },
+  redfish_boot: {
+    description: 'how the deploy agent boots: pxe (default; from the network) or virtual-media (an ISO anvil builds, inserted as the BMC virtual CD)',
+    required: false,
+  },
+  redfish_agent_server: {
+    description: 'with virtual-media: host:port the agent reaches anvil at, when not the host the BMC fetches the ISO from',
+    required: false,
+  },
 } as const;
+
+export const REDFISH_BOOT_METHODS = ['pxe', 'virtual-media'] as const;
+export type RedfishBootMethod = (typeof REDFISH_BOOT_METHODS)[number];
 
 export interface RedfishInfo {
   readonly endpoint: RedfishEndpoint;
   readonly systemId: string | undefined;
   /** A CA bundle file to read when the client is made. */
   readonly caFile: string | undefined;
+  readonly boot: RedfishBootMethod;
+  readonly agentServer: string | undefined;
 }
 
 export interface RedfishHardwareOptions {
@@ -66,6 +90,11 @@ export class RedfishHardware implements HardwareType<RedfishInfo> {
     const password = r.required('redfish_password');
     const systemId = r.string('redfish_system_id');
     const verifyText = r.string('redfish_verify_ca');
+    const boot = r.string('redfish_boot') ?? 'pxe';
+    if (!(REDFISH_BOOT_METHODS as readonly string[]).includes(boot)) r.problem(`redfish_boot must be ${REDFISH_BOOT_METHODS.join(' or ')}, not '${boot}'`);
+    const agentServer = r.string('redfish_agent_server');
+    if (agentServer !== undefined && !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i.test(agentServer))
+      r.problem(`redfish_agent_server must be host:port, like 10.0.2.100:80, not '${agentServer}'`);
     if (address !== '' && !/^[a-z]+:\/\//i.test(address)) address = `https://${address}`;
     if (address !== '') {
       try {
@@ -81,7 +110,7 @@ export class RedfishHardware implements HardwareType<RedfishInfo> {
     if (caFile !== undefined && !caFile.startsWith('/'))
       r.problem(`redfish_verify_ca must be true, false or the absolute path of a CA bundle, not '${caFile}'`);
     r.done();
-    return { endpoint: { url: address, username, password, verify: verify !== false }, systemId, caFile };
+    return { endpoint: { url: address, username, password, verify: verify !== false }, systemId, caFile, boot: boot as RedfishBootMethod, agentServer };
   }
 
   #client(info: RedfishInfo, machine: string): RedfishClient {
@@ -130,6 +159,10 @@ export class RedfishHardware implements HardwareType<RedfishInfo> {
       const state = await client().getPowerState();
       return state === 'On' ? 'on' : state === 'Off' ? 'off' : 'unknown';
     };
+    const ejectCd = async (): Promise<void> => {
+      const slots = await listVirtualMedia(client());
+      if (slots.some((slot) => slot.inserted && slot.mediaTypes.includes('CD'))) await ejectMedia(client(), { mediaType: 'CD' });
+    };
     const wait = (target: 'on' | 'off', options: PowerOptions) =>
       waitForPowerState(read, target, { machine, pollMs, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
     const set = async (target: PowerTarget, options: PowerOptions): Promise<PowerState> => {
@@ -170,6 +203,20 @@ export class RedfishHardware implements HardwareType<RedfishInfo> {
             await client().setBootOverride({ target, enabled: options.persistent ? 'Continuous' : 'Once', mode: options.uefi ? 'UEFI' : 'Legacy' });
           }),
       },
+      ...(info.boot === 'virtual-media'
+        ? {
+            vmedia: {
+              insert: (url: string) =>
+                guard(async () => {
+                  // A BMC refuses an insert into a slot that holds an image (409 ResourceInUse): eject first.
+                  await ejectCd();
+                  await insertMedia(client(), url, { mediaType: 'CD', writeProtected: true });
+                }),
+              eject: () => guard(ejectCd),
+              ...(info.agentServer !== undefined ? { agentServer: info.agentServer } : {}),
+            },
+          }
+        : {}),
     };
   }
 

@@ -51,11 +51,26 @@ export interface ConsoleInterface {
   open(output: (data: Buffer) => void): Promise<{ write(data: Buffer): void; close(): Promise<void> }>;
 }
 
+/**
+ * Virtual media (Ironic's redfish-virtual-media boot interface): the BMC fetches an image from
+ * a URL and attaches it as the machine's CD, so the deploy agent boots without DHCP options or
+ * PXE on the machine's network. Present only on machines configured to boot that way.
+ */
+export interface VirtualMediaInterface {
+  /** Attaches the image at the URL (a URL the BMC can reach) as the CD, replacing what was there. */
+  insert(url: string): Promise<void>;
+  /** Takes the image out; nothing inserted is not an error. */
+  eject(): Promise<void>;
+  /** host:port the agent booted from the media reaches anvil at, when not the host the BMC fetches from. */
+  readonly agentServer?: string;
+}
+
 /** One machine's driver: the interfaces its hardware type fills. */
 export interface Driver {
   readonly power: PowerInterface;
   readonly management: ManagementInterface;
   readonly console?: ConsoleInterface;
+  readonly vmedia?: VirtualMediaInterface;
 }
 
 /** What a driver may remember about its machine between operations (stored in driver_internal_info). */

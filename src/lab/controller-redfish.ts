@@ -114,12 +114,14 @@ export class LabRedfishHandler implements RedfishHandler {
     const part = `${file}.part`;
     try {
       const answer = await fetch(url, { signal: AbortSignal.timeout(MEDIA_DOWNLOAD_TIMEOUT_MS) });
-      if (!answer.ok || answer.body === null) throw new Error(`${image} answered ${answer.status} ${answer.statusText}`);
+      if (!answer.ok || answer.body === null) throw new Error(`it answered ${answer.status} ${answer.statusText}`);
       await pipeline(Readable.fromWeb(answer.body), createWriteStream(part, { mode: 0o600 }));
       await rename(part, file);
     } catch (error) {
       await rm(part, { force: true });
-      throw new Error(`lab VM ${this.target.name}: could not download virtual media ${image}: ${(error as Error).message}`, { cause: error });
+      // Named by its origin only: a media URL may carry a token in its path (anvil's agent ISO does).
+      const reason = (error as Error).message.replaceAll(image, url.origin);
+      throw new Error(`lab VM ${this.target.name}: could not download virtual media from ${url.origin}: ${reason}`, { cause: error });
     }
     await insertMedia.call(this.target, file);
     this.#image = image;

@@ -83,7 +83,7 @@ export class CaptureFlow {
         const said = await this.#hook?.(machine, request.image);
         if (said !== undefined) await parts.events.record(machine.id, 'provision', `pre-capture hook: ${said}`);
         await this.#steps.powerOff(task, `capture of ${machine.name}`, true);
-        await this.#steps.bootAgent(task, `capture into ${request.image}`);
+        await this.#steps.bootAgent(task, `capture into ${request.image}`, deployment);
         await parts.deployments.move(deployment.id, ['starting'], 'wait-callback', { phase: 'boot' });
         state = await states.apply({ ...machine, provision_state: state }, 'wait', 'anvil (the agent is booting)');
       } catch (error) {
@@ -180,7 +180,7 @@ export class CaptureFlow {
   /** The image is in the library: the machine boots its disk again and is active. */
   async finish(task: Task, deploymentId: number): Promise<void> {
     const { parts, states } = this.#steps;
-    await this.#steps.bootFromDisk(task, 'capture finished');
+    await this.#steps.bootFromDisk(task, 'capture finished', deploymentId);
     await parts.deployments.move(deploymentId, ['finishing'], 'done', { phase: 'done' });
     await states.apply(task.machine, 'done', 'anvil (capture finished)');
   }

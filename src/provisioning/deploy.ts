@@ -94,7 +94,7 @@ export class DeployFlow {
       });
       const state = await states.apply(machine, 'deploy', who);
       try {
-        await this.#steps.bootAgent(task, `deploy of ${image.name}`);
+        await this.#steps.bootAgent(task, `deploy of ${image.name}`, deployment);
         await parts.deployments.move(deployment.id, ['starting'], 'wait-callback', { phase: 'boot' });
         await states.apply({ ...machine, provision_state: state }, 'wait', 'anvil (the agent is booting)');
       } catch (error) {
@@ -183,7 +183,7 @@ export class DeployFlow {
   /** The deploy is written and verified: boot from disk from now on, power-cycle, active. */
   async finish(task: Task, deploymentId: number, imageId: number, imageName: string): Promise<void> {
     const { parts, states } = this.#steps;
-    await this.#steps.bootFromDisk(task, `deploy of ${imageName} finished`);
+    await this.#steps.bootFromDisk(task, `deploy of ${imageName} finished`, deploymentId);
     await parts.db.updateTable('machines').set({ image_id: imageId, image_name: imageName }).where('id', '=', task.machine.id).execute();
     await parts.deployments.move(deploymentId, ['finishing'], 'done', { phase: 'done' });
     await states.apply(task.machine, 'done', 'anvil (deploy finished)');

@@ -91,13 +91,17 @@ export class Deployments {
     return this.#secrets.decrypt(deployment.token_sealed);
   }
 
-  /** The deployment a token belongs to while its agent may still talk; AgentRefusedError otherwise. */
-  async byToken(token: string | undefined): Promise<Deployment> {
+  /**
+   * The deployment a token belongs to while its agent may still talk (or, with `states`, while
+   * it is in one of those: a BMC fetches the agent's ISO while the deploy is still starting);
+   * AgentRefusedError otherwise.
+   */
+  async byToken(token: string | undefined, states: readonly DeploymentState[] = AGENT_STATES): Promise<Deployment> {
     if (!token || !token.startsWith(AGENT_TOKEN_PREFIX) || token.length > 200)
       throw new AgentRefusedError('this needs the agent token of a deploy in progress (X-Anvil-Token)');
     const row = await this.#db.selectFrom('deployments').selectAll().where('token_hash', '=', hashOf(token)).executeTakeFirst();
     if (!row) throw new AgentRefusedError('this agent token belongs to no deploy');
-    if (!(AGENT_STATES as readonly string[]).includes(row.state))
+    if (!(states as readonly string[]).includes(row.state))
       throw new AgentRefusedError(`the ${row.kind} this agent works for is ${row.state}${row.error ? `: ${row.error}` : ''}`);
     return row;
   }

@@ -4,13 +4,13 @@
 // deploy or capture they belong to; deadlines and stalls watched; and after a restart every
 // machine left in a transient state resumed or failed with the reason, never left.
 import type { Readable } from 'node:stream';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentBoot, AgentBootSource } from '../boot/boot-service.ts';
 import type { Machine } from '../machines/machines.ts';
 import type { Task } from '../conductor/task.ts';
 import { MachineLockedError } from '../conductor/locks.ts';
-import { invalid } from '../common/errors.ts';
+import { invalid, notFound } from '../common/errors.ts';
 import { AGENT_STATES, AgentRefusedError, deadlineOf, Deployments, type Deployment, type DeploymentState } from './deployments.ts';
 import { ProvisionStates, TRANSIENT_STATES, type ProvisionEvent, type ProvisionState } from './states.ts';
 import { first, integer, parseHello, formatAgentMessage, type AgentMessage } from './agent-protocol.ts';
@@ -173,12 +173,10 @@ export class Provisioner implements AgentBootSource {
     const deployment = await this.deployments.current(machine.id);
     if (!deployment || !(AGENT_STATES as readonly string[]).includes(deployment.state)) return undefined;
     const files = await this.#parts.stageAgent();
-    const key = this.#parts.ssh.publicKey();
     return {
       kernel: files.kernel,
       initrd: files.initrd,
-      // The site's public key lets an operator into the agent over SSH while it works.
-      args: `anvil.agent=1 anvil.token=${this.deployments.tokenOf(deployment)}${key ? ` anvil.sshkey=${Buffer.from(key).toString('base64url')}` : ''}`,
+      args: this.#steps.agentArgs(deployment),
       label: `anvil agent (${deployment.kind} ${deployment.image_name})`,
     };
   }
@@ -208,6 +206,27 @@ export class Provisioner implements AgentBootSource {
     const image = deployment.image_id === null ? undefined : await this.#parts.images.byId(deployment.image_id);
     if (!image || deployment.kind !== 'deploy') throw invalid('NO_IMAGE', 'this agent has no image to fetch: it is capturing');
     return { path: this.#parts.images.pathOf(image), size: Number(image.stored_size), format: image.format };
+  }
+
+  /** GET /agent/v1/media/<token>/agent.iso: the agent ISO a BMC inserts as virtual media, while the deployment waits for its agent. */
+  async agentMedia(token: string | undefined): Promise<{ path: string; size: number }> {
+    const deployment = await this.deployments.byToken(token, ['starting', ...AGENT_STATES]);
+    const path = this.#steps.mediaFile(deployment.id);
+    const size =
+      path === undefined
+        ? undefined
+        : await stat(path).then(
+            (s) => s.size,
+            () => undefined,
+          );
+    if (path === undefined || size === undefined)
+      throw notFound('NO_AGENT_MEDIA', 'this deployment has no agent ISO: its machine boots the agent from the network');
+    return { path, size };
+  }
+
+  /** Where BMCs fetch virtual media from: anvil serve's public URL, else the URL it listens on. */
+  serveMediaFrom(baseUrl: string): void {
+    this.#steps.mediaBase = baseUrl.replace(/\/+$/, '');
   }
 
   /** PUT /agent/v1/capture: the disk a capture's agent streams, answered with the sha256 anvil computed. */

@@ -1,6 +1,9 @@
 // The steps deploys and captures share, each run inside an exclusive task on the machine:
-// netboot the agent, boot the disk again, power off, end a deployment as failed. And the
-// background work that runs after an agent was answered, which stop() waits for.
+// boot the agent (from the network, or from virtual media the BMC inserts), boot the disk
+// again, power off, end a deployment as failed. And the background work that runs after an
+// agent was answered, which stop() waits for.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Clock } from '../store/store.ts';
@@ -11,6 +14,9 @@ import type { NextBoot } from '../boot/next-boot.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import type { Task } from '../conductor/task.ts';
 import { NoControllerError } from '../drivers/errors.ts';
+import type { VirtualMediaInterface } from '../drivers/types.ts';
+import { agentArguments } from '../boot/boot-service.ts';
+import { buildAgentIso } from './agent-iso.ts';
 import type { ImageLibrary } from './images.ts';
 import type { Deployment, Deployments } from './deployments.ts';
 import type { ProvisionStates } from './states.ts';
@@ -35,6 +41,11 @@ export interface ProvisionerParts {
   readonly stageAgent: () => Promise<AgentFiles>;
   /** The site's SSH key: handed to agents and deployed systems. */
   readonly ssh: SiteSsh;
+  /**
+   * Where agent ISOs for virtual media are built, the TFTP root stageAgent's paths are in, and
+   * the URL of the anvil serve on this data directory (a BMC fetches the ISO there), if one runs.
+   */
+  readonly agentMedia?: { readonly dir: string; readonly tftpRoot: string; readonly serverUrl: () => string | undefined };
 }
 
 const UNFINISHED = ['starting', 'wait-callback', 'writing', 'reading', 'verifying', 'finishing'];
@@ -43,6 +54,8 @@ export class ProvisionSteps {
   readonly parts: ProvisionerParts;
   readonly states: ProvisionStates;
   readonly #background = new Set<Promise<unknown>>();
+  /** In anvil serve: the base URL a BMC fetches anvil's virtual media from (its public URL, else where it listens). */
+  mediaBase: string | undefined;
 
   constructor(parts: ProvisionerParts, states: ProvisionStates) {
     this.parts = parts;
@@ -63,10 +76,28 @@ export class ProvisionSteps {
     return task.driver.management.getSupportedBootDevices().length > 0;
   }
 
-  /** Netboot the agent: PXE for the next boot where the controller can say so, and a power cycle. */
-  async bootAgent(task: Task, why: string): Promise<void> {
-    const { management, power } = task.driver;
-    if (management.getSupportedBootDevices().includes('pxe')) await management.setBootDevice('pxe', { persistent: false });
+  /** The agent's kernel arguments for a deployment (besides console= and anvil.server=). */
+  agentArgs(deployment: Deployment): string {
+    const key = this.parts.ssh.publicKey();
+    // The site's public key lets an operator into the agent over SSH while it works.
+    return `anvil.agent=1 anvil.token=${this.parts.deployments.tokenOf(deployment)}${key ? ` anvil.sshkey=${Buffer.from(key).toString('base64url')}` : ''}`;
+  }
+
+  /** The agent ISO of a deployment, while it runs (agent-iso.ts). */
+  mediaFile(deploymentId: number): string | undefined {
+    return this.parts.agentMedia && join(this.parts.agentMedia.dir, `deployment-${deploymentId}.iso`);
+  }
+
+  /**
+   * Boot the agent: from the network (PXE for the next boot where the controller can say so),
+   * or, on a machine whose BMC boots it from virtual media, from an ISO of it the BMC inserts
+   * and boots once; then a power cycle.
+   */
+  async bootAgent(task: Task, why: string, deployment: Deployment): Promise<void> {
+    const { management, power, vmedia } = task.driver;
+    if (vmedia) await this.#insertAgentMedia(task, deployment, vmedia);
+    const device = vmedia ? 'cdrom' : 'pxe';
+    if (management.getSupportedBootDevices().includes(device)) await management.setBootDevice(device, { persistent: false });
     try {
       const state = await power.reboot({ timeoutMs: DEPLOY_POWER_TIMEOUT_MS });
       await this.parts.control.recordPower(task, state, `${why}: boot the agent`, true);
@@ -76,8 +107,50 @@ export class ProvisionSteps {
     }
   }
 
+  /**
+   * The ISO with the deployment's agent, and its URL handed to the BMC. The agent reaches anvil
+   * at the driver's agentServer, else at the host of the URL the BMC fetches from.
+   */
+  async #insertAgentMedia(task: Task, deployment: Deployment, vmedia: VirtualMediaInterface): Promise<void> {
+    const file = this.mediaFile(deployment.id);
+    const media = this.parts.agentMedia;
+    if (file === undefined || media === undefined) throw new AnvilError('VMEDIA_UNAVAILABLE', 'unavailable', 'this anvil has no folder for agent ISOs');
+    const base = this.mediaBase ?? media.serverUrl()?.replace(/\/+$/, '');
+    if (base === undefined)
+      throw new AnvilError(
+        'VMEDIA_UNAVAILABLE',
+        'unavailable',
+        `${task.machine.name} boots the agent from virtual media, which its BMC fetches from anvil serve, and none runs on this data directory: start anvil serve (with --public-url when the BMC reaches anvil at another address)`,
+      );
+    const server = vmedia.agentServer ?? base;
+    const files = await this.parts.stageAgent();
+    await mkdir(media.dir, { recursive: true, mode: 0o700 });
+    await buildAgentIso(file, {
+      kernel: join(media.tftpRoot, files.kernel),
+      initrd: join(media.tftpRoot, files.initrd),
+      cmdline: agentArguments({ kernel: files.kernel, initrd: files.initrd, args: this.agentArgs(deployment), label: '' }, server),
+    });
+    await vmedia.insert(`${base}/agent/v1/media/${this.parts.deployments.tokenOf(deployment)}/agent.iso`);
+    // The URL holds the token: the event says where, not what.
+    await this.parts.events.record(task.machine.id, 'provision', `virtual media: the BMC inserted the agent ISO from ${base}/agent/v1/media/…`);
+  }
+
+  /** Takes the agent ISO out of the BMC and removes it; a failure to eject is recorded, not thrown. */
+  async ejectAgentMedia(task: Task, deploymentId: number): Promise<void> {
+    const file = this.mediaFile(deploymentId);
+    if (task.driver.vmedia) {
+      try {
+        await task.driver.vmedia.eject();
+      } catch (error) {
+        await this.parts.events.record(task.machine.id, 'controller', `could not eject the agent ISO: ${(error as Error).message}`);
+      }
+    }
+    if (file !== undefined) await rm(file, { force: true });
+  }
+
   /** From now on the machine boots its disk: local next boot, disk as its persistent boot device, and a power cycle. */
-  async bootFromDisk(task: Task, why: string): Promise<void> {
+  async bootFromDisk(task: Task, why: string, deploymentId?: number): Promise<void> {
+    if (deploymentId !== undefined) await this.ejectAgentMedia(task, deploymentId);
     await this.parts.nextBoot.localBoot(task.machine, why);
     // Its OS is new (or was rebooted into): a host key remembered from before proves nothing.
     await this.parts.ssh.forgetHost(task.machine);
@@ -117,6 +190,7 @@ export class ProvisionSteps {
     const current = (await this.parts.machines.byId(task.machine.id)) ?? task.machine;
     if (this.states.canApply(current, 'fail')) await this.states.apply(current, 'fail', 'anvil', reason);
     await this.powerOffQuietly(task, reason);
+    await this.ejectAgentMedia(task, deployment.id);
   }
 
   async machineOf(deployment: Deployment): Promise<Machine> {
