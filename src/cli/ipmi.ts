@@ -35,6 +35,7 @@ Options:
   -N seconds       timeout of the first try (default 1); each retry waits longer
   -R count         retries (default 3)
   -F fanout        fleet mode: BMCs worked on at once (default ${DEFAULT_FANOUT})
+  -c               CSV output (sdr list/elist, sensor list), as ipmitool -c
   --json           machine-readable output
   -h, --help       this text
 
@@ -58,6 +59,7 @@ interface Options {
   retries?: number;
   fanout: number;
   json: boolean;
+  csv: boolean;
   help: boolean;
   words: string[];
 }
@@ -149,12 +151,13 @@ const FLAGS: ReadonlyMap<string, (o: Options, value: FlagValue) => void> = new M
   ['-R', (o, value) => void (o.retries = value.int(0, 100))],
   ['-F', (o, value) => void (o.fanout = value.int(1, 1_000_000))],
   ['--json', (o) => void (o.json = true)],
+  ['-c', (o) => void (o.csv = true)],
   ['-h', (o) => void (o.help = true)],
   ['--help', (o) => void (o.help = true)],
 ]);
 
 function parse(argv: string[]): Options {
-  const o: Options = { iface: 'lanplus', user: '', fanout: DEFAULT_FANOUT, json: false, help: false, words: [] };
+  const o: Options = { iface: 'lanplus', user: '', fanout: DEFAULT_FANOUT, json: false, csv: false, help: false, words: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -215,7 +218,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (o.hosts === undefined) throw new UsageError('no BMC given: use -H host (or a host list)');
   const hosts = expandHosts(o.hosts);
-  const command = commandFor(o.words);
+  const command = commandFor(o.words, { csv: o.csv });
   if (o.password === undefined) throw new UsageError('no password: use -E (IPMI_PASSWORD), -f FILE or -P PASSWORD');
   const client = new IpmiClient({
     policy: { ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.retries !== undefined ? { retries: o.retries } : {}) },
