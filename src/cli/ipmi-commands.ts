@@ -7,6 +7,8 @@ import { BootDevice, chassisControl } from '../protocols/ipmi/commands/chassis.t
 import type { BootDeviceName, PowerAction } from '../protocols/ipmi/commands/chassis.ts';
 import { SENSOR_TYPES } from '../protocols/ipmi/commands/sensor-names.ts';
 import { UsageError } from './command.ts';
+import { hexByte } from './ipmi-args.ts';
+import { MC_VERBS } from './ipmi-commands-mc.ts';
 import {
   bootParamLines,
   selInfoLines,
@@ -62,14 +64,16 @@ interface Group {
 
 const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['power', { expected: 'status, on, off, cycle, reset, soft or diag' }],
-  ['chassis', { expected: 'status, power, bootdev, bootparam get N or identify' }],
-  ['mc', { expected: 'info, guid or reset warm|cold' }],
+  ['chassis', { expected: 'status, power, bootdev, bootparam get N, identify or policy list|always-on|previous|always-off' }],
+  ['mc', { expected: 'info, guid, reset warm|cold, selftest or watchdog get' }],
   ['user', { expected: 'list [channel]' }],
   ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
   ['sensor', { expected: 'list', alone: 'list' }],
   ['sel', { expected: 'list, elist, clear or info', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
   ['lan', { expected: 'print [channel]' }],
+  ['channel', { expected: 'info [channel]' }],
+  ['session', { expected: 'info active' }],
   ['raw', { expected: '<netfn> <cmd> [data...]' }],
   ['sol', { expected: 'activate or deactivate' }],
 ]);
@@ -93,12 +97,6 @@ function powerRunner(action: string | undefined): Runner {
     await bmc.send(chassisControl(action as PowerAction));
     return { lines: [`Chassis Power Control: ${POWER_WORDS[action]}`], json: { action, ok: true } };
   };
-}
-
-function hexByte(text: string): number {
-  const n = Number(text.startsWith('0x') || text.startsWith('0X') ? text : /^[0-9a-f]+$/i.test(text) && /[a-f]/i.test(text) ? '0x' + text : text);
-  if (!Number.isInteger(n) || n < 0 || n > 255) throw new UsageError(`'${text}' is not a byte (0-255 or 0x00-0xff)`);
-  return n;
 }
 
 function bootdevRunner([device, ...rest]: readonly string[]): Runner {
@@ -219,6 +217,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   { words: ['chassis', 'identify'], args: '[seconds|force]', fleet: true, prepare: ([arg]) => identifyRunner(arg ?? '15') },
+  ...MC_VERBS.chassis,
   {
     words: ['mc', 'info'],
     fleet: true,
@@ -253,6 +252,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...MC_VERBS.mc,
+
   {
     words: ['user', 'list'],
     args: '[channel]',
@@ -317,6 +318,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...MC_VERBS.channel,
+
   {
     words: ['raw'],
     args: '<netfn> <cmd> [data bytes...]',

@@ -42,7 +42,7 @@ Options:
 Commands:
 ${commandHelp()}
 
-Fleet mode supports: power *, chassis status, chassis bootdev, mc info, mc reset, raw.
+Fleet mode supports: power *, chassis status, bootdev, identify and policy, mc info, mc reset, sel clear, raw.
 Exit status: 0 when every host succeeded, 1 otherwise, 2 for bad usage.`;
 
 interface Options {
@@ -232,7 +232,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (!command.fleet)
       throw new UsageError(
-        `'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify, mc info/reset, sel clear and raw`,
+        `'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify/policy, mc info/reset, sel clear and raw`,
       );
     return await runFleet(client, o, hosts, command);
   } finally {
