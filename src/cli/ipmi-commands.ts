@@ -9,6 +9,7 @@ import { SENSOR_TYPES } from '../protocols/ipmi/commands/sensor-names.ts';
 import { UsageError } from './command.ts';
 import { hexByte } from './ipmi-args.ts';
 import { MC_VERBS } from './ipmi-commands-mc.ts';
+import { SEL_DELETE_VERB, USER_VERBS } from './ipmi-commands-user.ts';
 import {
   bootParamLines,
   selInfoLines,
@@ -66,10 +67,10 @@ const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['power', { expected: 'status, on, off, cycle, reset, soft or diag' }],
   ['chassis', { expected: 'status, power, bootdev, bootparam get N, identify or policy list|always-on|previous|always-off' }],
   ['mc', { expected: 'info, guid, reset warm|cold, selftest or watchdog get' }],
-  ['user', { expected: 'list [channel]' }],
+  ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id> or disable <id>' }],
   ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
   ['sensor', { expected: 'list', alone: 'list' }],
-  ['sel', { expected: 'list, elist, clear or info', alone: 'list' }],
+  ['sel', { expected: 'list, elist, clear, info or delete <id>...', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
   ['lan', { expected: 'print [channel]' }],
   ['channel', { expected: 'info [channel]' }],
@@ -156,7 +157,9 @@ function selListRunner(extended: boolean): Runner {
   return async (b) => {
     const records = await b.inventory.selEntries();
     const sdrs = extended ? await b.inventory.sdrRecords() : undefined;
-    return { lines: records.length === 0 ? ['SEL has no entries'] : selLines(records, sdrs), json: records };
+    // ipmitool says so on stderr: a script reading stdout sees an empty list.
+    if (records.length === 0) process.stderr.write('SEL has no entries\n');
+    return { lines: selLines(records, sdrs), json: records };
   };
 }
 
@@ -266,6 +269,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...USER_VERBS,
+
   { words: ['sdr', 'list'], fleet: false, prepare: (_, flags) => sensorsRunner('sdr list', flags) },
   { words: ['sdr', 'elist'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sdr elist', flags) },
   {
@@ -295,6 +300,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       return { lines: ['Clearing SEL.  Please allow a few seconds to erase.'], json: { cleared: true } };
     },
   },
+  SEL_DELETE_VERB,
+
   {
     words: ['sel', 'info'],
     sameHelpLine: true,

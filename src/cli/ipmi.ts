@@ -6,6 +6,7 @@ import { IpmiClient } from '../protocols/ipmi/client/client.ts';
 import type { BmcTarget } from '../protocols/ipmi/client/options.ts';
 import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
+import { promptSecret } from './password.ts';
 import { commandFor, commandHelp } from './ipmi-commands.ts';
 import type { IpmiCommand } from './ipmi-commands.ts';
 import { expandHosts, hostLabel } from './ipmi-hosts.ts';
@@ -26,6 +27,7 @@ Options:
   -p port          UDP port (default 623)
   -U user          user name
   -P password      password (visible to other local users: prefer -E or -f)
+  -a               ask for the password (on the terminal, or the first line of stdin)
   -E               read the password from the IPMI_PASSWORD environment variable
   -f file          read the password from the first line of file
   -C suite         RMCP+ cipher suite (default: ask the BMC; 17, 3, ...)
@@ -51,6 +53,7 @@ interface Options {
   port?: number;
   user: string;
   password?: string;
+  askPassword: boolean;
   cipherSuite?: number;
   privilege?: PrivilegeLevel;
   authType?: 'md5' | 'password' | 'none';
@@ -86,6 +89,7 @@ const FLAGS: ReadonlyMap<string, (o: Options, value: FlagValue) => void> = new M
   ['-p', (o, value) => void (o.port = value.int(1, 65535))],
   ['-U', (o, value) => void (o.user = value.text())],
   ['-P', (o, value) => void (o.password = value.text())],
+  ['-a', (o) => void (o.askPassword = true)],
   [
     '-E',
     (o) => {
@@ -157,7 +161,7 @@ const FLAGS: ReadonlyMap<string, (o: Options, value: FlagValue) => void> = new M
 ]);
 
 function parse(argv: string[]): Options {
-  const o: Options = { iface: 'lanplus', user: '', fanout: DEFAULT_FANOUT, json: false, csv: false, help: false, words: [] };
+  const o: Options = { iface: 'lanplus', user: '', askPassword: false, fanout: DEFAULT_FANOUT, json: false, csv: false, help: false, words: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -219,7 +223,8 @@ export async function run(argv: string[]): Promise<number> {
   if (o.hosts === undefined) throw new UsageError('no BMC given: use -H host (or a host list)');
   const hosts = expandHosts(o.hosts);
   const command = commandFor(o.words, { csv: o.csv });
-  if (o.password === undefined) throw new UsageError('no password: use -E (IPMI_PASSWORD), -f FILE or -P PASSWORD');
+  if (o.askPassword) o.password = await promptSecret('Password: ');
+  if (o.password === undefined) throw new UsageError('no password: use -a (asks), -E (IPMI_PASSWORD), -f FILE or -P PASSWORD');
   const client = new IpmiClient({
     policy: { ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.retries !== undefined ? { retries: o.retries } : {}) },
   });
