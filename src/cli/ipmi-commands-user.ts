@@ -41,7 +41,7 @@ export const USER_VERBS: readonly IpmiVerb[] = [
   {
     words: ['user', 'set', 'password'],
     args: '<id>',
-    note: '(asks for it: on the terminal, or two lines on stdin)',
+    note: '(user set password asks for it: on the terminal, or two lines of stdin)',
     sameHelpLine: true,
     fleet: false,
     prepare: ([idText, ...rest]) => {

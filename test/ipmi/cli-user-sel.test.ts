@@ -151,6 +151,16 @@ test('anvil ipmi user set name|password, user enable, -a and sel delete, as ipmi
   const empty = await anvil([...common, 'sel', 'list']);
   assert.equal(empty.stdout, ipmitool([...common, 'sel', 'list']).stdout);
   assert.equal(empty.stderr, 'SEL has no entries\n');
+  // sel clear, after ipmitool has logged one more event to clear.
+  assert.equal(
+    ipmitool([...common, 'raw', '0x0a', '0x44', '0', '0', '0x02', '0', '0', '0', '0', '0x20', '0', '0x04', '0x01', '0x30', '0x01', '0x59', '0x5a', '0x5a'])
+      .code,
+    0,
+  );
+  const cleared = await anvil([...common, 'sel', 'clear']);
+  assert.equal(cleared.code, 0, cleared.stderr);
+  assert.match(ipmitool([...common, 'sel', 'info']).stdout, /Entries +: 0\n/);
+  assert.equal(cleared.stdout, ipmitool([...common, 'sel', 'clear']).stdout);
 });
 
 test('anvil ipmi user set name|password, user enable and -a, as ipmitool on anvil bmc fake', async (t) => {
