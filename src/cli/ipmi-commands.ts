@@ -5,7 +5,11 @@ import type { Bmc } from '../protocols/ipmi/client/bmc.ts';
 import { IpmiCommandError } from '../protocols/ipmi/client/errors.ts';
 import { BootDevice, chassisControl } from '../protocols/ipmi/commands/chassis.ts';
 import type { BootDeviceName, PowerAction } from '../protocols/ipmi/commands/chassis.ts';
+import { SENSOR_TYPES } from '../protocols/ipmi/commands/sensor-names.ts';
 import { UsageError } from './command.ts';
+import { hexByte } from './ipmi-args.ts';
+import { MC_VERBS } from './ipmi-commands-mc.ts';
+import { SEL_DELETE_VERB, USER_VERBS } from './ipmi-commands-user.ts';
 import {
   bootParamLines,
   selInfoLines,
@@ -19,12 +23,19 @@ import {
   sensorListLines,
   userListLines,
 } from './ipmi-format.ts';
+import { sdrCsvLines, sdrElistLines, sensorTypeCode, sensorTypeTableLines } from './ipmi-format-sdr.ts';
 import { lanPrint } from './ipmi-lan.ts';
 import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
 /** One BMC's result: ipmitool's lines, the --json value, and the exit status when not 0. */
 export type Output = { lines: string[]; json: unknown; code?: number };
 export type Runner = (bmc: Bmc) => Promise<Output>;
+
+/** ipmitool's options that change what a command prints: -c asks for CSV. */
+export interface OutputFlags {
+  readonly csv: boolean;
+}
+const NO_FLAGS: OutputFlags = { csv: false };
 
 export interface IpmiVerb {
   /** The command words that name it, e.g. ['chassis', 'bootdev']. */
@@ -43,7 +54,7 @@ export interface IpmiVerb {
    * The runner for the words after the verb's. Throws UsageError for a bad argument; returns
    * undefined when the words are no form of this verb, and the group's usage is the error.
    */
-  readonly prepare: (args: readonly string[]) => Runner | undefined;
+  readonly prepare: (args: readonly string[], flags: OutputFlags) => Runner | undefined;
 }
 
 /** A command group: what its usage error lists, and which verb the group's word alone means ('sdr' is 'sdr list'). */
@@ -54,14 +65,16 @@ interface Group {
 
 const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['power', { expected: 'status, on, off, cycle, reset, soft or diag' }],
-  ['chassis', { expected: 'status, power, bootdev, bootparam get N or identify' }],
-  ['mc', { expected: 'info, guid or reset warm|cold' }],
-  ['user', { expected: 'list [channel]' }],
-  ['sdr', { expected: 'list', alone: 'list' }],
+  ['chassis', { expected: 'status, power, bootdev, bootparam get N, identify or policy list|always-on|previous|always-off' }],
+  ['mc', { expected: 'info, guid, reset warm|cold, selftest or watchdog get' }],
+  ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id> or disable <id>' }],
+  ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
   ['sensor', { expected: 'list', alone: 'list' }],
-  ['sel', { expected: 'list, elist, clear or info', alone: 'list' }],
-  ['fru', { expected: 'print [id]', alone: 'print' }],
+  ['sel', { expected: 'list, elist, clear, info or delete <id>...', alone: 'list' }],
+  ['fru', { expected: 'print [id] or list', alone: 'print' }],
   ['lan', { expected: 'print [channel]' }],
+  ['channel', { expected: 'info [channel]' }],
+  ['session', { expected: 'info active' }],
   ['raw', { expected: '<netfn> <cmd> [data...]' }],
   ['sol', { expected: 'activate or deactivate' }],
 ]);
@@ -85,12 +98,6 @@ function powerRunner(action: string | undefined): Runner {
     await bmc.send(chassisControl(action as PowerAction));
     return { lines: [`Chassis Power Control: ${POWER_WORDS[action]}`], json: { action, ok: true } };
   };
-}
-
-function hexByte(text: string): number {
-  const n = Number(text.startsWith('0x') || text.startsWith('0X') ? text : /^[0-9a-f]+$/i.test(text) && /[a-f]/i.test(text) ? '0x' + text : text);
-  if (!Number.isInteger(n) || n < 0 || n > 255) throw new UsageError(`'${text}' is not a byte (0-255 or 0x00-0xff)`);
-  return n;
 }
 
 function bootdevRunner([device, ...rest]: readonly string[]): Runner {
@@ -120,13 +127,21 @@ function identifyRunner(arg: string): Runner {
   };
 }
 
-function sensorsRunner(thresholds: boolean): Runner {
+type SensorsForm = 'sdr list' | 'sdr elist' | 'sensor list';
+
+function sensorsRunner(form: SensorsForm, flags: OutputFlags, sensorType?: number): Runner {
   return async (b) => {
-    const sensors = await b.inventory.sensors();
+    let sensors = await b.inventory.sensors();
+    if (sensorType !== undefined) sensors = sensors.filter((s) => s.record.sensorType === sensorType);
     const limits = new Map();
-    if (thresholds) for (const s of sensors) if (s.record.type === 'full') limits.set(s.record.number, await b.inventory.thresholds(s.record.number));
+    if (form === 'sensor list')
+      for (const s of sensors) if (s.record.type === 'full') limits.set(s.record.number, await b.inventory.thresholds(s.record.number));
+    let lines: string[];
+    if (form === 'sensor list') lines = sensorListLines(sensors, limits, flags.csv);
+    else if (flags.csv) lines = sdrCsvLines(sensors);
+    else lines = form === 'sdr elist' ? sdrElistLines(sensors) : sdrListLines(sensors);
     return {
-      lines: thresholds ? sensorListLines(sensors, limits) : sdrListLines(sensors),
+      lines,
       json: sensors.map((s) => ({
         name: s.record.name,
         number: s.record.number,
@@ -142,7 +157,18 @@ function selListRunner(extended: boolean): Runner {
   return async (b) => {
     const records = await b.inventory.selEntries();
     const sdrs = extended ? await b.inventory.sdrRecords() : undefined;
-    return { lines: records.length === 0 ? ['SEL has no entries'] : selLines(records, sdrs), json: records };
+    // ipmitool says so on stderr: a script reading stdout sees an empty list.
+    if (records.length === 0) process.stderr.write('SEL has no entries\n');
+    return { lines: selLines(records, sdrs), json: records };
+  };
+}
+
+/** `fru print` and its alias `fru list`. */
+function fruRunner(text: string | undefined): Runner {
+  const id = text !== undefined ? hexByte(text) : 0;
+  return async (b) => {
+    const f = await b.inventory.fru(id);
+    return { lines: fruLines(id, f), json: f };
   };
 }
 
@@ -194,6 +220,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   { words: ['chassis', 'identify'], args: '[seconds|force]', fleet: true, prepare: ([arg]) => identifyRunner(arg ?? '15') },
+  ...MC_VERBS.chassis,
   {
     words: ['mc', 'info'],
     fleet: true,
@@ -228,6 +255,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...MC_VERBS.mc,
+
   {
     words: ['user', 'list'],
     args: '[channel]',
@@ -240,8 +269,26 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
-  { words: ['sdr', 'list'], fleet: false, prepare: () => sensorsRunner(false) },
-  { words: ['sensor', 'list'], sameHelpLine: true, fleet: false, prepare: () => sensorsRunner(true) },
+  ...USER_VERBS,
+
+  { words: ['sdr', 'list'], fleet: false, prepare: (_, flags) => sensorsRunner('sdr list', flags) },
+  { words: ['sdr', 'elist'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sdr elist', flags) },
+  {
+    words: ['sdr', 'type'],
+    args: '[type|0xNN]',
+    sameHelpLine: true,
+    fleet: false,
+    prepare: ([text], flags) => {
+      const code = text === undefined || text === 'list' ? undefined : sensorTypeCode(text);
+      if (code !== undefined) return sensorsRunner('sdr elist', flags, code);
+      // ipmitool lists the types it knows, and says on stderr which word it did not.
+      return async () => {
+        if (text !== undefined && text !== 'list') process.stderr.write(`Sensor Type "${text}" not found.\n`);
+        return { lines: sensorTypeTableLines(), json: SENSOR_TYPES.slice(1).map((name, i) => ({ code: i + 1, name })) };
+      };
+    },
+  },
+  { words: ['sensor', 'list'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sensor list', flags) },
   { words: ['sel', 'list'], fleet: false, prepare: () => selListRunner(false) },
   { words: ['sel', 'elist'], sameHelpLine: true, fleet: false, prepare: () => selListRunner(true) },
   {
@@ -253,6 +300,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       return { lines: ['Clearing SEL.  Please allow a few seconds to erase.'], json: { cleared: true } };
     },
   },
+  SEL_DELETE_VERB,
+
   {
     words: ['sel', 'info'],
     sameHelpLine: true,
@@ -262,18 +311,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       return { lines: selInfoLines(i), json: i };
     },
   },
-  {
-    words: ['fru', 'print'],
-    args: '[id]',
-    fleet: false,
-    prepare: ([text]) => {
-      const id = text !== undefined ? hexByte(text) : 0;
-      return async (b) => {
-        const f = await b.inventory.fru(id);
-        return { lines: fruLines(id, f), json: f };
-      };
-    },
-  },
+  { words: ['fru', 'print'], args: '[id]', fleet: false, prepare: ([text]) => fruRunner(text) },
+  { words: ['fru', 'list'], args: '[id]', sameHelpLine: true, fleet: false, prepare: ([text]) => fruRunner(text) },
   {
     words: ['lan', 'print'],
     args: '[channel]',
@@ -286,6 +325,8 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...MC_VERBS.channel,
+
   {
     words: ['raw'],
     args: '<netfn> <cmd> [data bytes...]',
@@ -321,7 +362,7 @@ export interface IpmiCommand {
 }
 
 /** The command the words name: the verb with the most words matching, given the words after them. */
-export function commandFor(words: readonly string[], verbs: readonly IpmiVerb[] = IPMI_VERBS): IpmiCommand {
+export function commandFor(words: readonly string[], flags: OutputFlags = NO_FLAGS, verbs: readonly IpmiVerb[] = IPMI_VERBS): IpmiCommand {
   const [group] = words;
   if (group === undefined) throw new UsageError('no command given');
   const usage = GROUPS.get(group);
@@ -329,7 +370,7 @@ export function commandFor(words: readonly string[], verbs: readonly IpmiVerb[] 
   const line = words.length === 1 && usage.alone !== undefined ? [group, usage.alone] : words;
   let verb: IpmiVerb | undefined;
   for (const v of verbs) if (v.words.every((w, i) => line[i] === w) && (verb === undefined || v.words.length > verb.words.length)) verb = v;
-  const run = verb?.prepare(line.slice(verb.words.length));
+  const run = verb?.prepare(line.slice(verb.words.length), flags);
   if (verb === undefined || run === undefined) throw new UsageError(`${group}: expected ${usage.expected}`);
   return { run, fleet: verb.fleet, ...(verb.shortForm ? { shortForm: verb.shortForm } : {}) };
 }

@@ -185,21 +185,29 @@ export function sdrListLines(sensors: SensorValue[]): string[] {
   });
 }
 
-/** `sensor list`; thresholds come from Get Sensor Thresholds as ipmitool reads them, 'na' when refused. */
-export function sensorListLines(sensors: SensorValue[], thresholds: ReadonlyMap<number, Partial<Record<ThresholdName, number>>> = new Map()): string[] {
+/** `sensor list`; thresholds come from Get Sensor Thresholds as ipmitool reads them, 'na' when refused. With csv, `sensor list -c`. */
+export function sensorListLines(
+  sensors: SensorValue[],
+  thresholds: ReadonlyMap<number, Partial<Record<ThresholdName, number>>> = new Map(),
+  csv = false,
+): string[] {
   return sensors.map((s) => {
-    const name = s.record.name.slice(0, 16).padEnd(16);
+    let cells: [string, string, string, string, string[]];
     if (s.record.type === 'full' && s.value !== undefined) {
       const full = s.record;
       const read = thresholds.get(full.number) ?? {};
       const t = THRESHOLD_ORDER.map((n) => read[n]);
       // ipmitool's column order: lnr, lcr, lnc, unc, ucr, unr.
       const order = [t[2], t[1], t[0], t[3], t[4], t[5]].map((raw) => (raw === undefined ? 'na' : (convertReading(raw, full.conversion) ?? 0).toFixed(3)));
-      return `${name} | ${s.value.toFixed(3).padEnd(10)} | ${units(full).padEnd(10)} | ${s.status.padEnd(6)}${order.map((v) => `| ${v.padEnd(9)} `).join('')}`;
+      cells = [s.record.name, s.value.toFixed(3), units(full), s.status, order];
+    } else {
+      const value = s.reading && !s.reading.unavailable ? `0x${s.reading.raw.toString(16)}` : 'na';
+      const status = s.reading ? `0x${s.reading.states.toString(16).padStart(4, '0')}` : 'na';
+      cells = [s.record.name, value, 'discrete', status, Array<string>(6).fill('na')];
     }
-    const value = s.reading && !s.reading.unavailable ? `0x${s.reading.raw.toString(16)}` : 'na';
-    const status = s.reading ? `0x${s.reading.states.toString(16).padStart(4, '0')}` : 'na';
-    return `${name} | ${value.padEnd(10)} | ${'discrete'.padEnd(10)} | ${status.padEnd(6)}${Array(6).fill('| na        ').join('')}`;
+    const [name, value, unit, status, limits] = cells;
+    if (csv) return [name, value, unit, status, ...limits].join(',');
+    return `${name.slice(0, 16).padEnd(16)} | ${value.padEnd(10)} | ${unit.padEnd(10)} | ${status.padEnd(6)}${limits.map((v) => `| ${v.padEnd(9)} `).join('')}`;
   });
 }
 

@@ -6,6 +6,7 @@ import { IpmiClient } from '../protocols/ipmi/client/client.ts';
 import type { BmcTarget } from '../protocols/ipmi/client/options.ts';
 import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
+import { promptSecret } from './password.ts';
 import { commandFor, commandHelp } from './ipmi-commands.ts';
 import type { IpmiCommand } from './ipmi-commands.ts';
 import { expandHosts, hostLabel } from './ipmi-hosts.ts';
@@ -26,6 +27,7 @@ Options:
   -p port          UDP port (default 623)
   -U user          user name
   -P password      password (visible to other local users: prefer -E or -f)
+  -a               ask for the password (on the terminal, or the first line of stdin)
   -E               read the password from the IPMI_PASSWORD environment variable
   -f file          read the password from the first line of file
   -C suite         RMCP+ cipher suite (default: ask the BMC; 17, 3, ...)
@@ -35,13 +37,14 @@ Options:
   -N seconds       timeout of the first try (default 1); each retry waits longer
   -R count         retries (default 3)
   -F fanout        fleet mode: BMCs worked on at once (default ${DEFAULT_FANOUT})
+  -c               CSV output (sdr list/elist, sensor list), as ipmitool -c
   --json           machine-readable output
   -h, --help       this text
 
 Commands:
 ${commandHelp()}
 
-Fleet mode supports: power *, chassis status, chassis bootdev, mc info, mc reset, raw.
+Fleet mode supports: power *, chassis status, bootdev, identify and policy, mc info, mc reset, sel clear, raw.
 Exit status: 0 when every host succeeded, 1 otherwise, 2 for bad usage.`;
 
 interface Options {
@@ -50,6 +53,7 @@ interface Options {
   port?: number;
   user: string;
   password?: string;
+  askPassword: boolean;
   cipherSuite?: number;
   privilege?: PrivilegeLevel;
   authType?: 'md5' | 'password' | 'none';
@@ -58,6 +62,7 @@ interface Options {
   retries?: number;
   fanout: number;
   json: boolean;
+  csv: boolean;
   help: boolean;
   words: string[];
 }
@@ -84,6 +89,7 @@ const FLAGS: ReadonlyMap<string, (o: Options, value: FlagValue) => void> = new M
   ['-p', (o, value) => void (o.port = value.int(1, 65535))],
   ['-U', (o, value) => void (o.user = value.text())],
   ['-P', (o, value) => void (o.password = value.text())],
+  ['-a', (o) => void (o.askPassword = true)],
   [
     '-E',
     (o) => {
@@ -149,12 +155,13 @@ const FLAGS: ReadonlyMap<string, (o: Options, value: FlagValue) => void> = new M
   ['-R', (o, value) => void (o.retries = value.int(0, 100))],
   ['-F', (o, value) => void (o.fanout = value.int(1, 1_000_000))],
   ['--json', (o) => void (o.json = true)],
+  ['-c', (o) => void (o.csv = true)],
   ['-h', (o) => void (o.help = true)],
   ['--help', (o) => void (o.help = true)],
 ]);
 
 function parse(argv: string[]): Options {
-  const o: Options = { iface: 'lanplus', user: '', fanout: DEFAULT_FANOUT, json: false, help: false, words: [] };
+  const o: Options = { iface: 'lanplus', user: '', askPassword: false, fanout: DEFAULT_FANOUT, json: false, csv: false, help: false, words: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -215,8 +222,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (o.hosts === undefined) throw new UsageError('no BMC given: use -H host (or a host list)');
   const hosts = expandHosts(o.hosts);
-  const command = commandFor(o.words);
-  if (o.password === undefined) throw new UsageError('no password: use -E (IPMI_PASSWORD), -f FILE or -P PASSWORD');
+  const command = commandFor(o.words, { csv: o.csv });
+  if (o.askPassword) o.password = await promptSecret('Password: ');
+  if (o.password === undefined) throw new UsageError('no password: use -a (asks), -E (IPMI_PASSWORD), -f FILE or -P PASSWORD');
   const client = new IpmiClient({
     policy: { ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), ...(o.retries !== undefined ? { retries: o.retries } : {}) },
   });
@@ -229,7 +237,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (!command.fleet)
       throw new UsageError(
-        `'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify, mc info/reset, sel clear and raw`,
+        `'${o.words.join(' ')}' runs on one BMC at a time; fleet mode supports power, chassis status/bootdev/identify/policy, mc info/reset, sel clear and raw`,
       );
     return await runFleet(client, o, hosts, command);
   } finally {

@@ -19,6 +19,7 @@ import type { FullSensorRecord, SdrRecord, SensorReading, ThresholdName } from '
 import {
   clearSel,
   decodeClearSel,
+  deleteSelEntry,
   decodeSelEntry,
   decodeSelInfo,
   decodeSelTime,
@@ -182,6 +183,12 @@ export class Inventory {
       id = next;
     }
     return out;
+  }
+
+  /** Delete SEL Entry (§31.8) under a fresh reservation; returns the BMC's completion code (ipmitool reports each id alone). */
+  async deleteSelEntry(recordId: number): Promise<number> {
+    const reservation = decodeReservation(await this.#session.request(reserveSel()));
+    return (await this.#session.requestRaw(deleteSelEntry(reservation, recordId))).completionCode;
   }
 
   /** Clear SEL (§31.9): initiate, then poll until the BMC reports the erase complete. */

@@ -72,6 +72,21 @@ export function chassisControl(action: PowerAction): CommandRequest {
   return request('Chassis Control', NetFn.CHASSIS, ChassisCmd.CHASSIS_CONTROL, [ChassisControl[action]], false);
 }
 
+/** Set Power Restore Policy (§28.8): the policy to set, or 'no-change' to only read which are supported. */
+const POLICY_CODES = { 'always-off': 0x00, previous: 0x01, 'always-on': 0x02, 'no-change': 0x03 } as const;
+export type PolicyRequest = keyof typeof POLICY_CODES;
+
+/** Idempotent: setting the same policy twice leaves it set. */
+export function setPowerRestorePolicy(policy: PolicyRequest): CommandRequest {
+  return request('Set Power Restore Policy', NetFn.CHASSIS, ChassisCmd.SET_POWER_RESTORE_POLICY, [POLICY_CODES[policy]]);
+}
+
+/** The response: which policies the BMC supports (bit n for policy code n). */
+export function decodePowerRestorePolicySupport(data: Uint8Array): PowerRestorePolicy[] {
+  need(data, 1, 'Set Power Restore Policy');
+  return (['always-off', 'always-on', 'previous'] as const).filter((p) => (at(data, 0) & (1 << POLICY_CODES[p])) !== 0);
+}
+
 /** §28.5: interval in seconds (0 turns it off), or force it on until told otherwise. */
 export function chassisIdentify(seconds: number | 'force'): CommandRequest {
   if (seconds === 'force') return request('Chassis Identify', NetFn.CHASSIS, ChassisCmd.CHASSIS_IDENTIFY, [0, 1]);

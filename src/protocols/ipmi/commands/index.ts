@@ -9,3 +9,5 @@ export * from './sel.ts';
 export * from './fru.ts';
 export * from './type-length.ts';
 export * from './lan.ts';
+export * from './mc.ts';
+export * from './channel.ts';

@@ -55,6 +55,11 @@ export function getSelEntry(reservation: number, recordId: number): CommandReque
   return request('Get SEL Entry', NetFn.STORAGE, StorageCmd.GET_SEL_ENTRY, [reservation & 0xff, reservation >> 8, recordId & 0xff, recordId >> 8, 0, 0xff]);
 }
 
+/** Delete SEL Entry (§31.8): a resend after a lost reply finds the entry gone (0xCB), so it is not idempotent. */
+export function deleteSelEntry(reservation: number, recordId: number): CommandRequest {
+  return request('Delete SEL Entry', NetFn.STORAGE, StorageCmd.DELETE_SEL_ENTRY, [reservation & 0xff, reservation >> 8, recordId & 0xff, recordId >> 8], false);
+}
+
 /** Add SEL Entry (§31.6) is not idempotent: a resend would log the event twice. */
 export function addSelEntry(record: Uint8Array): CommandRequest {
   return request('Add SEL Entry', NetFn.STORAGE, StorageCmd.ADD_SEL_ENTRY, record, false);

@@ -26,6 +26,11 @@ const IPMI_VERSION_20 = 0x02;
 const DEVICE_SUPPORT = 0x8f;
 /** Get Self Test Results: 0x55 = no error (§20.4). */
 const SELF_TEST_OK = 0x55;
+/**
+ * Get Watchdog Timer (§27.7): a stopped SMS/OS timer set to hard-reset after 300.0 s, as an
+ * OS watchdog daemon leaves it; the emulator never runs it down.
+ */
+const WATCHDOG = [0x04, 0x01, 0x00, 0x00, 0xb8, 0x0b, 0xb8, 0x0b];
 /** Get Channel Info: medium 802.3 LAN, protocol IPMB-1.0, multi-session, IPMI forum IANA 7154 (§22.24). */
 const MEDIUM_LAN = 0x04;
 const PROTOCOL_IPMB = 0x01;
@@ -239,6 +244,7 @@ export const appCommands: ReadonlyMap<number, CommandDef> = new Map<number, Comm
   [commandKey(NetFn.APP, AppCmd.COLD_RESET), { privilege: Privilege.ADMINISTRATOR, run: (c) => reset(c, 'cold') }],
   [commandKey(NetFn.APP, AppCmd.WARM_RESET), { privilege: Privilege.ADMINISTRATOR, run: (c) => reset(c, 'warm') }],
   [commandKey(NetFn.APP, AppCmd.GET_SELF_TEST_RESULTS), { privilege: Privilege.USER, run: () => ok(Buffer.from([SELF_TEST_OK, 0x00])) }],
+  [commandKey(NetFn.APP, AppCmd.GET_WATCHDOG_TIMER), { privilege: Privilege.USER, run: () => ok(Buffer.from(WATCHDOG)) }],
   [commandKey(NetFn.APP, AppCmd.GET_DEVICE_GUID), { privilege: Privilege.USER, run: (c) => ok(c.bmc.guid) }],
   [commandKey(NetFn.APP, AppCmd.GET_SYSTEM_GUID), { privilege: Privilege.USER, run: (c) => ok(c.bmc.guid) }],
   [commandKey(NetFn.APP, AppCmd.GET_CHANNEL_AUTH_CAPABILITIES), { privilege: Privilege.CALLBACK, run: (c) => channelAuthCapabilities(c) }],
