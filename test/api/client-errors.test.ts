@@ -19,6 +19,12 @@ test('a query key given twice on a machine-facing URL is a 400 naming the key', 
   // Once is fine.
   assert.equal((await fetch(`${a.url}/boot.ipxe?mac=52:54:00:00:00:01`)).status, 200);
   assert.deepEqual(log.atLeast(LOG_LEVEL.error), []);
+  // What a client sent is logged cut short: an 8 KB arch keeps its first 64 characters and its length.
+  const arch = 'x'.repeat(8192);
+  for (const mac of ['52:54:00:00:00:01', '52:54:00:00:00:77']) assert.equal((await fetch(`${a.url}/boot/${mac}?arch=${arch}`)).status, 200);
+  const served = log.lines.filter((line) => typeof line.arch === 'string' && line.arch.startsWith('xxxx'));
+  assert.equal(served.length, 2);
+  for (const line of served) assert.equal(line.arch, `${'x'.repeat(64)}… (8192 bytes)`);
 });
 
 test('a multipart upload cut short, or without a boundary, is a 400 saying so, and nothing is stored', async (t) => {
