@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid } from '../common/errors.ts';
+import { clipped } from '../common/format.ts';
 import { normalizeMac } from '../machines/mac.ts';
 import { plainAddress } from '../boot/resolver.ts';
 import { ARTIFACT_ROUTE, BOOT_SCRIPT_ROUTES } from '../boot/urls.ts';
@@ -31,12 +32,17 @@ export async function bootRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'bo
     const arch = [request.query.platform, request.query.arch].filter(Boolean).join(' ') || undefined;
     const mac = normalizeMac(macText);
     const { answer, script } = await ctx.boot.ipxeScript({ mac, arch, address: plainAddress(request.ip), server: ctx.baseUrl(request) });
-    if (answer.kind === 'unknown') request.log.info({ mac, arch }, 'unknown machine asked to boot; listed as discovered');
+    // What the client sent is logged cut short: an 8 KB arch would make every line 8 KB.
+    const logged = arch === undefined ? undefined : clipped(arch);
+    if (answer.kind === 'unknown') request.log.info({ mac, arch: logged }, 'unknown machine asked to boot; listed as discovered');
     else if (answer.machine)
-      request.log.info({ machine: answer.machine.name, profile: answer.kind === 'profile' ? answer.profile : 'local', loader: 'iPXE', arch }, 'boot served');
+      request.log.info(
+        { machine: answer.machine.name, profile: answer.kind === 'profile' ? answer.profile : 'local', loader: 'iPXE', arch: logged },
+        'boot served',
+      );
     else
       request.log.info(
-        { mac, arch, profile: answer.kind === 'profile' ? answer.profile : 'local' },
+        { mac, arch: logged, profile: answer.kind === 'profile' ? answer.profile : 'local' },
         'unknown machine asked to boot; served the default profile',
       );
     return reply.type('text/plain; charset=utf-8').send(script);

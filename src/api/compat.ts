@@ -122,7 +122,7 @@ export async function compatRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     } catch (error) {
       await rm(temp, { force: true });
       if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge(limit);
-      throw error;
+      throw clientMultipartError(error) ?? error;
     }
     const run = await testing.fileUpload(runId, temp, bytes);
     request.log.info({ run: run.id, machine: run.machine, bytes, errors: run.errors }, 'test result uploaded');
@@ -138,6 +138,23 @@ function tooLarge(limit: number): AnvilError {
     'too-large',
     `the upload is larger than the limit of ${limit} bytes; nothing was stored (the server's --upload-limit sets it)`,
   );
+}
+
+/**
+ * The client's mistakes busboy reports as plain Errors (no code): a body that ends before its
+ * closing boundary (a killed curl, a dropped connection) and a Content-Type without a boundary.
+ */
+function clientMultipartError(error: unknown): AnvilError | undefined {
+  const message = error instanceof Error ? error.message : '';
+  const code = (error as { code?: string }).code;
+  if (/boundary not found/i.test(message))
+    return invalid(
+      'UPLOAD_NO_BOUNDARY',
+      'the multipart upload has no boundary in its Content-Type; nothing was stored. Send it with curl -F "file=@OUTPUT" URL, which sets one, or send the file as a raw body',
+    );
+  if (/unexpected end of multipart data/i.test(message) || code === 'FST_MP_PREMATURE_CLOSE')
+    return invalid('UPLOAD_TRUNCATED', 'the multipart body ends before its closing boundary (the upload was cut short); nothing was stored. Send it again');
+  return undefined;
 }
 
 /** '1 error', '2 errors'. */

@@ -1,5 +1,7 @@
 // What the HTTP routes use: the domain services they call, how they find the machine behind a
 // bare pxemngr URL, and the limits and base URL the composition root configured.
+import type { FastifyRequest } from 'fastify';
+import { invalid, listWords } from '../common/errors.ts';
 import type { Machines } from '../machines/machines.ts';
 import type { NextBoot } from '../boot/next-boot.ts';
 import type { Discovered } from '../boot/discovered.ts';
@@ -42,6 +44,22 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Errors as one plain-text line instead of JSON (routes wget and curl call). */
     plainErrors?: boolean;
+  }
+}
+
+/**
+ * A query key given twice (`/boot.ipxe?mac=…&mac=x`) arrives as an array, which no
+ * machine-facing route takes: it is refused as the client's mistake before a handler sees it.
+ * A preValidation hook of the whole server; it looks at machine-facing routes only.
+ */
+export async function refuseRepeatedQueryKeys(request: FastifyRequest): Promise<void> {
+  if (!request.routeOptions.config?.plainErrors) return;
+  const query = request.query as Record<string, unknown> | undefined;
+  if (!query) return;
+  const repeated = Object.keys(query).filter((key) => Array.isArray(query[key]));
+  if (repeated.length > 0) {
+    const names = repeated.map((key) => `'${key.length > 64 ? `${key.slice(0, 64)}…` : key}'`);
+    throw invalid('REPEATED_QUERY_KEY', `the query gives ${listWords(names)} more than once; give each key once`);
   }
 }
 

@@ -13,7 +13,7 @@ import { prettyStream, type LogFormat } from './log-format.ts';
 import { AnvilError } from '../common/errors.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
 import { apiAccessHook } from '../auth/caller.ts';
-import { DEFAULT_UPLOAD_LIMIT, type ApiContext } from '../api/context.ts';
+import { DEFAULT_UPLOAD_LIMIT, refuseRepeatedQueryKeys, type ApiContext } from '../api/context.ts';
 import { compatRoutes } from '../api/compat.ts';
 import { bootRoutes } from '../api/boot.ts';
 import { agentRoutes } from '../api/agent.ts';
@@ -35,6 +35,8 @@ export interface ServerOptions {
   readonly logLevel?: string | false;
   /** pretty: one readable line per record (for a terminal); json (default): pino's lines. */
   readonly logFormat?: LogFormat;
+  /** Where log lines go instead of stdout (tests read them); pino's JSON lines. */
+  readonly logStream?: NodeJS.WritableStream;
 }
 
 /** A request URL as logged: the token of /agent/v1/media/<token>/ replaced. */
@@ -49,7 +51,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
         ? false
         : {
             level: options.logLevel ?? 'info',
-            ...(options.logFormat === 'pretty' ? { stream: prettyStream() } : {}),
+            ...(options.logStream ? { stream: options.logStream } : options.logFormat === 'pretty' ? { stream: prettyStream() } : {}),
             // Tokens and passwords never reach a log line.
             redact: {
               paths: [
@@ -112,6 +114,7 @@ export async function buildServer(services: Services, options: ServerOptions = {
     }
     return reply.status(status).send({ error: { code, message } });
   });
+  app.addHook('preValidation', refuseRepeatedQueryKeys);
   app.setNotFoundHandler((request, reply) => {
     reply
       .status(404)

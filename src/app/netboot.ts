@@ -10,6 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { TftpServer } from '../protocols/tftp/index.ts';
 import { DhcpServer, JsonFileLeaseStore, DEFAULT_BOOT_FILES, type DhcpMode } from '../protocols/dhcp/index.ts';
 import { AnvilError, invalid } from '../common/errors.ts';
+import { clipped } from '../common/format.ts';
 import type { HostPort } from '../common/address.ts';
 import type { Services } from './compose.ts';
 import type { AddressResolver } from '../boot/resolver.ts';
@@ -102,9 +103,9 @@ export async function startNetboot(
       port: options.tftp.port,
       onEvent: (event) => {
         if (event.type === 'transfer-end')
-          log.info({ tftp: event.path, client: event.client.address, outcome: event.outcome, bytes: event.bytes }, 'tftp transfer');
-        else if (event.type === 'request-refused') log.info({ tftp: event.path, client: event.client.address, error: event.message }, 'tftp refused');
-        else if (event.type === 'handler-error') log.error({ tftp: event.path, err: event.error }, 'tftp file failed');
+          log.info({ tftp: clipped(event.path), client: event.client.address, outcome: event.outcome, bytes: event.bytes }, 'tftp transfer');
+        else if (event.type === 'request-refused') log.info({ tftp: clipped(event.path), client: event.client.address, error: event.message }, 'tftp refused');
+        else if (event.type === 'handler-error') log.error({ tftp: clipped(event.path), err: event.error }, 'tftp file failed');
       },
     });
     try {

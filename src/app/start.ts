@@ -11,6 +11,7 @@ import { startNetboot, type Netboot, type NetbootOptions } from './netboot.ts';
 import { EXPORT_INTERVAL_MS, exportPxelinux } from '../boot/export-pxelinux.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
 import { removeServerFile, writeServerFile } from './server-file.ts';
+import { sweepAgentStaging } from '../provisioning/agent-files.ts';
 
 /**
  * Connections waiting to be accepted. Node's default, 511, overflowed when 1,000 machines asked
@@ -82,8 +83,19 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     throw error;
   }
   for (const lock of staleLocks) app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a process that is gone');
-  const leftovers = await services.images.sweep();
-  if (leftovers.length > 0) app.log.warn({ files: leftovers }, `removed ${leftovers.length} image file(s) a crash left in ${services.paths.images}`);
+  const swept = {
+    uploads: await services.testing.sweepUploads(),
+    images: await services.images.sweep(),
+    agent: await sweepAgentStaging(services.paths.tftpRoot),
+  };
+  const leftovers = [...swept.uploads, ...swept.images, ...swept.agent];
+  if (leftovers.length > 0) {
+    const bytes = leftovers.reduce((sum, file) => sum + file.bytes, 0);
+    app.log.warn(
+      { files: leftovers.length, bytes, uploads: swept.uploads.length, images: swept.images.length, agent: swept.agent.length },
+      `removed ${leftovers.length} temp file(s), ${bytes} bytes, a crash left behind (in ${services.paths.data})`,
+    );
+  }
   for (const { machine, outcome } of await services.provisioner.recover()) app.log.warn({ machine, outcome }, 'provisioning after a restart');
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.http.port;

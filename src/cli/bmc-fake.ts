@@ -203,6 +203,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   const stats = server.stats();
   await server.close();
-  process.stderr.write(`stopped: ${stats.received} packets, ${stats.badPackets} bad, ${stats.sessionsOpened} sessions\n`);
+  // Opened against closed and expired, with those still open, so a session leak shows.
+  process.stderr.write(
+    `stopped: ${stats.received} packets, ${stats.badPackets} bad; sessions ${stats.sessionsOpened} opened, ${stats.sessionsClosed} closed, ${stats.sessionsExpired} expired, ${stats.activeSessions} still open\n`,
+  );
   return 0;
 }

@@ -51,10 +51,19 @@ export function parseDriverInfo(text: string): Record<string, string | null> {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new UsageError(`--driver-info: '${part.replace(/=.*/, '=…')}' is not key=value`);
     const value = part.slice(eq + 1);
-    out[part.slice(0, eq).trim()] = value === '' ? null : value;
+    const key = part.slice(0, eq).trim();
+    // A command line is visible to every user of the host (ps, /proc/*/cmdline, shell history).
+    if (PASSWORD_FIELD.test(key) && value !== '')
+      throw new UsageError(
+        `--driver-info: ${key} is not taken on the command line, where every user of this host can read it; give it with --password-file FILE (its first line; '-' for stdin) or --password-env VAR`,
+      );
+    out[key] = value === '' ? null : value;
   }
   return out;
 }
+
+/** driver_info fields that hold a password: refused in --driver-info (an empty value, which removes one, is fine). */
+const PASSWORD_FIELD = /_password$/;
 
 function readSecret(file: string | undefined, envName: string | undefined): string | undefined {
   if (file !== undefined) {

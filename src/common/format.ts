@@ -23,3 +23,11 @@ export function duration(seconds: number): string {
       ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
       : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/** How much of a client-sent string a log line keeps. */
+export const LOGGED_CLIENT_TEXT = 64;
+
+/** What a client sent, cut for a log line: 'pxelinux.cfg/…' as is, a 4 KB name as its first 64 characters and its length. */
+export function clipped(text: string, max = LOGGED_CLIENT_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${Buffer.byteLength(text)} bytes)`;
+}

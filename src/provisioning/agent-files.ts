@@ -6,6 +6,7 @@ import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnvilError } from '../common/errors.ts';
+import { sweepTempFiles, type Leftover } from '../common/leftovers.ts';
 
 /** Where scripts/anvil-agent builds the agent. */
 export const DEFAULT_AGENT_BUILD = fileURLToPath(new URL('../../.tools/anvil-agent/', import.meta.url));
@@ -19,6 +20,17 @@ export interface AgentFiles {
 }
 
 const FILES = { kernel: 'vmlinuz', initrd: 'initrd.gz' } as const;
+
+/** The copy being staged: `<file>.<pid>.<random>.tmp`; the pid of its writer, or undefined for other names. */
+const STAGING = /\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** Removes staging copies (agent kernels and initrds, tens of MB) a crashed process left in the TFTP root. */
+export function sweepAgentStaging(tftpRoot: string): Promise<Leftover[]> {
+  return sweepTempFiles(join(tftpRoot, AGENT_TFTP_DIR), (name) => {
+    const m = STAGING.exec(name);
+    return m ? Number(m[1]) : undefined;
+  });
+}
 
 async function copyIfChanged(from: string, to: string): Promise<void> {
   const source = await stat(from);

@@ -16,6 +16,7 @@ import type { Kysely } from 'kysely';
 import type { Database, Image } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { AnvilError, conflict, invalid, notFound } from '../common/errors.ts';
+import { processAlive, sizeOf, type Leftover } from '../common/leftovers.ts';
 import { extensionOf, MAGIC_BYTES, sniffFormat, type StoredFormat, type UploadFormat } from './image-format.ts';
 
 export type { Image } from '../store/schema.ts';
@@ -57,18 +58,6 @@ export interface ImageView {
   readonly sourceMachine: string | null;
   readonly notes: string;
   readonly createdAt: string;
-}
-
-/** True unless `pid` names no process on this host (a pid that is not a number counts as gone). */
-function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 /** Counts and hashes what passes through, reporting progress. */
@@ -324,9 +313,9 @@ export class ImageLibrary {
    * gone, and files no row names that are older than ORPHAN_AGE_MS (younger ones may be an
    * import of another process between its rename and its row).
    */
-  async sweep(): Promise<string[]> {
+  async sweep(): Promise<Leftover[]> {
     const known = new Set((await this.#db.selectFrom('images').select('file').execute()).map((r) => r.file));
-    const removed: string[] = [];
+    const removed: Leftover[] = [];
     const now = this.#clock().getTime();
     for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
       if (known.has(entry)) continue;
@@ -338,8 +327,9 @@ export class ImageLibrary {
           : now - ((await stat(path).catch(() => undefined))?.mtimeMs ?? now) < ORPHAN_AGE_MS
       )
         continue;
+      const bytes = await sizeOf(path);
       await rm(path, { force: true, recursive: true });
-      removed.push(entry);
+      removed.push({ path, bytes });
     }
     return removed;
   }

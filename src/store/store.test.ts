@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from './store.ts';
@@ -66,4 +66,24 @@ test('deleting a machine removes its MACs, boot log and runs with it', async () 
   assert.equal((await s.db.selectFrom('macs').selectAll().execute()).length, 0);
   assert.equal((await s.db.selectFrom('runs').selectAll().execute()).length, 0);
   await s.close();
+});
+
+test('the database and its -wal and -shm are created readable by their owner only; an old one loses its bits for others', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-store-'));
+  const file = join(dir, 'anvil.db');
+  const store = await openStore({ sqlitePath: file });
+  await store.db.insertInto('machines').values({ name: 'm', created_at: 'then', updated_at: 'then' }).execute();
+  const mode = (path: string) => statSync(path).mode & 0o777;
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) assert.equal(mode(path).toString(8), '600', path);
+  await store.close();
+
+  const old = join(dir, 'old.db');
+  const made = await openStore({ sqlitePath: old });
+  await made.close();
+  chmodSync(old, 0o644);
+  writeFileSync(`${old}-wal`, '', { mode: 0o644 });
+  chmodSync(`${old}-wal`, 0o644);
+  const reopened = await openStore({ sqlitePath: old });
+  assert.equal(mode(old).toString(8), '640');
+  await reopened.close();
 });

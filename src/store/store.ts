@@ -1,5 +1,6 @@
 // Opens anvil's database — SQLite in the data directory by default, PostgreSQL when
 // ANVIL_DATABASE_URL says so — and brings its schema up to date before anything uses it.
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
@@ -37,6 +38,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     const file = options.sqlitePath ?? ':memory:';
     let sqlite: SQLite.Database;
     try {
+      if (file !== ':memory:') keepPrivate(file);
       sqlite = new SQLite(file);
     } catch (error) {
       throw new AnvilError('STORE_OPEN_FAILED', 'unavailable', `cannot open the database ${file}: ${(error as Error).message}`, { cause: error });
@@ -57,6 +59,33 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     throw error;
   }
   return store;
+}
+
+/**
+ * Modes of the database file. It holds token hashes, driver settings and the machines' history,
+ * so a new one is its owner's only, like secret.key; SQLite gives -wal and -shm the mode of
+ * the database file. An existing file loses only its bits for others, so a group its operator
+ * shares it with (pxemngr run by a second account) keeps working.
+ */
+export const DATABASE_FILE_MODE = 0o600;
+const OTHERS = 0o007;
+
+/** Creates the database file owner-only before SQLite sees it, or takes others' access off an existing one and its -wal/-shm. */
+function keepPrivate(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', DATABASE_FILE_MODE));
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return; // SQLite says why it cannot open it
+  }
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      const mode = statSync(path).mode & 0o777;
+      if (mode & OTHERS) chmodSync(path, mode & ~OTHERS);
+    } catch {
+      // Absent (no -wal yet) or not ours to change: SQLite opens it or says why not.
+    }
+  }
 }
 
 export async function migrate(store: Store, target?: string): Promise<void> {

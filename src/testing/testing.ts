@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Database, Machine, Run, RunLine } from '../store/schema.ts';
 import type { Dialect } from '../store/migrations/helpers.ts';
 import { AnvilError, invalid, listWords, notFound } from '../common/errors.ts';
+import { sweepTempFiles, type Leftover } from '../common/leftovers.ts';
 import { readTemplate, scanTemplates, type ScanProblem } from '../common/template-dir.ts';
 import { availableNames, syncNames, type SyncReport } from '../store/names.ts';
 import { renderTemplate, TemplateRecord } from '../common/templates.ts';
@@ -23,6 +24,8 @@ export type LatestResult = Pick<Run, 'id' | 'test' | 'state' | 'infos' | 'warnin
 
 export const TEST_EXTENSION = '.test';
 export const WAIT_TEST = 'wait';
+/** An upload being received: `.incoming-<pid>-<random>` in the uploads folder, renamed to <run>.log when whole. */
+export const UPLOAD_INCOMING_PREFIX = '.incoming-';
 /** A run sent and not uploaded within this time becomes error. */
 export const DEFAULT_RUN_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
@@ -208,7 +211,17 @@ export class Testing {
   /** A temporary path in the uploads folder for an upload being received. */
   async uploadTempPath(): Promise<string> {
     await mkdir(this.uploadsDir, { recursive: true });
-    return join(this.uploadsDir, `.incoming-${randomBytes(8).toString('hex')}`);
+    return join(this.uploadsDir, `${UPLOAD_INCOMING_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Removes uploads a crash left half-received (.incoming-<pid>-… of a process that is gone;
+   * older servers wrote .incoming-<hex>, with no pid, which count as gone too).
+   */
+  sweepUploads(): Promise<Leftover[]> {
+    return sweepTempFiles(this.uploadsDir, (name) =>
+      name.startsWith(UPLOAD_INCOMING_PREFIX) ? Number(name.slice(UPLOAD_INCOMING_PREFIX.length).split('-')[0]) : undefined,
+    );
   }
 
   uploadPath(runId: number): string {

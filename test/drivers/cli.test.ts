@@ -71,3 +71,22 @@ test('anvil machine discovered and forget: the unknown machines that asked to bo
   assert.match(again.stderr, /not among the discovered machines \(bin\/anvil machine discovered lists them\)/);
   assert.equal((await machine('discovered')).stdout, 'no unknown machine has asked to boot\n');
 });
+
+test('anvil machine set refuses a password in --driver-info, pointing to --password-file and --password-env', async () => {
+  const data = tempDir();
+  mkdirSync(join(data, 'tftp/pxelinux.cfg/profiles'), { recursive: true });
+  writeFileSync(join(data, 'tftp/pxelinux.cfg/profiles/local.prof'), 'LOCALBOOT 0\n');
+  assert.equal((await exec(PXEMNGR, ['--data', data, 'addsystem', 'node1', '52:54:00:00:20:01'])).code, 0);
+  const machine = (...args: string[]) => exec(ANVIL, ['machine', '--data', data, ...args]);
+  for (const field of ['ipmi_password', 'redfish_password', 'amt_password']) {
+    const refused = await machine('set', 'node1', '--driver', 'ipmi', '--driver-info', `ipmi_address=127.0.0.1,${field}=Secret-Pw-9`);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`${field} is not taken on the command line.*--password-file FILE.*--password-env VAR`));
+    assert.doesNotMatch(refused.stderr, /Secret-Pw-9/);
+  }
+  const shown = await machine('show', 'node1');
+  assert.doesNotMatch(shown.stdout, /driver: +ipmi/, 'nothing was changed');
+  // Removing a password (an empty value) is no secret on the command line.
+  const cleared = await machine('set', 'node1', '--driver', 'fake', '--driver-info', 'fake_password=');
+  assert.equal(cleared.code, 0, cleared.stderr);
+});

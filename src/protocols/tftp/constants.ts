@@ -77,6 +77,13 @@ export const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 /** Concurrent transfers before new requests are dropped (firmware retries its RRQ later). */
 export const DEFAULT_MAX_TRANSFERS = 1000;
 
+/**
+ * Longest filename served, in bytes. Longer names name no file (a path segment over 255 bytes
+ * cannot exist on Linux, and boot loaders ask for short names), so they are answered error 1
+ * before any handler or filesystem call sees them.
+ */
+export const MAX_FILENAME_BYTES = 255;
+
 /** Largest count of option pairs anvil parses in one request; RFC 2347 keeps requests ≤512 bytes. */
 export const MAX_OPTIONS = 32;
 

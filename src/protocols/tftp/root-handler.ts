@@ -10,7 +10,7 @@ import { diskFile } from './handler.ts';
 import type { TftpClient, TftpFile, TftpFileHandler } from './handler.ts';
 
 /** Open errors that mean "no such file" rather than a fault worth reporting. */
-const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
 
 export class RootDirectoryHandler implements TftpFileHandler {
   readonly #root: string;

@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { decodePacket, encodeError, toNetascii } from './codec.ts';
 import type { TftpPacket, TftpRequest } from './codec.ts';
-import { ErrorCode, NETASCII_MAX_BYTES } from './constants.ts';
+import { ErrorCode, MAX_FILENAME_BYTES, NETASCII_MAX_BYTES } from './constants.ts';
 import { TftpAccessDeniedError } from './errors.ts';
 import { bufferFile } from './handler.ts';
 import type { TftpFile, TftpFileHandler } from './handler.ts';
@@ -129,6 +129,10 @@ export class TftpServer {
       // Another request from the same TID: the client dropped the old transfer (a PXE ROM's
       // tsize probe, then the real request) and its ERROR may still be unread on the old socket.
       existing.transfer.abort('superseded by a new request', { notifyClient: false });
+    }
+    if (Buffer.byteLength(request.filename) > MAX_FILENAME_BYTES) {
+      this.#refuse(client, request.filename, ErrorCode.FILE_NOT_FOUND, `File not found (names over ${MAX_FILENAME_BYTES} bytes are not served)`);
+      return;
     }
     if (request.mode === 'mail') {
       this.#refuse(client, request.filename, ErrorCode.ILLEGAL_OPERATION, 'mode mail is not served; use octet (binary) or netascii mode');
