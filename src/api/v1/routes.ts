@@ -11,6 +11,7 @@ import { machineControlRoutes } from './machine-control.ts';
 import { provisioningRoutes } from './provisioning.ts';
 import { vclRoutes } from './vcl.ts';
 import { errors, NameParams } from './schemas.ts';
+import { PAGED, PageQuery, pageOf, sendPage } from './pagination.ts';
 
 const Error = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }, { $id: 'Error' });
 const RunParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
@@ -153,11 +154,16 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     {
       schema: {
         summary: 'Machines seen booting that anvil does not know, newest first; enroll one with POST /machines',
+        description: PAGED,
         tags: ['machines'],
+        querystring: PageQuery,
         response: { 200: Type.Array(DiscoveredMachine), ...errors },
       },
     },
-    async () => discovered.list(),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, await discovered.list(page.limit + 1, page.offset));
+    },
   );
 
   app.delete(
