@@ -65,3 +65,33 @@ test('GET /api/v1/discovered in pages: every row once, default and maximum limit
   );
   assert.match(op.description ?? '', /rel="next"/);
 });
+
+test('the other list routes page the same way: machines, runs, events, boot log, tokens, images', { timeout: 60_000 }, async (t) => {
+  const a = await testAnvil(t, { powerSync: false });
+  for (let i = 0; i < 11; i++) await a.services.machines.add(`m${String(i).padStart(2, '0')}`, [mac(i)]);
+  const m = await a.services.machines.find('m00');
+  for (let i = 0; i < 7; i++) await a.services.nextBoot.set('m00', i % 2 ? 'install' : 'local');
+  await a.services.testing.queue(m, ['hello', 'hello', 'hello', 'hello', 'hello']);
+  for (let i = 0; i < 8; i++) await a.services.events.record(m.id, 'maintenance', `event ${i}`);
+  for (let i = 0; i < 6; i++) await a.services.tokens.create('viewer', `t${i}`);
+
+  const cases: Array<[string, (row: never) => unknown]> = [
+    ['/api/v1/machines', (r: { name: string }) => r.name],
+    ['/api/v1/machines/m00/runs', (r: { id: number }) => r.id],
+    ['/api/v1/machines/m00/events', (r: { id: number }) => r.id],
+    ['/api/v1/machines/m00/boot-log', (r: { id: number }) => r.id],
+    ['/api/v1/tokens', (r: { id: number }) => r.id],
+    ['/api/v1/images', (r: { name: string }) => r.name],
+  ];
+  for (const [path, key] of cases) {
+    const whole = (await (await a.api(`${path}?limit=1000`)).json()) as never[];
+    const { pages, rows } = await walk(a, `${path}?limit=3`);
+    assert.deepEqual(
+      rows.map((r) => key(r as never)),
+      whole.map(key),
+      `${path}: every row once, in order`,
+    );
+    assert.equal(pages, Math.max(1, Math.ceil(whole.length / 3)), path);
+    if (path !== '/api/v1/images') assert.ok(whole.length > 3, `${path} has more than one page (${whole.length})`);
+  }
+});
