@@ -7,7 +7,7 @@ import { Machines } from '../machines/machines.ts';
 import { MachineEvents } from '../machines/events.ts';
 import { Profiles } from '../boot/profiles.ts';
 import { NextBoot } from '../boot/next-boot.ts';
-import { Discovered } from '../boot/discovered.ts';
+import { Discovered, type DiscoveredLimits } from '../boot/discovered.ts';
 import { BootService } from '../boot/boot-service.ts';
 import { Testing } from '../testing/testing.ts';
 import { Tokens } from '../auth/tokens.ts';
@@ -71,6 +71,8 @@ export interface ServiceOptions extends PathOptions {
   agentBuild?: string | undefined;
   /** Seconds a deploy may take unless the machine or the request says otherwise. */
   deployTimeoutS?: number | undefined;
+  /** The discovered list's bounds (rows, field lengths, per-source rate); the defaults when absent. */
+  discovered?: DiscoveredLimits | undefined;
 }
 
 export async function openServices(options: ServiceOptions = {}): Promise<Services> {
@@ -85,7 +87,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const events = new MachineEvents(db, clock);
   const profiles = new Profiles(db, paths.profiles);
   const nextBoot = new NextBoot(db, machines, profiles, clock);
-  const discovered = new Discovered(db, clock);
+  const discovered = new Discovered(db, clock, options.discovered);
   const secrets = new SecretBox(paths.secretKey);
   const metrics = new AnvilMetrics();
   const control = new MachineControl({ db, machines, events, secrets, clock }, { onDriverCall: metrics.onDriverCall, ...options.drivers });
@@ -118,6 +120,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const testing = new Testing(db, store.dialect, paths.tests, paths.uploads, clock);
   const stale = new StaleWatch(db, clock);
   metrics.watchServices({ machines, nextBoot, testing, provisioner, stale });
+  metrics.watchDiscovered(discovered);
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,

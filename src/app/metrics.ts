@@ -10,6 +10,7 @@ import type { SyncReport } from '../conductor/power-sync.ts';
 import { STALE_KINDS, type StaleWatch } from '../conductor/stale.ts';
 import type { Machines } from '../machines/machines.ts';
 import type { NextBoot } from '../boot/next-boot.ts';
+import type { Discovered } from '../boot/discovered.ts';
 import type { Testing } from '../testing/testing.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
 import type { Tokens } from '../auth/tokens.ts';
@@ -70,6 +71,19 @@ export class AnvilMetrics {
         gauge('anvil_tftp_active_transfers', 'TFTP transfers running now', [{ labels: {}, value: c.activeTransfers }]),
       ];
     });
+  }
+
+  /** The discovered list: rows now, rows evicted past the cap, new machines not listed over a source's rate. */
+  watchDiscovered(discovered: Discovered): void {
+    this.registry.collect(async () => [
+      gauge('anvil_discovered_machines', 'Unknown machines listed as discovered', [{ labels: {}, value: await discovered.count() }]),
+      counter('anvil_discovered_evicted_total', 'Discovered machines dropped, least recently seen first, to keep the list at its cap', [
+        { labels: {}, value: discovered.counters.evicted },
+      ]),
+      counter('anvil_discovered_rate_limited_total', 'Unknown machines answered but not listed: their source address was over its rate', [
+        { labels: {}, value: discovered.counters.rateLimited },
+      ]),
+    ]);
   }
 
   /** Bytes through the HTTP server's connections, headers included: the closed ones' plus the open ones' so far. */

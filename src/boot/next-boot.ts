@@ -155,8 +155,8 @@ export class NextBoot {
       .execute();
   }
 
-  async log(machineId: number, limit = 100): Promise<BootLogEntry[]> {
-    return this.#db.selectFrom('boot_log').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
+  async log(machineId: number, limit = 100, offset = 0): Promise<BootLogEntry[]> {
+    return this.#db.selectFrom('boot_log').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
   /** Each machine's last boot served (or just one machine's), by machine id: one query for the fleet. */

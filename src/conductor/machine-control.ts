@@ -212,8 +212,8 @@ export class MachineControl {
     await this.#events.record(machineId, kind, message);
   }
 
-  async events(nameOrMac: string, limit = 100): Promise<MachineEvent[]> {
-    return this.#events.list((await this.#machines.find(nameOrMac)).id, limit);
+  async events(nameOrMac: string, limit = 100, offset = 0): Promise<MachineEvent[]> {
+    return this.#events.list((await this.#machines.find(nameOrMac)).id, limit, offset);
   }
 
   async close(): Promise<void> {

@@ -24,7 +24,7 @@ export class MachineEvents {
       .execute();
   }
 
-  async list(machineId: number, limit = 100): Promise<MachineEvent[]> {
-    return this.#db.selectFrom('machine_events').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
+  async list(machineId: number, limit = 100, offset = 0): Promise<MachineEvent[]> {
+    return this.#db.selectFrom('machine_events').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 }

@@ -301,8 +301,8 @@ export class Testing {
   }
 
   /** pxemngr dpytest: a machine's runs, newest first. */
-  async runsOf(machineId: number, limit = 200): Promise<Run[]> {
-    return this.#db.selectFrom('runs').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).execute();
+  async runsOf(machineId: number, limit = 200, offset = 0): Promise<Run[]> {
+    return this.#db.selectFrom('runs').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
   async lines(runId: number): Promise<RunLine[]> {

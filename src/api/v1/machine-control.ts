@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.ts';
 import { MAX_POWER_TIMEOUT_MS } from '../../conductor/machine-control.ts';
 import { errors, NameParams } from './schemas.ts';
+import { PAGED, PageQuery, pageOf, sendPage } from './pagination.ts';
 
 const Device = Type.Union([Type.Literal('pxe'), Type.Literal('disk'), Type.Literal('cdrom'), Type.Literal('bios'), Type.Literal('safe')]);
 const Target = Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('soft-off'), Type.Literal('reboot')]);
@@ -163,13 +164,17 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiConte
     {
       schema: {
         summary: 'Power changes, maintenance and controller failures, newest first',
+        description: PAGED,
         tags: ['power'],
         params: NameParams,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }),
+        querystring: PageQuery,
         response: { 200: Type.Array(Event), ...errors },
       },
     },
-    async (request) => (await control.events(request.params.name, request.query.limit ?? 100)).map(({ machine_id: _m, ...e }) => e),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, await control.events(request.params.name, page.limit + 1, page.offset)).map(({ machine_id: _m, ...e }) => e);
+    },
   );
 
   app.delete(

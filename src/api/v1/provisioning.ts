@@ -10,6 +10,7 @@ import type { ApiContext } from '../context.ts';
 import { UPLOAD_FORMATS, type UploadFormat } from '../../provisioning/image-format.ts';
 import { PROVISION_VERBS } from '../../provisioning/states.ts';
 import { errors, NameParams } from './schemas.ts';
+import { PAGED, PageQuery, pageOf, sendPage, sliceForPage } from './pagination.ts';
 
 const ImageView = Type.Object({
   name: Type.String(),
@@ -57,8 +58,21 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
   const { images, provisioner } = ctx;
   const who = (request: { caller?: { name: string } | undefined }) => `operator '${request.caller?.name ?? 'api'}'`;
 
-  app.get('/images', { schema: { summary: 'The image library', tags: ['images'], response: { 200: Type.Array(ImageView), ...errors } } }, async () =>
-    images.list(),
+  app.get(
+    '/images',
+    {
+      schema: {
+        summary: 'The image library',
+        description: PAGED,
+        tags: ['images'],
+        querystring: PageQuery,
+        response: { 200: Type.Array(ImageView), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, sliceForPage(await images.list(), page));
+    },
   );
 
   app.get(

@@ -11,6 +11,7 @@ import { machineControlRoutes } from './machine-control.ts';
 import { provisioningRoutes } from './provisioning.ts';
 import { vclRoutes } from './vcl.ts';
 import { errors, NameParams } from './schemas.ts';
+import { PAGED, PageQuery, pageOf, sendPage, sliceForPage } from './pagination.ts';
 
 const Error = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) }, { $id: 'Error' });
 const RunParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
@@ -98,9 +99,18 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   app.get(
     '/machines',
     {
-      schema: { summary: 'Every machine, with MACs, next boot and last boot', tags: ['machines'], response: { 200: Type.Array(MachineSummary), ...errors } },
+      schema: {
+        summary: 'Every machine, with MACs, next boot and last boot, in name order',
+        description: PAGED,
+        tags: ['machines'],
+        querystring: PageQuery,
+        response: { 200: Type.Array(MachineSummary), ...errors },
+      },
     },
-    async () => nextBoot.fleet(),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, sliceForPage(await nextBoot.fleet(), page));
+    },
   );
 
   app.post(
@@ -153,11 +163,16 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     {
       schema: {
         summary: 'Machines seen booting that anvil does not know, newest first; enroll one with POST /machines',
+        description: PAGED,
         tags: ['machines'],
+        querystring: PageQuery,
         response: { 200: Type.Array(DiscoveredMachine), ...errors },
       },
     },
-    async () => discovered.list(),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, await discovered.list(page.limit + 1, page.offset));
+    },
   );
 
   app.delete(
@@ -202,13 +217,17 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     {
       schema: {
         summary: 'Next-boot changes and boots served, newest first',
+        description: PAGED,
         tags: ['boot'],
         params: NameParams,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })) }),
+        querystring: PageQuery,
         response: { 200: Type.Array(BootLogEntry), ...errors },
       },
     },
-    async (request) => nextBoot.log((await machines.find(request.params.name)).id, request.query.limit ?? 100),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, await nextBoot.log((await machines.find(request.params.name)).id, page.limit + 1, page.offset));
+    },
   );
 
   app.get(
@@ -216,12 +235,17 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     {
       schema: {
         summary: 'Test runs of a machine, newest first: pxemngr dpytest',
+        description: PAGED,
         tags: ['tests'],
         params: NameParams,
+        querystring: PageQuery,
         response: { 200: Type.Array(Run), ...errors },
       },
     },
-    async (request) => testing.runsOf((await machines.find(request.params.name)).id),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, await testing.runsOf((await machines.find(request.params.name)).id, page.limit + 1, page.offset));
+    },
   );
 
   app.post(
@@ -316,9 +340,18 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     '/tokens',
     {
       config: { access: 'admin' },
-      schema: { summary: 'API tokens (never their secrets)', tags: ['tokens'], response: { 200: Type.Array(TokenOut), ...errors } },
+      schema: {
+        summary: 'API tokens (never their secrets)',
+        description: PAGED,
+        tags: ['tokens'],
+        querystring: PageQuery,
+        response: { 200: Type.Array(TokenOut), ...errors },
+      },
     },
-    async () => (await tokens.list()).map(({ hash: _hash, ...rest }) => rest),
+    async (request, reply) => {
+      const page = pageOf(request.query);
+      return sendPage(request, reply, page, sliceForPage(await tokens.list(), page)).map(({ hash: _hash, ...rest }) => rest);
+    },
   );
   app.post(
     '/tokens',
