@@ -16,7 +16,10 @@
   status.className = 'live-status';
   status.setAttribute('role', 'status');
   status.dataset.liveStatus = '';
-  document.querySelector('header.top')?.append(status);
+  // Beside who is signed in: the header's right end.
+  const signout = document.querySelector('header.top .signout');
+  if (signout) signout.prepend(status);
+  else document.querySelector('header.top')?.append(status);
   const say = (state, text) => {
     status.dataset.state = state;
     status.textContent = text;
