@@ -1,12 +1,16 @@
-// The pages follow the machines without a reload: a power change made through the API, a test
-// queued, sent and reported, and a boot served appear on the open fleet and machine pages
-// (static/live.js over GET /events). Screenshots of both are left in the data directory.
+// The pages follow the machines without a reload: a power change made through the API, a
+// test queued, sent and reported, a boot served and `pxemngr nextboot` from the command line
+// appear on the open fleet and machine pages (static/live.js over GET /events). Screenshots of
+// both are left in the data directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
+import { PXEMNGR } from '../helpers/anvil-process.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -99,6 +103,16 @@ test('fleet and machine pages show a power change, runs and boots without a relo
   assert.equal((await fetch(`${a.url}/boot/${MAC}`)).status, 200);
   await machine.locator('table.bootlog tbody tr').nth(rows).waitFor({ timeout: SEEN_WITHIN_MS });
   assert.match(await machine.locator('table.bootlog tbody tr').first().innerText(), /boot served/);
+
+  // Another process, writing the store itself: pxemngr on the command line.
+  await promisify(execFile)(PXEMNGR, ['--data', a.data, 'nextboot', 'srv1', 'install']);
+  await machine
+    .locator('#next-boot')
+    .filter({ hasText: /^install$/ })
+    .waitFor({ timeout: SEEN_WITHIN_MS });
+  await fleetCell('next')
+    .filter({ hasText: /^install$/ })
+    .waitFor({ timeout: SEEN_WITHIN_MS });
 
   for (const page of [fleet, machine]) assert.equal(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), true);
   assert.deepEqual(errors, []);
