@@ -2,6 +2,7 @@
 // the driver under the machine's lock, and the page shows the new state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
@@ -53,6 +54,8 @@ test('power and boot-device buttons on the machine page', { timeout: 300_000 }, 
   assert.equal(boot.persistent, true);
   await act('#power-form button[value=off]', /Power off done: srv1 is now off/);
   assert.match(await page.locator('dl.facts').innerText(), /Power\s+off/);
+  await page.screenshot({ path: join(a.data, 'power-answer.png'), fullPage: true });
+  console.log(`screenshot: ${a.data}/power-answer.png`);
   assert.equal((await a.services.control.powerState('srv1')).powerState, 'off');
 
   // A machine without a controller has no buttons; neither does a viewer.
