@@ -49,8 +49,10 @@
       if (focused && focused !== document.body && focused.tagName !== 'BUTTON' && part.contains(focused)) continue;
       const fresh = doc.querySelector(`[data-live="${part.dataset.live}"]`);
       if (fresh && fresh.innerHTML !== part.innerHTML) {
+        const said = part.textContent;
         part.innerHTML = fresh.innerHTML;
-        mark(part);
+        // Highlight only what reads differently, not a refreshed attribute.
+        if (part.textContent !== said) mark(part);
       }
     }
   };
