@@ -5,6 +5,7 @@ import { resolvePaths, ensureDataDirs, type PathOptions, type Paths } from './co
 import { openStore, systemClock, type Clock, type Store } from '../store/store.ts';
 import { Machines } from '../machines/machines.ts';
 import { MachineEvents } from '../machines/events.ts';
+import { MachineChanges } from '../machines/changes.ts';
 import { Profiles } from '../boot/profiles.ts';
 import { NextBoot } from '../boot/next-boot.ts';
 import { Discovered, type DiscoveredLimits } from '../boot/discovered.ts';
@@ -34,6 +35,8 @@ export interface Services {
   readonly clock: Clock;
   readonly machines: Machines;
   readonly events: MachineEvents;
+  /** What changed on which machine, as it happens in this process (the live pages follow it). */
+  readonly changes: MachineChanges;
   readonly profiles: Profiles;
   /** Next-boot profiles, the once-rule and the boot log. */
   readonly nextBoot: NextBoot;
@@ -84,9 +87,10 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const store = await openStore(databaseUrl ? { postgresUrl: databaseUrl } : { sqlitePath: paths.database });
   const { db } = store;
   const machines = new Machines(db, clock);
-  const events = new MachineEvents(db, clock);
+  const changes = new MachineChanges();
+  const events = new MachineEvents(db, clock, changes);
   const profiles = new Profiles(db, paths.profiles);
-  const nextBoot = new NextBoot(db, machines, profiles, clock);
+  const nextBoot = new NextBoot(db, machines, profiles, clock, changes);
   const discovered = new Discovered(db, clock, options.discovered);
   const secrets = new SecretBox(paths.secretKey);
   const metrics = new AnvilMetrics();
@@ -103,7 +107,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
       nextBoot,
       control,
       images,
-      deployments: new Deployments(db, secrets, clock),
+      deployments: new Deployments(db, secrets, clock, changes),
       clock,
       stageAgent: () => stageAgent(agentBuild, paths.tftpRoot),
       agentMedia: {
@@ -117,7 +121,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     },
     { defaultTimeoutS: options.deployTimeoutS, preCapture: preCaptureHook(paths.hooks, ssh) },
   );
-  const testing = new Testing(db, store.dialect, paths.tests, paths.uploads, clock);
+  const testing = new Testing(db, store.dialect, paths.tests, paths.uploads, clock, changes);
   const stale = new StaleWatch(db, clock);
   metrics.watchServices({ machines, nextBoot, testing, provisioner, stale });
   metrics.watchDiscovered(discovered);
@@ -129,6 +133,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     clock,
     machines,
     events,
+    changes,
     profiles,
     nextBoot,
     discovered,

@@ -7,6 +7,7 @@ import { buildServer, type ServerOptions } from './http.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import type { HostPort } from '../common/address.ts';
 import { PowerSync, powerSyncFromEnv, type PowerSyncOptions } from '../conductor/power-sync.ts';
+import { ChangePoll } from '../machines/change-poll.ts';
 import { startNetboot, type Netboot, type NetbootOptions } from './netboot.ts';
 import { EXPORT_INTERVAL_MS, exportPxelinux } from '../boot/export-pxelinux.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
@@ -170,12 +171,16 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
         });
   const syncing = new AbortController();
   powerSync?.start(syncing.signal);
+  // The live pages also follow what the command line changes in the store.
+  const changePoll = new ChangePoll(services.store.db, services.changes);
+  changePoll.start(undefined, (error) => app.log.error({ err: error }, 'looking for other processes’ changes failed'));
 
   const stopped = new Promise<void>((resolve) => {
     const stop = async () => {
       clearInterval(timer);
       clearInterval(deadlines);
       clearInterval(exportTimer);
+      changePoll.stop();
       syncing.abort();
       await powerSync?.stop();
       app.log.info('stopping: finishing requests in flight');

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { BootLogEntry, Database } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { DEFAULT_SYSTEM, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
+import { MachineChanges } from '../machines/changes.ts';
 import { LOCAL_PROFILE, type Profiles } from './profiles.ts';
 
 export type { BootLogEntry } from '../store/schema.ts';
@@ -37,8 +38,10 @@ export class NextBoot {
   readonly #machines: Machines;
   readonly #profiles: Profiles;
   readonly #clock: Clock;
+  readonly #changes: MachineChanges;
 
-  constructor(db: Kysely<Database>, machines: Machines, profiles: Profiles, clock: Clock) {
+  constructor(db: Kysely<Database>, machines: Machines, profiles: Profiles, clock: Clock, changes = new MachineChanges()) {
+    this.#changes = changes;
     this.#db = db;
     this.#machines = machines;
     this.#profiles = profiles;
@@ -103,6 +106,7 @@ export class NextBoot {
         })
         .execute();
     });
+    this.#changes.publish({ machineId: machine.id, topic: 'next-boot' });
   }
 
   /**
@@ -112,7 +116,7 @@ export class NextBoot {
    */
   async serve(machine: Machine, asker: BootAsker = {}): Promise<{ machine: Machine; profile: string }> {
     const now = stamp(this.#clock);
-    return this.#db.transaction().execute(async (trx) => {
+    const served = await this.#db.transaction().execute(async (trx) => {
       const current = await trx.selectFrom('machines').selectAll().where('id', '=', machine.id).executeTakeFirstOrThrow();
       await trx
         .insertInto('boot_log')
@@ -136,6 +140,8 @@ export class NextBoot {
       }
       return { machine: current, profile: current.next_profile };
     });
+    this.#changes.publish({ machineId: machine.id, topic: 'boot' });
+    return served;
   }
 
   /** Records a boot served something other than the next-boot profile (the deploy agent); no once-rule. */
@@ -153,6 +159,7 @@ export class NextBoot {
         address: asker.address ?? null,
       })
       .execute();
+    this.#changes.publish({ machineId: machine.id, topic: 'boot' });
   }
 
   async log(machineId: number, limit = 100, offset = 0): Promise<BootLogEntry[]> {

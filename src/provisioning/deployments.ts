@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, Deployment } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
+import { MachineChanges } from '../machines/changes.ts';
 import { AnvilError } from '../common/errors.ts';
 import type { SecretBox } from '../drivers/secrets.ts';
 
@@ -42,8 +43,10 @@ export class Deployments {
   readonly #db: Kysely<Database>;
   readonly #secrets: SecretBox;
   readonly #clock: Clock;
+  readonly #changes: MachineChanges;
 
-  constructor(db: Kysely<Database>, secrets: SecretBox, clock: Clock) {
+  constructor(db: Kysely<Database>, secrets: SecretBox, clock: Clock, changes = new MachineChanges()) {
+    this.#changes = changes;
     this.#db = db;
     this.#secrets = secrets;
     this.#clock = clock;
@@ -63,7 +66,7 @@ export class Deployments {
   }): Promise<Deployment> {
     const token = AGENT_TOKEN_PREFIX + randomBytes(24).toString('base64url');
     const now = stamp(this.#clock);
-    return this.#db
+    const created = await this.#db
       .insertInto('deployments')
       .values({
         machine_id: fields.machineId,
@@ -84,6 +87,8 @@ export class Deployments {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+    this.#changes.publish({ machineId: created.machine_id, topic: 'deploy' });
+    return created;
   }
 
   /** The agent's token of a deployment, for its boot answer. */
@@ -155,8 +160,10 @@ export class Deployments {
       .set({ ...fields, state: to, updated_at: now, ...(done ? { finished_at: now } : {}) })
       .where('id', '=', id)
       .where('state', 'in', [...from])
+      .returning('machine_id')
       .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+    if (result) this.#changes.publish({ machineId: result.machine_id, topic: 'deploy' });
+    return result !== undefined;
   }
 
   /** Records an agent's progress report; false when the deployment no longer takes reports. */
@@ -167,8 +174,10 @@ export class Deployments {
       .set({ phase, bytes_done: bytesDone, progress_at: now, updated_at: now })
       .where('id', '=', id)
       .where('state', 'in', [...AGENT_STATES])
+      .returning('machine_id')
       .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+    if (result) this.#changes.publish({ machineId: result.machine_id, topic: 'deploy' });
+    return result !== undefined;
   }
 }
 

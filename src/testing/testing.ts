@@ -13,6 +13,7 @@ import { readTemplate, scanTemplates, type ScanProblem } from '../common/templat
 import { availableNames, syncNames, type SyncReport } from '../store/names.ts';
 import { renderTemplate, TemplateRecord } from '../common/templates.ts';
 import { stamp, type Clock } from '../store/store.ts';
+import { MachineChanges } from '../machines/changes.ts';
 import { parseFile } from './result-parser.ts';
 import { resultsOverTime, worstMachines, type Bucket, type ResultSpan, type WorstMachine } from './results-over-time.ts';
 
@@ -55,8 +56,10 @@ export class Testing {
   readonly #clock: Clock;
   readonly dir: string;
   readonly uploadsDir: string;
+  readonly #changes: MachineChanges;
 
-  constructor(db: Kysely<Database>, dialect: Dialect, dir: string, uploadsDir: string, clock: Clock) {
+  constructor(db: Kysely<Database>, dialect: Dialect, dir: string, uploadsDir: string, clock: Clock, changes = new MachineChanges()) {
+    this.#changes = changes;
     this.#db = db;
     this.#dialect = dialect;
     this.dir = dir;
@@ -97,7 +100,7 @@ export class Testing {
       );
     }
     const now = stamp(this.#clock);
-    return this.#db.transaction().execute(async (trx) => {
+    const queued = await this.#db.transaction().execute(async (trx) => {
       const runs: Run[] = [];
       for (const test of tests) {
         runs.push(
@@ -121,6 +124,12 @@ export class Testing {
       }
       return runs;
     });
+    this.#ran(machine.id);
+    return queued;
+  }
+
+  #ran(machineId: number): void {
+    this.#changes.publish({ machineId, topic: 'run' });
   }
 
   /**
@@ -129,7 +138,7 @@ export class Testing {
    */
   async claimNext(machine: Machine): Promise<Run | undefined> {
     const now = stamp(this.#clock);
-    return this.#db
+    const claimed = await this.#db
       .updateTable('runs')
       .set({ state: 'sent', sent_at: now })
       .where('id', '=', (eb) => {
@@ -139,6 +148,8 @@ export class Testing {
       .where('state', '=', 'requested')
       .returningAll()
       .executeTakeFirst();
+    if (claimed) this.#ran(claimed.machine_id);
+    return claimed;
   }
 
   /** /nexttest/: the next test script rendered for the machine, or wait.test. */
@@ -175,11 +186,13 @@ export class Testing {
   }
 
   async #fail(runId: number, reason: string): Promise<void> {
-    await this.#db
+    const failed = await this.#db
       .updateTable('runs')
       .set({ state: 'error', error_reason: reason, finished_at: stamp(this.#clock) })
       .where('id', '=', runId)
-      .execute();
+      .returning('machine_id')
+      .executeTakeFirst();
+    if (failed) this.#ran(failed.machine_id);
   }
 
   /** The run an upload without a run id belongs to: the machine's most recently sent one. */
@@ -281,6 +294,7 @@ export class Testing {
         // Renaming last: if anything above fails, the transaction rolls back and no file is left claiming a result.
         await rename(tempPath, final);
       });
+      this.#ran(run.machine_id);
       return await this.get(runId);
     } finally {
       await rm(tempPath, { force: true });
@@ -291,13 +305,15 @@ export class Testing {
   async expire(timeoutMs: number): Promise<number> {
     const now = this.#clock();
     const cutoff = new Date(now.getTime() - timeoutMs).toISOString();
-    const result = await this.#db
+    const expired = await this.#db
       .updateTable('runs')
       .set({ state: 'error', finished_at: now.toISOString(), error_reason: `no result uploaded within ${Math.round(timeoutMs / 1000)} s of being sent` })
       .where('state', '=', 'sent')
       .where('sent_at', '<', cutoff)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+      .returning('machine_id')
+      .execute();
+    for (const machineId of new Set(expired.map((r) => r.machine_id))) this.#ran(machineId);
+    return expired.length;
   }
 
   /** pxemngr dpytest: a machine's runs, newest first. */
@@ -320,19 +336,20 @@ export class Testing {
       .execute();
   }
 
-  /** Each machine's latest finished run, by machine name: one query for the whole fleet. */
-  async latestResults(): Promise<Map<string, LatestResult>> {
+  /** Each machine's latest finished run (or one machine's, by id), by machine name: one query for the whole fleet. */
+  async latestResults(onlyId?: number): Promise<Map<string, LatestResult>> {
     const rows = await this.#db
       .selectFrom('runs')
       .innerJoin('machines', 'machines.id', 'runs.machine_id')
       .select(['machines.name as machine', 'runs.id', 'runs.test', 'runs.state', 'runs.infos', 'runs.warnings', 'runs.errors', 'runs.finished_at'])
-      .where('runs.id', 'in', (eb) =>
-        eb
+      .where('runs.id', 'in', (eb) => {
+        const latest = eb
           .selectFrom('runs')
           .select((e) => e.fn.max('id').as('id'))
           .where('state', 'in', ['done', 'error'])
-          .groupBy('machine_id'),
-      )
+          .groupBy('machine_id');
+        return onlyId === undefined ? latest : latest.where('machine_id', '=', onlyId);
+      })
       .execute();
     return new Map(rows.map(({ machine, ...run }) => [machine, run]));
   }

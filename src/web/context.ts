@@ -1,5 +1,6 @@
 // What the pages use: the domain services they show and change, nothing of the store.
 import type { Machines } from '../machines/machines.ts';
+import type { MachineChanges } from '../machines/changes.ts';
 import type { NextBoot } from '../boot/next-boot.ts';
 import type { Discovered } from '../boot/discovered.ts';
 import type { Profiles } from '../boot/profiles.ts';
@@ -11,6 +12,8 @@ import type { Provisioner } from '../provisioning/provisioner.ts';
 
 export interface WebContext {
   readonly machines: Machines;
+  /** What changed, as it happens: the live pages' source. */
+  readonly changes: MachineChanges;
   readonly nextBoot: NextBoot;
   readonly discovered: Discovered;
   readonly profiles: Profiles;

@@ -27,15 +27,18 @@ test('a fleet row escapes what machines uploaded and says the outcome in words',
   );
   assert.ok(!row.includes('<script>') && !row.includes('<b>'), row);
   assert.match(row, /&lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; &quot;more&quot;/);
-  assert.match(row, /<td class="r-errors"><a href="\/runs\/12">disk&lt;b&gt;<\/a> <span class="st">errors<\/span>/);
+  assert.match(row, /<td class="r-errors" data-field="result"><a href="\/runs\/12">disk&lt;b&gt;<\/a> <span class="st">errors<\/span>/);
   assert.match(row, /<span class="bad">E 2<\/span>/);
   assert.match(row, /install <span class="tag">once<\/span>/);
   assert.match(row, /rescue · 2026-11-21 05:55:47/);
   assert.match(row, /52:54:00:00:00:07 52:54:00:00:00:08/);
+  // What live.js finds to update in place.
+  assert.match(row, /^<tr data-machine="rack1-07">/);
+  assert.match(row, /<td data-field="power">on<\/td><td data-field="provision">available<\/td><\/tr>$/);
 });
 
 test('a machine without results shows none', () => {
-  assert.match(fleetRows([{ ...machine, lastBoot: undefined }], new Map()), /<td class="none">none<\/td>/);
+  assert.match(fleetRows([{ ...machine, lastBoot: undefined }], new Map()), /<td class="none" data-field="result">none<\/td>/);
 });
 
 test('outcome words', () => {

@@ -29,9 +29,9 @@ export function isFailing(run: LatestResult | undefined): boolean {
 }
 
 function resultCell(r: LatestResult | undefined): string {
-  if (!r) return '<td class="none">none</td>';
+  if (!r) return '<td class="none" data-field="result">none</td>';
   const word = outcome(r);
-  return `<td class="r-${word}"><a href="/runs/${r.id}">${escapeHtml(r.test)}</a> <span class="st">${word}</span> <span class="n">I ${r.infos} · W ${r.warnings} · </span><span class="${r.errors > 0 ? 'bad' : 'n'}">E ${r.errors}</span></td>`;
+  return `<td class="r-${word}" data-field="result"><a href="/runs/${r.id}">${escapeHtml(r.test)}</a> <span class="st">${word}</span> <span class="n">I ${r.infos} · W ${r.warnings} · </span><span class="${r.errors > 0 ? 'bad' : 'n'}">E ${r.errors}</span></td>`;
 }
 
 /** The <tr>s of the fleet table, one per machine, in the given order. */
@@ -41,7 +41,7 @@ export function fleetRows(machines: readonly FleetMachine[], latest: ReadonlyMap
     const name = escapeHtml(m.name);
     const boot = m.lastBoot ? `${escapeHtml(m.lastBoot.profile)} · ${utc(m.lastBoot.at)}` : '';
     out.push(
-      `<tr><td><a href="/machines/${name}">${name}</a></td><td class="mono">${escapeHtml(m.macs.join(' '))}</td><td>${escapeHtml(m.nextProfile)}${m.nextOnce ? ' <span class="tag">once</span>' : ''}</td><td>${boot}</td>${resultCell(latest.get(m.name))}<td>${escapeHtml(m.version ?? '')}</td><td>${escapeHtml(m.powerState)}</td></tr>`,
+      `<tr data-machine="${name}"><td><a href="/machines/${name}">${name}</a></td><td class="mono">${escapeHtml(m.macs.join(' '))}</td><td data-field="next">${escapeHtml(m.nextProfile)}${m.nextOnce ? ' <span class="tag">once</span>' : ''}</td><td data-field="boot">${boot}</td>${resultCell(latest.get(m.name))}<td data-field="version">${escapeHtml(m.version ?? '')}</td><td data-field="power">${escapeHtml(m.powerState)}</td><td data-field="provision">${escapeHtml(m.provisionState)}</td></tr>`,
     );
   }
   return out.join('\n');

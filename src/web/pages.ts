@@ -72,29 +72,51 @@ const field = (request: PageRequest, name: string): string => {
 };
 const machinePath = (name: string) => `/machines/${encodeURIComponent(name)}`;
 
+/** The cookie that carries a form's answer to the page it redirects to, read once. */
+export const FLASH_COOKIE = 'anvil_flash';
+/** Longest answer kept (a cookie is small). */
+export const FLASH_MAX_CHARS = 400;
+
+/** Where a form leads and, said on that page, what it did. */
+export interface FormAnswer {
+  readonly to: string;
+  readonly flash: string;
+}
+
 /**
  * The two kinds of route every page is: a view that needs a signed-in viewer, and a form that
  * needs a role, the CSRF token and this origin, then redirects. Validation is the services'.
  */
 function pageKit(app: FastifyInstance, views: Liquid, auth: PageAuth) {
-  const render = async (reply: FastifyReply, view: string, viewer: Viewer, data: Record<string, unknown>) =>
-    reply.type('text/html; charset=utf-8').send(await views.renderFile(view, { ...data, viewer }));
+  const render = async (request: FastifyRequest, reply: FastifyReply, view: string, viewer: Viewer, data: Record<string, unknown>) => {
+    const flash = request.cookies[FLASH_COOKIE];
+    if (flash !== undefined) reply.clearCookie(FLASH_COOKIE, { path: '/' });
+    return reply.type('text/html; charset=utf-8').send(await views.renderFile(view, { ...data, viewer, flash }));
+  };
   return {
     page(path: string, view: string, data: (request: PageRequest, viewer: Viewer) => Promise<Record<string, unknown>>): void {
       app.get(path, async (request, reply) => {
         const viewer = await auth.viewer(request, reply);
         if (!viewer) return reply;
-        return render(reply, view, viewer, await data(request as PageRequest, viewer));
+        return render(request, reply, view, viewer, await data(request as PageRequest, viewer));
       });
     },
     raw(path: string, send: (request: PageRequest, reply: FastifyReply) => Promise<FastifyReply>): void {
       app.get(path, async (request, reply) => ((await auth.viewer(request, reply)) ? send(request as PageRequest, reply) : reply));
     },
-    form(path: string, role: Role, act: (request: PageRequest, viewer: Viewer) => Promise<string>): void {
+    form(path: string, role: Role, act: (request: PageRequest, viewer: Viewer) => Promise<FormAnswer>): void {
       app.post(path, async (request, reply) => {
         const viewer = await auth.formViewer(request, reply, role);
         if (!viewer) return reply;
-        return reply.redirect(await act(request as PageRequest, viewer), 303);
+        const { to, flash } = await act(request as PageRequest, viewer);
+        reply.setCookie(FLASH_COOKIE, flash.slice(0, FLASH_MAX_CHARS), {
+          path: '/',
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: request.protocol === 'https',
+          maxAge: 60,
+        });
+        return reply.redirect(to, 303);
       });
     },
   };
@@ -126,6 +148,7 @@ function fleetPages(kit: Kit, { nextBoot, discovered, testing, machines }: WebCo
     return {
       title: 'Fleet',
       nav: 'fleet',
+      live: { page: 'fleet' },
       rows: fleetRows(fleet, results),
       count: fleet.length,
       failing,
@@ -146,12 +169,12 @@ function fleetPages(kit: Kit, { nextBoot, discovered, testing, machines }: WebCo
   kit.form('/discovered/:mac/enroll', 'operator', async (request, viewer) => {
     const { machine } = await machines.add(field(request, 'name').trim(), [request.params.mac!]);
     request.log.info({ machine: machine.name, mac: request.params.mac, operator: viewer.name }, 'discovered machine enrolled');
-    return machinePath(machine.name);
+    return { to: machinePath(machine.name), flash: `Enrolled ${machine.name} (${request.params.mac}); it boots ${machine.next_profile} next.` };
   });
 
   kit.form('/discovered/:mac/forget', 'operator', async (request) => {
     await discovered.forget(request.params.mac!);
-    return '/#discovered';
+    return { to: '/#discovered', flash: `Forgot ${request.params.mac}; it is listed again if it asks to boot.` };
   });
 }
 
@@ -172,6 +195,7 @@ function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control
     return {
       title: machine.name,
       nav: 'fleet',
+      live: { page: 'machine', machine: machine.name },
       machine: {
         name: machine.name,
         next: machine.next_profile,
@@ -232,21 +256,23 @@ function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control
 
   const by = (viewer: Viewer) => `operator ${viewer.name} (web)`;
   kit.form('/machines/:name/power', 'operator', async (request, viewer) => {
-    const { name } = await control.setPower(request.params.name!, field(request, 'target') as PowerRequest, {}, by(viewer));
-    return machinePath(name);
+    const target = field(request, 'target') as PowerRequest;
+    const { name, powerState } = await control.setPower(request.params.name!, target, {}, by(viewer));
+    return { to: machinePath(name), flash: `Power ${target} done: ${name} is now ${powerState}.` };
   });
 
   kit.form('/machines/:name/boot-device', 'operator', async (request, viewer) => {
     const options = { persistent: field(request, 'persistent') === 'on', uefi: field(request, 'uefi') === 'on' };
-    const { name } = await control.setBootDevice(request.params.name!, field(request, 'device') as BootDevice, options, by(viewer));
-    return machinePath(name);
+    const { name, device, persistent } = await control.setBootDevice(request.params.name!, field(request, 'device') as BootDevice, options, by(viewer));
+    return { to: machinePath(name), flash: `${name} boots from ${device} ${persistent ? 'from now on' : 'once, on its next boot'}.` };
   });
 
   kit.form('/machines/:name/nextboot', 'operator', async (request, viewer) => {
     const machine = await machines.find(request.params.name!);
     const once = field(request, 'once') === 'on' || field(request, 'once') === '1';
-    await nextBoot.set(machine.name, field(request, 'profile'), { once, reason: by(viewer) });
-    return machinePath(machine.name);
+    const profile = field(request, 'profile');
+    await nextBoot.set(machine.name, profile, { once, reason: by(viewer) });
+    return { to: machinePath(machine.name), flash: `Next boot of ${machine.name} is now ${profile}${once ? ', once (then local)' : ''}.` };
   });
 
   kit.form('/machines/:name/provision', 'operator', async (request, viewer) => {
@@ -256,15 +282,24 @@ function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control
     if (verb === 'deploy') await provisioner.deploy(name, { image: field(request, 'image') }, who);
     else if (verb === 'manage' || verb === 'provide' || verb === 'undeploy' || verb === 'abort') await provisioner[verb](name, who);
     else await provisioner.states.check(await machines.find(name), verb);
-    return machinePath((await machines.find(name)).name);
+    const machine = await machines.find(name);
+    const what =
+      verb === 'deploy'
+        ? `Deploy of ${field(request, 'image')} to ${machine.name} started`
+        : `${verb[0]!.toUpperCase()}${verb.slice(1)} of ${machine.name} accepted`;
+    return { to: machinePath(machine.name), flash: `${what}: provision state ${machine.provision_state}.` };
   });
 
   kit.form('/machines/:name/tests', 'operator', async (request) => {
     const chosen = request.body?.test;
     const tests = (Array.isArray(chosen) ? chosen : [chosen]).filter((t): t is string => typeof t === 'string' && t !== '');
     const machine = await machines.find(request.params.name!);
-    await testing.queue(machine, tests);
-    return machinePath(machine.name);
+    const runs = await testing.queue(machine, tests);
+    const ids = runs.map((r) => r.id).join(', ');
+    return {
+      to: machinePath(machine.name),
+      flash: `Queued ${tests.join(', ')} on ${machine.name} (run${runs.length > 1 ? 's' : ''} ${ids}); sent at its next test boot.`,
+    };
   });
 }
 

@@ -8,19 +8,26 @@ import { createViews } from './views.ts';
 import { PageAuth } from '../auth/web-session.ts';
 import { sessionRoutes } from './session.ts';
 import { pageRoutes } from './pages.ts';
+import { LiveFeed, liveRoutes, type LiveOptions } from './live.ts';
 
 export const STYLESHEET_PATH = '/static/anvil.css';
+export const SCRIPT_PATH = '/static/live.js';
 const stylesheet = readFileSync(new URL('./static/anvil.css', import.meta.url));
+const script = readFileSync(new URL('./static/live.js', import.meta.url));
 
-/** No scripts, nothing from elsewhere: an upload that slipped through escaping still could not run. */
+/**
+ * Scripts only from this origin, none inline, nothing from elsewhere: an upload that slipped
+ * through escaping still could not run. connect-src lets live.js follow /events and re-read its page.
+ */
 const PAGE_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 } as const;
 
-export async function webRoutes(app: FastifyInstance, ctx: WebContext): Promise<void> {
+export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: { live?: LiveOptions } = {}): Promise<void> {
   const views = createViews();
   const auth = new PageAuth(ctx.tokens);
 
@@ -43,10 +50,14 @@ export async function webRoutes(app: FastifyInstance, ctx: WebContext): Promise<
   app.get(STYLESHEET_PATH, { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
   );
+  app.get(SCRIPT_PATH, { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(script),
+  );
 
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };
   });
   sessionRoutes(app, ctx.tokens, views);
   pageRoutes(app, ctx, views, auth);
+  liveRoutes(app, ctx.tokens, new LiveFeed(ctx, options.live), PAGE_HEADERS);
 }

@@ -233,7 +233,9 @@ test('web pages', { timeout: 300_000 }, async (t) => {
     const op = operator.page;
     await op.selectOption('#profile', 'rescue');
     await op.check('#nextboot-form input[name=once]');
-    await Promise.all([op.waitForURL(`**/machines/${target.name}`), op.click('#nextboot-form button[type=submit]')]);
+    // The form answers in place (static/live.js): wait for its answer, not a navigation.
+    await op.click('#nextboot-form button[type=submit]');
+    await op.locator('[data-flash]', { hasText: `Next boot of ${target.name} is now rescue, once (then local).` }).waitFor({ timeout: 30_000 });
     assert.equal(await op.textContent('#next-boot'), 'rescue once');
     const stored = await anvil.services.machines.byName(target.name);
     assert.equal(stored?.next_profile, 'rescue');
@@ -241,7 +243,8 @@ test('web pages', { timeout: 300_000 }, async (t) => {
     assert.match((await op.locator('table.bootlog tbody tr').first().textContent()) ?? '', /operator otto \(web\) \(once\)/);
 
     await op.selectOption('#test', ['hello', 'webcheck']);
-    await Promise.all([op.waitForURL(`**/machines/${target.name}`), op.click('#tests-form button[type=submit]')]);
+    await op.click('#tests-form button[type=submit]');
+    await op.locator('[data-flash]', { hasText: new RegExp(`^Queued hello, webcheck on ${target.name} \\(runs \\d+, \\d+\\)`) }).waitFor({ timeout: 30_000 });
     const queued = (await anvil.services.testing.runsOf(machine.id)).slice(0, 2);
     assert.deepEqual(
       queued.map((r) => [r.test, r.state]),

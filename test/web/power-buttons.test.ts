@@ -2,6 +2,7 @@
 // the driver under the machine's lock, and the page shows the new state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
@@ -37,16 +38,24 @@ test('power and boot-device buttons on the machine page', { timeout: 300_000 }, 
   };
 
   const page = await signIn(operator);
-  await Promise.all([page.waitForURL('**/machines/srv1'), page.click('#power-form button[value=on]')]);
+  // The forms answer in place (static/live.js): wait for the answer, not a navigation.
+  const act = async (button: string, answer: RegExp) => {
+    await page.click(button);
+    await page.locator('[data-flash]', { hasText: answer }).waitFor({ timeout: 30_000 });
+  };
+  await act('#power-form button[value=on]', /Power on done: srv1 is now on/);
   assert.equal((await a.services.control.powerState('srv1')).powerState, 'on');
   assert.match(await page.locator('dl.facts').innerText(), /Power\s+on/);
   await page.selectOption('#device', 'pxe');
   await page.check('#bootdev-form input[name=persistent]');
-  await Promise.all([page.waitForURL('**/machines/srv1'), page.click('#bootdev-form button[type=submit]')]);
+  await act('#bootdev-form button[type=submit]', /srv1 boots from pxe from now on/);
   const boot = await a.services.control.bootDevice('srv1');
   assert.equal(boot.device, 'pxe');
   assert.equal(boot.persistent, true);
-  await Promise.all([page.waitForURL('**/machines/srv1'), page.click('#power-form button[value=off]')]);
+  await act('#power-form button[value=off]', /Power off done: srv1 is now off/);
+  assert.match(await page.locator('dl.facts').innerText(), /Power\s+off/);
+  await page.screenshot({ path: join(a.data, 'power-answer.png'), fullPage: true });
+  console.log(`screenshot: ${a.data}/power-answer.png`);
   assert.equal((await a.services.control.powerState('srv1')).powerState, 'off');
 
   // A machine without a controller has no buttons; neither does a viewer.

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, systemClock } from '../store/store.ts';
+import { Machines } from '../machines/machines.ts';
+import { MachineChanges } from '../machines/changes.ts';
+import { NextBoot } from './next-boot.ts';
+import { Profiles } from './profiles.ts';
+
+test('next-boot changes and boots served are published once stored, the once-rule included', async (t) => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  t.after(() => store.close());
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-changes-'));
+  writeFileSync(join(dir, 'local.prof'), 'LOCALBOOT 0\n');
+  writeFileSync(join(dir, 'install.prof'), 'KERNEL vmlinuz\n');
+  const changes = new MachineChanges();
+  const machines = new Machines(store.db, systemClock);
+  const profiles = new Profiles(store.db, dir);
+  await profiles.sync(new Date().toISOString());
+  const nextBoot = new NextBoot(store.db, machines, profiles, systemClock, changes);
+  const { machine } = await machines.add('n1', ['52:54:00:c0:00:01']);
+  const heard: Array<Promise<string>> = [];
+  changes.subscribe((c) => heard.push(nextBoot.log(c.machineId, 1).then(([e]) => `${c.topic}: ${e?.kind} ${e?.profile}`)));
+  await nextBoot.set('n1', 'install', { once: true });
+  await nextBoot.serve(await machines.find('n1'));
+  await nextBoot.logBoot(machine, 'deploy agent');
+  assert.deepEqual(await Promise.all(heard), ['next-boot: nextboot install', 'boot: nextboot local', 'boot: boot deploy agent']);
+});

@@ -1,0 +1,40 @@
+// The in-process bus of machine changes: power, provision state, next boot, boot log, runs and
+// deploy progress. Services publish after their write commits; live pages subscribe. A change
+// names the machine and what moved, never the new values: subscribers read those back, so a
+// missed or coalesced change cannot leave them showing a stale value.
+
+export type ChangeTopic = 'power' | 'provision' | 'next-boot' | 'boot' | 'run' | 'deploy' | 'machine';
+
+export interface MachineChange {
+  readonly machineId: number;
+  readonly topic: ChangeTopic;
+}
+
+export type ChangeListener = (change: MachineChange) => void;
+
+export class MachineChanges {
+  readonly #listeners = new Set<ChangeListener>();
+
+  /** Tells every subscriber; a listener that throws is dropped from this delivery, never the publisher's problem. */
+  publish(change: MachineChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A page's stream failing must not fail the power change that told it.
+      }
+    }
+  }
+
+  /** Returns the unsubscribe function. */
+  subscribe(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  get subscribers(): number {
+    return this.#listeners.size;
+  }
+}
