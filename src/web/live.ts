@@ -154,7 +154,7 @@ export function liveRoutes(app: FastifyInstance, tokens: Tokens, feed: LiveFeed,
   app.addHook('preClose', async () => feed.close());
   app.get(EVENTS_PATH, async (request: FastifyRequest<{ Querystring: { machine?: string } }>, reply) => {
     // A stream has no page to send a sign-in form to: a browser that lost its session is told so.
-    const caller = await identify(tokens, request);
+    const caller = await identify(tokens, request, 'bearer-or-cookie');
     if (!caller) return reply.status(401).type('text/plain; charset=utf-8').send('sign in at /login to follow live updates\n');
     const machine = typeof request.query.machine === 'string' && request.query.machine !== '' ? request.query.machine : undefined;
     reply.hijack();
