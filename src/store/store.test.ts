@@ -68,3 +68,30 @@ test('deleting a machine removes its MACs, boot log and runs with it', async (t)
   assert.equal((await s.db.selectFrom('macs').selectAll().execute()).length, 0);
   assert.equal((await s.db.selectFrom('runs').selectAll().execute()).length, 0);
 });
+
+test('64-bit integers and counts read back as numbers, as on SQLite', async (t) => {
+  const s = await testStore(t);
+  const m = await s.db.insertInto('machines').values({ name: 'm', created_at: 'x', updated_at: 'x' }).returning('id').executeTakeFirstOrThrow();
+  await s.db
+    .insertInto('runs')
+    .values({
+      machine_id: m.id,
+      test: 't',
+      state: 'done',
+      requested_at: 'now',
+      sent_at: null,
+      finished_at: null,
+      version: null,
+      upload_path: 'x.log',
+      upload_bytes: 5_000_000_000,
+      error_reason: null,
+    })
+    .execute();
+  const run = await s.db.selectFrom('runs').select('upload_bytes').executeTakeFirstOrThrow();
+  assert.strictEqual(run.upload_bytes, 5_000_000_000);
+  const { n } = await s.db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  assert.strictEqual(n, 1);
+});

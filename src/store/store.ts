@@ -31,7 +31,14 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   let dialect: Dialect;
   if (options.postgresUrl) {
     const { default: pg } = await import('pg');
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.postgresUrl, max: 10 }) }) });
+    // node-postgres hands 64-bit integers (bigint columns, count(*)) back as strings to be safe
+    // beyond 2^53; anvil's counts and byte sizes stay far below that, and SQLite gives numbers.
+    const types = {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    };
+    const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 10, types });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   } else {
     const file = options.sqlitePath ?? ':memory:';
