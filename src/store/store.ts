@@ -24,6 +24,51 @@ export interface OpenOptions {
   postgresUrl?: string;
   /** Stop at this migration (tests of in-place upgrades). */
   migrateTo?: string;
+  /** Where a lost or regained PostgreSQL connection is reported (default: a line on stderr). */
+  log?: StoreLog;
+}
+
+export interface StoreLog {
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+const stderrLog: StoreLog = {
+  warn: (message) => process.stderr.write(`anvil: warning: ${message}\n`),
+  info: (message) => process.stderr.write(`anvil: ${message}\n`),
+};
+
+/** host:port/database of a postgres:// URL, never its password. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname || '/'}`;
+  } catch {
+    return 'the PostgreSQL server in ANVIL_DATABASE_URL';
+  }
+}
+
+/**
+ * A pool's idle connections fail when the server stops or restarts; unheard, that 'error'
+ * event would end the process. Instead say so once per outage, and say so again when a new
+ * connection succeeds: the pool reconnects on the next query by itself.
+ */
+function watchConnections(pool: import('pg').Pool, url: string, log: StoreLog): void {
+  let lost = false;
+  const where = describePostgresUrl(url);
+  pool.on('error', (error) => {
+    if (lost) return;
+    lost = true;
+    log.warn(
+      `the database connection to PostgreSQL at ${where} was lost (${error.message}); anvil keeps running and reconnects on the next query, ` +
+        'which fails until the server is back: check that PostgreSQL is running and reachable, and that ANVIL_DATABASE_URL names it',
+    );
+  });
+  pool.on('connect', () => {
+    if (!lost) return;
+    lost = false;
+    log.info(`the database connection to PostgreSQL at ${where} is back`);
+  });
 }
 
 export async function openStore(options: OpenOptions): Promise<Store> {
@@ -38,6 +83,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
         oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     };
     const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 10, types });
+    watchConnections(pool, options.postgresUrl, options.log ?? stderrLog);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   } else {
