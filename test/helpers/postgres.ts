@@ -44,7 +44,7 @@ export interface PostgresCluster {
   stop(): Promise<void>;
   /** Starts a stopped cluster again on the same port and data. */
   start(): Promise<void>;
-  /** Stops it (SIGQUIT, immediate) and removes its directory; synchronous, safe in an exit handler. */
+  /** Stops it (SIGQUIT, immediate) and removes its directory, without waiting: safe in an exit handler. */
   kill(): void;
 }
 
@@ -134,9 +134,16 @@ export async function startPostgres(): Promise<PostgresCluster> {
   };
 
   const kill = (): void => {
-    child?.kill('SIGQUIT');
+    const proc = child;
     child = undefined;
-    rmSync(root, { recursive: true, force: true });
+    if (proc?.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) {
+      rmSync(root, { recursive: true, force: true });
+      return;
+    }
+    proc.kill('SIGQUIT');
+    // The server removes its pid file and socket as it goes, racing an rm from here; an exit
+    // handler cannot wait, so a detached shell removes the directory once the server is gone.
+    spawn('sh', ['-c', 'tail --pid="$1" -f /dev/null; rm -rf "$2"', 'sh', String(proc.pid), root], { detached: true, stdio: 'ignore' }).unref();
   };
 
   try {
@@ -162,6 +169,7 @@ async function clusterUrl(): Promise<string> {
   const shared = process.env.ANVIL_TEST_POSTGRES_URL;
   if (shared) return shared;
   processCluster ??= startPostgres().then((cluster) => {
+    // Not 'beforeExit': node:test's runner passes through it between tests.
     process.once('exit', () => cluster.kill());
     return cluster;
   });
