@@ -45,6 +45,31 @@ test('a database made by an older version upgrades in place and keeps its data',
   await again.close();
 });
 
+test('every earlier version upgrades in place to the latest, keeping machines and MACs', async () => {
+  for (const from of migrationNames.slice(1, -1)) {
+    const postgresUrl = await testDatabaseUrl();
+    const where: OpenOptions = postgresUrl ? { postgresUrl } : { sqlitePath: join(mkdtempSync(join(tmpdir(), 'anvil-store-')), 'anvil.db') };
+    const old = await openStore({ ...where, migrateTo: from });
+    await old.db.insertInto('machines').values({ name: 'kept', created_at: 'then', updated_at: 'then' }).execute();
+    await old.db.insertInto('macs').values({ mac: '52:54:00:00:00:01', machine_id: 1 }).execute();
+    await old.close();
+    const upgraded = await openStore(where);
+    const applied = await upgraded.db
+      .selectFrom('anvil_migrations' as never)
+      .select('name' as never)
+      .orderBy('name' as never)
+      .execute();
+    assert.deepEqual(
+      applied.map((r) => (r as { name: string }).name),
+      migrationNames,
+      `from ${from}`,
+    );
+    const mac = await upgraded.db.selectFrom('macs').innerJoin('machines', 'machines.id', 'macs.machine_id').select(['machines.name', 'macs.mac']).execute();
+    assert.deepEqual(mac, [{ name: 'kept', mac: '52:54:00:00:00:01' }], `from ${from}`);
+    await upgraded.close();
+  }
+});
+
 test('deleting a machine removes its MACs, boot log and runs with it', async (t) => {
   const s = await testStore(t);
   const m = await s.db.insertInto('machines').values({ name: 'm', created_at: 'x', updated_at: 'x' }).returning('id').executeTakeFirstOrThrow();
