@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, systemClock } from '../store/store.ts';
+import { systemClock } from '../store/store.ts';
+import { testStore } from '../../test/helpers/database.ts';
 import { Machines } from '../machines/machines.ts';
 import { BootService } from './boot-service.ts';
 import { Discovered } from './discovered.ts';
@@ -15,8 +16,7 @@ const KNOWN = '52:54:00:b0:00:01';
 const STRANGER = '52:54:00:b0:00:99';
 
 async function setUp(t: { after(fn: () => unknown): void }, profiles: Record<string, string>) {
-  const store = await openStore({ sqlitePath: ':memory:' });
-  t.after(() => store.close());
+  const store = await testStore(t);
   const dir = mkdtempSync(join(tmpdir(), 'anvil-boot-'));
   for (const [name, text] of Object.entries(profiles)) writeFileSync(join(dir, name), text);
   const machines = new Machines(store.db, systemClock);

@@ -18,6 +18,12 @@ export function dataOptions(cmd: Command): Command {
 export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Command {
   return dataOptions(cmd)
     .addOption(new Option('--http <host:port>', 'where the HTTP server listens').env('ANVIL_HTTP').default(defaultHttp))
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        "postgres://USER:PASSWORD@HOST:PORT/DATABASE instead of the data directory's SQLite (prefer the variable: a command line is visible to ps)",
+      ).env('ANVIL_DATABASE_URL'),
+    )
     .option('--public-url <url>', "the base URL machines reach anvil at (default: from each request's Host header)")
     .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
     .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
@@ -57,6 +63,7 @@ export interface ParsedServerOptions {
   profiles?: string;
   tests?: string;
   http: string;
+  databaseUrl?: string;
   publicUrl?: string;
   uploadLimit: string;
   runTimeout: string;
@@ -94,6 +101,7 @@ export function toAnvilOptions(o: ParsedServerOptions) {
     profiles: o.profiles,
     tests: o.tests,
     http: parseHostPort(o.http, { host: '0.0.0.0', port: 8080 }, '--http'),
+    databaseUrl: o.databaseUrl,
     publicUrl: o.publicUrl,
     uploadLimit,
     runTimeoutMs: runTimeout * 1000,

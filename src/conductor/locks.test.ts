@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { openStore } from '../store/store.ts';
+import { testStore } from '../../test/helpers/database.ts';
 import { isStaleHolder, MachineLockedError, MachineLocks } from './locks.ts';
 
 /** The pid of a process that has exited (and been reaped), so it names nobody. */
@@ -22,8 +22,7 @@ test('a lock held by a dead process on this host is stale; a live one, this proc
 });
 
 test("acquire takes over a dead process's lock and says so; clearStale releases only dead ones", async (t) => {
-  const store = await openStore({ sqlitePath: ':memory:' });
-  t.after(() => store.close());
+  const store = await testStore(t);
   const live = spawn('sleep', ['30']);
   t.after(() => live.kill());
   const now = new Date().toISOString();

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, systemClock } from '../store/store.ts';
+import { systemClock } from '../store/store.ts';
+import { testStore } from '../../test/helpers/database.ts';
 import { PowerSync, powerSyncFromEnv } from './power-sync.ts';
 import type { MachineControl } from './machine-control.ts';
 import type { Machine } from '../store/schema.ts';
 
 test('power sync reads with bounded concurrency, skips manual, locked and operator-maintenance machines', async (t) => {
-  const store = await openStore({ sqlitePath: ':memory:' });
-  t.after(() => store.close());
+  const store = await testStore(t);
   const now = new Date().toISOString();
   for (let i = 0; i < 20; i++)
     await store.db

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, systemClock } from '../store/store.ts';
+import { systemClock } from '../store/store.ts';
+import { testStore } from '../../test/helpers/database.ts';
 import { Machines } from '../machines/machines.ts';
 import { HardwareTypes } from '../drivers/registry.ts';
 import { SecretBox } from '../drivers/secrets.ts';
@@ -12,8 +13,7 @@ import { MachineLockedError, MachineLocks } from './locks.ts';
 import { ExclusiveLockRequiredError, TaskManager } from './task.ts';
 
 async function setUp(t: { after(fn: () => unknown): void }) {
-  const store = await openStore({ sqlitePath: ':memory:' });
-  t.after(() => store.close());
+  const store = await testStore(t);
   const machines = new Machines(store.db, systemClock);
   const { machine } = await machines.add('t1', ['52:54:00:7a:00:01']);
   await store.db.updateTable('machines').set({ driver: 'fake', driver_internal_info: '{"kept":1}' }).where('id', '=', machine.id).execute();

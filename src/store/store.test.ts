@@ -3,19 +3,21 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore } from './store.ts';
+import { openStore, type OpenOptions } from './store.ts';
 import { migrationNames } from './migrations/index.ts';
+import { testDatabaseUrl, testStore } from '../../test/helpers/database.ts';
 
 test('a database made by an older version upgrades in place and keeps its data', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'anvil-store-')), 'anvil.db');
-  const old = await openStore({ sqlitePath: file, migrateTo: migrationNames[0] });
+  const postgresUrl = await testDatabaseUrl();
+  const where: OpenOptions = postgresUrl ? { postgresUrl } : { sqlitePath: join(mkdtempSync(join(tmpdir(), 'anvil-store-')), 'anvil.db') };
+  const old = await openStore({ ...where, migrateTo: migrationNames[0] });
   const tables = async (s: typeof old) => (await s.db.introspection.getTables()).map((t) => t.name).sort();
   assert.ok(!(await tables(old)).includes('runs'), 'the old schema has no runs table');
   await old.db.insertInto('machines').values({ name: 'kept', created_at: 'then', updated_at: 'then' }).execute();
   await old.db.insertInto('macs').values({ mac: '52:54:00:00:00:01', machine_id: 1 }).execute();
   await old.close();
 
-  const upgraded = await openStore({ sqlitePath: file });
+  const upgraded = await openStore(where);
   assert.ok((await tables(upgraded)).includes('runs'));
   const machine = await upgraded.db.selectFrom('machines').selectAll().executeTakeFirstOrThrow();
   assert.equal(machine.name, 'kept');
@@ -38,13 +40,38 @@ test('a database made by an older version upgrades in place and keeps its data',
   assert.equal(run.id, 1);
   await upgraded.close();
   // Opening again is a no-op.
-  const again = await openStore({ sqlitePath: file });
+  const again = await openStore(where);
   assert.equal((await again.db.selectFrom('machines').selectAll().execute()).length, 1);
   await again.close();
 });
 
-test('deleting a machine removes its MACs, boot log and runs with it', async () => {
-  const s = await openStore({ sqlitePath: ':memory:' });
+test('every earlier version upgrades in place to the latest, keeping machines and MACs', async () => {
+  for (const from of migrationNames.slice(1, -1)) {
+    const postgresUrl = await testDatabaseUrl();
+    const where: OpenOptions = postgresUrl ? { postgresUrl } : { sqlitePath: join(mkdtempSync(join(tmpdir(), 'anvil-store-')), 'anvil.db') };
+    const old = await openStore({ ...where, migrateTo: from });
+    await old.db.insertInto('machines').values({ name: 'kept', created_at: 'then', updated_at: 'then' }).execute();
+    await old.db.insertInto('macs').values({ mac: '52:54:00:00:00:01', machine_id: 1 }).execute();
+    await old.close();
+    const upgraded = await openStore(where);
+    const applied = await upgraded.db
+      .selectFrom('anvil_migrations' as never)
+      .select('name' as never)
+      .orderBy('name' as never)
+      .execute();
+    assert.deepEqual(
+      applied.map((r) => (r as { name: string }).name),
+      migrationNames,
+      `from ${from}`,
+    );
+    const mac = await upgraded.db.selectFrom('macs').innerJoin('machines', 'machines.id', 'macs.machine_id').select(['machines.name', 'macs.mac']).execute();
+    assert.deepEqual(mac, [{ name: 'kept', mac: '52:54:00:00:00:01' }], `from ${from}`);
+    await upgraded.close();
+  }
+});
+
+test('deleting a machine removes its MACs, boot log and runs with it', async (t) => {
+  const s = await testStore(t);
   const m = await s.db.insertInto('machines').values({ name: 'm', created_at: 'x', updated_at: 'x' }).returning('id').executeTakeFirstOrThrow();
   await s.db.insertInto('macs').values({ mac: 'aa:aa:aa:aa:aa:aa', machine_id: m.id }).execute();
   await s.db
@@ -65,7 +92,33 @@ test('deleting a machine removes its MACs, boot log and runs with it', async () 
   await s.db.deleteFrom('machines').execute();
   assert.equal((await s.db.selectFrom('macs').selectAll().execute()).length, 0);
   assert.equal((await s.db.selectFrom('runs').selectAll().execute()).length, 0);
-  await s.close();
+});
+
+test('64-bit integers and counts read back as numbers, as on SQLite', async (t) => {
+  const s = await testStore(t);
+  const m = await s.db.insertInto('machines').values({ name: 'm', created_at: 'x', updated_at: 'x' }).returning('id').executeTakeFirstOrThrow();
+  await s.db
+    .insertInto('runs')
+    .values({
+      machine_id: m.id,
+      test: 't',
+      state: 'done',
+      requested_at: 'now',
+      sent_at: null,
+      finished_at: null,
+      version: null,
+      upload_path: 'x.log',
+      upload_bytes: 5_000_000_000,
+      error_reason: null,
+    })
+    .execute();
+  const run = await s.db.selectFrom('runs').select('upload_bytes').executeTakeFirstOrThrow();
+  assert.strictEqual(run.upload_bytes, 5_000_000_000);
+  const { n } = await s.db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  assert.strictEqual(n, 1);
 });
 
 test('the database and its -wal and -shm are created readable by their owner only; an old one loses its bits for others', async () => {

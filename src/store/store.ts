@@ -2,12 +2,13 @@
 // ANVIL_DATABASE_URL says so — and brings its schema up to date before anything uses it.
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import type { Dialect } from './migrations/helpers.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { AnvilError } from '../common/errors.ts';
+import { checkPostgres, openPostgres } from './postgres.ts';
 
 /** How long a writer waits for another process (pxemngr, a second server) to release SQLite. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
@@ -25,14 +26,20 @@ export interface OpenOptions {
   postgresUrl?: string;
   /** Stop at this migration (tests of in-place upgrades). */
   migrateTo?: string;
+  /** Where a lost or regained PostgreSQL connection is reported (default: a line on stderr). */
+  log?: StoreLog;
+}
+
+export interface StoreLog {
+  warn(message: string): void;
+  info(message: string): void;
 }
 
 export async function openStore(options: OpenOptions): Promise<Store> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   if (options.postgresUrl) {
-    const { default: pg } = await import('pg');
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.postgresUrl, max: 10 }) }) });
+    db = await openPostgres(options.postgresUrl, options.log);
     dialect = 'postgres';
   } else {
     const file = options.sqlitePath ?? ':memory:';
@@ -53,6 +60,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   }
   const store: Store = { db, dialect, close: () => db.destroy() };
   try {
+    if (options.postgresUrl) await checkPostgres(db, options.postgresUrl);
     await migrate(store, options.migrateTo);
   } catch (error) {
     await db.destroy();

@@ -82,6 +82,8 @@ export async function worstMachines(db: Kysely<Database>, from: string, limit = 
     .where('runs.finished_at', '>=', from)
     .groupBy('machines.name')
     .orderBy(sql`sum(runs.errors)`, 'desc')
+    // Ties in name order: without it SQLite and PostgreSQL each pick their own, and a limit cuts differently.
+    .orderBy('machines.name')
     .limit(limit)
     .execute();
   return rows.map((w) => ({ machine: w.machine, errors: Number(w.errors), runs: Number(w.runs) }));

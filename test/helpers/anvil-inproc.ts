@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { startAnvil, type AnvilOptions, type RunningAnvil } from '../../src/app/start.ts';
 import { tempDir } from './anvil-process.ts';
+import { testDatabaseUrl } from './database.ts';
 
 export interface TestAnvil extends RunningAnvil {
   readonly data: string;
@@ -27,8 +28,9 @@ export async function testAnvil(
     writeFileSync(join(profiles, name), text);
   for (const [name, text] of Object.entries(files.tests ?? { 'wait.test': 'sleep 1\n', 'hello.test': 'echo "I: hello {{ system }}"\n' }))
     writeFileSync(join(tests, name), text);
+  const databaseUrl = await testDatabaseUrl();
   const controller = new AbortController();
-  const running = await startAnvil({ http: { host: '127.0.0.1', port: 0 }, data, logLevel: false, ...options }, controller.signal);
+  const running = await startAnvil({ http: { host: '127.0.0.1', port: 0 }, data, logLevel: false, databaseUrl, ...options }, controller.signal);
   t.after(async () => {
     controller.abort();
     await running.stopped;
