@@ -15,22 +15,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { ANVIL, PXEMNGR, exec, startServer } from '../helpers/anvil-process.ts';
 import { havePeers } from '../helpers/peers.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.ts';
 import { buildDiskImage, DISK_IMAGE_PEERS } from '../../src/lab/disk-image.ts';
 import { labData, startLabUp } from '../lab/helpers.ts';
 import { GUEST_ANVIL } from '../../src/lab/guest-network.ts';
 
 const PASSWORD = 'deploy-Lab-9';
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
 /**
  * iPXE, the agent, the write, a power cycle, syslinux and the tiny Linux, three VMs at once under
  * TCG on a loaded machine. With the wait for the runs it stays inside the test's timeout, so a

@@ -9,19 +9,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
 import { PXEMNGR } from '../helpers/anvil-process.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
 const MAC = '52:54:00:00:00:41';
 /** Long enough for a loaded CI machine; the change itself is sent within a tenth of a second. */
 const SEEN_WITHIN_MS = 30_000;

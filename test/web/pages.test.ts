@@ -8,20 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { startAnvil, type RunningAnvil } from '../../src/app/start.ts';
 import { seedDemo, DEMO_MACHINES } from '../../src/app/demo/seed.ts';
 import { bootOnce } from '../../src/lab/demo/simulated-machine.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
 
 /** A test whose upload has every kind of line, and markup that must stay text. */
 const WEBCHECK_TEST = [

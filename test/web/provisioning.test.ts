@@ -8,19 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
 import { tempDir } from '../helpers/anvil-process.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
 
 test('images page, and deploy, progress, abort and undeploy on the machine page', { timeout: 300_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;
