@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Locator, type Page } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { testAnvil } from '../helpers/anvil-inproc.ts';
@@ -76,6 +76,11 @@ test('the machine page shows boots, runs, power and provision events in one page
   const context = await browser.newContext({ baseURL: a.url, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const path = `/machines/${NAME}`;
+  /** Clicks a page link and waits for that very page (a pattern would match the page it leaves). */
+  const follow = async (link: Locator) => {
+    const href = (await link.getAttribute('href'))!;
+    await Promise.all([page.waitForURL((url) => url.pathname + url.search === href), link.click()]);
+  };
   await page.goto(path);
   await page.fill('#token', viewer);
   await Promise.all([page.waitForURL((url) => url.pathname === path), page.click('button[type=submit]')]);
@@ -108,7 +113,7 @@ test('the machine page shows boots, runs, power and provision events in one page
       seen.push(...rows);
       const older = page.locator('#timeline-pages a[rel=next]');
       if ((await older.count()) === 0) break;
-      await Promise.all([page.waitForURL(/timeline=\d+/), older.click()]);
+      await follow(older);
     }
     assert.equal(seen.length, total, 'every entry once over the pages');
     const when = seen.map((row) => row[0]!);
@@ -130,13 +135,13 @@ test('the machine page shows boots, runs, power and provision events in one page
       p.locator('table.runs tbody tr').evaluateAll((rows) => rows.map((r) => Number((r as unknown as { dataset: { run: string } }).dataset.run)));
     const shown = await runIds(page);
     assert.equal(shown.length, RUNS_PAGE);
-    await Promise.all([page.waitForURL(/runs=2/), page.click('#runs-pages a:text-is("2")')]);
+    await follow(page.locator('#runs-pages a:text-is("2")'));
     assert.equal(await page.textContent('#runs-count'), `${RUNS_PAGE + 1}–${2 * RUNS_PAGE} of ${total}`);
     for (;;) {
       shown.push(...(await runIds(page)));
       const older = page.locator('#runs-pages a[rel=next]');
       if ((await older.count()) === 0) break;
-      await Promise.all([page.waitForURL(/runs=\d+/), older.click()]);
+      await follow(older);
     }
     assert.deepEqual(shown, [...ids].reverse(), 'every run once, newest first');
     assert.ok(total > 200);
@@ -180,5 +185,17 @@ test('the machine page shows boots, runs, power and provision events in one page
     assert.equal(xs.size, 8, 'a bar in every hour from the first run to now');
     assert.ok(Math.min(...xs) < 100, 'the first bar is at the left, not squeezed at the right');
     if (process.env.ANVIL_SCREENSHOTS) await page.screenshot({ path: join(process.env.ANVIL_SCREENSHOTS, 'results.png'), fullPage: true });
+  });
+
+  await t.test('a page number or bucket size that is not one is a 400 that says so', async () => {
+    const bad = await page.goto(`${path}?runs=0`);
+    assert.equal(bad?.status(), 400);
+    assert.match((await page.textContent('[role=alert]')) ?? '', /\?runs=0 is not a page number; pages are counted from 1/);
+    const past = await page.goto(`${path}?runs=999`);
+    assert.equal(past?.status(), 200);
+    assert.equal(await page.textContent('#runs-count'), `${4 * RUNS_PAGE + 1}–${ids.length} of ${ids.length}`, 'a page past the end shows the last');
+    const span = await page.goto('/results?by=week');
+    assert.equal(span?.status(), 400);
+    assert.match((await page.textContent('[role=alert]')) ?? '', /\?by=week is not a bucket size; say one of minute, hour, day, month/);
   });
 });
