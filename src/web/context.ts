@@ -9,6 +9,7 @@ import type { Tokens } from '../auth/tokens.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
+import type { StaleWatch } from '../conductor/stale.ts';
 
 export interface WebContext {
   readonly machines: Machines;
@@ -22,5 +23,7 @@ export interface WebContext {
   readonly control: MachineControl;
   readonly images: ImageLibrary;
   readonly provisioner: Provisioner;
+  /** What is stuck (overdue runs, silent boots, quiet deploys), as /metrics counts it. */
+  readonly stale: StaleWatch;
   readonly clock: () => Date;
 }
