@@ -29,6 +29,19 @@ export type VmNic = keyof typeof IPXE_ROMS;
 /** Debian's OVMF (package ovmf): real UEFI firmware with EDK2's own PXE client. */
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/**
+ * OVMF's fw_cfg switches that leave UEFI HTTP boot over IPv4 as the NIC's only network boot
+ * option (checked on Debian's ovmf 2022.11: the console says "Start HTTP Boot over IPv4" and
+ * the DHCP DISCOVER carries option 60 HTTPClient).
+ */
+export const OVMF_HTTP_BOOT_ONLY = [
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv4PXESupport,string=n',
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv6PXESupport,string=n',
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv6Support,string=n',
+] as const;
 
 export interface VmOptions {
   readonly netns: Netns;
@@ -43,6 +56,8 @@ export interface VmOptions {
    * the NIC is driven by OVMF's own virtio-net driver.
    */
   readonly firmware?: 'bios' | 'uefi';
+  /** With firmware 'uefi': 'pxe' (default) or 'http', UEFI HTTP boot with PXE switched off. */
+  readonly uefiNetboot?: 'pxe' | 'http';
   /** Where to copy the serial console (kept); default a temp file removed after the test. */
   readonly serialLog?: string;
   readonly extraArgs?: readonly string[];
@@ -141,6 +156,7 @@ export function bootVm(t: TestContext, opts: VmOptions): Vm {
     const vars = join(dir, 'OVMF_VARS.fd');
     copyFileSync(OVMF_VARS, vars);
     firmwareArgs.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
+    if (opts.uefiNetboot === 'http') firmwareArgs.push(...OVMF_HTTP_BOOT_ONLY);
   }
   // romfile= (empty) keeps iPXE out of the UEFI boot: the firmware's own PXE client asks.
   const romArg = uefi ? ',romfile=' : rom.explicit ? `,romfile=${rom.file}` : '';
