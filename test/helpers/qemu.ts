@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import type { Netns } from './netns.ts';
+import { OVMF_HTTP_BOOT_ONLY } from '../../src/lab/qemu-args.ts';
 
 export const QEMU = 'qemu-system-x86_64';
 /** Enough for iPXE and the tiny Linux; keeps TCG tests lean. */
@@ -29,19 +30,6 @@ export type VmNic = keyof typeof IPXE_ROMS;
 /** Debian's OVMF (package ovmf): real UEFI firmware with EDK2's own PXE client. */
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-/**
- * OVMF's fw_cfg switches that leave UEFI HTTP boot over IPv4 as the NIC's only network boot
- * option (checked on Debian's ovmf 2022.11: the console says "Start HTTP Boot over IPv4" and
- * the DHCP DISCOVER carries option 60 HTTPClient).
- */
-export const OVMF_HTTP_BOOT_ONLY = [
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv4PXESupport,string=n',
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv6PXESupport,string=n',
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv6Support,string=n',
-] as const;
 
 export interface VmOptions {
   readonly netns: Netns;
