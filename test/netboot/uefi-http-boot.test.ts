@@ -4,9 +4,12 @@
 // EFI loader (ipxe.efi under /tftp/), loads it over HTTP, and that iPXE fetches /boot/<mac>
 // and boots the tiny Linux, whose init calls /localboot/ and prints a marker. Once with anvil
 // as the DHCP server, once as proxyDHCP beside dnsmasq as the site's DHCP server. A third host
-// on the LAN listens on port 68 and decodes anvil's broadcast offers off the wire.
+// on the LAN listens on port 68 and decodes anvil's broadcast offers off the wire. Last, a
+// lab VM behind the lab's Redfish BMC emulator: sushy (python3-sushy, the library Ironic uses)
+// sets a one-time UefiHttp boot override and powers it on, and it boots the same way.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
@@ -14,6 +17,11 @@ import { createNetns, isRoot, type Netns } from '../helpers/netns.ts';
 import { bootVm, OVMF_CODE, testMac } from '../helpers/qemu.ts';
 import { ANVIL, PXEMNGR, ROOT, exec, tempDir } from '../helpers/anvil-process.ts';
 import { decode, getString, OPTION, packetMac, ipToString } from '../../src/protocols/dhcp/index.ts';
+import { LabRedfishHandler } from '../../src/lab/controller-redfish.ts';
+import { commandLineOf } from '../../src/lab/process.ts';
+import { isHttpBootLaunch } from '../../src/lab/qemu-args.ts';
+import { RedfishEmulator, generateCertificate } from '../../src/protocols/redfish/index.ts';
+import { lab, openVm } from '../lab/helpers.ts';
 
 const TINY = join(ROOT, '.tools/tiny-linux');
 const IPXE_EFI = '/usr/lib/ipxe/ipxe.efi';
@@ -213,4 +221,75 @@ test('UEFI HTTP boot through anvil as proxyDHCP beside dnsmasq, the site DHCP se
   assert.ok(httpOffer, `a proxy offer with option 60 HTTPClient: ${JSON.stringify(offers)}`);
   assert.equal(httpOffer.yiaddr, '0.0.0.0');
   assert.equal(httpOffer.bootFile, loaderUrl(ns));
+});
+
+const SUSHY_HTTP_BOOT = `
+import sys, sushy
+url, ca, pw = sys.argv[1:4]
+s = sushy.Sushy(url + '/redfish/v1', verify=ca, auth=sushy.auth.SessionAuth(username='admin', password=pw))
+sy = s.get_system()
+sy.set_system_boot_options(sushy.BootSource.UEFI_HTTP, enabled=sushy.BootSourceOverrideEnabled.ONCE, mode=sushy.BootSourceOverrideMode.UEFI)
+sy.refresh()
+print(sy.boot.target.value + '|' + sy.boot.enabled.value + '|' + sy.boot.mode.value)
+sy.reset_system(sushy.ResetType.ON)
+`;
+
+test("a lab VM's Redfish BMC: sushy sets a one-time UefiHttp boot and powers it on; OVMF boots over HTTP from anvil", {
+  timeout: BOOT_TIMEOUT_MS + 60_000,
+}, async (t) => {
+  if (!ready(t) || !havePeers(t, 'openssl')) return;
+  const sushyOk = spawnSync('/usr/bin/python3', ['-c', 'import sushy'], { timeout: 30_000 }).status === 0;
+  if (!requireCondition(t, sushyOk, 'python3-sushy is not installed')) return;
+  const ns = await createNetns(t, { prefix: 'anvil-uefihl' });
+  const marker = 'ANVIL-E2E-UEFI-HTTP-LAB';
+  const mac = testMac(13);
+  const data = dataFor(ns, marker);
+  await enroll(data, mac);
+  const logs = await serveIn(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
+
+  // The lab VM's QEMU runs in the namespace, on its tap; it boots its (absent) disk unless told otherwise.
+  const store = await lab(t);
+  await store.create({
+    name: 'uh1',
+    mac,
+    memoryMb: UEFI_MEMORY_MB,
+    diskSize: null,
+    netdev: `tap,ifname=${ns.taps[0]},script=no,downscript=no`,
+    launcher: ['ip', 'netns', 'exec', ns.name],
+    boot: { device: 'disk', efi: false },
+  });
+  const vm = await openVm(t, store, 'uh1');
+  const password = 'lab-uefi-http-pw';
+  const tls = await generateCertificate('lab-redfish');
+  const emulator = new RedfishEmulator({ user: 'admin', password, tls, port: 0, handler: new LabRedfishHandler(vm) });
+  const { url } = await emulator.listen();
+  t.after(() => emulator.close());
+  const caFile = join(tempDir('anvil-uefi-ca-'), 'ca.pem');
+  writeFileSync(caFile, tls.ca);
+
+  const env = { ...process.env };
+  for (const k of ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'SSL_CERT_FILE']) delete env[k];
+  const sushy = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+    execFile('/usr/bin/python3', ['-c', SUSHY_HTTP_BOOT, url, caFile, password], { env, timeout: 120_000 }, (error, stdout, stderr) =>
+      done({ code: error ? 1 : 0, stdout, stderr }),
+    ),
+  );
+  assert.equal(sushy.code, 0, sushy.stderr);
+  assert.equal(sushy.stdout.trim(), 'UefiHttp|Once|UEFI', 'the BMC reports the override sushy set');
+  assert.equal(await vm.getPowerState(), 'on');
+  const line = (await commandLineOf(vm.pid!)) ?? [];
+  assert.ok(isHttpBootLaunch(line) && line.includes('-bios'), `QEMU runs OVMF with PXE off: ${line.join(' ')}`);
+  try {
+    await vm.console.buffer.waitFor(`${marker} ${mac}`, { timeoutMs: BOOT_TIMEOUT_MS });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nanvil log tail:\n${logs().slice(-4000)}`);
+  }
+  const serial = vm.console.buffer.text();
+  assert.match(serial, /Start HTTP Boot over IPv4/);
+  assert.match(logs(), new RegExp(`"mac":"${mac}","address":"[0-9.]+","boot":"${loaderUrl(ns).replaceAll('.', '\\.')}","httpBoot":true`));
+  const dpy = await exec(PXEMNGR, ['--data', data, 'dpysystem', 'vm1']);
+  assert.match(dpy.stdout, /booted\s+tiny\s+iPXE/);
+  assert.match(dpy.stdout, /next boot: local/);
+  // The override was for one boot: the VM is back on its own boot device.
+  assert.deepEqual(await vm.getBootDevice(), { device: 'disk', persistent: true, efi: false });
 });
