@@ -6,7 +6,8 @@
 // as the DHCP server, once as proxyDHCP beside dnsmasq as the site's DHCP server. A third host
 // on the LAN listens on port 68 and decodes anvil's broadcast offers off the wire. Last, a
 // lab VM behind the lab's Redfish BMC emulator: sushy (python3-sushy, the library Ironic uses)
-// sets a one-time UefiHttp boot override and powers it on, and it boots the same way.
+// sets a one-time UefiHttp boot override and powers it on, and it boots the same way; and
+// anvil's own redfish driver (redfish_boot=uefi-http) does the same from `anvil machine`.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { commandLineOf } from '../../src/lab/process.ts';
 import { isHttpBootLaunch } from '../../src/lab/qemu-args.ts';
 import { RedfishEmulator, generateCertificate } from '../../src/protocols/redfish/index.ts';
 import { lab, openVm } from '../lab/helpers.ts';
+import type { LabVm } from '../../src/lab/vm.ts';
 
 const TINY = join(ROOT, '.tools/tiny-linux');
 const IPXE_EFI = '/usr/lib/ipxe/ipxe.efi';
@@ -223,31 +225,26 @@ test('UEFI HTTP boot through anvil as proxyDHCP beside dnsmasq, the site DHCP se
   assert.equal(httpOffer.bootFile, loaderUrl(ns));
 });
 
-const SUSHY_HTTP_BOOT = `
-import sys, sushy
-url, ca, pw = sys.argv[1:4]
-s = sushy.Sushy(url + '/redfish/v1', verify=ca, auth=sushy.auth.SessionAuth(username='admin', password=pw))
-sy = s.get_system()
-sy.set_system_boot_options(sushy.BootSource.UEFI_HTTP, enabled=sushy.BootSourceOverrideEnabled.ONCE, mode=sushy.BootSourceOverrideMode.UEFI)
-sy.refresh()
-print(sy.boot.target.value + '|' + sy.boot.enabled.value + '|' + sy.boot.mode.value)
-sy.reset_system(sushy.ResetType.ON)
-`;
+interface LabSetup {
+  readonly ns: Netns;
+  readonly data: string;
+  readonly logs: () => string;
+  readonly vm: LabVm;
+  readonly url: string;
+  readonly caFile: string;
+  readonly password: string;
+}
 
-test("a lab VM's Redfish BMC: sushy sets a one-time UefiHttp boot and powers it on; OVMF boots over HTTP from anvil", {
-  timeout: BOOT_TIMEOUT_MS + 60_000,
-}, async (t) => {
-  if (!ready(t) || !havePeers(t, 'openssl')) return;
-  const sushyOk = spawnSync('/usr/bin/python3', ['-c', 'import sushy'], { timeout: 30_000 }).status === 0;
-  if (!requireCondition(t, sushyOk, 'python3-sushy is not installed')) return;
-  const ns = await createNetns(t, { prefix: 'anvil-uefihl' });
-  const marker = 'ANVIL-E2E-UEFI-HTTP-LAB';
-  const mac = testMac(13);
+/**
+ * anvil as the DHCP server in a namespace, the machine enrolled, and a lab VM on the
+ * namespace's tap (QEMU started through `ip netns exec`) behind the lab's Redfish BMC
+ * emulator on loopback. The VM boots its (absent) disk unless told otherwise.
+ */
+async function labSetup(t: TestContext, prefix: string, marker: string, mac: string): Promise<LabSetup> {
+  const ns = await createNetns(t, { prefix });
   const data = dataFor(ns, marker);
   await enroll(data, mac);
   const logs = await serveIn(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
-
-  // The lab VM's QEMU runs in the namespace, on its tap; it boots its (absent) disk unless told otherwise.
   const store = await lab(t);
   await store.create({
     name: 'uh1',
@@ -266,30 +263,78 @@ test("a lab VM's Redfish BMC: sushy sets a one-time UefiHttp boot and powers it 
   t.after(() => emulator.close());
   const caFile = join(tempDir('anvil-uefi-ca-'), 'ca.pem');
   writeFileSync(caFile, tls.ca);
+  return { ns, data, logs, vm, url, caFile, password };
+}
 
+/** The lab VM runs OVMF with PXE off, boots over UEFI HTTP from anvil, and the override was for that boot only. */
+async function labBootsOverHttp(s: LabSetup, marker: string, mac: string): Promise<void> {
+  assert.equal(await s.vm.getPowerState(), 'on');
+  const line = (await commandLineOf(s.vm.pid!)) ?? [];
+  assert.ok(isHttpBootLaunch(line) && line.includes('-bios'), `QEMU runs OVMF with PXE off: ${line.join(' ')}`);
+  try {
+    await s.vm.console.buffer.waitFor(`${marker} ${mac}`, { timeoutMs: BOOT_TIMEOUT_MS });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nanvil log tail:\n${s.logs().slice(-4000)}`);
+  }
+  assert.match(s.vm.console.buffer.text(), /Start HTTP Boot over IPv4/);
+  assert.match(s.logs(), new RegExp(`"mac":"${mac}","address":"[0-9.]+","boot":"${loaderUrl(s.ns).replaceAll('.', '\\.')}","httpBoot":true`));
+  const dpy = await exec(PXEMNGR, ['--data', s.data, 'dpysystem', 'vm1']);
+  assert.match(dpy.stdout, /booted\s+tiny\s+iPXE/);
+  assert.match(dpy.stdout, /next boot: local/);
+  assert.deepEqual(await s.vm.getBootDevice(), { device: 'disk', persistent: true, efi: false });
+}
+
+const SUSHY_HTTP_BOOT = `
+import sys, sushy
+url, ca, pw = sys.argv[1:4]
+s = sushy.Sushy(url + '/redfish/v1', verify=ca, auth=sushy.auth.SessionAuth(username='admin', password=pw))
+sy = s.get_system()
+sy.set_system_boot_options(sushy.BootSource.UEFI_HTTP, enabled=sushy.BootSourceOverrideEnabled.ONCE, mode=sushy.BootSourceOverrideMode.UEFI)
+sy.refresh()
+print(sy.boot.target.value + '|' + sy.boot.enabled.value + '|' + sy.boot.mode.value)
+sy.reset_system(sushy.ResetType.ON)
+`;
+
+test("a lab VM's Redfish BMC: sushy sets a one-time UefiHttp boot and powers it on; OVMF boots over HTTP from anvil", {
+  timeout: BOOT_TIMEOUT_MS + 60_000,
+}, async (t) => {
+  if (!ready(t) || !havePeers(t, 'openssl')) return;
+  const sushyOk = spawnSync('/usr/bin/python3', ['-c', 'import sushy'], { timeout: 30_000 }).status === 0;
+  if (!requireCondition(t, sushyOk, 'python3-sushy is not installed')) return;
+  const marker = 'ANVIL-E2E-UEFI-HTTP-LAB';
+  const mac = testMac(13);
+  const s = await labSetup(t, 'anvil-uefihl', marker, mac);
   const env = { ...process.env };
   for (const k of ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'SSL_CERT_FILE']) delete env[k];
   const sushy = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    execFile('/usr/bin/python3', ['-c', SUSHY_HTTP_BOOT, url, caFile, password], { env, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile('/usr/bin/python3', ['-c', SUSHY_HTTP_BOOT, s.url, s.caFile, s.password], { env, timeout: 120_000 }, (error, stdout, stderr) =>
       done({ code: error ? 1 : 0, stdout, stderr }),
     ),
   );
   assert.equal(sushy.code, 0, sushy.stderr);
   assert.equal(sushy.stdout.trim(), 'UefiHttp|Once|UEFI', 'the BMC reports the override sushy set');
-  assert.equal(await vm.getPowerState(), 'on');
-  const line = (await commandLineOf(vm.pid!)) ?? [];
-  assert.ok(isHttpBootLaunch(line) && line.includes('-bios'), `QEMU runs OVMF with PXE off: ${line.join(' ')}`);
-  try {
-    await vm.console.buffer.waitFor(`${marker} ${mac}`, { timeoutMs: BOOT_TIMEOUT_MS });
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\nanvil log tail:\n${logs().slice(-4000)}`);
-  }
-  const serial = vm.console.buffer.text();
-  assert.match(serial, /Start HTTP Boot over IPv4/);
-  assert.match(logs(), new RegExp(`"mac":"${mac}","address":"[0-9.]+","boot":"${loaderUrl(ns).replaceAll('.', '\\.')}","httpBoot":true`));
-  const dpy = await exec(PXEMNGR, ['--data', data, 'dpysystem', 'vm1']);
-  assert.match(dpy.stdout, /booted\s+tiny\s+iPXE/);
-  assert.match(dpy.stdout, /next boot: local/);
-  // The override was for one boot: the VM is back on its own boot device.
-  assert.deepEqual(await vm.getBootDevice(), { device: 'disk', persistent: true, efi: false });
+  await labBootsOverHttp(s, marker, mac);
+});
+
+test("anvil's redfish driver with redfish_boot=uefi-http: machine bootdev pxe and power on boot a lab VM over UEFI HTTP", {
+  timeout: BOOT_TIMEOUT_MS + 60_000,
+}, async (t) => {
+  if (!ready(t) || !havePeers(t, 'openssl')) return;
+  const marker = 'ANVIL-E2E-UEFI-HTTP-DRIVER';
+  const mac = testMac(14);
+  const s = await labSetup(t, 'anvil-uefihd', marker, mac);
+  const pwFile = join(tempDir('anvil-uefi-pw-'), 'pw');
+  writeFileSync(pwFile, `${s.password}\n`, { mode: 0o600 });
+  const anvil = async (...args: string[]) => {
+    const r = await exec(ANVIL, ['machine', ...args, '--data', s.data]);
+    assert.equal(r.code, 0, `anvil machine ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const info = `redfish_address=${s.url},redfish_username=admin,redfish_verify_ca=${s.caFile},redfish_boot=uefi-http`;
+  await anvil('set', 'vm1', '--driver', 'redfish', '--driver-info', info, '--password-file', pwFile);
+  await anvil('bootdev', 'vm1', 'pxe');
+  assert.deepEqual(await s.vm.getBootDevice(), { device: 'http', persistent: false, efi: true }, 'the BMC got UefiHttp');
+  assert.match(await anvil('bootdev', 'vm1'), /pxe/);
+  await anvil('power', 'vm1', 'on');
+  await labBootsOverHttp(s, marker, mac);
 });
