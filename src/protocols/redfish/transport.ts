@@ -7,7 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
+import { createSecureContext } from 'node:tls';
+import type { PeerCertificate, SecureContext } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { asResource, errorMessages, isObject, link, parseJson, parseRetryAfter } from './codec.ts';
 import type { Json } from './codec.ts';
@@ -60,6 +61,21 @@ export interface Answer {
   readonly body: Json | undefined;
 }
 
+/** TLS contexts by trust anchor (see REDFISH_DEFAULTS.maxTlsContexts); the oldest goes first. */
+const tlsContexts = new Map<string, SecureContext>();
+
+/** The one TLS context for a CA bundle (or pinned certificate): made once, shared by every transport that trusts it. */
+function secureContextFor(ca: string | Buffer, partialChain: boolean): SecureContext {
+  const key = `${partialChain ? 'pinned' : 'ca'}\n${typeof ca === 'string' ? ca : ca.toString('latin1')}`;
+  let context = tlsContexts.get(key);
+  if (context === undefined) {
+    context = createSecureContext({ ca, ...(partialChain ? { allowPartialTrustChain: true } : {}) });
+    if (tlsContexts.size >= REDFISH_DEFAULTS.maxTlsContexts) tlsContexts.delete(tlsContexts.keys().next().value as string);
+    tlsContexts.set(key, context);
+  }
+  return context;
+}
+
 /** Socket errors that mean the service was never reached. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNRESET', 'EPIPE']);
 const abortTimeout = (ms: number): AbortSignal => AbortSignal.timeout(Math.max(1, ms));
@@ -98,8 +114,7 @@ export class RedfishTransport {
       const pinned = new X509Certificate(pinnedCertificate).fingerprint256;
       // The pinned certificate is the only trust anchor, even when it is not self-signed.
       return {
-        ca: pinnedCertificate,
-        allowPartialTrustChain: true,
+        secureContext: secureContextFor(pinnedCertificate, true),
         checkServerIdentity: (_host: string, cert: PeerCertificate) =>
           cert.fingerprint256 === pinned ? undefined : Object.assign(new Error('the certificate is not the pinned one'), { code: 'CERT_NOT_PINNED' }),
       };
@@ -109,7 +124,7 @@ export class RedfishTransport {
       warn(`TLS verification is off for Redfish ${this.origin}: anyone on the path can pose as the BMC and read its credentials`);
       return { rejectUnauthorized: false };
     }
-    return ca !== undefined ? { ca } : {};
+    return ca !== undefined ? { secureContext: secureContextFor(ca, false) } : {};
   }
 
   /** How the client is logged in: 'session', 'basic', or 'none' yet. */
