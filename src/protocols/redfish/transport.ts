@@ -78,7 +78,28 @@ function secureContextFor(ca: string | Buffer, partialChain: boolean): SecureCon
 
 /** Socket errors that mean the service was never reached. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNRESET', 'EPIPE']);
-const abortTimeout = (ms: number): AbortSignal => AbortSignal.timeout(Math.max(1, ms));
+
+/**
+ * A signal that aborts after `ms` or with `parent`, and a dispose() that clears its timer and
+ * its listener on the parent. Not AbortSignal.timeout: a timeout signal that has listeners
+ * (http.request adds one) is kept alive until it fires, and with it the request, its socket and
+ * its answer — for a whole call deadline (minutes) after a poll that took milliseconds.
+ */
+function deadline(ms: number, parent?: AbortSignal): { readonly signal: AbortSignal; readonly dispose: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), Math.max(1, ms));
+  timer.unref();
+  const onParent = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}
 
 export class RedfishTransport {
   readonly endpoint: RedfishEndpoint;
@@ -148,7 +169,15 @@ export class RedfishTransport {
   async request(method: string, target: string, options: RequestOptions = {}): Promise<Answer> {
     const path = this.path(target);
     const callMs = this.#options.callTimeoutMs ?? REDFISH_DEFAULTS.callTimeoutMs;
-    const signal = options.signal ? AbortSignal.any([options.signal, abortTimeout(callMs)]) : abortTimeout(callMs);
+    const call = deadline(callMs, options.signal);
+    try {
+      return await this.#call(method, path, options, call.signal, callMs);
+    } finally {
+      call.dispose();
+    }
+  }
+
+  async #call(method: string, path: string, options: RequestOptions, signal: AbortSignal, callMs: number): Promise<Answer> {
     const now = this.#options.now ?? Date.now;
     const started = now();
     let busy = 0;
@@ -263,10 +292,11 @@ export class RedfishTransport {
   #exchange(method: string, path: string, options: RequestOptions, callSignal: AbortSignal, callMs: number): Promise<Answer> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const requestMs = this.#options.requestTimeoutMs ?? REDFISH_DEFAULTS.requestTimeoutMs;
-    const signal = AbortSignal.any([callSignal, abortTimeout(requestMs)]);
+    const exchange = deadline(requestMs, callSignal);
+    const { signal } = exchange;
     const maxBytes = this.#options.maxResponseBytes ?? REDFISH_DEFAULTS.maxResponseBytes;
     const send = this.#url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<Answer>((resolve, reject) => {
+    const answer = new Promise<Answer>((resolve, reject) => {
       const fail = (error: unknown) => reject(this.#socketError(method, path, error, signal.aborted, Math.min(requestMs, callMs)));
       const req = send(
         {
@@ -306,6 +336,7 @@ export class RedfishTransport {
       req.on('error', fail);
       req.end(body);
     });
+    return answer.finally(exchange.dispose);
   }
 
   #socketError(method: string, path: string, error: unknown, aborted: boolean, ms: number): RedfishError {
@@ -336,7 +367,8 @@ export class RedfishTransport {
       try {
         const callMs = Math.min(this.#options.requestTimeoutMs ?? REDFISH_DEFAULTS.requestTimeoutMs, 10_000);
         this.#auth = auth;
-        await this.#exchange('DELETE', this.path(auth.location), {}, abortTimeout(callMs), callMs);
+        const logout = deadline(callMs);
+        await this.#exchange('DELETE', this.path(auth.location), {}, logout.signal, callMs).finally(logout.dispose);
       } catch {
         // The session times out on the BMC anyway.
       } finally {
