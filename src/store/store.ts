@@ -9,6 +9,7 @@ import type { Dialect } from './migrations/helpers.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { AnvilError } from '../common/errors.ts';
 import { checkPostgres, openPostgres } from './postgres.ts';
+import { cachingStatements } from './statement-cache.ts';
 
 /** How long a writer waits for another process (pxemngr, a second server) to release SQLite. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
@@ -55,7 +56,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
     dialect = 'sqlite';
   }
   const store: Store = { db, dialect, close: () => db.destroy() };
