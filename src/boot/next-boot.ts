@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { BootLogEntry, Database } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
+import { durably } from '../store/durable.ts';
 import { DEFAULT_SYSTEM, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
 import { MachineChanges } from '../machines/changes.ts';
 import { LOCAL_PROFILE, type Profiles } from './profiles.ts';
@@ -52,7 +53,7 @@ export class NextBoot {
   async set(nameOrMac: string, profile: string, options: { once?: boolean; reason?: BootReason } = {}): Promise<void> {
     await this.#profiles.assertKnown(profile);
     if (nameOrMac === DEFAULT_SYSTEM) {
-      await this.#db.transaction().execute(async (trx) => {
+      await durably(this.#db, async (trx) => {
         await trx.updateTable('settings').set({ value: profile }).where('key', '=', 'default_profile').execute();
         // Said by an operator, even 'local': from now on unknown machines boot it (pxemngr's default).
         await trx
@@ -86,7 +87,7 @@ export class NextBoot {
 
   async #setNext(machine: Machine, profile: string, once: boolean, reason: BootReason): Promise<void> {
     const now = stamp(this.#clock);
-    await this.#db.transaction().execute(async (trx) => {
+    await durably(this.#db, async (trx) => {
       await trx
         .updateTable('machines')
         .set({ next_profile: profile, next_once: once ? 1 : 0, updated_at: now })
