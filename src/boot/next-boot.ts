@@ -1,7 +1,7 @@
 // The PXE Manager's automaton: each machine's next-boot profile, the once-rule, and the boot
 // log of next-boot changes and boots served. pxemngr's `nextboot default` sets the profile of
 // machines anvil does not know.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { BootLogEntry, Database } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { durably } from '../store/durable.ts';
@@ -117,7 +117,10 @@ export class NextBoot {
    */
   async serve(machine: Machine, asker: BootAsker = {}): Promise<{ machine: Machine; profile: string }> {
     const now = stamp(this.#clock);
-    const served = await this.#db.transaction().execute(async (trx) => {
+    // A boot that consumes a once-rule is durable: lost to a power loss, the machine would boot
+    // its --once profile (an installer) again. Other boots are only logged, at NORMAL. The flag
+    // is the one just read; a once-rule set meanwhile is consumed all the same, one fsync short.
+    const record = async (trx: Transaction<Database>) => {
       const current = await trx.selectFrom('machines').selectAll().where('id', '=', machine.id).executeTakeFirstOrThrow();
       await trx
         .insertInto('boot_log')
@@ -140,7 +143,8 @@ export class NextBoot {
           .execute();
       }
       return { machine: current, profile: current.next_profile };
-    });
+    };
+    const served = machine.next_once === 1 ? await durably(this.#db, record) : await this.#db.transaction().execute(record);
     this.#changes.publish({ machineId: machine.id, topic: 'boot' });
     return served;
   }
