@@ -3,12 +3,12 @@
 // a crash of anvil, but the last commits before a power loss may be lost, since the WAL is
 // synced only at checkpoints. A durable write commits with synchronous = FULL, which syncs the
 // WAL at that commit. The pragma belongs to the connection and cannot change inside a
-// transaction, so it is raised before and put back after, while the connection is held. PostgreSQL commits durably by default
-// (synchronous_commit = on): there a durable write is a plain transaction.
+// transaction, so it is raised before and put back after, while the connection is held.
+// PostgreSQL commits durably by default (synchronous_commit = on); a durable write sets it on
+// for its own transaction all the same, in case the cluster runs with it off.
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { SqliteAdapter } from 'kysely';
+import { SqliteAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 
 /** SQLite's synchronous level for everything else: high-rate, re-derivable writes (boot log, discovered, heartbeats). */
@@ -22,7 +22,13 @@ function isSqlite(db: Kysely<Database>): boolean {
 
 /** Runs `fn` in a transaction whose commit is on disk when this resolves. */
 export async function durably<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  if (!isSqlite(db)) return db.transaction().execute(fn);
+  if (!isSqlite(db)) {
+    // On by default, but a site may turn it off for the cluster: a durable write insists.
+    return db.transaction().execute(async (trx) => {
+      await sql`set local synchronous_commit = on`.execute(trx);
+      return fn(trx);
+    });
+  }
   // SQLite refuses to change the level inside a transaction, so it is changed around it, on
   // one connection held throughout: no other query runs between the pragmas and the commit.
   return db.connection().execute(async (connection) => {
