@@ -9,6 +9,8 @@ import type { Dialect } from './migrations/helpers.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { AnvilError } from '../common/errors.ts';
 import { checkPostgres, openPostgres } from './postgres.ts';
+import { cachingStatements } from './statement-cache.ts';
+import { SQLITE_SYNCHRONOUS } from './durable.ts';
 
 /** How long a writer waits for another process (pxemngr, a second server) to release SQLite. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
@@ -54,8 +56,8 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    sqlite.pragma(`synchronous = ${SQLITE_SYNCHRONOUS}`); // durable.ts raises it for the writes that must survive power loss
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
     dialect = 'sqlite';
   }
   const store: Store = { db, dialect, close: () => db.destroy() };
