@@ -1,0 +1,136 @@
+// One page of the fleet, found, filtered, sorted and counted in SQL, so a page of 10,000
+// machines reads 100 rows and not the whole table. The last result (the latest finished run)
+// and the last boot are read here only to filter and sort by them, as correlated subqueries on
+// the runs and boot_log indexes; what they say is shown by the parts that own them. One query
+// for both SQLite and PostgreSQL: case-insensitive search with lower(), NULLs ordered by hand.
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import { parseMac } from './mac.ts';
+
+/** What the fleet can be sorted by; ties are always broken by name. */
+export const FLEET_SORTS = ['name', 'power', 'provision', 'driver', 'next', 'version', 'boot', 'result'] as const;
+export type FleetSort = (typeof FLEET_SORTS)[number];
+
+/** A machine's last result in one word: its latest finished run's outcome, or none. */
+export const RESULT_OUTCOMES = ['failed', 'errors', 'warnings', 'ok', 'none'] as const;
+export type ResultOutcome = (typeof RESULT_OUTCOMES)[number];
+
+/** Longest search text: a name is at most 63 characters, a MAC 17. */
+export const SEARCH_MAX_CHARS = 64;
+
+export interface FleetFilter {
+  /** Part of a name or of a MAC (any case; a whole MAC in any notation matches that MAC). */
+  readonly text?: string | undefined;
+  /** Each list: any of these values; absent or empty: no condition. */
+  readonly power?: readonly string[] | undefined;
+  readonly provision?: readonly string[] | undefined;
+  readonly driver?: readonly string[] | undefined;
+  readonly result?: readonly ResultOutcome[] | undefined;
+  /** Only these machines (e.g. the stale ones); an empty list matches none. */
+  readonly ids?: readonly number[] | undefined;
+}
+
+export interface FleetQuery {
+  readonly filter?: FleetFilter | undefined;
+  readonly sort?: FleetSort | undefined;
+  readonly descending?: boolean | undefined;
+  readonly offset?: number | undefined;
+  /** Rows of the page; 0 counts without reading any. */
+  readonly limit: number;
+}
+
+/** The machines matching the filter: how many, and the ids of the page's rows in order. */
+export interface FleetHits {
+  readonly total: number;
+  readonly ids: number[];
+}
+
+type Eb = ExpressionBuilder<Database, 'machines'>;
+
+/** LIKE's wildcards taken literally: names may well contain '_'. */
+const ESCAPE = '!';
+function likeAnywhere(text: string): string {
+  return `%${text.replace(/[!%_]/g, (c) => ESCAPE + c)}%`;
+}
+
+/** The latest finished run's outcome, as outcome() in the pages says it ('none' when there is none). */
+const outcomeOf = sql<string>`coalesce((select case when r.state = 'error' then 'failed' when r.errors > 0 then 'errors' when r.warnings > 0 then 'warnings' else 'ok' end from runs r where r.machine_id = machines.id and r.state in ('done', 'error') order by r.id desc limit 1), 'none')`;
+
+/** Worst first when ascending. */
+const outcomeRank = sql<number>`case ${outcomeOf} when 'failed' then 0 when 'errors' then 1 when 'warnings' then 2 when 'ok' then 3 else 4 end`;
+
+/** The last boot served, by its log id (ids grow with time); -1 for never, so those sort as the oldest on both backends. */
+const lastBootOf = sql<number>`coalesce((select max(b.id) from boot_log b where b.machine_id = machines.id and b.kind = 'boot'), -1)`;
+
+function conditions(eb: Eb, filter: FleetFilter): Expression<SqlBool>[] {
+  const and: Expression<SqlBool>[] = [];
+  const text = filter.text?.trim().toLowerCase();
+  if (text) {
+    const mac = parseMac(text);
+    const macLike = likeAnywhere(mac ?? text.replaceAll('-', ':'));
+    and.push(
+      eb.or([
+        sql<SqlBool>`lower(machines.name) like ${likeAnywhere(text)} escape ${sql.lit(ESCAPE)}`,
+        eb.exists(
+          eb
+            .selectFrom('macs')
+            .select('macs.machine_id')
+            .whereRef('macs.machine_id', '=', 'machines.id')
+            .where(sql<SqlBool>`macs.mac like ${macLike} escape ${sql.lit(ESCAPE)}`),
+        ),
+      ]),
+    );
+  }
+  if (filter.power?.length) and.push(eb('machines.power_state', 'in', [...filter.power]));
+  if (filter.provision?.length) and.push(eb('machines.provision_state', 'in', [...filter.provision]));
+  if (filter.driver?.length) and.push(eb('machines.driver', 'in', [...filter.driver]));
+  if (filter.result?.length) and.push(eb(outcomeOf, 'in', [...filter.result]));
+  if (filter.ids) and.push(eb('machines.id', 'in', [...filter.ids]));
+  return and;
+}
+
+function sortKey(sort: FleetSort) {
+  switch (sort) {
+    case 'name':
+      return sql`machines.name`;
+    case 'power':
+      return sql`machines.power_state`;
+    case 'provision':
+      return sql`machines.provision_state`;
+    case 'driver':
+      return sql`machines.driver`;
+    case 'next':
+      return sql`machines.next_profile`;
+    case 'version':
+      return sql`coalesce(machines.version, '')`;
+    case 'boot':
+      return lastBootOf;
+    case 'result':
+      return outcomeRank;
+  }
+}
+
+/** How many machines match, and the ids of one page of them, sorted. */
+export async function searchFleet(db: Kysely<Database>, query: FleetQuery): Promise<FleetHits> {
+  const filter = query.filter ?? {};
+  if (filter.ids && filter.ids.length === 0) return { total: 0, ids: [] };
+  const where = (eb: Eb) => eb.and(conditions(eb, filter));
+  const counted = await db
+    .selectFrom('machines')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(where)
+    .executeTakeFirstOrThrow();
+  const total = Number(counted.n);
+  if (query.limit <= 0 || total === 0) return { total, ids: [] };
+  const sort = query.sort ?? 'name';
+  const direction = query.descending ? 'desc' : 'asc';
+  let rows = db.selectFrom('machines').select('machines.id').where(where);
+  if (sort !== 'name') rows = rows.orderBy(sortKey(sort), direction);
+  // Names are unique: the same order on both backends, page after page.
+  rows = rows.orderBy('machines.name', sort === 'name' ? direction : 'asc');
+  const page = await rows
+    .limit(query.limit)
+    .offset(query.offset ?? 0)
+    .execute();
+  return { total, ids: page.map((r) => r.id) };
+}
