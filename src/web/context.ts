@@ -9,6 +9,7 @@ import type { Tokens } from '../auth/tokens.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
+import type { StaleWatch } from '../conductor/stale.ts';
 
 export interface WebContext {
   readonly machines: Machines;
@@ -21,6 +22,8 @@ export interface WebContext {
   readonly tokens: Tokens;
   readonly control: MachineControl;
   readonly images: ImageLibrary;
+  /** What looks stuck (overdue runs, silent boots, quiet deploys), shown on the fleet and machine pages. */
+  readonly stale: StaleWatch;
   readonly provisioner: Provisioner;
   readonly clock: () => Date;
 }
