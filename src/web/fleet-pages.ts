@@ -157,7 +157,7 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
         power: POWER_FILTERS.map((v) => option(v)),
         state: [...Object.entries(STATE_GROUPS).map(([v, g]) => option(v, `— ${g.label}`)), ...PROVISION_STATES.map((v) => option(v))],
         driver: drivers.map((v) => option(v)),
-        result: RESULT_FILTERS.map((v) => option(v, v === 'failing' ? 'failing (errors or failed)' : v)),
+        result: RESULT_FILTERS.map((v) => option(v, v === 'failing' ? 'errors or failed' : v)),
         perPage: PER_PAGE_CHOICES.map((n) => ({ value: n, label: String(n) })),
       },
       rows: fleetRows(result.machines, latest, { select: viewer.operator, stale: findings }),

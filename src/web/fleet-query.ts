@@ -22,8 +22,8 @@ export const POWER_FILTERS = ['on', 'off', 'unknown'] as const;
 
 /** Provision states by group: anvil at work on the machine, or a step that failed. */
 export const STATE_GROUPS = {
-  busy: { label: 'in progress (deploying, capturing, undeploying)', states: TRANSIENT_STATES },
-  failed: { label: 'failed (deploy-failed, capture-failed, error)', states: ['deploy-failed', 'capture-failed', 'error'] },
+  busy: { label: 'any in progress', states: TRANSIENT_STATES },
+  failed: { label: 'any failed', states: ['deploy-failed', 'capture-failed', 'error'] },
 } as const satisfies Record<string, { label: string; states: readonly string[] }>;
 
 /** Last results by group: 'failing' is a run with errors or one that failed. */

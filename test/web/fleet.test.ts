@@ -20,6 +20,8 @@ const nameOf = (i: number) => `node-${String(i).padStart(5, '0')}`;
 const macOf = (i: number) => `52:54:01:${[(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
 /** Every third machine off, the rest on; every tenth on ipmi (as a column: no controller is asked). */
 const powerOf = (i: number) => (i % 3 === 0 ? 'off' : 'on');
+/** Every 40th machine ran a test: failed every 200th, with errors every 120th, clean otherwise. */
+const resultOf = (i: number) => (i % 40 !== 0 ? 'none' : i % 200 === 0 ? 'failed' : i % 120 === 0 ? 'errors' : 'ok');
 
 async function enrolFleet(a: TestAnvil): Promise<void> {
   const { db } = a.services.store;
@@ -44,6 +46,26 @@ async function enrolFleet(a: TestAnvil): Promise<void> {
       await trx
         .insertInto('macs')
         .values(rows.map((r) => ({ mac: macOf(Number(r.name.slice(5))), machine_id: r.id })))
+        .execute();
+      const ran = rows.map((r) => ({ ...r, result: resultOf(Number(r.name.slice(5))) })).filter((r) => r.result !== 'none');
+      if (ran.length === 0) continue;
+      await trx
+        .insertInto('runs')
+        .values(
+          ran.map((r) => ({
+            machine_id: r.id,
+            test: 'hello',
+            state: r.result === 'failed' ? ('error' as const) : ('done' as const),
+            requested_at: now,
+            sent_at: now,
+            finished_at: now,
+            errors: r.result === 'errors' ? 2 : 0,
+            version: null,
+            upload_path: null,
+            upload_bytes: null,
+            error_reason: r.result === 'failed' ? 'watchdog' : null,
+          })),
+        )
         .execute();
     }
   });
@@ -115,6 +137,8 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   assert.equal(await bar('deploying'), String(Math.floor(BULK / 100) - Math.floor(BULK / 500)));
   assert.equal(await bar('failed'), String(Math.floor(BULK / 250)));
   assert.equal(await bar('stale'), '1');
+  const failing = Array.from({ length: BULK }, (_, k) => resultOf(k + 1)).filter((r) => r === 'failed' || r === 'errors').length;
+  assert.equal(await bar('failing'), String(failing));
   assert.match(await page.locator('tr[data-machine=node-00007] [data-field=stale]').innerText(), /run overdue.*\(hello\) requested for 2 h/s);
   await page.screenshot({ path: join(a.data, 'fleet-10000.png') });
   t.diagnostic(`screenshot: ${a.data}/fleet-10000.png`);
@@ -150,6 +174,22 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   assert.deepEqual(descending, [...descending].sort().reverse());
   assert.match(page.url(), /power=off&driver=ipmi&dir=desc/);
 
+  // The strip's bars are links: the machines failing their tests, the worst first by the result heading.
+  await page.goto('/');
+  await Promise.all([page.waitForURL(/result=failing/), page.click('svg.summary a[data-summary=failing]')]);
+  assert.equal(await showing(), `1–100 of ${failing} matching (of 10,000)`);
+  await Promise.all([page.waitForURL(/sort=result/), page.click('table.fleet th a:text-is("Last result")')]);
+  const results = await page.locator('table.fleet tbody [data-field=result] .st').allTextContents();
+  assert.deepEqual([results[0], results.at(-1)], ['failed', 'errors']);
+  assert.deepEqual(
+    results,
+    [...results].sort((x, y) => (x === y ? 0 : x === 'failed' ? -1 : 1)),
+  );
+
+  // What is stuck is on the machine's page too.
+  await page.goto(`/machines/${nameOf(7)}`);
+  assert.match(await page.locator('#stale').innerText(), /run overdue\s+run \d+ \(hello\) requested for 2 h/);
+
   // Bulk: the fake machines, all three ticked at once, powered off.
   await page.goto('/?q=fake');
   assert.equal(await page.locator('table.fleet tbody tr').count(), 3);
@@ -159,8 +199,30 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   await page.locator('[data-flash]', { hasText: 'Power off on 3 machines: 3 done.' }).waitFor({ timeout: 30_000 });
   assert.deepEqual(await page.locator('table.fleet tbody [data-field=power]').allTextContents(), ['off', 'off', 'off']);
   for (const name of FAKES) assert.equal((await a.services.control.powerState(name)).powerState, 'off');
+
+  // The same three: next boot, then a test queued.
+  await page.check('#select-page');
+  await page.selectOption('#b-profile', 'install');
+  await page.check('#bulk input[name=once]');
+  await page.click('#bulk button[value=next-boot]');
+  await page.locator('[data-flash]', { hasText: 'Next boot install (once) on 3 machines: 3 done.' }).waitFor({ timeout: 30_000 });
+  assert.deepEqual(await page.locator('table.fleet tbody [data-field=next]').allTextContents(), ['install once', 'install once', 'install once']);
+  await page.check('#select-page');
+  await page.click('#bulk button[value=test]');
+  await page.locator('[data-flash]', { hasText: 'Queue hello on 3 machines: 3 done.' }).waitFor({ timeout: 30_000 });
+  for (const name of FAKES) assert.equal((await a.services.testing.runsOf((await a.services.machines.find(name)).id, 10))[0]?.state, 'requested');
   await page.screenshot({ path: join(a.data, 'fleet-bulk.png') });
   t.diagnostic(`screenshot: ${a.data}/fleet-bulk.png`);
+
+  // Live: a machine powered on elsewhere changes its row and the strip, without a reload.
+  await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
+  await page.locator('[data-live-status][data-state=on]').waitFor({ timeout: 30_000 });
+  const onBefore = Number((await bar('on'))!.replaceAll(',', ''));
+  const r = await a.api('/api/v1/machines/fake-2/power', { method: 'PUT', json: { target: 'on' } });
+  assert.equal(r.status, 200, await r.text());
+  await page.locator('tr[data-machine=fake-2] [data-field=power]', { hasText: /^on$/ }).waitFor({ timeout: 30_000 });
+  await page.locator('svg.summary a[data-summary=on] .s-count', { hasText: (onBefore + 1).toLocaleString('en-US') }).waitFor({ timeout: 30_000 });
+  assert.equal(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), true);
 
   // One that cannot: a machine without a controller says why.
   await page.goto('/?q=node-0000');
