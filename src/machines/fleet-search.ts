@@ -66,20 +66,13 @@ function conditions(eb: Eb, filter: FleetFilter): Expression<SqlBool>[] {
   const and: Expression<SqlBool>[] = [];
   const text = filter.text?.trim().toLowerCase();
   if (text) {
+    // A whole MAC is looked up by the macs table's key; part of one scans the macs once.
     const mac = parseMac(text);
-    const macLike = likeAnywhere(mac ?? text.replaceAll('-', ':'));
-    and.push(
-      eb.or([
-        sql<SqlBool>`lower(machines.name) like ${likeAnywhere(text)} escape ${sql.lit(ESCAPE)}`,
-        eb.exists(
-          eb
-            .selectFrom('macs')
-            .select('macs.machine_id')
-            .whereRef('macs.machine_id', '=', 'machines.id')
-            .where(sql<SqlBool>`macs.mac like ${macLike} escape ${sql.lit(ESCAPE)}`),
-        ),
-      ]),
-    );
+    const byMac = eb
+      .selectFrom('macs')
+      .select('macs.machine_id')
+      .where((m) => (mac ? m('macs.mac', '=', mac) : sql<SqlBool>`macs.mac like ${likeAnywhere(text.replaceAll('-', ':'))} escape ${sql.lit(ESCAPE)}`));
+    and.push(eb.or([sql<SqlBool>`lower(machines.name) like ${likeAnywhere(text)} escape ${sql.lit(ESCAPE)}`, eb('machines.id', 'in', byMac)]));
   }
   if (filter.power?.length) and.push(eb('machines.power_state', 'in', [...filter.power]));
   if (filter.provision?.length) and.push(eb('machines.provision_state', 'in', [...filter.provision]));

@@ -176,10 +176,14 @@ export class Machines {
     }));
   }
 
-  /** The drivers machines use, for the fleet's filter. */
-  async drivers(): Promise<string[]> {
-    const rows = await this.#db.selectFrom('machines').select('driver').distinct().orderBy('driver').execute();
-    return rows.map((r) => r.driver);
+  /** How many machines have each power state, provision state and driver: the fleet page's strip and filters, one scan. */
+  async tally(): Promise<Array<{ power: string; provision: string; driver: string; count: number }>> {
+    const rows = await this.#db
+      .selectFrom('machines')
+      .select(['power_state', 'provision_state', 'driver', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(['power_state', 'provision_state', 'driver'])
+      .execute();
+    return rows.map((r) => ({ power: r.power_state, provision: r.provision_state, driver: r.driver, count: Number(r.n) }));
   }
 
   /** How many machines are in each power and provision state (for metrics and the fleet's summary). */

@@ -75,10 +75,9 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
   const { nextBoot, discovered, testing, machines, stale, profiles, images } = ctx;
   kit.page('/', 'fleet', async (request, viewer) => {
     const asked = parseFleetParams(request.query);
-    const [findings, states, drivers, failing, found, discoveredCount, available, tests, library] = await Promise.all([
+    const [findings, states, failing, found, discoveredCount, available, tests, library] = await Promise.all([
       stale.find(),
-      machines.countByState(),
-      machines.drivers(),
+      machines.tally(),
       machines.search({ filter: { result: ['errors', 'failed'] }, limit: 0 }),
       discovered.list(DISCOVERED_SHOWN),
       discovered.count(),
@@ -97,8 +96,10 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
     let count = 0;
     const power = new Map<string, number>();
     const provision = new Map<string, number>();
+    const drivers = new Set<string>();
     for (const s of states) {
       count += s.count;
+      drivers.add(s.driver);
       power.set(s.power, (power.get(s.power) ?? 0) + s.count);
       provision.set(s.provision, (provision.get(s.provision) ?? 0) + s.count);
     }
@@ -156,7 +157,7 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
       choices: {
         power: POWER_FILTERS.map((v) => option(v)),
         state: [...Object.entries(STATE_GROUPS).map(([v, g]) => option(v, `— ${g.label}`)), ...PROVISION_STATES.map((v) => option(v))],
-        driver: drivers.map((v) => option(v)),
+        driver: [...drivers].sort().map((v) => option(v)),
         result: RESULT_FILTERS.map((v) => option(v, v === 'failing' ? 'errors or failed' : v)),
         perPage: PER_PAGE_CHOICES.map((n) => ({ value: n, label: String(n) })),
       },

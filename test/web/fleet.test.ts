@@ -233,6 +233,18 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   assert.match(answer, /^Power on on 2 machines: 0 done, 2 failed — node-00001: .+; node-00002: .+\.$/);
   assert.match(answer, /manual/);
 
+  // A deploy goes through the provisioner, which refuses an image the library does not have, machine by machine.
+  const csrf = await page.locator('#bulk input[name=_csrf]').inputValue();
+  const deploy = await page.request.post('/fleet/bulk', {
+    form: { _csrf: csrf, action: 'deploy', image: 'no-such-image', machine: 'fake-3', back: '/?q=fake-3' },
+  });
+  assert.equal(deploy.status(), 200);
+  assert.match(await deploy.text(), /Deploy no-such-image on 1 machine: 0 done, 1 failed — fake-3: [^<]*no-such-image/);
+  // Without the form's token, nothing is done.
+  const forged = await page.request.post('/fleet/bulk', { form: { action: 'power-on', machine: 'fake-1', back: '/' }, maxRedirects: 0 });
+  assert.equal(forged.status(), 403);
+  assert.equal((await a.services.control.powerState('fake-1')).powerState, 'off');
+
   // A viewer: no checkboxes, no bulk form, and a bulk POST is refused.
   const look = await signIn(viewer);
   assert.equal(await look.locator('table.fleet tbody tr').count(), 100);
