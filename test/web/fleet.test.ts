@@ -4,11 +4,14 @@
 // The machines are written to the store in bulk (10,000 enrolments one by one would be the test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { havePeers } from '../helpers/peers.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
+import { tempDir } from '../helpers/anvil-process.ts';
 
 const FLEET = 10_000;
 const FAKES = ['fake-1', 'fake-2', 'fake-3'];
@@ -89,7 +92,13 @@ const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floo
 
 test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk power-off', { timeout: 600_000 }, async (t) => {
   if (!havePeers(t, CHROMIUM)) return;
-  const a = await testAnvil(t, { powerSync: false });
+  // A deploy boots the agent: a kernel and initrd of its own stand in for it.
+  const agentBuild = tempDir();
+  mkdirSync(agentBuild, { recursive: true });
+  writeFileSync(join(agentBuild, 'vmlinuz'), 'k');
+  writeFileSync(join(agentBuild, 'initrd.gz'), 'i');
+  const a = await testAnvil(t, { powerSync: false, agentBuild });
+  assert.equal((await a.api('/api/v1/images/tiny', { method: 'PUT', body: new Uint8Array(randomBytes(1 << 20)) })).status, 201);
   const started = performance.now();
   await enrolFleet(a);
   t.diagnostic(`${FLEET} machines written in ${Math.round(performance.now() - started)} ms`);
@@ -244,6 +253,15 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   const forged = await page.request.post('/fleet/bulk', { form: { action: 'power-on', machine: 'fake-1', back: '/' }, maxRedirects: 0 });
   assert.equal(forged.status(), 403);
   assert.equal((await a.services.control.powerState('fake-1')).powerState, 'off');
+  // And with an image it has, the three fake machines start deploying, shown on their rows and in the strip.
+  await page.goto('/?q=fake');
+  const deployingBefore = Number(await bar('deploying'));
+  await page.check('#select-page');
+  await page.selectOption('#b-image', 'tiny');
+  await page.click('#bulk button[value=deploy]');
+  await page.locator('[data-flash]', { hasText: 'Deploy tiny on 3 machines: 3 done.' }).waitFor({ timeout: 60_000 });
+  assert.deepEqual(await page.locator('table.fleet tbody [data-field=provision]').allTextContents(), ['wait-callback', 'wait-callback', 'wait-callback']);
+  assert.equal(Number(await bar('deploying')), deployingBefore + 3);
 
   // A viewer: no checkboxes, no bulk form, and a bulk POST is refused.
   const look = await signIn(viewer);
@@ -253,5 +271,6 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   const refused = await look.request.post('/fleet/bulk', { form: { action: 'power-off', machine: 'fake-1', back: '/' }, maxRedirects: 0 });
   assert.equal(refused.status(), 403);
   assert.match(await refused.text(), /needs the operator role/);
-  assert.equal((await a.services.control.powerState('fake-1')).powerState, 'off');
+  // Still on, as its deploy left it.
+  assert.equal((await a.services.control.powerState('fake-1')).powerState, 'on');
 });
