@@ -50,6 +50,22 @@ async function enrolFleet(a: TestAnvil): Promise<void> {
         .insertInto('macs')
         .values(rows.map((r) => ({ mac: macOf(Number(r.name.slice(5))), machine_id: r.id })))
         .execute();
+      // Each booted its disk once, a second apart, in name order.
+      await trx
+        .insertInto('boot_log')
+        .values(
+          rows.map((r) => ({
+            machine_id: r.id,
+            at: new Date(Date.now() - (BULK - Number(r.name.slice(5))) * 1000).toISOString(),
+            kind: 'boot' as const,
+            profile: 'local',
+            reason: 'boot served',
+            loader: 'ipxe',
+            arch: null,
+            address: null,
+          })),
+        )
+        .execute();
       const ran = rows.map((r) => ({ ...r, result: resultOf(Number(r.name.slice(5))) })).filter((r) => r.result !== 'none');
       if (ran.length === 0) continue;
       await trx
@@ -78,6 +94,21 @@ async function enrolFleet(a: TestAnvil): Promise<void> {
     assert.equal(r.status, 200, await r.text());
     await a.services.control.setPower(name, 'on', {}, 'test');
   }
+  // node-00008 was served its installer an hour ago and nothing was heard of it since: stale.
+  const silent = await a.services.machines.find(nameOf(8));
+  await db
+    .insertInto('boot_log')
+    .values({
+      machine_id: silent.id,
+      at: new Date(Date.now() - 3600_000).toISOString(),
+      kind: 'boot',
+      profile: 'install',
+      reason: 'boot served',
+      loader: 'ipxe',
+      arch: null,
+      address: null,
+    })
+    .execute();
   // A run asked of node-00007 two hours ago and never sent: overdue, so stale.
   const stuck = await a.services.machines.find(nameOf(7));
   const [run] = await a.services.testing.queue(stuck, ['hello']);
@@ -105,7 +136,7 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   assert.equal(await a.services.machines.count(), FLEET);
 
   // The page as the server renders it (a bearer token works for pages too), warm, five times each.
-  for (const path of ['/', '/?sort=result', '/?q=52%3A54%3A01%3A00%3A10%3Ae1', '/?power=off&per-page=1000']) {
+  for (const path of ['/', '/?sort=result', '/?sort=boot&dir=desc', '/?q=52%3A54%3A01%3A00%3A10%3Ae1', '/?power=off&per-page=1000']) {
     const times: number[] = [];
     for (let k = 0; k < 6; k++) {
       const at = performance.now();
@@ -145,7 +176,7 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
   assert.equal(await bar('off'), (FLEET - on).toLocaleString('en-US'));
   assert.equal(await bar('deploying'), String(Math.floor(BULK / 100) - Math.floor(BULK / 500)));
   assert.equal(await bar('failed'), String(Math.floor(BULK / 250)));
-  assert.equal(await bar('stale'), '1');
+  assert.equal(await bar('stale'), '2');
   const failing = Array.from({ length: BULK }, (_, k) => resultOf(k + 1)).filter((r) => r === 'failed' || r === 'errors').length;
   assert.equal(await bar('failing'), String(failing));
   assert.match(await page.locator('tr[data-machine=node-00007] [data-field=stale]').innerText(), /run overdue.*\(hello\) requested for 2 h/s);
@@ -194,6 +225,15 @@ test('the fleet page at 10,000 machines: paged, searched, filtered, sorted, bulk
     results,
     [...results].sort((x, y) => (x === y ? 0 : x === 'failed' ? -1 : 1)),
   );
+
+  // The stale bar leads to the two stuck machines, each saying why.
+  await Promise.all([page.waitForURL(/stale=1/), page.click('svg.summary a[data-summary=stale]')]);
+  assert.deepEqual(await names(), [nameOf(7), nameOf(8)]);
+  assert.match(
+    await page.locator(`tr[data-machine=${nameOf(8)}] [data-field=stale]`).innerText(),
+    /silent after boot\s+booted install 60 min ago and not heard of since/,
+  );
+  assert.match(await page.locator(`tr[data-machine=${nameOf(8)}] [data-field=boot]`).innerText(), /^install · /);
 
   // What is stuck is on the machine's page too.
   await page.goto(`/machines/${nameOf(7)}`);
