@@ -1,9 +1,10 @@
 // One page of the fleet, found, filtered, sorted and counted in SQL, so a page of 10,000
 // machines reads 100 rows and not the whole table. The last result (the latest finished run)
-// and the last boot are read here only to filter and sort by them, as correlated subqueries on
-// the runs and boot_log indexes; what they say is shown by the parts that own them. One query
+// and the last boot are read here only to filter and sort by them (the first joined from one
+// grouped pass over the runs index, the second probed per machine in the boot_log index); what
+// they say is shown by the parts that own them. One query
 // for both SQLite and PostgreSQL: case-insensitive search with lower(), NULLs ordered by hand.
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { parseMac } from './mac.ts';
 
@@ -53,14 +54,40 @@ function likeAnywhere(text: string): string {
   return `%${text.replace(/[!%_]/g, (c) => ESCAPE + c)}%`;
 }
 
-/** The latest finished run's outcome, as outcome() in the pages says it ('none' when there is none). */
-const outcomeOf = sql<string>`coalesce((select case when r.state = 'error' then 'failed' when r.errors > 0 then 'errors' when r.warnings > 0 then 'warnings' else 'ok' end from runs r where r.machine_id = machines.id and r.state in ('done', 'error') order by r.id desc limit 1), 'none')`;
+/** The latest finished run's outcome (`fr`, joined by withLatestRun), as outcome() in the pages says it. */
+const outcomeOf = sql<string>`case when fr.id is null then 'none' when fr.state = 'error' then 'failed' when fr.errors > 0 then 'errors' when fr.warnings > 0 then 'warnings' else 'ok' end`;
 
 /** Worst first when ascending. */
-const outcomeRank = sql<number>`case ${outcomeOf} when 'failed' then 0 when 'errors' then 1 when 'warnings' then 2 when 'ok' then 3 else 4 end`;
+const outcomeRank = sql<number>`case when fr.id is null then 4 when fr.state = 'error' then 0 when fr.errors > 0 then 1 when fr.warnings > 0 then 2 else 3 end`;
 
-/** The last boot served, by its log id (ids grow with time); -1 for never, so those sort as the oldest on both backends. */
+/**
+ * The last boot served, by its log id (ids grow with time); -1 for never, so those sort as the
+ * oldest on both backends. A probe of the (machine_id, id) index per machine: on SQLite a
+ * fifth of the time of a grouped join, on PostgreSQL about the same.
+ */
 const lastBootOf = sql<number>`coalesce((select max(b.id) from boot_log b where b.machine_id = machines.id and b.kind = 'boot'), -1)`;
+
+type Query<O> = SelectQueryBuilder<Database, 'machines', O>;
+
+/**
+ * Each machine's latest finished run as `fr`: one grouped pass over the runs index joined by
+ * hash, rather than a probe per machine (a quarter of the time on PostgreSQL at 10,000).
+ */
+function withLatestRun<O>(q: Query<O>): Query<O> {
+  // The joined tables are only named in sql fragments: the builder's type stays that of machines.
+  return q
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom('runs')
+          .select(['runs.machine_id', (e) => e.fn.max('runs.id').as('run_id')])
+          .where('runs.state', 'in', ['done', 'error'])
+          .groupBy('runs.machine_id')
+          .as('lr'),
+      (join) => join.onRef('lr.machine_id', '=', 'machines.id'),
+    )
+    .leftJoin('runs as fr', 'fr.id', 'lr.run_id') as unknown as Query<O>;
+}
 
 function conditions(eb: Eb, filter: FleetFilter): Expression<SqlBool>[] {
   const and: Expression<SqlBool>[] = [];
@@ -108,16 +135,17 @@ export async function searchFleet(db: Kysely<Database>, query: FleetQuery): Prom
   const filter = query.filter ?? {};
   if (filter.ids && filter.ids.length === 0) return { total: 0, ids: [] };
   const where = (eb: Eb) => eb.and(conditions(eb, filter));
-  const counted = await db
-    .selectFrom('machines')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where(where)
-    .executeTakeFirstOrThrow();
+  const byResult = (filter.result?.length ?? 0) > 0;
+  let count = db.selectFrom('machines').select((eb) => eb.fn.countAll<number>().as('n'));
+  if (byResult) count = withLatestRun(count);
+  const counted = await count.where(where).executeTakeFirstOrThrow();
   const total = Number(counted.n);
   if (query.limit <= 0 || total === 0) return { total, ids: [] };
   const sort = query.sort ?? 'name';
   const direction = query.descending ? 'desc' : 'asc';
-  let rows = db.selectFrom('machines').select('machines.id').where(where);
+  let rows = db.selectFrom('machines').select('machines.id');
+  if (byResult || sort === 'result') rows = withLatestRun(rows);
+  rows = rows.where(where);
   if (sort !== 'name') rows = rows.orderBy(sortKey(sort), direction);
   // Names are unique: the same order on both backends, page after page.
   rows = rows.orderBy('machines.name', sort === 'name' ? direction : 'asc');
