@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { TftpServer } from '../protocols/tftp/index.ts';
-import { DhcpServer, JsonFileLeaseStore, DEFAULT_BOOT_FILES, type DhcpMode } from '../protocols/dhcp/index.ts';
+import { DhcpServer, JsonFileLeaseStore, DEFAULT_BOOT_FILES, bootTarget, type DhcpMode } from '../protocols/dhcp/index.ts';
 import { AnvilError, invalid } from '../common/errors.ts';
 import { clipped } from '../common/format.ts';
 import type { HostPort } from '../common/address.ts';
@@ -153,7 +153,8 @@ export async function startNetboot(
           reply: r.reply,
           mac: r.mac,
           address: r.address,
-          boot: r.boot.kind === 'script' ? r.boot.url : r.boot.kind === 'loader' ? r.boot.file : r.boot.kind,
+          boot: bootTarget(r.boot) ?? r.boot.kind,
+          ...(r.boot.kind === 'http-loader' ? { httpBoot: true } : {}),
         },
         'dhcp reply',
       ),

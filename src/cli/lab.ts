@@ -42,8 +42,9 @@ Commands:
   vm power NAME on|off|reset|soft-off|cycle|status [--wait]
                                        power the VM directly, for debugging; soft-off with
                                        --wait waits for the guest to power off
-  vm bootdev NAME pxe|disk|cdrom|bios|default [--persistent] [--efi]
-                                       set the boot device as a BMC would (default: one-time)
+  vm bootdev NAME pxe|disk|cdrom|bios|http|default [--persistent] [--efi]
+                                       set the boot device as a BMC would (default: one-time);
+                                       http is UEFI HTTP boot (OVMF, PXE off)
   vm console NAME                      this terminal on the VM's serial console; Ctrl-] quits.
                                        While \`lab up\` runs it goes through lab up (which
                                        holds QEMU's one console connection) and works while

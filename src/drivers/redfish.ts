@@ -2,7 +2,9 @@
 // boot device through the Boot override of the system, one Redfish client (and session) per
 // BMC and credentials, shared by every machine behind it and logged out on close. With
 // redfish_boot=virtual-media the deploy agent boots from an ISO the BMC inserts as its virtual
-// CD (Ironic's redfish-virtual-media) instead of from the network.
+// CD (Ironic's redfish-virtual-media) instead of from the network; with redfish_boot=uefi-http
+// a network boot is the UefiHttp override in UEFI mode (the firmware's HTTP boot client asks
+// anvil's DHCP, which answers with iPXE's EFI loader by URL) rather than Pxe.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
@@ -32,7 +34,8 @@ const FIELDS = {
   redfish_system_id: { description: "the ComputerSystem's Id (optional when the BMC has one system)", required: false },
   redfish_verify_ca: { description: "true (default: the system's CAs), false (not verified, warned), or the path of a CA bundle (PEM)", required: false },
   redfish_boot: {
-    description: 'how the deploy agent boots: pxe (default; from the network) or virtual-media (an ISO anvil builds, inserted as the BMC virtual CD)',
+    description:
+      'how the deploy agent boots: pxe (default; from the network), uefi-http (from the network by UEFI HTTP boot: the pxe boot device is the UefiHttp override) or virtual-media (an ISO anvil builds, inserted as the BMC virtual CD)',
     required: false,
   },
   redfish_agent_server: {
@@ -41,7 +44,7 @@ const FIELDS = {
   },
 } as const;
 
-export const REDFISH_BOOT_METHODS = ['pxe', 'virtual-media'] as const;
+export const REDFISH_BOOT_METHODS = ['pxe', 'uefi-http', 'virtual-media'] as const;
 export type RedfishBootMethod = (typeof REDFISH_BOOT_METHODS)[number];
 
 export interface RedfishInfo {
@@ -91,7 +94,8 @@ export class RedfishHardware implements HardwareType<RedfishInfo> {
     const systemId = r.string('redfish_system_id');
     const verifyText = r.string('redfish_verify_ca');
     const boot = r.string('redfish_boot') ?? 'pxe';
-    if (!(REDFISH_BOOT_METHODS as readonly string[]).includes(boot)) r.problem(`redfish_boot must be ${REDFISH_BOOT_METHODS.join(' or ')}, not '${boot}'`);
+    if (!(REDFISH_BOOT_METHODS as readonly string[]).includes(boot))
+      r.problem(`redfish_boot must be ${REDFISH_BOOT_METHODS.slice(0, -1).join(', ')} or ${REDFISH_BOOT_METHODS.at(-1)}, not '${boot}'`);
     const agentServer = r.string('redfish_agent_server');
     if (agentServer !== undefined && !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i.test(agentServer))
       r.problem(`redfish_agent_server must be host:port, like 10.0.2.100:80, not '${agentServer}'`);
@@ -192,15 +196,20 @@ export class RedfishHardware implements HardwareType<RedfishInfo> {
         getBootDevice: () =>
           guard(async (): Promise<BootDeviceInfo> => {
             const boot = await client().getBoot();
-            const device = (Object.entries(DEVICES).find(([, t]) => t === boot.target)?.[0] as BootDevice | undefined) ?? null;
+            // UefiHttp is a network boot, whichever way this machine is set to boot.
+            const device =
+              boot.target === 'UefiHttp' ? 'pxe' : ((Object.entries(DEVICES).find(([, t]) => t === boot.target)?.[0] as BootDevice | undefined) ?? null);
             if (boot.enabled === 'Disabled' || device === null) return { device: null, persistent: false };
             return { device, persistent: boot.enabled === 'Continuous', uefi: boot.mode === 'UEFI' };
           }),
         setBootDevice: (device: BootDevice, options: BootDeviceOptions = {}) =>
           guard(async () => {
-            const target = DEVICES[device];
+            const httpBoot = device === 'pxe' && info.boot === 'uefi-http';
+            const target = httpBoot ? 'UefiHttp' : DEVICES[device];
             if (target === undefined) throw new UnsupportedError(machine, `Redfish has no boot target for '${device}'; anvil offers ${SUPPORTED.join(', ')}`);
-            await client().setBootOverride({ target, enabled: options.persistent ? 'Continuous' : 'Once', mode: options.uefi ? 'UEFI' : 'Legacy' });
+            // UEFI HTTP boot exists in UEFI mode only.
+            const mode = options.uefi || httpBoot ? 'UEFI' : 'Legacy';
+            await client().setBootOverride({ target, enabled: options.persistent ? 'Continuous' : 'Once', mode });
           }),
       },
       ...(info.boot === 'virtual-media'

@@ -56,9 +56,24 @@ test('resets power the VM; Once, Continuous and Disabled overrides map onto its 
   assert.deepEqual(vm.actions, ['on', 'reset', 'soft-off', 'on']);
   await h.setBoot({ target: 'Cd', enabled: 'Continuous', mode: 'Legacy' });
   assert.deepEqual(await h.getBoot(), { target: 'Cd', enabled: 'Continuous', mode: 'Legacy' });
-  await assert.rejects(h.setBoot({ target: 'UefiHttp', enabled: 'Once', mode: 'UEFI' }), /lab VM vm-1 cannot boot from UefiHttp/);
+  await assert.rejects(
+    h.setBoot({ target: 'Usb', enabled: 'Once', mode: 'UEFI' }),
+    /lab VM vm-1 cannot boot from Usb; it boots Pxe, Hdd, Cd, BiosSetup, UefiHttp/,
+  );
   await assert.rejects(h.insertMedia('http://127.0.0.1:1/a.iso'), /vm-1 has no CD-ROM drive for virtual media/);
   assert.deepEqual(await h.getMedia(), { image: undefined, inserted: false });
+});
+
+test("UefiHttp is the VM's http boot device, in UEFI mode even when Legacy was asked for", async () => {
+  const vm = new MemoryVm();
+  const h = new LabRedfishHandler(vm);
+  await h.setBoot({ target: 'UefiHttp', enabled: 'Once', mode: 'Legacy' });
+  assert.deepEqual(vm.once, { device: 'http', persistent: false, efi: true });
+  assert.deepEqual(await h.getBoot(), { target: 'UefiHttp', enabled: 'Once', mode: 'UEFI' });
+  await h.reset('On');
+  await h.setBoot({ target: 'UefiHttp', enabled: 'Continuous', mode: 'UEFI' });
+  assert.deepEqual(vm.persistent, { device: 'http', persistent: true, efi: true });
+  assert.deepEqual(await h.getBoot(), { target: 'UefiHttp', enabled: 'Continuous', mode: 'UEFI' });
 });
 
 test('virtual media: the image at the URL is downloaded into the lab and put in the VM; a bad URL or answer is a clear error and leaves nothing', async (t) => {

@@ -1,6 +1,7 @@
 // The Redfish BMC emulator's handler for a lab VM (what `--bmc redfish` puts in front of QEMU):
 // ComputerSystem.Reset powers the VM, the Boot override sets its boot device (Once: the next
-// boot only; Continuous: every boot; UEFI mode boots it through OVMF's EFI loader), and the
+// boot only; Continuous: every boot; UEFI mode boots it through OVMF's EFI loader; UefiHttp
+// is OVMF's UEFI HTTP boot), and the
 // virtual CD downloads the image at the URL it is given into the lab (as a BMC fetches it over
 // its own network) and puts it in the VM's CD-ROM drive, the running QEMU's too.
 import { createWriteStream } from 'node:fs';
@@ -13,8 +14,8 @@ import type { BootTarget, ResetType } from '../protocols/redfish/constants.ts';
 import type { LabBootDevice } from './definition.ts';
 import type { LabPowerTarget } from './controllers.ts';
 
-const TO_LAB: Partial<Record<BootTarget, LabBootDevice>> = { Pxe: 'pxe', Hdd: 'disk', Cd: 'cdrom', BiosSetup: 'bios' };
-const FROM_LAB: Record<LabBootDevice, BootTarget> = { pxe: 'Pxe', disk: 'Hdd', cdrom: 'Cd', bios: 'BiosSetup' };
+const TO_LAB: Partial<Record<BootTarget, LabBootDevice>> = { Pxe: 'pxe', Hdd: 'disk', Cd: 'cdrom', BiosSetup: 'bios', UefiHttp: 'http' };
+const FROM_LAB: Record<LabBootDevice, BootTarget> = { pxe: 'Pxe', disk: 'Hdd', cdrom: 'Cd', bios: 'BiosSetup', http: 'UefiHttp' };
 /** A virtual-media image that takes longer than this to download is given up on. */
 export const MEDIA_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
@@ -81,16 +82,16 @@ export class LabRedfishHandler implements RedfishHandler {
   }
 
   async setBoot(boot: BootOverrideState): Promise<void> {
-    const efi = boot.mode === 'UEFI';
     if (boot.enabled === 'Disabled' || boot.target === 'None') {
       this.#continuous = false;
       await this.target.setBootDevice('default', { persistent: false });
       return;
     }
     const device = TO_LAB[boot.target];
-    if (device === undefined) throw new Error(`lab VM ${this.target.name} cannot boot from ${boot.target}; it boots Pxe, Hdd, Cd or BiosSetup`);
+    if (device === undefined) throw new Error(`lab VM ${this.target.name} cannot boot from ${boot.target}; it boots ${Object.keys(TO_LAB).join(', ')}`);
     this.#continuous = boot.enabled === 'Continuous';
-    await this.target.setBootDevice(device, { persistent: this.#continuous, efi });
+    // UEFI HTTP boot exists in UEFI mode only, whatever mode was asked for.
+    await this.target.setBootDevice(device, { persistent: this.#continuous, efi: boot.mode === 'UEFI' || device === 'http' });
   }
 
   async getMedia(): Promise<MediaState> {

@@ -33,7 +33,8 @@ const IPMI_TO_LAB: Partial<Record<BootDeviceName, LabBootDevice>> = {
   'remote-disk': 'disk',
   bios: 'bios',
 };
-const LAB_TO_IPMI: Record<LabBootDevice, BootDeviceName> = { pxe: 'pxe', disk: 'disk', cdrom: 'cdrom', bios: 'bios' };
+/** IPMI has no HTTP boot selector: a VM set to UEFI HTTP boot (by Redfish) reports network boot. */
+const LAB_TO_IPMI: Record<LabBootDevice, BootDeviceName> = { pxe: 'pxe', disk: 'disk', cdrom: 'cdrom', bios: 'bios', http: 'pxe' };
 
 const AMT_TO_LAB: Record<AmtBootDevice, LabBootDevice> = { pxe: 'pxe', hd: 'disk', hdsafe: 'disk', cd: 'cdrom', diag: 'disk', bios: 'bios' };
 

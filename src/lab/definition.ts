@@ -3,14 +3,22 @@
 // front of it. Parsing and defaults only: no files, no processes.
 import { AnvilError, invalid } from '../common/errors.ts';
 
-export const LAB_BOOT_DEVICES = ['pxe', 'disk', 'cdrom', 'bios'] as const;
-/** Where the VM boots from; `bios` stops in the firmware's boot menu (SeaBIOS has no setup screen). */
+export const LAB_BOOT_DEVICES = ['pxe', 'disk', 'cdrom', 'bios', 'http'] as const;
+/**
+ * Where the VM boots from; `bios` stops in the firmware's boot menu (SeaBIOS has no setup
+ * screen); `http` is UEFI HTTP boot (OVMF with its PXE client off), so always UEFI mode.
+ */
 export type LabBootDevice = (typeof LAB_BOOT_DEVICES)[number];
 
 export interface LabBootSetting {
   readonly device: LabBootDevice;
   /** Boot in UEFI mode (needs OVMF installed); false is legacy BIOS (SeaBIOS). */
   readonly efi: boolean;
+}
+
+/** A boot setting; UEFI HTTP boot exists in UEFI mode only, whatever `efi` says. */
+export function labBootSetting(device: LabBootDevice, efi: boolean): LabBootSetting {
+  return { device, efi: efi || device === 'http' };
 }
 
 /** The controllers a lab VM can have in front of it: an IPMI BMC, an AMT, both of those, or a Redfish BMC. */
@@ -139,7 +147,7 @@ function checkPort(port: unknown, what: string): number {
 function bootSetting(value: unknown, what: string): LabBootSetting {
   const v = value as { device?: unknown; efi?: unknown } | undefined;
   if (!v || !isBootDevice(v.device)) throw labInvalid(`${what} must name one of ${LAB_BOOT_DEVICES.join(', ')}`);
-  return { device: v.device, efi: v.efi === true };
+  return labBootSetting(v.device, v.efi === true);
 }
 
 function strings(value: unknown, what: string): string[] {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseDefinition } from './definition.ts';
 import type { LabVmDefinition } from './definition.ts';
-import { bootOption, bootOptionOf, DEFAULT_IPXE_ROM, escapeOptionValue, qemuLaunch } from './qemu-args.ts';
+import { bootOption, bootOptionOf, DEFAULT_IPXE_ROM, escapeOptionValue, isHttpBootLaunch, OVMF_HTTP_BOOT_ONLY, qemuLaunch } from './qemu-args.ts';
 
 function def(overrides: Record<string, unknown> = {}): LabVmDefinition {
   return parseDefinition({
@@ -75,4 +75,27 @@ test('UEFI needs OVMF: refused without it, -bios with it', () => {
     (e: unknown) => (e as { code?: string }).code === 'LAB_INVALID',
   );
   assert.deepEqual(after(qemuLaunch(efi, { once: undefined, uefiFirmware: '/usr/share/ovmf/OVMF.fd' }).args, '-bios'), ['/usr/share/ovmf/OVMF.fd']);
+});
+
+test('UEFI HTTP boot: OVMF with PXE and IPv6 off by fw_cfg, no iPXE ROM, the NIC first; persistent or once', () => {
+  const ovmf = '/usr/share/ovmf/OVMF.fd';
+  const http = qemuLaunch(def({ boot: { device: 'http' } }), { once: undefined, uefiFirmware: ovmf }).args;
+  assert.deepEqual(after(http, '-bios'), [ovmf]);
+  assert.deepEqual(after(http, '-fw_cfg'), [
+    'name=opt/org.tianocore/IPv4PXESupport,string=n',
+    'name=opt/org.tianocore/IPv6PXESupport,string=n',
+    'name=opt/org.tianocore/IPv6Support,string=n',
+  ]);
+  assert.ok(after(http, '-device').includes('virtio-net-pci,disable-legacy=on,netdev=net0,mac=52:54:00:12:34:56,romfile=,bootindex=1'));
+  assert.ok(isHttpBootLaunch(http));
+  // Once over a legacy disk boot: this start is UEFI HTTP boot; the next plain start is not.
+  const legacy = def({ boot: { device: 'disk', efi: false } });
+  const once = qemuLaunch(legacy, { once: { device: 'http', efi: true }, uefiFirmware: ovmf }).args;
+  assert.ok(isHttpBootLaunch(once) && once.includes('-bios'));
+  assert.equal(bootOptionOf(once), 'order=c,once=n');
+  const plain = qemuLaunch(legacy, { once: undefined }).args;
+  assert.ok(!isHttpBootLaunch(plain) && !plain.includes('-bios') && !plain.includes(OVMF_HTTP_BOOT_ONLY[0]!));
+  // HTTP boot is UEFI only: a definition saying efi: false still gets OVMF, and without it a clear error.
+  assert.equal(def({ boot: { device: 'http', efi: false } }).boot.efi, true);
+  assert.throws(() => qemuLaunch(def({ boot: { device: 'http' } }), { once: undefined }), /no OVMF firmware is installed/);
 });

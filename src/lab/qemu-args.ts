@@ -19,7 +19,26 @@ export const CDROM_DRIVE = 'cd0';
 export const CDROM_DEVICE = 'cdrom0';
 
 /** QEMU's -boot letters (qemu-options.hx, "-boot"): a=floppy, c=first disk, d=CD-ROM, n=network. */
-const BOOT_LETTER: Record<LabBootDevice, string> = { pxe: 'n', disk: 'c', cdrom: 'd', bios: 'c' };
+const BOOT_LETTER: Record<LabBootDevice, string> = { pxe: 'n', disk: 'c', cdrom: 'd', bios: 'c', http: 'n' };
+
+/**
+ * OVMF's fw_cfg switches that leave UEFI HTTP boot over IPv4 as the NIC's only network boot
+ * option (checked on Debian's ovmf 2022.11: its console says "Start HTTP Boot over IPv4" and
+ * its DHCP DISCOVER carries option 60 HTTPClient, test/netboot/uefi-http-boot.test.ts).
+ */
+export const OVMF_HTTP_BOOT_ONLY: readonly string[] = [
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv4PXESupport,string=n',
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv6PXESupport,string=n',
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv6Support,string=n',
+];
+
+/** Whether a QEMU command line boots by UEFI HTTP boot (has OVMF's switches above). */
+export function isHttpBootLaunch(args: readonly string[]): boolean {
+  return args.includes(OVMF_HTTP_BOOT_ONLY[1]!);
+}
 
 /**
  * The -boot value. The persistent device is `order`; a one-time device is QEMU's `once`, which
@@ -84,18 +103,23 @@ export function qemuLaunch(def: LabVmDefinition, options: QemuLaunchOptions): Qe
     '-serial',
     'chardev:ser0',
   ];
-  if (effective.efi) {
+  const httpBoot = effective.device === 'http';
+  if (effective.efi || httpBoot) {
     if (!options.uefiFirmware) throw labInvalid(`lab VM ${def.name} is set to boot in UEFI mode, but no OVMF firmware is installed (apt-get install ovmf)`);
     args.push('-bios', options.uefiFirmware);
   }
+  if (httpBoot) args.push(...OVMF_HTTP_BOOT_ONLY);
   if (def.netdev === 'none') {
     args.push('-nic', 'none');
   } else {
+    // UEFI HTTP boot is OVMF's own (its virtio-net driver and HTTP boot client), so no iPXE
+    // ROM; bootindex puts the NIC before a disk that OVMF would otherwise boot first.
+    const nic = httpBoot ? 'romfile=,bootindex=1' : `romfile=${escapeOptionValue(options.romFile ?? DEFAULT_IPXE_ROM)}`;
     args.push(
       '-netdev',
       `${def.netdev}${def.sshPort === undefined ? '' : `,hostfwd=tcp:127.0.0.1:${def.sshPort}-:22`},id=net0`,
       '-device',
-      `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${def.mac},romfile=${escapeOptionValue(options.romFile ?? DEFAULT_IPXE_ROM)}`,
+      `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${def.mac},${nic}`,
     );
   }
   if (def.disk) {

@@ -8,10 +8,10 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { AnvilError } from '../common/errors.ts';
 import { SerialConsole } from './console.ts';
-import type { LabBootDevice, LabVmDefinition } from './definition.ts';
+import { labBootSetting, type LabBootDevice, type LabVmDefinition } from './definition.ts';
 import type { LabPowerEvent } from './power-events.ts';
 import type { LabBootDeviceSetting, LabPowerAction, LabPowerState, PowerTarget } from './power-target.ts';
-import { bootOption, bootOptionOf, CDROM_DEVICE } from './qemu-args.ts';
+import { bootOption, bootOptionOf, CDROM_DEVICE, isHttpBootLaunch } from './qemu-args.ts';
 import { QemuSupervisor } from './qemu-supervisor.ts';
 import type { LabVmOptions, QemuRun } from './qemu-supervisor.ts';
 import type { LabStore } from './store.ts';
@@ -118,7 +118,12 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
         ?.split(',')
         .find((p) => p.startsWith('order='));
       const wantedOrder = bootOption(def.boot, undefined);
-      if (def.nextBoot !== undefined || runningOrder !== wantedOrder.split(',')[0] || def.boot.efi !== run.args.includes('-bios')) {
+      if (
+        def.nextBoot !== undefined ||
+        runningOrder !== wantedOrder.split(',')[0] ||
+        def.boot.efi !== run.args.includes('-bios') ||
+        (def.boot.device === 'http') !== isHttpBootLaunch(run.args)
+      ) {
         await this.#qemu.stop(run, 'restart');
         await this.#start('reset');
         return;
@@ -173,9 +178,9 @@ export class LabVm extends EventEmitter<{ power: [LabPowerEvent] }> implements P
       if (device === 'default') {
         await this.store.save({ ...def, nextBoot: undefined });
       } else if (options.persistent) {
-        await this.store.save({ ...def, boot: { device, efi: options.efi ?? def.boot.efi }, nextBoot: undefined });
+        await this.store.save({ ...def, boot: labBootSetting(device, options.efi ?? def.boot.efi), nextBoot: undefined });
       } else {
-        await this.store.save({ ...def, nextBoot: { device, efi: options.efi ?? def.boot.efi } });
+        await this.store.save({ ...def, nextBoot: labBootSetting(device, options.efi ?? def.boot.efi) });
       }
     });
   }

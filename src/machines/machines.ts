@@ -8,10 +8,12 @@ import { AnvilError, invalid, notFound } from '../common/errors.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { normalizeMac, parseMac } from './mac.ts';
 import { searchFleet, type FleetQuery } from './fleet-search.ts';
+import { timelinePage, TIMELINE_PAGE, type TimelinePage } from './timeline.ts';
 
 export type { FleetFilter, FleetQuery, FleetSort, ResultOutcome } from './fleet-search.ts';
 
 export type { Machine } from '../store/schema.ts';
+export { TIMELINE_PAGE, TIMELINE_MAX_PAGE, type TimelineEntry, type TimelinePage } from './timeline.ts';
 
 /** Machine names: what pxemngr accepted as a system name, and safe in URLs and file names. */
 export const MACHINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -194,5 +196,10 @@ export class Machines {
       .groupBy(['power_state', 'provision_state'])
       .execute();
     return rows.map((r) => ({ power: r.power_state, provision: r.provision_state, count: Number(r.n) }));
+  }
+
+  /** One page of a machine's boots, runs and events merged, newest first (the machine page). */
+  timeline(machineId: number, limit = TIMELINE_PAGE, offset = 0): Promise<TimelinePage> {
+    return timelinePage(this.#db, machineId, limit, offset);
   }
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { Database, Machine, Run, RunLine } from '../store/schema.ts';
+import type { Database, Machine, Run, RunLine, RunState } from '../store/schema.ts';
 import type { Dialect } from '../store/migrations/helpers.ts';
 import { AnvilError, invalid, listWords, notFound } from '../common/errors.ts';
 import { sweepTempFiles, type Leftover } from '../common/leftovers.ts';
@@ -15,16 +15,44 @@ import { renderTemplate, TemplateRecord } from '../common/templates.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { MachineChanges } from '../machines/changes.ts';
 import { parseFile } from './result-parser.ts';
-import { resultsOverTime, worstMachines, type Bucket, type ResultSpan, type WorstMachine } from './results-over-time.ts';
+import {
+  firstFinished,
+  resultWindow,
+  resultsOverTime,
+  worstMachines,
+  type Bucket,
+  type ResultSpan,
+  type ResultWindow,
+  type WorstMachine,
+} from './results-over-time.ts';
 
 export type { Run, RunLine } from '../store/schema.ts';
-export { RESULT_SPANS, type Bucket, type ResultSpan, type WorstMachine } from './results-over-time.ts';
+export { RESULT_SPANS, RESULT_SPAN_NAMES, resultWindow, type Bucket, type ResultSpan, type ResultWindow, type WorstMachine } from './results-over-time.ts';
 
 /** A machine's latest finished run, as the fleet shows it. */
 export type LatestResult = Pick<Run, 'id' | 'test' | 'state' | 'infos' | 'warnings' | 'errors' | 'finished_at'>;
 
 export const TEST_EXTENSION = '.test';
 export const WAIT_TEST = 'wait';
+/** Finished runs a test's trend shows at most (the machine page). */
+export const TREND_RUNS = 500;
+
+/** One point of a test's trend. */
+export interface TrendRun {
+  readonly id: number;
+  readonly state: RunState;
+  readonly finished_at: string;
+  readonly infos: number;
+  readonly warnings: number;
+  readonly errors: number;
+  readonly version: string | null;
+}
+
+/** A machine and the versions it reported, first seen first. */
+export interface MachineVersions {
+  readonly machine: string;
+  readonly versions: Array<{ version: string; first_seen: string; last_seen: string }>;
+}
 /** An upload being received: `.incoming-<pid>-<random>` in the uploads folder, renamed to <run>.log when whole. */
 export const UPLOAD_INCOMING_PREFIX = '.incoming-';
 /** A run sent and not uploaded within this time becomes error. */
@@ -321,6 +349,44 @@ export class Testing {
     return this.#db.selectFrom('runs').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
+  /** How many runs a machine has had (the machine page's "51–100 of 730"). */
+  async runCount(machineId: number): Promise<number> {
+    const row = await this.#db
+      .selectFrom('runs')
+      .select((e) => e.fn.countAll<number | string>().as('n'))
+      .where('machine_id', '=', machineId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** The tests a machine has finished runs of, most runs first: what its trend can show. */
+  async testsRunOn(machineId: number): Promise<Array<{ test: string; runs: number }>> {
+    const rows = await this.#db
+      .selectFrom('runs')
+      .select(['test', (e) => e.fn.countAll<number | string>().as('n')])
+      .where('machine_id', '=', machineId)
+      .where('state', 'in', ['done', 'error'])
+      .groupBy('test')
+      .orderBy((e) => e.fn.countAll(), 'desc')
+      .orderBy('test')
+      .execute();
+    return rows.map((r) => ({ test: r.test, runs: Number(r.n) }));
+  }
+
+  /** A test's last `limit` finished runs on a machine, oldest first: its trend. */
+  async trendOf(machineId: number, test: string, limit = TREND_RUNS): Promise<TrendRun[]> {
+    const rows = await this.#db
+      .selectFrom('runs')
+      .select(['id', 'state', 'finished_at', 'infos', 'warnings', 'errors', 'version'])
+      .where('machine_id', '=', machineId)
+      .where('test', '=', test)
+      .where('state', 'in', ['done', 'error'])
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map((r) => ({ ...r, finished_at: r.finished_at ?? '' }));
+  }
+
   async lines(runId: number): Promise<RunLine[]> {
     return this.#db.selectFrom('run_lines').selectAll().where('run_id', '=', runId).orderBy('id').execute();
   }
@@ -334,6 +400,43 @@ export class Testing {
       .orderBy('system_versions.version', 'desc')
       .orderBy('machines.name')
       .execute();
+  }
+
+  /**
+   * The versions page's machines: a page of the machines that ever reported a version, by name,
+   * each with every version it reported in the order it first saw them; and how many machines.
+   */
+  async versionTimeline(limit: number, offset = 0): Promise<{ machines: MachineVersions[]; total: number }> {
+    const named = this.#db
+      .selectFrom('machines')
+      .select(['id', 'name'])
+      .where('id', 'in', (eb) => eb.selectFrom('system_versions').select('machine_id'));
+    const [page, count] = await Promise.all([
+      named.orderBy('name').limit(limit).offset(offset).execute(),
+      this.#db
+        .selectFrom('system_versions')
+        .select((e) => e.fn.count('machine_id').distinct().as('n'))
+        .executeTakeFirstOrThrow(),
+    ]);
+    const seen =
+      page.length === 0
+        ? []
+        : await this.#db
+            .selectFrom('system_versions')
+            .select(['machine_id', 'version', 'first_seen', 'last_seen'])
+            .where(
+              'machine_id',
+              'in',
+              page.map((m) => m.id),
+            )
+            .orderBy('first_seen')
+            .orderBy('version')
+            .execute();
+    const machines = page.map((m) => ({
+      machine: m.name,
+      versions: seen.filter((v) => v.machine_id === m.id).map(({ version, first_seen, last_seen }) => ({ version, first_seen, last_seen })),
+    }));
+    return { machines, total: Number(count.n) };
   }
 
   /** Each machine's latest finished run (or one machine's, by id), by machine name: one query for the whole fleet. */
@@ -356,9 +459,14 @@ export class Testing {
     return new Map(rows.map(({ machine, ...run }) => [machine, run]));
   }
 
-  /** Finished runs per UTC day or hour up to `now`, oldest first, empty buckets filled in. */
-  resultsOverTime(span: ResultSpan, now: Date): Promise<Bucket[]> {
-    return resultsOverTime(this.#db, span, now);
+  /** The window results over time are drawn in: from the first finished run to `now`, or in the span asked for. */
+  async resultWindow(now: Date, span?: ResultSpan): Promise<ResultWindow> {
+    return resultWindow(await firstFinished(this.#db), now, span);
+  }
+
+  /** Finished runs per bucket of the window, oldest first, empty buckets filled in. */
+  resultsOverTime(window: ResultWindow): Promise<Bucket[]> {
+    return resultsOverTime(this.#db, window);
   }
 
   /** The machines with the most E: lines since `from`. */

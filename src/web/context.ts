@@ -22,8 +22,8 @@ export interface WebContext {
   readonly tokens: Tokens;
   readonly control: MachineControl;
   readonly images: ImageLibrary;
-  /** What looks stuck (overdue runs, silent boots, quiet deploys), shown on the fleet and machine pages. */
-  readonly stale: StaleWatch;
   readonly provisioner: Provisioner;
+  /** What is stuck (overdue runs, silent boots, quiet deploys), as /metrics counts it. */
+  readonly stale: StaleWatch;
   readonly clock: () => Date;
 }

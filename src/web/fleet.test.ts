@@ -48,7 +48,7 @@ test('an operator’s rows have a checkbox for the bulk form; a stuck machine sa
   assert.match(row, /<td class="name"><input type="checkbox" name="machine" value="rack1-07" form="bulk" class="pick" aria-label="select rack1-07"><a /);
   assert.match(
     row,
-    /<td class="stale" data-field="stale"><span class="tag stale" title="run 3 \(disk&lt;x&gt;\) requested for 45 min, usually 2 min">run overdue<\/span>/,
+    /<td class="stuck" data-field="stale"><span class="tag stuck" title="run 3 \(disk&lt;x&gt;\) requested for 45 min, usually 2 min">run overdue<\/span>/,
   );
   assert.doesNotMatch(fleetRows([machine], new Map(), { stale }), /checkbox/);
 });

@@ -41,9 +41,9 @@ export const STALE_WORDS: Record<StaleKind, string> = { 'run-overdue': 'run over
 function staleCell(findings: readonly StaleFinding[] | undefined): string {
   if (!findings || findings.length === 0) return '<td data-field="stale"></td>';
   const parts = findings.map(
-    (f) => `<span class="tag stale" title="${escapeHtml(f.message)}">${STALE_WORDS[f.kind]}</span> <span class="n">${escapeHtml(f.message)}</span>`,
+    (f) => `<span class="tag stuck" title="${escapeHtml(f.message)}">${STALE_WORDS[f.kind]}</span> <span class="n">${escapeHtml(f.message)}</span>`,
   );
-  return `<td class="stale" data-field="stale">${parts.join('<br>')}</td>`;
+  return `<td class="stuck" data-field="stale">${parts.join('<br>')}</td>`;
 }
 
 export interface RowOptions {

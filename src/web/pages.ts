@@ -1,40 +1,33 @@
 // The pages: fleet, machine (with the operator's forms), run, raw log, versions, results.
 // Handlers gather data through the services and hand the views plain, preformatted values;
-// the fleet page is fleet-pages.ts, the kinds of route (page, form) kit.ts.
+// the fleet page is fleet-pages.ts, the machine page's data machine-page.ts, the kinds of route
+// (page, form) kit.ts.
 import { open } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Liquid } from 'liquidjs';
-import { notFound } from '../common/errors.ts';
+import { invalid, notFound } from '../common/errors.ts';
 import type { PageAuth, Viewer } from '../auth/web-session.ts';
-import { RESULT_SPANS, WAIT_TEST, type ResultSpan, type Run } from '../testing/testing.ts';
-import { BOOT_DEVICES, POWER_REQUESTS, type BootDevice, type PowerRequest } from '../conductor/machine-control.ts';
+import { RESULT_SPANS, RESULT_SPAN_NAMES, type ResultSpan } from '../testing/testing.ts';
+import type { BootDevice, PowerRequest } from '../conductor/machine-control.ts';
 import type { WebContext } from './context.ts';
 import { utc } from './views.ts';
-import { outcome, STALE_WORDS } from './fleet.ts';
+import { outcome } from './fleet.ts';
 import { field, machinePath, pageKit, type Kit } from './kit.ts';
 import { fleetPages } from './fleet-pages.ts';
-import { chartOf, sparkOf } from './results.ts';
+import { chartOf } from './results.ts';
+import { machineView } from './machine-page.ts';
+import { pageAsked, pageHref, paging } from './paging.ts';
+import { versionChartOf } from './version-chart.ts';
 import { bytes } from '../common/format.ts';
-import { PROVISION_VERBS, TRANSIENT_STATES, nextState, type ProvisionVerb } from '../provisioning/states.ts';
+import type { ProvisionVerb } from '../provisioning/states.ts';
 
 /** Bytes of an upload shown on its run page; the rest is behind /runs/:id/raw. */
 export const RAW_PREVIEW_BYTES = 256 * 1024;
 
+/** Machines on one page of the versions timeline. */
+export const VERSIONS_PAGE = 50;
+
 const LINE_WORDS = { I: 'info', W: 'warning', E: 'error', V: 'version' } as const;
-
-interface ResultCell {
-  readonly run: number;
-  readonly test: string;
-  readonly state: string;
-  readonly infos: number;
-  readonly warnings: number;
-  readonly errors: number;
-  readonly when: string;
-}
-
-function resultCell(run: Pick<Run, 'id' | 'test' | 'state' | 'infos' | 'warnings' | 'errors' | 'finished_at'>): ResultCell {
-  return { run: run.id, test: run.test, state: run.state, infos: run.infos, warnings: run.warnings, errors: run.errors, when: utc(run.finished_at) };
-}
 
 function runId(text: string): number {
   if (!/^\d{1,12}$/.test(text)) throw notFound('UNKNOWN_RUN', `no test run '${text}'; run ids are numbers`);
@@ -67,83 +60,9 @@ export function pageRoutes(app: FastifyInstance, ctx: WebContext, views: Liquid,
   imagePages(kit, ctx);
 }
 
-function machinePages(kit: Kit, { machines, nextBoot, testing, profiles, control, images, provisioner, stale }: WebContext): void {
-  kit.page('/machines/:name', 'machine', async (request, viewer) => {
-    const machine = await machines.find(request.params.name!);
-    const [macs, log, runs, available, tests, provisioning, library, stuck] = await Promise.all([
-      machines.macsOf(machine.id),
-      nextBoot.log(machine.id, 200),
-      testing.runsOf(machine.id, 200),
-      viewer.operator ? profiles.available() : Promise.resolve([]),
-      viewer.operator ? testing.available() : Promise.resolve([]),
-      provisioner.view(machine.name),
-      viewer.operator ? images.list() : Promise.resolve([]),
-      stale.find(machine.id),
-    ]);
-    const d = provisioning.deployment;
-    const transient = (TRANSIENT_STATES as readonly string[]).includes(machine.provision_state);
-    return {
-      title: machine.name,
-      nav: 'fleet',
-      live: { page: 'machine', machine: machine.name },
-      machine: {
-        name: machine.name,
-        next: machine.next_profile,
-        once: machine.next_once === 1,
-        version: machine.version ?? '',
-        power: machine.power_state,
-        provision: machine.provision_state,
-        image: machine.image_name,
-        driver: machine.driver,
-      },
-      provisioning: {
-        error: transient ? null : provisioning.error,
-        deployment: d && {
-          kind: d.kind,
-          image: d.image,
-          state: d.state,
-          // 'writing (write)' says nothing the state does not.
-          phase: d.phase && !d.state.startsWith(d.phase) ? d.phase : null,
-          device: d.device,
-          by: d.requestedBy,
-          started: utc(d.startedAt),
-          finished: d.finishedAt && utc(d.finishedAt),
-          deadline: utc(d.deadline),
-          done: d.bytesDone,
-          total: d.bytesTotal,
-          percent: d.bytesTotal > 0 ? Math.floor((100 * Math.min(d.bytesDone, d.bytesTotal)) / d.bytesTotal) : 0,
-          doneText: bytes(d.bytesDone),
-          totalText: bytes(d.bytesTotal),
-          error: d.error,
-        },
-      },
-      // The verbs the state table allows from here (capture has its own form).
-      provisionVerbs: PROVISION_VERBS.filter((v) => v !== 'capture' && nextState(machine.provision_state, v) !== undefined),
-      images: library.map((i) => i.name),
-      // While anvil works on the machine, the page follows it.
-      refresh: transient ? 3 : undefined,
-      macs,
-      stale: (stuck.get(machine.id) ?? []).map((f) => ({ word: STALE_WORDS[f.kind], message: f.message, since: utc(f.since) })),
-      log: log.map((e) => ({
-        at: utc(e.at),
-        kind: e.kind === 'boot' ? 'boot served' : 'next boot set',
-        boot: e.kind === 'boot',
-        profile: e.profile,
-        reason: e.reason,
-        loader: e.loader ?? '',
-        arch: e.arch ?? '',
-        address: e.address ?? '',
-      })),
-      runs: runs.map((r) => ({ ...resultCell(r), requested: utc(r.requested_at), outcome: outcome(r) })),
-      spark: sparkOf(runs),
-      profiles: available,
-      tests: tests.filter((t) => t !== WAIT_TEST),
-      // Power and boot-device buttons only where a controller can act on them.
-      controllable: viewer.operator && machine.driver !== 'manual',
-      powerRequests: POWER_REQUESTS,
-      bootDevices: BOOT_DEVICES,
-    };
-  });
+function machinePages(kit: Kit, ctx: WebContext): void {
+  const { machines, nextBoot, testing, control, provisioner } = ctx;
+  kit.page('/machines/:name', 'machine', (request, viewer) => machineView(ctx, request.params.name!, request.query, viewer));
 
   const by = (viewer: Viewer) => `operator ${viewer.name} (web)`;
   kit.form('/machines/:name/power', 'operator', async (request, viewer) => {
@@ -241,29 +160,31 @@ function runPages(kit: Kit, { testing }: WebContext): void {
 }
 
 function reportPages(kit: Kit, { testing, clock }: WebContext): void {
-  kit.page('/versions', 'versions', async () => {
-    const groups = new Map<string, { version: string; first: string; last: string; machines: Array<{ name: string; first: string; last: string }> }>();
-    for (const v of await testing.versions()) {
-      let g = groups.get(v.version);
-      if (!g) groups.set(v.version, (g = { version: v.version, first: v.first_seen, last: v.last_seen, machines: [] }));
-      if (v.first_seen < g.first) g.first = v.first_seen;
-      if (v.last_seen > g.last) g.last = v.last_seen;
-      g.machines.push({ name: v.machine, first: utc(v.first_seen), last: utc(v.last_seen) });
-    }
-    const versions = [...groups.values()].map((g) => ({ ...g, first: utc(g.first), last: utc(g.last), count: g.machines.length }));
-    return { title: 'Versions', nav: 'versions', versions };
+  kit.page('/versions', 'versions', async (request) => {
+    const asked = pageAsked(request.query, 'page');
+    const first = await testing.versionTimeline(VERSIONS_PAGE, (asked - 1) * VERSIONS_PAGE);
+    const pages = paging(first.total, asked, VERSIONS_PAGE, (p) => pageHref('/versions', request.query, 'page', p));
+    const { machines } = pages.page === asked ? first : await testing.versionTimeline(VERSIONS_PAGE, pages.offset);
+    return { title: 'Versions', nav: 'versions', chart: versionChartOf(machines), pages };
   });
 
   kit.page('/results', 'results', async (request) => {
-    const span: ResultSpan = request.query.by === 'hour' ? 'hour' : 'day';
-    const buckets = await testing.resultsOverTime(span, clock());
+    const by = request.query.by;
+    if (by !== undefined && by !== '' && !(RESULT_SPAN_NAMES as readonly string[]).includes(by))
+      throw invalid('INVALID_SPAN', `?by=${by} is not a bucket size; say one of ${RESULT_SPAN_NAMES.join(', ')}, or leave it out to fit the data`);
+    const window = await testing.resultWindow(clock(), by ? (by as ResultSpan) : undefined);
+    const buckets = await testing.resultsOverTime(window);
     const worst = await testing.worstMachines(buckets[0]!.key);
+    const label = RESULT_SPANS[window.span].label;
     return {
       title: 'Results',
       nav: 'results',
-      span,
-      spanLabel: RESULT_SPANS[span].label,
-      count: RESULT_SPANS[span].buckets,
+      span: window.span,
+      chosen: by ?? '',
+      spans: RESULT_SPAN_NAMES.map((s) => ({ span: s, label: RESULT_SPANS[s].label, current: s === by })),
+      spanLabel: label,
+      count: buckets.length,
+      all: window.all,
       chart: chartOf(buckets),
       buckets: [...buckets].reverse(),
       worst,

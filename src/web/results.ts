@@ -1,8 +1,9 @@
-// The /results page's chart and the machine page's spark line: the geometry of the bars (the
-// view only draws what is computed here; every label is escaped by the view).
+// The /results page's chart: the geometry of the bars (the view only draws what is computed
+// here; every label is escaped by the view).
 import type { Bucket } from '../testing/results-over-time.ts';
 
-export const CHART = { width: 720, height: 220, left: 40, bottom: 40, top: 10 } as const;
+/** maxBar: a window of a few buckets gets bars this wide at most, not slabs. */
+export const CHART = { width: 720, height: 220, left: 40, bottom: 40, top: 10, maxBar: 60 } as const;
 
 export interface ChartBar {
   readonly x: number;
@@ -27,7 +28,7 @@ export interface Chart {
 export function chartOf(buckets: readonly Bucket[]): Chart {
   const plotHeight = CHART.height - CHART.bottom - CHART.top;
   const step = (CHART.width - CHART.left) / Math.max(1, buckets.length);
-  const barWidth = Math.max(2, Math.floor(step * 0.7));
+  const barWidth = Math.min(CHART.maxBar, Math.max(2, Math.floor(step * 0.7)));
   const max = Math.max(1, ...buckets.map((b) => b.clean + b.withErrors + b.failed));
   const bars: ChartBar[] = [];
   const ticks: Chart['ticks'] = [];
@@ -50,8 +51,7 @@ export function chartOf(buckets: readonly Bucket[]): Chart {
       base -= height;
       bars.push({ x, y: base, height, kind, title });
     }
-    // "11-21" or "11-21 05:00": the year is in the table below.
-    if (i % every === 0) ticks.push({ x: x + barWidth / 2, label: b.label.slice(5) });
+    if (i % every === 0) ticks.push({ x: x + barWidth / 2, label: b.tick });
   });
   const total = buckets.reduce((n, b) => n + b.clean + b.withErrors + b.failed, 0);
   return {
@@ -64,39 +64,4 @@ export function chartOf(buckets: readonly Bucket[]): Chart {
     ticks,
     axis: { x1: CHART.left, x2: CHART.width, y: CHART.height - CHART.bottom, top: CHART.top },
   };
-}
-
-export const SPARK = { width: 240, height: 36, runs: 30 } as const;
-
-export interface Spark {
-  readonly width: number;
-  readonly height: number;
-  readonly max: number;
-  readonly bars: Array<{ x: number; y: number; width: number; height: number; kind: 'clean' | 'errors' | 'failed'; title: string }>;
-}
-
-/** A machine's last finished runs, oldest first, as bars as tall as their E: counts. */
-export function sparkOf(runs: ReadonlyArray<{ id: number; test: string; state: string; errors: number; finished_at: string | null }>): Spark | undefined {
-  const finished = runs
-    .filter((r) => r.state === 'done' || r.state === 'error')
-    .slice(0, SPARK.runs)
-    .reverse();
-  if (finished.length === 0) return undefined;
-  const max = Math.max(1, ...finished.map((r) => r.errors));
-  const step = SPARK.width / SPARK.runs;
-  const bars = finished.map((r, i) => {
-    const kind = r.state === 'error' ? ('failed' as const) : r.errors > 0 ? ('errors' as const) : ('clean' as const);
-    // A clean run is a short green tick, so "no errors" is visible rather than missing.
-    const height = kind === 'failed' ? SPARK.height : kind === 'clean' ? 3 : Math.max(4, Math.round((r.errors / max) * SPARK.height));
-    const what = kind === 'failed' ? 'failed (no result)' : `${r.errors} E: line${r.errors === 1 ? '' : 's'}`;
-    return {
-      x: Math.round(i * step),
-      y: SPARK.height - height,
-      width: Math.max(2, Math.floor(step) - 2),
-      height,
-      kind,
-      title: `run ${r.id} (${r.test}): ${what}`,
-    };
-  });
-  return { width: SPARK.width, height: SPARK.height, max, bars };
 }

@@ -103,3 +103,25 @@ test('redfish: validate names every problem, assumes https://, and never contact
   });
   assert.deepEqual([info.endpoint.url, info.endpoint.verify, info.systemId], ['https://10.0.0.5:8443', true, 'System.Embedded.1']);
 });
+
+test('redfish: with redfish_boot=uefi-http a network boot is the UefiHttp override in UEFI mode, read back as pxe; other devices as before', async (t) => {
+  const { handler, emulator, url, caFile, hardware } = await start();
+  t.after(async () => {
+    await hardware.close();
+    await emulator.close();
+  });
+  const machine = 'rf-http';
+  const base = { redfish_address: url, redfish_username: 'admin', redfish_password: PASSWORD, redfish_verify_ca: caFile };
+  const driver = hardware.create(hardware.validate(machine, { ...base, redfish_boot: 'uefi-http' }), { machine, state: memoryState() });
+  await driver.management.setBootDevice('pxe');
+  assert.deepEqual(handler.boot, { target: 'UefiHttp', enabled: 'Once', mode: 'UEFI' });
+  assert.deepEqual(await driver.management.getBootDevice(), { device: 'pxe', persistent: false, uefi: true });
+  await driver.power.setPowerState('on');
+  assert.deepEqual(handler.boots, [{ target: 'UefiHttp', mode: 'UEFI' }], 'the machine booted by UEFI HTTP boot');
+  await driver.management.setBootDevice('disk', { persistent: true });
+  assert.deepEqual(handler.boot, { target: 'Hdd', enabled: 'Continuous', mode: 'Legacy' });
+  const plain = hardware.create(hardware.validate(machine, base), { machine, state: memoryState() });
+  await plain.management.setBootDevice('pxe');
+  assert.deepEqual(handler.boot, { target: 'Pxe', enabled: 'Once', mode: 'Legacy' });
+  assert.throws(() => hardware.validate(machine, { ...base, redfish_boot: 'floppy' }), /redfish_boot must be pxe, uefi-http or virtual-media, not 'floppy'/);
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import type { Netns } from './netns.ts';
+import { OVMF_HTTP_BOOT_ONLY } from '../../src/lab/qemu-args.ts';
 
 export const QEMU = 'qemu-system-x86_64';
 /** Enough for iPXE and the tiny Linux; keeps TCG tests lean. */
@@ -43,6 +44,8 @@ export interface VmOptions {
    * the NIC is driven by OVMF's own virtio-net driver.
    */
   readonly firmware?: 'bios' | 'uefi';
+  /** With firmware 'uefi': 'pxe' (default) or 'http', UEFI HTTP boot with PXE switched off. */
+  readonly uefiNetboot?: 'pxe' | 'http';
   /** Where to copy the serial console (kept); default a temp file removed after the test. */
   readonly serialLog?: string;
   readonly extraArgs?: readonly string[];
@@ -141,6 +144,7 @@ export function bootVm(t: TestContext, opts: VmOptions): Vm {
     const vars = join(dir, 'OVMF_VARS.fd');
     copyFileSync(OVMF_VARS, vars);
     firmwareArgs.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
+    if (opts.uefiNetboot === 'http') firmwareArgs.push(...OVMF_HTTP_BOOT_ONLY);
   }
   // romfile= (empty) keeps iPXE out of the UEFI boot: the firmware's own PXE client asks.
   const romArg = uefi ? ',romfile=' : rom.explicit ? `,romfile=${rom.file}` : '';

@@ -145,3 +145,19 @@ test('anvil lab vm console: this terminal on the serial console of a VM another 
   assert.deepEqual(await exited, [0, null], 'Ctrl-] leaves the console');
   assert.equal((await anvil('vm', 'power', 'con1', 'status')).stdout.trim(), 'on', 'and the VM runs on');
 });
+
+test('anvil lab vm bootdev NAME http: UEFI HTTP boot, always in UEFI mode; an unknown device is refused naming the devices', async (t) => {
+  const data = await mkdtemp(join(tmpdir(), 'anvil-lab-'));
+  t.after(() => rm(data, { recursive: true, force: true }));
+  const anvil = (...args: string[]): Promise<PeerResult> => runPeer(ANVIL, ['lab', ...args, '--data', data], {}, CLI_TIMEOUT_MS);
+  assert.equal((await anvil('vm', 'create', 'uh1', '--mac', '52:54:00:dd:00:11', '--disk', 'none', '--netdev', 'none')).code, 0);
+  const once = await anvil('vm', 'bootdev', 'uh1', 'http');
+  assert.equal(once.code, 0, once.stderr);
+  assert.equal(once.stdout, 'uh1: boots http once (UEFI)\n');
+  const persistent = await anvil('vm', 'bootdev', 'uh1', 'http', '--persistent');
+  assert.equal(persistent.stdout, 'uh1: boots http (UEFI)\n');
+  assert.deepEqual(JSON.parse(await readFile(join(data, 'lab', 'vms', 'uh1.json'), 'utf8')).boot, { device: 'http', efi: true });
+  const bad = await anvil('vm', 'bootdev', 'uh1', 'floppy');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /boot device 'floppy' must be one of pxe, disk, cdrom, bios, http or default/);
+});

@@ -61,7 +61,7 @@ test('a lab VM behind a Redfish BMC is deployed through virtual media: the agent
   await ok(['machine', 'set', 'vmd', '--driver-info', `redfish_boot=virtual-media,redfish_agent_server=${GUEST_ANVIL}:80`, '--data', data]);
   const bad = await exec(ANVIL, ['machine', 'set', 'vmd', '--driver-info', 'redfish_boot=floppy', '--data', data]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /redfish_boot must be pxe or virtual-media, not 'floppy'/);
+  assert.match(bad.stderr, /redfish_boot must be pxe, uefi-http or virtual-media, not 'floppy'/);
   const lab = await startLabUp(t, data, ['vmd: Redfish BMC']);
 
   const image = buildDiskImage({ server: GUEST_ANVIL });

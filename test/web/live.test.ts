@@ -90,10 +90,10 @@ test('fleet and machine pages show a power change, runs and boots without a relo
   await fleetCell('result').filter({ hasText: 'hello errors' }).waitFor({ timeout: SEEN_WITHIN_MS });
 
   // A boot served lands in the boot log.
-  const rows = await machine.locator('table.bootlog tbody tr').count();
+  const rows = await machine.locator('table.timeline tbody tr').count();
   assert.equal((await fetch(`${a.url}/boot/${MAC}`)).status, 200);
-  await machine.locator('table.bootlog tbody tr').nth(rows).waitFor({ timeout: SEEN_WITHIN_MS });
-  assert.match(await machine.locator('table.bootlog tbody tr').first().innerText(), /boot served/);
+  await machine.locator('table.timeline tbody tr').nth(rows).waitFor({ timeout: SEEN_WITHIN_MS });
+  assert.match(await machine.locator('table.timeline tbody tr').first().innerText(), /boot served/);
 
   // Another process, writing the store itself: pxemngr on the command line.
   await promisify(execFile)(PXEMNGR, ['--data', a.data, 'nextboot', 'srv1', 'install']);

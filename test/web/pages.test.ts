@@ -129,16 +129,23 @@ test('web pages', { timeout: 300_000 }, async (t) => {
 
   await t.test('the machine page shows its boot log and runs, and no operator forms to a viewer', async () => {
     await page.goto(`/machines/${target.name}`);
-    const log = (await page.locator('table.bootlog').textContent()) ?? '';
+    const log = (await page.locator('table.timeline').textContent()) ?? '';
     assert.match(log, /boot served/);
     assert.match(log, /ipxe/);
     assert.match(log, /192\.0\.2\.12/);
     const runs = await page.locator('table.runs tbody tr').allTextContents();
     assert.equal(runs.length, 4);
     assert.equal(await page.locator('#nextboot-form').count(), 0);
-    const spark = await page.locator('svg#error-spark rect.bar title').allTextContents();
-    assert.equal(spark.length, 4);
-    assert.equal(spark.at(-1), `run ${webcheck.id} (webcheck): 1 E: line`);
+    // The timeline has the boot and every run; the trend one test's runs, here one each.
+    assert.equal(await page.locator('table.timeline tr.t-run').count(), 4);
+    const boots = (await anvil.services.nextBoot.log(machine.id)).filter((e) => e.kind === 'boot');
+    assert.ok(boots.length >= 1);
+    assert.equal(await page.locator('table.timeline tr.t-boot').count(), boots.length);
+    assert.equal(await page.locator('svg#trend g.point').count(), 1);
+    await Promise.all([page.waitForURL('**?test=webcheck'), page.click('#trend-tests a:text-is("webcheck")')]);
+    assert.deepEqual(await page.locator('svg#trend g.point title').allTextContents(), [
+      `run ${webcheck.id} (webcheck), ${webcheck.finished_at!.slice(0, 10)} ${webcheck.finished_at!.slice(11, 19)}, web-os 2.0: 1 E: line, 1 W: line`,
+    ]);
     await Promise.all([page.waitForURL(`**/runs/${webcheck.id}`), page.click(`table.runs a[href="/runs/${webcheck.id}"]`)]);
   });
 
@@ -180,8 +187,9 @@ test('web pages', { timeout: 300_000 }, async (t) => {
 
   await t.test('the versions page shows which machines run which version', async () => {
     await page.goto('/versions');
-    const section = page.locator('section.version', { hasText: 'web-os 2.0' });
-    assert.match((await section.textContent()) ?? '', new RegExp(target.name));
+    const row = page.locator(`svg#versions-chart g.machine-row[data-machine="${target.name}"]`);
+    assert.equal(await row.locator('g.bar-version[data-version="web-os 2.0"]').count(), 1);
+    assert.match((await page.locator(`table.versions tr[data-machine="${target.name}"]`).allTextContents()).join(' '), /web-os 2\.0/);
   });
 
   await t.test('the results chart is an SVG with the runs in it', async () => {
@@ -230,7 +238,7 @@ test('web pages', { timeout: 300_000 }, async (t) => {
     const stored = await anvil.services.machines.byName(target.name);
     assert.equal(stored?.next_profile, 'rescue');
     assert.equal(stored?.next_once, 1);
-    assert.match((await op.locator('table.bootlog tbody tr').first().textContent()) ?? '', /operator otto \(web\) \(once\)/);
+    assert.match((await op.locator('table.timeline tbody tr').first().textContent()) ?? '', /next boot set.*operator otto \(web\) \(once\)/);
 
     await op.selectOption('#test', ['hello', 'webcheck']);
     await op.click('#tests-form button[type=submit]');

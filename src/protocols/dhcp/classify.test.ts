@@ -30,6 +30,22 @@ test("iPXE from QEMU's ROM: a BIOS netboot client that already is iPXE, sent to 
   assert.deepEqual(bootFileFor(c, policy), { kind: 'script', url: `http://10.0.0.1:8080/boot/${c.mac}` });
 });
 
+test("OVMF's UEFI HTTP boot (captured): HTTPClient, arch 16, x64 UEFI, gets ipxe.efi's URL; none without httpBase", () => {
+  const c = classify(decode(testdata('edk2-http-discover.hex')));
+  assert.equal(c.vendorClass, 'HTTPClient:Arch:00016:UNDI:003000');
+  assert.equal(c.netboot, true);
+  assert.equal(c.httpBoot, true);
+  assert.equal(c.arch, 16);
+  assert.equal(c.firmware, 'efi-x64');
+  assert.equal(c.ipxe, false);
+  assert.deepEqual(bootFileFor(c, { ...policy, httpBase: 'http://10.0.0.1:8080/tftp' }), {
+    kind: 'http-loader',
+    url: 'http://10.0.0.1:8080/tftp/ipxe.efi',
+    firmware: 'efi-x64',
+  });
+  assert.equal(bootFileFor(c, policy).kind, 'none');
+});
+
 test('busybox udhcpc is no netboot client and gets no boot file', () => {
   const c = classify(decode(testdata('udhcpc-discover.hex')));
   assert.equal(c.netboot, false);

@@ -76,6 +76,33 @@ test('proxyDHCP to iPXE: the script URL in file and option 67', () => {
   assert.equal(getString(r.options, OPTION.BOOTFILE_NAME), `http://10.0.0.1:8080/boot/${mac}`);
 });
 
+test("UEFI HTTP boot (OVMF's captured DISCOVER): proxy OFFER without address and lease OFFER both carry 60 HTTPClient and the URL, no option 43", () => {
+  const request = decode(testdata('edk2-http-discover.hex'));
+  const client = classify(request);
+  const decision = bootFileFor(client, { ...policy, httpBase: 'http://10.0.0.1:8080/tftp' });
+  const url = 'http://10.0.0.1:8080/tftp/ipxe.efi';
+  const offer = decode(encode(proxyReply(request, client, decision, 'dhcp', proxyConfig)));
+  assert.equal(getU8(offer.options, OPTION.MESSAGE_TYPE), MESSAGE_TYPE.OFFER);
+  assert.equal(offer.yiaddr, '0.0.0.0');
+  assert.equal(getString(offer.options, OPTION.VENDOR_CLASS), 'HTTPClient');
+  assert.equal(getString(offer.options, OPTION.BOOTFILE_NAME), url);
+  assert.equal(offer.file, url);
+  assert.equal(offer.options.has(OPTION.VENDOR_SPECIFIC), false);
+  const lease = decode(
+    encode(
+      leaseReply(request, MESSAGE_TYPE.OFFER, '10.0.0.100', client, decision, {
+        serverAddress: '10.0.0.1',
+        nextServer: '10.0.0.1',
+        subnetMask: '255.255.255.0',
+        leaseTime: 600,
+      }),
+    ),
+  );
+  assert.equal(lease.yiaddr, '10.0.0.100');
+  assert.equal(getString(lease.options, OPTION.VENDOR_CLASS), 'HTTPClient');
+  assert.equal(getString(lease.options, OPTION.BOOTFILE_NAME), url);
+});
+
 test('a boot URL longer than the file field goes in option 67 only', () => {
   const request = decode(testdata('ipxe-bios-discover.hex'));
   const client = classify(request);
