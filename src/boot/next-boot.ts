@@ -5,7 +5,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { BootLogEntry, Database } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { durably } from '../store/durable.ts';
-import { DEFAULT_SYSTEM, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
+import { DEFAULT_SYSTEM, type FleetQuery, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
 import { MachineChanges } from '../machines/changes.ts';
 import { LOCAL_PROFILE, type Profiles } from './profiles.ts';
 
@@ -171,14 +171,16 @@ export class NextBoot {
     return this.#db.selectFrom('boot_log').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
-  /** Each machine's last boot served (or just one machine's), by machine id: one query for the fleet. */
-  async lastBoots(onlyId?: number): Promise<Map<number, LastBoot>> {
+  /** Each machine's last boot served (or just one machine's, or these machines'), by machine id: one query for the fleet. */
+  async lastBoots(only?: number | readonly number[]): Promise<Map<number, LastBoot>> {
+    if (Array.isArray(only) && only.length === 0) return new Map();
     let latest = this.#db
       .selectFrom('boot_log')
       .select((e) => e.fn.max('id').as('id'))
       .where('kind', '=', 'boot')
       .groupBy('machine_id');
-    if (onlyId !== undefined) latest = latest.where('machine_id', '=', onlyId);
+    if (typeof only === 'number') latest = latest.where('machine_id', '=', only);
+    else if (only !== undefined) latest = latest.where('machine_id', 'in', [...only]);
     const rows = await this.#db.selectFrom('boot_log as b').select(['b.machine_id', 'b.at', 'b.profile']).where('b.id', 'in', latest).execute();
     return new Map(rows.map((b) => [b.machine_id, { at: b.at, profile: b.profile }]));
   }
@@ -187,6 +189,13 @@ export class NextBoot {
   async fleet(onlyId?: number): Promise<FleetMachine[]> {
     const [machines, boots] = await Promise.all([this.#machines.list(onlyId), this.lastBoots(onlyId)]);
     return machines.map((m) => ({ ...m, lastBoot: boots.get(m.id) }));
+  }
+
+  /** One page of the fleet (Machines.search) with each machine's last boot, and how many machines match. */
+  async fleetPage(query: FleetQuery): Promise<{ total: number; machines: FleetMachine[] }> {
+    const { total, machines } = await this.#machines.search(query);
+    const boots = await this.lastBoots(machines.map((m) => m.id));
+    return { total, machines: machines.map((m) => ({ ...m, lastBoot: boots.get(m.id) })) };
   }
 
   /** Boots served, by the loader that asked (pxelinux, ipxe, grub; '' when unknown): for metrics. */

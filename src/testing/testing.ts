@@ -446,7 +446,8 @@ export class Testing {
   }
 
   /** Each machine's latest finished run (or one machine's, by id), by machine name: one query for the whole fleet. */
-  async latestResults(onlyId?: number): Promise<Map<string, LatestResult>> {
+  async latestResults(only?: number | readonly number[]): Promise<Map<string, LatestResult>> {
+    if (Array.isArray(only) && only.length === 0) return new Map();
     const rows = await this.#db
       .selectFrom('runs')
       .innerJoin('machines', 'machines.id', 'runs.machine_id')
@@ -457,7 +458,8 @@ export class Testing {
           .select((e) => e.fn.max('id').as('id'))
           .where('state', 'in', ['done', 'error'])
           .groupBy('machine_id');
-        return onlyId === undefined ? latest : latest.where('machine_id', '=', onlyId);
+        if (typeof only === 'number') return latest.where('machine_id', '=', only);
+        return only === undefined ? latest : latest.where('machine_id', 'in', [...only]);
       })
       .execute();
     return new Map(rows.map(({ machine, ...run }) => [machine, run]));
