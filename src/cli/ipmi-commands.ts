@@ -8,6 +8,7 @@ import type { BootDeviceName, PowerAction } from '../protocols/ipmi/commands/cha
 import { SENSOR_TYPES } from '../protocols/ipmi/commands/sensor-names.ts';
 import { UsageError } from './command.ts';
 import { hexByte } from './ipmi-args.ts';
+import { CONFIG_VERBS } from './ipmi-commands-config.ts';
 import { MC_VERBS } from './ipmi-commands-mc.ts';
 import { SEL_DELETE_VERB, USER_VERBS } from './ipmi-commands-user.ts';
 import {
@@ -67,16 +68,16 @@ const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['power', { expected: 'status, on, off, cycle, reset, soft or diag' }],
   ['chassis', { expected: 'status, power, bootdev, bootparam get N, identify or policy list|always-on|previous|always-off' }],
   ['mc', { expected: 'info, guid, reset warm|cold, selftest or watchdog get' }],
-  ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id> or disable <id>' }],
+  ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id>, disable <id> or priv <id> <level> [channel]' }],
   ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
   ['sensor', { expected: 'list', alone: 'list' }],
   ['sel', { expected: 'list, elist, clear, info or delete <id>...', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
-  ['lan', { expected: 'print [channel]' }],
+  ['lan', { expected: 'print [channel] or set <channel> ipaddr|netmask|defgw ipaddr|ipsrc|access <value>' }],
   ['channel', { expected: 'info [channel]' }],
   ['session', { expected: 'info active' }],
   ['raw', { expected: '<netfn> <cmd> [data...]' }],
-  ['sol', { expected: 'activate or deactivate' }],
+  ['sol', { expected: 'info [channel], activate or deactivate' }],
 ]);
 
 const POWER_WORDS: Readonly<Record<string, string>> = { on: 'Up/On', off: 'Down/Off', cycle: 'Cycle', reset: 'Reset', soft: 'Soft', diag: 'Diag' };
@@ -270,6 +271,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   ...USER_VERBS,
+  ...CONFIG_VERBS.user,
 
   { words: ['sdr', 'list'], fleet: false, prepare: (_, flags) => sensorsRunner('sdr list', flags) },
   { words: ['sdr', 'elist'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sdr elist', flags) },
@@ -325,6 +327,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...CONFIG_VERBS.lan,
   ...MC_VERBS.channel,
 
   {
@@ -334,6 +337,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     shortForm: (o) => (o.json as { data: string }).data || 'ok',
     prepare: ([netFn, cmd, ...data]) => (netFn === undefined || cmd === undefined ? undefined : rawRunner(netFn, cmd, data)),
   },
+  ...CONFIG_VERBS.sol,
   {
     words: ['sol', 'activate'],
     fleet: false,

@@ -288,6 +288,34 @@ export function decodeSensorThresholds(data: Uint8Array): Partial<Record<Thresho
   return out;
 }
 
+/**
+ * Set Sensor Thresholds (§35.8): a mask of the thresholds to write, then the six raw values in
+ * the order of THRESHOLD_ORDER (those outside the mask are ignored). An absolute write.
+ */
+export function setSensorThresholds(sensor: number, values: Partial<Record<ThresholdName, number>>): CommandRequest {
+  let mask = 0;
+  const bytes = THRESHOLD_ORDER.map((name, bit) => {
+    const v = values[name];
+    if (v === undefined) return 0;
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`raw threshold ${name} ${v} is not a byte`);
+    mask |= 1 << bit;
+    return v;
+  });
+  return request('Set Sensor Thresholds', NetFn.SENSOR_EVENT, SensorCmd.SET_SENSOR_THRESHOLDS, [sensor, mask, ...bytes]);
+}
+
+/**
+ * The raw byte for a value (the inverse of §36.3 for linear sensors), rounded as ipmitool's
+ * sdr_convert_sensor_value_to_raw: x = (y / 10^Rexp − B·10^Bexp) / M, half up, kept in a byte.
+ */
+export function valueToRaw(value: number, c: Conversion): number {
+  if (c.m === 0) return 0;
+  const x = (value / 10 ** c.rExp - c.b * 10 ** c.bExp) / c.m;
+  const whole = Math.trunc(x);
+  const raw = x - whole >= 0.5 ? Math.ceil(x) : whole;
+  return raw & 0xff;
+}
+
 /** The 3-byte owner/number triple used to match SEL events to records. */
 export function sensorKey(ownerId: number, number: number): number {
   return (ownerId << 8) | number;

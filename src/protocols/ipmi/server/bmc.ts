@@ -15,7 +15,7 @@ import type { Session15AuthType } from '../session15.ts';
 import { decodeSession15, encodeSession15, session15AuthTypeFromByte, verifySession15 } from '../session15.ts';
 import type { Session20Header } from '../session20.ts';
 import { decodeSession20, encodeSession20, peekSession20 } from '../session20.ts';
-import { appCommands } from './commands-app.ts';
+import { appCommands, defaultChannelAccess } from './commands-app.ts';
 import { chassisCommands } from './commands-chassis.ts';
 import { sensorCommands } from './commands-sensor.ts';
 import { storageCommands } from './commands-storage.ts';
@@ -66,7 +66,14 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   readonly kg: Buffer | undefined;
   readonly cipherSuites: readonly CipherSuite[];
   readonly authTypes15: readonly Session15AuthType[];
-  readonly state: BmcRuntimeState = { bootParams: new Map(), sdrReservation: 0, selReservation: 0, selTimeOffset: 0, solConfig: new Map() };
+  readonly state: BmcRuntimeState = {
+    bootParams: new Map(),
+    sdrReservation: 0,
+    selReservation: 0,
+    selTimeOffset: 0,
+    solConfig: new Map(),
+    channelAccess: { 'non-volatile': defaultChannelAccess(), volatile: defaultChannelAccess() },
+  };
   readonly sol: SolManager;
   readonly stats: BmcStats = {
     received: 0,

@@ -1,0 +1,152 @@
+// `anvil ipmi user priv`, `lan set` and `sol info` against ipmitool running the same commands
+// on the same BMC, anvil's emulator (anvil bmc fake) and OpenIPMI's ipmi_sim: the same stdout
+// and exit status, and each change seen by the other tool afterwards.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { havePeers } from '../helpers/peers.ts';
+import { freeUdpPort } from '../helpers/ports.ts';
+import { PASSWORD, startIpmiSim, USER } from './client-peers.ts';
+
+const ANVIL = join(import.meta.dirname, '../../bin/anvil');
+const env = { ...process.env, IPMI_PASSWORD: PASSWORD };
+/** Only hangs: the machine is shared and slow. */
+const TIMEOUT = { timeout: 300_000 };
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function anvil(args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(ANVIL, ['ipmi', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function ipmitool(args: string[]): Result {
+  const r = spawnSync('ipmitool', args, { env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** anvil's emulator on a free port, stopped after the test. */
+export async function startFake(t: TestContext): Promise<number> {
+  const port = await freeUdpPort();
+  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => emulator.once('exit', resolve));
+  t.after(async () => {
+    emulator.kill('SIGTERM');
+    await exited;
+  });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`emulator did not start: ${seen}`)), 60_000);
+    emulator.stdout.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(`:${port}`)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return port;
+}
+
+/** Both tools run the command: the same exit status (0 or not) and the same stdout. */
+async function same(common: string[], command: string[]): Promise<Result> {
+  const ours = await anvil([...common, ...command]);
+  const theirs = ipmitool([...common, ...command]);
+  assert.equal(ours.code === 0, theirs.code === 0, `${command.join(' ')}: anvil ${ours.code} ${ours.stderr}; ipmitool ${theirs.code} ${theirs.stderr}`);
+  assert.equal(ours.stdout, theirs.stdout, command.join(' '));
+  return ours;
+}
+
+const privilegeOf = (list: string, uid: number) =>
+  list
+    .split('\n')
+    .find((l) => l.startsWith(`${uid} `))
+    ?.trim()
+    .split(/\s+/)
+    .slice(-1)[0];
+const lanValue = (print: string, label: string) =>
+  print
+    .split('\n')
+    .find((l) => l.startsWith(label.padEnd(24)))
+    ?.slice(26);
+
+/** The checks both BMCs pass; `lanChannel` is the BMC's LAN channel. */
+async function configAgrees(common: string[], lanChannel: number): Promise<void> {
+  const ch = String(lanChannel);
+  // sol info: every form, and the CSV one.
+  for (const command of [
+    ['sol', 'info'],
+    ['sol', 'info', ch],
+    ['-c', 'sol', 'info'],
+  ])
+    await same(common, command);
+
+  // user priv: anvil and ipmitool each change user 3's limit; the other's user list shows it.
+  const priv = await same(common, ['user', 'priv', '3', '2', ch]);
+  assert.equal(priv.stdout, 'Set Privilege Level command successful (user 3)\n');
+  assert.equal(privilegeOf(ipmitool([...common, 'user', 'list', ch]).stdout, 3), 'USER');
+  await anvil([...common, 'user', 'priv', '3', '3', ch]);
+  assert.equal(privilegeOf(ipmitool([...common, 'user', 'list', ch]).stdout, 3), 'OPERATOR');
+  assert.equal(ipmitool([...common, 'user', 'priv', '3', '4', ch]).code, 0);
+  assert.equal(privilegeOf((await anvil([...common, 'user', 'list', ch])).stdout, 3), 'ADMINISTRATOR');
+  const badLevel = await anvil([...common, 'user', 'priv', '3', '7']);
+  assert.equal(badLevel.code, 2);
+  assert.match(badLevel.stderr, /privilege level '7' is not 1 to 5 or 15/);
+
+  // lan set: anvil writes, ipmitool reads back (and the other way round), with the same lines printed.
+  for (const [command, label, value] of [
+    [['ipaddr', '10.9.8.7'], 'IP Address', '10.9.8.7'],
+    [['netmask', '255.255.252.0'], 'Subnet Mask', '255.255.252.0'],
+    [['defgw', 'ipaddr', '10.9.8.1'], 'Default Gateway IP', '10.9.8.1'],
+    [['ipsrc', 'static'], 'IP Address Source', 'Static Address'],
+  ] as const) {
+    const ours = await anvil([...common, 'lan', 'set', ch, ...command]);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(lanValue(ipmitool([...common, 'lan', 'print', ch]).stdout, label), value, label);
+    const theirs = ipmitool([...common, 'lan', 'set', ch, ...command]);
+    assert.equal(ours.stdout, theirs.stdout, command.join(' '));
+  }
+  assert.equal(ipmitool([...common, 'lan', 'set', ch, 'ipaddr', '10.9.8.6']).code, 0);
+  assert.equal(lanValue((await anvil([...common, 'lan', 'print', ch])).stdout, 'IP Address'), '10.9.8.6');
+  const badIp = await anvil([...common, 'lan', 'set', ch, 'ipaddr', '10.9.8']);
+  assert.equal(badIp.code, 2);
+  assert.match(badIp.stderr, /invalid IP address: 10\.9\.8/);
+  const notLan = await anvil([...common, 'lan', 'set', '0', 'ipaddr', '10.0.0.1']);
+  assert.equal(notLan.code, 2);
+  assert.match(notLan.stderr, /channel 0 is not a LAN channel/);
+  assert.notEqual(ipmitool([...common, 'lan', 'set', '0', 'ipaddr', '10.0.0.1']).code, 0);
+}
+
+test('anvil ipmi user priv, lan set and sol info, as ipmitool on anvil bmc fake', TIMEOUT, async (t) => {
+  if (!havePeers(t, 'ipmitool')) return;
+  const port = await startFake(t);
+  const common = ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E'];
+  await configAgrees(common, 1);
+  // lan set access: both sets of Get Channel Access change, as ipmitool's channel info shows.
+  const accessMode = (text: string) => [...text.matchAll(/Access Mode +: (.*)/g)].map((m) => m[1]);
+  assert.equal((await same(common, ['lan', 'set', '1', 'access', 'on'])).stdout, 'Set Channel Access for channel 1 was successful.\n');
+  const off = await anvil([...common, 'lan', 'set', '1', 'access', 'off']);
+  assert.equal(off.stdout, 'Set Channel Access for channel 1 was successful.\n', off.stderr);
+  assert.deepEqual(accessMode(ipmitool([...common, 'channel', 'info', '1']).stdout), ['disabled', 'disabled']);
+  assert.equal((await anvil([...common, 'lan', 'set', '1', 'access', 'on'])).code, 0);
+  assert.deepEqual(accessMode(ipmitool([...common, 'channel', 'info', '1']).stdout), ['always available', 'always available']);
+});
+
+test('anvil ipmi user priv, lan set and sol info, as ipmitool on ipmi_sim', TIMEOUT, async (t) => {
+  if (!havePeers(t, 'ipmi_sim', 'ipmitool')) return;
+  const sim = await startIpmiSim(t);
+  const common = ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-E'];
+  await configAgrees(common, 1);
+});
