@@ -26,6 +26,7 @@ import {
 } from './ipmi-format.ts';
 import { sdrCsvLines, sdrElistLines, sensorTypeCode, sensorTypeTableLines } from './ipmi-format-sdr.ts';
 import { lanPrint } from './ipmi-lan.ts';
+import { SENSOR_VERBS } from './ipmi-sensor.ts';
 import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
 /** One BMC's result: ipmitool's lines, the --json value, and the exit status when not 0. */
@@ -70,7 +71,7 @@ const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['mc', { expected: 'info, guid, reset warm|cold, selftest or watchdog get' }],
   ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id>, disable <id> or priv <id> <level> [channel]' }],
   ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
-  ['sensor', { expected: 'list', alone: 'list' }],
+  ['sensor', { expected: 'list, get <name>... or thresh <name> <threshold> <value>', alone: 'list' }],
   ['sel', { expected: 'list, elist, clear, info or delete <id>...', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
   ['lan', { expected: 'print [channel] or set <channel> ipaddr|netmask|defgw ipaddr|ipsrc|access <value>' }],
@@ -291,6 +292,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   { words: ['sensor', 'list'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sensor list', flags) },
+  ...SENSOR_VERBS,
   { words: ['sel', 'list'], fleet: false, prepare: () => selListRunner(false) },
   { words: ['sel', 'elist'], sameHelpLine: true, fleet: false, prepare: () => selListRunner(true) },
   {

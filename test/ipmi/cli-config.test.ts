@@ -2,72 +2,10 @@
 // on the same BMC, anvil's emulator (anvil bmc fake) and OpenIPMI's ipmi_sim: the same stdout
 // and exit status, and each change seen by the other tool afterwards.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import { havePeers } from '../helpers/peers.ts';
-import { freeUdpPort } from '../helpers/ports.ts';
-import { PASSWORD, startIpmiSim, USER } from './client-peers.ts';
-
-const ANVIL = join(import.meta.dirname, '../../bin/anvil');
-const env = { ...process.env, IPMI_PASSWORD: PASSWORD };
-/** Only hangs: the machine is shared and slow. */
-const TIMEOUT = { timeout: 300_000 };
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function anvil(args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(ANVIL, ['ipmi', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function ipmitool(args: string[]): Result {
-  const r = spawnSync('ipmitool', args, { env, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** anvil's emulator on a free port, stopped after the test. */
-export async function startFake(t: TestContext): Promise<number> {
-  const port = await freeUdpPort();
-  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => emulator.once('exit', resolve));
-  t.after(async () => {
-    emulator.kill('SIGTERM');
-    await exited;
-  });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`emulator did not start: ${seen}`)), 60_000);
-    emulator.stdout.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(`:${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return port;
-}
-
-/** Both tools run the command: the same exit status (0 or not) and the same stdout. */
-async function same(common: string[], command: string[]): Promise<Result> {
-  const ours = await anvil([...common, ...command]);
-  const theirs = ipmitool([...common, ...command]);
-  assert.equal(ours.code === 0, theirs.code === 0, `${command.join(' ')}: anvil ${ours.code} ${ours.stderr}; ipmitool ${theirs.code} ${theirs.stderr}`);
-  assert.equal(ours.stdout, theirs.stdout, command.join(' '));
-  return ours;
-}
+import { startIpmiSim, USER } from './client-peers.ts';
+import { anvil, CLI_TEST_TIMEOUT as TIMEOUT, ipmitool, same, startFake } from './cli-helpers.ts';
 
 const privilegeOf = (list: string, uid: number) =>
   list

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setUserPrivilege } from './users.ts';
 import { decodeChannelAccess, setChannelAccess } from './channel.ts';
-import { convertReading, setSensorThresholds, valueToRaw } from './sdr.ts';
+import { convertReading, convertSpan, decodeSensorEventBits, setSensorThresholds, valueToRaw } from './sdr.ts';
 import type { Conversion } from './sdr.ts';
 import {
   decodeSolAuthentication,
@@ -65,4 +65,17 @@ test('SOL configuration parameters', () => {
   assert.deepEqual(decodeSolRetry(Uint8Array.from([7, 50])), { count: 7, intervalMs: 500 });
   assert.equal(decodeSolPayloadPort(Uint8Array.from([0x6f, 0x02])), 623);
   assert.throws(() => decodeSolRetry(Uint8Array.from([7])), /SOL retry/);
+});
+
+test('tolerance and hysteresis in the units of the reading; event status bytes kept as they came', () => {
+  const volts: Conversion = { format: 'unsigned', linearization: 'linear', m: 6, b: 5, bExp: 0, rExp: -2 };
+  assert.equal(convertSpan(3, volts, true), 0.09); // a tolerance counts half steps, and has no B
+  assert.equal(convertSpan(3, volts, false), 0.18);
+  assert.equal(convertSpan(0xff, { ...volts, format: 'twos-complement' }, false), -0.06);
+  assert.equal(convertSpan(3, { ...volts, format: 'none' }, false), 0);
+  const status = decodeSensorEventBits(Uint8Array.from([0xc0, 0x80, 0x02]), 'Get Sensor Event Status');
+  assert.deepEqual(status, { eventMessagesDisabled: false, scanningDisabled: false, unavailable: false, bytes: [0x80, 0x02] });
+  assert.equal(decodeSensorEventBits(Uint8Array.from([0x20]), 'x').eventMessagesDisabled, true);
+  assert.equal(decodeSensorEventBits(Uint8Array.from([0x20]), 'x').unavailable, true);
+  assert.throws(() => decodeSensorEventBits(new Uint8Array(0), 'Get Sensor Event Enable'), /Get Sensor Event Enable/);
 });
