@@ -26,6 +26,7 @@ import {
 } from './ipmi-format.ts';
 import { sdrCsvLines, sdrElistLines, sensorTypeCode, sensorTypeTableLines } from './ipmi-format-sdr.ts';
 import { lanPrint } from './ipmi-lan.ts';
+import { SEL_GET_VERB } from './ipmi-sel-get.ts';
 import { SENSOR_VERBS } from './ipmi-sensor.ts';
 import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
@@ -72,7 +73,7 @@ const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id>, disable <id> or priv <id> <level> [channel]' }],
   ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
   ['sensor', { expected: 'list, get <name>... or thresh <name> <threshold> <value>', alone: 'list' }],
-  ['sel', { expected: 'list, elist, clear, info or delete <id>...', alone: 'list' }],
+  ['sel', { expected: 'list, elist, clear, info, get <id>... or delete <id>...', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
   ['lan', { expected: 'print [channel] or set <channel> ipaddr|netmask|defgw ipaddr|ipsrc|access <value>' }],
   ['channel', { expected: 'info [channel]' }],
@@ -305,6 +306,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   SEL_DELETE_VERB,
+  SEL_GET_VERB,
 
   {
     words: ['sel', 'info'],

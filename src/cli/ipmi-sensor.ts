@@ -18,7 +18,7 @@ import {
 import type { FullSensorRecord, SdrRecord, ThresholdName } from '../protocols/ipmi/commands/sdr.ts';
 import { stateNames } from '../protocols/ipmi/commands/sel.ts';
 import { sensorTypeName, unitName } from '../protocols/ipmi/commands/sensor-names.ts';
-import { ipmitoolCompletionText } from './ipmi-format.ts';
+import { ipmitoolCompletionText, sensorListLines } from './ipmi-format.ts';
 import { UsageError } from './command.ts';
 import type { IpmiVerb } from './ipmi-commands.ts';
 
@@ -153,12 +153,28 @@ function discreteSensorLines(s: SensorValue, lines: string[]): boolean {
   return true;
 }
 
+/**
+ * A sensor in ipmitool's verbose form, as `sensor get` and `sel get` print it
+ * (ipmi_sensor_print_fc with verbose set); false when its reading could not be had.
+ */
+export async function sensorVerboseLines(b: Bmc, record: SensorRecord, lines: string[], csv = false): Promise<{ ok: boolean; value: SensorValue }> {
+  const s = await b.inventory.sensor(record);
+  // With -c, ipmitool prints the sensor's `sensor list -c` line instead (csv_output wins over verbose).
+  if (csv) {
+    const limits = new Map([[record.number, record.type === 'full' ? await b.inventory.thresholds(record.number) : {}]]);
+    lines.push(...sensorListLines([s], limits, true));
+    return { ok: s.reading !== undefined && !s.reading.unavailable, value: s };
+  }
+  const ok = record.eventType === THRESHOLD_EVENT_TYPE ? await thresholdSensorLines(b, s, lines) : discreteSensorLines(s, lines);
+  return { ok, value: s };
+}
+
 const sensorGet: IpmiVerb = {
   words: ['sensor', 'get'],
   args: '<name>...',
   sameHelpLine: true,
   fleet: false,
-  prepare: (names) => {
+  prepare: (names, flags) => {
     if (names.length === 0) return undefined;
     return async (b) => {
       const records = await b.inventory.sdrRecords();
@@ -172,8 +188,7 @@ const sensorGet: IpmiVerb = {
           failed = true;
           continue;
         }
-        const s = await b.inventory.sensor(record);
-        const ok = record.eventType === THRESHOLD_EVENT_TYPE ? await thresholdSensorLines(b, s, lines) : discreteSensorLines(s, lines);
+        const { ok, value: s } = await sensorVerboseLines(b, record, lines, flags.csv);
         if (!ok) failed = true;
         found.push({ name, number: record.number, value: s.value ?? null, status: s.status, raw: s.reading?.raw ?? null });
       }

@@ -8,7 +8,8 @@ import { freeUdpPort } from '../helpers/ports.ts';
 import { PASSWORD } from './client-peers.ts';
 
 export const ANVIL = join(import.meta.dirname, '../../bin/anvil');
-const env = { ...process.env, IPMI_PASSWORD: PASSWORD };
+// TZ fixed: ipmitool prints SEL times in local time, anvil in UTC.
+const env = { ...process.env, IPMI_PASSWORD: PASSWORD, TZ: 'UTC' };
 /** Only hangs: the machine is shared and slow. */
 export const CLI_TEST_TIMEOUT = { timeout: 300_000 };
 /** How long the emulator may take to say it listens. */

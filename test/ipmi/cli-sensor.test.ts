@@ -26,6 +26,7 @@ test('anvil ipmi sensor get and sensor thresh, as ipmitool on anvil bmc fake', T
   const common = ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E'];
   await same(common, ['sensor', 'get', 'CPU Temp']);
   await same(common, ['sensor', 'get', '12V', 'Fan 1', 'CPU Temp']);
+  await same(common, ['-c', 'sensor', 'get', '12V', 'Fan 1']);
   // A name no record has: said on stderr, the others still printed, exit status 1.
   const missing = await same(common, ['sensor', 'get', 'Fan 1', 'Fan 9'], { stderr: true });
   assert.equal(missing.code, 1);
@@ -54,6 +55,7 @@ test('anvil ipmi sensor get and sensor thresh, as ipmitool on ipmi_sim', TIMEOUT
   const common = ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-E'];
   await same(common, ['sensor', 'get', 'CPU Temp']);
   await same(common, ['sensor', 'get', 'Watchdog', 'CPU Temp']);
+  await same(common, ['-c', 'sensor', 'get', 'Watchdog', 'CPU Temp']);
   // ipmi_sim's sensors take no new thresholds (0xCC): both tools say so in the same words, and fail.
   const refused = await same(common, ['sensor', 'thresh', 'CPU Temp', 'ucr', '91'], { stderr: true });
   assert.equal(refused.code, 1);
