@@ -90,6 +90,13 @@ function ipArgument(text: string | undefined): Uint8Array {
   }
 }
 
+/** A MAC address as ipmitool's str2mac reads one: six groups of one or two hex digits. */
+function macArgument(text: string | undefined): Uint8Array {
+  const groups = text?.split(':') ?? [];
+  if (groups.length !== 6 || !groups.every((g) => /^[0-9a-f]{1,2}$/i.test(g))) throw new UsageError(`lan set: invalid MAC address: ${text ?? '(none)'}`);
+  return Uint8Array.from(groups, (g) => Number.parseInt(g, 16));
+}
+
 /** ipmitool's ipsrc words (Table 23-4 parameter 4). */
 const IP_SOURCES: Readonly<Record<string, number>> = { none: 0, static: 1, dhcp: 2, bios: 3 };
 /** Channel access modes of `lan set access` (§22.22): disabled, always available. */
@@ -108,6 +115,12 @@ function lanSetting(words: readonly string[]): LanSetting | undefined {
   if (what === 'ipaddr' && words.length === 2) return address('IP Address', LanParam.ipAddress, a);
   if (what === 'netmask' && words.length === 2) return address('Subnet Mask', LanParam.subnetMask, a);
   if (what === 'defgw' && a === 'ipaddr' && words.length === 3) return address('Default Gateway IP', LanParam.defaultGatewayIp, b);
+  const hardware = (label: string, param: number, text: string | undefined): LanSetting => {
+    const value = macArgument(text);
+    return { label, param, value, shown: Array.from(value, (n) => n.toString(16).padStart(2, '0')).join(':') };
+  };
+  if (what === 'macaddr' && words.length === 2) return hardware('MAC Address', LanParam.macAddress, a);
+  if (what === 'defgw' && a === 'macaddr' && words.length === 3) return hardware('Default Gateway MAC', LanParam.defaultGatewayMac, b);
   if (what === 'ipsrc' && words.length === 2) {
     const source = a === undefined ? undefined : IP_SOURCES[a];
     if (source === undefined) throw new UsageError(`lan set ipsrc: source '${a ?? ''}' is not one of none, static, dhcp, bios`);
@@ -138,7 +151,7 @@ async function isLanChannel(b: Bmc, channel: number): Promise<boolean> {
 
 const lanSet: IpmiVerb = {
   words: ['lan', 'set'],
-  args: '<channel> ipaddr|netmask|defgw ipaddr <x.x.x.x>, ipsrc static|dhcp|none|bios, access on|off',
+  args: '<channel> ipaddr|netmask|defgw ipaddr <x.x.x.x>, macaddr|defgw macaddr <xx:xx:xx:xx:xx:xx>, ipsrc static|dhcp|none|bios, access on|off',
   fleet: false,
   prepare: ([channelText, ...words]) => {
     if (channelText === undefined) return undefined;

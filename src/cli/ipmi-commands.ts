@@ -75,7 +75,7 @@ const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['sensor', { expected: 'list, get <name>... or thresh <name> <threshold> <value>', alone: 'list' }],
   ['sel', { expected: 'list, elist, clear, info, get <id>... or delete <id>...', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
-  ['lan', { expected: 'print [channel] or set <channel> ipaddr|netmask|defgw ipaddr|ipsrc|access <value>' }],
+  ['lan', { expected: 'print [channel] or set <channel> ipaddr|netmask|macaddr|defgw ipaddr|defgw macaddr|ipsrc|access <value>' }],
   ['channel', { expected: 'info [channel]' }],
   ['session', { expected: 'info active' }],
   ['raw', { expected: '<netfn> <cmd> [data...]' }],

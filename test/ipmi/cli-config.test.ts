@@ -49,6 +49,8 @@ async function configAgrees(common: string[], lanChannel: number): Promise<void>
     [['netmask', '255.255.252.0'], 'Subnet Mask', '255.255.252.0'],
     [['defgw', 'ipaddr', '10.9.8.1'], 'Default Gateway IP', '10.9.8.1'],
     [['ipsrc', 'static'], 'IP Address Source', 'Static Address'],
+    [['macaddr', '52:54:0:AA:bb:cc'], 'MAC Address', '52:54:00:aa:bb:cc'],
+    [['defgw', 'macaddr', '52:54:00:aa:bb:01'], 'Default Gateway MAC', '52:54:00:aa:bb:01'],
   ] as const) {
     const ours = await anvil([...common, 'lan', 'set', ch, ...command]);
     assert.equal(ours.code, 0, ours.stderr);
