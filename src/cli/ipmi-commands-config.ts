@@ -165,11 +165,17 @@ const lanSet: IpmiVerb = {
         await setLanAccess(b, channel, setting.access);
         return { lines: [`Set Channel Access for channel ${channel} was successful.`], json: { channel, access: setting.access === 0 ? 'off' : 'on' } };
       }
-      // ipmitool says what it sets before it sets it: the line is there even when the write fails.
+      // ipmitool says what it sets before it sets it: the line is on stdout even when the write fails.
       const lines = setting.label !== undefined ? [`Setting LAN ${setting.label} to ${setting.shown}`] : [];
-      if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
-      await writeLanParam(b, channel, setting.param, setting.value);
-      return { lines: [], json: { channel, param: setting.param, value: Buffer.from(setting.value).toString('hex') } };
+      const json = { channel, param: setting.param, value: Buffer.from(setting.value).toString('hex') };
+      try {
+        await writeLanParam(b, channel, setting.param, setting.value);
+      } catch (error) {
+        if (!(error instanceof IpmiCommandError || error instanceof IpmiSessionError)) throw error;
+        process.stderr.write(`anvil ipmi: ${error.message}\n`);
+        return { lines, json: { ...json, error: error.message }, code: 1 };
+      }
+      return { lines, json };
     };
   },
 };

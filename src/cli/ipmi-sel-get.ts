@@ -28,7 +28,7 @@ const line = (label: string, value: string) => ` ${label.padEnd(22)}: ${value}`;
  * ipmitool's timestamp: "%x" in C (MM/DD/YY), or "S+ %y/%j" for a time since start-up. It
  * prints the date twice, as 1.8.19 does: its date and time share one static buffer.
  */
-function timestampText(stamp: number): string {
+export function timestampText(stamp: number): string {
   if (stamp === UNSPECIFIED_TIME) return 'Unspecified Unspecified';
   const d = new Date(stamp * 1000);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');

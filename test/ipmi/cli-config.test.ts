@@ -60,6 +60,11 @@ async function configAgrees(common: string[], lanChannel: number): Promise<void>
   }
   assert.equal(ipmitool([...common, 'lan', 'set', ch, 'ipaddr', '10.9.8.6']).code, 0);
   assert.equal(lanValue((await anvil([...common, 'lan', 'print', ch])).stdout, 'IP Address'), '10.9.8.6');
+  // A write the BMC refuses (Set LAN Configuration Parameters wants administrator): the line, then failure.
+  const refused = await same(common, ['-L', 'OPERATOR', 'lan', 'set', ch, 'ipaddr', '10.9.8.5']);
+  assert.equal(refused.stdout, 'Setting LAN IP Address to 10.9.8.5\n');
+  assert.match(refused.stderr, /insufficient privilege level/);
+  assert.equal(lanValue(ipmitool([...common, 'lan', 'print', ch]).stdout, 'IP Address'), '10.9.8.6');
   const badIp = await anvil([...common, 'lan', 'set', ch, 'ipaddr', '10.9.8']);
   assert.equal(badIp.code, 2);
   assert.match(badIp.stderr, /invalid IP address: 10\.9\.8/);
