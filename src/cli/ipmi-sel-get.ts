@@ -143,7 +143,7 @@ export const SEL_GET_VERB: IpmiVerb = {
     return async (b: Bmc) => {
       const sdrs = await b.inventory.sdrRecords();
       const lines: string[] = [];
-      const found: number[] = [];
+      const found: unknown[] = [];
       let failed = false;
       for (const [i, id] of numbers.entries()) {
         const entry = await b.inventory.selEntry(id);
@@ -158,8 +158,8 @@ export const SEL_GET_VERB: IpmiVerb = {
           failed = true;
           continue;
         }
-        found.push(id);
         const sensor = (r[2] ?? 0) < OEM_TIMESTAMPED ? sensorFor(sdrs, r) : undefined;
+        found.push({ id, raw: hex(r), record: decodeSelRecord(r), sensor: sensor?.name ?? null });
         lines.push(...entryLines(r, sensor));
         // As ipmitool: the sensor's own verbose block follows; entries without one get no separator.
         if (sensor === undefined) continue;

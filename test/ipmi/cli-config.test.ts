@@ -94,4 +94,9 @@ test('anvil ipmi user priv, lan set and sol info, as ipmitool on ipmi_sim', TIME
   const sim = await startIpmiSim(t);
   const common = ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(sim.port), '-U', USER, '-E'];
   await configAgrees(common, 1);
+  // ipmi_sim keeps its channel access fixed (Set Channel Access answers 0x83): both tools fail, printing nothing.
+  const access = await same(common, ['lan', 'set', '1', 'access', 'off']);
+  assert.notEqual(access.code, 0);
+  assert.equal(access.stdout, '');
+  assert.match(ipmitool([...common, 'channel', 'info', '1']).stdout, /Access Mode +: always available/);
 });
