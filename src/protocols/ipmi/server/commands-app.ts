@@ -36,7 +36,9 @@ const MEDIUM_LAN = 0x04;
 const PROTOCOL_IPMB = 0x01;
 const MULTI_SESSION = 0x80;
 const IPMI_FORUM_IANA = 7154;
-/** Channel access mode "always available" (§22.22). */
+/** Channel access modes (§22.22, bits 2:0 of the access byte): disabled, always available. */
+export const ACCESS_MODE_BITS = 0x07;
+export const ACCESS_DISABLED = 0x00;
 const ACCESS_ALWAYS_AVAILABLE = 0x02;
 /** Set User Password operations (§22.30). */
 const PasswordOp = { DISABLE: 0, ENABLE: 1, SET: 2, TEST: 3 } as const;
