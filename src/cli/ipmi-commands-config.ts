@@ -16,7 +16,7 @@ import {
   SolParam,
 } from '../protocols/ipmi/commands/sol-config.ts';
 import { setUserPrivilege } from '../protocols/ipmi/commands/users.ts';
-import { completionCodeText, PARAMETER_NOT_SUPPORTED } from '../protocols/ipmi/constants.ts';
+import { NetFn, PARAMETER_NOT_SUPPORTED, TransportCmd } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
 import { hexByte } from './ipmi-args.ts';
 import type { IpmiVerb, OutputFlags } from './ipmi-commands.ts';
@@ -229,7 +229,14 @@ async function solInfo(b: Bmc, channel: number): Promise<SolInfo> {
       process.stderr.write(`Info: SOL parameter '${name}' not supported${fallback}\n`);
       return undefined;
     }
-    if (res.completionCode !== 0) throw new IpmiCommandError(b.host, `Get SOL Configuration Parameters '${name}'`, 0x0c, 0x22, res.completionCode);
+    if (res.completionCode !== 0)
+      throw new IpmiCommandError(
+        b.host,
+        `Get SOL Configuration Parameters '${name}'`,
+        NetFn.TRANSPORT,
+        TransportCmd.GET_SOL_CONFIG_PARAMETERS,
+        res.completionCode,
+      );
     const value = decodeSolConfig(res.data);
     if (value.length !== SOL_PARAM_LENGTHS[param]) {
       process.stderr.write(`Error: Unexpected data length (${res.data.length}) received for SOL parameter '${name}'\n`);
