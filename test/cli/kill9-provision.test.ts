@@ -1,11 +1,12 @@
-// kill -9 of `anvil serve` while it provisions three machines at once (fake power driver; the
+// kill -9 of `anvil serve` while it provisions four machines at once (fake power driver; the
 // agent's side of protocol v1 played by the test over HTTP, as test/provisioning/deploy-flow
 // does in process): `dep` is deploying, its agent streaming the image; `cap` is capturing, its
 // agent streaming the disk to anvil; `fin`'s deploy is finishing (the power cycle into its disk
-// under way). After the restart none is left in a transient state without a way out: `dep`'s
-// deploy is resumed (its agent's token still works, the image streams again, the deploy ends
-// active), `cap`'s capture failed with the reason as an event (no image, no temp file), `fin`
-// booted its disk and is active. The database is whole before and after.
+// under way); `boot` is booting its agent, which has not called back. After the restart none is
+// left in a transient state without a way out: `dep`'s deploy is resumed (its agent's token
+// still works, the image streams again, the deploy ends active), `cap`'s capture failed with the
+// reason as an event (no image, no temp file), `fin` booted its disk and is active, `boot`'s
+// agent calls back to the new server and deploys. The database is whole before and after.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,7 +23,7 @@ const TIMEOUT_MS = 300_000;
 const STEP_MS = 120_000;
 const TRANSIENT = ['deploying', 'wait-callback', 'undeploying', 'capturing', 'capture-wait'];
 
-const MACS = { dep: '52:54:00:9b:00:01', cap: '52:54:00:9b:00:02', fin: '52:54:00:9b:00:03' } as const;
+const MACS = { dep: '52:54:00:9b:00:01', cap: '52:54:00:9b:00:02', fin: '52:54:00:9b:00:03', boot: '52:54:00:9b:00:04' } as const;
 type Name = keyof typeof MACS;
 
 interface View {
@@ -48,7 +49,7 @@ const fields = (text: string) =>
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
 
-test('kill -9 mid-deploy, mid-capture and mid-finish: after the restart each is resumed or failed with its reason, no partial image, no temp file', {
+test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: after the restart each is resumed or failed with its reason, no partial image, no temp file', {
   timeout: TIMEOUT_MS,
 }, async (t) => {
   const data = tempDir('anvil-kill9-provision-');
@@ -124,6 +125,9 @@ test('kill -9 mid-deploy, mid-capture and mid-finish: after the restart each is 
   const finResult = await agent(finToken, 'result', `status=ok\nphase=done\nsha256=${tinySha}\nbytes=${tiny.length}\n`);
   assert.deepEqual(fields(finResult.text), { action: 'wait' });
 
+  // boot: a deploy whose machine is booting its agent, which has not called back yet.
+  await ok('/machines/boot/provision', { method: 'PUT', json: { target: 'deploy', image: 'tiny' }, status: 202 });
+
   // dep: its agent streams the image and reports the first MiB written, then reads no more.
   await ok('/machines/dep/provision', { method: 'PUT', json: { target: 'deploy', image: 'big' }, status: 202 });
   const depToken = await agentToken('dep');
@@ -161,8 +165,9 @@ test('kill -9 mid-deploy, mid-capture and mid-finish: after the restart each is 
     dep: (await view('dep')).deployment?.state,
     cap: (await view('cap')).deployment?.state,
     fin: (await view('fin')).deployment?.state,
+    boot: (await view('boot')).deployment?.state,
   };
-  assert.deepEqual(states, { dep: 'writing', cap: 'reading', fin: 'finishing' }, 'each is where the kill is to catch it');
+  assert.deepEqual(states, { dep: 'writing', cap: 'reading', fin: 'finishing', boot: 'wait-callback' }, 'each is where the kill is to catch it');
   await killHard(server);
   assert.equal(imageResponse?.complete, false, 'the image was still streaming');
   imageRequest.destroy();
@@ -179,6 +184,7 @@ test('kill -9 mid-deploy, mid-capture and mid-finish: after the restart each is 
     dep: 'resumed: waiting for the agent (writing)',
     cap: 'failed: its upload was cut',
     fin: 'resumed: booted from disk',
+    boot: 'resumed: waiting for the agent (wait-callback)',
   });
   const sweptLine = logLines(server.logs(), /temp file\(s\)/)[0];
   assert.equal(sweptLine?.images, 1, server.logs());
@@ -200,6 +206,13 @@ test('kill -9 mid-deploy, mid-capture and mid-finish: after the restart each is 
     ['big', 'tiny'],
   );
   assert.equal((await agent(capToken, 'progress', 'phase=read\nbytes=1\n')).status, 403, "the failed capture's token is dead");
+
+  // boot: its agent, booted from the answer the restarted server gives, calls back and deploys.
+  assert.equal((await view('boot')).provisionState, 'wait-callback');
+  const bootToken = await agentToken('boot');
+  assert.equal((await hello('boot', bootToken, 64 * MIB)).action, 'deploy');
+  assert.deepEqual(fields((await agent(bootToken, 'result', `status=ok\nphase=done\nsha256=${tinySha}\nbytes=${tiny.length}\n`)).text), { action: 'wait' });
+  await until('boot', 'active', (v) => v.provisionState === 'active' && v.deployment?.state === 'done');
 
   // fin: booted its disk during the restart.
   const fin = await view('fin');
