@@ -16,7 +16,7 @@ const API_WRITERS = 12;
 const PXEMNGR_WRITERS = 3;
 /** The kill comes once this many writes of each kind were acknowledged. */
 const KILL_AFTER_API = 300;
-const KILL_AFTER_PXEMNGR = 9;
+const KILL_AFTER_PXEMNGR = 6;
 /** Generous: only a hang reaches it. */
 const TIMEOUT_MS = 300_000;
 
