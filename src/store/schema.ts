@@ -194,6 +194,19 @@ export interface DeploymentsTable {
   notes: Generated<string>;
 }
 
+/** A DHCP lease (server mode): one per MAC; see protocols/dhcp/lease-store.ts. */
+export interface DhcpLeasesTable {
+  mac: string;
+  address: string;
+  /** offered | bound | released */
+  state: string;
+  /** Milliseconds since the epoch. */
+  expires_at: number;
+  hostname: string | null;
+  /** Option 61 as hex. */
+  client_id: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -209,6 +222,7 @@ export interface Database {
   machine_events: MachineEventsTable;
   images: ImagesTable;
   deployments: DeploymentsTable;
+  dhcp_leases: DhcpLeasesTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
