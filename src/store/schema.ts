@@ -19,6 +19,8 @@ export interface MachinesTable {
   maintenance_reason: string | null;
   /** Who holds the machine's exclusive lock, or null. */
   reservation: string | null;
+  /** The conductor (conductors.id) whose process holds the lock; null for a command-line process. */
+  reservation_conductor: Generated<string | null>;
   next_profile: Generated<string>;
   /** 1 when next_profile falls back to `local` after one boot is served. */
   next_once: Generated<number>;
@@ -207,6 +209,15 @@ export interface DhcpLeasesTable {
   client_id: string | null;
 }
 
+/** A running (or dead) `anvil serve`: its conductor heartbeats here. */
+export interface ConductorsTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -223,6 +234,7 @@ export interface Database {
   images: ImagesTable;
   deployments: DeploymentsTable;
   dhcp_leases: DhcpLeasesTable;
+  conductors: ConductorsTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
@@ -236,3 +248,4 @@ export type Discovered = Selectable<DiscoveredTable>;
 export type MachineEvent = Selectable<MachineEventsTable>;
 export type Image = Selectable<ImagesTable>;
 export type Deployment = Selectable<DeploymentsTable>;
+export type ConductorRow = Selectable<ConductorsTable>;
