@@ -94,16 +94,20 @@ test('three conductors share a fleet; a kill -9 leaves its machines owned by the
   }
 
   // The servers take the database and the timings from the environment (a URL with a password never goes on a command line).
-  const saved = { ...process.env };
-  t.after(() => {
-    process.env = saved;
-  });
-  Object.assign(process.env, {
+  const settings = {
     ANVIL_DATABASE_URL: url,
     ANVIL_CONDUCTOR_HEARTBEAT: String(HEARTBEAT_S),
     ANVIL_CONDUCTOR_DEAD_AFTER: String(DEAD_AFTER_S),
     ANVIL_POWER_SYNC_INTERVAL: '1',
+  };
+  const saved = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  t.after(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   });
+  Object.assign(process.env, settings);
   const servers: ServerProcess[] = [];
   for (const dir of dirs) {
     const server = await startServer(dir);
