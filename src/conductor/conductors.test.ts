@@ -69,6 +69,13 @@ test('live conductors share the machines, each owned by exactly one; a dead oneâ
   assert.equal(view.find((c) => c.id === dead.id)?.machines, 0);
   assert.equal(view.find((c) => c.id === dead.id)?.heartbeatAgeMs, 3_500);
 
+  // A dead conductor's row is kept for the list a day, then forgotten at a heartbeat.
+  time.advance(24 * 3_600_000);
+  await a.heartbeat();
+  await b.heartbeat();
+  assert.deepEqual((await a.list()).map((c) => c.id).sort(), [a.id, b.id].sort());
+  assert.equal(await a.isDead(dead.id!), true);
+
   // A clean stop removes the row at once: no waiting for the timeout.
   await b.stop();
   await a.refresh();

@@ -18,6 +18,8 @@ export const CONDUCTOR_DEFAULTS = {
   heartbeatMs: 10_000,
   /** A conductor is dead after this many heartbeats missed. */
   deadAfterHeartbeats: 3,
+  /** A dead conductor's row (kept so `conductor list` shows the crash) is removed after this long. */
+  forgetAfterMs: 24 * 3_600_000,
 } as const;
 
 export interface ConductorOptions {
@@ -104,6 +106,9 @@ export class Conductors {
     const updated = await this.#db.updateTable('conductors').set({ heartbeat_at: now }).where('id', '=', id).executeTakeFirst();
     if (updated.numUpdatedRows === 0n)
       await this.#db.insertInto('conductors').values({ id, hostname: hostname(), pid: process.pid, started_at: now, heartbeat_at: now }).execute();
+    // A row gone is as dead as an old one (isDead), so forgetting it frees nothing it held.
+    const forget = new Date(this.#clock().getTime() - Math.max(CONDUCTOR_DEFAULTS.forgetAfterMs, this.deadAfterMs)).toISOString();
+    await this.#db.deleteFrom('conductors').where('heartbeat_at', '<', forget).execute();
     await this.refresh();
   }
 
