@@ -150,6 +150,7 @@ test('three conductors share a fleet; a kill -9 leaves its machines owned by the
     .where('name', 'in', held)
     .execute();
   const logsAtKill = servers.map((server) => server.logs().length);
+  const killedAt = Date.now();
   victim.child.kill('SIGKILL');
   await new Promise((resolve) => victim.child.once('exit', resolve));
 
@@ -159,12 +160,17 @@ test('three conductors share a fleet; a kill -9 leaves its machines owned by the
     const alive = list.filter((c) => c.alive);
     return alive.length === 2 && alive.reduce((sum, c) => sum + c.machines, 0) === MACHINES ? list : undefined;
   });
+  // A figure, not an assertion (the machine may be loaded): dead after 3 s, then the next heartbeat.
+  t.diagnostic(
+    `the API listed the survivors as owning every machine ${Date.now() - killedAt} ms after the kill (dead after ${DEAD_AFTER_S} s, heartbeat ${HEARTBEAT_S} s)`,
+  );
   assert.equal(after.find((c) => c.id === victimConductor.id)?.alive, false, 'the killed conductor is listed dead');
   assert.equal(after.find((c) => c.id === victimConductor.id)?.machines, 0);
   await until('the dead conductor’s locks released', 60_000, async () => {
     const rows = await store.db.selectFrom('machines').select('reservation').where('name', 'in', held).execute();
     return rows.every((r) => r.reservation === null) ? true : undefined;
   });
+  t.diagnostic(`its locks were released ${Date.now() - killedAt} ms after the kill`);
   const events = await store.db
     .selectFrom('machine_events')
     .innerJoin('machines', 'machines.id', 'machine_events.machine_id')
