@@ -15,6 +15,7 @@ import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
 import type { Vcl } from '../provisioning/vcl.ts';
 import type { Properties } from '../machines/properties.ts';
+import type { Conductors } from '../conductor/conductors.ts';
 
 /** Largest test result accepted by default, in bytes (413 beyond). */
 export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
@@ -32,6 +33,7 @@ export interface ApiContext {
   readonly provisioner: Provisioner;
   readonly vcl: Vcl;
   readonly properties: Properties;
+  readonly conductors: Conductors;
   readonly clock: () => Date;
   /** Where bare machine-facing URLs look up the caller's MAC. */
   readonly resolver: AddressResolver;

@@ -25,6 +25,7 @@ import { preCaptureHook } from '../provisioning/hooks.ts';
 import { Vcl } from '../provisioning/vcl.ts';
 import { Properties } from '../machines/properties.ts';
 import { StaleWatch } from '../conductor/stale.ts';
+import { Conductors, conductorFromEnv, type ConductorOptions } from '../conductor/conductors.ts';
 import { AnvilMetrics } from './metrics.ts';
 
 export interface Services {
@@ -61,6 +62,8 @@ export interface Services {
   readonly stale: StaleWatch;
   /** What /metrics shows; the server adds its own servers' counters. */
   readonly metrics: AnvilMetrics;
+  /** The conductors sharing the database and the hash ring over the live ones; `anvil serve` registers this process's. */
+  readonly conductors: Conductors;
   close(): Promise<void>;
 }
 
@@ -76,6 +79,8 @@ export interface ServiceOptions extends PathOptions {
   deployTimeoutS?: number | undefined;
   /** The discovered list's bounds (rows, field lengths, per-source rate); the defaults when absent. */
   discovered?: DiscoveredLimits | undefined;
+  /** Heartbeat interval and dead-after timeout; default ANVIL_CONDUCTOR_HEARTBEAT/_DEAD_AFTER, else 10 s and 30 s. */
+  conductor?: Pick<ConductorOptions, 'heartbeatMs' | 'deadAfterMs' | 'virtualNodes'> | undefined;
 }
 
 export async function openServices(options: ServiceOptions = {}): Promise<Services> {
@@ -125,6 +130,9 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const stale = new StaleWatch(db, clock);
   metrics.watchServices({ machines, nextBoot, testing, provisioner, stale });
   metrics.watchDiscovered(discovered);
+  // On SQLite one process serves the data directory: its conductor owns every machine.
+  const conductors = new Conductors(db, clock, { ...conductorFromEnv(process.env), ...options.conductor, ownsAll: store.dialect === 'sqlite' });
+  control.tasks.locks.useConductors(conductors);
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,
@@ -147,6 +155,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     testing,
     stale,
     metrics,
+    conductors,
     tokens: new Tokens(db, clock),
     close: async () => {
       await provisioner.stop();

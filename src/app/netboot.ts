@@ -5,10 +5,10 @@
 import { networkInterfaces } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { TftpServer } from '../protocols/tftp/index.ts';
-import { DhcpServer, JsonFileLeaseStore, DEFAULT_BOOT_FILES, bootTarget, type DhcpMode } from '../protocols/dhcp/index.ts';
+import { DhcpServer, DEFAULT_BOOT_FILES, bootTarget, type DhcpMode } from '../protocols/dhcp/index.ts';
+import { DatabaseLeaseStore, importLeaseFile } from './database-leases.ts';
 import { AnvilError, invalid } from '../common/errors.ts';
 import { clipped } from '../common/format.ts';
 import type { HostPort } from '../common/address.ts';
@@ -84,7 +84,7 @@ function addressFromIp(name: string): { address: string; netmask: string } | und
 }
 
 export async function startNetboot(
-  services: Pick<Services, 'boot' | 'paths'>,
+  services: Pick<Services, 'boot' | 'paths' | 'store'>,
   resolver: AddressResolver,
   options: NetbootOptions,
   log: FastifyBaseLogger,
@@ -130,13 +130,21 @@ export async function startNetboot(
         );
       pool = { start: m[1]!, end: m[2]!, subnetMask: netmask, routers: [] };
     }
-    const dir = join(services.paths.data, 'dhcp');
-    mkdirSync(dir, { recursive: true });
+    // Leases live in the database (any process sharing it answers for any of them); a
+    // dhcp/leases.json from before is imported once and renamed aside.
+    const store = new DatabaseLeaseStore(services.store);
+    const file = join(services.paths.data, 'dhcp', 'leases.json');
+    const imported = await importLeaseFile(store, file);
+    if (imported)
+      log.info(
+        { imported: imported.imported, skipped: imported.skipped, movedTo: imported.movedTo },
+        `imported ${imported.imported} DHCP lease(s) from ${file} into the database (${imported.skipped} already there); the file is now ${imported.movedTo} and no longer read`,
+      );
     dhcp = new DhcpServer({
       mode: options.dhcp.mode,
       serverAddress: address,
       ...(pool ? { pool } : {}),
-      store: await JsonFileLeaseStore.open(join(dir, 'leases.json')),
+      store,
       boot: {
         files: options.dhcp.loader === 'pxelinux' ? { ...DEFAULT_BOOT_FILES, bios: 'pxelinux.0' } : DEFAULT_BOOT_FILES,
         scriptUrl: (mac) => bootScriptUrl(httpBase(), mac),

@@ -57,13 +57,16 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const syncOptions = options.powerSync ?? powerSyncFromEnv(process.env);
   const services = await openServices({ ...options, drivers: { process: 'anvil serve', ...options.drivers } });
   const resolver = options.resolver ?? new AddressResolver([arpTable()]);
-  // Locks left by a crashed server or a killed CLI on this host protect nothing any more.
+  // This process's conductor: its locks say so, and it owns its share of the machines.
+  const conductorId = await services.conductors.register();
+  // Locks left by a crashed server or a killed CLI on this host, or by a dead conductor, protect nothing any more.
   const staleLocks = await services.control.locks.clearStale();
   let app: FastifyInstance;
   try {
     app = await buildServer(services, { ...options, resolver });
     await app.listen({ host: options.http.host, port: options.http.port, backlog: HTTP_BACKLOG });
   } catch (error) {
+    await services.conductors.stop();
     await services.close();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw Object.assign(
@@ -83,6 +86,12 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     }
     throw error;
   }
+  app.log.info(
+    { conductor: conductorId, heartbeatS: services.conductors.heartbeatMs / 1000, deadAfterS: services.conductors.deadAfterMs / 1000 },
+    services.store.dialect === 'sqlite'
+      ? 'conductor registered; on SQLite it owns every machine'
+      : 'conductor registered; it owns its share of the machines by the hash ring',
+  );
   for (const lock of staleLocks) app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a process that is gone');
   const swept = {
     uploads: await services.testing.sweepUploads(),
@@ -118,6 +127,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       if (netboot.dhcp) services.metrics.watchDhcp(netboot.dhcp);
     } catch (error) {
       await app.close();
+      await services.conductors.stop();
       await services.close();
       throw error;
     }
@@ -166,11 +176,21 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       ? undefined
       : new PowerSync(services.store.db, services.control, services.clock, {
           log: app.log,
+          owns: (name) => services.conductors.owns(name),
           onPass: services.metrics.onPowerSync,
           ...syncOptions,
         });
   const syncing = new AbortController();
   powerSync?.start(syncing.signal);
+  // Each heartbeat rebuilds the ring over the live conductors and releases what dead ones held.
+  let members = services.conductors.ring.members.length;
+  services.conductors.start(syncing.signal, app.log, async () => {
+    const live = services.conductors.ring.members.length;
+    if (live !== members) app.log.info({ conductors: live, was: members }, 'the live conductors changed; machines re-shared by the hash ring');
+    members = live;
+    for (const lock of await services.control.locks.clearStale())
+      app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a conductor or process that is gone');
+  });
   // The live pages also follow what the command line changes in the store.
   const changePoll = new ChangePoll(services.store.db, services.changes);
   changePoll.start(undefined, (error) => app.log.error({ err: error }, 'looking for other processes’ changes failed'));
@@ -195,6 +215,8 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       await app.close();
       clearTimeout(cut);
       await removeServerFile(services.paths.data).catch(() => undefined);
+      // Last, once no operation of this process holds a lock: the others own its machines from their next heartbeat.
+      await services.conductors.stop().catch((error: unknown) => app.log.warn({ err: error }, 'could not remove this conductor’s row'));
       await services.close();
       resolve();
     };

@@ -13,6 +13,7 @@ export const commands: readonly CliCommand[] = [
   lazy('demo', 'Run the server with a demo lab of simulated machines', () => import('./demo.ts')),
   lazy('export-pxelinux', 'Write pxelinux.cfg/01-<mac> files for a TFTP server of your own', () => import('./export-pxelinux.ts')),
   lazy('token', 'Create, list and revoke API tokens', () => import('./token.ts')),
+  lazy('conductor', 'List the anvil serve processes sharing the database: heartbeats, alive or dead, machines owned', () => import('./conductor.ts')),
   lazy('pxemngr', 'The PXE Manager commands (also bin/pxemngr)', () => import('./pxemngr.ts')),
   lazy('ipmi', 'Talk to BMCs the way ipmitool does (fleets with -H node[1-100])', () => import('./ipmi.ts')),
   lazy('image', 'The image library: upload, list, show, download and delete disk images', () => import('./image.ts')),

@@ -7,6 +7,7 @@ import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import { UsageError } from './command.ts';
 import { dataOption } from './data.ts';
 import { POWER_SYNC_DEFAULTS, powerSyncFromEnv } from '../conductor/power-sync.ts';
+import { CONDUCTOR_DEFAULTS, conductorFromEnv } from '../conductor/conductors.ts';
 
 export function dataOptions(cmd: Command): Command {
   return cmd
@@ -55,6 +56,17 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
       new Option('--power-sync-max-failures <n>', 'failed reads in a row before a machine goes into maintenance')
         .env('ANVIL_POWER_SYNC_MAX_FAILURES')
         .default(String(POWER_SYNC_DEFAULTS.maxFailures)),
+    )
+    .addOption(
+      new Option('--conductor-heartbeat <seconds>', "how often this server's conductor heartbeats into the database")
+        .env('ANVIL_CONDUCTOR_HEARTBEAT')
+        .default(String(CONDUCTOR_DEFAULTS.heartbeatMs / 1000)),
+    )
+    .addOption(
+      new Option(
+        '--conductor-dead-after <seconds>',
+        `a conductor without a heartbeat this long is dead; the others take over its machines and locks (default ${CONDUCTOR_DEFAULTS.deadAfterHeartbeats} heartbeats)`,
+      ).env('ANVIL_CONDUCTOR_DEAD_AFTER'),
     );
 }
 
@@ -78,6 +90,8 @@ export interface ParsedServerOptions {
   powerSyncInterval: string;
   powerSyncWorkers: string;
   powerSyncMaxFailures: string;
+  conductorHeartbeat: string;
+  conductorDeadAfter?: string;
 }
 
 function logFormatOf(text: string | undefined): 'pretty' | 'json' {
@@ -117,7 +131,23 @@ export function toAnvilOptions(o: ParsedServerOptions) {
     },
     exportDir: o.export,
     powerSync: powerSyncOptions(o),
+    conductor: conductorOptions(o),
   };
+}
+
+function conductorOptions(o: ParsedServerOptions) {
+  let options;
+  try {
+    options = conductorFromEnv({ ANVIL_CONDUCTOR_HEARTBEAT: o.conductorHeartbeat, ANVIL_CONDUCTOR_DEAD_AFTER: o.conductorDeadAfter });
+  } catch (error) {
+    throw new UsageError(
+      (error as Error).message.replace('ANVIL_CONDUCTOR_HEARTBEAT', '--conductor-heartbeat').replace('ANVIL_CONDUCTOR_DEAD_AFTER', '--conductor-dead-after'),
+    );
+  }
+  const heartbeatMs = options.heartbeatMs ?? CONDUCTOR_DEFAULTS.heartbeatMs;
+  if (options.deadAfterMs !== undefined && options.deadAfterMs <= heartbeatMs)
+    throw new UsageError(`--conductor-dead-after (${options.deadAfterMs / 1000} s) must be longer than one heartbeat (${heartbeatMs / 1000} s)`);
+  return options;
 }
 
 function powerSyncOptions(o: ParsedServerOptions) {

@@ -13,7 +13,7 @@ export class MachineLockedError extends AnvilError {
     super(
       'MACHINE_LOCKED',
       'conflict',
-      `machine '${machine}' is locked by ${holder}; try again when that operation has finished (a lock left by a process that died on this host is released by itself; for one held from another host that is gone, run bin/anvil machine unlock ${machine})`,
+      `machine '${machine}' is locked by ${holder}; try again when that operation has finished (a lock left by a process that died on this host, or by an anvil serve that stopped heartbeating, is released by itself; for one held by a command on another host that is gone, run bin/anvil machine unlock ${machine})`,
     );
     this.holder = holder;
   }
@@ -45,33 +45,57 @@ export function isStaleHolder(holder: string): boolean {
 /** Told when a dead process's lock is cleared or taken over, to leave a trace in the machine's events. */
 export type StaleLockListener = (machine: { id: number; name: string }, holder: string) => Promise<void>;
 
+/**
+ * Which conductor this process is (its locks say so) and whether another is dead: a lock held
+ * by a conductor that stopped heartbeating protects nothing, whatever host it ran on.
+ */
+export interface LockConductors {
+  readonly id: string | undefined;
+  isDead(id: string): Promise<boolean>;
+}
+
 export class MachineLocks {
   readonly #db: Kysely<Database>;
   readonly #onStale: StaleLockListener | undefined;
+  #conductors: LockConductors | undefined;
 
-  constructor(db: Kysely<Database>, onStale?: StaleLockListener) {
+  constructor(db: Kysely<Database>, onStale?: StaleLockListener, conductors?: LockConductors) {
     this.#db = db;
     this.#onStale = onStale;
+    this.#conductors = conductors;
+  }
+
+  /** From now on, locks carry this process's conductor and dead conductors' locks are stale. */
+  useConductors(conductors: LockConductors): void {
+    this.#conductors = conductors;
+  }
+
+  /** A lock nobody alive holds: a dead process on this host, or a dead conductor. */
+  async #isStale(holder: string, conductor: string | null): Promise<boolean> {
+    if (isStaleHolder(holder)) return true;
+    return conductor !== null && this.#conductors !== undefined && (await this.#conductors.isDead(conductor));
   }
 
   /**
    * Takes the lock or throws MachineLockedError naming the holder. A lock left by a dead process
-   * on this host is taken over (compare-and-swap on the old holder, so two takers can't both win).
+   * on this host, or by a dead conductor, is taken over (compare-and-swap on the old holder, so
+   * two takers can't both win).
    */
   async acquire(machine: { id: number; name: string }, holder: string): Promise<void> {
+    const conductor = this.#conductors?.id ?? null;
     const result = await this.#db
       .updateTable('machines')
-      .set({ reservation: holder })
+      .set({ reservation: holder, reservation_conductor: conductor })
       .where('id', '=', machine.id)
       .where('reservation', 'is', null)
       .executeTakeFirst();
     if (result.numUpdatedRows === 1n) return;
-    const row = await this.#db.selectFrom('machines').select('reservation').where('id', '=', machine.id).executeTakeFirst();
+    const row = await this.#db.selectFrom('machines').select(['reservation', 'reservation_conductor']).where('id', '=', machine.id).executeTakeFirst();
     const current = row?.reservation;
-    if (current && isStaleHolder(current)) {
+    if (current && (await this.#isStale(current, row.reservation_conductor))) {
       const takeover = await this.#db
         .updateTable('machines')
-        .set({ reservation: holder })
+        .set({ reservation: holder, reservation_conductor: conductor })
         .where('id', '=', machine.id)
         .where('reservation', '=', current)
         .executeTakeFirst();
@@ -84,7 +108,12 @@ export class MachineLocks {
   }
 
   async release(machine: { id: number }, holder: string): Promise<void> {
-    await this.#db.updateTable('machines').set({ reservation: null }).where('id', '=', machine.id).where('reservation', '=', holder).execute();
+    await this.#db
+      .updateTable('machines')
+      .set({ reservation: null, reservation_conductor: null })
+      .where('id', '=', machine.id)
+      .where('reservation', '=', holder)
+      .execute();
   }
 
   /** Runs `task` holding the machine's lock. */
@@ -98,17 +127,30 @@ export class MachineLocks {
   }
 
   /**
-   * Clears every lock held by a dead process on this host (at server start-up, as Ironic's
-   * conductor does for its own reservations). Returns the machines and who held them.
+   * Clears every lock held by a dead process on this host or by a dead conductor (at server
+   * start-up, as Ironic's conductor does for its own reservations, and at each heartbeat: the
+   * takeover of a dead conductor's locks). Returns the machines and who held them.
    */
   async clearStale(): Promise<{ name: string; holder: string }[]> {
-    const held = await this.#db.selectFrom('machines').select(['id', 'name', 'reservation']).where('reservation', 'is not', null).execute();
+    const held = await this.#db
+      .selectFrom('machines')
+      .select(['id', 'name', 'reservation', 'reservation_conductor'])
+      .where('reservation', 'is not', null)
+      .execute();
     const cleared: { name: string; holder: string }[] = [];
+    const dead = new Map<string, boolean>();
     for (const row of held) {
-      if (!row.reservation || !isStaleHolder(row.reservation)) continue;
+      if (!row.reservation) continue;
+      let stale = isStaleHolder(row.reservation);
+      const conductor = row.reservation_conductor;
+      if (!stale && conductor !== null && this.#conductors) {
+        if (!dead.has(conductor)) dead.set(conductor, await this.#conductors.isDead(conductor));
+        stale = dead.get(conductor)!;
+      }
+      if (!stale) continue;
       const result = await this.#db
         .updateTable('machines')
-        .set({ reservation: null })
+        .set({ reservation: null, reservation_conductor: null })
         .where('id', '=', row.id)
         .where('reservation', '=', row.reservation)
         .executeTakeFirst();
@@ -122,7 +164,7 @@ export class MachineLocks {
   /** Removes a lock whatever holds it (an operator's recovery). */
   async breakLock(machine: { id: number }): Promise<string | null> {
     const row = await this.#db.selectFrom('machines').select('reservation').where('id', '=', machine.id).executeTakeFirst();
-    await this.#db.updateTable('machines').set({ reservation: null }).where('id', '=', machine.id).execute();
+    await this.#db.updateTable('machines').set({ reservation: null, reservation_conductor: null }).where('id', '=', machine.id).execute();
     return row?.reservation ?? null;
   }
 }

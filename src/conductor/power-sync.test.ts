@@ -65,3 +65,25 @@ test('power sync settings from the environment', () => {
   });
   assert.throws(() => powerSyncFromEnv({ ANVIL_POWER_SYNC_INTERVAL: 'soon' }), /ANVIL_POWER_SYNC_INTERVAL='soon'/);
 });
+
+test('power sync reads only the machines this conductor owns', async (t) => {
+  const store = await testStore(t);
+  const now = new Date().toISOString();
+  for (let i = 0; i < 6; i++)
+    await store.db
+      .insertInto('machines')
+      .values({ name: `m${i}`, driver: 'fake', created_at: now, updated_at: now })
+      .execute();
+  const read: string[] = [];
+  const control = {
+    tasks: {
+      run: async (m: Machine, _o: unknown, work: (task: unknown) => Promise<unknown>) =>
+        work({ machine: m, driver: { power: { getPowerState: async () => (read.push(m.name), 'on') } } }),
+    },
+    recordPower: async () => false,
+    event: async () => {},
+  } as unknown as MachineControl;
+  const report = await new PowerSync(store.db, control, systemClock, { owns: (name) => Number(name.slice(1)) % 2 === 0 }).runOnce();
+  assert.equal(report.checked, 3);
+  assert.deepEqual(read.sort(), ['m0', 'm2', 'm4']);
+});

@@ -31,6 +31,8 @@ export interface PowerSyncOptions {
   readonly concurrency?: number;
   readonly maxFailures?: number;
   readonly log?: PowerSyncLog;
+  /** Whether this process syncs a machine (the conductor owns it by the hash ring); default every machine. */
+  readonly owns?: (machineName: string) => boolean;
   /** Told after each pass how long it took and what it found: the server's metrics. */
   readonly onPass?: (report: SyncReport, seconds: number) => void;
 }
@@ -54,6 +56,7 @@ export class PowerSync {
   readonly #concurrency: number;
   readonly #maxFailures: number;
   readonly #log: PowerSyncLog;
+  readonly #owns: (machineName: string) => boolean;
   /** Consecutive failed reads per machine id. */
   readonly #failures = new Map<number, number>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -69,13 +72,14 @@ export class PowerSync {
     this.#maxFailures = Math.max(1, options.maxFailures ?? POWER_SYNC_DEFAULTS.maxFailures);
     this.#log = options.log ?? silent;
     this.#onPass = options.onPass ?? (() => {});
+    this.#owns = options.owns ?? (() => true);
   }
 
-  /** One pass over every machine with a controller. */
+  /** One pass over every machine with a controller that this conductor owns. */
   async runOnce(): Promise<SyncReport> {
     const report: SyncReport = { checked: 0, changed: [], failed: [], maintenanceSet: [], maintenanceCleared: [] };
     // Machines held by an operation are skipped: the operation records their state itself.
-    const machines = await this.#db
+    const candidates = await this.#db
       .selectFrom('machines')
       .selectAll()
       .where('driver', '!=', 'manual')
@@ -83,6 +87,12 @@ export class PowerSync {
       .where((eb) => eb.or([eb('maintenance', '=', 0), eb('fault', '=', POWER_FAILURE)]))
       .orderBy('id')
       .execute();
+    // The ring is read once per pass: a machine whose owner changes mid-pass is synced by the
+    // new owner from its next pass on (at worst twice, harmlessly: a read under a shared task).
+    const machines = candidates.filter((m) => this.#owns(m.name));
+    const mine = new Set(machines.map((m) => m.id));
+    // A machine that went to another conductor starts its failure count afresh if it comes back.
+    for (const id of this.#failures.keys()) if (!mine.has(id)) this.#failures.delete(id);
     // Failing machines first, as Ironic does, so a slow pass still retries them.
     machines.sort((a, b) => (this.#failures.get(b.id) ?? 0) - (this.#failures.get(a.id) ?? 0));
     let next = 0;

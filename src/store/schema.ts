@@ -19,6 +19,8 @@ export interface MachinesTable {
   maintenance_reason: string | null;
   /** Who holds the machine's exclusive lock, or null. */
   reservation: string | null;
+  /** The conductor (conductors.id) whose process holds the lock; null for a command-line process. */
+  reservation_conductor: Generated<string | null>;
   next_profile: Generated<string>;
   /** 1 when next_profile falls back to `local` after one boot is served. */
   next_once: Generated<number>;
@@ -194,6 +196,28 @@ export interface DeploymentsTable {
   notes: Generated<string>;
 }
 
+/** A DHCP lease (server mode): one per MAC; see protocols/dhcp/lease-store.ts. */
+export interface DhcpLeasesTable {
+  mac: string;
+  address: string;
+  /** offered | bound | released */
+  state: string;
+  /** Milliseconds since the epoch. */
+  expires_at: number;
+  hostname: string | null;
+  /** Option 61 as hex. */
+  client_id: string | null;
+}
+
+/** A running (or dead) `anvil serve`: its conductor heartbeats here. */
+export interface ConductorsTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -209,6 +233,8 @@ export interface Database {
   machine_events: MachineEventsTable;
   images: ImagesTable;
   deployments: DeploymentsTable;
+  dhcp_leases: DhcpLeasesTable;
+  conductors: ConductorsTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
@@ -222,3 +248,4 @@ export type Discovered = Selectable<DiscoveredTable>;
 export type MachineEvent = Selectable<MachineEventsTable>;
 export type Image = Selectable<ImagesTable>;
 export type Deployment = Selectable<DeploymentsTable>;
+export type ConductorRow = Selectable<ConductorsTable>;

@@ -5,7 +5,8 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { JOURNAL_MIN_LINES, JsonFileLeaseStore, MemoryLeaseStore, type Lease, type LeaseStore } from '../../src/protocols/dhcp/index.ts';
+import { JOURNAL_MIN_LINES, JsonFileLeaseStore, MemoryLeaseStore } from '../../src/protocols/dhcp/index.ts';
+import { lease, leaseStoreContract } from '../helpers/lease-store-contract.ts';
 
 function tempFile(t: import('node:test').TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'anvil-leases-'));
@@ -13,29 +14,9 @@ function tempFile(t: import('node:test').TestContext): string {
   return join(dir, 'leases.json');
 }
 
-const lease = (mac: string, address: string): Lease => ({ mac, address, state: 'bound', expiresAt: 1_000 });
-
-async function contract(store: LeaseStore): Promise<void> {
-  await store.put(lease('aa:00:00:00:00:01', '10.0.0.10'));
-  await store.put(lease('aa:00:00:00:00:02', '10.0.0.11'));
-  assert.equal((await store.byAddress('10.0.0.11'))?.mac, 'aa:00:00:00:00:02');
-  // A MAC moving to another address frees its old one.
-  await store.put(lease('aa:00:00:00:00:01', '10.0.0.12'));
-  assert.equal(await store.byAddress('10.0.0.10'), undefined);
-  // An address given to another MAC drops the old holder's record.
-  await store.put(lease('aa:00:00:00:00:03', '10.0.0.11'));
-  assert.equal(await store.get('aa:00:00:00:00:02'), undefined);
-  await store.delete('aa:00:00:00:00:03');
-  assert.equal(await store.byAddress('10.0.0.11'), undefined);
-  assert.deepEqual(
-    (await store.list()).map((l) => l.mac),
-    ['aa:00:00:00:00:01'],
-  );
-}
-
 test('both stores keep one record per MAC and per address', async (t) => {
-  await contract(new MemoryLeaseStore());
-  await contract(await JsonFileLeaseStore.open(tempFile(t)));
+  await leaseStoreContract(new MemoryLeaseStore());
+  await leaseStoreContract(await JsonFileLeaseStore.open(tempFile(t)));
 });
 
 test('the JSON store survives a restart', async (t) => {

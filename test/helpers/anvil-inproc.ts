@@ -17,7 +17,12 @@ export interface TestAnvil extends RunningAnvil {
 export async function testAnvil(
   t: TestContext,
   options: Partial<AnvilOptions> = {},
-  files: { profiles?: Record<string, string>; tests?: Record<string, string> } = {},
+  files: {
+    profiles?: Record<string, string>;
+    tests?: Record<string, string>;
+    /** Writes more into the data directory before the server starts (an old file it should pick up). */
+    prepare?: (data: string) => void | Promise<void>;
+  } = {},
 ): Promise<TestAnvil> {
   const data = tempDir();
   const profiles = join(data, 'tftp/pxelinux.cfg/profiles');
@@ -28,6 +33,7 @@ export async function testAnvil(
     writeFileSync(join(profiles, name), text);
   for (const [name, text] of Object.entries(files.tests ?? { 'wait.test': 'sleep 1\n', 'hello.test': 'echo "I: hello {{ system }}"\n' }))
     writeFileSync(join(tests, name), text);
+  await files.prepare?.(data);
   const databaseUrl = await testDatabaseUrl();
   const controller = new AbortController();
   const running = await startAnvil({ http: { host: '127.0.0.1', port: 0 }, data, logLevel: false, databaseUrl, ...options }, controller.signal);

@@ -10,6 +10,7 @@ import { notFound } from '../../common/errors.ts';
 import { machineControlRoutes } from './machine-control.ts';
 import { provisioningRoutes } from './provisioning.ts';
 import { vclRoutes } from './vcl.ts';
+import { conductorRoutes } from './conductors.ts';
 import { errors, NameParams } from './schemas.ts';
 import { PAGED, PageQuery, pageOf, sendPage, sliceForPage } from './pagination.ts';
 
@@ -78,6 +79,7 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
   await machineControlRoutes(scope, ctx);
   await provisioningRoutes(scope, ctx);
   await vclRoutes(scope, ctx);
+  await conductorRoutes(scope, ctx);
 
   app.get(
     '/health',
