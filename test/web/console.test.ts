@@ -6,7 +6,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { Duplex } from 'node:stream';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
+import { havePeers } from '../helpers/peers.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { LabStore } from '../../src/lab/store.ts';
 import { shareConsole } from '../../src/lab/console-share.ts';
 
@@ -194,4 +198,41 @@ test('a second browser is refused unless it takes over; the first is told who to
   third.ws.send(new TextEncoder().encode('x'));
   await third.until('the echo', () => third.bytes().includes('echo:x'));
   third.ws.close();
+});
+
+test('in Chromium, the console page shows the console and sends what is typed', { timeout: 300_000 }, async (t) => {
+  if (!havePeers(t, CHROMIUM)) return;
+  const { a, consoles } = await labAnvil(t);
+  const operator = (await a.services.tokens.create('operator', 'otto')).token;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await (await browser.newContext({ baseURL: a.url })).newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    // The browser asks for /favicon.ico, which anvil does not have.
+    if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) problems.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`/machines/${VM}`);
+  await page.fill('#token', operator);
+  await Promise.all([page.waitForURL((url) => url.pathname === `/machines/${VM}`), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForURL((url) => url.pathname === `/machines/${VM}/console`), page.click('#console-link')]);
+  await page.locator('#console', { hasText: 'anvil-test login:' }).waitFor({ timeout: 60_000 });
+  await page.locator('#console-status', { hasText: `connected to ${VM}'s console` }).waitFor({ timeout: 60_000 });
+  await page.click('#console');
+  await page.keyboard.type('root');
+  await page.keyboard.press('Enter');
+  await page.locator('#console', { hasText: 'echo:t' }).waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: join(a.data, 'console.png'), fullPage: true });
+  console.log(`screenshot: ${a.data}/console.png`);
+  assert.equal(Buffer.concat(consoles[0]!.received).toString(), 'root\r');
+  assert.deepEqual(problems, [], 'no CSP or script errors');
+
+  // A second tab is refused and offered the takeover; taking over moves the console to it.
+  const second = await page.context().newPage();
+  await second.goto(`/machines/${VM}/console`);
+  await second.locator('#console-status', { hasText: 'otto has this console open' }).waitFor({ timeout: 60_000 });
+  await second.click('#console-takeover');
+  await second.locator('#console', { hasText: 'anvil-test login:' }).waitFor({ timeout: 60_000 });
+  await page.locator('#console-status', { hasText: 'otto took over this console' }).waitFor({ timeout: 60_000 });
 });
