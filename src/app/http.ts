@@ -8,6 +8,7 @@ import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import type { Services } from './compose.ts';
 import { prettyStream, type LogFormat } from './log-format.ts';
 import { AnvilError } from '../common/errors.ts';
@@ -21,8 +22,12 @@ import { apiRoutes } from '../api/v1/routes.ts';
 import { API_PREFIX, buildValidator, closeBodySchemas, formatSchemaErrors, jsonBodiesOnly } from '../api/v1/strict-input.ts';
 import { webRoutes } from '../web/plugin.ts';
 import { metricsRoute } from './metrics.ts';
+import { machineConsoles } from './consoles.ts';
 
 export { DEFAULT_UPLOAD_LIMIT } from '../api/context.ts';
+
+/** Largest WebSocket message taken from a browser: keys typed or pasted into a console. */
+export const CONSOLE_MAX_MESSAGE_BYTES = 64 * 1024;
 
 export interface ServerOptions {
   /** Largest upload accepted, in bytes (413 beyond). */
@@ -152,6 +157,8 @@ export async function buildServer(services: Services, options: ServerOptions = {
     },
     { prefix: API_PREFIX },
   );
-  await app.register(async (scope) => webRoutes(scope, services));
+  // Only the web scope has WebSocket routes (the machines' consoles).
+  await app.register(websocket, { options: { maxPayload: CONSOLE_MAX_MESSAGE_BYTES } });
+  await app.register(async (scope) => webRoutes(scope, services, { consoles: machineConsoles(services.control, services.paths.data) }));
   return app;
 }

@@ -9,11 +9,14 @@ import { PageAuth } from '../auth/web-session.ts';
 import { sessionRoutes } from './session.ts';
 import { pageRoutes } from './pages.ts';
 import { LiveFeed, liveRoutes, type LiveOptions } from './live.ts';
+import { consolePage, consoleSocketRoute, type ConsoleSource } from './console.ts';
 
 export const STYLESHEET_PATH = '/static/anvil.css';
 export const SCRIPT_PATH = '/static/live.js';
+export const CONSOLE_SCRIPT_PATH = '/static/console.js';
 const stylesheet = readFileSync(new URL('./static/anvil.css', import.meta.url));
 const script = readFileSync(new URL('./static/live.js', import.meta.url));
+const consoleScript = readFileSync(new URL('./static/console.js', import.meta.url));
 
 /**
  * Scripts only from this origin, none inline, nothing from elsewhere: an upload that slipped
@@ -27,7 +30,13 @@ const PAGE_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
-export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: { live?: LiveOptions } = {}): Promise<void> {
+export interface WebOptions {
+  readonly live?: LiveOptions;
+  /** Where machines' consoles come from; without it there is no console page. */
+  readonly consoles?: ConsoleSource;
+}
+
+export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: WebOptions = {}): Promise<void> {
   const views = createViews();
   const auth = new PageAuth(ctx.tokens);
 
@@ -54,10 +63,18 @@ export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: 
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(script),
   );
 
+  app.get(CONSOLE_SCRIPT_PATH, { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(consoleScript),
+  );
+
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };
   });
   sessionRoutes(app, ctx.tokens, views);
   pageRoutes(app, ctx, views, auth);
   liveRoutes(app, ctx.tokens, new LiveFeed(ctx, options.live), PAGE_HEADERS);
+  if (options.consoles) {
+    consolePage(app, views, auth, ctx.machines, { pageCsp: PAGE_HEADERS['content-security-policy'], script: CONSOLE_SCRIPT_PATH });
+    consoleSocketRoute(app, ctx.tokens, options.consoles);
+  }
 }
