@@ -28,3 +28,34 @@ test('next-boot changes and boots served are published once stored, the once-rul
   await nextBoot.logBoot(machine, 'deploy agent');
   assert.deepEqual(await Promise.all(heard), ['next-boot: nextboot install', 'boot: nextboot local', 'boot: boot deploy agent']);
 });
+
+test('next-boot changes and a boot that consumes a once-rule commit durably; other boots do not', async (t) => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  t.after(() => store.close());
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-durable-boot-'));
+  writeFileSync(join(dir, 'local.prof'), 'LOCALBOOT 0\n');
+  writeFileSync(join(dir, 'install.prof'), 'KERNEL vmlinuz\n');
+  // Every statement as run, so the pragmas around each transaction show.
+  const statements: string[] = [];
+  const db = store.db.withPlugin({
+    transformQuery: (args) => {
+      if (args.node.kind === 'RawNode') statements.push(args.node.sqlFragments.join('?'));
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  const machines = new Machines(db, systemClock);
+  const profiles = new Profiles(db, dir);
+  await profiles.sync(new Date().toISOString());
+  const nextBoot = new NextBoot(db, machines, profiles, systemClock, new MachineChanges());
+  await machines.add('n1', ['52:54:00:c0:00:01']);
+  const durableCommits = async (step: () => Promise<unknown>) => {
+    statements.length = 0;
+    await step();
+    return statements.filter((s) => s === 'pragma synchronous = FULL').length;
+  };
+  assert.equal(await durableCommits(() => nextBoot.set('n1', 'install', { once: true })), 1);
+  assert.equal(await durableCommits(async () => nextBoot.serve(await machines.find('n1'))), 1, 'the once-rule consumed');
+  assert.equal(await durableCommits(async () => nextBoot.serve(await machines.find('n1'))), 0, 'a plain boot');
+  assert.equal((await machines.find('n1')).next_profile, 'local');
+});

@@ -1,10 +1,11 @@
 // The PXE Manager's automaton: each machine's next-boot profile, the once-rule, and the boot
 // log of next-boot changes and boots served. pxemngr's `nextboot default` sets the profile of
 // machines anvil does not know.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { BootLogEntry, Database } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
-import { DEFAULT_SYSTEM, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
+import { durably } from '../store/durable.ts';
+import { DEFAULT_SYSTEM, type FleetQuery, type Machine, type Machines, type MachineSummary } from '../machines/machines.ts';
 import { MachineChanges } from '../machines/changes.ts';
 import { LOCAL_PROFILE, type Profiles } from './profiles.ts';
 
@@ -52,7 +53,7 @@ export class NextBoot {
   async set(nameOrMac: string, profile: string, options: { once?: boolean; reason?: BootReason } = {}): Promise<void> {
     await this.#profiles.assertKnown(profile);
     if (nameOrMac === DEFAULT_SYSTEM) {
-      await this.#db.transaction().execute(async (trx) => {
+      await durably(this.#db, async (trx) => {
         await trx.updateTable('settings').set({ value: profile }).where('key', '=', 'default_profile').execute();
         // Said by an operator, even 'local': from now on unknown machines boot it (pxemngr's default).
         await trx
@@ -86,7 +87,7 @@ export class NextBoot {
 
   async #setNext(machine: Machine, profile: string, once: boolean, reason: BootReason): Promise<void> {
     const now = stamp(this.#clock);
-    await this.#db.transaction().execute(async (trx) => {
+    await durably(this.#db, async (trx) => {
       await trx
         .updateTable('machines')
         .set({ next_profile: profile, next_once: once ? 1 : 0, updated_at: now })
@@ -116,7 +117,10 @@ export class NextBoot {
    */
   async serve(machine: Machine, asker: BootAsker = {}): Promise<{ machine: Machine; profile: string }> {
     const now = stamp(this.#clock);
-    const served = await this.#db.transaction().execute(async (trx) => {
+    // A boot that consumes a once-rule is durable: lost to a power loss, the machine would boot
+    // its --once profile (an installer) again. Other boots are only logged, at NORMAL. The flag
+    // is the one just read; a once-rule set meanwhile is consumed all the same, one fsync short.
+    const record = async (trx: Transaction<Database>) => {
       const current = await trx.selectFrom('machines').selectAll().where('id', '=', machine.id).executeTakeFirstOrThrow();
       await trx
         .insertInto('boot_log')
@@ -139,7 +143,8 @@ export class NextBoot {
           .execute();
       }
       return { machine: current, profile: current.next_profile };
-    });
+    };
+    const served = machine.next_once === 1 ? await durably(this.#db, record) : await this.#db.transaction().execute(record);
     this.#changes.publish({ machineId: machine.id, topic: 'boot' });
     return served;
   }
@@ -166,14 +171,16 @@ export class NextBoot {
     return this.#db.selectFrom('boot_log').selectAll().where('machine_id', '=', machineId).orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
-  /** Each machine's last boot served (or just one machine's), by machine id: one query for the fleet. */
-  async lastBoots(onlyId?: number): Promise<Map<number, LastBoot>> {
+  /** Each machine's last boot served (or just one machine's, or these machines'), by machine id: one query for the fleet. */
+  async lastBoots(only?: number | readonly number[]): Promise<Map<number, LastBoot>> {
+    if (Array.isArray(only) && only.length === 0) return new Map();
     let latest = this.#db
       .selectFrom('boot_log')
       .select((e) => e.fn.max('id').as('id'))
       .where('kind', '=', 'boot')
       .groupBy('machine_id');
-    if (onlyId !== undefined) latest = latest.where('machine_id', '=', onlyId);
+    if (typeof only === 'number') latest = latest.where('machine_id', '=', only);
+    else if (only !== undefined) latest = latest.where('machine_id', 'in', [...only]);
     const rows = await this.#db.selectFrom('boot_log as b').select(['b.machine_id', 'b.at', 'b.profile']).where('b.id', 'in', latest).execute();
     return new Map(rows.map((b) => [b.machine_id, { at: b.at, profile: b.profile }]));
   }
@@ -182,6 +189,13 @@ export class NextBoot {
   async fleet(onlyId?: number): Promise<FleetMachine[]> {
     const [machines, boots] = await Promise.all([this.#machines.list(onlyId), this.lastBoots(onlyId)]);
     return machines.map((m) => ({ ...m, lastBoot: boots.get(m.id) }));
+  }
+
+  /** One page of the fleet (Machines.search) with each machine's last boot, and how many machines match. */
+  async fleetPage(query: FleetQuery): Promise<{ total: number; machines: FleetMachine[] }> {
+    const { total, machines } = await this.#machines.search(query);
+    const boots = await this.lastBoots(machines.map((m) => m.id));
+    return { total, machines: machines.map((m) => ({ ...m, lastBoot: boots.get(m.id) })) };
   }
 
   /** Boots served, by the loader that asked (pxelinux, ipxe, grub; '' when unknown): for metrics. */

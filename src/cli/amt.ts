@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { AMT_HTTPS_PORT, AmtClient, AmtFailure, BOOT_DEVICES, PT_STATUS_OF_CIM_RETURN, ptStatusMessage } from '../protocols/amt/index.ts';
+import { AMT_DEFAULTS, AMT_HTTPS_PORT, AmtClient, AmtFailure, BOOT_DEVICES, PT_STATUS_OF_CIM_RETURN, ptStatusMessage } from '../protocols/amt/index.ts';
 import type { AmtBootDevice, AmtInfo, AmtPowerAction, AmtPowerState } from '../protocols/amt/index.ts';
 import { UsageError } from './command.ts';
 
@@ -30,6 +30,9 @@ Options:
   --https               use HTTPS whatever the port
   --allow-self-signed   accept a self-signed HTTPS certificate
   --json                print the result as JSON (power commands then need --yes)
+  --timeout S           give up on a request to AMT after S seconds in all, retries included
+                        (default ${AMT_DEFAULTS.deadlineMs / 1000}; each attempt waits at most ${AMT_DEFAULTS.connectTimeoutMs / 1000} s to connect and
+                        ${AMT_DEFAULTS.requestTimeoutMs / 1000} s for the answer, up to ${AMT_DEFAULTS.connectAttempts} attempts)
   -h, --help            this help
 
 Environment: AMT_PASSWORD  the AMT password (never put it on the command line).
@@ -67,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
         https: { type: 'boolean' },
         'allow-self-signed': { type: 'boolean' },
         json: { type: 'boolean' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -92,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       bootDevice = bootArg as AmtBootDevice;
     }
   }
+  const deadlineMs = o.timeout === undefined ? AMT_DEFAULTS.deadlineMs : seconds(o.timeout, '--timeout') * 1000;
   if (o.json && command !== 'info' && !o.yes) throw new UsageError('--json with a power command needs --yes (a prompt would spoil the JSON)');
 
   const { host, port } = splitTarget(target);
@@ -106,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(o.user !== undefined ? { user: o.user } : {}),
       allowSelfSigned: o['allow-self-signed'] === true,
     },
-    { protocol: o.wsman ? 'wsman' : o.soap ? 'soap' : 'auto' },
+    { protocol: o.wsman ? 'wsman' : o.soap ? 'soap' : 'auto', deadlineMs },
   );
   try {
     if (command === 'info') return await info(client, host, o.json === true);
@@ -114,6 +119,13 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/** A positive number of seconds (fractions allowed), at most an hour. */
+function seconds(text: string, name: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || n <= 0 || n > 3600) throw new UsageError(`${name} takes seconds, more than 0 and at most 3600, not '${text}'`);
+  return n;
 }
 
 function splitTarget(target: string): { host: string; port: number | undefined } {

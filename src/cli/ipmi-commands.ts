@@ -8,6 +8,7 @@ import type { BootDeviceName, PowerAction } from '../protocols/ipmi/commands/cha
 import { SENSOR_TYPES } from '../protocols/ipmi/commands/sensor-names.ts';
 import { UsageError } from './command.ts';
 import { hexByte } from './ipmi-args.ts';
+import { CONFIG_VERBS } from './ipmi-commands-config.ts';
 import { MC_VERBS } from './ipmi-commands-mc.ts';
 import { SEL_DELETE_VERB, USER_VERBS } from './ipmi-commands-user.ts';
 import {
@@ -25,6 +26,8 @@ import {
 } from './ipmi-format.ts';
 import { sdrCsvLines, sdrElistLines, sensorTypeCode, sensorTypeTableLines } from './ipmi-format-sdr.ts';
 import { lanPrint } from './ipmi-lan.ts';
+import { SEL_GET_VERB } from './ipmi-sel-get.ts';
+import { SENSOR_VERBS } from './ipmi-sensor.ts';
 import { solActivate, solDeactivate } from './ipmi-sol.ts';
 
 /** One BMC's result: ipmitool's lines, the --json value, and the exit status when not 0. */
@@ -67,16 +70,16 @@ const GROUPS: ReadonlyMap<string, Group> = new Map([
   ['power', { expected: 'status, on, off, cycle, reset, soft or diag' }],
   ['chassis', { expected: 'status, power, bootdev, bootparam get N, identify or policy list|always-on|previous|always-off' }],
   ['mc', { expected: 'info, guid, reset warm|cold, selftest or watchdog get' }],
-  ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id> or disable <id>' }],
+  ['user', { expected: 'list [channel], set name <id> <name>, set password <id>, enable <id>, disable <id> or priv <id> <level> [channel]' }],
   ['sdr', { expected: 'list, elist or type [type]', alone: 'list' }],
-  ['sensor', { expected: 'list', alone: 'list' }],
-  ['sel', { expected: 'list, elist, clear, info or delete <id>...', alone: 'list' }],
+  ['sensor', { expected: 'list, get <name>... or thresh <name> <threshold> <value>', alone: 'list' }],
+  ['sel', { expected: 'list, elist, clear, info, get <id>... or delete <id>...', alone: 'list' }],
   ['fru', { expected: 'print [id] or list', alone: 'print' }],
-  ['lan', { expected: 'print [channel]' }],
+  ['lan', { expected: 'print [channel] or set <channel> ipaddr|netmask|macaddr|defgw ipaddr|defgw macaddr|ipsrc|access <value>' }],
   ['channel', { expected: 'info [channel]' }],
   ['session', { expected: 'info active' }],
   ['raw', { expected: '<netfn> <cmd> [data...]' }],
-  ['sol', { expected: 'activate or deactivate' }],
+  ['sol', { expected: 'info [channel], activate or deactivate' }],
 ]);
 
 const POWER_WORDS: Readonly<Record<string, string>> = { on: 'Up/On', off: 'Down/Off', cycle: 'Cycle', reset: 'Reset', soft: 'Soft', diag: 'Diag' };
@@ -270,6 +273,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   ...USER_VERBS,
+  ...CONFIG_VERBS.user,
 
   { words: ['sdr', 'list'], fleet: false, prepare: (_, flags) => sensorsRunner('sdr list', flags) },
   { words: ['sdr', 'elist'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sdr elist', flags) },
@@ -289,6 +293,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   { words: ['sensor', 'list'], sameHelpLine: true, fleet: false, prepare: (_, flags) => sensorsRunner('sensor list', flags) },
+  ...SENSOR_VERBS,
   { words: ['sel', 'list'], fleet: false, prepare: () => selListRunner(false) },
   { words: ['sel', 'elist'], sameHelpLine: true, fleet: false, prepare: () => selListRunner(true) },
   {
@@ -301,6 +306,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     },
   },
   SEL_DELETE_VERB,
+  SEL_GET_VERB,
 
   {
     words: ['sel', 'info'],
@@ -325,6 +331,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
       };
     },
   },
+  ...CONFIG_VERBS.lan,
   ...MC_VERBS.channel,
 
   {
@@ -334,6 +341,7 @@ export const IPMI_VERBS: readonly IpmiVerb[] = [
     shortForm: (o) => (o.json as { data: string }).data || 'ok',
     prepare: ([netFn, cmd, ...data]) => (netFn === undefined || cmd === undefined ? undefined : rawRunner(netFn, cmd, data)),
   },
+  ...CONFIG_VERBS.sol,
   {
     words: ['sol', 'activate'],
     fleet: false,

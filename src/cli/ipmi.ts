@@ -37,7 +37,7 @@ Options:
   -N seconds       timeout of the first try (default 1); each retry waits longer
   -R count         retries (default 3)
   -F fanout        fleet mode: BMCs worked on at once (default ${DEFAULT_FANOUT})
-  -c               CSV output (sdr list/elist, sensor list), as ipmitool -c
+  -c               CSV output (sdr list/elist, sensor list/get, sel get, session info, sol info), as ipmitool -c
   --json           machine-readable output
   -h, --help       this text
 

@@ -7,7 +7,10 @@ import type { Database, Machine } from '../store/schema.ts';
 import { AnvilError, invalid, notFound } from '../common/errors.ts';
 import { stamp, type Clock } from '../store/store.ts';
 import { normalizeMac, parseMac } from './mac.ts';
+import { searchFleet, type FleetQuery } from './fleet-search.ts';
 import { timelinePage, TIMELINE_PAGE, type TimelinePage } from './timeline.ts';
+
+export type { FleetFilter, FleetQuery, FleetSort, ResultOutcome } from './fleet-search.ts';
 
 export type { Machine } from '../store/schema.ts';
 export { TIMELINE_PAGE, TIMELINE_MAX_PAGE, type TimelineEntry, type TimelinePage } from './timeline.ts';
@@ -136,11 +139,24 @@ export class Machines {
 
   /** Every machine (or just one, by id) in name order: two queries for the whole fleet. */
   async list(onlyId?: number): Promise<MachineSummary[]> {
+    return this.#summaries(onlyId === undefined ? undefined : [onlyId]);
+  }
+
+  /** One page of the fleet, searched, filtered and sorted in SQL (fleet-search.ts), and how many match. */
+  async search(query: FleetQuery): Promise<{ total: number; machines: MachineSummary[] }> {
+    const { total, ids } = await searchFleet(this.#db, query);
+    if (ids.length === 0) return { total, machines: [] };
+    const byId = new Map((await this.#summaries(ids)).map((m) => [m.id, m]));
+    return { total, machines: ids.flatMap((id) => byId.get(id) ?? []) };
+  }
+
+  /** Summaries of these machines (all when undefined), in name order. */
+  async #summaries(ids: readonly number[] | undefined): Promise<MachineSummary[]> {
     let machinesQuery = this.#db.selectFrom('machines').selectAll().orderBy('name');
     let macsQuery = this.#db.selectFrom('macs').select(['mac', 'machine_id']).orderBy('mac');
-    if (onlyId !== undefined) {
-      machinesQuery = machinesQuery.where('id', '=', onlyId);
-      macsQuery = macsQuery.where('machine_id', '=', onlyId);
+    if (ids !== undefined) {
+      machinesQuery = machinesQuery.where('id', 'in', [...ids]);
+      macsQuery = macsQuery.where('machine_id', 'in', [...ids]);
     }
     const [machines, macs] = await Promise.all([machinesQuery.execute(), macsQuery.execute()]);
     const macsBy = new Map<number, string[]>();
@@ -160,6 +176,16 @@ export class Machines {
       provisionState: m.provision_state,
       driver: m.driver,
     }));
+  }
+
+  /** How many machines have each power state, provision state and driver: the fleet page's strip and filters, one scan. */
+  async tally(): Promise<Array<{ power: string; provision: string; driver: string; count: number }>> {
+    const rows = await this.#db
+      .selectFrom('machines')
+      .select(['power_state', 'provision_state', 'driver', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(['power_state', 'provision_state', 'driver'])
+      .execute();
+    return rows.map((r) => ({ power: r.power_state, provision: r.provision_state, driver: r.driver, count: Number(r.n) }));
   }
 
   /** How many machines are in each power and provision state (for metrics and the fleet's summary). */

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, Deployment } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
+import { durably } from '../store/durable.ts';
 import { MachineChanges } from '../machines/changes.ts';
 import { AnvilError } from '../common/errors.ts';
 import type { SecretBox } from '../drivers/secrets.ts';
@@ -66,27 +67,29 @@ export class Deployments {
   }): Promise<Deployment> {
     const token = AGENT_TOKEN_PREFIX + randomBytes(24).toString('base64url');
     const now = stamp(this.#clock);
-    const created = await this.#db
-      .insertInto('deployments')
-      .values({
-        machine_id: fields.machineId,
-        kind: fields.kind,
-        image_id: fields.imageId,
-        image_name: fields.imageName,
-        state: 'starting',
-        token_hash: hashOf(token),
-        token_sealed: this.#secrets.encrypt(token),
-        requested_by: fields.requestedBy,
-        timeout_s: fields.timeoutS,
-        stall_timeout_s: fields.stallTimeoutS ?? null,
-        device: fields.device ?? null,
-        notes: fields.notes ?? '',
-        created_at: now,
-        updated_at: now,
-        bytes_total: fields.bytesTotal,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const created = await durably(this.#db, (trx) =>
+      trx
+        .insertInto('deployments')
+        .values({
+          machine_id: fields.machineId,
+          kind: fields.kind,
+          image_id: fields.imageId,
+          image_name: fields.imageName,
+          state: 'starting',
+          token_hash: hashOf(token),
+          token_sealed: this.#secrets.encrypt(token),
+          requested_by: fields.requestedBy,
+          timeout_s: fields.timeoutS,
+          stall_timeout_s: fields.stallTimeoutS ?? null,
+          device: fields.device ?? null,
+          notes: fields.notes ?? '',
+          created_at: now,
+          updated_at: now,
+          bytes_total: fields.bytesTotal,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     this.#changes.publish({ machineId: created.machine_id, topic: 'deploy' });
     return created;
   }
@@ -155,13 +158,16 @@ export class Deployments {
   ): Promise<boolean> {
     const now = stamp(this.#clock);
     const done = to === 'done' || to === 'failed';
-    const result = await this.#db
-      .updateTable('deployments')
-      .set({ ...fields, state: to, updated_at: now, ...(done ? { finished_at: now } : {}) })
-      .where('id', '=', id)
-      .where('state', 'in', [...from])
-      .returning('machine_id')
-      .executeTakeFirst();
+    // Durable: a deploy or capture that said it was done (or failed) must not come back as running after a power loss.
+    const result = await durably(this.#db, (trx) =>
+      trx
+        .updateTable('deployments')
+        .set({ ...fields, state: to, updated_at: now, ...(done ? { finished_at: now } : {}) })
+        .where('id', '=', id)
+        .where('state', 'in', [...from])
+        .returning('machine_id')
+        .executeTakeFirst(),
+    );
     if (result) this.#changes.publish({ machineId: result.machine_id, topic: 'deploy' });
     return result !== undefined;
   }

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import type { Kysely } from 'kysely';
 import type { Database, Image } from '../store/schema.ts';
 import { stamp, type Clock } from '../store/store.ts';
+import { durably, syncFile } from '../store/durable.ts';
 import { AnvilError, conflict, invalid, notFound } from '../common/errors.ts';
 import { processAlive, sizeOf, type Leftover } from '../common/leftovers.ts';
 import { receiveToFile } from './receive.ts';
@@ -216,22 +217,26 @@ export class ImageLibrary {
     const stored = (await stat(path)).size;
     await rename(path, final);
     try {
-      const row = await this.#db
-        .insertInto('images')
-        .values({
-          name: image.name,
-          format: image.format,
-          virtual_size: image.virtualSize,
-          stored_size: stored,
-          sha256: image.sha256,
-          file: fileName,
-          origin: image.options.origin ?? 'upload',
-          source_machine: image.options.sourceMachine ?? null,
-          notes: image.options.notes ?? '',
-          created_at: stamp(this.#clock),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      // The image on disk, then its row, each surviving power loss once the import is answered.
+      await syncFile(final);
+      const row = await durably(this.#db, (trx) =>
+        trx
+          .insertInto('images')
+          .values({
+            name: image.name,
+            format: image.format,
+            virtual_size: image.virtualSize,
+            stored_size: stored,
+            sha256: image.sha256,
+            file: fileName,
+            origin: image.options.origin ?? 'upload',
+            source_machine: image.options.sourceMachine ?? null,
+            notes: image.options.notes ?? '',
+            created_at: stamp(this.#clock),
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
       return await this.view(row);
     } catch (error) {
       await rm(final, { force: true });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { openStore, type OpenOptions } from './store.ts';
 import { migrationNames } from './migrations/index.ts';
 import { testDatabaseUrl, testStore } from '../../test/helpers/database.ts';
@@ -139,4 +140,26 @@ test('the database and its -wal and -shm are created readable by their owner onl
   const reopened = await openStore({ sqlitePath: old });
   assert.equal(mode(old).toString(8), '640');
   await reopened.close();
+});
+
+test('a SQLite transaction takes the write lock when it begins: a writer in another process waits instead of breaking its snapshot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-store-'));
+  const file = join(dir, 'anvil.db');
+  const store = await openStore({ sqlitePath: file });
+  t.after(() => store.close());
+  // Another process (pxemngr beside a server), here a second connection that does not wait.
+  const other = new SQLite(file);
+  t.after(() => other.close());
+  other.pragma('busy_timeout = 0');
+  const insert = other.prepare("insert into machines (name, created_at, updated_at) values (?, 'then', 'then')");
+  await store.db.transaction().execute(async (trx) => {
+    // Read first, as machines.add does, then write: with a deferred BEGIN the other writer's
+    // commit in between made this transaction's write fail with SQLITE_BUSY_SNAPSHOT.
+    await trx.selectFrom('machines').select('id').execute();
+    assert.throws(() => insert.run('other'), { code: 'SQLITE_BUSY' });
+    await trx.insertInto('machines').values({ name: 'mine', created_at: 'then', updated_at: 'then' }).execute();
+  });
+  insert.run('other');
+  const names = (await store.db.selectFrom('machines').select('name').orderBy('name').execute()).map((r) => r.name);
+  assert.deepEqual(names, ['mine', 'other']);
 });

@@ -2,16 +2,42 @@
 // ANVIL_DATABASE_URL says so — and brings its schema up to date before anything uses it.
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import type { Dialect } from './migrations/helpers.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { AnvilError } from '../common/errors.ts';
 import { checkPostgres, openPostgres } from './postgres.ts';
+import { cachingStatements } from './statement-cache.ts';
+import { SQLITE_SYNCHRONOUS } from './durable.ts';
 
 /** How long a writer waits for another process (pxemngr, a second server) to release SQLite. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * SQLite transactions that take the write lock when they begin (BEGIN IMMEDIATE). Kysely's
+ * plain BEGIN is deferred: a transaction that reads first and then writes, while another
+ * process (pxemngr beside a server) committed in between, fails at once with
+ * SQLITE_BUSY_SNAPSHOT, "database is locked", whatever the busy timeout. Every transaction of
+ * anvil's writes, so each waits its turn instead.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
 
 export interface Store {
   readonly db: Kysely<Database>;
@@ -54,8 +80,8 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    sqlite.pragma(`synchronous = ${SQLITE_SYNCHRONOUS}`); // durable.ts raises it for the writes that must survive power loss
+    db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
     dialect = 'sqlite';
   }
   const store: Store = { db, dialect, close: () => db.destroy() };

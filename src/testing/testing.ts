@@ -13,6 +13,7 @@ import { readTemplate, scanTemplates, type ScanProblem } from '../common/templat
 import { availableNames, syncNames, type SyncReport } from '../store/names.ts';
 import { renderTemplate, TemplateRecord } from '../common/templates.ts';
 import { stamp, type Clock } from '../store/store.ts';
+import { durably, syncFile } from '../store/durable.ts';
 import { MachineChanges } from '../machines/changes.ts';
 import { parseFile } from './result-parser.ts';
 import {
@@ -128,7 +129,7 @@ export class Testing {
       );
     }
     const now = stamp(this.#clock);
-    const queued = await this.#db.transaction().execute(async (trx) => {
+    const queued = await durably(this.#db, async (trx) => {
       const runs: Run[] = [];
       for (const test of tests) {
         runs.push(
@@ -166,16 +167,19 @@ export class Testing {
    */
   async claimNext(machine: Machine): Promise<Run | undefined> {
     const now = stamp(this.#clock);
-    const claimed = await this.#db
-      .updateTable('runs')
-      .set({ state: 'sent', sent_at: now })
-      .where('id', '=', (eb) => {
-        const oldest = eb.selectFrom('runs').select('id').where('machine_id', '=', machine.id).where('state', '=', 'requested').orderBy('id').limit(1);
-        return this.#dialect === 'postgres' ? oldest.forUpdate().skipLocked() : oldest;
-      })
-      .where('state', '=', 'requested')
-      .returningAll()
-      .executeTakeFirst();
+    // Durable: a run handed out and then forgotten by a power loss would be handed out again.
+    const claimed = await durably(this.#db, (trx) =>
+      trx
+        .updateTable('runs')
+        .set({ state: 'sent', sent_at: now })
+        .where('id', '=', (eb) => {
+          const oldest = eb.selectFrom('runs').select('id').where('machine_id', '=', machine.id).where('state', '=', 'requested').orderBy('id').limit(1);
+          return this.#dialect === 'postgres' ? oldest.forUpdate().skipLocked() : oldest;
+        })
+        .where('state', '=', 'requested')
+        .returningAll()
+        .executeTakeFirst(),
+    );
     if (claimed) this.#ran(claimed.machine_id);
     return claimed;
   }
@@ -283,7 +287,7 @@ export class Testing {
       const parsed = await parseFile(tempPath);
       const now = stamp(this.#clock);
       const final = this.uploadPath(runId);
-      await this.#db.transaction().execute(async (trx) => {
+      await durably(this.#db, async (trx) => {
         const claimed = await trx
           .updateTable('runs')
           .set({
@@ -320,7 +324,9 @@ export class Testing {
             await trx.insertInto('system_versions').values({ machine_id: run.machine_id, version: parsed.version, first_seen: now, last_seen: now }).execute();
         }
         // Renaming last: if anything above fails, the transaction rolls back and no file is left claiming a result.
+        // The file and its name are on disk before the row that names them commits.
         await rename(tempPath, final);
+        await syncFile(final);
       });
       this.#ran(run.machine_id);
       return await this.get(runId);
@@ -440,7 +446,8 @@ export class Testing {
   }
 
   /** Each machine's latest finished run (or one machine's, by id), by machine name: one query for the whole fleet. */
-  async latestResults(onlyId?: number): Promise<Map<string, LatestResult>> {
+  async latestResults(only?: number | readonly number[]): Promise<Map<string, LatestResult>> {
+    if (Array.isArray(only) && only.length === 0) return new Map();
     const rows = await this.#db
       .selectFrom('runs')
       .innerJoin('machines', 'machines.id', 'runs.machine_id')
@@ -451,7 +458,8 @@ export class Testing {
           .select((e) => e.fn.max('id').as('id'))
           .where('state', 'in', ['done', 'error'])
           .groupBy('machine_id');
-        return onlyId === undefined ? latest : latest.where('machine_id', '=', onlyId);
+        if (typeof only === 'number') return latest.where('machine_id', '=', only);
+        return only === undefined ? latest : latest.where('machine_id', 'in', [...only]);
       })
       .execute();
     return new Map(rows.map(({ machine, ...run }) => [machine, run]));

@@ -33,8 +33,24 @@ test('a fleet row escapes what machines uploaded and says the outcome in words',
   assert.match(row, /rescue · 2026-11-21 05:55:47/);
   assert.match(row, /52:54:00:00:00:07 52:54:00:00:00:08/);
   // What live.js finds to update in place.
-  assert.match(row, /^<tr data-machine="rack1-07">/);
-  assert.match(row, /<td data-field="power">on<\/td><td data-field="provision">available<\/td><\/tr>$/);
+  assert.match(row, /^<tr data-machine="rack1-07"><td class="name"><a href="\/machines\/rack1-07">rack1-07<\/a><\/td>/);
+  assert.match(
+    row,
+    /<td data-field="power">on<\/td><td data-field="provision">available<\/td><td data-field="driver">manual<\/td><td data-field="stale"><\/td><\/tr>$/,
+  );
+});
+
+test('an operator’s rows have a checkbox for the bulk form; a stuck machine says so', () => {
+  const stale = new Map([
+    [7, [{ machineId: 7, kind: 'run-overdue' as const, since: '2026-11-21T05:00:00.000Z', message: 'run 3 (disk<x>) requested for 45 min, usually 2 min' }]],
+  ]);
+  const row = fleetRows([machine], new Map(), { select: true, stale });
+  assert.match(row, /<td class="name"><input type="checkbox" name="machine" value="rack1-07" form="bulk" class="pick" aria-label="select rack1-07"><a /);
+  assert.match(
+    row,
+    /<td class="stuck" data-field="stale"><span class="tag stuck" title="run 3 \(disk&lt;x&gt;\) requested for 45 min, usually 2 min">run overdue<\/span>/,
+  );
+  assert.doesNotMatch(fleetRows([machine], new Map(), { stale }), /checkbox/);
 });
 
 test('a machine without results shows none', () => {

@@ -84,6 +84,7 @@ function feedOf(options: { heartbeatMs?: number } = {}) {
       },
     },
     testing: { latestResults: async () => new Map() },
+    stale: { find: async () => new Map() },
   } as unknown as WebContext;
   return { changes, reads, feed: new LiveFeed(ctx, { gatherMs: 1, ...options }) };
 }

@@ -33,7 +33,7 @@ export interface MachineUpdate {
   readonly next: string;
   readonly once: boolean;
   readonly result: string;
-  /** The machine's <tr> of the fleet table. */
+  /** The machine's <tr> of the fleet table, stale marks included. */
   readonly row: string;
 }
 
@@ -44,7 +44,7 @@ interface Stream {
 }
 
 export class LiveFeed {
-  readonly #ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing'>;
+  readonly #ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing' | 'stale'>;
   readonly #heartbeatMs: number;
   readonly #gatherMs: number;
   readonly #streams = new Set<Stream>();
@@ -53,7 +53,7 @@ export class LiveFeed {
   #timer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing'>, options: LiveOptions = {}) {
+  constructor(ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing' | 'stale'>, options: LiveOptions = {}) {
     this.#ctx = ctx;
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.#gatherMs = options.gatherMs ?? DEFAULT_GATHER_MS;
@@ -133,7 +133,11 @@ export class LiveFeed {
   }
 
   async #read(machineId: number, topics: ChangeTopic[]): Promise<MachineUpdate | undefined> {
-    const [[machine], latest] = await Promise.all([this.#ctx.nextBoot.fleet(machineId), this.#ctx.testing.latestResults(machineId)]);
+    const [[machine], latest, stale] = await Promise.all([
+      this.#ctx.nextBoot.fleet(machineId),
+      this.#ctx.testing.latestResults(machineId),
+      this.#ctx.stale.find(machineId),
+    ]);
     if (!machine) return undefined;
     const result = latest.get(machine.name);
     return {
@@ -144,7 +148,8 @@ export class LiveFeed {
       next: machine.nextProfile,
       once: machine.nextOnce,
       result: result ? outcome(result) : 'none',
-      row: fleetRows([machine], latest),
+      // No checkbox: pages that have one keep their own (live.js moves it into the new row).
+      row: fleetRows([machine], latest, { stale }),
     };
   }
 }

@@ -1,26 +1,25 @@
 // The pages: fleet, machine (with the operator's forms), run, raw log, versions, results.
 // Handlers gather data through the services and hand the views plain, preformatted values;
-// the fleet's rows come from fleet.ts so 10,000 machines still render in well under a second.
+// the fleet page is fleet-pages.ts, the machine page's data machine-page.ts, the kinds of route
+// (page, form) kit.ts.
 import { open } from 'node:fs/promises';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Liquid } from 'liquidjs';
 import { invalid, notFound } from '../common/errors.ts';
-import type { Role } from '../auth/tokens.ts';
 import type { PageAuth, Viewer } from '../auth/web-session.ts';
 import { RESULT_SPANS, RESULT_SPAN_NAMES, type ResultSpan } from '../testing/testing.ts';
 import type { BootDevice, PowerRequest } from '../conductor/machine-control.ts';
 import type { WebContext } from './context.ts';
 import { utc } from './views.ts';
-import { fleetRows, isFailing, outcome } from './fleet.ts';
+import { outcome } from './fleet.ts';
+import { field, machinePath, pageKit, type Kit } from './kit.ts';
+import { fleetPages } from './fleet-pages.ts';
 import { chartOf } from './results.ts';
 import { machineView } from './machine-page.ts';
 import { pageAsked, pageHref, paging } from './paging.ts';
 import { versionChartOf } from './version-chart.ts';
 import { bytes } from '../common/format.ts';
 import type { ProvisionVerb } from '../provisioning/states.ts';
-
-/** Discovered machines listed on the fleet page, most recently seen first (GET /api/v1/discovered has them all). */
-export const DISCOVERED_SHOWN = 100;
 
 /** Bytes of an upload shown on its run page; the rest is behind /runs/:id/raw. */
 export const RAW_PREVIEW_BYTES = 256 * 1024;
@@ -51,71 +50,6 @@ async function readHead(path: string, bytes: number): Promise<string | undefined
   }
 }
 
-type PageRequest = FastifyRequest<{
-  Params: Record<string, string>;
-  Querystring: Record<string, string | undefined>;
-  Body: Record<string, unknown> | undefined;
-}>;
-
-/** A form field as the one string the service validates ('' when absent). */
-const field = (request: PageRequest, name: string): string => {
-  const value = request.body?.[name];
-  return typeof value === 'string' ? value : '';
-};
-const machinePath = (name: string) => `/machines/${encodeURIComponent(name)}`;
-
-/** The cookie that carries a form's answer to the page it redirects to, read once. */
-export const FLASH_COOKIE = 'anvil_flash';
-/** Longest answer kept (a cookie is small). */
-export const FLASH_MAX_CHARS = 400;
-
-/** Where a form leads and, said on that page, what it did. */
-export interface FormAnswer {
-  readonly to: string;
-  readonly flash: string;
-}
-
-/**
- * The two kinds of route every page is: a view that needs a signed-in viewer, and a form that
- * needs a role, the CSRF token and this origin, then redirects. Validation is the services'.
- */
-function pageKit(app: FastifyInstance, views: Liquid, auth: PageAuth) {
-  const render = async (request: FastifyRequest, reply: FastifyReply, view: string, viewer: Viewer, data: Record<string, unknown>) => {
-    const flash = request.cookies[FLASH_COOKIE];
-    if (flash !== undefined) reply.clearCookie(FLASH_COOKIE, { path: '/' });
-    return reply.type('text/html; charset=utf-8').send(await views.renderFile(view, { ...data, viewer, flash }));
-  };
-  return {
-    page(path: string, view: string, data: (request: PageRequest, viewer: Viewer) => Promise<Record<string, unknown>>): void {
-      app.get(path, async (request, reply) => {
-        const viewer = await auth.viewer(request, reply);
-        if (!viewer) return reply;
-        return render(request, reply, view, viewer, await data(request as PageRequest, viewer));
-      });
-    },
-    raw(path: string, send: (request: PageRequest, reply: FastifyReply) => Promise<FastifyReply>): void {
-      app.get(path, async (request, reply) => ((await auth.viewer(request, reply)) ? send(request as PageRequest, reply) : reply));
-    },
-    form(path: string, role: Role, act: (request: PageRequest, viewer: Viewer) => Promise<FormAnswer>): void {
-      app.post(path, async (request, reply) => {
-        const viewer = await auth.formViewer(request, reply, role);
-        if (!viewer) return reply;
-        const { to, flash } = await act(request as PageRequest, viewer);
-        reply.setCookie(FLASH_COOKIE, flash.slice(0, FLASH_MAX_CHARS), {
-          path: '/',
-          httpOnly: true,
-          sameSite: 'strict',
-          secure: request.protocol === 'https',
-          maxAge: 60,
-        });
-        return reply.redirect(to, 303);
-      });
-    },
-  };
-}
-
-type Kit = ReturnType<typeof pageKit>;
-
 export function pageRoutes(app: FastifyInstance, ctx: WebContext, views: Liquid, auth: PageAuth): void {
   const kit = pageKit(app, views, auth);
   pxemngrPages(app, ctx);
@@ -124,50 +58,6 @@ export function pageRoutes(app: FastifyInstance, ctx: WebContext, views: Liquid,
   runPages(kit, ctx);
   reportPages(kit, ctx);
   imagePages(kit, ctx);
-}
-
-function fleetPages(kit: Kit, { nextBoot, discovered, testing, machines }: WebContext): void {
-  kit.page('/', 'fleet', async () => {
-    // Five queries for the whole fleet: machines, MACs, last boots, latest results, the discovered.
-    const [fleet, found, discoveredCount, results] = await Promise.all([
-      nextBoot.fleet(),
-      discovered.list(DISCOVERED_SHOWN),
-      discovered.count(),
-      testing.latestResults(),
-    ]);
-    let failing = 0;
-    for (const r of results.values()) if (isFailing(r)) failing++;
-    return {
-      title: 'Fleet',
-      nav: 'fleet',
-      live: { page: 'fleet' },
-      rows: fleetRows(fleet, results),
-      count: fleet.length,
-      failing,
-      discovered: found.map((d) => ({
-        mac: d.mac,
-        arch: d.arch ?? '',
-        loader: d.loader ?? '',
-        address: d.address ?? '',
-        firstSeen: utc(d.first_seen),
-        lastSeen: utc(d.last_seen),
-        boots: d.boots,
-      })),
-      discoveredCount,
-    };
-  });
-
-  // A discovered machine enrolled from the fleet page: pxemngr addsystem NAME MAC, then its page.
-  kit.form('/discovered/:mac/enroll', 'operator', async (request, viewer) => {
-    const { machine } = await machines.add(field(request, 'name').trim(), [request.params.mac!]);
-    request.log.info({ machine: machine.name, mac: request.params.mac, operator: viewer.name }, 'discovered machine enrolled');
-    return { to: machinePath(machine.name), flash: `Enrolled ${machine.name} (${request.params.mac}); it boots ${machine.next_profile} next.` };
-  });
-
-  kit.form('/discovered/:mac/forget', 'operator', async (request) => {
-    await discovered.forget(request.params.mac!);
-    return { to: '/#discovered', flash: `Forgot ${request.params.mac}; it is listed again if it asks to boot.` };
-  });
 }
 
 function machinePages(kit: Kit, ctx: WebContext): void {

@@ -51,10 +51,14 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `bin/anvil serve` on a free loopback port and waits until it says it is serving. */
-export async function startServer(data: string, extraArgs: readonly string[] = []): Promise<ServerProcess> {
+/**
+ * Starts `bin/anvil serve` on a free loopback port and waits until it says it is serving; `env`
+ * is added to this process's environment.
+ */
+export async function startServer(data: string, extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(ANVIL, ['serve', '--data', data, '--http', '127.0.0.1:0', ...(extraArgs.includes('--tftp') ? [] : ['--tftp', 'off']), ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {

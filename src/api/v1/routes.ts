@@ -109,7 +109,9 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     },
     async (request, reply) => {
       const page = pageOf(request.query);
-      return sendPage(request, reply, page, sliceForPage(await nextBoot.fleet(), page));
+      // Read in SQL, one row past the page, as the fleet page reads its pages.
+      const { machines: rows } = await nextBoot.fleetPage({ limit: page.limit + 1, offset: page.offset });
+      return sendPage(request, reply, page, rows);
     },
   );
 

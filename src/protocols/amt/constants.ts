@@ -346,6 +346,11 @@ export const AMT_DEFAULTS = {
   connectTimeoutMs: 5_000,
   /** Whole request, once connected. */
   requestTimeoutMs: 20_000,
+  /**
+   * One request with all its attempts and the waits between them; an attempt is cut short to
+   * end by then. Without it, 5 attempts of 20 s plus the waits would take 107.5 s.
+   */
+  deadlineMs: 60_000,
   /** Largest response body accepted. */
   maxResponseBytes: 1 << 20,
   /** WS-Man OperationTimeout sent to AMT (DSP0226 §6.1). */

@@ -45,18 +45,41 @@ export class AmtAuthError extends AmtError {
   }
 }
 
+/** How long a request was tried before it was given up: what a timeout or connect error says. */
+export interface AmtAttempts {
+  /** Attempts made (the first one included). */
+  readonly attempts: number;
+  /** Time from the first attempt to giving up, retry waits included. */
+  readonly elapsedMs: number;
+  /** The bound each attempt had (connect timeout or request timeout), before the deadline cut it. */
+  readonly perAttemptMs?: number;
+  /** The overall deadline, when it is what ended the retries. */
+  readonly deadlineMs?: number;
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** "3 attempts of up to 20000 ms each, 62.4 s in all (the overall deadline of 60 s ended the retries)". */
+function attemptsText(a: AmtAttempts): string {
+  const each = a.perAttemptMs === undefined ? '' : ` of up to ${a.perAttemptMs} ms each`;
+  const deadline = a.deadlineMs === undefined ? '' : ` (the overall deadline of ${seconds(a.deadlineMs)} ended the retries)`;
+  return `${a.attempts} attempt${a.attempts === 1 ? '' : 's'}${each}, ${seconds(a.elapsedMs)} in all${deadline}`;
+}
+
 /** No connection could be made, after every retry: AMT off the network, asleep, or the wrong port. */
 export class AmtConnectError extends AmtError {
   override readonly name = 'AmtConnectError';
   readonly attempts: number;
-  constructor(host: string, attempts: number, cause: unknown) {
+  readonly elapsedMs: number;
+  constructor(host: string, tried: AmtAttempts, cause: unknown) {
     const reason = (cause as { code?: string; message?: string })?.code ?? (cause as Error)?.message ?? 'unknown error';
     super(
       AMT_ERROR_CODES.connect,
-      `cannot reach AMT ${host} after ${attempts} attempt(s) (${reason}); check the address and port, that AMT is provisioned and the machine is plugged in`,
+      `cannot reach AMT ${host} (${reason}) after ${attemptsText(tried)}; check the address and port, that AMT is provisioned and the machine is plugged in`,
       { cause },
     );
-    this.attempts = attempts;
+    this.attempts = tried.attempts;
+    this.elapsedMs = tried.elapsedMs;
   }
 }
 
@@ -68,11 +91,18 @@ export class AmtTlsError extends AmtError {
   }
 }
 
-/** A request was sent but no answer came in time; not retried for actions that are not idempotent. */
+/**
+ * A request was sent but no answer came in time, after every retry the request allowed (none
+ * for actions that are not idempotent); the message gives the attempts and the real total.
+ */
 export class AmtTimeoutError extends AmtError {
   override readonly name = 'AmtTimeoutError';
-  constructor(host: string, ms: number) {
-    super(AMT_ERROR_CODES.timeout, `AMT ${host} did not answer within ${ms} ms`);
+  readonly attempts: number;
+  readonly elapsedMs: number;
+  constructor(host: string, tried: AmtAttempts) {
+    super(AMT_ERROR_CODES.timeout, `AMT ${host} did not answer: ${attemptsText(tried)}; check that AMT is enabled and not hung`);
+    this.attempts = tried.attempts;
+    this.elapsedMs = tried.elapsedMs;
   }
 }
 

@@ -33,7 +33,7 @@ export {
   AmtTlsError,
   AmtUnsupportedError,
 } from './errors.ts';
-export type { AmtErrorCode } from './errors.ts';
+export type { AmtAttempts, AmtErrorCode } from './errors.ts';
 export { ProtocolError } from '../protocol-error.ts';
 export { AmtEmulator, EMULATOR_DEFAULTS } from './emulator/server.ts';
 export type { AmtEmulatorOptions, AmtProtocol } from './emulator/server.ts';

@@ -34,11 +34,15 @@ export interface TransportOptions {
   readonly retryMaxDelayMs?: number;
   readonly connectTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
+  /** One request with all its attempts and the waits between them (AMT_DEFAULTS.deadlineMs). */
+  readonly deadlineMs?: number;
   readonly maxResponseBytes?: number;
   /** Waits between retries; injectable so tests need not wait on real time. */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Client nonces for digest; injectable for tests. */
   readonly cnonce?: () => string;
+  /** Milliseconds on a monotonic clock, for the deadline; injectable with sleep. */
+  readonly now?: () => number;
   readonly signal?: AbortSignal;
 }
 
@@ -78,10 +82,19 @@ const verifiedSockets = new WeakSet<object>();
  */
 class TransportFailure extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** For a timeout: the per-attempt bound that was set (the deadline may have cut it shorter). */
+  readonly perAttemptMs: number | undefined;
+  constructor(code: string, message: string, perAttemptMs?: number) {
     super(message);
     this.code = code;
+    this.perAttemptMs = perAttemptMs;
   }
+}
+
+/** When the current request must be over, on the transport's clock. */
+interface Deadline {
+  readonly at: number;
+  readonly now: () => number;
 }
 
 export class DigestTransport {
@@ -120,19 +133,35 @@ export class DigestTransport {
     this.#agent.destroy();
   }
 
-  /** POSTs `body`, authenticating with digest; retries per PostOptions.idempotent. Any status but 401 is returned. */
+  /**
+   * POSTs `body`, authenticating with digest; retries per PostOptions.idempotent, all within
+   * the deadline (an attempt is cut short to end by then). Any status but 401 is returned.
+   */
   async post(path: string, body: string, options: PostOptions): Promise<HttpAnswer> {
     const attempts = this.#options.connectAttempts ?? AMT_DEFAULTS.connectAttempts;
+    const deadlineMs = this.#options.deadlineMs ?? AMT_DEFAULTS.deadlineMs;
+    const now = this.#options.now ?? (() => performance.now());
+    const started = now();
+    const deadline = { at: started + deadlineMs, now };
     let wait = this.#options.retryDelayMs ?? AMT_DEFAULTS.retryDelayMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#authenticated(path, body, options);
+        return await this.#authenticated(path, body, options, deadline);
       } catch (error) {
         if (!(error instanceof TransportFailure)) throw error;
         const retryable = NOT_DELIVERED.has(error.code) || (options.idempotent && MAYBE_DELIVERED.has(error.code));
-        if (!retryable || attempt >= attempts) {
-          if (error.code === 'AMT_RESPONSE_TIMEOUT') throw new AmtTimeoutError(this.label, this.#options.requestTimeoutMs ?? AMT_DEFAULTS.requestTimeoutMs);
-          throw new AmtConnectError(this.label, attempt, error);
+        const elapsedMs = now() - started;
+        const outOfTime = elapsedMs + wait >= deadlineMs;
+        if (!retryable || attempt >= attempts || outOfTime) {
+          const tried = {
+            attempts: attempt,
+            elapsedMs,
+            ...(error.perAttemptMs === undefined ? {} : { perAttemptMs: error.perAttemptMs }),
+            // The deadline is named when it, not the attempt count or idempotency, stopped the retries.
+            ...(retryable && attempt < attempts ? { deadlineMs } : {}),
+          };
+          if (error.code === 'AMT_RESPONSE_TIMEOUT') throw new AmtTimeoutError(this.label, tried);
+          throw new AmtConnectError(this.label, tried, error);
         }
         const sleep = this.#options.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {}));
         await sleep(wait, this.#options.signal);
@@ -142,12 +171,12 @@ export class DigestTransport {
   }
 
   /** One exchange, plus at most one more after a 401 that carried a fresh (or stale) challenge. */
-  async #authenticated(path: string, body: string, options: PostOptions): Promise<HttpAnswer> {
+  async #authenticated(path: string, body: string, options: PostOptions, deadline: Deadline): Promise<HttpAnswer> {
     let sentCredentials = false;
     for (let round = 0; round < 2; round++) {
       const authorization = this.#authorization(path);
       sentCredentials = authorization !== undefined;
-      const answer = await this.#send(path, body, options, authorization);
+      const answer = await this.#send(path, body, options, authorization, deadline);
       if (answer.status !== 401) return answer;
       const challenge = parseChallenge(answer.wwwAuthenticate);
       if (challenge === undefined) throw new AmtProtocolError(`AMT ${this.label} answered 401 without a Digest challenge`, 401);
@@ -176,9 +205,12 @@ export class DigestTransport {
     });
   }
 
-  #send(path: string, body: string, options: PostOptions, authorization: string | undefined): Promise<RawAnswer> {
-    const connectTimeout = this.#options.connectTimeoutMs ?? AMT_DEFAULTS.connectTimeoutMs;
-    const requestTimeout = this.#options.requestTimeoutMs ?? AMT_DEFAULTS.requestTimeoutMs;
+  #send(path: string, body: string, options: PostOptions, authorization: string | undefined, deadline: Deadline): Promise<RawAnswer> {
+    const connectLimit = this.#options.connectTimeoutMs ?? AMT_DEFAULTS.connectTimeoutMs;
+    const requestLimit = this.#options.requestTimeoutMs ?? AMT_DEFAULTS.requestTimeoutMs;
+    const left = Math.max(1, Math.ceil(deadline.at - deadline.now()));
+    const connectTimeout = Math.min(connectLimit, left);
+    const requestTimeout = Math.min(requestLimit, left);
     const maxBytes = this.#options.maxResponseBytes ?? AMT_DEFAULTS.maxResponseBytes;
     const payload = Buffer.from(body, 'utf8');
     const headers: Record<string, string | number> = { 'content-type': options.contentType, 'content-length': payload.length };
@@ -210,10 +242,13 @@ export class DigestTransport {
         ? httpsRequest({ ...common, rejectUnauthorized: !allowSelfSigned, ...(this.endpoint.ca ? { ca: this.endpoint.ca } : {}) })
         : httpRequest(common);
       const connectTimer = setTimeout(
-        () => req.destroy(new TransportFailure('AMT_CONNECT_TIMEOUT', `no connection within ${connectTimeout} ms`)),
+        () => req.destroy(new TransportFailure('AMT_CONNECT_TIMEOUT', `no connection within ${connectTimeout} ms`, connectLimit)),
         connectTimeout,
       );
-      const requestTimer = setTimeout(() => req.destroy(new TransportFailure('AMT_RESPONSE_TIMEOUT', `no answer within ${requestTimeout} ms`)), requestTimeout);
+      const requestTimer = setTimeout(
+        () => req.destroy(new TransportFailure('AMT_RESPONSE_TIMEOUT', `no answer within ${requestTimeout} ms`, requestLimit)),
+        requestTimeout,
+      );
       req.on('socket', (socket) => this.#checkConnection(req, socket, () => clearTimeout(connectTimer)));
       req.on('error', (error: Error & { code?: string }) => finish(this.#failure(error)));
       req.on('response', (res: IncomingMessage) => {

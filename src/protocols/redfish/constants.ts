@@ -26,6 +26,12 @@ export const REDFISH_DEFAULTS = {
   maxResponseBytes: 8 * 1024 * 1024,
   /** Members of a collection, log entries of a log, read at most. */
   maxMembers: 1_000,
+  /**
+   * TLS contexts kept for reuse, one per distinct trust anchor (CA bundle or pinned
+   * certificate): BMCs under one CA share one, and so do the clients of one BMC made one after
+   * another. OpenSSL 3 spends about half a millisecond and a few hundred KiB on each.
+   */
+  maxTlsContexts: 256,
 } as const;
 
 /** ComputerSystem.Reset's ResetType values (DSP8010 Resource.ResetType). */

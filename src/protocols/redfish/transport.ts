@@ -7,7 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
+import { createSecureContext } from 'node:tls';
+import type { PeerCertificate, SecureContext } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { asResource, errorMessages, isObject, link, parseJson, parseRetryAfter } from './codec.ts';
 import type { Json } from './codec.ts';
@@ -60,9 +61,45 @@ export interface Answer {
   readonly body: Json | undefined;
 }
 
+/** TLS contexts by trust anchor (see REDFISH_DEFAULTS.maxTlsContexts); the oldest goes first. */
+const tlsContexts = new Map<string, SecureContext>();
+
+/** The one TLS context for a CA bundle (or pinned certificate): made once, shared by every transport that trusts it. */
+function secureContextFor(ca: string | Buffer, partialChain: boolean): SecureContext {
+  const key = `${partialChain ? 'pinned' : 'ca'}\n${typeof ca === 'string' ? ca : ca.toString('latin1')}`;
+  let context = tlsContexts.get(key);
+  if (context === undefined) {
+    context = createSecureContext({ ca, ...(partialChain ? { allowPartialTrustChain: true } : {}) });
+    if (tlsContexts.size >= REDFISH_DEFAULTS.maxTlsContexts) tlsContexts.delete(tlsContexts.keys().next().value as string);
+    tlsContexts.set(key, context);
+  }
+  return context;
+}
+
 /** Socket errors that mean the service was never reached. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ECONNRESET', 'EPIPE']);
-const abortTimeout = (ms: number): AbortSignal => AbortSignal.timeout(Math.max(1, ms));
+
+/**
+ * A signal that aborts after `ms` or with `parent`, and a dispose() that clears its timer and
+ * its listener on the parent. Not AbortSignal.timeout: a timeout signal that has listeners
+ * (http.request adds one) is kept alive until it fires, and with it the request, its socket and
+ * its answer — for a whole call deadline (minutes) after a poll that took milliseconds.
+ */
+function deadline(ms: number, parent?: AbortSignal): { readonly signal: AbortSignal; readonly dispose: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation timed out.', 'TimeoutError')), Math.max(1, ms));
+  timer.unref();
+  const onParent = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}
 
 export class RedfishTransport {
   readonly endpoint: RedfishEndpoint;
@@ -98,8 +135,7 @@ export class RedfishTransport {
       const pinned = new X509Certificate(pinnedCertificate).fingerprint256;
       // The pinned certificate is the only trust anchor, even when it is not self-signed.
       return {
-        ca: pinnedCertificate,
-        allowPartialTrustChain: true,
+        secureContext: secureContextFor(pinnedCertificate, true),
         checkServerIdentity: (_host: string, cert: PeerCertificate) =>
           cert.fingerprint256 === pinned ? undefined : Object.assign(new Error('the certificate is not the pinned one'), { code: 'CERT_NOT_PINNED' }),
       };
@@ -109,7 +145,7 @@ export class RedfishTransport {
       warn(`TLS verification is off for Redfish ${this.origin}: anyone on the path can pose as the BMC and read its credentials`);
       return { rejectUnauthorized: false };
     }
-    return ca !== undefined ? { ca } : {};
+    return ca !== undefined ? { secureContext: secureContextFor(ca, false) } : {};
   }
 
   /** How the client is logged in: 'session', 'basic', or 'none' yet. */
@@ -133,7 +169,15 @@ export class RedfishTransport {
   async request(method: string, target: string, options: RequestOptions = {}): Promise<Answer> {
     const path = this.path(target);
     const callMs = this.#options.callTimeoutMs ?? REDFISH_DEFAULTS.callTimeoutMs;
-    const signal = options.signal ? AbortSignal.any([options.signal, abortTimeout(callMs)]) : abortTimeout(callMs);
+    const call = deadline(callMs, options.signal);
+    try {
+      return await this.#call(method, path, options, call.signal, callMs);
+    } finally {
+      call.dispose();
+    }
+  }
+
+  async #call(method: string, path: string, options: RequestOptions, signal: AbortSignal, callMs: number): Promise<Answer> {
     const now = this.#options.now ?? Date.now;
     const started = now();
     let busy = 0;
@@ -248,10 +292,11 @@ export class RedfishTransport {
   #exchange(method: string, path: string, options: RequestOptions, callSignal: AbortSignal, callMs: number): Promise<Answer> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const requestMs = this.#options.requestTimeoutMs ?? REDFISH_DEFAULTS.requestTimeoutMs;
-    const signal = AbortSignal.any([callSignal, abortTimeout(requestMs)]);
+    const exchange = deadline(requestMs, callSignal);
+    const { signal } = exchange;
     const maxBytes = this.#options.maxResponseBytes ?? REDFISH_DEFAULTS.maxResponseBytes;
     const send = this.#url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<Answer>((resolve, reject) => {
+    const answer = new Promise<Answer>((resolve, reject) => {
       const fail = (error: unknown) => reject(this.#socketError(method, path, error, signal.aborted, Math.min(requestMs, callMs)));
       const req = send(
         {
@@ -291,6 +336,7 @@ export class RedfishTransport {
       req.on('error', fail);
       req.end(body);
     });
+    return answer.finally(exchange.dispose);
   }
 
   #socketError(method: string, path: string, error: unknown, aborted: boolean, ms: number): RedfishError {
@@ -321,7 +367,8 @@ export class RedfishTransport {
       try {
         const callMs = Math.min(this.#options.requestTimeoutMs ?? REDFISH_DEFAULTS.requestTimeoutMs, 10_000);
         this.#auth = auth;
-        await this.#exchange('DELETE', this.path(auth.location), {}, abortTimeout(callMs), callMs);
+        const logout = deadline(callMs);
+        await this.#exchange('DELETE', this.path(auth.location), {}, logout.signal, callMs).finally(logout.dispose);
       } catch {
         // The session times out on the BMC anyway.
       } finally {

@@ -3,10 +3,37 @@
 // its power and provision state at once and re-reads itself for the rest (boot log, runs,
 // deploy progress), swapping only the parts marked data-live. Its forms answer in place too:
 // they are posted with fetch and the page that answers gives the message and the new state.
+// On the fleet page it also ticks every row of the page for the bulk form, keeps a ticked box
+// ticked when its row is replaced, and re-reads the summary strip after changes.
 // Served from anvil's own origin: the pages' CSP allows no inline script and no other origin.
 'use strict';
 
 (() => {
+  // The fleet's "select every machine on this page" box (it needs a script, so it starts hidden).
+  const all = document.getElementById('select-page');
+  const picks = () => document.querySelectorAll('[data-live="fleet"] input.pick');
+  const counted = document.querySelector('[data-selected]');
+  const recount = () => {
+    const boxes = [...picks()];
+    const ticked = boxes.filter((b) => b.checked).length;
+    if (all) {
+      all.checked = ticked > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    if (counted) counted.textContent = ticked > 0 ? `(${ticked} ticked)` : '(none ticked)';
+  };
+  if (all) {
+    all.hidden = false;
+    all.addEventListener('change', () => {
+      for (const b of picks()) b.checked = all.checked;
+      recount();
+    });
+    document.addEventListener('change', (event) => {
+      if (event.target instanceof HTMLInputElement && event.target.classList.contains('pick')) recount();
+    });
+    recount();
+  }
+
   const body = document.body;
   const page = body.dataset.livePage;
   if (!page || typeof EventSource !== 'function') return;
@@ -45,6 +72,11 @@
   const swap = (doc) => {
     const focused = document.activeElement;
     for (const part of document.querySelectorAll('[data-live]')) {
+      if (page === 'fleet' && part.dataset.live === 'fleet') {
+        // Row by row, so ticked boxes stay ticked; only the rows this page shows.
+        for (const row of doc.querySelectorAll('[data-live="fleet"] tr[data-machine]')) placeRow(part, row);
+        continue;
+      }
       // Never pull a choice away from under the operator making it.
       if (focused && focused !== document.body && focused.tagName !== 'BUTTON' && part.contains(focused)) continue;
       const fresh = doc.querySelector(`[data-live="${part.dataset.live}"]`);
@@ -90,19 +122,36 @@
     }
   };
 
+  /** Puts a fresh row in place of the one for the same machine; a machine this page does not show stays off it. */
+  function placeRow(rows, row) {
+    const old = rows.querySelector(`tr[data-machine="${CSS.escape(row.dataset.machine)}"]`);
+    if (!old) return;
+    // This page's checkbox stays, ticked or not: the fresh row's (if any) is dropped.
+    const pick = old.querySelector('input.pick');
+    row.querySelector('input.pick')?.remove();
+    const bare = old.cloneNode(true);
+    bare.querySelector('input.pick')?.remove();
+    if (bare.outerHTML === row.outerHTML) return;
+    if (pick) row.querySelector('td.name')?.prepend(pick);
+    old.replaceWith(row);
+    mark(row);
+  }
+
+  let summaryTimer;
+  /** The summary strip counts the whole fleet: re-read it once changes have settled. */
+  const resummarize = () => {
+    clearTimeout(summaryTimer);
+    summaryTimer = setTimeout(() => void reread(), 1000);
+  };
+
   const onFleet = (update) => {
     const rows = document.querySelector('[data-live="fleet"]');
     if (!rows) return;
-    const old = rows.querySelector(`tr[data-machine="${CSS.escape(update.name)}"]`);
     const holder = document.createElement('tbody');
     holder.innerHTML = update.row;
     const row = holder.firstElementChild;
-    if (!row) return;
-    if (old) {
-      if (old.outerHTML === row.outerHTML) return;
-      old.replaceWith(row);
-    } else rows.append(row);
-    mark(row);
+    if (row) placeRow(rows, row);
+    resummarize();
   };
 
   const onMachine = (update) => {

@@ -30,6 +30,7 @@ import {
   setSelTime,
   FIRST_ENTRY,
   LAST_ENTRY,
+  SEL_RECORD_LENGTH,
 } from '../commands/sel.ts';
 import type { SelInfo, SelRecord } from '../commands/sel.ts';
 import { decodeFru, decodeFruInventoryAreaInfo, decodeReadFruData, getFruInventoryAreaInfo, readFruData, DEFAULT_FRU_CHUNK } from '../commands/fru.ts';
@@ -183,6 +184,19 @@ export class Inventory {
       id = next;
     }
     return out;
+  }
+
+  /**
+   * One SEL record by ID (Get SEL Entry, §31.5), its 16 bytes as stored, under a reservation
+   * where the BMC has them; the completion code instead when the BMC refuses (no such ID: 0xCB).
+   */
+  async selEntry(recordId: number): Promise<{ completionCode: number; bytes?: Uint8Array }> {
+    const reserved = await this.#session.requestRaw(reserveSel());
+    const reservation = reserved.completionCode === CompletionCode.OK ? decodeReservation(reserved.data) : 0;
+    const res = await this.#session.requestRaw(getSelEntry(reservation, recordId));
+    if (res.completionCode !== CompletionCode.OK) return { completionCode: res.completionCode };
+    if (res.data.length < 2 + SEL_RECORD_LENGTH) throw new IpmiPayloadError(`Get SEL Entry: ${res.data.length} data bytes, expected ${2 + SEL_RECORD_LENGTH}`);
+    return { completionCode: 0, bytes: res.data.slice(2, 2 + SEL_RECORD_LENGTH) };
   }
 
   /** Delete SEL Entry (§31.8) under a fresh reservation; returns the BMC's completion code (ipmitool reports each id alone). */

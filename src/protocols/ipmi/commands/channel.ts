@@ -62,6 +62,22 @@ export function decodeChannelAccess(data: Uint8Array): ChannelAccess {
   };
 }
 
+/** Set Channel Access byte 2/3 bits 7:6 (§22.22): leave alone, set non-volatile, set volatile (active). */
+export const AccessWrite = { 'no-change': 0x00, 'non-volatile': 0x40, volatile: 0x80 } as const;
+
+/**
+ * Set Channel Access (§22.22): the access mode and the channel's privilege limit, written into
+ * the non-volatile or the volatile settings. An absolute value: resending is harmless.
+ */
+export function setChannelAccess(channel: number, which: 'non-volatile' | 'volatile', access: ChannelAccess): CommandRequest {
+  const flags = (access.alertingDisabled ? 0x20 : 0) | (access.perMessageAuthDisabled ? 0x10 : 0) | (access.userLevelAuthDisabled ? 0x08 : 0);
+  return request('Set Channel Access', NetFn.APP, AppCmd.SET_CHANNEL_ACCESS, [
+    channel & 0x0f,
+    AccessWrite[which] | flags | (access.accessMode & 0x07),
+    AccessWrite[which] | (access.privilegeLimit & 0x0f),
+  ]);
+}
+
 /** Session index byte of Get Session Info (§22.20): 0 asks for the session the request arrives on. */
 export const CURRENT_SESSION = 0x00;
 

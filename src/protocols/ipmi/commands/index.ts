@@ -11,3 +11,4 @@ export * from './type-length.ts';
 export * from './lan.ts';
 export * from './mc.ts';
 export * from './channel.ts';
+export * from './sol-config.ts';

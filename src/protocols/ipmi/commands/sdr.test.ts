@@ -27,6 +27,17 @@ test('full sensor record: name, units, conversion, readable thresholds', () => {
   assert.equal(r.number, 0x30);
   assert.equal(unitName(r.unit), 'degrees C');
   assert.deepEqual(r.thresholds, { unc: 80, ucr: 90, unr: 100 });
+  assert.equal(r.tolerance, 0);
+  assert.deepEqual(r.hysteresis, { positive: 0, negative: 0 });
+  // Byte 26 bits 5:0 the tolerance (bits 7:6 are M's top bits), bytes 43-44 the hysteresis.
+  const edited = Uint8Array.from(fullRecord);
+  edited[25] = 0x45;
+  edited[42] = 2;
+  edited[43] = 3;
+  const e = decodeSdrRecord(edited) as FullSensorRecord;
+  assert.equal(e.tolerance, 5);
+  assert.equal(e.conversion.m, 257);
+  assert.deepEqual(e.hysteresis, { positive: 2, negative: 3 });
   assert.equal(convertReading(45, r.conversion), 45);
 });
 

@@ -84,11 +84,15 @@ interface SensorCommon {
   /** Bit 0 of units 1 set means the value is a percentage (§43.1 byte 21). */
   readonly percentage: boolean;
   readonly name: string;
+  /** Raw positive- and negative-going threshold hysteresis (§43.1 bytes 43–44, §43.2 bytes 26–27); 0 or 0xFF: unspecified. */
+  readonly hysteresis: { readonly positive: number; readonly negative: number };
 }
 
 export interface FullSensorRecord extends SensorCommon {
   readonly type: 'full';
   readonly conversion: Conversion;
+  /** Raw tolerance, in ±half raw counts (§43.1 byte 26 bits 5:0). */
+  readonly tolerance: number;
   /** Raw threshold bytes present in the record, as readable per its threshold mask. */
   readonly thresholds: Partial<Record<ThresholdName, number>>;
 }
@@ -159,6 +163,7 @@ export function decodeSdrRecord(record: Uint8Array): SdrRecord {
         unitModifier: at(record, 22),
         percentage: (units1 & 0x01) !== 0,
         name: idString(record, full ? 47 : 31),
+        hysteresis: full ? { positive: at(record, 42), negative: at(record, 43) } : { positive: at(record, 25), negative: at(record, 26) },
       };
       if (!full) return { ...common, type: 'compact' };
       const conversion: Conversion = {
@@ -176,7 +181,7 @@ export function decodeSdrRecord(record: Uint8Array): SdrRecord {
       THRESHOLD_ORDER.forEach((name, bit) => {
         if (readable & (1 << bit)) thresholds[name] = at(record, fieldOf[name]);
       });
-      return { ...common, type: 'full', conversion, thresholds };
+      return { ...common, type: 'full', conversion, tolerance: at(record, 25) & 0x3f, thresholds };
     }
     case SdrType.fruLocator:
       need(record, 16, 'FRU device locator');
@@ -286,6 +291,79 @@ export function decodeSensorThresholds(data: Uint8Array): Partial<Record<Thresho
     if (mask & (1 << bit)) out[name] = at(data, 1 + bit);
   });
   return out;
+}
+
+/**
+ * Set Sensor Thresholds (§35.8): a mask of the thresholds to write, then the six raw values in
+ * the order of THRESHOLD_ORDER (those outside the mask are ignored). An absolute write.
+ */
+export function setSensorThresholds(sensor: number, values: Partial<Record<ThresholdName, number>>): CommandRequest {
+  let mask = 0;
+  const bytes = THRESHOLD_ORDER.map((name, bit) => {
+    const v = values[name];
+    if (v === undefined) return 0;
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`raw threshold ${name} ${v} is not a byte`);
+    mask |= 1 << bit;
+    return v;
+  });
+  return request('Set Sensor Thresholds', NetFn.SENSOR_EVENT, SensorCmd.SET_SENSOR_THRESHOLDS, [sensor, mask, ...bytes]);
+}
+
+/**
+ * The raw byte for a value (the inverse of §36.3 for linear sensors), rounded as ipmitool's
+ * sdr_convert_sensor_value_to_raw: x = (y / 10^Rexp − B·10^Bexp) / M, half up, kept in a byte.
+ */
+export function valueToRaw(value: number, c: Conversion): number {
+  if (c.m === 0) return 0;
+  const x = (value / 10 ** c.rExp - c.b * 10 ** c.bExp) / c.m;
+  const whole = Math.trunc(x);
+  const raw = x - whole >= 0.5 ? Math.ceil(x) : whole;
+  return raw & 0xff;
+}
+
+/**
+ * A tolerance or hysteresis in the sensor's units (ipmitool's sdr_convert_sensor_tolerance and
+ * _hysterisis): M·raw·10^Rexp, without B, halved for a tolerance (it counts half steps).
+ */
+export function convertSpan(raw: number, c: Conversion, half: boolean): number {
+  let x: number;
+  if (c.format === 'none') return 0;
+  if (c.format === 'unsigned') x = raw & 0xff;
+  else x = signed((c.format === 'ones-complement' && raw & 0x80 ? raw + 1 : raw) & 0xff, 8);
+  const value = c.m * (half ? x / 2 : x) * 10 ** c.rExp;
+  return Number(value.toPrecision(12));
+}
+
+export function getSensorEventStatus(sensor: number): CommandRequest {
+  return request('Get Sensor Event Status', NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_EVENT_STATUS, [sensor]);
+}
+
+export function getSensorEventEnable(sensor: number): CommandRequest {
+  return request('Get Sensor Event Enable', NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_EVENT_ENABLE, [sensor]);
+}
+
+/**
+ * Get Sensor Event Status (§35.13) and Get Sensor Event Enable (§35.11) answer alike: a flags
+ * byte, then up to four bytes of assertion (7:0, 14:8) and deassertion bits. The bytes that
+ * came are kept as they came: how many there were changes what ipmitool prints.
+ */
+export interface SensorEventBits {
+  readonly eventMessagesDisabled: boolean;
+  readonly scanningDisabled: boolean;
+  /** §35.13 only: bit 5 "reading/state unavailable". */
+  readonly unavailable: boolean;
+  readonly bytes: readonly number[];
+}
+
+export function decodeSensorEventBits(data: Uint8Array, what: string): SensorEventBits {
+  need(data, 1, what);
+  const flags = at(data, 0);
+  return {
+    eventMessagesDisabled: (flags & 0x80) === 0,
+    scanningDisabled: (flags & 0x40) === 0,
+    unavailable: (flags & 0x20) !== 0,
+    bytes: Array.from(data.subarray(1, 5)),
+  };
 }
 
 /** The 3-byte owner/number triple used to match SEL events to records. */

@@ -298,6 +298,13 @@ const SENSOR_SPECIFIC: Readonly<Record<number, readonly string[]>> = {
   0x23: ['Timer expired', 'Hard reset', 'Power down', 'Power cycle', 'reserved', 'reserved', 'reserved', 'reserved', 'Timer interrupt'],
 };
 
+/** The state names of an event/reading type (for 0x6F, of the sensor type), by offset; undefined when anvil knows none. */
+export function stateNames(eventType: number, sensorType: number): readonly string[] | undefined {
+  if (eventType === 0x01) return THRESHOLD_EVENTS;
+  if (eventType === 0x6f) return SENSOR_SPECIFIC[sensorType];
+  return GENERIC_EVENTS[eventType];
+}
+
 /** The event in words, as ipmitool's "sel list" prints it. Event data 1 bits 3:0 are the offset (§29.7). */
 export function describeEvent(eventType: number, sensorType: number, data1: number): string {
   const offset = data1 & 0x0f;

@@ -67,6 +67,16 @@ export function setUserAccess(uid: number, options: SetUserAccessOptions): Comma
   ]);
 }
 
+/**
+ * Set User Access with byte 1 bit 7 clear (§22.26): only the privilege limit changes, the
+ * callback/link/messaging bits stay as they are (ipmitool's `user priv`). `level` is 1..5 or
+ * 0x0F (no access).
+ */
+export function setUserPrivilege(uid: number, level: number, channel = CURRENT_CHANNEL): CommandRequest {
+  if (!((level >= 1 && level <= 5) || level === Privilege['no-access'])) throw new RangeError(`privilege limit ${level} is not 1..5 or 15`);
+  return request('Set User Access', NetFn.APP, AppCmd.SET_USER_ACCESS, [channel & 0x0f, uid & 0x3f, level, 0]);
+}
+
 const NAME_LENGTH = 16;
 
 export function getUserName(uid: number): CommandRequest {

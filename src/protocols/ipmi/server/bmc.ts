@@ -15,7 +15,7 @@ import type { Session15AuthType } from '../session15.ts';
 import { decodeSession15, encodeSession15, session15AuthTypeFromByte, verifySession15 } from '../session15.ts';
 import type { Session20Header } from '../session20.ts';
 import { decodeSession20, encodeSession20, peekSession20 } from '../session20.ts';
-import { appCommands } from './commands-app.ts';
+import { ACCESS_DISABLED, ACCESS_MODE_BITS, appCommands, defaultChannelAccess } from './commands-app.ts';
 import { chassisCommands } from './commands-chassis.ts';
 import { sensorCommands } from './commands-sensor.ts';
 import { storageCommands } from './commands-storage.ts';
@@ -66,7 +66,14 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
   readonly kg: Buffer | undefined;
   readonly cipherSuites: readonly CipherSuite[];
   readonly authTypes15: readonly Session15AuthType[];
-  readonly state: BmcRuntimeState = { bootParams: new Map(), sdrReservation: 0, selReservation: 0, selTimeOffset: 0, solConfig: new Map() };
+  readonly state: BmcRuntimeState = {
+    bootParams: new Map(),
+    sdrReservation: 0,
+    selReservation: 0,
+    selTimeOffset: 0,
+    solConfig: new Map(),
+    channelAccess: { 'non-volatile': defaultChannelAccess(), volatile: defaultChannelAccess() },
+  };
   readonly sol: SolManager;
   readonly stats: BmcStats = {
     received: 0,
@@ -157,6 +164,9 @@ export class EmulatedBmc implements BmcContext, LoginHost, Login15Host {
       const rmcp = decodeRmcp(packet);
       if (rmcp.ack) return undefined;
       if (rmcp.cls === 'asf') return void this.#asf(rmcp.body, rmcp.sequence, remote);
+      // A LAN channel whose active access mode is "disabled" takes no IPMI messages (§22.22,
+      // Table 22-23): only presence pings are answered until the machine restarts the BMC.
+      if (((this.state.channelAccess.volatile[0] ?? 0) & ACCESS_MODE_BITS) === ACCESS_DISABLED) return void this.stats.dropped++;
       const later = isRmcpPlus(rmcp.body) ? this.#rmcpPlus(packet, remote) : this.#ipmi15(packet, remote);
       return later === undefined ? undefined : later.catch((error: unknown) => this.#countBadPacket(error));
     } catch (error) {

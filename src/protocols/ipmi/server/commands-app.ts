@@ -36,7 +36,9 @@ const MEDIUM_LAN = 0x04;
 const PROTOCOL_IPMB = 0x01;
 const MULTI_SESSION = 0x80;
 const IPMI_FORUM_IANA = 7154;
-/** Channel access mode "always available" (§22.22). */
+/** Channel access modes (§22.22, bits 2:0 of the access byte): disabled, always available. */
+export const ACCESS_MODE_BITS = 0x07;
+export const ACCESS_DISABLED = 0x00;
 const ACCESS_ALWAYS_AVAILABLE = 0x02;
 /** Set User Password operations (§22.30). */
 const PasswordOp = { DISABLE: 0, ENABLE: 1, SET: 2, TEST: 3 } as const;
@@ -102,9 +104,43 @@ function getChannelInfo(ctx: CommandContext): CommandReply {
   );
 }
 
+/** A LAN channel always available to administrators, as a BMC leaves the factory (Get Channel Access data, §22.23). */
+export function defaultChannelAccess(): Buffer {
+  return Buffer.from([ACCESS_ALWAYS_AVAILABLE, Privilege.ADMINISTRATOR]);
+}
+
+/**
+ * The set bits 7:6 name, in Get Channel Access byte 2 (§22.23) and Set Channel Access bytes 2
+ * and 3 (§22.22): 01b non-volatile, 10b volatile (active); 00b (set: leave alone) and 11b none.
+ */
+function accessSet(byte: number): 'non-volatile' | 'volatile' | undefined {
+  const bits = byte & 0xc0;
+  return bits === 0x40 ? 'non-volatile' : bits === 0x80 ? 'volatile' : undefined;
+}
+/** Access byte: alerting, per-message and user-level authentication disabled, access mode. */
+const ACCESS_BITS = 0x3f;
+
 function getChannelAccess(ctx: CommandContext): CommandReply {
   if (ctx.data.length < 2 || !channelOk(ctx.data[0] as number)) return fail(CompletionCode.INVALID_DATA_FIELD);
-  return ok(Buffer.from([ACCESS_ALWAYS_AVAILABLE, Privilege.ADMINISTRATOR]));
+  const which = accessSet(ctx.data[1] as number);
+  if (which === undefined) return fail(CompletionCode.INVALID_DATA_FIELD);
+  return ok(Buffer.from(ctx.bmc.state.channelAccess[which]));
+}
+
+/** Set Channel Access (§22.22): the access byte and the privilege limit, each into the set its top bits name. */
+function setChannelAccess(ctx: CommandContext): CommandReply {
+  if (ctx.data.length < 3) return fail(CompletionCode.DATA_LENGTH_INVALID);
+  if (!channelOk(ctx.data[0] as number)) return fail(CompletionCode.INVALID_DATA_FIELD);
+  const access = ctx.data[1] as number;
+  const privilege = ctx.data[2] as number;
+  const limit = privilege & 0x0f;
+  if ((access & 0xc0) === 0xc0 || (privilege & 0xc0) === 0xc0) return fail(CompletionCode.INVALID_DATA_FIELD);
+  const accessTo = accessSet(access);
+  const privilegeTo = accessSet(privilege);
+  if (privilegeTo !== undefined && (limit < Privilege.CALLBACK || limit > Privilege.OEM)) return fail(CompletionCode.INVALID_DATA_FIELD);
+  if (accessTo !== undefined) ctx.bmc.state.channelAccess[accessTo][0] = access & ACCESS_BITS;
+  if (privilegeTo !== undefined) ctx.bmc.state.channelAccess[privilegeTo][1] = limit;
+  return ok();
 }
 
 function getUserAccess(ctx: CommandContext): CommandReply {
@@ -254,6 +290,7 @@ export const appCommands: ReadonlyMap<number, CommandDef> = new Map<number, Comm
   [commandKey(NetFn.APP, AppCmd.GET_SESSION_INFO), { privilege: Privilege.USER, run: getSessionInfo }],
   [commandKey(NetFn.APP, AppCmd.GET_CHANNEL_INFO), { privilege: Privilege.USER, run: getChannelInfo }],
   [commandKey(NetFn.APP, AppCmd.GET_CHANNEL_ACCESS), { privilege: Privilege.USER, run: getChannelAccess }],
+  [commandKey(NetFn.APP, AppCmd.SET_CHANNEL_ACCESS), { privilege: Privilege.ADMINISTRATOR, run: setChannelAccess }],
   [commandKey(NetFn.APP, AppCmd.GET_USER_ACCESS), { privilege: Privilege.OPERATOR, run: getUserAccess }],
   [commandKey(NetFn.APP, AppCmd.SET_USER_ACCESS), { privilege: Privilege.ADMINISTRATOR, run: setUserAccess }],
   [commandKey(NetFn.APP, AppCmd.GET_USER_NAME), { privilege: Privilege.OPERATOR, run: getUserName }],

@@ -37,6 +37,22 @@ async function getReading(ctx: CommandContext): Promise<CommandReply> {
   return ok(Buffer.from([raw & 0xff, SCANNING_ENABLED, thresholdStatus(raw, s.thresholds)]));
 }
 
+/**
+ * Get Sensor Event Status (§35.13): the going-low events of the lower thresholds the reading is
+ * at or below and the going-high events of the upper ones it is at or above (bits of Table
+ * 35-15: byte 2 lnc- 0, lcr- 2, lnr- 4, unc+ 7; byte 3 ucr+ 1, unr+ 3); no deassertions.
+ */
+async function getEventStatus(ctx: CommandContext): Promise<CommandReply> {
+  const s = sensor(ctx);
+  if (s === undefined) return fail(CompletionCode.NOT_PRESENT);
+  const raw = await ctx.bmc.handler.readSensor(s.number);
+  if (raw === undefined) return ok(Buffer.from([SCANNING_ENABLED | READING_UNAVAILABLE, 0, 0, 0, 0]));
+  const crossed = thresholdStatus(raw, s.thresholds);
+  const low = (crossed & 0x01 ? 0x01 : 0) | (crossed & 0x02 ? 0x04 : 0) | (crossed & 0x04 ? 0x10 : 0) | (crossed & 0x08 ? 0x80 : 0);
+  const high = (crossed & 0x10 ? 0x02 : 0) | (crossed & 0x20 ? 0x08 : 0);
+  return ok(Buffer.from([SCANNING_ENABLED, low, high, 0, 0]));
+}
+
 function getThresholds(ctx: CommandContext): CommandReply {
   const s = sensor(ctx);
   if (s === undefined) return fail(CompletionCode.NOT_PRESENT);
@@ -62,6 +78,7 @@ export const sensorCommands: ReadonlyMap<number, CommandDef> = new Map<number, C
     commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_HYSTERESIS),
     { privilege: Privilege.USER, run: (c) => (sensor(c) ? ok(Buffer.from([0, 0])) : fail(CompletionCode.NOT_PRESENT)) },
   ],
+  [commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_EVENT_STATUS), { privilege: Privilege.USER, run: getEventStatus }],
   [
     commandKey(NetFn.SENSOR_EVENT, SensorCmd.GET_SENSOR_EVENT_ENABLE),
     { privilege: Privilege.USER, run: (c) => (sensor(c) ? ok(Buffer.from([SCANNING_ENABLED, 0, 0, 0, 0])) : fail(CompletionCode.NOT_PRESENT)) },

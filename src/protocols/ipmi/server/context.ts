@@ -27,6 +27,8 @@ export interface BmcRuntimeState {
   /** SEL time minus the clock, in seconds (Set SEL Time, §31.11). */
   selTimeOffset: number;
   readonly solConfig: Map<number, Buffer>;
+  /** The LAN channel's access bytes (Get Channel Access data, §22.23), non-volatile and volatile. */
+  readonly channelAccess: { 'non-volatile': Buffer; volatile: Buffer };
 }
 
 export interface BmcContext {

@@ -25,6 +25,8 @@ export const EMULATOR_DEFAULTS = {
   maxLogEntries: 200,
   /** How long a request may take to arrive. */
   requestTimeoutMs: 30_000,
+  /** How long an idle kept-alive connection stays open (Node's own default, named). */
+  keepAliveTimeoutMs: 5_000,
 } as const;
 
 export interface RedfishEmulatorOptions {
@@ -44,6 +46,8 @@ export interface RedfishEmulatorOptions {
   readonly taskDelayMs?: number;
   readonly sessionTimeoutS?: number;
   readonly maxSessions?: number;
+  /** Idle kept-alive connections are closed after this long. */
+  readonly keepAliveTimeoutMs?: number;
   /** Told of a handler failure (the client gets a 500 with an error body). */
   readonly onError?: (error: unknown, what: string) => void;
 }
@@ -88,6 +92,7 @@ export class RedfishEmulator {
     this.#server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createHttpServer(listener);
     this.#server.requestTimeout = EMULATOR_DEFAULTS.requestTimeoutMs;
     this.#server.headersTimeout = EMULATOR_DEFAULTS.requestTimeoutMs;
+    this.#server.keepAliveTimeout = options.keepAliveTimeoutMs ?? EMULATOR_DEFAULTS.keepAliveTimeoutMs;
     // A TLS handshake that fails (a client that does not trust the certificate) is the client's business.
     this.#server.on('tlsClientError', () => {});
     this.#server.on('clientError', (_error, socket) => {
