@@ -1,7 +1,8 @@
 // Receiving a stream into a new file in one pass: hashed (sha256) as it arrives, written in
-// large writes, synced once at the end. A socket hands Node 64 KiB chunks; piped into a file
-// write stream each of them is kept until written (and goes through writev in batches), which
-// filled the old generation and made the upload GC-bound. Here each chunk is hashed and copied
+// large writes (the library syncs the file once, after its rename: store/durable.ts). A socket
+// hands Node 64 KiB chunks; piped into a file write stream each of them is kept until written
+// (and goes through writev in batches), which filled the old generation and made the upload
+// GC-bound. Here each chunk is hashed and copied
 // at once into one of two preallocated buffers, so it dies young; a full buffer is written while
 // the other fills, and the source is only waited on when both are busy.
 import { createHash } from 'node:crypto';
@@ -38,9 +39,9 @@ async function writeAll(file: FileHandle, data: Buffer, position: number): Promi
 }
 
 /**
- * Streams `source` into a new file at `path` (which must not exist), hashing it on the way, and
- * syncs the file before returning, so a rename after it is durable. On an error the file is
- * left for the caller to remove.
+ * Streams `source` into a new file at `path` (which must not exist), hashing it on the way. It
+ * is not synced here: the caller syncs what it keeps. On an error the file is left for the
+ * caller to remove.
  */
 export async function receiveToFile(source: Readable, path: string, options: ReceiveOptions): Promise<Received> {
   const size = options.bufferBytes ?? RECEIVE_BUFFER_BYTES;
@@ -94,7 +95,6 @@ export async function receiveToFile(source: Readable, path: string, options: Rec
     }
     if (fill > 0) await flush();
     await writing;
-    await file.datasync();
     return { bytes, sha256: hash.digest('hex'), head: head ?? Buffer.alloc(0) };
   } finally {
     // Never close under a write in flight (the source failed meanwhile).
