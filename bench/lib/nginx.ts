@@ -15,6 +15,8 @@ export interface NginxOptions {
   readonly listen: string;
   /** Connections a worker must hold at once. */
   readonly connections: number;
+  /** Accept PUT of files under / (the dav module), any size, bodies spooled in `dir`'s temp. */
+  readonly put?: boolean;
   /** Starts the command (inside the server's namespace). */
   readonly spawn: (command: string, args: readonly string[]) => ChildProcess;
 }
@@ -48,7 +50,7 @@ export class Nginx {
         '  default_type application/octet-stream;',
         `  access_log ${join(opts.dir, 'access.log')};`,
         ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(opts.dir, 'temp', t)};`),
-        `  server { listen ${opts.listen}; root ${opts.root}; }`,
+        `  server { listen ${opts.listen}; root ${opts.root};${opts.put ? ' location / { dav_methods PUT; create_full_put_path on; client_max_body_size 0; }' : ''} }`,
         '}',
         '',
       ].join('\n'),

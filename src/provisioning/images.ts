@@ -4,7 +4,7 @@
 // caller expected, and is renamed into place and given its row only when whole and verified,
 // so a half-written image is never visible. qcow2 is converted to raw with qemu-img.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
@@ -18,6 +18,7 @@ import { stamp, type Clock } from '../store/store.ts';
 import { durably, syncFile } from '../store/durable.ts';
 import { AnvilError, conflict, invalid, notFound } from '../common/errors.ts';
 import { processAlive, sizeOf, type Leftover } from '../common/leftovers.ts';
+import { receiveToFile } from './receive.ts';
 import { extensionOf, MAGIC_BYTES, sniffFormat, type StoredFormat, type UploadFormat } from './image-format.ts';
 
 export type { Image } from '../store/schema.ts';
@@ -42,7 +43,7 @@ export interface ImportOptions {
   readonly notes?: string | undefined;
   readonly origin?: 'upload' | 'capture';
   readonly sourceMachine?: string | undefined;
-  /** Told the bytes received so far, at most every 64 KiB. */
+  /** Told the bytes received so far, at most every MiB (PROGRESS_EVERY_BYTES). */
   readonly onProgress?: (bytes: number) => void;
 }
 
@@ -61,27 +62,14 @@ export interface ImageView {
   readonly createdAt: string;
 }
 
-/** Counts and hashes what passes through, reporting progress. */
+/** Counts and hashes what passes through (the disk content of a compressed file). */
 class Meter extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
-  head: Buffer | undefined;
-  readonly #onProgress: ((bytes: number) => void) | undefined;
-  #reported = 0;
-
-  constructor(onProgress?: (bytes: number) => void) {
-    super();
-    this.#onProgress = onProgress;
-  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
-    if (this.head === undefined || this.head.length < MAGIC_BYTES) this.head = Buffer.concat([this.head ?? Buffer.alloc(0), chunk.subarray(0, MAGIC_BYTES)]);
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    if (this.#onProgress && this.bytes - this.#reported >= 65536) {
-      this.#reported = this.bytes;
-      this.#onProgress(this.bytes);
-    }
     callback(null, chunk);
   }
 }
@@ -180,10 +168,9 @@ export class ImageLibrary {
     const temp = this.incomingPath();
     const converted = `${temp}.raw`;
     try {
-      const meter = new Meter(options.onProgress);
-      await pipeline(source, meter, createWriteStream(temp, { mode: 0o640, highWaterMark: 1024 * 1024 }));
-      const fileSha = meter.hash.digest('hex');
-      const sent = options.format ?? sniffFormat(meter.head ?? Buffer.alloc(0));
+      const received = await receiveToFile(source, temp, { mode: 0o640, headBytes: MAGIC_BYTES, onProgress: options.onProgress });
+      const fileSha = received.sha256;
+      const sent = options.format ?? sniffFormat(received.head);
       let file = temp;
       let format: StoredFormat;
       let content: { sha256: string; bytes: number };
@@ -194,7 +181,7 @@ export class ImageLibrary {
         content = await contentDigest(converted, 'raw');
       } else {
         format = sent;
-        content = sent === 'raw' ? { sha256: fileSha, bytes: meter.bytes } : await contentDigest(temp, sent);
+        content = sent === 'raw' ? { sha256: fileSha, bytes: received.bytes } : await contentDigest(temp, sent);
       }
       if (content.bytes === 0) throw invalid('IMAGE_EMPTY', `the upload of '${name}' has no disk content`);
       const expected = options.sha256?.toLowerCase();
