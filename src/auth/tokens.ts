@@ -63,8 +63,12 @@ export class Tokens {
     return this.#db.selectFrom('tokens').selectAll().orderBy('id').execute();
   }
 
+  /** Deletes the token and ends its pages' sessions (sessions.ts), so no browser signed in with it stays in. */
   async revoke(id: number): Promise<void> {
-    const result = await this.#db.deleteFrom('tokens').where('id', '=', id).executeTakeFirst();
-    if (result.numDeletedRows === 0n) throw new AnvilError('UNKNOWN_TOKEN', 'not-found', `no token with id ${id}; see anvil token list`);
+    const deleted = await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('web_sessions').where('token_id', '=', id).execute();
+      return trx.deleteFrom('tokens').where('id', '=', id).executeTakeFirst();
+    });
+    if (deleted.numDeletedRows === 0n) throw new AnvilError('UNKNOWN_TOKEN', 'not-found', `no token with id ${id}; see anvil token list`);
   }
 }

@@ -29,7 +29,7 @@ const PAGE_HEADERS = {
 
 export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: { live?: LiveOptions } = {}): Promise<void> {
   const views = createViews();
-  const auth = new PageAuth(ctx.tokens);
+  const auth = new PageAuth(ctx.tokens, ctx.sessions);
 
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(PAGE_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
@@ -57,7 +57,7 @@ export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: 
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };
   });
-  sessionRoutes(app, ctx.tokens, views);
+  sessionRoutes(app, ctx.tokens, ctx.sessions, views);
   pageRoutes(app, ctx, views, auth);
-  liveRoutes(app, ctx.tokens, new LiveFeed(ctx, options.live), PAGE_HEADERS);
+  liveRoutes(app, ctx.tokens, ctx.sessions, new LiveFeed(ctx, options.live), PAGE_HEADERS);
 }

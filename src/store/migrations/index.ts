@@ -7,6 +7,7 @@ import * as m003 from './003-discovered.ts';
 import * as m004 from './004-drivers.ts';
 import * as m005 from './005-provisioning.ts';
 import * as m006 from './006-run-finished.ts';
+import * as m009 from './009-web-sessions.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -17,6 +18,7 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['004-drivers', m004.up],
   ['005-provisioning', m005.up],
   ['006-run-finished', m006.up],
+  ['009-web-sessions', m009.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
