@@ -25,19 +25,21 @@ export async function run(argv: string[]): Promise<number> {
     });
   root
     .command('list')
-    .description('List tokens (never their secrets)')
+    .description('List tokens (never their secrets) and how many browsers are signed in with each')
     .addOption(dataOption())
     .option('--json', 'print JSON')
     .action(async (o: { data: string; json?: boolean }) => {
       const s = await openData({ data: o.data });
       try {
-        const rows = (await s.tokens.list()).map(({ hash: _h, ...r }) => r);
+        const signedIn = new Map<number, number>();
+        for (const session of await s.sessions.list()) signedIn.set(session.token_id, (signedIn.get(session.token_id) ?? 0) + 1);
+        const rows = (await s.tokens.list()).map(({ hash: _h, ...r }) => ({ ...r, sessions: signedIn.get(r.id) ?? 0 }));
         if (o.json) printJson(rows);
         else
           process.stdout.write(
             table(
-              ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'],
-              rows.map((r) => [String(r.id), r.name, r.role, when(r.created_at), when(r.last_used_at)]),
+              ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED', 'SESSIONS'],
+              rows.map((r) => [String(r.id), r.name, r.role, when(r.created_at), when(r.last_used_at), String(r.sessions)]),
             ) + '\n',
           );
       } finally {
@@ -46,14 +48,14 @@ export async function run(argv: string[]): Promise<number> {
     });
   root
     .command('revoke')
-    .description('Revoke a token by id')
+    .description('Revoke a token by id; the browsers signed in with it are signed out')
     .argument('<id>')
     .addOption(dataOption())
     .action(async (id: string, o: { data: string }) => {
       const s = await openData({ data: o.data });
       try {
-        await s.tokens.revoke(Number(id));
-        process.stdout.write(`revoked token ${id}\n`);
+        const ended = await s.tokens.revoke(Number(id));
+        process.stdout.write(`revoked token ${id}${ended > 0 ? `; signed out its ${ended} page session${ended === 1 ? '' : 's'}` : ''}\n`);
       } finally {
         await s.close();
       }

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
 import { csrfTokenFor } from '../../src/auth/web-session.ts';
 import { SESSION_MAX_AGE_S } from '../../src/auth/sessions.ts';
+import { openServices } from '../../src/app/compose.ts';
+import { ANVIL, exec, tempDir } from '../helpers/anvil-process.ts';
+import { testDatabaseUrl } from '../helpers/database.ts';
 
 /** Where GET `path` sends a browser with this cookie: 'page' when it is shown, else the redirect. */
 async function pageWith(a: TestAnvil, cookie: string, path = '/'): Promise<string> {
@@ -136,4 +139,43 @@ test('a browser still holding the old token cookie has it cleared on the sign-in
   assert.ok(set.some((c) => /^anvil_session=[A-Za-z0-9_-]{43};/.test(c)));
   // Without an old cookie nothing is cleared.
   assert.deepEqual((await fetch(`${a.url}/login`)).headers.getSetCookie(), []);
+});
+
+test('anvil token list counts the browsers signed in with each token, and token revoke signs them out', async () => {
+  const data = tempDir();
+  const databaseUrl = await testDatabaseUrl();
+  const env = databaseUrl ? { ANVIL_DATABASE_URL: databaseUrl } : {};
+  const services = await openServices({ data, databaseUrl });
+  const otto = await services.tokens.create('operator', 'otto');
+  const vera = await services.tokens.create('viewer', 'vera');
+  const kept = await services.sessions.create(vera.record.id);
+  await services.sessions.create(otto.record.id);
+  await services.sessions.create(otto.record.id);
+  await services.close();
+  const list = async () => {
+    const listed = await exec(ANVIL, ['token', 'list', '--json', '--data', data], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    return (JSON.parse(listed.stdout) as Array<{ name: string; sessions: number }>).map((r) => [r.name, r.sessions]);
+  };
+  assert.deepEqual(await list(), [
+    ['otto', 2],
+    ['vera', 1],
+  ]);
+  const table = await exec(ANVIL, ['token', 'list', '--data', data], env);
+  assert.match(table.stdout, /SESSIONS/);
+
+  const revoked = await exec(ANVIL, ['token', 'revoke', String(otto.record.id), '--data', data], env);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.equal(revoked.stdout, `revoked token ${otto.record.id}; signed out its 2 page sessions\n`);
+  assert.deepEqual(await list(), [['vera', 1]]);
+
+  const after = await openServices({ data, databaseUrl });
+  try {
+    assert.deepEqual(
+      (await after.sessions.list()).map((s) => s.id),
+      [kept.record.id],
+    );
+  } finally {
+    await after.close();
+  }
 });
