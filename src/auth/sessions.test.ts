@@ -86,6 +86,10 @@ test('signing out ends that session only', async (t) => {
   assert.equal(await sessions.lookup(laptop.id), undefined);
   assert.equal(await sessions.end(laptop.id), false, 'already gone');
   assert.equal(await sessions.end('not-a-session'), false);
+  const tablet = await sessions.create(record.id);
+  await sessions.endById(tablet.record.id);
+  assert.equal(await sessions.lookup(tablet.id), undefined, 'ended by its row id, from outside the browser');
+  await assert.rejects(sessions.endById(tablet.record.id), { code: 'UNKNOWN_SESSION' });
   assert.ok(await sessions.lookup(phone.id), 'the other browser stays signed in');
   assert.ok(await tokens.verify(token), 'and the token still works');
 });

@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, Token, WebSession } from '../store/schema.ts';
 import type { Clock } from '../store/store.ts';
+import { AnvilError } from '../common/errors.ts';
 
 /** How long a session (and the browser's cookie) lasts after signing in. */
 export const SESSION_MAX_AGE_S = 12 * 60 * 60;
@@ -105,6 +106,12 @@ export class WebSessions {
     if (!ID_PATTERN.test(id)) return false;
     const result = await this.#db.deleteFrom('web_sessions').where('hash', '=', hashOf(id)).executeTakeFirst();
     return result.numDeletedRows > 0n;
+  }
+
+  /** Ends one session by its row id (as `anvil token sessions` lists it), from outside the browser that holds it. */
+  async endById(id: number): Promise<void> {
+    const result = await this.#db.deleteFrom('web_sessions').where('id', '=', id).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw new AnvilError('UNKNOWN_SESSION', 'not-found', `no page session with id ${id}; see anvil token sessions`);
   }
 
   /** Ends every session of a token; how many there were. */

@@ -1,4 +1,4 @@
-// bin/anvil token create|list|revoke: API tokens, acting on the database directly.
+// bin/anvil token create|list|sessions|end-session|revoke: API tokens and the pages' sessions, acting on the database directly.
 import { Command } from 'commander';
 import { parseCommand } from './serve.ts';
 import { dataOption, openData } from './data.ts';
@@ -42,6 +42,42 @@ export async function run(argv: string[]): Promise<number> {
               rows.map((r) => [String(r.id), r.name, r.role, when(r.created_at), when(r.last_used_at), String(r.sessions)]),
             ) + '\n',
           );
+      } finally {
+        await s.close();
+      }
+    });
+  root
+    .command('sessions')
+    .description('List the browsers signed in to the pages (never their cookies), by token')
+    .addOption(dataOption())
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; json?: boolean }) => {
+      const s = await openData({ data: o.data });
+      try {
+        const names = new Map((await s.tokens.list()).map((t) => [t.id, t.name]));
+        const rows = (await s.sessions.list()).map(({ hash: _h, ...r }) => ({ ...r, token: names.get(r.token_id) ?? '' }));
+        if (o.json) printJson(rows);
+        else
+          process.stdout.write(
+            table(
+              ['ID', 'TOKEN', 'SIGNED IN', 'LAST SEEN', 'EXPIRES'],
+              rows.map((r) => [String(r.id), `${r.token} (${r.token_id})`, when(r.created_at), when(r.last_seen_at), when(r.expires_at)]),
+            ) + '\n',
+          );
+      } finally {
+        await s.close();
+      }
+    });
+  root
+    .command('end-session')
+    .description('Sign one browser out by session id (from anvil token sessions); its token keeps working')
+    .argument('<id>')
+    .addOption(dataOption())
+    .action(async (id: string, o: { data: string }) => {
+      const s = await openData({ data: o.data });
+      try {
+        await s.sessions.endById(Number(id));
+        process.stdout.write(`ended page session ${id}\n`);
       } finally {
         await s.close();
       }

@@ -164,9 +164,32 @@ test('anvil token list counts the browsers signed in with each token, and token 
   const table = await exec(ANVIL, ['token', 'list', '--data', data], env);
   assert.match(table.stdout, /SESSIONS/);
 
+  // One browser of otto's signed out from the command line, by the id `token sessions` lists.
+  const sessions = await exec(ANVIL, ['token', 'sessions', '--json', '--data', data], env);
+  assert.equal(sessions.code, 0, sessions.stderr);
+  const listed = JSON.parse(sessions.stdout) as Array<Record<string, unknown>>;
+  assert.deepEqual(
+    listed.map((r) => r.token),
+    ['vera', 'otto', 'otto'],
+  );
+  assert.ok(
+    listed.every((r) => !('hash' in r)),
+    'no hashes printed',
+  );
+  const ended = await exec(ANVIL, ['token', 'end-session', String(listed[1]!.id), '--data', data], env);
+  assert.equal(ended.code, 0, ended.stderr);
+  assert.equal(ended.stdout, `ended page session ${listed[1]!.id}\n`);
+  const again = await exec(ANVIL, ['token', 'end-session', String(listed[1]!.id), '--data', data], env);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /no page session with id \d+; see anvil token sessions/);
+  assert.deepEqual(await list(), [
+    ['otto', 1],
+    ['vera', 1],
+  ]);
+
   const revoked = await exec(ANVIL, ['token', 'revoke', String(otto.record.id), '--data', data], env);
   assert.equal(revoked.code, 0, revoked.stderr);
-  assert.equal(revoked.stdout, `revoked token ${otto.record.id}; signed out its 2 page sessions\n`);
+  assert.equal(revoked.stdout, `revoked token ${otto.record.id}; signed out its 1 page session\n`);
   assert.deepEqual(await list(), [['vera', 1]]);
 
   const after = await openServices({ data, databaseUrl });
