@@ -12,6 +12,7 @@ import { Discovered, type DiscoveredLimits } from '../boot/discovered.ts';
 import { BootService } from '../boot/boot-service.ts';
 import { Testing } from '../testing/testing.ts';
 import { Tokens } from '../auth/tokens.ts';
+import { WebSessions } from '../auth/sessions.ts';
 import { SecretBox } from '../drivers/secrets.ts';
 import { MachineControl, type ControlOptions } from '../conductor/machine-control.ts';
 import { httpBootFiles } from './boot-files.ts';
@@ -47,6 +48,7 @@ export interface Services {
   readonly boot: BootService;
   readonly testing: Testing;
   readonly tokens: Tokens;
+  readonly sessions: WebSessions;
   /** Power and boot device through each machine's driver, as tasks holding its lock. */
   readonly control: MachineControl;
   /** The image library. */
@@ -157,6 +159,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     metrics,
     conductors,
     tokens: new Tokens(db, clock),
+    sessions: new WebSessions(db, clock),
     close: async () => {
       await provisioner.stop();
       await control.close();

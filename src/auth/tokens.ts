@@ -63,8 +63,15 @@ export class Tokens {
     return this.#db.selectFrom('tokens').selectAll().orderBy('id').execute();
   }
 
-  async revoke(id: number): Promise<void> {
-    const result = await this.#db.deleteFrom('tokens').where('id', '=', id).executeTakeFirst();
-    if (result.numDeletedRows === 0n) throw new AnvilError('UNKNOWN_TOKEN', 'not-found', `no token with id ${id}; see anvil token list`);
+  /** Deletes the token and ends its pages' sessions (sessions.ts), so no browser signed in with it stays in; how many it ended. */
+  async revoke(id: number): Promise<number> {
+    const [sessions, deleted] = await this.#db
+      .transaction()
+      .execute(async (trx) => [
+        await trx.deleteFrom('web_sessions').where('token_id', '=', id).executeTakeFirst(),
+        await trx.deleteFrom('tokens').where('id', '=', id).executeTakeFirst(),
+      ]);
+    if (deleted.numDeletedRows === 0n) throw new AnvilError('UNKNOWN_TOKEN', 'not-found', `no token with id ${id}; see anvil token list`);
+    return Number(sessions.numDeletedRows);
   }
 }

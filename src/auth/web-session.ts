@@ -1,16 +1,16 @@
-// The pages' sessions: a token typed into /login becomes the HttpOnly, SameSite=Strict
-// `anvil_token` cookie, which counts on the pages only (never on the API). State-changing
-// forms carry a CSRF token derived from the session's secret (so it needs no server state and
-// survives restarts) and must come from this origin. PageAuth is what every page and form asks first.
+// The pages' sessions: a token typed into /login becomes a server-side session (sessions.ts)
+// whose id is the HttpOnly, SameSite=Strict `anvil_session` cookie, which counts on the pages
+// only (never on the API). State-changing forms carry a CSRF token derived from the session's
+// secret (its id, so it needs no state of its own) and must come from this origin. PageAuth is
+// what every page and form asks first.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Tokens, Role } from './tokens.ts';
 import { roleAllows } from './tokens.ts';
-import { identify, SESSION_COOKIE, type Caller } from './caller.ts';
+import { identify, sessionCookieOf, type Caller } from './caller.ts';
+import type { WebSessions } from './sessions.ts';
 import { AnvilError } from '../common/errors.ts';
 
-/** How long the browser keeps the session cookie. */
-export const SESSION_MAX_AGE_S = 12 * 60 * 60;
 export const CSRF_FIELD = '_csrf';
 
 /** What every page's layout needs about the person looking at it. */
@@ -24,7 +24,7 @@ export interface Viewer {
 function sessionSecret(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header?.startsWith('Bearer ')) return header.slice(7).trim();
-  return request.cookies[SESSION_COOKIE];
+  return sessionCookieOf(request);
 }
 
 export function csrfTokenFor(secret: string): string {
@@ -54,14 +54,16 @@ export function sameOrigin(request: FastifyRequest): boolean {
 
 export class PageAuth {
   readonly #tokens: Tokens;
+  readonly #sessions: WebSessions;
 
-  constructor(tokens: Tokens) {
+  constructor(tokens: Tokens, sessions: WebSessions) {
     this.#tokens = tokens;
+    this.#sessions = sessions;
   }
 
   /** The signed-in viewer, or undefined after redirecting to /login (GET) or refusing (POST). */
   async viewer(request: FastifyRequest, reply: FastifyReply, role: Role = 'viewer'): Promise<Viewer | undefined> {
-    const caller = await identify(this.#tokens, request, 'bearer-or-cookie');
+    const caller = await identify(this.#tokens, request, this.#sessions);
     if (!caller) {
       await reply.redirect(`/login?next=${encodeURIComponent(request.method === 'GET' ? request.url : '/')}`, 303);
       return undefined;

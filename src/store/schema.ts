@@ -78,6 +78,16 @@ export interface TokensTable {
   last_used_at: string | null;
 }
 
+/** A signed-in browser: the cookie holds the session id, this row its SHA-256. */
+export interface WebSessionsTable {
+  id: Generated<number>;
+  hash: string;
+  token_id: number;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
 export interface TestsTable {
   name: string;
   available: number;
@@ -225,6 +235,7 @@ export interface Database {
   profiles: ProfilesTable;
   boot_log: BootLogTable;
   tokens: TokensTable;
+  web_sessions: WebSessionsTable;
   tests: TestsTable;
   runs: RunsTable;
   run_lines: RunLinesTable;
@@ -244,6 +255,7 @@ export type BootLogEntry = Selectable<BootLogTable>;
 export type Run = Selectable<RunsTable>;
 export type RunLine = Selectable<RunLinesTable>;
 export type Token = Selectable<TokensTable>;
+export type WebSession = Selectable<WebSessionsTable>;
 export type Discovered = Selectable<DiscoveredTable>;
 export type MachineEvent = Selectable<MachineEventsTable>;
 export type Image = Selectable<ImagesTable>;

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { identify, type Caller } from '../auth/caller.ts';
+import type { WebSessions } from '../auth/sessions.ts';
 import { roleAllows, type Tokens } from '../auth/tokens.ts';
 import type { Liquid } from 'liquidjs';
 import type { PageAuth } from '../auth/web-session.ts';
@@ -88,8 +89,8 @@ export class ConsoleSessions {
   }
 }
 
-async function operatorOf(tokens: Tokens, request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
-  const caller = await identify(tokens, request, 'bearer-or-cookie');
+async function operatorOf(tokens: Tokens, webSessions: WebSessions, request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
+  const caller = await identify(tokens, request, webSessions);
   if (!caller) {
     await reply.status(401).type('text/plain; charset=utf-8').send('sign in first: this console needs an operator session');
     return undefined;
@@ -109,14 +110,20 @@ async function operatorOf(tokens: Tokens, request: FastifyRequest, reply: Fastif
 }
 
 /** The WebSocket route; the page itself is registered with the other pages. */
-export function consoleSocketRoute(app: FastifyInstance, tokens: Tokens, source: ConsoleSource, sessions = new ConsoleSessions()): void {
+export function consoleSocketRoute(
+  app: FastifyInstance,
+  tokens: Tokens,
+  webSessions: WebSessions,
+  source: ConsoleSource,
+  sessions = new ConsoleSessions(),
+): void {
   const callers = new WeakMap<FastifyRequest, Caller>();
   app.get<{ Params: { name: string }; Querystring: { takeover?: string } }>(
     '/machines/:name/console/ws',
     {
       websocket: true,
       preValidation: async (request, reply) => {
-        const caller = await operatorOf(tokens, request, reply);
+        const caller = await operatorOf(tokens, webSessions, request, reply);
         if (caller) callers.set(request, caller);
       },
     },

@@ -6,6 +6,7 @@ import type { Discovered } from '../boot/discovered.ts';
 import type { Profiles } from '../boot/profiles.ts';
 import type { Testing } from '../testing/testing.ts';
 import type { Tokens } from '../auth/tokens.ts';
+import type { WebSessions } from '../auth/sessions.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
@@ -20,6 +21,8 @@ export interface WebContext {
   readonly profiles: Profiles;
   readonly testing: Testing;
   readonly tokens: Tokens;
+  /** The pages' sign-in sessions. */
+  readonly sessions: WebSessions;
   readonly control: MachineControl;
   readonly images: ImageLibrary;
   readonly provisioner: Provisioner;

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { ChangeTopic, MachineChange, MachineChanges } from '../machines/changes.ts';
 import { identify } from '../auth/caller.ts';
 import type { Tokens } from '../auth/tokens.ts';
+import type { WebSessions } from '../auth/sessions.ts';
 import type { WebContext } from './context.ts';
 import { fleetRows, outcome } from './fleet.ts';
 
@@ -155,11 +156,11 @@ export class LiveFeed {
 }
 
 /** GET /events?machine=NAME (that machine only) or GET /events (the whole fleet). */
-export function liveRoutes(app: FastifyInstance, tokens: Tokens, feed: LiveFeed, headers: Record<string, string>): void {
+export function liveRoutes(app: FastifyInstance, tokens: Tokens, sessions: WebSessions, feed: LiveFeed, headers: Record<string, string>): void {
   app.addHook('preClose', async () => feed.close());
   app.get(EVENTS_PATH, async (request: FastifyRequest<{ Querystring: { machine?: string } }>, reply) => {
     // A stream has no page to send a sign-in form to: a browser that lost its session is told so.
-    const caller = await identify(tokens, request, 'bearer-or-cookie');
+    const caller = await identify(tokens, request, sessions);
     if (!caller) return reply.status(401).type('text/plain; charset=utf-8').send('sign in at /login to follow live updates\n');
     const machine = typeof request.query.machine === 'string' && request.query.machine !== '' ? request.query.machine : undefined;
     reply.hijack();

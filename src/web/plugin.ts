@@ -38,7 +38,7 @@ export interface WebOptions {
 
 export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: WebOptions = {}): Promise<void> {
   const views = createViews();
-  const auth = new PageAuth(ctx.tokens);
+  const auth = new PageAuth(ctx.tokens, ctx.sessions);
 
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(PAGE_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
@@ -70,11 +70,11 @@ export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: 
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };
   });
-  sessionRoutes(app, ctx.tokens, views);
+  sessionRoutes(app, ctx.tokens, ctx.sessions, views);
   pageRoutes(app, ctx, views, auth);
-  liveRoutes(app, ctx.tokens, new LiveFeed(ctx, options.live), PAGE_HEADERS);
+  liveRoutes(app, ctx.tokens, ctx.sessions, new LiveFeed(ctx, options.live), PAGE_HEADERS);
   if (options.consoles) {
     consolePage(app, views, auth, ctx.machines, { pageCsp: PAGE_HEADERS['content-security-policy'], script: CONSOLE_SCRIPT_PATH });
-    consoleSocketRoute(app, ctx.tokens, options.consoles);
+    consoleSocketRoute(app, ctx.tokens, ctx.sessions, options.consoles);
   }
 }

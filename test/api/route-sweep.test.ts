@@ -75,16 +75,9 @@ test('every API route refuses callers without a bearer token, a viewer where it 
   await a.services.machines.add('sweep-01', ['52:54:00:5e:00:01']);
   const viewer = (await a.services.tokens.create('viewer', 'sweep')).token;
   // A real sign-in of an admin, as the login page makes it.
-  const login = await fetch(`${a.url}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token: a.token, next: '/' }).toString(),
-  });
-  assert.equal(login.status, 303);
-  const cookie = login.headers.get('set-cookie')?.split(';')[0];
-  assert.match(cookie ?? '', /^anvil_token=anvil_/);
-  assert.equal((await fetch(`${a.url}/`, { headers: { cookie: cookie! }, redirect: 'manual' })).status, 200, 'the cookie signs in to the pages');
+  const cookie = await a.signIn();
+  assert.match(cookie, /^anvil_session=[A-Za-z0-9_-]{43}$/, 'a session id, not the token');
+  assert.equal((await fetch(`${a.url}/`, { headers: { cookie }, redirect: 'manual' })).status, 200, 'the cookie signs in to the pages');
 
   const doc = (await (await fetch(`${a.url}/api/v1/openapi.json`)).json()) as OpenApi;
   const wrong: string[] = [];
@@ -112,7 +105,7 @@ test('every API route refuses callers without a bearer token, a viewer where it 
       for (const [who, headers] of [
         ['without a token', {}],
         ['with a garbage token', { authorization: 'Bearer anvil_garbage-not-a-token' }],
-        ['with only the sign-in cookie', { cookie: cookie! }],
+        ['with only the sign-in cookie', { cookie }],
       ] as const) {
         const answer = await call(headers);
         if (answer.status !== 401) wrong.push(`${label}: ${answer.status} ${who}, expected 401`);

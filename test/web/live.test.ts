@@ -24,7 +24,9 @@ test('the event stream needs a signed-in browser', async (t) => {
   assert.match(await refused.text(), /sign in at \/login/);
   const viewer = (await a.services.tokens.create('viewer', 'vera')).token;
   const stream = new AbortController();
-  const open = await fetch(`${a.url}/events`, { headers: { cookie: `anvil_token=${viewer}` }, signal: stream.signal });
+  const token = await fetch(`${a.url}/events`, { headers: { cookie: `anvil_token=${viewer}` } });
+  assert.equal(token.status, 401, 'the API token in a cookie signs nobody in');
+  const open = await fetch(`${a.url}/events`, { headers: { cookie: await a.signIn(viewer) }, signal: stream.signal });
   assert.equal(open.status, 200);
   assert.equal(open.headers.get('content-type'), 'text/event-stream; charset=utf-8');
   assert.match(open.headers.get('content-security-policy') ?? '', /script-src 'self'/);

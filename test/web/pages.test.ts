@@ -102,11 +102,14 @@ test('web pages', { timeout: 300_000 }, async (t) => {
     void dialog.dismiss();
   });
 
-  await t.test('signing in sets an HttpOnly, SameSite=Strict cookie', async () => {
-    const [cookie] = await context.cookies();
-    assert.equal(cookie?.name, 'anvil_token');
+  await t.test('signing in sets an HttpOnly, SameSite=Strict cookie holding a session id, not the token', async () => {
+    const [cookie, ...others] = await context.cookies();
+    assert.deepEqual(others, []);
+    assert.equal(cookie?.name, 'anvil_session');
     assert.equal(cookie?.httpOnly, true);
     assert.equal(cookie?.sameSite, 'Strict');
+    assert.match(cookie?.value ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(!lab.viewerToken.includes(cookie?.value ?? '') && !(cookie?.value ?? '').includes(lab.viewerToken));
   });
 
   await t.test('the fleet lists every machine with its last result', async () => {
@@ -255,10 +258,15 @@ test('web pages', { timeout: 300_000 }, async (t) => {
     assert.equal((await anvil.services.machines.byName(target.name))?.next_profile, 'rescue');
   });
 
-  await t.test('signing out forgets the session', async () => {
+  await t.test('signing out ends the session: the browser forgets it and the server no longer takes it', async () => {
+    const [session] = await context.cookies();
     await page.goto('/versions');
     await Promise.all([page.waitForURL('**/login'), page.click('.signout button')]);
     assert.equal((await context.cookies()).length, 0);
+    await page.goto('/versions');
+    assert.equal(new URL(page.url()).pathname, '/login');
+    // A copy of the cookie taken before (a stolen one) is useless too.
+    await context.addCookies([session!]);
     await page.goto('/versions');
     assert.equal(new URL(page.url()).pathname, '/login');
   });

@@ -9,6 +9,7 @@ import * as m005 from './005-provisioning.ts';
 import * as m006 from './006-run-finished.ts';
 import * as m007 from './007-leases.ts';
 import * as m008 from './008-conductors.ts';
+import * as m009 from './009-web-sessions.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -21,6 +22,7 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['006-run-finished', m006.up],
   ['007-leases', m007.up],
   ['008-conductors', m008.up],
+  ['009-web-sessions', m009.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
