@@ -8,9 +8,13 @@
 //   2. the agent deploys a zstd image, half random, half zeros;
 //      plain capture of that disk: dd | anvil-agent-io zstd-compress | anvil-agent-io put, without
 //      and with a sha256 of the raw bytes (tee to a FIFO read by sha256sum)
-//   3. the agent captures the disk (anvil-agent-io capture: read, hash, compress, PUT in one process)
+//   3. the agent captures the disk (anvil-agent-io capture: reader, hasher and compressor threads of
+//      one process, PUT as it goes)
 //
-//   source scripts/env.sh && node bench/agent.ts [--mib 256] [--memory 384] [--json FILE]
+//   source scripts/env.sh && node bench/agent.ts [--mib 256] [--memory 384] [--smp 1] [--agent DIR] [--json FILE]
+// --smp gives the guest that many vCPUs (QEMU's multi-threaded TCG): the agent and the plain
+// pipelines always share the one VM, so a ratio compares like with like. --agent boots another
+// build of the agent (a directory with vmlinuz and initrd.gz; .tools/anvil-agent by default).
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,9 +24,19 @@ import { FakeAgentServer, field, imageOf } from '../test/helpers/agent-server.ts
 import { AGENT_DIR, agentAppend, bootRelayVm, GUEST_SERVER } from '../test/helpers/agent-vm.ts';
 import type { Vm } from '../test/helpers/qemu.ts';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' }, memory: { type: 'string', default: '384' }, json: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '256' },
+    memory: { type: 'string', default: '384' },
+    smp: { type: 'string', default: '1' },
+    agent: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
 const MIB = 1024 * 1024;
 const size = Number(values.mib) * MIB;
+const smp = Number(values.smp);
+if (!Number.isInteger(smp) || smp < 1) throw new Error(`--smp ${values.smp}: not a vCPU count`);
 const TOKEN = 'bench-token';
 const JOB_TIMEOUT_MS = 30 * 60_000;
 
@@ -71,9 +85,10 @@ try {
   vm = bootRelayVm(undefined, {
     port: server.port,
     disk,
-    kernel: { dir: AGENT_DIR, append: agentAppend(TOKEN, 'anvil.poweroff=0') },
+    kernel: { dir: values.agent ?? AGENT_DIR, append: agentAppend(TOKEN, 'anvil.poweroff=0') },
     memoryMb: Number(values.memory),
     stdin: true,
+    extraArgs: ['-smp', String(smp)],
   });
   const shell = async (n: number): Promise<void> => {
     await vm!.waitFor(new RegExp(`(?:a shell instead of powering off[^]*){${n}}`), JOB_TIMEOUT_MS);
@@ -124,6 +139,7 @@ try {
   if (field(capture, 'sha256') !== halfImage.sha256) throw new Error('the capture does not match the disk');
   const figures = {
     mib: size / MIB,
+    smp,
     deployRaw: { agentWrite: seconds(deploy1, 'write_seconds'), agentVerify: seconds(deploy1, 'verify_seconds') },
     deployZstd: { agentWrite: seconds(deploy2, 'write_seconds'), agentVerify: seconds(deploy2, 'verify_seconds'), wire: statSync(halfImage.file).size },
     plain: { write: plainWrite.seconds, writeSync: plainWrite.seconds + plainSync.seconds, verify: plainVerify.seconds },
@@ -131,7 +147,7 @@ try {
   };
   const row = (label: string, ours: number, theirs: number, bytes = size): string =>
     `${label.padEnd(36)} agent ${ours.toFixed(2).padStart(6)} s ${rate(bytes, ours).padStart(12)}   plain ${theirs.toFixed(2).padStart(6)} s ${rate(bytes, theirs).padStart(12)}   agent/plain rate ${(theirs / ours).toFixed(2)}`;
-  console.log(`deploy agent under TCG, ${size / MIB} MiB, ${values.memory} MB guest, over slirp + guestfwd relay`);
+  console.log(`deploy agent under TCG, ${size / MIB} MiB, ${values.memory} MB guest, ${smp} vCPU, over slirp + guestfwd relay`);
   console.log(row('write raw (plain: wget | dd; sync)', figures.deployRaw.agentWrite, figures.plain.writeSync));
   console.log(row('write raw (plain: wget | dd, no sync)', figures.deployRaw.agentWrite, figures.plain.write));
   console.log(row('write zstd half zeros (vs plain raw)', figures.deployZstd.agentWrite, figures.plain.writeSync));
