@@ -10,7 +10,8 @@
  *   anvil-agent-io put URL                    PUT stdin with Transfer-Encoding: chunked; print the body
  *   anvil-agent-io capture DEVICE SIZE URL [LEVEL]
  *                                             read SIZE bytes of DEVICE, sha256 them, zstd them and
- *                                             PUT the stream chunked to URL, all in one process; print
+ *                                             PUT the stream chunked to URL, in one process of three
+ *                                             threads (reader, hasher, compressor); print
  *                                             the answer's body, then capture.sha256=, capture.bytes=
  *                                             (read) and capture.sent= (compressed bytes uploaded)
  *   anvil-agent-io sha256 FILE SIZE           sha256 of the first SIZE bytes of FILE (read with
@@ -28,6 +29,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -136,9 +138,9 @@ static void source_open(struct source *src, const char *path, uint64_t size, SHA
   src->hash = hash;
 }
 
-/* Fills buf (BLOCK bytes, 4096-aligned) as far as the source goes; 0 at its end. */
-static size_t source_read(struct source *src, uint8_t *buf, const char *name) {
-  size_t want = src->left < BLOCK ? (size_t)src->left : BLOCK;
+/* Fills buf (cap bytes, a multiple of 4096, 4096-aligned) as far as the source goes; 0 at its end. */
+static size_t source_read(struct source *src, uint8_t *buf, size_t cap, const char *name) {
+  size_t want = src->left < cap ? (size_t)src->left : cap;
   if (want == 0) return 0;
   /* O_DIRECT reads whole sectors: ask for the rounded-up length, keep what is wanted. */
   size_t ask = src->direct ? (want + 4095) & ~(size_t)4095 : want;
@@ -190,7 +192,7 @@ static void compress(struct source *src, struct sink *out, int level, const char
    * per 128 KiB block, which would otherwise be as many tiny chunks and packets. */
   ZSTD_outBuffer o = {out_buf, out_cap, 0};
   for (size_t n = 1; n > 0 && !out->error;) {
-    n = source_read(src, in_buf, name);
+    n = source_read(src, in_buf, BLOCK, name);
     ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
     ZSTD_inBuffer in = {in_buf, n, 0};
     size_t pending;
@@ -284,6 +286,127 @@ static int write_out(const char *path, int zstd) {
     printf("bytes=%llu\n", (unsigned long long)b.bytes);
   }
   return 0;
+}
+
+/* ---- capture: a reader, a hasher and the compressor, each on its own thread ---- */
+
+/* One process, three threads over a ring of CAPTURE_SLOTS buffers: the reader fills a slot from
+ * the device (O_DIRECT, CAPTURE_READ bytes a read, so the next read is in flight while the last
+ * is hashed and compressed), the hasher and the compressor (the main thread, which also sends)
+ * each take the slots in order, and a slot is filled again only when both are done with it.
+ * On a machine with more than one CPU the hash and zstd run side by side, as the stages of a
+ * shell pipeline do; on one CPU the device's reads still overlap the work. */
+#define CAPTURE_READ (4 << 20)
+#define CAPTURE_SLOTS 4
+
+struct ring {
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  struct source *src;
+  const char *name;
+  uint8_t *buf[CAPTURE_SLOTS];
+  size_t len[CAPTURE_SLOTS];
+  uint64_t filled;       /* slots the reader has filled */
+  uint64_t hashed;       /* slots the hasher is done with */
+  uint64_t compressed;   /* slots the compressor is done with */
+  int ended;             /* the reader filled its last slot (or was told to stop) */
+  int stop;              /* the compressor gave up: read no more */
+  SHA256_CTX *hash;
+};
+
+/* Waits for slot i; its length, or 0 when the reader ended before it. */
+static size_t ring_wait(struct ring *r, uint64_t i) {
+  pthread_mutex_lock(&r->lock);
+  while (r->filled <= i && !r->ended) pthread_cond_wait(&r->changed, &r->lock);
+  size_t n = r->filled > i ? r->len[i % CAPTURE_SLOTS] : 0;
+  pthread_mutex_unlock(&r->lock);
+  return n;
+}
+
+/* Marks slot i done in *counter and wakes the others. */
+static void ring_done(struct ring *r, uint64_t *counter) {
+  pthread_mutex_lock(&r->lock);
+  (*counter)++;
+  pthread_cond_broadcast(&r->changed);
+  pthread_mutex_unlock(&r->lock);
+}
+
+/* Reader thread: fills free slots in order until the source ends (a read error is fatal). */
+static void *ring_reader(void *arg) {
+  struct ring *r = arg;
+  for (uint64_t i = 0;; i++) {
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop && i - (r->hashed < r->compressed ? r->hashed : r->compressed) >= CAPTURE_SLOTS) pthread_cond_wait(&r->changed, &r->lock);
+    int stop = r->stop;
+    pthread_mutex_unlock(&r->lock);
+    size_t n = stop ? 0 : source_read(r->src, r->buf[i % CAPTURE_SLOTS], CAPTURE_READ, r->name);
+    pthread_mutex_lock(&r->lock);
+    if (n > 0) r->len[i % CAPTURE_SLOTS] = n, r->filled++;
+    else r->ended = 1;
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+    if (n == 0) return NULL;
+  }
+}
+
+/* Hasher thread: sha256 of every slot, in order. */
+static void *ring_hasher(void *arg) {
+  struct ring *r = arg;
+  for (uint64_t i = 0;; i++) {
+    size_t n = ring_wait(r, i);
+    if (n == 0) return NULL;
+    SHA256_Update(r->hash, r->buf[i % CAPTURE_SLOTS], n);
+    ring_done(r, &r->hashed);
+  }
+}
+
+/* Compresses the first `size` bytes of the device into the sink at `level`, hashing them into
+ * `hash` on the way; returns the bytes read. */
+static uint64_t capture_stream(const char *path, uint64_t size, SHA256_CTX *hash, struct sink *out, int level) {
+  struct source src;
+  source_open(&src, path, size, NULL);
+  struct ring r = {.src = &src, .name = path, .hash = hash};
+  pthread_mutex_init(&r.lock, NULL);
+  pthread_cond_init(&r.changed, NULL);
+  for (int i = 0; i < CAPTURE_SLOTS; i++)
+    if (!(r.buf[i] = aligned_alloc(4096, CAPTURE_READ))) fail("out of memory");
+  ZSTD_CCtx *cctx = ZSTD_createCCtx();
+  /* The sink is written when this is full: few, large chunks and sends. */
+  size_t out_cap = BLOCK;
+  uint8_t *out_buf = malloc(out_cap);
+  if (!cctx || !out_buf) fail("out of memory");
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  pthread_t reader, hasher;
+  if (pthread_create(&reader, NULL, ring_reader, &r) != 0 || pthread_create(&hasher, NULL, ring_hasher, &r) != 0) fail("cannot start a thread");
+  ZSTD_outBuffer o = {out_buf, out_cap, 0};
+  for (uint64_t i = 0; !out->error; i++) {
+    size_t n = ring_wait(&r, i);
+    ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
+    ZSTD_inBuffer in = {r.buf[i % CAPTURE_SLOTS], n, 0};
+    size_t pending;
+    do {
+      pending = ZSTD_compressStream2(cctx, &o, &in, mode);
+      if (ZSTD_isError(pending)) fail("zstd: %s", ZSTD_getErrorName(pending));
+      if (o.pos == o.size || (mode == ZSTD_e_end && pending == 0)) {
+        sink_write(out, out_buf, o.pos);
+        o.pos = 0;
+      }
+    } while (!out->error && (mode == ZSTD_e_end ? pending != 0 : in.pos < in.size));
+    if (n == 0) break;
+    ring_done(&r, &r.compressed);
+  }
+  /* A failed send stops the reader; the hash then covers what was read. */
+  pthread_mutex_lock(&r.lock);
+  r.stop = 1;
+  pthread_cond_broadcast(&r.changed);
+  pthread_mutex_unlock(&r.lock);
+  pthread_join(reader, NULL);
+  pthread_join(hasher, NULL);
+  ZSTD_freeCCtx(cctx);
+  free(out_buf);
+  for (int i = 0; i < CAPTURE_SLOTS; i++) free(r.buf[i]);
+  return src.bytes;
 }
 
 /* ---- HTTP/1.1 (RFC 9112) ---- */
@@ -462,12 +585,25 @@ static int http_put(const char *text, struct source *src, int level, const char 
   } else {
     uint8_t *buf = aligned_alloc(4096, BLOCK);
     if (!buf) fail("out of memory");
-    for (size_t n; !out.error && (n = source_read(src, buf, name)) > 0;) sink_write(&out, buf, n);
+    for (size_t n; !out.error && (n = source_read(src, buf, BLOCK, name)) > 0;) sink_write(&out, buf, n);
     free(buf);
   }
   sink_end(&out);
   *sent = out.bytes;
   /* A server that answered early (403) and closed makes the send fail: its answer says why. */
+  return http_answer(fd, out.error ? net_error(out.error) : NULL);
+}
+
+/* PUTs the first `size` bytes of the device chunked to the URL, zstd at `level`, hashing them. */
+static int http_capture(const char *text, const char *path, uint64_t size, SHA256_CTX *hash, int level, uint64_t *bytes, uint64_t *sent) {
+  struct url u;
+  parse_url(text, &u);
+  int fd = http_connect(&u, PUT_TIMEOUT_S);
+  http_head(fd, "PUT", &u, "Transfer-Encoding: chunked");
+  struct sink out = {.fd = fd, .chunked = 1};
+  *bytes = capture_stream(path, size, hash, &out, level);
+  sink_end(&out);
+  *sent = out.bytes;
   return http_answer(fd, out.error ? net_error(out.error) : NULL);
 }
 
@@ -520,17 +656,15 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "capture") == 0 && (argc == 5 || argc == 6)) {
     SHA256_CTX hash;
-    struct source src;
-    uint64_t size = parse_size(argv[3]), sent = 0;
+    uint64_t size = parse_size(argv[3]), bytes = 0, sent = 0;
     int level = parse_level(argv[5]);
     SHA256_Init(&hash);
-    source_open(&src, argv[2], size, &hash);
     what = argv[4];
     /* The answer's body is printed as it comes; the agent's own figures follow it. */
-    int status = http_put(argv[4], &src, level, argv[2], &sent);
+    int status = http_capture(argv[4], argv[2], size, &hash, level, &bytes, &sent);
     char hex[65];
     sha256_hex(&hash, hex);
-    printf("capture.sha256=%s\ncapture.bytes=%llu\ncapture.sent=%llu\n", hex, (unsigned long long)src.bytes, (unsigned long long)sent);
+    printf("capture.sha256=%s\ncapture.bytes=%llu\ncapture.sent=%llu\n", hex, (unsigned long long)bytes, (unsigned long long)sent);
     return status;
   }
   if (strcmp(cmd, "sha256") == 0 && argc == 4) {
@@ -540,7 +674,7 @@ int main(int argc, char **argv) {
     source_open(&src, argv[2], parse_size(argv[3]), &hash);
     uint8_t *buf = aligned_alloc(4096, BLOCK);
     if (!buf) fail("out of memory");
-    while (source_read(&src, buf, argv[2]) > 0) {
+    while (source_read(&src, buf, BLOCK, argv[2]) > 0) {
     }
     char hex[65];
     sha256_hex(&hash, hex);
