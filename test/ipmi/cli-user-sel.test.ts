@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import { havePeers } from '../helpers/peers.ts';
-import { freeUdpPort } from '../helpers/ports.ts';
 import { PASSWORD, startIpmiSim, USER } from './client-peers.ts';
+import { startFake } from './cli-helpers.ts';
 
 const ANVIL = join(import.meta.dirname, '../../bin/anvil');
 const env = { ...process.env, IPMI_PASSWORD: PASSWORD };
@@ -34,29 +33,6 @@ function anvil(args: string[], input = ''): Promise<Result> {
 function ipmitool(args: string[], input = ''): Result {
   const r = spawnSync('ipmitool', args, { env, input, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** anvil's emulator on a free port, stopped after the test. */
-async function startFake(t: TestContext): Promise<number> {
-  const port = await freeUdpPort();
-  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => emulator.once('exit', resolve));
-  t.after(async () => {
-    emulator.kill('SIGTERM');
-    await exited;
-  });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`emulator did not start: ${seen}`)), 20_000);
-    emulator.stdout.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(`:${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return port;
 }
 
 /** Users 3 (by anvil) and 4 (by ipmitool) get a name, a password and are enabled; both then log in. */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { havePeers } from '../helpers/peers.ts';
 import { freeUdpPort } from '../helpers/ports.ts';
 import { PASSWORD, startIpmiSim, USER } from './client-peers.ts';
+import { startFake } from './cli-helpers.ts';
 
 const ANVIL = join(import.meta.dirname, '../../bin/anvil');
 const env = { ...process.env, IPMI_PASSWORD: PASSWORD };
@@ -184,24 +185,7 @@ test('anvil ipmi fleet mode: one line per host over anvil bmc fake, failures per
 
 test('anvil ipmi prints what ipmitool prints, on anvil bmc fake (sensors with fractions, SEL events, front panel, LAN ARP)', async (t) => {
   if (!havePeers(t, 'ipmitool')) return;
-  const port = await freeUdpPort();
-  const emulator = spawn(ANVIL, ['bmc', 'fake', '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => emulator.once('exit', resolve));
-  t.after(async () => {
-    emulator.kill('SIGTERM');
-    await exited;
-  });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`emulator did not start: ${seen}`)), 20_000);
-    emulator.stdout.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(`:${port}`)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
+  const port = await startFake(t);
   const common = ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E'];
   // Power on and off, so the SEL holds events to list.
   for (const action of ['on', 'off']) assert.equal((await anvil([...common, 'power', action])).code, 0);
