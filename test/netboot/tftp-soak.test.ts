@@ -21,10 +21,11 @@ const MAC_QUESTIONS_PER_ROUND = 6_000;
 const ROUNDS = 5;
 /**
  * What the whole flood, warm-up included, may add to the resident size of a server that just
- * started: after the fix about 14 MB; before it 47 MB, most of it native statements awaiting a
- * collection.
+ * started: after the fix 11 to 34 MB (the warm-up's share varies with the machine's load: a CI
+ * run saw 28 MB in warm-up and 6 MB after it); before it 47 MB, most of it native statements
+ * awaiting a collection. Only a bound on the cost: the growth after warm-up is what shows a leak.
  */
-const TOTAL_BOUND_MB = 30;
+const TOTAL_BOUND_MB = 64;
 /**
  * What the resident size may still grow from the end of the warm-up to the last round. Generous:
  * the heap and malloc settle at their own pace (after the fix: +1 to +7 MB over the five rounds).
