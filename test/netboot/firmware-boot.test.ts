@@ -6,73 +6,15 @@
 // beside dnsmasq as the site's DHCP server.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
-import { createNetns, isRoot, type Netns } from '../helpers/netns.ts';
+import { createNetns, type Netns } from '../helpers/netns.ts';
 import { bootVm, testMac } from '../helpers/qemu.ts';
-import { ANVIL, PXEMNGR, ROOT, exec, tempDir } from '../helpers/anvil-process.ts';
+import { ANVIL, PXEMNGR, exec } from '../helpers/anvil-process.ts';
+import { NETBOOT_HTTP_PORT, enrollTiny, netbootReady, serveInNamespace, tinyBootData } from '../helpers/netboot-e2e.ts';
 
-const TINY = join(ROOT, '.tools/tiny-linux');
-const HTTP_PORT = 8080;
 /** TCG is slow: iPXE, the kernel and the init take a minute or two on a busy 2-core machine. */
 const BOOT_TIMEOUT_MS = 300_000;
-
-function ready(t: TestContext): boolean {
-  if (!havePeers(t, 'qemu-system-x86_64', 'ip', 'curl')) return false;
-  if (!requireCondition(t, isRoot(), 'network namespaces need root')) return false;
-  if (!requireCondition(t, existsSync('/usr/lib/ipxe/qemu/pxe-virtio.rom'), 'the iPXE ROM (ipxe-qemu) is missing')) return false;
-  return requireCondition(
-    t,
-    existsSync(join(TINY, 'vmlinuz')) && existsSync(join(TINY, 'initrd.gz')),
-    `the tiny Linux is not built in ${TINY} (scripts/tiny-linux)`,
-  );
-}
-
-/** A data directory with the tiny Linux in the TFTP root and a profile that boots it. */
-function dataFor(ns: Netns, marker: string): string {
-  const data = tempDir('anvil-e2e-');
-  const profiles = join(data, 'tftp/pxelinux.cfg/profiles');
-  mkdirSync(profiles, { recursive: true });
-  mkdirSync(join(data, 'tests'), { recursive: true });
-  mkdirSync(join(data, 'tftp/tiny'), { recursive: true });
-  copyFileSync(join(TINY, 'vmlinuz'), join(data, 'tftp/tiny/vmlinuz'));
-  copyFileSync(join(TINY, 'initrd.gz'), join(data, 'tftp/tiny/initrd.gz'));
-  writeFileSync(join(profiles, 'local.prof'), 'DEFAULT local\nLABEL local\n  LOCALBOOT 0\n');
-  writeFileSync(
-    join(profiles, 'tiny.prof'),
-    [
-      'DEFAULT tiny',
-      'LABEL tiny',
-      '  KERNEL tiny/vmlinuz',
-      `  APPEND initrd=tiny/initrd.gz console=ttyS0 quiet anvil.server=${ns.address}:${HTTP_PORT} anvil.mac={{ mac }} anvil.marker=${marker}`,
-      '',
-    ].join('\n'),
-  );
-  return data;
-}
-
-async function enroll(data: string, mac: string): Promise<void> {
-  for (const args of [['syncbootnames'], ['addsystem', 'vm1', mac], ['nextboot', 'vm1', 'tiny']]) {
-    const r = await exec(PXEMNGR, ['--data', data, ...args]);
-    assert.equal(r.code, 0, `pxemngr ${args.join(' ')}: ${r.stderr}`);
-  }
-}
-
-/** Starts bin/anvil serve inside the namespace and waits for its HTTP side. */
-async function serveIn(t: TestContext, ns: Netns, data: string, args: string[]): Promise<() => string> {
-  const child = ns.spawn(ANVIL, ['serve', '--data', data, '--http', `0.0.0.0:${HTTP_PORT}`, '--tftp', '0.0.0.0:69', ...args]);
-  let log = '';
-  child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!/anvil is serving/.test(log)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`anvil serve did not start in ${ns.name}:\n${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  t.after(() => void child.kill('SIGTERM'));
-  return () => log;
-}
 
 async function bootAndCheck(t: TestContext, ns: Netns, data: string, logs: () => string, marker: string, mac: string): Promise<void> {
   const vm = bootVm(t, { netns: ns, mac });
@@ -85,18 +27,27 @@ async function bootAndCheck(t: TestContext, ns: Netns, data: string, logs: () =>
   const dpy = await exec(PXEMNGR, ['--data', data, 'dpysystem', 'vm1']);
   assert.match(dpy.stdout, /next boot: local/);
   assert.match(dpy.stdout, /localboot callback/);
-  const next = await ns.exec('curl', ['-sf', `http://${ns.address}:${HTTP_PORT}/profile/${mac}/`]);
+  const next = await ns.exec('curl', ['-sf', `http://${ns.address}:${NETBOOT_HTTP_PORT}/profile/${mac}/`]);
   assert.equal(next, 'local');
 }
 
 test('iPXE firmware gets its lease from anvil, fetches /boot/<mac> and boots the tiny Linux', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  if (!ready(t)) return;
+  if (!netbootReady(t, [['/usr/lib/ipxe/qemu/pxe-virtio.rom', 'the iPXE ROM, Debian package ipxe-qemu']])) return;
   const ns = await createNetns(t, { prefix: 'anvil-ipxe' });
   const marker = 'ANVIL-E2E-IPXE';
   const mac = testMac(1);
-  const data = dataFor(ns, marker);
-  await enroll(data, mac);
-  const logs = await serveIn(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
+  const data = tinyBootData(ns, marker, 'anvil-e2e-');
+  await enrollTiny(data, mac);
+  const logs = await serveInNamespace(t, ns, data, [
+    '--tftp',
+    '0.0.0.0:69',
+    '--dhcp',
+    'server',
+    '--dhcp-interface',
+    ns.bridge,
+    '--dhcp-range',
+    `${ns.subnet}.100-${ns.subnet}.150`,
+  ]);
   await bootAndCheck(t, ns, data, logs, marker, mac);
   const dpy = await exec(PXEMNGR, ['--data', data, 'dpysystem', 'vm1']);
   assert.match(dpy.stdout, /booted\s+tiny\s+iPXE/);
@@ -104,14 +55,16 @@ test('iPXE firmware gets its lease from anvil, fetches /boot/<mac> and boots the
 });
 
 test('firmware loads pxelinux.0 over TFTP, which boots the rendered pxelinux.cfg/01-<mac>', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  if (!ready(t)) return;
+  if (!netbootReady(t, [['/usr/lib/ipxe/qemu/pxe-virtio.rom', 'the iPXE ROM, Debian package ipxe-qemu']])) return;
   if (!requireCondition(t, existsSync('/usr/lib/PXELINUX/pxelinux.0'), 'pxelinux.0 (Debian pxelinux) is missing')) return;
   const ns = await createNetns(t, { prefix: 'anvil-pxl' });
   const marker = 'ANVIL-E2E-PXELINUX';
   const mac = testMac(2);
-  const data = dataFor(ns, marker);
-  await enroll(data, mac);
-  const logs = await serveIn(t, ns, data, [
+  const data = tinyBootData(ns, marker, 'anvil-e2e-');
+  await enrollTiny(data, mac);
+  const logs = await serveInNamespace(t, ns, data, [
+    '--tftp',
+    '0.0.0.0:69',
     '--dhcp',
     'server',
     '--dhcp-interface',
@@ -128,12 +81,12 @@ test('firmware loads pxelinux.0 over TFTP, which boots the rendered pxelinux.cfg
 });
 
 test("anvil as proxyDHCP beside dnsmasq, the site's DHCP server", { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  if (!ready(t) || !havePeers(t, 'dnsmasq')) return;
+  if (!netbootReady(t, [['/usr/lib/ipxe/qemu/pxe-virtio.rom', 'the iPXE ROM, Debian package ipxe-qemu']]) || !havePeers(t, 'dnsmasq')) return;
   const ns = await createNetns(t, { prefix: 'anvil-proxy' });
   const marker = 'ANVIL-E2E-PROXY';
   const mac = testMac(3);
-  const data = dataFor(ns, marker);
-  await enroll(data, mac);
+  const data = tinyBootData(ns, marker, 'anvil-e2e-');
+  await enrollTiny(data, mac);
   // The site's DHCP server is another host on the LAN (a peer namespace on the bridge); it
   // hands out addresses only: no PXE options, no TFTP, no DNS.
   const siteHost = await ns.addPeer(2);
@@ -153,7 +106,7 @@ test("anvil as proxyDHCP beside dnsmasq, the site's DHCP server", { timeout: BOO
   );
   let siteLog = '';
   site.stderr!.on('data', (c: Buffer) => (siteLog += c.toString()));
-  const logs = await serveIn(t, ns, data, ['--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);
+  const logs = await serveInNamespace(t, ns, data, ['--tftp', '0.0.0.0:69', '--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);
   await bootAndCheck(t, ns, data, () => `${logs()}\ndnsmasq:\n${siteLog}`, marker, mac);
   assert.match(siteLog, new RegExp(`DHCPACK\\(eth0\\) ${ns.subnet}\\.\\d+ ${mac}`));
 });

@@ -11,12 +11,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { havePeers, requireCondition } from '../helpers/peers.ts';
-import { createNetns, isRoot, type Netns } from '../helpers/netns.ts';
+import { createNetns, type Netns } from '../helpers/netns.ts';
 import { bootVm, OVMF_CODE, testMac } from '../helpers/qemu.ts';
-import { ANVIL, PXEMNGR, ROOT, exec, tempDir } from '../helpers/anvil-process.ts';
+import { ANVIL, PXEMNGR, exec, tempDir } from '../helpers/anvil-process.ts';
+import { NETBOOT_HTTP_PORT, enrollTiny, netbootReady, serveInNamespace, tinyBootData } from '../helpers/netboot-e2e.ts';
 import { decode, getString, OPTION, packetMac, ipToString } from '../../src/protocols/dhcp/index.ts';
 import { LabRedfishHandler } from '../../src/lab/controller-redfish.ts';
 import { commandLineOf } from '../../src/lab/process.ts';
@@ -25,70 +26,11 @@ import { RedfishEmulator, generateCertificate } from '../../src/protocols/redfis
 import { lab, openVm } from '../lab/helpers.ts';
 import type { LabVm } from '../../src/lab/vm.ts';
 
-const TINY = join(ROOT, '.tools/tiny-linux');
 const IPXE_EFI = '/usr/lib/ipxe/ipxe.efi';
-const HTTP_PORT = 8080;
 /** OVMF under TCG on a loaded 2-core machine: firmware, HTTP boot, iPXE, the kernel, the init. */
 const BOOT_TIMEOUT_MS = 420_000;
 /** Room for OVMF's own allocations beside the kernel and initrd. */
 const UEFI_MEMORY_MB = 512;
-
-function ready(t: TestContext): boolean {
-  if (!havePeers(t, 'qemu-system-x86_64', 'ip', 'curl')) return false;
-  if (!requireCondition(t, isRoot(), 'network namespaces need root')) return false;
-  if (!requireCondition(t, existsSync(OVMF_CODE), `UEFI firmware ${OVMF_CODE} (Debian package ovmf) is missing`)) return false;
-  if (!requireCondition(t, existsSync(IPXE_EFI), `${IPXE_EFI} (Debian package ipxe) is missing`)) return false;
-  return requireCondition(
-    t,
-    existsSync(join(TINY, 'vmlinuz')) && existsSync(join(TINY, 'initrd.gz')),
-    `the tiny Linux is not built in ${TINY} (scripts/tiny-linux)`,
-  );
-}
-
-/** A data directory with the tiny Linux in the TFTP root and a profile that boots it. */
-function dataFor(ns: Netns, marker: string): string {
-  const data = tempDir('anvil-uefi-http-');
-  const profiles = join(data, 'tftp/pxelinux.cfg/profiles');
-  mkdirSync(profiles, { recursive: true });
-  mkdirSync(join(data, 'tests'), { recursive: true });
-  mkdirSync(join(data, 'tftp/tiny'), { recursive: true });
-  copyFileSync(join(TINY, 'vmlinuz'), join(data, 'tftp/tiny/vmlinuz'));
-  copyFileSync(join(TINY, 'initrd.gz'), join(data, 'tftp/tiny/initrd.gz'));
-  writeFileSync(join(profiles, 'local.prof'), 'DEFAULT local\nLABEL local\n  LOCALBOOT 0\n');
-  writeFileSync(
-    join(profiles, 'tiny.prof'),
-    [
-      'DEFAULT tiny',
-      'LABEL tiny',
-      '  KERNEL tiny/vmlinuz',
-      `  APPEND initrd=tiny/initrd.gz console=ttyS0 quiet anvil.server=${ns.address}:${HTTP_PORT} anvil.mac={{ mac }} anvil.marker=${marker}`,
-      '',
-    ].join('\n'),
-  );
-  return data;
-}
-
-async function enroll(data: string, mac: string): Promise<void> {
-  for (const args of [['syncbootnames'], ['addsystem', 'vm1', mac], ['nextboot', 'vm1', 'tiny']]) {
-    const r = await exec(PXEMNGR, ['--data', data, ...args]);
-    assert.equal(r.code, 0, `pxemngr ${args.join(' ')}: ${r.stderr}`);
-  }
-}
-
-/** Starts bin/anvil serve inside the namespace (no TFTP: nothing here needs it) and waits for it. */
-async function serveIn(t: TestContext, ns: Netns, data: string, args: string[]): Promise<() => string> {
-  const child = ns.spawn(ANVIL, ['serve', '--data', data, '--http', `0.0.0.0:${HTTP_PORT}`, ...args]);
-  let log = '';
-  child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!/anvil is serving/.test(log)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`anvil serve did not start in ${ns.name}:\n${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  t.after(() => void child.kill('SIGTERM'));
-  return () => log;
-}
 
 interface SeenOffer {
   readonly mac: string;
@@ -154,22 +96,28 @@ async function bootAndCheck(t: TestContext, ns: Netns, data: string, logs: () =>
   assert.match(dpy.stdout, /booted\s+tiny\s+iPXE/);
   assert.match(dpy.stdout, /next boot: local/);
   assert.match(dpy.stdout, /localboot callback/);
-  const next = await ns.exec('curl', ['-sf', `http://${ns.address}:${HTTP_PORT}/profile/${mac}/`]);
+  const next = await ns.exec('curl', ['-sf', `http://${ns.address}:${NETBOOT_HTTP_PORT}/profile/${mac}/`]);
   assert.equal(next, 'local');
   return vm.console;
 }
 
-const loaderUrl = (ns: Netns) => `http://${ns.address}:${HTTP_PORT}/tftp/ipxe.efi`;
+const loaderUrl = (ns: Netns) => `http://${ns.address}:${NETBOOT_HTTP_PORT}/tftp/ipxe.efi`;
 
 test('UEFI HTTP boot: OVMF leases from anvil, loads ipxe.efi over HTTP, which boots the tiny Linux', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  if (!ready(t)) return;
+  if (
+    !netbootReady(t, [
+      [OVMF_CODE, 'UEFI firmware, Debian package ovmf'],
+      [IPXE_EFI, 'Debian package ipxe'],
+    ])
+  )
+    return;
   const ns = await createNetns(t, { prefix: 'anvil-uefih' });
   const marker = 'ANVIL-E2E-UEFI-HTTP';
   const mac = testMac(11);
-  const data = dataFor(ns, marker);
-  await enroll(data, mac);
+  const data = tinyBootData(ns, marker, 'anvil-uefi-http-');
+  await enrollTiny(data, mac);
   const seen = await listenForReplies(ns, 3);
-  const logs = await serveIn(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
+  const logs = await serveInNamespace(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
   await bootAndCheck(t, ns, data, logs, marker, mac);
 
   // On the wire: the firmware's offer says HTTPClient and names the loader by URL, with an address.
@@ -180,19 +128,26 @@ test('UEFI HTTP boot: OVMF leases from anvil, loads ipxe.efi over HTTP, which bo
   assert.match(httpOffer.yiaddr, new RegExp(`^${ns.subnet.replaceAll('.', '\\.')}\\.1\\d\\d$`));
   // Then iPXE (no HTTPClient) got the script URL, not the loader again.
   assert.ok(
-    offers.some((o) => o.vendorClass !== 'HTTPClient' && o.bootFile === `http://${ns.address}:${HTTP_PORT}/boot/${mac}`),
+    offers.some((o) => o.vendorClass !== 'HTTPClient' && o.bootFile === `http://${ns.address}:${NETBOOT_HTTP_PORT}/boot/${mac}`),
     `iPXE's offer names the script: ${JSON.stringify(offers)}`,
   );
   assert.match(logs(), new RegExp(`"boot":"${loaderUrl(ns).replaceAll('.', '\\.')}","httpBoot":true`));
 });
 
 test('UEFI HTTP boot through anvil as proxyDHCP beside dnsmasq, the site DHCP server', { timeout: BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
-  if (!ready(t) || !havePeers(t, 'dnsmasq')) return;
+  if (
+    !netbootReady(t, [
+      [OVMF_CODE, 'UEFI firmware, Debian package ovmf'],
+      [IPXE_EFI, 'Debian package ipxe'],
+    ]) ||
+    !havePeers(t, 'dnsmasq')
+  )
+    return;
   const ns = await createNetns(t, { prefix: 'anvil-uefihp' });
   const marker = 'ANVIL-E2E-UEFI-HTTP-PROXY';
   const mac = testMac(12);
-  const data = dataFor(ns, marker);
-  await enroll(data, mac);
+  const data = tinyBootData(ns, marker, 'anvil-uefi-http-');
+  await enrollTiny(data, mac);
   // The site's DHCP server hands out addresses only: no PXE or HTTP boot options.
   const siteHost = await ns.addPeer(2);
   const site = ns.spawn(
@@ -213,7 +168,7 @@ test('UEFI HTTP boot through anvil as proxyDHCP beside dnsmasq, the site DHCP se
   let siteLog = '';
   site.stderr!.on('data', (c: Buffer) => (siteLog += c.toString()));
   const seen = await listenForReplies(ns, 3);
-  const logs = await serveIn(t, ns, data, ['--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);
+  const logs = await serveInNamespace(t, ns, data, ['--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);
   await bootAndCheck(t, ns, data, () => `${logs()}\ndnsmasq:\n${siteLog}`, marker, mac);
 
   // The address came from dnsmasq; anvil's proxy offer carried no address, HTTPClient and the URL.
@@ -242,9 +197,9 @@ interface LabSetup {
  */
 async function labSetup(t: TestContext, prefix: string, marker: string, mac: string): Promise<LabSetup> {
   const ns = await createNetns(t, { prefix });
-  const data = dataFor(ns, marker);
-  await enroll(data, mac);
-  const logs = await serveIn(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
+  const data = tinyBootData(ns, marker, 'anvil-uefi-http-');
+  await enrollTiny(data, mac);
+  const logs = await serveInNamespace(t, ns, data, ['--dhcp', 'server', '--dhcp-interface', ns.bridge, '--dhcp-range', `${ns.subnet}.100-${ns.subnet}.150`]);
   const store = await lab(t);
   await store.create({
     name: 'uh1',
@@ -298,7 +253,14 @@ sy.reset_system(sushy.ResetType.ON)
 test("a lab VM's Redfish BMC: sushy sets a one-time UefiHttp boot and powers it on; OVMF boots over HTTP from anvil", {
   timeout: BOOT_TIMEOUT_MS + 60_000,
 }, async (t) => {
-  if (!ready(t) || !havePeers(t, 'openssl')) return;
+  if (
+    !netbootReady(t, [
+      [OVMF_CODE, 'UEFI firmware, Debian package ovmf'],
+      [IPXE_EFI, 'Debian package ipxe'],
+    ]) ||
+    !havePeers(t, 'openssl')
+  )
+    return;
   const sushyOk = spawnSync('/usr/bin/python3', ['-c', 'import sushy'], { timeout: 30_000 }).status === 0;
   if (!requireCondition(t, sushyOk, 'python3-sushy is not installed')) return;
   const marker = 'ANVIL-E2E-UEFI-HTTP-LAB';
@@ -319,7 +281,14 @@ test("a lab VM's Redfish BMC: sushy sets a one-time UefiHttp boot and powers it 
 test("anvil's redfish driver with redfish_boot=uefi-http: machine bootdev pxe and power on boot a lab VM over UEFI HTTP", {
   timeout: BOOT_TIMEOUT_MS + 60_000,
 }, async (t) => {
-  if (!ready(t) || !havePeers(t, 'openssl')) return;
+  if (
+    !netbootReady(t, [
+      [OVMF_CODE, 'UEFI firmware, Debian package ovmf'],
+      [IPXE_EFI, 'Debian package ipxe'],
+    ]) ||
+    !havePeers(t, 'openssl')
+  )
+    return;
   const marker = 'ANVIL-E2E-UEFI-HTTP-DRIVER';
   const mac = testMac(14);
   const s = await labSetup(t, 'anvil-uefihd', marker, mac);
