@@ -70,3 +70,29 @@ export async function serveInNamespace(t: TestContext, ns: Netns, data: string, 
   t.after(() => void child.kill('SIGTERM'));
   return () => log;
 }
+
+/**
+ * The site's DHCP server: dnsmasq on another host of the LAN (a peer namespace on the bridge),
+ * handing out addresses only — no PXE or HTTP boot options, no TFTP, no DNS. Returns its log.
+ */
+export async function startSiteDhcp(ns: Netns): Promise<() => string> {
+  const siteHost = await ns.addPeer(2);
+  const site = ns.spawn(
+    'dnsmasq',
+    [
+      '--no-daemon',
+      '--port=0',
+      '--conf-file=/dev/null',
+      '--interface=eth0',
+      '--bind-interfaces',
+      `--dhcp-range=${ns.subnet}.50,${ns.subnet}.90,255.255.255.0,10m`,
+      '--dhcp-leasefile=/dev/null',
+      '--log-dhcp',
+    ],
+    {},
+    siteHost,
+  );
+  let log = '';
+  site.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  return () => log;
+}

@@ -11,7 +11,7 @@ import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { createNetns, type Netns } from '../helpers/netns.ts';
 import { bootVm, testMac } from '../helpers/qemu.ts';
 import { ANVIL, PXEMNGR, exec } from '../helpers/anvil-process.ts';
-import { NETBOOT_HTTP_PORT, enrollTiny, netbootReady, serveInNamespace, tinyBootData } from '../helpers/netboot-e2e.ts';
+import { NETBOOT_HTTP_PORT, enrollTiny, netbootReady, serveInNamespace, startSiteDhcp, tinyBootData } from '../helpers/netboot-e2e.ts';
 
 /** TCG is slow: iPXE, the kernel and the init take a minute or two on a busy 2-core machine. */
 const BOOT_TIMEOUT_MS = 300_000;
@@ -87,26 +87,8 @@ test("anvil as proxyDHCP beside dnsmasq, the site's DHCP server", { timeout: BOO
   const mac = testMac(3);
   const data = tinyBootData(ns, marker, 'anvil-e2e-');
   await enrollTiny(data, mac);
-  // The site's DHCP server is another host on the LAN (a peer namespace on the bridge); it
-  // hands out addresses only: no PXE options, no TFTP, no DNS.
-  const siteHost = await ns.addPeer(2);
-  const site = ns.spawn(
-    'dnsmasq',
-    [
-      '--no-daemon',
-      '--port=0',
-      '--interface=eth0',
-      '--bind-interfaces',
-      `--dhcp-range=${ns.subnet}.50,${ns.subnet}.90,255.255.255.0,10m`,
-      '--dhcp-leasefile=/dev/null',
-      '--log-dhcp',
-    ],
-    {},
-    siteHost,
-  );
-  let siteLog = '';
-  site.stderr!.on('data', (c: Buffer) => (siteLog += c.toString()));
+  const siteLog = await startSiteDhcp(ns);
   const logs = await serveInNamespace(t, ns, data, ['--tftp', '0.0.0.0:69', '--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);
-  await bootAndCheck(t, ns, data, () => `${logs()}\ndnsmasq:\n${siteLog}`, marker, mac);
-  assert.match(siteLog, new RegExp(`DHCPACK\\(eth0\\) ${ns.subnet}\\.\\d+ ${mac}`));
+  await bootAndCheck(t, ns, data, () => `${logs()}\ndnsmasq:\n${siteLog()}`, marker, mac);
+  assert.match(siteLog(), new RegExp(`DHCPACK\\(eth0\\) ${ns.subnet}\\.\\d+ ${mac}`));
 });

@@ -17,7 +17,7 @@ import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { createNetns, type Netns } from '../helpers/netns.ts';
 import { bootVm, OVMF_CODE, testMac } from '../helpers/qemu.ts';
 import { ANVIL, PXEMNGR, exec, tempDir } from '../helpers/anvil-process.ts';
-import { NETBOOT_HTTP_PORT, enrollTiny, netbootReady, serveInNamespace, tinyBootData } from '../helpers/netboot-e2e.ts';
+import { NETBOOT_HTTP_PORT, enrollTiny, netbootReady, serveInNamespace, startSiteDhcp, tinyBootData } from '../helpers/netboot-e2e.ts';
 import { decode, getString, OPTION, packetMac, ipToString } from '../../src/protocols/dhcp/index.ts';
 import { LabRedfishHandler } from '../../src/lab/controller-redfish.ts';
 import { commandLineOf } from '../../src/lab/process.ts';
@@ -148,31 +148,13 @@ test('UEFI HTTP boot through anvil as proxyDHCP beside dnsmasq, the site DHCP se
   const mac = testMac(12);
   const data = tinyBootData(ns, marker, 'anvil-uefi-http-');
   await enrollTiny(data, mac);
-  // The site's DHCP server hands out addresses only: no PXE or HTTP boot options.
-  const siteHost = await ns.addPeer(2);
-  const site = ns.spawn(
-    'dnsmasq',
-    [
-      '--no-daemon',
-      '--port=0',
-      '--conf-file=/dev/null',
-      '--interface=eth0',
-      '--bind-interfaces',
-      `--dhcp-range=${ns.subnet}.50,${ns.subnet}.90,255.255.255.0,10m`,
-      '--dhcp-leasefile=/dev/null',
-      '--log-dhcp',
-    ],
-    {},
-    siteHost,
-  );
-  let siteLog = '';
-  site.stderr!.on('data', (c: Buffer) => (siteLog += c.toString()));
+  const siteLog = await startSiteDhcp(ns);
   const seen = await listenForReplies(ns, 3);
   const logs = await serveInNamespace(t, ns, data, ['--dhcp', 'proxy', '--dhcp-interface', ns.bridge]);
-  await bootAndCheck(t, ns, data, () => `${logs()}\ndnsmasq:\n${siteLog}`, marker, mac);
+  await bootAndCheck(t, ns, data, () => `${logs()}\ndnsmasq:\n${siteLog()}`, marker, mac);
 
   // The address came from dnsmasq; anvil's proxy offer carried no address, HTTPClient and the URL.
-  assert.match(siteLog, new RegExp(`DHCPACK\\(eth0\\) ${ns.subnet}\\.\\d+ ${mac}`));
+  assert.match(siteLog(), new RegExp(`DHCPACK\\(eth0\\) ${ns.subnet}\\.\\d+ ${mac}`));
   const offers = seen().filter((o) => o.mac === mac && o.type === 2 && o.serverId === ns.address);
   const httpOffer = offers.find((o) => o.vendorClass === 'HTTPClient');
   assert.ok(httpOffer, `a proxy offer with option 60 HTTPClient: ${JSON.stringify(offers)}`);
