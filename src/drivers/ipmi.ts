@@ -74,6 +74,8 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
   readonly fields = FIELDS;
   readonly #options: IpmiHardwareOptions;
   #client: IpmiClient | undefined;
+  /** Open consoles, each with its own client: ended when the driver closes, or they would keep the process alive. */
+  readonly #consoles = new Set<Duplex>();
   #closed = false;
 
   constructor(options: IpmiHardwareOptions = {}) {
@@ -193,11 +195,21 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
       await client.close().catch(() => undefined);
       throw controllerError(machine, error);
     }
-    return solStream(sol, client);
+    const stream = solStream(sol, client);
+    this.#consoles.add(stream);
+    stream.once('close', () => this.#consoles.delete(stream));
+    return stream;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    await Promise.all(
+      [...this.#consoles].map((stream) => {
+        const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+        stream.destroy();
+        return closed;
+      }),
+    );
     const client = this.#client;
     this.#client = undefined;
     await client?.close();
