@@ -4,7 +4,7 @@
 // re-asserted before each power-on if the BMC forgot it (Ironic's ensure_next_boot_device).
 import { Duplex } from 'node:stream';
 import { IpmiClient } from '../protocols/ipmi/client/client.ts';
-import { SolConsole } from '../protocols/ipmi/client/sol.ts';
+import { IpmiSolBusyError, SolConsole } from '../protocols/ipmi/client/sol.ts';
 import type { Bmc } from '../protocols/ipmi/client/bmc.ts';
 import { IpmiCommandError, IpmiLoginError, IpmiSessionError, IpmiTimeoutError } from '../protocols/ipmi/client/errors.ts';
 import type { BmcTarget, RetryPolicy } from '../protocols/ipmi/client/options.ts';
@@ -193,6 +193,13 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
       sol = await SolConsole.activate(client.bmc(info.target), { force: options.takeover === true });
     } catch (error) {
       await client.close().catch(() => undefined);
+      if (error instanceof IpmiSolBusyError)
+        throw new ControllerError(
+          DRIVER_ERROR_CODES.failed,
+          machine,
+          'SOL is already active in another session on the BMC; take the console over to end that session',
+          error,
+        );
       throw controllerError(machine, error);
     }
     const stream = solStream(sol, client);

@@ -92,7 +92,7 @@ test('SOL held by another client on the BMC: refused without takeover, ended wit
   const refused = connectConsole(a, MACHINE, operator);
   await refused.until('the refusal', () => refused.closed() !== undefined);
   assert.equal(refused.closed()?.code, 4502);
-  assert.match(refused.statuses.join('\n'), /SOL is already active in another session/);
+  assert.match(refused.statuses.join('\n'), /machine 'solbox1': SOL is already active in another session on the BMC; take the console over/);
   assert.ok(!refused.statuses.join('\n').includes(PASSWORD));
 
   const taking = connectConsole(a, MACHINE, operator, '?takeover=1');
