@@ -1,9 +1,11 @@
 // Where the browser console of a machine comes from: a lab VM of this data directory, enrolled
 // as this machine, is reached through the console `lab up` shares (lab/console-share.ts). A
 // machine is that VM when its driver and driver_info point at the VM's own controller, the way
-// `lab vm create --enroll` wrote them: a same-named machine elsewhere is not the VM.
+// `lab vm create --enroll` wrote them: a same-named machine elsewhere is not the VM. Any other
+// machine's console is its driver's (IPMI SOL), opened by the conductor, which alone unseals
+// the controller's password.
 import type { Duplex } from 'node:stream';
-import { AnvilError, conflict } from '../common/errors.ts';
+import { AnvilError } from '../common/errors.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import { connectConsoleShare } from '../lab/console-share.ts';
 import { enrollmentsFor } from '../lab/enroll.ts';
@@ -20,10 +22,10 @@ function isEnrolledVm(def: LabVmDefinition, driver: string, driverInfo: Readonly
   );
 }
 
-export function machineConsoles(control: Pick<MachineControl, 'show'>, dataDir: string): ConsoleSource {
+export function machineConsoles(control: Pick<MachineControl, 'show' | 'openConsole'>, dataDir: string): ConsoleSource {
   const store = new LabStore(dataDir);
   return {
-    async open(name: string): Promise<Duplex> {
+    async open(name: string, options: { readonly takeover: boolean; readonly who: string }): Promise<Duplex> {
       const machine = await control.show(name);
       let def: LabVmDefinition | undefined;
       try {
@@ -32,10 +34,8 @@ export function machineConsoles(control: Pick<MachineControl, 'show'>, dataDir: 
         if (!(error instanceof AnvilError && error.code === 'LAB_NOT_FOUND')) throw error;
       }
       if (!def || !isEnrolledVm(def, machine.driver, machine.driverInfo)) {
-        throw conflict(
-          'NO_CONSOLE',
-          `machine ${machine.name} has no console anvil can open in the browser: only lab VMs of this data directory have one so far (SOL over IPMI is 'anvil ipmi sol activate')`,
-        );
+        // NO_CONSOLE from the conductor when the machine's driver offers no console.
+        return control.openConsole(machine.name, { takeover: options.takeover }, options.who);
       }
       const socket = await connectConsoleShare(store.consoleSocket(def.name));
       if (!socket) {

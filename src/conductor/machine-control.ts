@@ -1,6 +1,7 @@
 // Power and boot-device control of enrolled machines through their drivers: reads run as
 // shared tasks, changes as exclusive ones (task.ts), each change recorded as a machine event.
 // driver_info is shown with its secrets masked and stored with them sealed.
+import type { Duplex } from 'node:stream';
 import type { DriverCallObserver } from './driver-calls.ts';
 import type { Kysely } from 'kysely';
 import type { Database, Machine } from '../store/schema.ts';
@@ -8,7 +9,7 @@ import { stamp, type Clock } from '../store/store.ts';
 import type { Machines } from '../machines/machines.ts';
 import type { EventKind, MachineEvent, MachineEvents } from '../machines/events.ts';
 import { propertiesOf, type MachineProperties } from '../machines/properties.ts';
-import { invalid } from '../common/errors.ts';
+import { conflict, invalid } from '../common/errors.ts';
 import { HardwareTypes, type DriverOptions } from '../drivers/registry.ts';
 import { maskDriverInfo, type SecretBox } from '../drivers/secrets.ts';
 import { BOOT_DEVICES, type BootDevice, type BootDeviceInfo, type BootDeviceOptions, type PowerState, type PowerTarget } from '../drivers/types.ts';
@@ -184,6 +185,26 @@ export class MachineControl {
       const mode = `${options.persistent ? 'persistent' : 'next boot only'}${options.uefi ? ', UEFI' : ''}`;
       await this.event(task.machine.id, 'boot-device', `boot device ${device} (${mode}) by ${who}`);
       return { name: task.machine.name, device, persistent: options.persistent === true, uefi: options.uefi === true };
+    });
+  }
+
+  /**
+   * Opens the machine's console through its driver (IPMI SOL): a byte stream, closed by
+   * destroying it. Only the opening is a shared task; the console itself holds no lock, as a
+   * serial line does not change the machine's state. With takeover another client's session on
+   * the controller is ended first.
+   */
+  async openConsole(nameOrMac: string, options: { readonly takeover?: boolean } = {}, who = 'operator'): Promise<Duplex> {
+    return this.tasks.run(nameOrMac, { mode: 'shared', purpose: `open console (${who})` }, async (task) => {
+      const console = task.driver.console;
+      if (!console)
+        throw conflict(
+          'NO_CONSOLE',
+          `machine ${task.machine.name} (driver ${task.machine.driver}) has no console anvil can open: its driver offers none (lab VMs of this data directory and IPMI machines, over SOL, have one)`,
+        );
+      const stream = await console.open({ takeover: options.takeover === true });
+      await this.event(task.machine.id, 'controller', `console opened by ${who}${options.takeover ? ' (taking it over)' : ''}`);
+      return stream;
     });
   }
 

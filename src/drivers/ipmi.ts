@@ -2,7 +2,9 @@
 // and one session per BMC shared by every machine. Setting a boot device first disables the
 // BMC's 60 s boot-flag timeout (Bmc.setBootDevice); a persistent device is remembered and
 // re-asserted before each power-on if the BMC forgot it (Ironic's ensure_next_boot_device).
+import { Duplex } from 'node:stream';
 import { IpmiClient } from '../protocols/ipmi/client/client.ts';
+import { IpmiSolBusyError, SolConsole } from '../protocols/ipmi/client/sol.ts';
 import type { Bmc } from '../protocols/ipmi/client/bmc.ts';
 import { IpmiCommandError, IpmiLoginError, IpmiSessionError, IpmiTimeoutError } from '../protocols/ipmi/client/errors.ts';
 import type { BmcTarget, RetryPolicy } from '../protocols/ipmi/client/options.ts';
@@ -12,7 +14,18 @@ import { AnvilError } from '../common/errors.ts';
 import { InfoReader } from './driver-info.ts';
 import { ControllerError, DRIVER_ERROR_CODES } from './errors.ts';
 import { rebootByPowerCycle, waitForPowerState } from './wait.ts';
-import type { BootDevice, BootDeviceInfo, BootDeviceOptions, Driver, DriverContext, HardwareType, PowerOptions, PowerState, PowerTarget } from './types.ts';
+import type {
+  BootDevice,
+  BootDeviceInfo,
+  BootDeviceOptions,
+  ConsoleOptions,
+  Driver,
+  DriverContext,
+  HardwareType,
+  PowerOptions,
+  PowerState,
+  PowerTarget,
+} from './types.ts';
 
 export const DEFAULT_IPMI_PORT = 623;
 const PRIVILEGES = { CALLBACK: 1, USER: 2, OPERATOR: 3, ADMINISTRATOR: 4 } as const satisfies Record<string, PrivilegeLevel>;
@@ -61,6 +74,8 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
   readonly fields = FIELDS;
   readonly #options: IpmiHardwareOptions;
   #client: IpmiClient | undefined;
+  /** Open consoles, each with its own client: ended when the driver closes, or they would keep the process alive. */
+  readonly #consoles = new Set<Duplex>();
   #closed = false;
 
   constructor(options: IpmiHardwareOptions = {}) {
@@ -161,13 +176,78 @@ export class IpmiHardware implements HardwareType<IpmiInfo> {
             await context.state.set({ [PERSISTENT_KEY]: persistent ? { device, uefi } : undefined });
           }),
       },
+      console: { open: (options: ConsoleOptions = {}) => this.#openConsole(machine, info, options) },
     };
+  }
+
+  /**
+   * SOL in a client and session of its own, so ending the console (Close Session) leaves the
+   * shared session of power and boot-device calls alone.
+   */
+  async #openConsole(machine: string, info: IpmiInfo, options: ConsoleOptions): Promise<Duplex> {
+    if (this.#closed)
+      throw new AnvilError('DRIVERS_CLOSED', 'unavailable', 'the IPMI driver has been closed (anvil is stopping); try again when it has restarted');
+    const client = new IpmiClient(this.#options.policy ? { policy: this.#options.policy } : {});
+    let sol: SolConsole;
+    try {
+      sol = await SolConsole.activate(client.bmc(info.target), { force: options.takeover === true });
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      if (error instanceof IpmiSolBusyError)
+        throw new ControllerError(
+          DRIVER_ERROR_CODES.failed,
+          machine,
+          'SOL is already active in another session on the BMC; take the console over to end that session',
+          error,
+        );
+      throw controllerError(machine, error);
+    }
+    const stream = solStream(sol, client);
+    this.#consoles.add(stream);
+    stream.once('close', () => this.#consoles.delete(stream));
+    return stream;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    await Promise.all(
+      [...this.#consoles].map((stream) => {
+        const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+        stream.destroy();
+        return closed;
+      }),
+    );
     const client = this.#client;
     this.#client = undefined;
     await client?.close();
   }
+}
+
+/** A SOL console as a byte stream; destroying it deactivates SOL and closes the session first. */
+function solStream(sol: SolConsole, client: IpmiClient): Duplex {
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      sol.write(chunk);
+      done();
+    },
+    final(done) {
+      done();
+    },
+    destroy(error, done) {
+      sol
+        .close()
+        .catch(() => undefined)
+        .then(() => client.close())
+        .catch(() => undefined)
+        .then(() => done(error));
+    },
+  });
+  sol.on('data', (data) => stream.push(data));
+  sol.on('deactivated', () => {
+    stream.push(null);
+    stream.destroy();
+  });
+  sol.on('error', (error) => stream.destroy(error));
+  return stream;
 }

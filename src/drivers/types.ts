@@ -1,6 +1,7 @@
 // The driver interfaces (Ironic's drivers/base.py, DESIGN.md "Driver interfaces"): power,
 // management and an optional console, and the hardware type that composes them. A hardware
 // type is data: its driver_info fields, a validate that only parses them, and a factory.
+import type { Duplex } from 'node:stream';
 
 /** What anvil records as a machine's power state. 'unknown' when no controller can say. */
 export type PowerState = 'on' | 'off' | 'unknown';
@@ -45,10 +46,19 @@ export interface ManagementInterface {
   setBootDevice(device: BootDevice, options?: BootDeviceOptions): Promise<void>;
 }
 
+export interface ConsoleOptions {
+  /** End another client's console session on the controller instead of failing (ipmitool's `sol deactivate` first). */
+  readonly takeover?: boolean;
+}
+
 /** Serial-over-LAN where the controller has it. */
 export interface ConsoleInterface {
-  /** Opens the console; `output` receives what the machine writes. */
-  open(output: (data: Buffer) => void): Promise<{ write(data: Buffer): void; close(): Promise<void> }>;
+  /**
+   * Opens the console: what the machine writes is read from the stream, what is written to it
+   * is typed. The stream ends when the controller ends the session (or another client takes it
+   * over); destroying it ends the session on the controller before 'close' is emitted.
+   */
+  open(options?: ConsoleOptions): Promise<Duplex>;
 }
 
 /**

@@ -1,6 +1,6 @@
 // A machine's console in the browser: the page (/machines/:name/console, a <pre> that static/
 // console.js fills) and its WebSocket (/machines/:name/console/ws) bridging to the console the
-// composition root knows how to reach (a lab VM's shared serial console). Operators only; the
+// composition root knows how to reach (a lab VM's shared serial console, IPMI SOL). Operators only; the
 // Origin must be this host, since a WebSocket is neither covered by SameSite nor by the CSP of
 // the page that opens it. One browser session per machine at a time, as `ipmi sol activate`
 // has one SOL session: a second is refused unless it asks to take over (?takeover=1), and the
@@ -22,7 +22,7 @@ export interface ConsoleSource {
    * A byte stream to and from the machine's console. Throws a typed error when the machine has
    * no console anvil can reach (NO_CONSOLE) or it cannot be reached now.
    */
-  open(machine: string): Promise<Duplex>;
+  open(machine: string, options: { readonly takeover: boolean; readonly who: string }): Promise<Duplex>;
 }
 
 /** Close codes the page understands (4000–4999 are the application's, RFC 6455 §7.4.2). */
@@ -64,6 +64,8 @@ export function originIsHost(request: FastifyRequest): boolean {
 interface Holder {
   readonly socket: WebSocket;
   readonly who: string;
+  /** The console it opened, once open. */
+  stream?: Duplex;
 }
 
 /** The one browser console session of each machine. */
@@ -75,12 +77,29 @@ export class ConsoleSessions {
     return this.#held.get(machine)?.who;
   }
 
-  /** Takes the console for socket; false when held and not taken over. */
-  claim(machine: string, socket: WebSocket, who: string, takeover: boolean): boolean {
+  /**
+   * Takes the console for socket; false when held and not taken over. Taking over ends the
+   * holder's console and resolves once it is closed, so that its ending (an IPMI Deactivate
+   * Payload) cannot reach the controller after the new console is open.
+   */
+  claim(machine: string, socket: WebSocket, who: string, takeover: boolean): false | Promise<void> {
     const held = this.#held.get(machine);
     if (held && !takeover) return false;
     this.#held.set(machine, { socket, who });
-    if (held) endWith(held.socket, CONSOLE_CLOSE.takenOver, `${who} took over this console`);
+    if (!held) return Promise.resolve();
+    endWith(held.socket, CONSOLE_CLOSE.takenOver, `${who} took over this console`);
+    const stream = held.stream;
+    if (!stream || stream.closed) return Promise.resolve();
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    stream.destroy();
+    return closed;
+  }
+
+  /** Records the console socket opened; false when socket no longer holds the machine's console. */
+  attach(machine: string, socket: WebSocket, stream: Duplex): boolean {
+    const held = this.#held.get(machine);
+    if (held?.socket !== socket) return false;
+    held.stream = stream;
     return true;
   }
 
@@ -130,7 +149,9 @@ export function consoleSocketRoute(
     (socket, request) => {
       const machine = request.params.name;
       const who = callers.get(request)?.name ?? 'someone';
-      if (!sessions.claim(machine, socket, who, request.query.takeover === '1')) {
+      const takeover = request.query.takeover === '1';
+      const claimed = sessions.claim(machine, socket, who, takeover);
+      if (!claimed) {
         endWith(socket, CONSOLE_CLOSE.inUse, `${sessions.holder(machine)} has this console open; take it over to use it here`);
         return;
       }
@@ -146,25 +167,27 @@ export function consoleSocketRoute(
         const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
         stream?.write(bytes);
       });
-      source.open(machine).then(
-        (opened) => {
-          if (closed) {
-            opened.destroy();
-            return;
-          }
-          stream = opened;
-          socket.send(JSON.stringify({ status: `connected to ${machine}'s console` }));
-          opened.on('data', (chunk: Buffer) => socket.send(chunk, { binary: true }));
-          opened.on('end', () => endWith(socket, CONSOLE_CLOSE.ended, 'the console ended'));
-          opened.on('error', () => endWith(socket, CONSOLE_CLOSE.unavailable, 'the console connection failed'));
-          opened.on('close', () => endWith(socket, CONSOLE_CLOSE.ended, 'the console ended'));
-        },
-        (error: unknown) => {
-          const message = error instanceof AnvilError ? error.message : 'the console could not be opened; see the server log';
-          if (!(error instanceof AnvilError)) request.log.error({ err: error }, 'console open failed');
-          endWith(socket, CONSOLE_CLOSE.unavailable, message);
-        },
-      );
+      claimed
+        .then(() => source.open(machine, { takeover, who }))
+        .then(
+          (opened) => {
+            if (closed || !sessions.attach(machine, socket, opened)) {
+              opened.destroy();
+              return;
+            }
+            stream = opened;
+            socket.send(JSON.stringify({ status: `connected to ${machine}'s console` }));
+            opened.on('data', (chunk: Buffer) => socket.send(chunk, { binary: true }));
+            opened.on('end', () => endWith(socket, CONSOLE_CLOSE.ended, 'the console ended'));
+            opened.on('error', () => endWith(socket, CONSOLE_CLOSE.unavailable, 'the console connection failed'));
+            opened.on('close', () => endWith(socket, CONSOLE_CLOSE.ended, 'the console ended'));
+          },
+          (error: unknown) => {
+            const message = error instanceof AnvilError ? error.message : 'the console could not be opened; see the server log';
+            if (!(error instanceof AnvilError)) request.log.error({ err: error }, 'console open failed');
+            endWith(socket, CONSOLE_CLOSE.unavailable, message);
+          },
+        );
     },
   );
 }

@@ -129,3 +129,25 @@ test('ipmi: validate names every missing or invalid field and contacts nothing',
   assert.equal(info.target.port, 623);
   assert.equal(info.target.privilege, 4);
 });
+
+test('ipmi: the console is SOL in a session of its own, both ways; closing the driver ends it', { timeout: 300_000 }, async (t) => {
+  const { server, hosted, hardware, state } = await bmcFixture();
+  t.after(() => server.close());
+  t.after(() => hardware.close());
+  const info = hardware.validate('sol1', { ipmi_address: '127.0.0.1', ipmi_port: hosted.port, ipmi_username: 'admin', ipmi_password: 'secret-pw' });
+  const driver = hardware.create(info, { machine: 'sol1', state });
+  assert.ok(driver.console, 'the ipmi driver offers a console');
+  await driver.power.getPowerState();
+  const stream = await driver.console.open();
+  assert.equal(server.stats().activeSessions, 2, 'SOL did not reuse the shared session of power calls');
+  let shown = '';
+  const echoed = new Promise<void>((resolve) =>
+    stream.on('data', (d: Buffer) => (shown += d.toString()).includes('anvil-console[ANVIL0001]: hi') && resolve()),
+  );
+  stream.write('hi\r');
+  await echoed;
+  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  await hardware.close();
+  await closed;
+  assert.equal(server.stats().activeSessions, 0, 'SOL deactivated and both sessions closed');
+});

@@ -11,11 +11,11 @@ import { chromium } from 'playwright-core';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
 import { havePeers } from '../helpers/peers.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.ts';
+import { connectConsole } from '../helpers/console-socket.ts';
 import { LabStore } from '../../src/lab/store.ts';
 import { shareConsole } from '../../src/lab/console-share.ts';
 
 const VM = 'labcon1';
-const WAIT_MS = 60_000;
 
 /** A console that prints a banner and records what it is sent. */
 class FakeConsole extends Duplex {
@@ -61,44 +61,9 @@ async function labAnvil(t: TestContext): Promise<{ a: TestAnvil; consoles: FakeC
   return { a, consoles };
 }
 
-/** A WebSocket client that collects what it is sent. */
+/** A WebSocket client of the lab VM's console. */
 function connect(a: TestAnvil, token: string, query = '') {
-  const url = `${a.url.replace(/^http/, 'ws')}/machines/${VM}/console/ws${query}`;
-  const ws = new WebSocket(url, { headers: { origin: a.url, authorization: `Bearer ${token}` } } as never);
-  ws.binaryType = 'arraybuffer';
-  let bytes = '';
-  const statuses: string[] = [];
-  const waiters: (() => void)[] = [];
-  const wake = () => {
-    for (const w of waiters.splice(0)) w();
-  };
-  let closed: { code: number; reason: string } | undefined;
-  ws.addEventListener('message', (event) => {
-    if (typeof event.data === 'string') statuses.push((JSON.parse(event.data) as { status: string }).status);
-    else bytes += Buffer.from(event.data as ArrayBuffer).toString('latin1');
-    wake();
-  });
-  ws.addEventListener('close', (event) => {
-    closed = { code: event.code, reason: event.reason };
-    wake();
-  });
-  const until = async (what: string, ok: () => boolean): Promise<void> => {
-    const deadline = AbortSignal.timeout(WAIT_MS);
-    while (!ok()) {
-      if (deadline.aborted) throw new Error(`timed out waiting for ${what}; bytes ${JSON.stringify(bytes)}, statuses ${JSON.stringify(statuses)}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        deadline.addEventListener('abort', () => resolve(), { once: true });
-      });
-    }
-  };
-  return {
-    ws,
-    bytes: () => bytes,
-    statuses,
-    closed: () => closed,
-    until,
-  };
+  return connectConsole(a, VM, token, query);
 }
 
 /** The status of an upgrade request, as a browser would send it. */
@@ -162,19 +127,15 @@ test('viewers, no session and other origins are refused before the upgrade', { t
   assert.match(ok.headers.get('content-security-policy') ?? '', new RegExp(`connect-src 'self' ws://${new URL(a.url).host} wss://`));
 });
 
-test('a machine that is not the lab VM has no console', { timeout: 300_000 }, async (t) => {
+test('a machine that is not the lab VM, with a driver that has no console, has none', { timeout: 300_000 }, async (t) => {
   const { a, consoles } = await labAnvil(t);
-  // Same name, but its controller is elsewhere: not the VM of this lab.
-  await a.services.control.configure(VM, {
-    driver: 'ipmi',
-    driverInfo: { ipmi_address: '10.0.0.9', ipmi_port: 623, ipmi_username: 'u', ipmi_password: 'p' },
-    replace: true,
-  });
+  // Same name, but not controlled as the VM of this lab (an IPMI machine elsewhere would get SOL: console-sol.test.ts).
+  await a.services.control.configure(VM, { driver: 'manual', driverInfo: {}, replace: true });
   const operator = (await a.services.tokens.create('operator', 'otto')).token;
   const c = connect(a, operator);
   await c.until('the close', () => c.closed() !== undefined);
   assert.equal(c.closed()?.code, 4502);
-  assert.match(c.statuses.join('\n'), /machine labcon1 has no console anvil can open in the browser/);
+  assert.match(c.statuses.join('\n'), /machine labcon1 \(driver manual\) has no console anvil can open/);
   assert.equal(consoles.length, 0);
 });
 
