@@ -25,7 +25,8 @@ export const DEMO_TESTS: Record<string, string> = {
     '# Run {{ log }} of {{ testname }} on {{ system }} ({{ mac }}), from {{ server }}',
     'echo "I: hello from {{ system }}"',
     'echo "I: kernel $(uname -r)"',
-    'echo "V: demo-os 1.$(( $(date +%M) % 3 ))"',
+    // The minute without its leading zero: sh reads 08 and 09 as bad octal, and the V: line was lost.
+    'm=$(date +%M); echo "V: demo-os 1.$(( ${m#0} % 3 ))"',
     '',
   ].join('\n'),
   'disk.test': [
