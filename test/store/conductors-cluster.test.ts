@@ -185,7 +185,11 @@ test('three conductors share a fleet; a kill -9 leaves its machines owned by the
   assert.equal(on.code, 0, on.stdout + on.stderr);
   await until('power sync recorded every machine on', 120_000, async () => ((await powerStates()).every((s) => s === 'on') ? true : undefined));
   // Each survivor synced only its own share: no machine's change was recorded by both, and between them all of them.
-  const changedBy = servers.slice(0, 2).map((server, i) => synced(server.logs().slice(logsAtKill[i])));
+  // The log lines may trail the database (pino writes asynchronously): wait for them.
+  const changedBy = await until('the survivors’ logs to name every machine’s change', 60_000, async () => {
+    const sets = servers.slice(0, 2).map((server, i) => synced(server.logs().slice(logsAtKill[i])));
+    return sets[0]!.size + sets[1]!.size >= MACHINES ? sets : undefined;
+  });
   const both = [...changedBy[0]!].filter((name) => changedBy[1]!.has(name));
   assert.deepEqual(both, [], 'no machine was synced by both survivors');
   assert.equal(changedBy[0]!.size + changedBy[1]!.size, MACHINES, 'between them the survivors recorded every machine’s change');
