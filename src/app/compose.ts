@@ -27,6 +27,7 @@ import { Vcl } from '../provisioning/vcl.ts';
 import { Properties } from '../machines/properties.ts';
 import { StaleWatch } from '../conductor/stale.ts';
 import { Conductors, conductorFromEnv, type ConductorOptions } from '../conductor/conductors.ts';
+import { WorkQueue } from '../conductor/work.ts';
 import { AnvilMetrics } from './metrics.ts';
 
 export interface Services {
@@ -66,6 +67,8 @@ export interface Services {
   readonly metrics: AnvilMetrics;
   /** The conductors sharing the database and the hash ring over the live ones; `anvil serve` registers this process's. */
   readonly conductors: Conductors;
+  /** Operations on machines another conductor owns go to it through here (started by `anvil serve` on PostgreSQL: joinCluster). */
+  readonly work: WorkQueue;
   close(): Promise<void>;
 }
 
@@ -135,6 +138,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   // On SQLite one process serves the data directory: its conductor owns every machine.
   const conductors = new Conductors(db, clock, { ...conductorFromEnv(process.env), ...options.conductor, ownsAll: store.dialect === 'sqlite' });
   control.tasks.locks.useConductors(conductors);
+  const work = new WorkQueue(db, conductors, clock, { rowLocks: store.dialect === 'postgres' });
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,
@@ -158,12 +162,26 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     stale,
     metrics,
     conductors,
+    work,
     tokens: new Tokens(db, clock),
     sessions: new WebSessions(db, clock),
     close: async () => {
+      await work.stop();
       await provisioner.stop();
       await control.close();
       await store.close();
     },
   };
+}
+
+/**
+ * Makes this registered conductor one of a cluster's (anvil serve on PostgreSQL): power,
+ * boot-device and provisioning work runs on each machine's owner conductor, through the work
+ * queue when this process is not it, and this one claims the queued work of its machines.
+ */
+export function joinCluster(services: Services, log: { warn(fields: object, message: string): void; error(fields: object, message: string): void }): void {
+  const { conductors, work } = services;
+  services.control.useWork(work);
+  services.provisioner.useConductor({ owns: (name) => conductors.owns(name), work });
+  work.start(log);
 }

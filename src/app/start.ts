@@ -2,7 +2,7 @@
 // test-run watchdog), and stops it all when the given signal aborts. The one place where a
 // running server is wired together; `anvil serve` and `anvil demo` call it.
 import type { FastifyInstance } from 'fastify';
-import { openServices, type ServiceOptions, type Services } from './compose.ts';
+import { joinCluster, openServices, type ServiceOptions, type Services } from './compose.ts';
 import { buildServer, type ServerOptions } from './http.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import type { HostPort } from '../common/address.ts';
@@ -93,6 +93,8 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       : 'conductor registered; it owns its share of the machines by the hash ring',
   );
   for (const lock of staleLocks) app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a process that is gone');
+  // On PostgreSQL other conductors may share the machines: each machine's work runs on its owner.
+  if (services.store.dialect === 'postgres') joinCluster(services, app.log);
   const swept = {
     uploads: await services.testing.sweepUploads(),
     images: await services.images.sweep(),
@@ -161,6 +163,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   await sweep();
   const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
   timer.unref();
+  // Each conductor watches the deadlines of the machines it owns only (expire() asks).
   const deadlines = setInterval(() => {
     services.provisioner.expire().then(
       (failed) => {
@@ -182,14 +185,36 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
         });
   const syncing = new AbortController();
   powerSync?.start(syncing.signal);
-  // Each heartbeat rebuilds the ring over the live conductors and releases what dead ones held.
-  let members = services.conductors.ring.members.length;
+  // Each heartbeat rebuilds the ring over the live conductors and releases what dead ones held:
+  // their locks, their running work (interrupted, never run again) and their machines left
+  // mid-deploy or mid-capture (resumed or failed by their new owners).
+  let ring = services.conductors.ring;
+  const takeovers = new Set<Promise<void>>();
   services.conductors.start(syncing.signal, app.log, async () => {
-    const live = services.conductors.ring.members.length;
-    if (live !== members) app.log.info({ conductors: live, was: members }, 'the live conductors changed; machines re-shared by the hash ring');
-    members = live;
+    const now = services.conductors.ring;
+    if (now.members.length !== ring.members.length || now.members.some((m) => !ring.members.includes(m)))
+      app.log.info({ conductors: now.members.length, was: ring.members.length }, 'the live conductors changed; machines re-shared by the hash ring');
+    const before = ring;
+    ring = now;
     for (const lock of await services.control.locks.clearStale())
       app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a conductor or process that is gone');
+    if (services.store.dialect !== 'postgres') return;
+    for (const item of await services.work.interruptDead())
+      app.log.warn({ machine: item.machine, kind: item.kind, work: item.id, conductor: item.conductor }, 'work of a dead conductor marked interrupted');
+    const gone = before.members.filter((m) => !now.members.includes(m));
+    if (gone.length === 0) return;
+    const taken = (name: string) => gone.includes(before.owner(name) ?? '');
+    // Not awaited: a boot from disk it redoes may take minutes, and the heartbeats must go on meanwhile.
+    const recovering = services.provisioner
+      .recover({ only: taken, stopped: `conductor ${gone.join(', ')}` })
+      .then(
+        (report) => {
+          for (const { machine, outcome } of report) app.log.warn({ machine, outcome }, 'provisioning taken over from a conductor that is gone');
+        },
+        (error: unknown) => app.log.error({ err: error }, 'taking over the provisioning of a conductor that is gone failed'),
+      )
+      .finally(() => takeovers.delete(recovering));
+    takeovers.add(recovering);
   });
   // The live pages also follow what the command line changes in the store.
   const changePoll = new ChangePoll(services.store.db, services.changes);
@@ -214,6 +239,9 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       await netboot?.close();
       await app.close();
       clearTimeout(cut);
+      await Promise.allSettled([...takeovers]);
+      // The work this conductor claimed ends before its row goes, so none is reported interrupted.
+      await services.work.stop().catch((error: unknown) => app.log.warn({ err: error }, 'stopping the work queue failed'));
       await removeServerFile(services.paths.data).catch(() => undefined);
       // Last, once no operation of this process holds a lock: the others own its machines from their next heartbeat.
       await services.conductors.stop().catch((error: unknown) => app.log.warn({ err: error }, 'could not remove this conductor’s row'));

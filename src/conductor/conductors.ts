@@ -132,6 +132,12 @@ export class Conductors {
     return this.#id !== undefined && this.#ring.owner(machineName) === this.#id;
   }
 
+  /** The conductor that does a machine's work by the ring as of the last heartbeat (this one on SQLite). */
+  ownerOf(machineName: string): string | undefined {
+    if (this.#ownsAll) return this.#id;
+    return this.#ring.owner(machineName);
+  }
+
   /** True when the conductor no longer heartbeats: no row, or its heartbeat older than the timeout. This one never is. */
   async isDead(id: string): Promise<boolean> {
     if (id === this.#id) return false;

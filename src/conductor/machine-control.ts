@@ -16,6 +16,7 @@ import { BOOT_DEVICES, type BootDevice, type BootDeviceInfo, type BootDeviceOpti
 import { DEFAULT_POWER_TIMEOUT_MS } from '../drivers/wait.ts';
 import { MachineLocks } from './locks.ts';
 import { parseJsonObject, TaskManager, type Task } from './task.ts';
+import type { WorkQueue } from './work.ts';
 
 // The drivers' words, for the interfaces that offer them (they import the conductor, not drivers).
 export { BOOT_DEVICES, type BootDevice } from '../drivers/types.ts';
@@ -60,6 +61,7 @@ export class MachineControl {
   readonly #events: MachineEvents;
   readonly #secrets: SecretBox;
   readonly #clock: Clock;
+  #work: WorkQueue | undefined;
 
   constructor(parts: { db: Kysely<Database>; machines: Machines; events: MachineEvents; secrets: SecretBox; clock: Clock }, options: ControlOptions = {}) {
     this.#db = parts.db;
@@ -77,6 +79,35 @@ export class MachineControl {
       process: options.process ?? 'anvil',
       observe: options.onDriverCall,
     });
+  }
+
+  /**
+   * From now on power and boot-device changes run on the machine's owner conductor (work.ts):
+   * inline when this process owns it, else through the work queue.
+   */
+  useWork(work: WorkQueue): void {
+    this.#work = work;
+    work.handle('power', (machine, args, who) =>
+      this.#setPowerHere(machine, args.target as PowerRequest, typeof args.timeoutMs === 'number' ? args.timeoutMs : DEFAULT_POWER_TIMEOUT_MS, who),
+    );
+    work.handle('boot-device', (machine, args, who) =>
+      this.#setBootDeviceHere(machine, args.device as BootDevice, { persistent: args.persistent === true, uefi: args.uefi === true }, who),
+    );
+  }
+
+  /** Runs a change on the machine's owner (here without a work queue). */
+  async #onOwner<T>(
+    nameOrMac: string,
+    kind: string,
+    args: Record<string, unknown>,
+    who: string,
+    timeoutMs: number,
+    here: (name: string) => Promise<T>,
+  ): Promise<T> {
+    const work = this.#work;
+    if (!work) return here(nameOrMac);
+    const { name } = await this.#machines.find(nameOrMac);
+    return work.submit(name, kind, args, who, { timeoutMs, inline: () => here(name) });
   }
 
   get types(): HardwareTypes {
@@ -154,6 +185,10 @@ export class MachineControl {
     const timeoutMs = options.timeoutMs ?? DEFAULT_POWER_TIMEOUT_MS;
     if (!(timeoutMs > 0 && timeoutMs <= MAX_POWER_TIMEOUT_MS))
       throw invalid('INVALID_TIMEOUT', `timeout must be from 1 ms to ${MAX_POWER_TIMEOUT_MS / 1000} s`);
+    return this.#onOwner(nameOrMac, 'power', { target, timeoutMs }, who, timeoutMs, (name) => this.#setPowerHere(name, target, timeoutMs, who));
+  }
+
+  async #setPowerHere(nameOrMac: string, target: PowerRequest, timeoutMs: number, who: string): Promise<{ name: string; powerState: PowerState }> {
     return this.tasks.run(nameOrMac, { mode: 'exclusive', purpose: `power ${target} (${who})` }, async (task) => {
       const power = task.driver.power;
       const state = target === 'reboot' ? await power.reboot({ timeoutMs }) : await power.setPowerState(target, { timeoutMs });
@@ -172,6 +207,11 @@ export class MachineControl {
 
   async setBootDevice(nameOrMac: string, device: BootDevice, options: BootDeviceOptions = {}, who = 'operator'): Promise<{ name: string } & BootDeviceInfo> {
     if (!BOOT_DEVICES.includes(device)) throw invalid('INVALID_BOOT_DEVICE', `boot device '${String(device)}' is not one of ${BOOT_DEVICES.join(', ')}`);
+    const args = { device, persistent: options.persistent === true, uefi: options.uefi === true };
+    return this.#onOwner(nameOrMac, 'boot-device', args, who, DEFAULT_POWER_TIMEOUT_MS, (name) => this.#setBootDeviceHere(name, device, options, who));
+  }
+
+  async #setBootDeviceHere(nameOrMac: string, device: BootDevice, options: BootDeviceOptions, who: string): Promise<{ name: string } & BootDeviceInfo> {
     return this.tasks.run(nameOrMac, { mode: 'exclusive', purpose: `set boot device ${device} (${who})` }, async (task) => {
       const management = task.driver.management;
       const supported = management.getSupportedBootDevices();

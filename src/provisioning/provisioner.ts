@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AgentBoot, AgentBootSource } from '../boot/boot-service.ts';
 import type { Machine } from '../machines/machines.ts';
 import type { Task } from '../conductor/task.ts';
+import type { WorkQueue } from '../conductor/work.ts';
 import { MachineLockedError } from '../conductor/locks.ts';
 import { invalid, notFound } from '../common/errors.ts';
 import { AGENT_STATES, AgentRefusedError, deadlineOf, Deployments, type Deployment, type DeploymentState } from './deployments.ts';
@@ -26,6 +27,15 @@ export type { CaptureRequest } from './capture.ts';
 export const DEFAULT_DEPLOY_TIMEOUT_S = 1800;
 /** How long a deploy or capture may go without progress (VCL's capture: 20 min with no change). */
 export const DEFAULT_STALL_TIMEOUT_S = 20 * 60;
+
+/** How long a deploy's or capture's start may take on the machine's owner (a soft power-off, then booting the agent). */
+const START_TIMEOUT_MS = 5 * 60_000;
+
+/** Which machines this process does the provisioning work of, and where the rest goes (anvil serve). */
+export interface ProvisionConductor {
+  owns(machineName: string): boolean;
+  readonly work: WorkQueue;
+}
 
 /** The deployment state an agent's progress phase puts it in. */
 const PHASE_STATES: Readonly<Record<string, DeploymentState>> = { write: 'writing', verify: 'verifying', read: 'reading' };
@@ -84,6 +94,7 @@ export class Provisioner implements AgentBootSource {
   readonly #capture: CaptureFlow;
   readonly #defaultTimeoutS: number;
   readonly #stallTimeoutS: number;
+  #conductor: ProvisionConductor | undefined;
 
   constructor(parts: ProvisionerParts, options: ProvisionerOptions = {}) {
     this.#parts = parts;
@@ -98,6 +109,50 @@ export class Provisioner implements AgentBootSource {
 
   get defaultTimeoutS(): number {
     return this.#defaultTimeoutS;
+  }
+
+  /**
+   * From now on the driver's part of provisioning runs on each machine's owner conductor:
+   * deploy, capture, undeploy and abort through the work queue, the boot from disk after an
+   * agent's result handed to the owner, and deadlines and recovery only for owned machines.
+   */
+  useConductor(conductor: ProvisionConductor): void {
+    this.#conductor = conductor;
+    const { work } = conductor;
+    work.handle('deploy', (machine, args, who) => this.#deployHere(machine, args as unknown as DeployRequest, who));
+    work.handle('capture', (machine, args, who) => this.#captureHere(machine, args as unknown as CaptureRequest, who));
+    work.handle('undeploy', (machine, _args, who) => this.#undeployHere(machine, who));
+    work.handle('abort', (machine, _args, who) => this.#abortHere(machine, who));
+    work.handle('finish', (machine, args) => this.#finishHere(machine, Number(args.deploymentId), String(args.purpose)));
+    this.#steps.handOff = async (machine, deploymentId, purpose) => {
+      if (conductor.owns(machine)) return false;
+      await work.enqueue(machine, 'finish', { deploymentId, purpose }, 'anvil (the agent finished)');
+      return true;
+    };
+  }
+
+  #owns(machineName: string): boolean {
+    return this.#conductor?.owns(machineName) ?? true;
+  }
+
+  /** Runs a verb on the machine's owner (here without a conductor). */
+  async #onOwner(nameOrMac: string, kind: string, args: object, who: string, here: (name: string) => Promise<ProvisionView>): Promise<ProvisionView> {
+    const conductor = this.#conductor;
+    if (!conductor) return here(nameOrMac);
+    const { name } = await this.#parts.machines.find(nameOrMac);
+    return conductor.work.submit(name, kind, { ...args }, who, { timeoutMs: START_TIMEOUT_MS, inline: () => here(name) });
+  }
+
+  /** The boot from disk after an agent's result, handed here as the machine's owner. */
+  async #finishHere(machine: string, deploymentId: number, purpose: string): Promise<null> {
+    const deployment = await this.deployments.get(deploymentId);
+    if (!deployment || deployment.finished_at || deployment.state !== 'finishing') return null;
+    const step =
+      deployment.kind === 'capture'
+        ? (t: Task) => this.#capture.finish(t, deploymentId)
+        : (t: Task) => this.#deploy.finish(t, deploymentId, deployment.image_id!, deployment.image_name);
+    await this.#steps.finishStep(machine, deploymentId, `${purpose} (handed over)`, step);
+    return null;
   }
 
   // ---- the verbs ----------------------------------------------------------------------
@@ -116,18 +171,30 @@ export class Provisioner implements AgentBootSource {
 
   /** Starts a deploy (VCL's load); returns once the machine is booting its agent. */
   async deploy(nameOrMac: string, request: DeployRequest, who: string): Promise<ProvisionView> {
+    return this.#onOwner(nameOrMac, 'deploy', request, who, (name) => this.#deployHere(name, request, who));
+  }
+
+  async #deployHere(nameOrMac: string, request: DeployRequest, who: string): Promise<ProvisionView> {
     await this.#deploy.start(nameOrMac, request, who);
     return this.view(nameOrMac);
   }
 
   /** Starts a capture of the machine's disk into a new image; returns once it is booting its agent. */
   async capture(nameOrMac: string, request: CaptureRequest, who: string): Promise<ProvisionView> {
+    return this.#onOwner(nameOrMac, 'capture', request, who, (name) => this.#captureHere(name, request, who));
+  }
+
+  async #captureHere(nameOrMac: string, request: CaptureRequest, who: string): Promise<ProvisionView> {
     await this.#capture.start(nameOrMac, request, who);
     return this.view(nameOrMac);
   }
 
   /** undeploy: powers the machine off and forgets its image; active or a failure state → available. */
   async undeploy(nameOrMac: string, who: string): Promise<ProvisionView> {
+    return this.#onOwner(nameOrMac, 'undeploy', {}, who, (name) => this.#undeployHere(name, who));
+  }
+
+  async #undeployHere(nameOrMac: string, who: string): Promise<ProvisionView> {
     await this.#steps.task(nameOrMac, `undeploy (${who})`, async (task) => {
       const state = await this.states.apply(task.machine, 'undeploy', who);
       await this.#finishUndeploy(task, { ...task.machine, provision_state: state }, who);
@@ -137,6 +204,10 @@ export class Provisioner implements AgentBootSource {
 
   /** abort: a deploy or capture in progress → its failure state; its token stops working. */
   async abort(nameOrMac: string, who: string): Promise<ProvisionView> {
+    return this.#onOwner(nameOrMac, 'abort', {}, who, (name) => this.#abortHere(name, who));
+  }
+
+  async #abortHere(nameOrMac: string, who: string): Promise<ProvisionView> {
     await this.#steps.task(nameOrMac, `abort (${who})`, async (task) => {
       this.states.check(task.machine, 'abort');
       const deployment = await this.deployments.current(task.machine.id);
@@ -266,7 +337,7 @@ export class Provisioner implements AgentBootSource {
 
   // ---- the watchdog and restarts --------------------------------------------------------
 
-  /** Fails every deploy or capture past its deadline or without progress too long. Returns the machines failed. */
+  /** Fails every deploy or capture of an owned machine past its deadline or without progress too long. Returns the machines failed. */
   async expire(): Promise<string[]> {
     const now = this.#parts.clock().getTime();
     const failed: string[] = [];
@@ -274,7 +345,8 @@ export class Provisioner implements AgentBootSource {
       const why = this.#overdue(deployment, now);
       if (!why) continue;
       const machine = await this.#steps.machineOf(deployment).catch(() => undefined);
-      if (!machine) continue;
+      // Another conductor's machine: its owner watches that deadline.
+      if (!machine || !this.#owns(machine.name)) continue;
       try {
         await this.#steps.task(machine, `${deployment.kind}: overdue`, async (task) => {
           await this.#dropUpload(deployment);
@@ -299,23 +371,40 @@ export class Provisioner implements AgentBootSource {
   }
 
   /**
-   * After a restart: every machine left in a transient state is resumed (its agent may still be
-   * talking, or its last step is redone) or failed with the reason. Returns what was done.
+   * After a restart, or when this conductor takes over a dead one's machines: every owned
+   * machine left in a transient state is resumed (its agent may still be talking, or its last
+   * step is redone) or failed with the reason. `only` narrows it to some machines (those of
+   * the dead conductor); `stopped` names what stopped ('anvil', or the dead conductor). A
+   * machine whose lock a live operation holds is being worked on and is left alone. Returns
+   * what was done.
    */
-  async recover(): Promise<Array<{ machine: string; outcome: string }>> {
+  async recover(options: { only?: (machineName: string) => boolean; stopped?: string } = {}): Promise<Array<{ machine: string; outcome: string }>> {
     const report: Array<{ machine: string; outcome: string }> = [];
     const now = this.#parts.clock().getTime();
-    const unfinished = new Map((await this.deployments.unfinished()).map((d) => [d.machine_id, d]));
-    const stuck = await this.#parts.db
-      .selectFrom('machines')
-      .selectAll()
-      .where('provision_state', 'in', [...TRANSIENT_STATES])
-      .execute();
+    const stopped = options.stopped ?? 'anvil';
+    const mine = (name: string) => this.#owns(name) && (options.only?.(name) ?? true);
+    const stuck = (
+      await this.#parts.db
+        .selectFrom('machines')
+        .selectAll()
+        .where('provision_state', 'in', [...TRANSIENT_STATES])
+        .execute()
+    ).filter((m) => mine(m.name));
+    const names = new Map((await this.#parts.db.selectFrom('machines').select(['id', 'name']).execute()).map((m) => [m.id, m.name]));
+    const unfinished = new Map(
+      (await this.deployments.unfinished()).filter((d) => names.has(d.machine_id) && mine(names.get(d.machine_id)!)).map((d) => [d.machine_id, d]),
+    );
     for (const machine of stuck) {
       const deployment = unfinished.get(machine.id);
       unfinished.delete(machine.id);
-      const outcome = await this.#steps.task(machine, 'recover after a restart', (task) => this.#recoverOne(task, deployment, now));
-      report.push({ machine: machine.name, outcome });
+      try {
+        const why = stopped === 'anvil' ? 'recover after a restart' : `recover: ${stopped} stopped`;
+        const outcome = await this.#steps.task(machine, why, (task) => this.#recoverOne(task, deployment, now, stopped));
+        report.push({ machine: machine.name, outcome });
+      } catch (error) {
+        if (!(error instanceof MachineLockedError)) throw error;
+        report.push({ machine: machine.name, outcome: `left alone: ${error.holder} holds it` });
+      }
     }
     // A deployment whose machine left the transient states by other means is over.
     for (const deployment of unfinished.values()) {
@@ -325,14 +414,19 @@ export class Provisioner implements AgentBootSource {
     return report;
   }
 
-  async #recoverOne(task: Task, deployment: Deployment | undefined, now: number): Promise<string> {
+  async #recoverOne(task: Task, deployment: Deployment | undefined, now: number, stopped: string): Promise<string> {
     const machine = task.machine;
     if (machine.provision_state === 'undeploying') {
-      await this.#finishUndeploy(task, machine, 'anvil (after a restart)');
+      await this.#finishUndeploy(task, machine, stopped === 'anvil' ? 'anvil (after a restart)' : `anvil (taking over from ${stopped})`);
       return 'undeploy finished';
     }
     if (!deployment) {
-      await this.states.apply(machine, 'fail', 'anvil', `anvil restarted while ${machine.provision_state}, and no deploy or capture was in progress`);
+      await this.states.apply(
+        machine,
+        'fail',
+        'anvil',
+        `${stopped} ${stopped === 'anvil' ? 'restarted' : 'stopped'} while ${machine.provision_state}, and no deploy or capture was in progress`,
+      );
       return 'failed: nothing was in progress';
     }
     const fail = async (reason: string, outcome: string) => {
@@ -340,11 +434,12 @@ export class Provisioner implements AgentBootSource {
       await this.#steps.failed(task, deployment, reason);
       return outcome;
     };
-    if (deployment.state === 'starting') return fail(`anvil stopped while starting the ${deployment.kind}; start it again`, 'failed: stopped while starting');
+    if (deployment.state === 'starting')
+      return fail(`${stopped} stopped while starting the ${deployment.kind}; start it again`, 'failed: stopped while starting');
     if (deployment.kind === 'capture' && deployment.state === 'reading')
-      return fail("anvil stopped while the capture's disk was arriving; capture again", 'failed: its upload was cut');
+      return fail(`${stopped} stopped while the capture's disk was arriving; capture again`, 'failed: its upload was cut');
     if (this.#overdue(deployment, now))
-      return fail(`anvil was stopped and the ${deployment.kind} is overdue: ${this.#overdue(deployment, now)}`, 'failed: overdue');
+      return fail(`${stopped} was stopped and the ${deployment.kind} is overdue: ${this.#overdue(deployment, now)}`, 'failed: overdue');
     if (deployment.state === 'finishing') {
       if (deployment.kind === 'capture') await this.#capture.finish(task, deployment.id);
       else if (deployment.image_id !== null) await this.#deploy.finish(task, deployment.id, deployment.image_id, deployment.image_name);
@@ -353,7 +448,7 @@ export class Provisioner implements AgentBootSource {
     await this.#parts.events.record(
       machine.id,
       'provision',
-      `anvil restarted: resumed the ${deployment.kind} of ${deployment.image_name}, waiting for its agent (${deployment.state})`,
+      `${stopped === 'anvil' ? 'anvil restarted' : `${stopped} stopped; this conductor took over`}: resumed the ${deployment.kind} of ${deployment.image_name}, waiting for its agent (${deployment.state})`,
     );
     return `resumed: waiting for the agent (${deployment.state})`;
   }

@@ -13,6 +13,7 @@ import type { MachineEvents } from '../machines/events.ts';
 import type { NextBoot } from '../boot/next-boot.ts';
 import type { MachineControl } from '../conductor/machine-control.ts';
 import type { Task } from '../conductor/task.ts';
+import { MachineLockedError } from '../conductor/locks.ts';
 import { NoControllerError } from '../drivers/errors.ts';
 import type { VirtualMediaInterface } from '../drivers/types.ts';
 import { agentArguments } from '../boot/boot-service.ts';
@@ -47,6 +48,10 @@ export interface ProvisionerParts {
    */
   readonly agentMedia?: { readonly dir: string; readonly tftpRoot: string; readonly serverUrl: () => string | undefined };
 }
+
+/** How often, and how many times, a step after the agent's answer tries again while that answer still holds the machine. */
+const LATER_LOCK_RETRY_MS = 100;
+const LATER_LOCK_TRIES = 50;
 
 const UNFINISHED = ['starting', 'wait-callback', 'writing', 'reading', 'verifying', 'finishing'];
 
@@ -199,18 +204,52 @@ export class ProvisionSteps {
     return machine;
   }
 
-  /** Runs `step` as an exclusive task after the agent was answered; a failure fails the deployment. */
+  /**
+   * Set by the provisioner in anvil serve: hands a step after the agent's answer to the
+   * machine's owner conductor (a queued work item) when this process is not it; false when
+   * the step is to run here.
+   */
+  handOff: ((machine: string, deploymentId: number, purpose: string) => Promise<boolean>) | undefined;
+
+  /** Runs `step` as an exclusive task after the agent was answered (on the machine's owner); a failure fails the deployment. */
   later(machine: Machine, deploymentId: number, purpose: string, step: (task: Task) => Promise<void>): void {
-    const tracked = this.task(machine.name, purpose, step)
-      .catch(async (error: unknown) => {
-        const deployment = await this.parts.deployments.get(deploymentId);
-        if (!deployment || deployment.finished_at) return;
-        await this.task(machine.name, `${deployment.kind}: record the failure`, (task) => this.failed(task, deployment, (error as Error).message)).catch(
-          () => undefined,
-        );
-      })
+    const tracked = (async () => {
+      if (await this.handOff?.(machine.name, deploymentId, purpose)) return;
+      await this.finishStep(machine.name, deploymentId, purpose, step);
+    })()
+      .catch(() => undefined)
       .finally(() => this.#background.delete(tracked));
     this.#background.add(tracked);
+  }
+
+  /**
+   * `step` as an exclusive task; when it fails, the deployment fails with its reason (and the
+   * error is thrown on). It starts while the task that answered the agent may still be
+   * releasing the machine's lock, so a locked machine is tried again for a while.
+   */
+  async finishStep(machine: string, deploymentId: number, purpose: string, step: (task: Task) => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.task(machine, purpose, step);
+        return;
+      } catch (error) {
+        if (error instanceof MachineLockedError && attempt < LATER_LOCK_TRIES) {
+          await new Promise((resolve) => setTimeout(resolve, LATER_LOCK_RETRY_MS));
+          continue;
+        }
+        await this.recordFailure(machine, deploymentId, error);
+        throw error;
+      }
+    }
+  }
+
+  /** A step after the agent's answer failed: the deployment fails with the reason, unless it is over already. */
+  async recordFailure(machine: string, deploymentId: number, error: unknown): Promise<void> {
+    const deployment = await this.parts.deployments.get(deploymentId);
+    if (!deployment || deployment.finished_at) return;
+    await this.task(machine, `${deployment.kind}: record the failure`, (task) => this.failed(task, deployment, (error as Error).message)).catch(
+      () => undefined,
+    );
   }
 
   /** Waits for the background steps still running. */

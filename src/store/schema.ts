@@ -228,6 +228,31 @@ export interface ConductorsTable {
   heartbeat_at: string;
 }
 
+/** One operation on a machine, run by its owner conductor (conductor/work.ts). */
+export interface WorkItemsTable {
+  id: Generated<number>;
+  machine_name: string;
+  /** power, boot-device, deploy, capture, undeploy, abort, finish. */
+  kind: string;
+  /** JSON of the operation's arguments. */
+  args: Generated<string>;
+  /** queued → running → done | failed | interrupted. */
+  state: Generated<string>;
+  requested_by: string;
+  /** The conductor of the process that asked (null for a command-line process). */
+  requested_conductor: string | null;
+  /** The conductor that claimed it. */
+  conductor: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** JSON of the operation's answer, when done. */
+  result: string | null;
+  error: string | null;
+  error_code: string | null;
+  error_category: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   machines: MachinesTable;
@@ -246,6 +271,7 @@ export interface Database {
   deployments: DeploymentsTable;
   dhcp_leases: DhcpLeasesTable;
   conductors: ConductorsTable;
+  work_items: WorkItemsTable;
 }
 
 export type Machine = Selectable<MachinesTable>;
@@ -261,3 +287,4 @@ export type MachineEvent = Selectable<MachineEventsTable>;
 export type Image = Selectable<ImagesTable>;
 export type Deployment = Selectable<DeploymentsTable>;
 export type ConductorRow = Selectable<ConductorsTable>;
+export type WorkItem = Selectable<WorkItemsTable>;

@@ -30,6 +30,9 @@ const BootView = Type.Object({
   uefi: Type.Optional(Type.Boolean()),
   supported: Type.Optional(Type.Array(Type.String())),
 });
+/** How a change reaches the controller when several anvil processes share PostgreSQL. */
+const ON_OWNER =
+  "Runs on the machine's owner conductor: any anvil process answers the same, handing the change to the owner through the database when it is not it. 503 OWNER_UNAVAILABLE: the owner did not take it up in time (it did not run); 503 WORK_INTERRUPTED: the owner died while running it (it may or may not have reached the controller, and is not run again); 503 OWNER_NO_ANSWER: it is still running on the owner.";
 const Event = Type.Object({ id: Type.Integer(), at: Type.String(), kind: Type.String(), message: Type.String() });
 
 export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiContext): Promise<void> {
@@ -102,6 +105,7 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiConte
     {
       schema: {
         summary: 'Power on, off, soft-off or reboot, and wait for the new state',
+        description: ON_OWNER,
         tags: ['power'],
         params: NameParams,
         body: Type.Object(
@@ -144,6 +148,7 @@ export async function machineControlRoutes(scope: FastifyInstance, ctx: ApiConte
     {
       schema: {
         summary: 'Set the boot device: for the next boot only, or persistent; UEFI or BIOS',
+        description: ON_OWNER,
         tags: ['power'],
         params: NameParams,
         body: Type.Object({ device: Device, persistent: Type.Optional(Type.Boolean()), uefi: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
