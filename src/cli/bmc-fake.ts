@@ -42,6 +42,8 @@ Options:
   --auth-types L       IPMI 1.5 auth types: md5,password,none (default md5,password)
   --max-sessions N     session slots per BMC (default ${DEFAULT_MAX_SESSIONS})
   --session-timeout S  close sessions idle for S seconds (default ${DEFAULT_SESSION_TIMEOUT_MS / 1000})
+  --log-power          print a line for each chassis power action a BMC carries out:
+                       'power <action> <address>:<port>' (to count what a fleet received)
   -h, --help           this text
 
 Environment: IPMI_PASSWORD  the password, when neither --password-file nor --password is given
@@ -89,6 +91,7 @@ interface FleetOptions {
   readonly authTypes: Session15AuthType[] | undefined;
   readonly maxSessions: number;
   readonly sessionTimeoutMs: number;
+  readonly logPower: boolean;
 }
 
 /** The options, or 'help'; throws UsageError for a bad one. */
@@ -109,6 +112,7 @@ function fleetOptions(argv: string[]): FleetOptions | 'help' {
         'auth-types': { type: 'string' },
         'max-sessions': { type: 'string' },
         'session-timeout': { type: 'string' },
+        'log-power': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -147,6 +151,7 @@ function fleetOptions(argv: string[]): FleetOptions | 'help' {
     authTypes: authTypes as Session15AuthType[] | undefined,
     maxSessions,
     sessionTimeoutMs,
+    logPower: v['log-power'] === true,
   };
 }
 
@@ -156,17 +161,22 @@ async function startFleet(server: BmcServer, o: FleetOptions): Promise<HostedBmc
   try {
     for (let i = 0; i < o.count; i++) {
       const serial = `ANVIL${String(i + 1).padStart(4, '0')}`;
-      started.push(
-        await server.add({
-          address: o.spreadAddresses ? nextIpv4(o.address, i) : o.address,
-          port: o.spreadAddresses || o.port === 0 ? o.port : o.port + i,
-          handler: new MemoryBmcHandler({ user: o.user, password: o.password, serial }),
-          ...(o.cipherSuites === undefined ? {} : { cipherSuites: o.cipherSuites }),
-          ...(o.authTypes === undefined ? {} : { authTypes15: o.authTypes }),
-          maxSessions: o.maxSessions,
-          sessionTimeoutMs: o.sessionTimeoutMs,
-        }),
-      );
+      const address = o.spreadAddresses ? nextIpv4(o.address, i) : o.address;
+      const port = o.spreadAddresses || o.port === 0 ? o.port : o.port + i;
+      // Port 0 is known only once listening: the line names the BMC by the port it got.
+      let bound = port;
+      const onPower = o.logPower ? (action: string) => process.stdout.write(`power ${action} ${address}:${bound}\n`) : undefined;
+      const hosted = await server.add({
+        address,
+        port,
+        handler: new MemoryBmcHandler({ user: o.user, password: o.password, serial, ...(onPower ? { onPower } : {}) }),
+        ...(o.cipherSuites === undefined ? {} : { cipherSuites: o.cipherSuites }),
+        ...(o.authTypes === undefined ? {} : { authTypes15: o.authTypes }),
+        maxSessions: o.maxSessions,
+        sessionTimeoutMs: o.sessionTimeoutMs,
+      });
+      bound = hosted.port;
+      started.push(hosted);
     }
   } catch (error) {
     await server.close();

@@ -23,6 +23,8 @@ export interface MemoryHandlerOptions {
   readonly serial?: string;
   /** Time source for SEL timestamps, in ms (tests inject one). */
   readonly now?: () => number;
+  /** Told of every chassis power action the BMC carries out (a fleet's log of what it received). */
+  readonly onPower?: (action: PowerAction) => void;
 }
 
 /** The default sensors: CPU temperature, system board 12 V, one fan (raw readings, linear conversions). */
@@ -85,6 +87,7 @@ export class MemoryBmcHandler implements BmcHandler {
   readonly #lan: LanSettings;
   readonly #serial: string;
   readonly #now: () => number;
+  readonly #onPower: ((action: PowerAction) => void) | undefined;
   #console: ((data: Buffer) => void) | undefined;
   #line = '';
 
@@ -92,6 +95,7 @@ export class MemoryBmcHandler implements BmcHandler {
     this.power = options.power ?? 'off';
     this.#serial = options.serial ?? 'ANVIL0001';
     this.#now = options.now ?? Date.now;
+    this.#onPower = options.onPower;
     for (let id = 1; id <= DEFAULT_USER_SLOTS; id++) {
       this.#users.push({
         id,
@@ -146,6 +150,7 @@ export class MemoryBmcHandler implements BmcHandler {
     if (action === 'off' || action === 'soft-off') this.power = 'off';
     else if (action === 'on' || action === 'cycle' || action === 'reset') this.power = 'on';
     if (action !== 'diag') this.#addPowerEvent(this.power === 'on');
+    this.#onPower?.(action);
   }
 
   getBootFlags(): Buffer {
