@@ -44,6 +44,8 @@ Options:
   --session-timeout S  close sessions idle for S seconds (default ${DEFAULT_SESSION_TIMEOUT_MS / 1000})
   --log-power          print a line for each chassis power action a BMC carries out:
                        'power <action> <address>:<port>' (to count what a fleet received)
+  --power-delay MS     a power action's new state shows MS milliseconds after it was
+                       accepted, as a real chassis takes a while (default 0)
   -h, --help           this text
 
 Environment: IPMI_PASSWORD  the password, when neither --password-file nor --password is given
@@ -92,6 +94,7 @@ interface FleetOptions {
   readonly maxSessions: number;
   readonly sessionTimeoutMs: number;
   readonly logPower: boolean;
+  readonly powerDelayMs: number;
 }
 
 /** The options, or 'help'; throws UsageError for a bad one. */
@@ -113,6 +116,7 @@ function fleetOptions(argv: string[]): FleetOptions | 'help' {
         'max-sessions': { type: 'string' },
         'session-timeout': { type: 'string' },
         'log-power': { type: 'boolean' },
+        'power-delay': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -152,6 +156,7 @@ function fleetOptions(argv: string[]): FleetOptions | 'help' {
     maxSessions,
     sessionTimeoutMs,
     logPower: v['log-power'] === true,
+    powerDelayMs: integer(v['power-delay'], '--power-delay', 0, 600_000, 0),
   };
 }
 
@@ -169,7 +174,7 @@ async function startFleet(server: BmcServer, o: FleetOptions): Promise<HostedBmc
       const hosted = await server.add({
         address,
         port,
-        handler: new MemoryBmcHandler({ user: o.user, password: o.password, serial, ...(onPower ? { onPower } : {}) }),
+        handler: new MemoryBmcHandler({ user: o.user, password: o.password, serial, powerDelayMs: o.powerDelayMs, ...(onPower ? { onPower } : {}) }),
         ...(o.cipherSuites === undefined ? {} : { cipherSuites: o.cipherSuites }),
         ...(o.authTypes === undefined ? {} : { authTypes15: o.authTypes }),
         maxSessions: o.maxSessions,

@@ -24,6 +24,8 @@ const HEARTBEAT_S = 1;
 const DEAD_AFTER_S = 3;
 /** Requests in flight at once across the three servers. */
 const PARALLEL = 24;
+/** Each BMC shows a power change this long after it took it, so operations are in flight on the victim when it dies. */
+const POWER_DELAY_MS = 1_500;
 /** The victim dies once this many answers came back. */
 const KILL_AFTER = 100;
 
@@ -73,10 +75,14 @@ test('a sweep of power-on across three conductors survives a kill -9: each ran a
   const addressOf = (i: number) => nextIpv4('127.0.0.1', i - 1);
   const last = addressOf(MACHINES);
 
-  const bmcs = spawn(ANVIL, ['bmc', 'fake', '--port', String(port), '--count', String(MACHINES), '--spread-addresses', '--log-power'], {
-    env: { ...process.env, IPMI_PASSWORD: PASSWORD },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const bmcs = spawn(
+    ANVIL,
+    ['bmc', 'fake', '--port', String(port), '--count', String(MACHINES), '--spread-addresses', '--log-power', '--power-delay', String(POWER_DELAY_MS)],
+    {
+      env: { ...process.env, IPMI_PASSWORD: PASSWORD },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const bmcsExited = new Promise((resolve) => bmcs.once('exit', resolve));
   t.after(async () => {
     bmcs.kill('SIGTERM');

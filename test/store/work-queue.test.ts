@@ -6,6 +6,10 @@
 // deadline check of a non-owner leaves the machine alone. On SQLite nothing is queued.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/anvil-process.ts';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
 import { testBackend } from '../helpers/database.ts';
@@ -25,16 +29,65 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
   }
 }
 
+/** An agent build of two files: the deploy tests play the agent themselves. */
+function fakeAgentBuild(): string {
+  const dir = tempDir();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
+  writeFileSync(join(dir, 'initrd.gz'), 'initrd');
+  return dir;
+}
+
 async function pair(t: Parameters<typeof testAnvil>[0]): Promise<{ a: TestAnvil; b: TestAnvil; url: string }> {
   const url = await freshDatabase();
-  const a = await testAnvil(t, { databaseUrl: url, powerSync: false, conductor: CONDUCTOR });
-  const b = await testAnvil(t, { databaseUrl: url, powerSync: false, conductor: CONDUCTOR });
+  const agentBuild = fakeAgentBuild();
+  const a = await testAnvil(t, { databaseUrl: url, powerSync: false, conductor: CONDUCTOR, agentBuild });
   for (let i = 1; i <= MACHINES; i++) {
     await a.services.machines.add(`w-${i}`, [`52:54:00:00:20:${i.toString(16).padStart(2, '0')}`]);
-    await a.services.control.configure(`w-${i}`, { driver: 'fake' });
+    // A sealed field makes a's secret.key, which b is given.
+    await a.services.control.configure(`w-${i}`, { driver: 'fake', driverInfo: { fake_password: `pw-${i}` } });
   }
+  // One cluster, one secret.key: what one process seals (agent tokens, BMC passwords) the other opens.
+  const b = await testAnvil(
+    t,
+    { databaseUrl: url, powerSync: false, conductor: CONDUCTOR, agentBuild },
+    { prepare: (data) => copyFileSync(a.services.paths.secretKey, join(data, 'secret.key')) },
+  );
   await until('both conductors see each other', 60_000, async () => ([a, b].every((x) => x.services.conductors.ring.members.length === 2) ? true : undefined));
   return { a, b, url };
+}
+
+/**
+ * A third conductor that heartbeats (from here) but never claims, so the machines it owns
+ * wait for it; kill() makes its heartbeat an hour old, so the others find it dead at their next one.
+ */
+async function ghostConductor(t: { after(fn: () => unknown): void }, a: TestAnvil, b: TestAnvil) {
+  const db = a.services.store.db;
+  const id = 'ghost:1:000000';
+  const beat = async () => {
+    await db.updateTable('conductors').set({ heartbeat_at: new Date().toISOString() }).where('id', '=', id).execute();
+  };
+  const at = new Date().toISOString();
+  await db.insertInto('conductors').values({ id, hostname: 'ghost', pid: 1, started_at: at, heartbeat_at: at }).execute();
+  let lastBeat = Promise.resolve();
+  const beating = setInterval(() => (lastBeat = beat()), 100);
+  t.after(() => clearInterval(beating));
+  await until('both see the third conductor', 60_000, async () => ([a, b].every((x) => x.services.conductors.ring.members.includes(id)) ? true : undefined));
+  const machines = names.filter((n) => a.services.conductors.ownerOf(n) === id && b.services.conductors.ownerOf(n) === id);
+  assert.ok(machines.length >= 2, `the third conductor owns some machines (${machines.length})`);
+  return {
+    id,
+    machines,
+    kill: async () => {
+      clearInterval(beating);
+      await lastBeat;
+      await db
+        .updateTable('conductors')
+        .set({ heartbeat_at: new Date(Date.now() - 3_600_000).toISOString() })
+        .where('id', '=', id)
+        .execute();
+    },
+  };
 }
 
 const fakeOf = (anvil: TestAnvil, name: string) => anvil.services.control.types.fake.machine(name);
@@ -89,22 +142,9 @@ test('a dead conductor’s queued work is taken by the survivors; its running wo
   if (!havePostgres(t)) return;
   const { a, b } = await pair(t);
   const db = a.services.store.db;
-  // A third conductor that heartbeats (from here) but never claims: the machines it owns wait for it.
-  const ghost = 'ghost:1:000000';
-  const beat = async () => {
-    await db.updateTable('conductors').set({ heartbeat_at: new Date().toISOString() }).where('id', '=', ghost).execute();
-  };
-  await db
-    .insertInto('conductors')
-    .values({ id: ghost, hostname: 'ghost', pid: 1, started_at: new Date().toISOString(), heartbeat_at: new Date().toISOString() })
-    .execute();
-  let lastBeat = Promise.resolve();
-  const beating = setInterval(() => (lastBeat = beat()), 100);
-  t.after(() => clearInterval(beating));
-  await until('both see the third conductor', 60_000, async () => ([a, b].every((x) => x.services.conductors.ring.members.includes(ghost)) ? true : undefined));
-  const ghosts = names.filter((n) => a.services.conductors.ownerOf(n) === ghost && b.services.conductors.ownerOf(n) === ghost);
-  assert.ok(ghosts.length >= 2, `the third conductor owns some machines (${ghosts.length})`);
-  const [queued, running] = ghosts as [string, string];
+  const ghostly = await ghostConductor(t, a, b);
+  const ghost = ghostly.id;
+  const [queued, running] = ghostly.machines as [string, string];
 
   // Asked of b while its owner is alive but idle: queued, and neither claims it.
   const asked = b.api(`/api/v1/machines/${queued}/power`, { method: 'PUT', json: { target: 'on' } });
@@ -132,13 +172,7 @@ test('a dead conductor’s queued work is taken by the survivors; its running wo
     .executeTakeFirstOrThrow();
 
   // It dies: its heartbeat is long past.
-  clearInterval(beating);
-  await lastBeat;
-  await db
-    .updateTable('conductors')
-    .set({ heartbeat_at: new Date(Date.now() - 3_600_000).toISOString() })
-    .where('id', '=', ghost)
-    .execute();
+  await ghostly.kill();
   const answer = await asked;
   assert.equal(answer.status, 200, await answer.clone().text());
   assert.deepEqual(await answer.json(), { name: queued, powerState: 'on' });
@@ -183,6 +217,77 @@ test('the deadline check of a conductor that does not own the machine leaves it 
   assert.equal((await a.services.machines.find(name)).provision_state, 'wait-callback');
   assert.equal((await a.services.provisioner.deployments.get(deployment.id))?.state, 'wait-callback');
   assert.deepEqual(await a.services.provisioner.expire(), [name], 'its owner fails it');
+  assert.equal((await a.services.provisioner.deployments.get(deployment.id))?.state, 'failed');
+});
+
+test('a deploy asked of the non-owner boots the agent on the owner; the boot from disk after the agent’s result is handed to the owner', {
+  timeout: 300_000,
+}, async (t) => {
+  if (!havePostgres(t)) return;
+  const { a, b } = await pair(t);
+  const db = a.services.store.db;
+  const name = names.find((n) => a.services.conductors.owns(n) && !b.services.conductors.owns(n))!;
+  const machine = await a.services.machines.find(name);
+  const mac = (await a.services.machines.macsOf(machine.id))[0]!;
+  const disk = randomBytes(64 * 1024);
+  const sha = createHash('sha256').update(disk).digest('hex');
+  const up = await a.api(`/api/v1/images/img-1?sha256=${sha}`, { method: 'PUT', body: new Uint8Array(disk) });
+  assert.equal(up.status, 201, await up.clone().text());
+
+  const r = await b.api(`/api/v1/machines/${name}/provision`, { method: 'PUT', json: { target: 'deploy', image: 'img-1' } });
+  assert.equal(r.status, 202, await r.clone().text());
+  assert.equal(((await r.json()) as { provisionState: string }).provisionState, 'wait-callback');
+  const start = await db.selectFrom('work_items').selectAll().where('machine_name', '=', name).where('kind', '=', 'deploy').executeTakeFirstOrThrow();
+  assert.deepEqual([start.state, start.conductor], ['done', a.services.conductors.id]);
+  assert.deepEqual(fakeOf(a, name).boots, ['pxe'], 'the owner booted the agent');
+  assert.deepEqual(fakeOf(b, name).boots, []);
+
+  // The agent talks to b (any process answers it).
+  const script = await (await fetch(`${b.url}/boot/${mac}`)).text();
+  const token = /anvil\.token=(\S+)/.exec(script)?.[1];
+  assert.ok(token, script);
+  const call = async (path: string, body: string) => {
+    const res = await fetch(`${b.url}/agent/v1/${path}`, { method: 'POST', headers: { 'x-anvil-token': token }, body });
+    return { status: res.status, text: await res.text() };
+  };
+  const hello = await call('hello', `mac=${mac}\ndisk=vda\ndisk.vda.size=${64 << 20}\n`);
+  assert.equal(hello.status, 200, hello.text);
+  assert.match(hello.text, /^action=deploy$/m);
+  const result = await call('result', `status=ok\nphase=done\nsha256=${sha}\nbytes=${disk.length}\n`);
+  assert.equal(result.text.trim(), 'action=wait');
+  const active = await until('the machine is active', 120_000, async () => {
+    const m = await a.services.machines.find(name);
+    return m.provision_state === 'active' ? m : undefined;
+  });
+  assert.equal(active.image_name, 'img-1');
+  const finish = await db.selectFrom('work_items').selectAll().where('machine_name', '=', name).where('kind', '=', 'finish').executeTakeFirstOrThrow();
+  assert.deepEqual([finish.state, finish.conductor, finish.requested_conductor], ['done', a.services.conductors.id, b.services.conductors.id]);
+  assert.deepEqual(fakeOf(a, name).boots, ['pxe', 'disk'], 'the owner power-cycled it into its disk');
+  assert.deepEqual(fakeOf(b, name).boots, [], 'b never reached the controller');
+});
+
+test('a dead conductor’s machine left starting a deploy is failed by its new owner, naming the dead one', { timeout: 300_000 }, async (t) => {
+  if (!havePostgres(t)) return;
+  const { a, b } = await pair(t);
+  const ghost = await ghostConductor(t, a, b);
+  const name = ghost.machines[0]!;
+  const machine = await a.services.machines.find(name);
+  const deployment = await a.services.provisioner.deployments.create({
+    machineId: machine.id,
+    kind: 'deploy',
+    imageId: null,
+    imageName: 'img-x',
+    requestedBy: 'test',
+    timeoutS: 3600,
+    bytesTotal: 0,
+  });
+  await a.services.store.db.updateTable('machines').set({ provision_state: 'deploying' }).where('id', '=', machine.id).execute();
+  await ghost.kill();
+  const failed = await until('the new owner fails the deploy', 60_000, async () => {
+    const m = await a.services.machines.find(name);
+    return m.provision_state === 'deploy-failed' ? m : undefined;
+  });
+  assert.match(failed.provision_error ?? '', new RegExp(`conductor ${ghost.id} stopped while starting the deploy`));
   assert.equal((await a.services.provisioner.deployments.get(deployment.id))?.state, 'failed');
 });
 

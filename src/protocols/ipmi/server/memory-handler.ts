@@ -25,6 +25,8 @@ export interface MemoryHandlerOptions {
   readonly now?: () => number;
   /** Told of every chassis power action the BMC carries out (a fleet's log of what it received). */
   readonly onPower?: (action: PowerAction) => void;
+  /** A power action's new state shows this long after it was accepted, as a real chassis takes a while (default 0). */
+  readonly powerDelayMs?: number;
 }
 
 /** The default sensors: CPU temperature, system board 12 V, one fan (raw readings, linear conversions). */
@@ -88,6 +90,7 @@ export class MemoryBmcHandler implements BmcHandler {
   readonly #serial: string;
   readonly #now: () => number;
   readonly #onPower: ((action: PowerAction) => void) | undefined;
+  readonly #powerDelayMs: number;
   #console: ((data: Buffer) => void) | undefined;
   #line = '';
 
@@ -96,6 +99,7 @@ export class MemoryBmcHandler implements BmcHandler {
     this.#serial = options.serial ?? 'ANVIL0001';
     this.#now = options.now ?? Date.now;
     this.#onPower = options.onPower;
+    this.#powerDelayMs = options.powerDelayMs ?? 0;
     for (let id = 1; id <= DEFAULT_USER_SLOTS; id++) {
       this.#users.push({
         id,
@@ -147,10 +151,14 @@ export class MemoryBmcHandler implements BmcHandler {
 
   setPower(action: PowerAction): void {
     this.powerLog.push(action);
-    if (action === 'off' || action === 'soft-off') this.power = 'off';
-    else if (action === 'on' || action === 'cycle' || action === 'reset') this.power = 'on';
-    if (action !== 'diag') this.#addPowerEvent(this.power === 'on');
     this.#onPower?.(action);
+    const apply = () => {
+      if (action === 'off' || action === 'soft-off') this.power = 'off';
+      else if (action === 'on' || action === 'cycle' || action === 'reset') this.power = 'on';
+      if (action !== 'diag') this.#addPowerEvent(this.power === 'on');
+    };
+    if (this.#powerDelayMs <= 0) return apply();
+    setTimeout(apply, this.#powerDelayMs).unref();
   }
 
   getBootFlags(): Buffer {
