@@ -95,6 +95,7 @@ export class WorkQueue {
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
   #claiming: Promise<unknown> | undefined;
   #stopped = false;
+  #waitFailing = false;
 
   constructor(db: Kysely<Database>, conductors: WorkConductors, clock: Clock, options: WorkOptions) {
     this.#db = db;
@@ -166,7 +167,12 @@ export class WorkQueue {
     if (this.#waitTimer !== undefined || this.#waiters.size === 0) return;
     this.#waitTimer = setTimeout(() => {
       this.#checkWaiters()
-        .catch((error: unknown) => this.#log?.warn({ err: error }, `reading queued operations failed: ${(error as Error).message}`))
+        .then(() => (this.#waitFailing = false))
+        .catch((error: unknown) => {
+          if (!this.#waitFailing)
+            this.#log?.warn({ err: error }, `reading queued operations failed (retrying every ${this.pollMs} ms): ${(error as Error).message}`);
+          this.#waitFailing = true;
+        })
         .finally(() => {
           this.#waitTimer = undefined;
           this.#scheduleWait();
@@ -235,11 +241,20 @@ export class WorkQueue {
     this.#log = log;
     this.#routing = true;
     this.#stopped = false;
+    let failing = false;
     const schedule = () => {
       if (this.#stopped) return;
       this.#claimTimer = setTimeout(() => {
         this.#claiming = this.claim()
-          .catch((error: unknown) => log.warn({ err: error }, `claiming queued operations failed: ${(error as Error).message}`))
+          .then(() => {
+            if (failing) log.warn({}, 'claiming queued operations works again');
+            failing = false;
+          })
+          .catch((error: unknown) => {
+            // Once per outage, not every pollMs: the database away is reported by the store too.
+            if (!failing) log.warn({ err: error }, `claiming queued operations failed (retrying every ${this.pollMs} ms): ${(error as Error).message}`);
+            failing = true;
+          })
           .finally(schedule);
       }, this.pollMs);
       this.#claimTimer.unref();

@@ -161,6 +161,8 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
       schema: {
         summary:
           'Move a machine by a provision verb: manage, provide, deploy (with image), undeploy, abort. A deploy answers 202 once the machine is booting its agent.',
+        description:
+          "Deploy, capture, undeploy and abort run on the machine's owner conductor: any anvil process answers the same, handing the verb to the owner through the database when it is not it. 503 OWNER_UNAVAILABLE: the owner did not take it up in time (it did not run); 503 WORK_INTERRUPTED: the owner died while running it (not run again).",
         tags: ['provisioning'],
         params: NameParams,
         body: Type.Object(
