@@ -290,7 +290,8 @@ export class WorkQueue {
       if (this.#rowLocks) select = select.forUpdate().skipLocked();
       const rows = await select.execute();
       if (rows.length === 0) return rows;
-      await trx
+      // Only the rows this update moved are run (RETURNING), whatever the select saw.
+      return trx
         .updateTable('work_items')
         .set({ state: 'running', conductor: me, started_at: stamp(this.#clock) })
         .where(
@@ -299,8 +300,8 @@ export class WorkQueue {
           rows.map((r) => r.id),
         )
         .where('state', '=', 'queued')
+        .returningAll()
         .execute();
-      return rows;
     });
     for (const row of claimed) {
       const run = this.#run(row, me).finally(() => this.#running.delete(run));
