@@ -171,6 +171,14 @@ test('a sweep of power-on across three conductors survives a kill -9: each ran a
   const outcomes = new Map<string, Outcome>();
   const queue = Array.from({ length: MACHINES }, (_, i) => i + 1);
   const killedAt: number[] = [];
+  // Watched from the kill on, while the sweep goes on through the survivors.
+  const ownedAgain = () =>
+    until('the survivors own every machine', 120_000, async () => {
+      const list = await conductors(servers[0]!);
+      const alive = list.filter((c) => c.alive);
+      return alive.length === 2 && alive.reduce((sum, c) => sum + c.machines, 0) === MACHINES ? { list, ms: Date.now() - killedAt[0]! } : undefined;
+    });
+  let takeover: ReturnType<typeof ownedAgain> | undefined;
   const worker = async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
       const name = `node-${i}`;
@@ -196,6 +204,7 @@ test('a sweep of power-on across three conductors survives a kill -9: each ran a
         killed = true;
         killedAt.push(Date.now());
         victim.child.kill('SIGKILL');
+        takeover = ownedAgain();
       }
     }
   };
@@ -205,12 +214,12 @@ test('a sweep of power-on across three conductors survives a kill -9: each ran a
   );
 
   // Within the takeover time the survivors own every machine and the dead one holds no lock.
-  const after = await until('the survivors own every machine', 120_000, async () => {
-    const list = await conductors(servers[0]!);
-    const alive = list.filter((c) => c.alive);
-    return alive.length === 2 && alive.reduce((sum, c) => sum + c.machines, 0) === MACHINES ? list : undefined;
-  });
-  t.diagnostic(`the survivors owned every machine ${Date.now() - killedAt[0]!} ms after the kill (dead after ${DEAD_AFTER_S} s, heartbeat ${HEARTBEAT_S} s)`);
+  assert.ok(takeover, 'the victim was killed during the sweep');
+  const { list: after, ms } = await takeover;
+  // A figure, not an assertion (the machine may be loaded): dead after 3 s, then the next heartbeat.
+  t.diagnostic(
+    `the survivors owned every machine ${ms} ms after the kill (dead after ${DEAD_AFTER_S} s, heartbeat ${HEARTBEAT_S} s), the sweep still going on`,
+  );
   assert.equal(after.find((c) => c.id === victimId)?.alive, false);
   await until('no lock held by the dead conductor', 120_000, async () => {
     const held = await store.db.selectFrom('machines').select('name').where('reservation_conductor', '=', victimId).execute();
