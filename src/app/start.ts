@@ -195,14 +195,15 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     if (now.members.length !== ring.members.length || now.members.some((m) => !ring.members.includes(m)))
       app.log.info({ conductors: now.members.length, was: ring.members.length }, 'the live conductors changed; machines re-shared by the hash ring');
     const before = ring;
-    ring = now;
     for (const lock of await services.control.locks.clearStale())
       app.log.warn({ machine: lock.name, holder: lock.holder }, 'released the lock of a conductor or process that is gone');
-    if (services.store.dialect !== 'postgres') return;
-    for (const item of await services.work.interruptDead())
-      app.log.warn({ machine: item.machine, kind: item.kind, work: item.id, conductor: item.conductor }, 'work of a dead conductor marked interrupted');
+    if (services.store.dialect === 'postgres')
+      for (const item of await services.work.interruptDead())
+        app.log.warn({ machine: item.machine, kind: item.kind, work: item.id, conductor: item.conductor }, 'work of a dead conductor marked interrupted');
+    // Only now: if the database failed above, the next heartbeat sees the same change and tries again.
+    ring = now;
     const gone = before.members.filter((m) => !now.members.includes(m));
-    if (gone.length === 0) return;
+    if (services.store.dialect !== 'postgres' || gone.length === 0) return;
     const taken = (name: string) => gone.includes(before.owner(name) ?? '');
     // Not awaited: a boot from disk it redoes may take minutes, and the heartbeats must go on meanwhile.
     const recovering = services.provisioner
