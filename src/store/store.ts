@@ -8,7 +8,8 @@ import type { Database } from './schema.ts';
 import type { Dialect } from './migrations/helpers.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { AnvilError } from '../common/errors.ts';
-import { checkPostgres, openPostgres, postgresAwayError } from './postgres.ts';
+import { checkPostgres, openPostgres, postgresAwayError, stderrLog } from './postgres.ts';
+import { PostgresChannel, type NotifyChannel } from './postgres-channel.ts';
 import { cachingStatements } from './statement-cache.ts';
 import { SQLITE_SYNCHRONOUS } from './durable.ts';
 
@@ -49,6 +50,8 @@ export interface Store {
   away(error: unknown): AnvilError | undefined;
   /** One round trip; throws STORE_UNREACHABLE while the database is away. */
   ping(): Promise<void>;
+  /** A LISTEN/NOTIFY channel among the processes sharing the database; undefined on SQLite (one process). */
+  channel(name: string, log?: StoreLog): NotifyChannel | undefined;
   close(): Promise<void>;
 }
 
@@ -100,7 +103,8 @@ export async function openStore(options: OpenOptions): Promise<Store> {
       throw away(error) ?? error;
     }
   };
-  const store: Store = { db, dialect, away, ping, close: () => db.destroy() };
+  const channel = (name: string, log: StoreLog = options.log ?? stderrLog) => (url ? new PostgresChannel(db, url, name, log) : undefined);
+  const store: Store = { db, dialect, away, ping, channel, close: () => db.destroy() };
   try {
     if (options.postgresUrl) await checkPostgres(db, options.postgresUrl);
     await migrate(store, options.migrateTo);

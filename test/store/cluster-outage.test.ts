@@ -93,6 +93,7 @@ test('three conductors under load ride out a PostgreSQL outage and recover witho
     ANVIL_CONDUCTOR_HEARTBEAT: String(HEARTBEAT_S),
     ANVIL_CONDUCTOR_DEAD_AFTER: String(DEAD_AFTER_S),
     ANVIL_POWER_SYNC_INTERVAL: '1',
+    ANVIL_CHANGE_POLL_INTERVAL: '600',
   };
   const servers: ServerProcess[] = [];
   // A server that ended (crashed) says why in its last lines (this hook runs before the ones that stop them).
@@ -264,6 +265,40 @@ test('three conductors under load ride out a PostgreSQL outage and recover witho
   const all = changedBy.flatMap((s) => [...s]);
   assert.equal(new Set(all).size, all.length, `no machine was synced by two conductors: ${changedBy.map((s) => [...s].join(' ')).join(' | ')}`);
   assert.equal(all.length, MACHINES, 'between them the conductors recorded every machine’s change');
+
+  // Each process listens for the others' changes again: one made through server 0 reaches server 2's live feed.
+  // Their polls look only every 600 s here, so it came by notification over the re-made connection.
+  await Promise.all(servers.map((s, i) => logged(s, /hearing other anvil processes. changes from PostgreSQL at .* again/, logsAtStop[i])));
+  const login = await fetch(`${servers[2]!.url}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token, next: '/' }).toString(),
+  });
+  const cookie = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0] ?? '')
+    .find((c) => c.startsWith('anvil_session='));
+  assert.ok(cookie, `signing in on server 2 answered ${login.status}`);
+  const stream = new AbortController();
+  t.after(() => stream.abort());
+  const feed = await fetch(`${servers[2]!.url}/events`, { headers: { cookie }, signal: AbortSignal.any([stream.signal, AbortSignal.timeout(HANG_MS)]) });
+  assert.equal(feed.status, 200);
+  const off = await fetch(`${servers[0]!.url}/api/v1/machines/node-11/power`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'off' }),
+  });
+  assert.equal(off.status, 200, await off.text());
+  const reader = feed.body!.getReader();
+  let text = '';
+  while (!/"name":"node-11"[^\n]*"power":"off"/.test(text)) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `server 2's live feed ended before node-11's power change: ${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  stream.abort();
+
   for (const server of servers) assert.equal(server.child.exitCode, null, `pid ${server.child.pid} is still running`);
   const logs = servers.map((s) => s.logs()).join('\n');
   assert.doesNotMatch(logs, /unhandled|uncaught/i);
