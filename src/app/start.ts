@@ -163,12 +163,18 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   await sweep();
   const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
   timer.unref();
+  // Logged once while it fails (the database away), not every few seconds.
+  let deadlinesFailing = false;
   const deadlines = setInterval(() => {
     services.provisioner.expire().then(
       (failed) => {
+        deadlinesFailing = false;
         if (failed.length > 0) app.log.warn({ machines: failed }, 'deploys past their deadline failed');
       },
-      (error: unknown) => app.log.error({ err: error }, 'deploy deadline check failed'),
+      (error: unknown) => {
+        if (!deadlinesFailing) app.log.error({ err: error }, 'deploy deadline check failed');
+        deadlinesFailing = true;
+      },
     );
   }, DEADLINE_CHECK_MS);
   deadlines.unref();

@@ -165,16 +165,23 @@ export class PowerSync {
 
   /** Runs a pass every interval until the signal aborts; stop() waits for the pass in flight. */
   start(signal: AbortSignal): void {
+    // A pass that fails (the database away) is logged once, not at every interval until it is back.
+    let failing = false;
     const schedule = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(() => {
         const start = performance.now();
         this.#running = this.runOnce()
           .then((r) => {
+            if (failing) this.#log.info({}, 'power sync passes again');
+            failing = false;
             this.#onPass(r, (performance.now() - start) / 1000);
             if (r.changed.length || r.maintenanceSet.length || r.maintenanceCleared.length) this.#log.info({ ...r }, 'power sync');
           })
-          .catch((error: unknown) => this.#log.error({ err: error }, 'power sync pass failed'))
+          .catch((error: unknown) => {
+            if (!failing) this.#log.error({ err: error }, 'power sync pass failed; it is tried again every interval and logged when it passes');
+            failing = true;
+          })
           .finally(schedule);
       }, this.#intervalMs);
       this.#timer.unref();
