@@ -207,8 +207,10 @@ test('three conductors under load ride out a PostgreSQL outage and recover witho
   }
   for (const server of servers) assert.equal(server.child.exitCode, null, `pid ${server.child.pid} kept running through the outage`);
 
-  // Recovery, without a restart.
+  // Recovery, without a restart; each conductor said it could not heartbeat, and that it does again.
   await Promise.all(servers.map((s, i) => logged(s, /database connection to PostgreSQL at .* is back/, logsAtStop[i])));
+  await Promise.all(servers.map((s, i) => logged(s, /conductor heartbeat failed: .*no conductor is judged dead for the outage/, logsAtStop[i])));
+  await Promise.all(servers.map((s, i) => logged(s, /conductor heartbeats again; the others have 3 s to do the same/, logsAtStop[i])));
   for (const server of servers) await until('the health check is ok again', 60_000, async () => ((await health(server)).status === 200 ? true : undefined));
   // Heartbeats resume: every conductor beats past dead-after since the restart, all alive, every machine owned once.
   const since = new Date(startedAt + DEAD_AFTER_S * 1000).toISOString();
