@@ -38,6 +38,8 @@ export interface ApiContext {
   /** Where bare machine-facing URLs look up the caller's MAC. */
   readonly resolver: AddressResolver;
   readonly uploadLimit: number;
+  /** One round trip to the database; throws STORE_UNREACHABLE (503, saying what to do) while it is away. */
+  checkDatabase(): Promise<void>;
   /** The base URL for a request: the configured public URL or http://<Host>. */
   baseUrl(request: { protocol: string; headers: { host?: string | undefined } }): string;
 }

@@ -96,10 +96,13 @@ export async function buildServer(services: Services, options: ServerOptions = {
     ...services,
     resolver: options.resolver ?? new AddressResolver([arpTable()]),
     uploadLimit: options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT,
+    checkDatabase: () => services.store.ping(),
     baseUrl: (request) => options.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`,
   };
 
-  app.setErrorHandler((error: FastifyError | AnvilError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | AnvilError, request, reply) => {
+    // The database away (PostgreSQL stopped or unreachable) is a 503 that says so, not an internal error.
+    const error = services.store.away(thrown) ?? thrown;
     let status: number;
     let code: string;
     if (error instanceof AnvilError) {
@@ -113,7 +116,8 @@ export async function buildServer(services: Services, options: ServerOptions = {
       code = (error as FastifyError).code ?? 'INTERNAL';
     }
     const message = status >= 500 && !(error instanceof AnvilError) ? 'internal error; see the server log' : error.message;
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof AnvilError && error.code === 'STORE_UNREACHABLE') request.log.warn({ code }, `request failed: ${error.message}`);
+    else if (status >= 500) request.log.error({ err: error }, 'request failed');
     if (request.routeOptions.config?.plainErrors) {
       return reply.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
     }
@@ -159,6 +163,12 @@ export async function buildServer(services: Services, options: ServerOptions = {
   );
   // Only the web scope has WebSocket routes (the machines' consoles).
   await app.register(websocket, { options: { maxPayload: CONSOLE_MAX_MESSAGE_BYTES } });
-  await app.register(async (scope) => webRoutes(scope, services, { consoles: machineConsoles(services.control, services.paths.data) }));
+  await app.register(async (scope) =>
+    webRoutes(
+      scope,
+      { ...services, databaseAway: (error) => services.store.away(error) },
+      { consoles: machineConsoles(services.control, services.paths.data) },
+    ),
+  );
   return app;
 }

@@ -7,7 +7,8 @@ import { buildServer, type ServerOptions } from './http.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import type { HostPort } from '../common/address.ts';
 import { PowerSync, powerSyncFromEnv, type PowerSyncOptions } from '../conductor/power-sync.ts';
-import { ChangePoll } from '../machines/change-poll.ts';
+import { ChangePoll, changePollFromEnv } from '../machines/change-poll.ts';
+import { CHANGES_CHANNEL, ChangeRelay } from '../machines/change-relay.ts';
 import { startNetboot, type Netboot, type NetbootOptions } from './netboot.ts';
 import { EXPORT_INTERVAL_MS, exportPxelinux } from '../boot/export-pxelinux.ts';
 import { AddressResolver, arpTable } from '../boot/resolver.ts';
@@ -55,6 +56,7 @@ export interface RunningAnvil {
 export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Promise<RunningAnvil> {
   // Options win over the environment (ANVIL_POWER_SYNC_INTERVAL, …); false turns the loop off.
   const syncOptions = options.powerSync ?? powerSyncFromEnv(process.env);
+  const changePollMs = changePollFromEnv(process.env);
   const services = await openServices({ ...options, drivers: { process: 'anvil serve', ...options.drivers } });
   const resolver = options.resolver ?? new AddressResolver([arpTable()]);
   // This process's conductor: its locks say so, and it owns its share of the machines.
@@ -164,12 +166,18 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const timer = setInterval(sweep, Math.min(WATCHDOG_INTERVAL_MS, Math.max(1000, runTimeout / 10)));
   timer.unref();
   // Each conductor watches the deadlines of the machines it owns only (expire() asks).
+  // Logged once while it fails (the database away), not every few seconds.
+  let deadlinesFailing = false;
   const deadlines = setInterval(() => {
     services.provisioner.expire().then(
       (failed) => {
+        deadlinesFailing = false;
         if (failed.length > 0) app.log.warn({ machines: failed }, 'deploys past their deadline failed');
       },
-      (error: unknown) => app.log.error({ err: error }, 'deploy deadline check failed'),
+      (error: unknown) => {
+        if (!deadlinesFailing) app.log.error({ err: error }, 'deploy deadline check failed');
+        deadlinesFailing = true;
+      },
     );
   }, DEADLINE_CHECK_MS);
   deadlines.unref();
@@ -217,9 +225,31 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       .finally(() => takeovers.delete(recovering));
     takeovers.add(recovering);
   });
-  // The live pages also follow what the command line changes in the store.
+  // The live pages also follow what the command line changes in the store, and on PostgreSQL
+  // what the other anvil processes change, heard at once by LISTEN/NOTIFY (the poll is the fallback).
   const changePoll = new ChangePoll(services.store.db, services.changes);
-  changePoll.start(undefined, (error) => app.log.error({ err: error }, 'looking for other processes’ changes failed'));
+  let pollFailing = false;
+  changePoll.start(
+    changePollMs,
+    (error) => {
+      if (!pollFailing) app.log.error({ err: error }, 'looking for other processes’ changes failed');
+      pollFailing = true;
+    },
+    () => {
+      pollFailing = false;
+    },
+  );
+  const channel = services.store.channel(CHANGES_CHANNEL, { warn: (m) => app.log.warn(m), info: (m) => app.log.info(m) });
+  const relay = channel
+    ? new ChangeRelay(services.changes, channel, (error) =>
+        app.log.warn({ err: error }, `could not tell the other anvil processes of a change: ${(error as Error).message}`),
+      )
+    : undefined;
+  let listening = false;
+  relay?.start(() => {
+    if (!listening) app.log.info({ channel: CHANGES_CHANNEL }, 'hearing the other anvil processes’ changes on the database (LISTEN/NOTIFY)');
+    listening = true;
+  });
 
   const stopped = new Promise<void>((resolve) => {
     const stop = async () => {
@@ -227,6 +257,7 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
       clearInterval(deadlines);
       clearInterval(exportTimer);
       changePoll.stop();
+      await relay?.stop();
       syncing.abort();
       await powerSync?.stop();
       app.log.info('stopping: finishing requests in flight');

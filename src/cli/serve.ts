@@ -22,7 +22,7 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
     .addOption(
       new Option(
         '--database-url <url>',
-        "postgres://USER:PASSWORD@HOST:PORT/DATABASE instead of the data directory's SQLite (prefer the variable: a command line is visible to ps)",
+        "postgres://USER:PASSWORD@HOST:PORT/DATABASE instead of the data directory's SQLite (prefer the variable: a command line is visible to ps); several servers on one database form a cluster whose conductors share the machines (README: Running a cluster)",
       ).env('ANVIL_DATABASE_URL'),
     )
     .option('--public-url <url>', "the base URL machines reach anvil at (default: from each request's Host header)")
@@ -58,7 +58,10 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
         .default(String(POWER_SYNC_DEFAULTS.maxFailures)),
     )
     .addOption(
-      new Option('--conductor-heartbeat <seconds>', "how often this server's conductor heartbeats into the database")
+      new Option(
+        '--conductor-heartbeat <seconds>',
+        "how often this server's conductor heartbeats into the database (PostgreSQL; `anvil conductor list` shows them)",
+      )
         .env('ANVIL_CONDUCTOR_HEARTBEAT')
         .default(String(CONDUCTOR_DEFAULTS.heartbeatMs / 1000)),
     )

@@ -123,6 +123,85 @@ test("a dead conductor's locks are taken over by acquire and released by clearSt
   );
 });
 
+/** The database as a conductor sees it, with a switch that makes every update fail as if the server were away. */
+function breakable<T extends object>(db: T): { db: T; down: (yes: boolean) => void } {
+  let away = false;
+  const proxy = new Proxy(db, {
+    get(target, prop) {
+      if (away && prop === 'updateTable')
+        return () => {
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        };
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { db: proxy, down: (yes) => void (away = yes) };
+}
+
+test('after the database was away, a conductor judges the others by what it saw before for one dead-after period', async (t) => {
+  const store = await testStore(t);
+  await addMachines(store.db, 30);
+  const time = clock();
+  const link = breakable(store.db);
+  const mine = new Conductors(link.db, time.now, { heartbeatMs: 1_000 });
+  const other = new Conductors(store.db, time.now, { heartbeatMs: 1_000 });
+  const fresh = new Conductors(store.db, time.now, { heartbeatMs: 1_000 });
+  await mine.register();
+  await other.register();
+  const ids = Object.fromEntries((await store.db.selectFrom('machines').select(['id', 'name']).execute()).map((r) => [r.name, r.id!]));
+  await new MachineLocks(store.db, undefined, other).acquire({ id: ids['node-0']!, name: 'node-0' }, 'anvil serve (pid 1 on elsewhere): power on (api)');
+  const locks = new MachineLocks(link.db, undefined, mine);
+
+  // Away for five seconds, longer than dead-after (3 s): neither could heartbeat.
+  link.down(true);
+  for (let s = 0; s < 5; s++) {
+    time.advance(1_000);
+    await assert.rejects(mine.heartbeat(), /ECONNREFUSED/);
+    assert.equal(mine.unreachable, true);
+  }
+  link.down(false);
+  time.advance(1_000);
+  await mine.heartbeat();
+  assert.equal(mine.unreachable, false);
+  assert.deepEqual(mine.ring.members.toSorted(), [mine.id, other.id].toSorted(), 'the other is still a member');
+  assert.equal(await mine.isDead(other.id!), false);
+  assert.deepEqual(await locks.clearStale(), [], 'its lock is still its own');
+  assert.ok((await mine.list()).every((c) => c.alive));
+  // Without the outage behind it the same heartbeat is dead: the grace is the outage's only.
+  await fresh.register();
+  assert.equal(await fresh.isDead(other.id!), true);
+
+  // The other never comes back: dead at the end of the period.
+  time.advance(3_001);
+  await fresh.heartbeat();
+  await mine.heartbeat();
+  assert.equal(await mine.isDead(other.id!), true);
+  assert.deepEqual(mine.ring.members.toSorted(), [mine.id, fresh.id].toSorted());
+  assert.equal((await locks.clearStale()).length, 1);
+});
+
+test('a lock whose release failed while the database was away is released at the next clearStale', async (t) => {
+  const store = await testStore(t);
+  await addMachines(store.db, 1);
+  const time = clock();
+  const link = breakable(store.db);
+  const mine = new Conductors(store.db, time.now, { heartbeatMs: 1_000 });
+  await mine.register();
+  const locks = new MachineLocks(link.db, undefined, mine);
+  const id = (await store.db.selectFrom('machines').select('id').executeTakeFirstOrThrow()).id!;
+  await locks.acquire({ id, name: 'node-0' }, 'me');
+  link.down(true);
+  await assert.rejects(locks.release({ id }, 'me'), /ECONNREFUSED/);
+  assert.equal(locks.unreleased, 1);
+  await assert.rejects(locks.clearStale(), /ECONNREFUSED/);
+  link.down(false);
+  assert.deepEqual(await locks.clearStale(), []);
+  assert.equal(locks.unreleased, 0);
+  const row = await store.db.selectFrom('machines').select('reservation').where('id', '=', id).executeTakeFirstOrThrow();
+  assert.equal(row.reservation, null);
+});
+
 test('with ownsAll (SQLite) the one conductor owns every machine and the list says so', async (t) => {
   const store = await testStore(t);
   await addMachines(store.db, 5);

@@ -6,6 +6,12 @@
 //
 // Liveness is judged by the judging process's clock against the heartbeat the other wrote
 // with its own, as Ironic does: hosts sharing a database keep their clocks in step (NTP).
+//
+// While the database is away nobody can heartbeat, so when it is back every other heartbeat
+// looks older than the timeout. A conductor whose own heartbeat failed therefore judges, for
+// one dead-after period once it succeeds again, by what it last saw before the outage: the
+// others get that long to write theirs, and meanwhile none of them loses its machines or locks
+// for the outage. One that died during the outage is dead at the end of that period.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
@@ -65,6 +71,12 @@ export class Conductors {
   #beating: Promise<unknown> | undefined;
   #stopped = false;
   #stopping: Promise<void> | undefined;
+  /** When (ms, this clock) this conductor's heartbeat last succeeded. */
+  #lastBeat: number | undefined;
+  /** The last success before the heartbeats started failing: the database has been away since about then. */
+  #awaySince: number | undefined;
+  /** After an outage: until `until`, a conductor whose heartbeat is at or after `cutoff` is alive. */
+  #grace: { until: number; cutoff: number } | undefined;
 
   constructor(db: Kysely<Database>, clock: Clock, options: ConductorOptions = {}) {
     this.#db = db;
@@ -102,19 +114,43 @@ export class Conductors {
   async heartbeat(): Promise<void> {
     const id = this.#id;
     if (id === undefined) throw new Error('heartbeat before register()');
-    const now = stamp(this.#clock);
-    const updated = await this.#db.updateTable('conductors').set({ heartbeat_at: now }).where('id', '=', id).executeTakeFirst();
-    if (updated.numUpdatedRows === 0n)
-      await this.#db.insertInto('conductors').values({ id, hostname: hostname(), pid: process.pid, started_at: now, heartbeat_at: now }).execute();
-    // A row gone is as dead as an old one (isDead), so forgetting it frees nothing it held.
-    const forget = new Date(this.#clock().getTime() - Math.max(CONDUCTOR_DEFAULTS.forgetAfterMs, this.deadAfterMs)).toISOString();
-    await this.#db.deleteFrom('conductors').where('heartbeat_at', '<', forget).execute();
+    const started = this.#clock().getTime();
+    try {
+      const now = stamp(this.#clock);
+      const updated = await this.#db.updateTable('conductors').set({ heartbeat_at: now }).where('id', '=', id).executeTakeFirst();
+      if (updated.numUpdatedRows === 0n)
+        await this.#db.insertInto('conductors').values({ id, hostname: hostname(), pid: process.pid, started_at: now, heartbeat_at: now }).execute();
+      // A row gone is as dead as an old one (isDead), so forgetting it frees nothing it held.
+      const forget = new Date(this.#clock().getTime() - Math.max(CONDUCTOR_DEFAULTS.forgetAfterMs, this.deadAfterMs)).toISOString();
+      await this.#db.deleteFrom('conductors').where('heartbeat_at', '<', forget).execute();
+    } catch (error) {
+      this.#awaySince ??= this.#lastBeat ?? started;
+      throw error;
+    }
+    if (this.#awaySince !== undefined) {
+      this.#grace = { until: started + this.deadAfterMs, cutoff: this.#awaySince - this.deadAfterMs };
+      this.#awaySince = undefined;
+    }
+    this.#lastBeat = started;
     await this.refresh();
+  }
+
+  /** True between a heartbeat failing and one succeeding again: the database is away. */
+  get unreachable(): boolean {
+    return this.#awaySince !== undefined;
+  }
+
+  /** A heartbeat at or after this (ms) is alive: dead-after ago, or what was alive before an outage, just after one. */
+  #cutoff(now: number): number {
+    const grace = this.#grace;
+    if (grace && now < grace.until) return Math.min(now - this.deadAfterMs, grace.cutoff);
+    this.#grace = undefined;
+    return now - this.deadAfterMs;
   }
 
   /** The ids of the conductors alive now (this one always, once registered). */
   async live(): Promise<string[]> {
-    const cutoff = new Date(this.#clock().getTime() - this.deadAfterMs).toISOString();
+    const cutoff = new Date(this.#cutoff(this.#clock().getTime())).toISOString();
     const rows = await this.#db.selectFrom('conductors').select('id').where('heartbeat_at', '>=', cutoff).execute();
     const ids = new Set(rows.map((r) => r.id));
     if (this.#id !== undefined) ids.add(this.#id);
@@ -143,14 +179,15 @@ export class Conductors {
     if (id === this.#id) return false;
     const row = await this.#db.selectFrom('conductors').select('heartbeat_at').where('id', '=', id).executeTakeFirst();
     if (!row) return true;
-    return this.#clock().getTime() - Date.parse(row.heartbeat_at) > this.deadAfterMs;
+    return Date.parse(row.heartbeat_at) < this.#cutoff(this.#clock().getTime());
   }
 
   /** Every conductor with its heartbeat's age, alive or dead, and how many machines the live ring gives it. */
   async list(): Promise<ConductorInfo[]> {
     const now = this.#clock().getTime();
     const rows = await this.#db.selectFrom('conductors').selectAll().orderBy('started_at').orderBy('id').execute();
-    const alive = rows.filter((r) => now - Date.parse(r.heartbeat_at) <= this.deadAfterMs).map((r) => r.id);
+    const cutoff = this.#cutoff(now);
+    const alive = rows.filter((r) => Date.parse(r.heartbeat_at) >= cutoff || r.id === this.#id).map((r) => r.id);
     const counts = new Map<string, number>();
     const names = await this.#db.selectFrom('machines').select('name').execute();
     if (this.#ownsAll && alive.length > 0) counts.set(alive[0]!, names.length);
@@ -175,15 +212,37 @@ export class Conductors {
 
   /**
    * Heartbeats every interval until the signal aborts, then calls `tick` (the server releases
-   * dead conductors' locks there). A failed heartbeat (the database away) is logged and the
-   * loop goes on; the ring stays as it was until one succeeds.
+   * dead conductors' locks there). A failed heartbeat (the database away) is logged once, and
+   * the loop goes on; the ring stays as it was until one succeeds, which is logged too.
    */
   start(signal: AbortSignal, log: ConductorLog, tick: () => Promise<void> = async () => {}): void {
+    let failing: number | undefined;
+    const beat = async () => {
+      try {
+        await this.heartbeat();
+      } catch (error) {
+        if (failing === undefined) {
+          failing = this.#clock().getTime();
+          log.warn(
+            { err: error },
+            `conductor heartbeat failed: ${(error as Error).message}; it goes on trying every ${this.heartbeatMs / 1000} s, and no conductor is judged dead for the outage`,
+          );
+        }
+        return;
+      }
+      if (failing !== undefined) {
+        log.info(
+          { downS: Math.round((this.#clock().getTime() - failing) / 1000) },
+          `conductor heartbeats again; the others have ${this.deadAfterMs / 1000} s to do the same before they are judged dead`,
+        );
+        failing = undefined;
+      }
+      await tick();
+    };
     const schedule = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(() => {
-        this.#beating = this.heartbeat()
-          .then(tick)
+        this.#beating = beat()
           .catch((error: unknown) => log.warn({ err: error }, `conductor heartbeat failed: ${(error as Error).message}`))
           .finally(schedule);
       }, this.heartbeatMs);

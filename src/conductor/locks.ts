@@ -58,6 +58,8 @@ export class MachineLocks {
   readonly #db: Kysely<Database>;
   readonly #onStale: StaleLockListener | undefined;
   #conductors: LockConductors | undefined;
+  /** Locks this process could not release (the database went away mid-operation): released at the next clearStale. */
+  readonly #unreleased = new Map<number, string>();
 
   constructor(db: Kysely<Database>, onStale?: StaleLockListener, conductors?: LockConductors) {
     this.#db = db;
@@ -107,13 +109,32 @@ export class MachineLocks {
     throw new MachineLockedError(machine.name, current ?? 'another operation');
   }
 
+  /**
+   * Releases the lock. When that fails (the database away), the lock is remembered and released
+   * by the next clearStale: a live process's lock is never judged stale, so nobody else would.
+   */
   async release(machine: { id: number }, holder: string): Promise<void> {
+    try {
+      await this.#release(machine.id, holder);
+      this.#unreleased.delete(machine.id);
+    } catch (error) {
+      this.#unreleased.set(machine.id, holder);
+      throw error;
+    }
+  }
+
+  async #release(id: number, holder: string): Promise<void> {
     await this.#db
       .updateTable('machines')
       .set({ reservation: null, reservation_conductor: null })
-      .where('id', '=', machine.id)
+      .where('id', '=', id)
       .where('reservation', '=', holder)
       .execute();
+  }
+
+  /** Locks whose release failed and is still to do. */
+  get unreleased(): number {
+    return this.#unreleased.size;
   }
 
   /** Runs `task` holding the machine's lock. */
@@ -129,9 +150,14 @@ export class MachineLocks {
   /**
    * Clears every lock held by a dead process on this host or by a dead conductor (at server
    * start-up, as Ironic's conductor does for its own reservations, and at each heartbeat: the
-   * takeover of a dead conductor's locks). Returns the machines and who held them.
+   * takeover of a dead conductor's locks), after the releases of this process's own that
+   * failed. Returns the machines and who held them (the dead ones).
    */
   async clearStale(): Promise<{ name: string; holder: string }[]> {
+    for (const [id, holder] of [...this.#unreleased]) {
+      await this.#release(id, holder);
+      this.#unreleased.delete(id);
+    }
     const held = await this.#db
       .selectFrom('machines')
       .select(['id', 'name', 'reservation', 'reservation_conductor'])

@@ -96,16 +96,25 @@ export class PowerSync {
     // Failing machines first, as Ironic does, so a slow pass still retries them.
     machines.sort((a, b) => (this.#failures.get(b.id) ?? 0) - (this.#failures.get(a.id) ?? 0));
     let next = 0;
+    // Not a controller's failure (those are #failed's): the database went away mid-pass, most
+    // likely, and then every machine after it fails alike. The first is logged, the rest counted.
+    const unexpected: string[] = [];
     const worker = async () => {
       while (next < machines.length && !this.#stopped) {
         const machine = machines[next++]!;
         report.checked++;
-        await this.#syncOne(machine, report).catch((error: unknown) =>
-          this.#log.error({ err: error, machine: machine.name }, 'power sync failed unexpectedly'),
-        );
+        await this.#syncOne(machine, report).catch((error: unknown) => {
+          if (unexpected.length === 0) this.#log.error({ err: error, machine: machine.name }, 'power sync failed unexpectedly');
+          unexpected.push(machine.name);
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, machines.length) }, worker));
+    if (unexpected.length > 1)
+      this.#log.error(
+        { machines: unexpected.length, first: unexpected.slice(0, 10) },
+        `power sync failed unexpectedly for ${unexpected.length - 1} more machines this pass`,
+      );
     return report;
   }
 
@@ -165,16 +174,23 @@ export class PowerSync {
 
   /** Runs a pass every interval until the signal aborts; stop() waits for the pass in flight. */
   start(signal: AbortSignal): void {
+    // A pass that fails (the database away) is logged once, not at every interval until it is back.
+    let failing = false;
     const schedule = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(() => {
         const start = performance.now();
         this.#running = this.runOnce()
           .then((r) => {
+            if (failing) this.#log.info({}, 'power sync passes again');
+            failing = false;
             this.#onPass(r, (performance.now() - start) / 1000);
             if (r.changed.length || r.maintenanceSet.length || r.maintenanceCleared.length) this.#log.info({ ...r }, 'power sync');
           })
-          .catch((error: unknown) => this.#log.error({ err: error }, 'power sync pass failed'))
+          .catch((error: unknown) => {
+            if (!failing) this.#log.error({ err: error }, 'power sync pass failed; it is tried again every interval and logged when it passes');
+            failing = true;
+          })
           .finally(schedule);
       }, this.#intervalMs);
       this.#timer.unref();

@@ -164,7 +164,14 @@ export class TaskManager {
   /** Takes the machine's reservation and reads its row under it. */
   async reserve(machine: Machine, holder: string): Promise<Machine> {
     await this.locks.acquire(machine, holder);
-    const row = await this.#machines.byId(machine.id);
+    let row: Machine | undefined;
+    try {
+      row = await this.#machines.byId(machine.id);
+    } catch (error) {
+      // The database went away between the two: the lock must not outlive this failure.
+      await this.locks.release(machine, holder).catch(() => undefined);
+      throw error;
+    }
     if (!row) {
       await this.locks.release(machine, holder);
       throw new AnvilError('UNKNOWN_MACHINE', 'not-found', `machine '${machine.name}' was deleted`);

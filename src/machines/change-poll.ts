@@ -1,8 +1,14 @@
 // Changes another process made: `anvil machine power`, `pxemngr nextboot` and `nexttest` from
-// the command line write the store directly, so the server's bus never hears them. While a
-// page listens, the server looks for rows added since its last look (by primary key only, so
-// a fleet with millions of boots costs three index lookups) and publishes them like its own.
-// Its own changes come twice; the live feed reads a machine once per moment either way.
+// the command line write the store directly, so the server's bus never hears them, and on
+// PostgreSQL other `anvil serve` processes whose notifications were lost (change-relay.ts; the
+// database was away). While a page listens, the server looks for rows added since its last look
+// (by primary key only, so a fleet with millions of boots costs three index lookups) and
+// delivers them like its own. Its own changes come twice; the live feed reads a machine once
+// per moment either way.
+//
+// The bound: a machine event, boot-log entry or run committed while a page has been listening
+// for at least one interval reaches it within one interval plus the look's queries (and the
+// feed's gathering moment). Deploy progress has no such row; it travels by notification only.
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { ChangeTopic, MachineChanges } from './changes.ts';
@@ -29,13 +35,13 @@ export class ChangePoll {
     this.#changes = changes;
   }
 
-  start(intervalMs = DEFAULT_POLL_MS, onError: (error: unknown) => void = () => undefined): void {
+  start(intervalMs = DEFAULT_POLL_MS, onError: (error: unknown) => void = () => undefined, onSuccess: () => void = () => undefined): void {
     let running = false;
     this.#timer = setInterval(() => {
       if (running) return;
       running = true;
       this.tick()
-        .catch(onError)
+        .then(onSuccess, onError)
         .finally(() => {
           running = false;
         });
@@ -74,7 +80,7 @@ export class ChangePoll {
       boots: boots.at(-1)?.id ?? cursor.boots,
       runs: runs.at(-1)?.id ?? cursor.runs,
     };
-    for (const change of heard.values()) this.#changes.publish(change);
+    for (const change of heard.values()) this.#changes.deliver(change);
   }
 
   async #ends(): Promise<Cursor> {
@@ -90,4 +96,13 @@ export class ChangePoll {
     const [events, boots, runs] = await Promise.all([last('machine_events'), last('boot_log'), last('runs')]);
     return { events, boots, runs };
   }
+}
+
+/** ANVIL_CHANGE_POLL_INTERVAL: seconds between looks (default DEFAULT_POLL_MS); an invalid value is an error naming it. */
+export function changePollFromEnv(env: NodeJS.ProcessEnv): number {
+  const text = env.ANVIL_CHANGE_POLL_INTERVAL;
+  if (text === undefined || text === '') return DEFAULT_POLL_MS;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`ANVIL_CHANGE_POLL_INTERVAL='${text}' must be a positive number of seconds`);
+  return Math.round(n * 1000);
 }

@@ -14,9 +14,26 @@ export type ChangeListener = (change: MachineChange) => void;
 
 export class MachineChanges {
   readonly #listeners = new Set<ChangeListener>();
+  readonly #outgoing = new Set<ChangeListener>();
 
-  /** Tells every subscriber; a listener that throws is dropped from this delivery, never the publisher's problem. */
+  /**
+   * A change this process made: tells every subscriber, and every relay (change-relay.ts sends
+   * it to the other processes on the database). A listener that throws is dropped from this
+   * delivery, never the publisher's problem.
+   */
   publish(change: MachineChange): void {
+    for (const relay of this.#outgoing) {
+      try {
+        relay(change);
+      } catch {
+        // Another process missing it is for its poll to catch, not this write to fail.
+      }
+    }
+    this.deliver(change);
+  }
+
+  /** A change another process made (heard or polled): tells the subscribers only, so it is never sent on again. */
+  deliver(change: MachineChange): void {
     for (const listener of this.#listeners) {
       try {
         listener(change);
@@ -34,6 +51,15 @@ export class MachineChanges {
     };
   }
 
+  /** Hears this process's own changes only (what publish() is told), to pass them on; returns the function that stops it. */
+  relay(listener: ChangeListener): () => void {
+    this.#outgoing.add(listener);
+    return () => {
+      this.#outgoing.delete(listener);
+    };
+  }
+
+  /** The live pages listening (relays are not counted). */
   get subscribers(): number {
     return this.#listeners.size;
   }

@@ -1,11 +1,20 @@
 // anvil's PostgreSQL connection: a pool that survives the server going away (and says so),
 // reads 64-bit integers as numbers like SQLite does, and turns a wrong URL, a refused password
-// or a missing database into an error that says which and what to do.
+// or a missing database into an error that says which and what to do; while the server is
+// away, a failed query becomes STORE_UNREACHABLE (503) saying so, never an internal error.
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { AnvilError } from '../common/errors.ts';
 import type { Database } from './schema.ts';
 import type { StoreLog } from './store.ts';
+
+/** Connections per process. */
+export const POSTGRES_POOL_SIZE = 10;
+/**
+ * A connection not made within this long fails (STORE_UNREACHABLE): a server that vanished
+ * without refusing (a host down, packets dropped) must not hold requests until TCP gives up.
+ */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openPostgres(url: string, log: StoreLog = stderrLog): Promise<Kysely<Database>> {
   let parsed: URL;
@@ -23,7 +32,7 @@ export async function openPostgres(url: string, log: StoreLog = stderrLog): Prom
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === pgModule.types.builtins.INT8 ? Number : pgModule.types.getTypeParser(oid, format)) as typeof pgModule.types.getTypeParser,
   };
-  const pool = new pgModule.Pool({ connectionString: url, max: 10, types });
+  const pool = new pgModule.Pool({ connectionString: url, max: POSTGRES_POOL_SIZE, types, connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS });
   watchConnections(pool, url, log);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
@@ -62,6 +71,37 @@ export function postgresOpenError(error: Error & { code?: string }, url: string)
   }
 }
 
+/** SQLSTATEs of a server going or gone: class 08 (connection exception), shutdown, starting up. */
+const SERVER_AWAY = new Set(['57P01', '57P02', '57P03']);
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** True when a query failed because the server is away (stopped, restarting, unreachable), not because of the query. */
+export function isPostgresAway(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (SERVER_AWAY.has(code) || code.startsWith('08') || SOCKET_ERRORS.has(code))) return true;
+  // node-postgres's own words for a connection that ended, or one the pool could not make in time.
+  return /^Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|is not queryable/i.test(
+    error.message,
+  );
+}
+
+/**
+ * A query's failure while the server is away, as the error requests and loops report: which
+ * server, that anvil goes on, and what to do. Undefined for any other failure.
+ */
+export function postgresAwayError(error: unknown, url: string): AnvilError | undefined {
+  if (error instanceof AnvilError) return error.code === 'STORE_UNREACHABLE' ? error : undefined;
+  if (!isPostgresAway(error)) return undefined;
+  return new AnvilError(
+    'STORE_UNREACHABLE',
+    'unavailable',
+    `the database is unreachable: PostgreSQL at ${describePostgresUrl(url)} (${(error as Error).message}); anvil keeps running and answers again once it is back: ` +
+      'check that PostgreSQL is running and reachable, and that ANVIL_DATABASE_URL names it (start it if it was stopped)',
+    { cause: error },
+  );
+}
+
 export const stderrLog: StoreLog = {
   warn: (message) => process.stderr.write(`anvil: warning: ${message}\n`),
   info: (message) => process.stderr.write(`anvil: ${message}\n`),
@@ -78,22 +118,26 @@ export function describePostgresUrl(url: string): string {
 }
 
 /**
- * A pool's idle connections fail when the server stops or restarts; unheard, that 'error'
- * event would end the process. Instead say so once per outage, and say so again when a new
- * connection succeeds: the pool reconnects on the next query by itself.
+ * A connection fails when the server stops or restarts: an idle one in the pool says so on the
+ * pool, one checked out (between a transaction's queries, or just after its query failed) on
+ * the client itself; unheard, either 'error' event would end the process. Instead say so once
+ * per outage, and say so again when a new connection succeeds: the pool drops the broken
+ * connections and reconnects on the next query by itself.
  */
 function watchConnections(pool: pg.Pool, url: string, log: StoreLog): void {
   let lost = false;
   const where = describePostgresUrl(url);
-  pool.on('error', (error) => {
+  const onError = (error: Error) => {
     if (lost) return;
     lost = true;
     log.warn(
       `the database connection to PostgreSQL at ${where} was lost (${error.message}); anvil keeps running and reconnects on the next query, ` +
         'which fails until the server is back: check that PostgreSQL is running and reachable, and that ANVIL_DATABASE_URL names it',
     );
-  });
-  pool.on('connect', () => {
+  };
+  pool.on('error', onError);
+  pool.on('connect', (client) => {
+    client.on('error', onError);
     if (!lost) return;
     lost = false;
     log.info(`the database connection to PostgreSQL at ${where} is back`);

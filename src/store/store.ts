@@ -2,13 +2,14 @@
 // ANVIL_DATABASE_URL says so — and brings its schema up to date before anything uses it.
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { CompiledQuery, Kysely, sql, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import type { Database } from './schema.ts';
 import type { Dialect } from './migrations/helpers.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { AnvilError } from '../common/errors.ts';
-import { checkPostgres, openPostgres } from './postgres.ts';
+import { checkPostgres, openPostgres, postgresAwayError, stderrLog } from './postgres.ts';
+import { PostgresChannel, type NotifyChannel } from './postgres-channel.ts';
 import { cachingStatements } from './statement-cache.ts';
 import { SQLITE_SYNCHRONOUS } from './durable.ts';
 
@@ -42,6 +43,15 @@ class ImmediateSqliteDialect extends SqliteDialect {
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /**
+   * A query's failure because the database is away (PostgreSQL stopped or unreachable) as
+   * STORE_UNREACHABLE, saying which server and what to do; undefined for any other failure.
+   */
+  away(error: unknown): AnvilError | undefined;
+  /** One round trip; throws STORE_UNREACHABLE while the database is away. */
+  ping(): Promise<void>;
+  /** A LISTEN/NOTIFY channel among the processes sharing the database; undefined on SQLite (one process). */
+  channel(name: string, log?: StoreLog): NotifyChannel | undefined;
   close(): Promise<void>;
 }
 
@@ -84,7 +94,17 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
     dialect = 'sqlite';
   }
-  const store: Store = { db, dialect, close: () => db.destroy() };
+  const url = options.postgresUrl;
+  const away = (error: unknown) => (url ? postgresAwayError(error, url) : undefined);
+  const ping = async () => {
+    try {
+      await sql`select 1`.execute(db);
+    } catch (error) {
+      throw away(error) ?? error;
+    }
+  };
+  const channel = (name: string, log: StoreLog = options.log ?? stderrLog) => (url ? new PostgresChannel(db, url, name, log) : undefined);
+  const store: Store = { db, dialect, away, ping, channel, close: () => db.destroy() };
   try {
     if (options.postgresUrl) await checkPostgres(db, options.postgresUrl);
     await migrate(store, options.migrateTo);

@@ -11,6 +11,7 @@ import type { MachineControl } from '../conductor/machine-control.ts';
 import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
 import type { StaleWatch } from '../conductor/stale.ts';
+import type { AnvilError } from '../common/errors.ts';
 
 export interface WebContext {
   readonly machines: Machines;
@@ -29,4 +30,6 @@ export interface WebContext {
   /** What is stuck (overdue runs, silent boots, quiet deploys), as /metrics counts it. */
   readonly stale: StaleWatch;
   readonly clock: () => Date;
+  /** A failure because the database is away, as the 503 that says so (the composition root knows the store). */
+  readonly databaseAway?: (error: unknown) => AnvilError | undefined;
 }

@@ -45,9 +45,11 @@ export async function webRoutes(app: FastifyInstance, ctx: WebContext, options: 
     return payload;
   });
 
-  app.setErrorHandler(async (error: FastifyError | AnvilError, request, reply) => {
+  app.setErrorHandler(async (thrown: FastifyError | AnvilError, request, reply) => {
+    const error = ctx.databaseAway?.(thrown) ?? thrown;
     const status = error instanceof AnvilError ? error.httpStatus : error.validation ? 400 : (error.statusCode ?? 500);
-    if (status >= 500) request.log.error({ err: error }, 'page failed');
+    if (error !== thrown) request.log.warn(`page failed: ${error.message}`);
+    else if (status >= 500) request.log.error({ err: error }, 'page failed');
     const message = status >= 500 && !(error instanceof AnvilError) ? 'internal error; see the server log' : error.message;
     const viewer = request.caller ? { name: request.caller.name, role: request.caller.role } : undefined;
     return reply

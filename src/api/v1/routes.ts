@@ -86,13 +86,15 @@ export async function apiRoutes(scope: FastifyInstance, ctx: ApiContext): Promis
     {
       schema: {
         summary: 'Liveness: answers when the server and its database do',
+        description: 'A 503 STORE_UNREACHABLE while the database is away, saying which server and what to do.',
         tags: ['server'],
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Type.Object({ status: Type.Literal('ok') }), ...errors },
       },
       config: { access: 'public' },
     },
     async () => {
+      await ctx.checkDatabase();
       await profiles.available();
       return { status: 'ok' as const };
     },
