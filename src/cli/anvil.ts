@@ -34,8 +34,11 @@ async function version(): Promise<string> {
   }
 }
 
-/** The command whose words are the longest prefix of argv. */
-function find(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+/**
+ * The command whose words are the longest prefix of argv. bin/start.js checks that the build is
+ * current for the commands whose words start argv, by this rule: change both together.
+ */
+export function findCommand(argv: readonly string[]): { command: CliCommand; rest: string[] } | undefined {
   let best: { command: CliCommand; rest: string[] } | undefined;
   for (const command of commands) {
     const words = command.name.split(' ');
@@ -56,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`anvil ${await version()}\n`);
     return 0;
   }
-  const found = find(argv);
+  const found = findCommand(argv);
   if (!found) {
     const group = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
     if (group.length > 0) {

@@ -126,3 +126,58 @@ test('a same-size edit in the clock tick of the build (mtime unchanged) is caugh
   assert.match(r.stdout, /^COMMANDS:$/m);
   assert.match(r.stderr, /^anvil: src\/cli\/anvil\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\n$/);
 });
+
+/** Appends a comment: a change of size, which the next check of the file must see. */
+function touchUp(path: string): void {
+  writeFileSync(path, `${readFileSync(path, 'utf8')}// edited by cli-build.test.ts\n`);
+}
+
+test('a run checks the files it can execute: a command module and what it imports, statically or lazily, and never less', async (t) => {
+  const dir = copyProject(t);
+  const built = await anvil(dir, ['--help']);
+  assert.equal(built.code, 0, built.stderr);
+
+  // Reached from `anvil ipmi` only, through static imports three modules deep.
+  touchUp(join(dir, 'src/protocols/ipmi/rmcp.ts'));
+  const help = await anvil(dir, ['--help']);
+  assert.deepEqual([help.code, help.stderr], [0, ''], '`anvil --help` cannot run the IPMI codec: its build is current');
+  const ipmi = await anvil(dir, ['ipmi', '--help']);
+  assert.equal(ipmi.code, 0, ipmi.stderr);
+  assert.match(ipmi.stderr, /^anvil: src\/protocols\/ipmi\/rmcp\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\n$/);
+
+  // Reached from `anvil token` only through a lazy import (cli/data.ts imports app/compose.ts when it opens services).
+  touchUp(join(dir, 'src/app/compose.ts'));
+  const quiet = await anvil(dir, ['ipmi', '--help']);
+  assert.deepEqual([quiet.code, quiet.stderr], [0, '']);
+  const token = await anvil(dir, ['token', '--help']);
+  assert.equal(token.code, 0, token.stderr);
+  assert.match(token.stderr, /^anvil: src\/app\/compose\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\n$/);
+
+  // The dispatcher's own files are checked by every run, a command's or not.
+  touchUp(join(dir, 'src/cli/command.ts'));
+  const unknown = await anvil(dir, ['no-such-command']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^anvil: src\/cli\/command\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\nanvil: unknown command/);
+});
+
+test("bin/start.js checks the build of the command that src/cli/anvil.ts's findCommand runs, for every command", async () => {
+  const { inputsFor, readManifest } = (await import(join(ROOT, 'bin/start.js'))) as typeof import('../../bin/start.js');
+  const { findCommand } = await import('../../src/cli/anvil.ts');
+  const { commands } = await import('../../src/cli/commands.ts');
+  const manifest = readManifest(ROOT);
+  assert.ok(manifest?.entries?.anvil?.commands, 'scripts/test builds the CLI before the tests');
+  const table = readFileSync(join(ROOT, 'src/cli/commands.ts'), 'utf8');
+  assert.deepEqual(Object.keys(manifest.entries.anvil.commands).sort(), commands.map((c) => c.name).sort());
+  for (const c of commands) {
+    const argv = [...c.name.split(' '), '--help'];
+    assert.equal(findCommand(argv)?.command.name, c.name);
+    const module = new RegExp(`lazy\\('${c.name}',[^\\n]*import\\('\\./([\\w.-]+)'\\)`).exec(table)?.[1];
+    assert.ok(module, `${c.name}: its module in the command table`);
+    const checked = new Set(inputsFor(manifest, 'anvil', argv).map((i) => i[0]));
+    for (const path of [`src/cli/${module}`, 'src/cli/anvil.ts', 'src/cli/commands.ts', 'bin/start.js', 'package.json'])
+      assert.ok(checked.has(path), `anvil ${c.name}: ${path} is checked`);
+  }
+  // No command: the dispatcher's files alone.
+  const dispatcher = inputsFor(manifest, 'anvil', ['--help']).map((i) => i[0]);
+  assert.ok(dispatcher.includes('src/cli/anvil.ts') && !dispatcher.includes('src/cli/ipmi.ts'), dispatcher.join(', '));
+});
