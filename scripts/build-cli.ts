@@ -133,7 +133,9 @@ async function commandModules(): Promise<Map<string, string>> {
   const { commands } = (await import(join(ROOT, COMMAND_TABLE))) as { commands: readonly { name: string }[] };
   const names = commands.map((c) => c.name);
   if (names.length !== found.size || names.some((n) => !found.has(n)))
-    throw new Error(`${COMMAND_TABLE}: every command must be one line lazy('words', 'summary', () => import('./module.ts')); found ${[...found.keys()].join(', ')}`);
+    throw new Error(
+      `${COMMAND_TABLE}: every command must be one line lazy('words', 'summary', () => import('./module.ts')); found ${[...found.keys()].join(', ')}`,
+    );
   return found;
 }
 
