@@ -7,6 +7,12 @@
 //
 //   node scripts/build-cli.ts [--if-stale] [--quiet]
 //
+// The commands in SCRIPT_COMMANDS are also built as one CommonJS script each (the command with
+// the dispatcher's error handling, src/cli/run-command.ts), which bin/start.js runs through
+// node:vm with a V8 code cache made after a run: Node's module compile cache is made when a
+// module is compiled, so it holds only top-level code and every function is compiled again at
+// every start (~30% of a one-BMC `anvil ipmi` run's CPU).
+//
 // scripts/install and scripts/test run it; bin/start.js runs it when a source changed since.
 // The build records every file it read, with its size and modification time, in .build/cli.json,
 // and which of them each command can run (following the imports from its module), so that
@@ -41,6 +47,12 @@ import {
 const BUILD_INPUTS = ['scripts/build-cli.ts', 'bin/start.js', 'package.json', 'tsconfig.json'];
 /** Unfinished build folders (a build that crashed) older than this are removed by the next build. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
+/**
+ * anvil's commands built also as a single script (see above): those run in loops and scripts,
+ * whose start-up is most of their time. Their code must be CommonJS-able: no top-level await
+ * and no import.meta (the build fails on either).
+ */
+const SCRIPT_COMMANDS = ['ipmi'];
 /** anvil's command table: each `lazy('words', 'summary', () => import('./module.ts'))` names a command's module. */
 const COMMAND_TABLE = 'src/cli/commands.ts';
 const LAZY_COMMAND = /^\s*lazy\(\s*'([^']+)',\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"),\s*\(\) => import\('\.\/([\w.-]+\.ts)'\)\s*\)/gm;
@@ -169,9 +181,37 @@ function entryInputs(metafile: Metafile, inputs: readonly Input[], commands: Rea
     const base = [...new Set([...always, ...reach(metafile, source, index, true)])].sort((a, b) => a - b);
     const byCommand: Record<string, number[]> = {};
     for (const [words, module] of commands) byCommand[words] = reach(metafile, module, index, false).sort((a, b) => a - b);
-    entries[name] = { base, commands: byCommand };
+    const scripts = Object.fromEntries(SCRIPT_COMMANDS.map((words) => [words, scriptFile(words)]));
+    entries[name] = { base, commands: byCommand, scripts };
   }
   return entries;
+}
+
+/** The file, in a build's folder, of a command's single script. */
+const scriptFile = (words: string): string => `command-${words.replaceAll(' ', '-')}.cjs`;
+
+/**
+ * Each SCRIPT_COMMANDS entry as a module of its own: the command's run() behind runCommand,
+ * exporting run(argv) with argv as anvil's (the command's words first), as anvil.js does.
+ */
+function commandEntryPlugin(commands: ReadonlyMap<string, string>): Plugin {
+  return {
+    name: 'anvil-command-entry',
+    setup(b) {
+      b.onResolve({ filter: /^anvil-command:/ }, (args) => ({ path: args.path.slice('anvil-command:'.length), namespace: 'anvil-command' }));
+      b.onLoad({ filter: /.*/, namespace: 'anvil-command' }, (args) => {
+        const module = commands.get(args.path);
+        if (module === undefined) return { errors: [{ text: `SCRIPT_COMMANDS names '${args.path}', which is not in ${COMMAND_TABLE}` }] };
+        const words = args.path.split(' ').length;
+        const contents = [
+          `import { runCommand } from './src/cli/run-command.ts';`,
+          `import { run as command } from ${JSON.stringify(`./${module}`)};`,
+          `export function run(argv) { return runCommand({ name: ${JSON.stringify(args.path)}, run: command }, argv.slice(${words})); }`,
+        ].join('\n');
+        return { contents, loader: 'js', resolveDir: ROOT };
+      });
+    },
+  };
 }
 
 /** Builds into a new folder and makes it the current one; returns the manifest written. */
@@ -202,13 +242,30 @@ export async function buildCli(): Promise<Manifest> {
     logLevel: 'silent',
     plugins: [builtinsPlugin(), sourcesPlugin(inputs, placeholder)],
   });
+  const scripts = await build({
+    entryPoints: SCRIPT_COMMANDS.map((words) => ({ in: `anvil-command:${words}`, out: scriptFile(words).slice(0, -'.cjs'.length) })),
+    outdir: placeholder,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    packages: 'external',
+    write: false,
+    absWorkingDir: ROOT,
+    logLevel: 'silent',
+    plugins: [commandEntryPlugin(commands), builtinsPlugin(), sourcesPlugin(inputs, placeholder)],
+  });
+  // import.meta in CommonJS is an empty object: a warning here would be a broken script.
+  if (scripts.warnings.length > 0) throw { errors: scripts.warnings };
+  const outputFiles = [...result.outputFiles, ...scripts.outputFiles];
   const hash = createHash('sha256');
-  for (const f of result.outputFiles) hash.update(relative(placeholder, f.path)).update('\0').update(f.contents);
+  for (const f of outputFiles) hash.update(relative(placeholder, f.path)).update('\0').update(f.contents);
   const name = `cli-${hash.digest('hex').slice(0, 12)}`;
   const dir = join(buildRoot, name);
   if (statSync(dir, { throwIfNoEntry: false }) === undefined) {
     const tmp = join(buildRoot, `tmp-${process.pid}-${Date.now()}`);
-    for (const f of result.outputFiles) {
+    for (const f of outputFiles) {
       const path = join(tmp, relative(placeholder, f.path));
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, f.contents);

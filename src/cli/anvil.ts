@@ -1,7 +1,7 @@
 // bin/anvil: finds the sub-command named by the leading words of argv and runs it.
 import { commands } from './commands.ts';
-import { UsageError } from './command.ts';
 import type { CliCommand } from './command.ts';
+import { runCommand } from './run-command.ts';
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 8);
@@ -75,17 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 2;
   }
-  try {
-    return await found.command.run(found.rest);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`anvil ${found.command.name}: ${error.message}\nRun 'anvil ${found.command.name} --help' for usage.\n`);
-      return 2;
-    }
-    const code = (error as { code?: unknown }).code;
-    process.stderr.write(`anvil ${found.command.name}: ${(error as Error).message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
-    return 1;
-  }
+  return runCommand(found.command, found.rest);
 }
 
 // bin/anvil imports this module (or its build) and calls run(); `node src/cli/anvil.ts` runs it directly.

@@ -181,3 +181,29 @@ test("bin/start.js checks the build of the command that src/cli/anvil.ts's findC
   const dispatcher = inputsFor(manifest, 'anvil', ['--help']).map((i) => i[0]);
   assert.ok(dispatcher.includes('src/cli/anvil.ts') && !dispatcher.includes('src/cli/ipmi.ts'), dispatcher.join(', '));
 });
+
+test('`anvil ipmi` runs its single-script build, with the V8 code cache of its first run; a bad cache is replaced', async (t) => {
+  const dir = copyProject(t);
+  const first = await anvil(dir, ['ipmi', '--help']);
+  assert.equal(first.code, 0, first.stderr);
+  const manifest = JSON.parse(readFileSync(join(dir, '.build/cli.json'), 'utf8')) as { build: string; entries: { anvil: { scripts: Record<string, string> } } };
+  const script = manifest.entries.anvil.scripts.ipmi;
+  assert.ok(script, 'the build names a script for ipmi');
+  const cache = join(dir, '.build/compile-cache', `${manifest.build}-${script}.v8`);
+  assert.ok(statSync(cache).size > 1000, 'the first run left its code cache');
+  const { mtimeMs } = statSync(cache);
+
+  const again = await anvil(dir, ['ipmi', '--help']);
+  assert.deepEqual([again.code, again.stderr, again.stdout], [0, '', first.stdout]);
+  assert.equal(statSync(cache).mtimeMs, mtimeMs, 'an accepted cache is kept as it is');
+
+  // A usage error is reported as the dispatcher reports it.
+  const usage = await anvil(dir, ['ipmi', '-H', '127.0.0.1', '-P', 'x', 'power', 'bogus']);
+  assert.equal(usage.code, 2);
+  assert.equal(usage.stderr, "anvil ipmi: power bogus: expected status, on, off, cycle, reset, soft or diag\nRun 'anvil ipmi --help' for usage.\n");
+
+  writeFileSync(cache, 'not a V8 code cache');
+  const rejected = await anvil(dir, ['ipmi', '--help']);
+  assert.deepEqual([rejected.code, rejected.stderr, rejected.stdout], [0, '', first.stdout]);
+  assert.ok(statSync(cache).size > 1000, 'a cache V8 refused is made anew');
+});
