@@ -105,8 +105,10 @@ export function scriptFor(manifest, name, argv) {
  * Runs a single-script build through node:vm, with the V8 code cache of an earlier run. The cache
  * is made at exit, after the run, when there was none (or V8 refused it: another Node): it then
  * holds every function the run compiled, where Node's module compile cache holds only top-level
- * code. Written through a rename, so a process never reads half a cache; not written where
- * .build/ is read-only.
+ * code. Only a run that did its work makes it (exit status 0, not asked for help): a cache from
+ * `anvil ipmi --help` or a usage error lacks the protocol code, which a one-BMC run would then
+ * compile at every start (~6 ms of CPU). Written through a rename, so a process never reads half
+ * a cache; not written where .build/ is read-only.
  * @param {string} file
  * @param {string} cacheFile
  * @param {string[]} argv anvil's arguments
@@ -127,7 +129,8 @@ function runScript(file, cacheFile, argv) {
   const module = { exports: /** @type {{ run(argv: string[]): Promise<number> }} */ ({}) };
   script.runInThisContext()(module.exports, createRequire(file), module, file, file.slice(0, file.lastIndexOf('/')));
   if (cachedData === undefined || script.cachedDataRejected) {
-    process.once('exit', () => {
+    process.once('exit', (code) => {
+      if (code !== 0 || argv.some((a) => a === '--help' || a === '-h' || a === 'help')) return;
       try {
         mkdirSync(cacheFile.slice(0, cacheFile.lastIndexOf('/')), { recursive: true });
         const tmp = `${cacheFile}.${process.pid}.tmp`;

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { startFake } from '../ipmi/cli-helpers.ts';
+import { PASSWORD, USER } from '../ipmi/client-peers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUN_TIMEOUT_MS = 60_000;
@@ -25,7 +27,7 @@ function copyProject(t: TestContext): string {
 
 function anvil(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(join(dir, 'bin/anvil'), args, { timeout: RUN_TIMEOUT_MS }, (error, stdout, stderr) => {
+    execFile(join(dir, 'bin/anvil'), args, { timeout: RUN_TIMEOUT_MS, env: { ...process.env, IPMI_PASSWORD: PASSWORD } }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') reject(error);
       else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
     });
@@ -182,28 +184,34 @@ test("bin/start.js checks the build of the command that src/cli/anvil.ts's findC
   assert.ok(dispatcher.includes('src/cli/anvil.ts') && !dispatcher.includes('src/cli/ipmi.ts'), dispatcher.join(', '));
 });
 
-test('`anvil ipmi` runs its single-script build, with the V8 code cache of its first run; a bad cache is replaced', async (t) => {
+test('`anvil ipmi` runs its single-script build, with the V8 code cache of its first run that did its work; a bad cache is replaced', async (t) => {
   const dir = copyProject(t);
-  const first = await anvil(dir, ['ipmi', '--help']);
-  assert.equal(first.code, 0, first.stderr);
+  const port = await startFake(t);
+  const power = ['ipmi', '-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', 'power', 'status'];
+  const help = await anvil(dir, ['ipmi', '--help']);
+  assert.equal(help.code, 0, help.stderr);
   const manifest = JSON.parse(readFileSync(join(dir, '.build/cli.json'), 'utf8')) as { build: string; entries: { anvil: { scripts: Record<string, string> } } };
   const script = manifest.entries.anvil.scripts.ipmi;
   assert.ok(script, 'the build names a script for ipmi');
   const cache = join(dir, '.build/compile-cache', `${manifest.build}-${script}.v8`);
-  assert.ok(statSync(cache).size > 1000, 'the first run left its code cache');
-  const { mtimeMs } = statSync(cache);
+  assert.equal(statSync(cache, { throwIfNoEntry: false }), undefined, 'a help run leaves no cache: it never ran the protocol code');
 
-  const again = await anvil(dir, ['ipmi', '--help']);
-  assert.deepEqual([again.code, again.stderr, again.stdout], [0, '', first.stdout]);
-  assert.equal(statSync(cache).mtimeMs, mtimeMs, 'an accepted cache is kept as it is');
-
-  // A usage error is reported as the dispatcher reports it.
+  // A usage error is reported as the dispatcher reports it, and leaves no cache either.
   const usage = await anvil(dir, ['ipmi', '-H', '127.0.0.1', '-P', 'x', 'power', 'bogus']);
   assert.equal(usage.code, 2);
   assert.equal(usage.stderr, "anvil ipmi: power bogus: expected status, on, off, cycle, reset, soft or diag\nRun 'anvil ipmi --help' for usage.\n");
+  assert.equal(statSync(cache, { throwIfNoEntry: false }), undefined);
+
+  const first = await anvil(dir, power);
+  assert.deepEqual([first.code, first.stderr, first.stdout], [0, '', 'Chassis Power is off\n']);
+  assert.ok(statSync(cache).size > 1000, 'the first run that did its work left its code cache');
+  const { mtimeMs } = statSync(cache);
+  const again = await anvil(dir, power);
+  assert.deepEqual([again.code, again.stderr, again.stdout], [0, '', first.stdout]);
+  assert.equal(statSync(cache).mtimeMs, mtimeMs, 'an accepted cache is kept as it is');
 
   writeFileSync(cache, 'not a V8 code cache');
-  const rejected = await anvil(dir, ['ipmi', '--help']);
+  const rejected = await anvil(dir, power);
   assert.deepEqual([rejected.code, rejected.stderr, rejected.stdout], [0, '', first.stdout]);
   assert.ok(statSync(cache).size > 1000, 'a cache V8 refused is made anew');
 });
