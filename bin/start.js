@@ -6,6 +6,8 @@
 // ~320 of the whole build: 2 ms of every start). Otherwise it rebuilds first
 // (scripts/build-cli.ts), or, when it cannot (no esbuild, a read-only checkout), runs the
 // TypeScript sources; either way it says so in one line on stderr. A stale build never runs.
+// A command with a single-script build (`anvil ipmi`) runs that script, with a V8 code cache
+// (runScript); every other run imports .build/<build>/<name>.js with Node's module compile cache.
 //
 // Plain JavaScript on purpose: the first .ts file a process loads costs ~45 ms of type stripping.
 // Builtins through process.getBuiltinModule(), not `import`: an ESM import of node:fs reads all
@@ -65,7 +67,7 @@ export function readManifest(root) {
 
 /**
  * The inputs whose code `name` run with `argv` can execute. anvil picks its command as
- * src/cli/anvil.ts's find() does, by command words that all equal argv's first words; every
+ * src/cli/anvil.ts's findCommand() does, by command words that all equal argv's first words; every
  * command so named is taken (test/project/cli-build.test.ts holds the two rules together).
  * A manifest without `entries` for the name (from an older build) gives every input.
  * @param {Manifest} manifest
