@@ -7,9 +7,16 @@
 //
 //   node scripts/build-cli.ts [--if-stale] [--quiet]
 //
+// The commands in SCRIPT_COMMANDS are also built as one CommonJS script each (the command with
+// the dispatcher's error handling, src/cli/run-command.ts), which bin/start.js runs through
+// node:vm with a V8 code cache made after a run: Node's module compile cache is made when a
+// module is compiled, so it holds only top-level code and every function is compiled again at
+// every start (~30% of a one-BMC `anvil ipmi` run's CPU).
+//
 // scripts/install and scripts/test run it; bin/start.js runs it when a source changed since.
 // The build records every file it read, with its size and modification time, in .build/cli.json,
-// which bin/start.js compares before each run. Each build is written to its own folder
+// and which of them each command can run (following the imports from its module), so that
+// bin/start.js compares before each run only the files that run can execute. Each build is written to its own folder
 // (.build/cli-<hash of its contents>/) and cli.json is replaced with a rename, so a process that
 // starts during a rebuild runs one complete build or the other, never a mix.
 import { createHash } from 'node:crypto';
@@ -17,8 +24,20 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, wri
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Loader, Plugin } from 'esbuild';
-import { BUILD_DIR, COMPILE_CACHE, ENTRIES, MANIFEST, RACY_MS, contentHash, readManifest, staleInput, type Input, type Manifest } from '../bin/start.js';
+import type { Loader, Metafile, Plugin } from 'esbuild';
+import {
+  BUILD_DIR,
+  COMPILE_CACHE,
+  ENTRIES,
+  MANIFEST,
+  RACY_MS,
+  contentHash,
+  readManifest,
+  staleInput,
+  type EntryInputs,
+  type Input,
+  type Manifest,
+} from '../bin/start.js';
 
 /**
  * Files that shape the output without being imported: the build itself and the compiler's
@@ -28,6 +47,15 @@ import { BUILD_DIR, COMPILE_CACHE, ENTRIES, MANIFEST, RACY_MS, contentHash, read
 const BUILD_INPUTS = ['scripts/build-cli.ts', 'bin/start.js', 'package.json', 'tsconfig.json'];
 /** Unfinished build folders (a build that crashed) older than this are removed by the next build. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
+/**
+ * anvil's commands built also as a single script (see above): those run in loops and scripts,
+ * whose start-up is most of their time. Their code must be CommonJS-able: no top-level await
+ * and no import.meta (the build fails on either).
+ */
+const SCRIPT_COMMANDS = ['ipmi'];
+/** anvil's command table: each `lazy('words', 'summary', () => import('./module.ts'))` names a command's module. */
+const COMMAND_TABLE = 'src/cli/commands.ts';
+const LAZY_COMMAND = /^\s*lazy\(\s*'([^']+)',\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"),\s*\(\) => import\('\.\/([\w.-]+\.ts)'\)\s*\)/gm;
 const LOADERS: Readonly<Record<string, Loader>> = { '.ts': 'ts', '.js': 'js', '.mjs': 'js', '.json': 'json' };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -107,6 +135,85 @@ function builtinsPlugin(): Plugin {
   };
 }
 
+/**
+ * Each command's module in the command table, by its words. Read from the table's text, and
+ * checked against the table itself: a command the pattern missed would run unchecked.
+ */
+async function commandModules(): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const [, words, module] of readFileSync(join(ROOT, COMMAND_TABLE), 'utf8').matchAll(LAZY_COMMAND)) found.set(words!, `src/cli/${module}`);
+  const { commands } = (await import(join(ROOT, COMMAND_TABLE))) as { commands: readonly { name: string }[] };
+  const names = commands.map((c) => c.name);
+  if (names.length !== found.size || names.some((n) => !found.has(n)))
+    throw new Error(
+      `${COMMAND_TABLE}: every command must be one line lazy('words', 'summary', () => import('./module.ts')); found ${[...found.keys()].join(', ')}`,
+    );
+  return found;
+}
+
+/**
+ * The inputs each entry's runs can execute, as indices into `inputs`: the files reached from
+ * `from` through the source imports (lazy ones too unless `staticOnly`). Source imports, not
+ * the output chunks' inputs: a file tree-shaken to nothing still shapes the output when edited.
+ */
+function reach(metafile: Metafile, from: string, index: ReadonlyMap<string, number>, staticOnly: boolean): number[] {
+  const seen = new Set<string>();
+  const visit = (path: string): void => {
+    if (seen.has(path) || !index.has(path)) return;
+    seen.add(path);
+    for (const i of metafile.inputs[path]?.imports ?? []) if (!(staticOnly && i.kind === 'dynamic-import')) visit(i.path);
+  };
+  visit(from);
+  if (seen.size === 0) throw new Error(`${from} is not among the build's inputs`);
+  return [...seen].map((p) => index.get(p)!);
+}
+
+function entryInputs(metafile: Metafile, inputs: readonly Input[], commands: ReadonlyMap<string, string>): Record<string, EntryInputs> {
+  const index = new Map(inputs.map((input, i) => [input[0], i]));
+  const always = BUILD_INPUTS.map((p) => index.get(p)!);
+  const entries: Record<string, EntryInputs> = {};
+  for (const name of ENTRIES) {
+    const source = `src/cli/${name}.ts`;
+    if (name !== 'anvil') {
+      entries[name] = { base: [...new Set([...always, ...reach(metafile, source, index, false)])].sort((a, b) => a - b) };
+      continue;
+    }
+    const base = [...new Set([...always, ...reach(metafile, source, index, true)])].sort((a, b) => a - b);
+    const byCommand: Record<string, number[]> = {};
+    for (const [words, module] of commands) byCommand[words] = reach(metafile, module, index, false).sort((a, b) => a - b);
+    const scripts = Object.fromEntries(SCRIPT_COMMANDS.map((words) => [words, scriptFile(words)]));
+    entries[name] = { base, commands: byCommand, scripts };
+  }
+  return entries;
+}
+
+/** The file, in a build's folder, of a command's single script. */
+const scriptFile = (words: string): string => `command-${words.replaceAll(' ', '-')}.cjs`;
+
+/**
+ * Each SCRIPT_COMMANDS entry as a module of its own: the command's run() behind runCommand,
+ * exporting run(argv) with argv as anvil's (the command's words first), as anvil.js does.
+ */
+function commandEntryPlugin(commands: ReadonlyMap<string, string>): Plugin {
+  return {
+    name: 'anvil-command-entry',
+    setup(b) {
+      b.onResolve({ filter: /^anvil-command:/ }, (args) => ({ path: args.path.slice('anvil-command:'.length), namespace: 'anvil-command' }));
+      b.onLoad({ filter: /.*/, namespace: 'anvil-command' }, (args) => {
+        const module = commands.get(args.path);
+        if (module === undefined) return { errors: [{ text: `SCRIPT_COMMANDS names '${args.path}', which is not in ${COMMAND_TABLE}` }] };
+        const words = args.path.split(' ').length;
+        const contents = [
+          `import { runCommand } from './src/cli/run-command.ts';`,
+          `import { run as command } from ${JSON.stringify(`./${module}`)};`,
+          `export function run(argv) { return runCommand({ name: ${JSON.stringify(args.path)}, run: command }, argv.slice(${words})); }`,
+        ].join('\n');
+        return { contents, loader: 'js', resolveDir: ROOT };
+      });
+    },
+  };
+}
+
 /** Builds into a new folder and makes it the current one; returns the manifest written. */
 export async function buildCli(): Promise<Manifest> {
   // A dev dependency: an install without it (npm ci --omit=dev) runs the CLI from its sources.
@@ -115,6 +222,7 @@ export async function buildCli(): Promise<Manifest> {
   });
   mkdirSync(buildRoot, { recursive: true });
   const inputs = new Map<string, Input>(BUILD_INPUTS.map((p) => [p, readInput(p).input]));
+  const commands = await commandModules();
   // Output paths are computed for a folder of this depth; the final name is only known after.
   const placeholder = join(buildRoot, 'cli');
   const result = await build({
@@ -128,16 +236,36 @@ export async function buildCli(): Promise<Manifest> {
     target: 'node24',
     packages: 'external',
     write: false,
+    metafile: true,
+    // Paths in the metafile are then the project's, as the manifest records them.
+    absWorkingDir: ROOT,
     logLevel: 'silent',
     plugins: [builtinsPlugin(), sourcesPlugin(inputs, placeholder)],
   });
+  const scripts = await build({
+    entryPoints: SCRIPT_COMMANDS.map((words) => ({ in: `anvil-command:${words}`, out: scriptFile(words).slice(0, -'.cjs'.length) })),
+    outdir: placeholder,
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    packages: 'external',
+    write: false,
+    absWorkingDir: ROOT,
+    logLevel: 'silent',
+    plugins: [commandEntryPlugin(commands), builtinsPlugin(), sourcesPlugin(inputs, placeholder)],
+  });
+  // import.meta in CommonJS is an empty object: a warning here would be a broken script.
+  if (scripts.warnings.length > 0) throw { errors: scripts.warnings };
+  const outputFiles = [...result.outputFiles, ...scripts.outputFiles];
   const hash = createHash('sha256');
-  for (const f of result.outputFiles) hash.update(relative(placeholder, f.path)).update('\0').update(f.contents);
+  for (const f of outputFiles) hash.update(relative(placeholder, f.path)).update('\0').update(f.contents);
   const name = `cli-${hash.digest('hex').slice(0, 12)}`;
   const dir = join(buildRoot, name);
   if (statSync(dir, { throwIfNoEntry: false }) === undefined) {
     const tmp = join(buildRoot, `tmp-${process.pid}-${Date.now()}`);
-    for (const f of result.outputFiles) {
+    for (const f of outputFiles) {
       const path = join(tmp, relative(placeholder, f.path));
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, f.contents);
@@ -151,10 +279,14 @@ export async function buildCli(): Promise<Manifest> {
     }
   }
   const previous = readManifest(ROOT);
-  const manifest: Manifest = { build: name, inputs: [...inputs.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1)) };
+  const sorted = [...inputs.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const manifest: Manifest = { build: name, inputs: sorted, entries: entryInputs(result.metafile, sorted, commands) };
   const tmpManifest = join(buildRoot, `${MANIFEST}.${process.pid}.tmp`);
   // One input a line, for whoever reads it to see why a build was redone.
-  writeFileSync(tmpManifest, `{"build": ${JSON.stringify(name)}, "inputs": [\n${manifest.inputs.map((i) => JSON.stringify(i)).join(',\n')}\n]}\n`);
+  writeFileSync(
+    tmpManifest,
+    `{"build": ${JSON.stringify(name)}, "inputs": [\n${manifest.inputs.map((i) => JSON.stringify(i)).join(',\n')}\n],\n"entries": ${JSON.stringify(manifest.entries)}}\n`,
+  );
   renameSync(tmpManifest, join(buildRoot, MANIFEST));
   prune(new Set([name, previous?.build]), previous?.build !== name);
   return manifest;

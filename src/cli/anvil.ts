@@ -1,7 +1,7 @@
 // bin/anvil: finds the sub-command named by the leading words of argv and runs it.
 import { commands } from './commands.ts';
-import { UsageError } from './command.ts';
 import type { CliCommand } from './command.ts';
+import { runCommand } from './run-command.ts';
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 8);
@@ -34,8 +34,11 @@ async function version(): Promise<string> {
   }
 }
 
-/** The command whose words are the longest prefix of argv. */
-function find(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+/**
+ * The command whose words are the longest prefix of argv. bin/start.js checks that the build is
+ * current for the commands whose words start argv, by this rule: change both together.
+ */
+export function findCommand(argv: readonly string[]): { command: CliCommand; rest: string[] } | undefined {
   let best: { command: CliCommand; rest: string[] } | undefined;
   for (const command of commands) {
     const words = command.name.split(' ');
@@ -56,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`anvil ${await version()}\n`);
     return 0;
   }
-  const found = find(argv);
+  const found = findCommand(argv);
   if (!found) {
     const group = commands.filter((c) => c.name.startsWith(argv[0] + ' '));
     if (group.length > 0) {
@@ -72,17 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 2;
   }
-  try {
-    return await found.command.run(found.rest);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`anvil ${found.command.name}: ${error.message}\nRun 'anvil ${found.command.name} --help' for usage.\n`);
-      return 2;
-    }
-    const code = (error as { code?: unknown }).code;
-    process.stderr.write(`anvil ${found.command.name}: ${(error as Error).message}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
-    return 1;
-  }
+  return runCommand(found.command, found.rest);
 }
 
 // bin/anvil imports this module (or its build) and calls run(); `node src/cli/anvil.ts` runs it directly.

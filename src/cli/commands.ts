@@ -7,7 +7,8 @@ export function lazy(name: string, summary: string, load: () => Promise<{ run(ar
   return { name, summary, run: async (argv) => (await load()).run(argv) };
 }
 
-// Add a command with one line: lazy('name', 'summary', () => import('./module.ts')).
+// Add a command with one line: lazy('name', 'summary', () => import('./module.ts')). Keep it one
+// line of that shape: scripts/build-cli.ts reads it to know which files each command can run.
 export const commands: readonly CliCommand[] = [
   lazy('serve', 'Run the server: machine-facing URLs, the API and the web pages', () => import('./serve.ts')),
   lazy('demo', 'Run the server with a demo lab of simulated machines', () => import('./demo.ts')),

@@ -15,7 +15,8 @@ import type { HostPort } from './ipmi-hosts.ts';
 /** BMCs worked on at once in fleet mode (-F); more only adds retries as the socket buffer overflows. */
 export const DEFAULT_FANOUT = 1024;
 
-const HELP = `Usage: anvil ipmi [options] <command> [arguments]
+/** The usage text; a function, so that a run that does not ask for it does not build the command list. */
+const help = (): string => `Usage: anvil ipmi [options] <command> [arguments]
 
 Talks to BMCs over IPMI-over-LAN like ipmitool: same options, same output.
 With a host list (-H 'node[1-100]' or -H a,b,c, each host optionally :port) the
@@ -217,7 +218,7 @@ function errorText(error: unknown): string {
 export async function run(argv: string[]): Promise<number> {
   const o = parse(argv);
   if (o.help || o.words[0] === 'help') {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(help() + '\n');
     return 0;
   }
   if (o.hosts === undefined) throw new UsageError('no BMC given: use -H host (or a host list)');

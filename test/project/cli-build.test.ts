@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { startFake } from '../ipmi/cli-helpers.ts';
+import { PASSWORD, USER } from '../ipmi/client-peers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUN_TIMEOUT_MS = 60_000;
@@ -25,7 +27,7 @@ function copyProject(t: TestContext): string {
 
 function anvil(dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(join(dir, 'bin/anvil'), args, { timeout: RUN_TIMEOUT_MS }, (error, stdout, stderr) => {
+    execFile(join(dir, 'bin/anvil'), args, { timeout: RUN_TIMEOUT_MS, env: { ...process.env, IPMI_PASSWORD: PASSWORD } }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') reject(error);
       else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
     });
@@ -125,4 +127,91 @@ test('a same-size edit in the clock tick of the build (mtime unchanged) is caugh
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^COMMANDS:$/m);
   assert.match(r.stderr, /^anvil: src\/cli\/anvil\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\n$/);
+});
+
+/** Appends a comment: a change of size, which the next check of the file must see. */
+function touchUp(path: string): void {
+  writeFileSync(path, `${readFileSync(path, 'utf8')}// edited by cli-build.test.ts\n`);
+}
+
+test('a run checks the files it can execute: a command module and what it imports, statically or lazily, and never less', async (t) => {
+  const dir = copyProject(t);
+  const built = await anvil(dir, ['--help']);
+  assert.equal(built.code, 0, built.stderr);
+
+  // Reached from `anvil ipmi` only, through static imports three modules deep.
+  touchUp(join(dir, 'src/protocols/ipmi/rmcp.ts'));
+  const help = await anvil(dir, ['--help']);
+  assert.deepEqual([help.code, help.stderr], [0, ''], '`anvil --help` cannot run the IPMI codec: its build is current');
+  const ipmi = await anvil(dir, ['ipmi', '--help']);
+  assert.equal(ipmi.code, 0, ipmi.stderr);
+  assert.match(ipmi.stderr, /^anvil: src\/protocols\/ipmi\/rmcp\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\n$/);
+
+  // Reached from `anvil token` only through a lazy import (cli/data.ts imports app/compose.ts when it opens services).
+  touchUp(join(dir, 'src/app/compose.ts'));
+  const quiet = await anvil(dir, ['ipmi', '--help']);
+  assert.deepEqual([quiet.code, quiet.stderr], [0, '']);
+  const token = await anvil(dir, ['token', '--help']);
+  assert.equal(token.code, 0, token.stderr);
+  assert.match(token.stderr, /^anvil: src\/app\/compose\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\n$/);
+
+  // The dispatcher's own files are checked by every run, a command's or not.
+  touchUp(join(dir, 'src/cli/command.ts'));
+  const unknown = await anvil(dir, ['no-such-command']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^anvil: src\/cli\/command\.ts changed since the CLI was built; built \.build\/cli-[0-9a-f]+ in \d+ ms\nanvil: unknown command/);
+});
+
+test("bin/start.js checks the build of the command that src/cli/anvil.ts's findCommand runs, for every command", async () => {
+  const { inputsFor, readManifest } = (await import(join(ROOT, 'bin/start.js'))) as typeof import('../../bin/start.js');
+  const { findCommand } = await import('../../src/cli/anvil.ts');
+  const { commands } = await import('../../src/cli/commands.ts');
+  const manifest = readManifest(ROOT);
+  assert.ok(manifest?.entries?.anvil?.commands, 'scripts/test builds the CLI before the tests');
+  const table = readFileSync(join(ROOT, 'src/cli/commands.ts'), 'utf8');
+  assert.deepEqual(Object.keys(manifest.entries.anvil.commands).sort(), commands.map((c) => c.name).sort());
+  for (const c of commands) {
+    const argv = [...c.name.split(' '), '--help'];
+    assert.equal(findCommand(argv)?.command.name, c.name);
+    const module = new RegExp(`lazy\\('${c.name}',[^\\n]*import\\('\\./([\\w.-]+)'\\)`).exec(table)?.[1];
+    assert.ok(module, `${c.name}: its module in the command table`);
+    const checked = new Set(inputsFor(manifest, 'anvil', argv).map((i) => i[0]));
+    for (const path of [`src/cli/${module}`, 'src/cli/anvil.ts', 'src/cli/commands.ts', 'bin/start.js', 'package.json'])
+      assert.ok(checked.has(path), `anvil ${c.name}: ${path} is checked`);
+  }
+  // No command: the dispatcher's files alone.
+  const dispatcher = inputsFor(manifest, 'anvil', ['--help']).map((i) => i[0]);
+  assert.ok(dispatcher.includes('src/cli/anvil.ts') && !dispatcher.includes('src/cli/ipmi.ts'), dispatcher.join(', '));
+});
+
+test('`anvil ipmi` runs its single-script build, with the V8 code cache of its first run that did its work; a bad cache is replaced', async (t) => {
+  const dir = copyProject(t);
+  const port = await startFake(t);
+  const power = ['ipmi', '-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', USER, '-E', 'power', 'status'];
+  const help = await anvil(dir, ['ipmi', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  const manifest = JSON.parse(readFileSync(join(dir, '.build/cli.json'), 'utf8')) as { build: string; entries: { anvil: { scripts: Record<string, string> } } };
+  const script = manifest.entries.anvil.scripts.ipmi;
+  assert.ok(script, 'the build names a script for ipmi');
+  const cache = join(dir, '.build/compile-cache', `${manifest.build}-${script}.v8`);
+  assert.equal(statSync(cache, { throwIfNoEntry: false }), undefined, 'a help run leaves no cache: it never ran the protocol code');
+
+  // A usage error is reported as the dispatcher reports it, and leaves no cache either.
+  const usage = await anvil(dir, ['ipmi', '-H', '127.0.0.1', '-P', 'x', 'power', 'bogus']);
+  assert.equal(usage.code, 2);
+  assert.equal(usage.stderr, "anvil ipmi: power bogus: expected status, on, off, cycle, reset, soft or diag\nRun 'anvil ipmi --help' for usage.\n");
+  assert.equal(statSync(cache, { throwIfNoEntry: false }), undefined);
+
+  const first = await anvil(dir, power);
+  assert.deepEqual([first.code, first.stderr, first.stdout], [0, '', 'Chassis Power is off\n']);
+  assert.ok(statSync(cache).size > 1000, 'the first run that did its work left its code cache');
+  const { mtimeMs } = statSync(cache);
+  const again = await anvil(dir, power);
+  assert.deepEqual([again.code, again.stderr, again.stdout], [0, '', first.stdout]);
+  assert.equal(statSync(cache).mtimeMs, mtimeMs, 'an accepted cache is kept as it is');
+
+  writeFileSync(cache, 'not a V8 code cache');
+  const rejected = await anvil(dir, power);
+  assert.deepEqual([rejected.code, rejected.stderr, rejected.stdout], [0, '', first.stdout]);
+  assert.ok(statSync(cache).size > 1000, 'a cache V8 refused is made anew');
 });

@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { ByteReader, u32le } from './bytes.ts';
 import type { AuthAlgorithmId } from './cipher-suites.ts';
 import { MAX_USER_NAME_LENGTH } from './constants.ts';
-import { authHash, hmac, key20, rakp4IcvLength } from './crypto.ts';
+import { authHash, hmac, passwordKey, rakp4IcvLength } from './crypto.ts';
 import { IpmiAuthenticationError, IpmiEncodeError } from './errors.ts';
 
 /** Algorithm payload types inside the Open Session messages (§13.17, table 13-9). */
@@ -256,21 +256,21 @@ function nameBlock(x: RakpExchange): Buffer {
 export function rakp2AuthCode(x: RakpExchange, password: Uint8Array | string): Buffer {
   const hash = authHash(x.auth);
   if (hash === undefined) return Buffer.alloc(0);
-  return hmac(hash, key20(password), u32le(x.consoleSessionId), u32le(x.bmcSessionId), x.consoleRandom, x.bmcRandom, x.bmcGuid, nameBlock(x));
+  return hmac(hash, passwordKey(password), u32le(x.consoleSessionId), u32le(x.bmcSessionId), x.consoleRandom, x.bmcRandom, x.bmcGuid, nameBlock(x));
 }
 
 /** RAKP3 auth code = HMAC_Kuid(Rc ‖ SIDm ‖ ROLEm ‖ ULENm ‖ UNAMEm) (§13.31). */
 export function rakp3AuthCode(x: RakpExchange, password: Uint8Array | string): Buffer {
   const hash = authHash(x.auth);
   if (hash === undefined) return Buffer.alloc(0);
-  return hmac(hash, key20(password), x.bmcRandom, u32le(x.consoleSessionId), nameBlock(x));
+  return hmac(hash, passwordKey(password), x.bmcRandom, u32le(x.consoleSessionId), nameBlock(x));
 }
 
 /** SIK = HMAC_Kg(Rm ‖ Rc ‖ ROLEm ‖ ULENm ‖ UNAMEm); Kg defaults to the user's password (§13.31). */
 export function sessionIntegrityKey(x: RakpExchange, password: Uint8Array | string, kg?: Uint8Array | string): Buffer {
   const hash = authHash(x.auth);
   if (hash === undefined) return Buffer.alloc(0);
-  const key = kg !== undefined && kg.length > 0 ? key20(kg) : key20(password);
+  const key = kg !== undefined && kg.length > 0 ? passwordKey(kg) : passwordKey(password);
   return hmac(hash, key, x.consoleRandom, x.bmcRandom, nameBlock(x));
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfidentialityAlgorithm, IntegrityAlgorithm, PayloadType } from './constants.ts';
-import { aesDecrypt, aesEncrypt, deriveSessionKeys, integrityCode } from './crypto.ts';
+import { AesCbc128, aesDecrypt, aesEncrypt, deriveSessionKeys, hmac, integrityCode, key20, passwordKey } from './crypto.ts';
 import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from './errors.ts';
 import { decodeSession20, encodeSession20, peekSession20 } from './session20.ts';
 
@@ -62,6 +62,39 @@ test('AES-CBC-128 pad is 1..n then n, filling whole blocks', () => {
   assert.throws(() => aesEncrypt(k2, Buffer.alloc(8), Buffer.alloc(1)), IpmiEncodeError);
   assert.throws(() => aesDecrypt(k2, Buffer.alloc(20)), IpmiDecodeError);
   assert.throws(() => aesDecrypt(Buffer.alloc(16, 9), aesEncrypt(k2, iv, Buffer.alloc(3))), IpmiDecodeError);
+});
+
+test("a session's AES-CBC-128, chained over one ECB cipher per direction, gives node:crypto's aes-128-cbc bytes", () => {
+  // A fixed-seed PRNG (xorshift32): the same keys, IVs and payloads every run.
+  let seed = 0x9e3779b9;
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), seed & 0xff)));
+  for (let k = 0; k < 4; k++) {
+    const k2 = bytes(20);
+    const aes = new AesCbc128(k2);
+    // Many messages through the same ciphers, each with its own IV: nothing carries over.
+    for (let n = 0; n < 70; n++) {
+      const messageIv = bytes(16);
+      const payload = bytes(n);
+      const enc = aes.encrypt(messageIv, payload);
+      assert.deepEqual(enc, aesEncrypt(k2, messageIv, payload), `length ${n}`);
+      assert.deepEqual(aes.decrypt(enc), payload);
+      assert.deepEqual(aesDecrypt(k2, enc), payload);
+    }
+  }
+  const aes = new AesCbc128(Buffer.alloc(20, 1));
+  assert.throws(() => aes.encrypt(Buffer.alloc(8), Buffer.alloc(1)), IpmiEncodeError);
+  assert.throws(() => aes.decrypt(Buffer.alloc(20)), IpmiDecodeError);
+  assert.throws(() => new AesCbc128(Buffer.alloc(16, 9)).decrypt(aes.encrypt(iv, Buffer.alloc(3))), IpmiAuthenticationError);
+  assert.throws(() => new AesCbc128(Buffer.alloc(8)).encrypt(iv, Buffer.alloc(1)), IpmiEncodeError);
+});
+
+test('the key of a password given as text is made once and kept for the next login with it', () => {
+  assert.equal(passwordKey('secret'), passwordKey('secret'));
+  const other = passwordKey('other');
+  assert.notEqual(other, passwordKey('secret'));
+  assert.deepEqual(hmac('sha256', passwordKey('other'), Buffer.from('m')), hmac('sha256', key20('other'), Buffer.from('m')));
+  assert.deepEqual(hmac('sha1', passwordKey(Buffer.from('bytes')), Buffer.from('m')), hmac('sha1', key20('bytes'), Buffer.from('m')));
+  assert.throws(() => passwordKey('x'.repeat(21)), IpmiEncodeError);
 });
 
 test('encrypting without an IV is an encode error', () => {

@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { ByteReader } from './bytes.ts';
 import { ConfidentialityAlgorithm, IntegrityAlgorithm, PayloadType, RmcpClass } from './constants.ts';
 import type { SessionKeys } from './crypto.ts';
-import { aesDecrypt, aesEncrypt, integrityCode, integrityCodeLength } from './crypto.ts';
+import { integrityCode, integrityCodeLength } from './crypto.ts';
 import { IpmiAuthenticationError, IpmiEncodeError } from './errors.ts';
 import { RMCP_HEADER_LENGTH, RMCP_PLUS_AUTH_TYPE, writeRmcpHeader } from './rmcp.ts';
 
@@ -58,7 +58,7 @@ export function encodeSession20(p: Session20Encode, keys?: SessionKeys, iv?: Uin
   let payload: Uint8Array = p.payload;
   if (encrypt) {
     if (iv === undefined) throw new IpmiEncodeError('an encrypted RMCP+ payload needs a 16-byte random IV');
-    payload = aesEncrypt(keys.aesKey, iv, p.payload);
+    payload = keys.aes.encrypt(iv, p.payload);
   }
   if (payload.length > 0xffff) throw new IpmiEncodeError(`RMCP+ payload of ${payload.length} bytes is too long`);
   const oemLength = p.payloadType === PayloadType.OEM_EXPLICIT ? 6 : 0;
@@ -154,7 +154,7 @@ export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session
   if (encrypted) {
     if (keys === undefined || keys.confidentiality !== ConfidentialityAlgorithm.AES_CBC_128)
       throw new IpmiAuthenticationError('encrypted RMCP+ packet but the session has no confidentiality key');
-    payload = aesDecrypt(keys.aesKey, raw); // a new buffer: no copy of the ciphertext first
+    payload = keys.aes.decrypt(raw); // a new buffer: no copy of the ciphertext first
   } else {
     payload = Buffer.from(raw);
   }

@@ -15,6 +15,7 @@ import type { Session15AuthType } from '../session15.ts';
 import type { SessionKeys } from '../crypto.ts';
 import type { CommandRequest } from '../commands/request.ts';
 import { IpmiAddressError, IpmiClosedError, IpmiCommandError, IpmiTimeoutError, IpmiUncertainError } from './errors.ts';
+import { monotonicMs } from './deadlines.ts';
 import { ExchangeEngine } from './exchange.ts';
 import type { ExchangeOptions } from './exchange.ts';
 import { DEFAULT_PRIVILEGE, DEFAULT_RETRY_POLICY } from './options.ts';
@@ -77,7 +78,7 @@ export class Session implements Endpoint {
   #rqSeq = 0;
   #outSeq = 0;
   #keepalive: NodeJS.Timeout | undefined;
-  /** performance.now() of the last answer in the active session, for the keepalive. */
+  /** monotonicMs() of the last answer in the active session, for the keepalive. */
   #lastAnswered = 0;
   #registered = false;
   #closedByUser = false;
@@ -288,11 +289,11 @@ export class Session implements Endpoint {
    */
   #armKeepalive(): void {
     clearTimeout(this.#keepalive);
-    this.#lastAnswered = performance.now();
+    this.#lastAnswered = monotonicMs();
     const limit = this.policy.keepaliveMs - this.policy.keepaliveMs * 0.15 * this.random.fraction();
     const check = (): void => {
       if (this.#state.kind !== 'active') return;
-      const idle = performance.now() - this.#lastAnswered;
+      const idle = monotonicMs() - this.#lastAnswered;
       if (idle >= limit) {
         void this.requestRaw({
           name: 'Get Device ID (keepalive)',
@@ -365,7 +366,7 @@ export class Session implements Endpoint {
       return { completionCode: res.completionCode, data: res.data };
     };
     const result = await this.exchange(req.name, build, match, { attempts: req.idempotent ? attempts : 1, idempotent: req.idempotent });
-    if (framing === 'session' && this.#state.kind === 'active') this.#lastAnswered = performance.now();
+    if (framing === 'session' && this.#state.kind === 'active') this.#lastAnswered = monotonicMs();
     return result;
   }
 
