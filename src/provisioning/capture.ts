@@ -170,6 +170,12 @@ export class CaptureFlow {
       { origin: 'capture', sourceMachine: task.machine.name, notes: deployment.notes },
     );
     const row = await parts.images.get(image.name);
+    const read = summary.seconds.read ? ` in ${summary.seconds.read} s` : '';
+    await parts.events.record(
+      task.machine.id,
+      'provision',
+      `captured ${deployment.device} into ${image.name}: ${received.bytes} bytes read${read}, ${received.stored} bytes zstd on the wire; the agent's ${kind} agreed`,
+    );
     await parts.deployments.move(deployment.id, ['reading', 'verifying'], 'finishing', {
       phase: 'boot from disk',
       result: JSON.stringify({ received, agent: summary }),

@@ -278,7 +278,7 @@ test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and 
   assert.equal(put.status, 200);
   assert.deepEqual(a.fields(await put.text()), { sha256: sha, xxh64: xxh, bytes: String(disk.length) });
   assert.equal((await images.list()).length, 0, 'nothing visible before the agent agrees');
-  const done = await a.call('result', `status=ok\nphase=done\nxxh64=${xxh}\nbytes=${disk.length}\nsent=${compressed.length}\n`);
+  const done = await a.call('result', `status=ok\nphase=done\nxxh64=${xxh}\nbytes=${disk.length}\nsent=${compressed.length}\nread_seconds=2.50\n`);
   assert.deepEqual(a.fields(done.text), { action: 'wait' });
   await anvil.services.provisioner.stop();
   assert.equal((await provision(anvil)).provisionState, 'active');
@@ -288,6 +288,14 @@ test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and 
     ['zstd', disk.length, sha, 'capture', 'd1', 'after the run'],
   );
   assert.equal(snap.storedSize, compressed.length, 'zeros cost almost nothing');
+  const events = (await (await anvil.api('/api/v1/machines/d1/events')).json()) as Array<{ message: string }>;
+  assert.ok(
+    events.some(
+      (e) =>
+        e.message === `captured /dev/vda into snap: ${disk.length} bytes read in 2.50 s, ${compressed.length} bytes zstd on the wire; the agent's xxh64 agreed`,
+    ),
+    events.map((e) => e.message).join('\n'),
+  );
   assert.ok(snap.storedSize < (1 << 20) + 65536);
 
   // A capture whose agent disagrees (by XXH64; by SHA-256, as an agent built before XXH64 says it),
