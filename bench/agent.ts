@@ -8,9 +8,10 @@
 //   2. the agent deploys a zstd image, half random, half zeros;
 //      plain capture of that disk: dd | anvil-agent-io zstd-compress | anvil-agent-io put, without
 //      and with a sha256 of the raw bytes (tee to a FIFO read by sha256sum)
-//   3. the agent captures the disk (anvil-agent-io capture: reader, hasher and compressor threads of
-//      one process, PUT as it goes); then, in its shell, --rounds times one after the other: the
-//      plain capture and `anvil-agent-io capture` typed in (the same command the agent runs)
+//   3. the agent captures the disk (anvil-agent-io capture: a reader thread that also checksums
+//      (XXH64) and the compressor thread of one process, PUT as it goes); then, in its shell,
+//      --rounds times one after the other: the plain capture and `anvil-agent-io capture` typed in
+//      (the same command the agent runs)
 //
 //   source scripts/env.sh && node bench/agent.ts [--mib 256] [--memory 384] [--smp 1] [--agent DIR] [--rounds 3] [--json FILE]
 // --smp gives the guest that many vCPUs (QEMU's multi-threaded TCG): the agent and the plain
@@ -161,7 +162,11 @@ try {
   ] as const) {
     if (field(r, 'status') !== 'ok') throw new Error(`the agent's ${what} failed: ${field(r, 'message')}`);
   }
-  if (field(capture, 'sha256') !== halfImage.sha256) throw new Error('the capture does not match the disk');
+  // What arrived is the disk; the agent's checksum of what it read agrees (XXH64; sha256 from an agent before it).
+  const upload = server.to('capture')[2];
+  if (upload?.uploadSha256 !== halfImage.sha256) throw new Error('the capture does not match the disk');
+  const agreed = field(capture, 'xxh64') !== undefined ? field(capture, 'xxh64') === upload.uploadXxh64 : field(capture, 'sha256') === halfImage.sha256;
+  if (!agreed) throw new Error("the agent's checksum of the capture does not agree with what arrived");
   const figures = {
     mib: size / MIB,
     smp,

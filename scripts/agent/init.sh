@@ -322,7 +322,11 @@ deploy() {
 
 # ---- capture ----
 
-# Reads the device, hashes and compresses it and uploads it, all in anvil-agent-io capture.
+# Reads the device, checksums (XXH64) and compresses it and uploads it, all in anvil-agent-io
+# capture. anvil's answer to the upload carries the XXH64 (and the SHA-256 it keeps for the image)
+# of what it decompressed; the agent compares and reports its own XXH64 in the result, which anvil
+# compares again before the image appears. (An agent before XXH64 reported sha256=; anvil still
+# takes that.)
 capture() {
   device="$(get device)" size="$(get size)" url="$(get upload_url)"
   interval="$(number_or "$(get progress_interval)" "$DEFAULT_INTERVAL")"
@@ -345,11 +349,11 @@ capture() {
     if grep -q "read $device" /tmp/capture.err; then failed read "$(tail -n1 /tmp/capture.err)"; fi
     failed upload "$(tail -n1 /tmp/capture.err)"
   fi
-  ours="$(get capture.sha256 /tmp/capture.out)" theirs="$(get sha256 /tmp/capture.out)"
-  log "read $bytes bytes in $(seconds "$read_cs") s, sent $(get capture.sent /tmp/capture.out) bytes compressed"
-  [ "$ours" = "$theirs" ] || failed upload "anvil's sha256 of the upload is ${theirs:-missing}, the agent read $ours"
+  ours="$(get capture.xxh64 /tmp/capture.out)" theirs="$(get xxh64 /tmp/capture.out)" sent="$(get capture.sent /tmp/capture.out)"
+  log "read $bytes bytes in $(seconds "$read_cs") s, sent $sent bytes compressed"
+  [ "$ours" = "$theirs" ] || failed upload "anvil's xxh64 of the upload is ${theirs:-missing}, the agent read $ours"
   status=ok
-  result status=ok phase=done "sha256=$ours" "bytes=$bytes" "read_seconds=$(seconds "$read_cs")"
+  result status=ok phase=done "xxh64=$ours" "bytes=$bytes" "sent=$sent" "read_seconds=$(seconds "$read_cs")"
 }
 
 # ---- main ----

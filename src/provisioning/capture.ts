@@ -1,8 +1,10 @@
 // A capture (VCL's capture): the machine's pre-capture hook runs, the machine is powered off
 // and netboots anvil's agent, which streams its disk to anvil compressed with zstd. anvil
 // writes the stream as it arrives into a temporary file of the image library while
-// decompressing a copy to hash it; the image appears only when the upload is whole and the
-// agent's own sha256 of what it read agrees. Then the machine boots its disk again.
+// decompressing a copy to hash it: the SHA-256 the image is kept under, and the XXH64 the agent
+// computed of what it read (cheap where the agent runs, which SHA-256 is not on a slow CPU or an
+// emulated one). The image appears only when the upload is whole and the agent's own checksum
+// agrees (XXH64; sha256= from an agent built before it). Then the machine boots its disk again.
 import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -16,6 +18,7 @@ import type { Machine } from '../machines/machines.ts';
 import { formatAgentMessage, type AgentHello } from './agent-protocol.ts';
 import { AgentRefusedError, type Deployment } from './deployments.ts';
 import { IMAGE_NAME } from './images.ts';
+import { Xxh64 } from './xxh64.ts';
 import { assertNotInMaintenance, checkTimeout, PROGRESS_INTERVAL_S, type AgentSummary } from './deploy.ts';
 import type { ProvisionSteps } from './steps.ts';
 
@@ -38,6 +41,8 @@ export type PreCaptureHook = (machine: Machine, image: string) => Promise<string
 
 interface UploadResult {
   readonly sha256: string;
+  /** Absent in the record of an upload received before anvil computed it. */
+  readonly xxh64?: string | undefined;
   readonly bytes: number;
   readonly stored: number;
 }
@@ -139,10 +144,10 @@ export class CaptureFlow {
       await rm(temp, { force: true });
       throw new AgentRefusedError('the capture ended while its upload arrived');
     }
-    return formatAgentMessage({ sha256: received.sha256, bytes: received.bytes });
+    return formatAgentMessage({ sha256: received.sha256, xxh64: received.xxh64, bytes: received.bytes });
   }
 
-  /** The agent is done: its sha256 must agree with what arrived; then the image is in the library. */
+  /** The agent is done: its checksum must agree with what arrived; then the image is in the library. */
   async result(task: Task, deployment: Deployment, summary: AgentSummary): Promise<string> {
     const { parts } = this.#steps;
     const received = (JSON.parse(deployment.result) as { received?: UploadResult }).received;
@@ -155,14 +160,22 @@ export class CaptureFlow {
     if (summary.status !== 'ok')
       return fail(`the agent failed${summary.phase ? ` in ${summary.phase}` : ''}: ${summary.message?.slice(0, 500) || 'no reason given'}`);
     if (!received || !temp) return fail('the agent reported success but no upload arrived');
-    if (summary.sha256 !== received.sha256)
-      return fail(`checksum mismatch: the agent read sha256 ${summary.sha256 ?? '(none)'} from ${deployment.device}, anvil received ${received.sha256}`);
+    // The agent's XXH64 when it sent one (anvil's own record of the upload may predate it), else its sha256.
+    const [kind, theirs, ours] = summary.xxh64 !== undefined ? ['xxh64', summary.xxh64, received.xxh64] : ['sha256', summary.sha256, received.sha256];
+    if (theirs === undefined) return fail('the agent reported no checksum of what it read (neither xxh64= nor sha256=)');
+    if (theirs !== ours) return fail(`checksum mismatch: the agent read ${kind} ${theirs} from ${deployment.device}, anvil received ${ours ?? '(no xxh64)'}`);
     const image = await parts.images.adopt(
       temp,
       { name: deployment.image_name, format: 'zstd', virtualSize: received.bytes, sha256: received.sha256 },
       { origin: 'capture', sourceMachine: task.machine.name, notes: deployment.notes },
     );
     const row = await parts.images.get(image.name);
+    const read = summary.seconds.read ? ` in ${summary.seconds.read} s` : '';
+    await parts.events.record(
+      task.machine.id,
+      'provision',
+      `captured ${deployment.device} into ${image.name}: ${received.bytes} bytes read${read}, ${received.stored} bytes zstd on the wire; the agent's ${kind} agreed`,
+    );
     await parts.deployments.move(deployment.id, ['reading', 'verifying'], 'finishing', {
       phase: 'boot from disk',
       result: JSON.stringify({ received, agent: summary }),
@@ -186,7 +199,7 @@ export class CaptureFlow {
   }
 }
 
-/** Writes the upload to `path` as it arrives while decompressing a copy to hash the disk content. */
+/** Writes the upload to `path` as it arrives while decompressing a copy to hash the disk content (SHA-256 and XXH64). */
 async function receive(body: Readable, path: string): Promise<UploadResult> {
   const toFile = new PassThrough({ highWaterMark: 1024 * 1024 });
   const toHash = new PassThrough({ highWaterMark: 1024 * 1024 });
@@ -198,15 +211,17 @@ async function receive(body: Readable, path: string): Promise<UploadResult> {
   body.pipe(toFile);
   body.pipe(toHash);
   const hash = createHash('sha256');
+  const sum = await Xxh64.create();
   let bytes = 0;
   const sink = new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
+      sum.update(chunk);
       bytes += chunk.length;
       callback();
     },
   });
   await Promise.all([pipeline(toFile, createWriteStream(path, { mode: 0o640 })), pipeline(toHash, createZstdDecompress(), sink)]);
-  return { sha256: hash.digest('hex'), bytes, stored: (await stat(path)).size };
+  return { sha256: hash.digest('hex'), xxh64: sum.hex(), bytes, stored: (await stat(path)).size };
 }

@@ -25,7 +25,11 @@ export interface DeployRequest {
 export interface AgentSummary {
   readonly status: string | undefined;
   readonly sha256: string | undefined;
+  /** A capture's checksum of what the agent read (XXH64, 16 hex digits). */
+  readonly xxh64: string | undefined;
   readonly bytes: number | undefined;
+  /** A capture's compressed bytes on the wire. */
+  readonly sent: number | undefined;
   readonly phase: string | undefined;
   readonly message: string | undefined;
   readonly seconds: Readonly<Record<string, string | undefined>>;

@@ -322,7 +322,9 @@ export class Provisioner implements AgentBootSource {
     const summary: AgentSummary = {
       status: first(message, 'status'),
       sha256: first(message, 'sha256'),
+      xxh64: first(message, 'xxh64'),
       bytes: integer(message, 'bytes'),
+      sent: integer(message, 'sent'),
       phase: first(message, 'phase'),
       message: first(message, 'message'),
       seconds: { write: first(message, 'write_seconds'), verify: first(message, 'verify_seconds'), read: first(message, 'read_seconds') },

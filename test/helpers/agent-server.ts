@@ -1,7 +1,7 @@
 // A fake anvil for the deploy agent's protocol v1 (scripts/agent/init.sh): a node:http server
 // on 127.0.0.1 that answers hello with the next scripted job (deploy, capture, wait, stop),
 // serves that job's image, answers progress (or 403s it) and result, and takes a capture's
-// chunked PUT (zstd, decompressed and hashed on the fly). Every request is recorded, with its
+// chunked PUT (zstd, decompressed and hashed on the fly: SHA-256 and XXH64, as anvil does). Every request is recorded, with its
 // key=value fields, for the test to assert on; waitFor() resolves on one.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlib, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
+import { Xxh64 } from '../../src/provisioning/xxh64.ts';
 
 export type AfterResult = 'wait' | 'reboot' | 'poweroff';
 
@@ -67,6 +68,7 @@ export interface AgentRequest {
   readonly imageComplete?: boolean;
   readonly uploadBytes?: number;
   readonly uploadSha256?: string;
+  readonly uploadXxh64?: string;
   readonly at: number;
 }
 
@@ -275,6 +277,7 @@ export class FakeAgentServer {
     const job = this.#job;
     let wire = 0;
     const hash = createHash('sha256');
+    const sum = await Xxh64.create();
     const count = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         wire += chunk.length;
@@ -284,6 +287,7 @@ export class FakeAgentServer {
     const tap = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
+        sum.update(chunk);
         callback(null, chunk);
       },
     });
@@ -291,8 +295,9 @@ export class FakeAgentServer {
     const sink = job?.action === 'capture' ? createWriteStream(job.into) : discard();
     await pipeline(req, count, createZstdDecompress(), tap, sink);
     const sha256 = hash.digest('hex');
-    this.#record(req, '', { uploadBytes: wire, uploadSha256: sha256 });
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(`sha256=${sha256}\n`);
+    const xxh64 = sum.hex();
+    this.#record(req, '', { uploadBytes: wire, uploadSha256: sha256, uploadXxh64: xxh64 });
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(`sha256=${sha256}\nxxh64=${xxh64}\n`);
   }
 }
 

@@ -26,12 +26,18 @@ import { havePeers, requireCondition } from '../helpers/peers.ts';
 import { freeTcpPort } from '../helpers/ports.ts';
 import { QEMU } from '../helpers/qemu.ts';
 import { makeKey, sshRun } from '../helpers/ssh-client.ts';
+import { Xxh64 } from '../../src/provisioning/xxh64.ts';
 
 const MIB = 1024 * 1024;
 /** One job: the agent boots (under TCG), writes tens of MiB and reads them back; generous for a loaded CI machine. */
 const JOB_TIMEOUT_MS = 300_000;
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const xxh64 = async (data: Buffer): Promise<string> => {
+  const h = await Xxh64.create();
+  h.update(data);
+  return h.hex();
+};
 
 function ready(t: import('node:test').TestContext): boolean {
   if (!havePeers(t, QEMU, 'ssh', 'ssh-keygen', 'mkfs.ext4', 'debugfs', 'mtype', ...DISK_IMAGE_PEERS)) return false;
@@ -246,11 +252,15 @@ describe('the deploy agent', { concurrency: 2 }, () => {
 
     const captured = await request(server, vm, 'result', 0);
     assert.equal(field(captured, 'status'), 'ok', field(captured, 'message'));
-    assert.equal(field(captured, 'sha256'), sha256(content));
+    // The agent's checksum is XXH64 (Debian's libxxhash in the agent, xxhash-wasm here).
+    assert.equal(field(captured, 'xxh64'), await xxh64(content));
+    assert.equal(field(captured, 'sha256'), undefined, 'the agent no longer spends its CPU on SHA-256 for a capture');
     assert.equal(field(captured, 'bytes'), String(diskBytes));
     assert.match(field(captured, 'read_seconds') ?? '', /^\d+\.\d\d$/);
     const put = server.to('capture')[0];
     assert.equal(put?.uploadSha256, sha256(content));
+    assert.equal(put?.uploadXxh64, field(captured, 'xxh64'));
+    assert.equal(field(captured, 'sent'), String(put?.uploadBytes), 'the agent reports the bytes it put on the wire');
     assert.ok(readFileSync(join(dir, 'captured.raw')).equals(content), 'the PUT body decompresses to the disk byte for byte');
     // Random data does not compress; the 60 MiB of zeros must cost next to nothing.
     assert.ok((put?.uploadBytes ?? Infinity) < data + 256 * 1024, `${put?.uploadBytes} bytes on the wire for ${data} bytes of data in ${diskBytes}`);

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
+import { Xxh64 } from '../../src/provisioning/xxh64.ts';
 import { tempDir } from '../helpers/anvil-process.ts';
 
 const MAC = '52:54:00:d0:00:01';
@@ -252,6 +253,9 @@ test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and 
   await store.db.updateTable('machines').set({ provision_state: 'active' }).where('id', '=', d1.id).execute();
   const disk = Buffer.concat([randomBytes(1 << 20), Buffer.alloc(7 << 20), randomBytes(4096)]);
   const sha = createHash('sha256').update(disk).digest('hex');
+  const sum = await Xxh64.create();
+  sum.update(disk);
+  const xxh = sum.hex();
 
   let r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'capture', image: 'snap', notes: 'after the run' } });
   assert.equal(r.status, 202, await r.clone().text());
@@ -272,9 +276,9 @@ test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and 
   const compressed = zstdCompressSync(disk);
   const put = await fetch(`${anvil.url}/agent/v1/capture`, { method: 'PUT', headers: { 'x-anvil-token': token }, body: new Uint8Array(compressed) });
   assert.equal(put.status, 200);
-  assert.deepEqual(a.fields(await put.text()), { sha256: sha, bytes: String(disk.length) });
+  assert.deepEqual(a.fields(await put.text()), { sha256: sha, xxh64: xxh, bytes: String(disk.length) });
   assert.equal((await images.list()).length, 0, 'nothing visible before the agent agrees');
-  const done = await a.call('result', `status=ok\nphase=done\nsha256=${sha}\nbytes=${disk.length}\n`);
+  const done = await a.call('result', `status=ok\nphase=done\nxxh64=${xxh}\nbytes=${disk.length}\nsent=${compressed.length}\nread_seconds=2.50\n`);
   assert.deepEqual(a.fields(done.text), { action: 'wait' });
   await anvil.services.provisioner.stop();
   assert.equal((await provision(anvil)).provisionState, 'active');
@@ -284,22 +288,37 @@ test('a capture: the disk arrives zstd-compressed, is hashed as it arrives, and 
     ['zstd', disk.length, sha, 'capture', 'd1', 'after the run'],
   );
   assert.equal(snap.storedSize, compressed.length, 'zeros cost almost nothing');
+  const events = (await (await anvil.api('/api/v1/machines/d1/events')).json()) as Array<{ message: string }>;
+  assert.ok(
+    events.some(
+      (e) =>
+        e.message === `captured /dev/vda into snap: ${disk.length} bytes read in 2.50 s, ${compressed.length} bytes zstd on the wire; the agent's xxh64 agreed`,
+    ),
+    events.map((e) => e.message).join('\n'),
+  );
   assert.ok(snap.storedSize < (1 << 20) + 65536);
 
-  // A capture whose agent disagrees leaves no image and no file.
-  r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'capture', image: 'bad' } });
-  assert.equal(r.status, 202);
-  const b = agent(anvil, (await bootToken(anvil)).token);
-  await b.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${disk.length}\n`);
-  await fetch(`${anvil.url}/agent/v1/capture`, {
-    method: 'PUT',
-    headers: { 'x-anvil-token': (await bootToken(anvil)).token },
-    body: new Uint8Array(compressed),
-  });
-  await b.call('result', `status=ok\nsha256=${'b'.repeat(64)}\n`);
-  const view = await provision(anvil);
-  assert.equal(view.provisionState, 'capture-failed');
-  assert.match(view.error ?? '', /checksum mismatch: the agent read sha256 b{64} from \/dev\/vda, anvil received [0-9a-f]{64}/);
+  // A capture whose agent disagrees (by XXH64; by SHA-256, as an agent built before XXH64 says it),
+  // or names no checksum, leaves no image and no file.
+  for (const [said, error] of [
+    [`xxh64=${'0'.repeat(16)}`, new RegExp(`checksum mismatch: the agent read xxh64 0{16} from /dev/vda, anvil received ${xxh}`)],
+    [`sha256=${'b'.repeat(64)}`, new RegExp(`checksum mismatch: the agent read sha256 b{64} from /dev/vda, anvil received ${sha}`)],
+    ['bytes=1', /the agent reported no checksum of what it read \(neither xxh64= nor sha256=\)/],
+  ] as const) {
+    r = await anvil.api('/api/v1/machines/d1/provision', { method: 'PUT', json: { target: 'capture', image: 'bad' } });
+    assert.equal(r.status, 202, await r.clone().text());
+    const b = agent(anvil, (await bootToken(anvil)).token);
+    await b.call('hello', `mac=${MAC}\ndisk=vda\ndisk.vda.size=${disk.length}\n`);
+    await fetch(`${anvil.url}/agent/v1/capture`, {
+      method: 'PUT',
+      headers: { 'x-anvil-token': (await bootToken(anvil)).token },
+      body: new Uint8Array(compressed),
+    });
+    await b.call('result', `status=ok\n${said}\n`);
+    const view = await provision(anvil);
+    assert.equal(view.provisionState, 'capture-failed');
+    assert.match(view.error ?? '', error);
+  }
   assert.deepEqual(
     (await images.list()).map((i) => i.name),
     ['snap'],
