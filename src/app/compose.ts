@@ -138,7 +138,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   // On SQLite one process serves the data directory: its conductor owns every machine.
   const conductors = new Conductors(db, clock, { ...conductorFromEnv(process.env), ...options.conductor, ownsAll: store.dialect === 'sqlite' });
   control.tasks.locks.useConductors(conductors);
-  const work = new WorkQueue(db, conductors, clock, { rowLocks: store.dialect === 'postgres' });
+  const work = new WorkQueue(db, conductors, clock, { rowLocks: store.dialect === 'postgres', away: (error) => store.away(error) });
   const boot = new BootService({ machines, nextBoot, discovered, profiles, files: httpBootFiles(paths.tftpRoot), agent: provisioner });
   return {
     paths,

@@ -55,6 +55,8 @@ export interface WorkOptions {
   readonly concurrency?: number;
   /** PostgreSQL: claims take row locks (SQLite has one writer and no FOR UPDATE). */
   readonly rowLocks: boolean;
+  /** A failure because the database is away, as STORE_UNREACHABLE (the store's `away`). */
+  readonly away?: (error: unknown) => AnvilError | undefined;
 }
 
 export interface SubmitOptions<T> {
@@ -73,6 +75,9 @@ interface Waiter {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** Tries to record an operation's outcome while the database is away: 10 minutes at the default 200 ms. */
+const RECORD_ATTEMPTS = 3_000;
 
 function errorOf(row: WorkItem): AnvilError {
   const category = (row.error_category ?? 'internal') as ErrorCategory;
@@ -96,12 +101,14 @@ export class WorkQueue {
   #claiming: Promise<unknown> | undefined;
   #stopped = false;
   #waitFailing = false;
+  readonly #away: (error: unknown) => AnvilError | undefined;
 
   constructor(db: Kysely<Database>, conductors: WorkConductors, clock: Clock, options: WorkOptions) {
     this.#db = db;
     this.#conductors = conductors;
     this.#clock = clock;
     this.#rowLocks = options.rowLocks;
+    this.#away = options.away ?? (() => undefined);
     this.pollMs = options.pollMs ?? WORK_DEFAULTS.pollMs;
     this.concurrency = options.concurrency ?? WORK_DEFAULTS.concurrency;
   }
@@ -172,12 +179,33 @@ export class WorkQueue {
           if (!this.#waitFailing)
             this.#log?.warn({ err: error }, `reading queued operations failed (retrying every ${this.pollMs} ms): ${(error as Error).message}`);
           this.#waitFailing = true;
+          this.#answerAway(error);
         })
         .finally(() => {
           this.#waitTimer = undefined;
           this.#scheduleWait();
         });
     }, this.pollMs);
+  }
+
+  /**
+   * The database went away while requests waited: each is answered at once with the 503 that
+   * says so (rather than held until its deadline), and told its operation stays queued — the
+   * owner runs it once the database is back, and records its outcome in the machine's events.
+   */
+  #answerAway(error: unknown): void {
+    const away = this.#away(error);
+    if (!away) return;
+    for (const [id, waiter] of this.#waiters) {
+      this.#waiters.delete(id);
+      waiter.reject(
+        new AnvilError(
+          away.code,
+          away.category,
+          `${away.message}; the ${waiter.kind} of machine '${waiter.machine}' was handed to its owner conductor before that (work item ${id}) and runs when the database is back: look at the machine's events for its outcome`,
+        ),
+      );
+    }
   }
 
   async #checkWaiters(): Promise<void> {
@@ -329,17 +357,35 @@ export class WorkQueue {
       outcome.state === 'done'
         ? { state: 'done', result: outcome.result }
         : { state: 'failed', error: outcome.error.message, error_code: outcome.error.code, error_category: outcome.error.category };
-    const recorded = await this.#db
-      .updateTable('work_items')
-      .set({ ...values, finished_at: stamp(this.#clock) })
-      .where('id', '=', row.id)
-      .where('state', '=', 'running')
-      .where('conductor', '=', me)
-      .executeTakeFirst()
-      .catch((error: unknown) => {
-        this.#log?.error({ err: error, work: row.id, machine: row.machine_name }, 'could not record the outcome of a queued operation');
-        return undefined;
-      });
+    const record = () =>
+      this.#db
+        .updateTable('work_items')
+        .set({ ...values, finished_at: stamp(this.#clock) })
+        .where('id', '=', row.id)
+        .where('state', '=', 'running')
+        .where('conductor', '=', me)
+        .executeTakeFirst();
+    // The operation ran: its outcome is kept and written once the database is back (an outage
+    // must not leave the row "running" for good, its requester waiting for an answer that never comes).
+    let recorded: Awaited<ReturnType<typeof record>> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        recorded = await record();
+        if (attempt > 0) this.#log?.warn({ work: row.id, machine: row.machine_name }, 'recorded the outcome of a queued operation once the database was back');
+        break;
+      } catch (error) {
+        const retry = this.#away(error) !== undefined && !this.#stopped && attempt < RECORD_ATTEMPTS;
+        if (attempt === 0 || !retry)
+          this.#log?.error(
+            { err: error, work: row.id, machine: row.machine_name },
+            retry
+              ? `could not record the outcome of a queued operation; retrying every ${this.pollMs} ms while the database is away`
+              : 'could not record the outcome of a queued operation',
+          );
+        if (!retry) break;
+        await new Promise((r) => setTimeout(r, this.pollMs));
+      }
+    }
     if (recorded && recorded.numUpdatedRows === 0n)
       this.#log?.warn(
         { work: row.id, machine: row.machine_name, kind: row.kind, outcome: outcome.state },
