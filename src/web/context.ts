@@ -11,6 +11,7 @@ import type { MachineControl } from '../conductor/machine-control.ts';
 import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
 import type { StaleWatch } from '../conductor/stale.ts';
+import type { Conductors } from '../conductor/conductors.ts';
 
 export interface WebContext {
   readonly machines: Machines;
@@ -28,5 +29,7 @@ export interface WebContext {
   readonly provisioner: Provisioner;
   /** What is stuck (overdue runs, silent boots, quiet deploys), as /metrics counts it. */
   readonly stale: StaleWatch;
+  /** Which conductor owns which machine (the hash ring), for the fleet's owner column and filter. */
+  readonly conductors: Pick<Conductors, 'ownsEverything' | 'ownerOf' | 'machinesOf' | 'ring'>;
   readonly clock: () => Date;
 }
