@@ -10,6 +10,7 @@ import * as m006 from './006-run-finished.ts';
 import * as m007 from './007-leases.ts';
 import * as m008 from './008-conductors.ts';
 import * as m009 from './009-web-sessions.ts';
+import * as m011 from './011-boot-index.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -23,6 +24,8 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['007-leases', m007.up],
   ['008-conductors', m008.up],
   ['009-web-sessions', m009.up],
+  // 010 (the work queue) comes from another branch and goes above this line when merged.
+  ['011-boot-index', m011.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
