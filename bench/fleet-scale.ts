@@ -232,6 +232,8 @@ interface Pass {
   readonly endedAt: number;
   readonly seconds: number;
   readonly checked: number;
+  /** Machines whose power state could not be read in the pass. */
+  readonly failed: number;
 }
 
 /** The server's passes, read from its log as it grows (no request to the server, which would cost it CPU). */
@@ -249,8 +251,8 @@ class PassWatch {
     const end = text.lastIndexOf('\n') + 1;
     for (const line of text.slice(this.#offset, end).split('\n')) {
       if (!line.includes('"msg":"power sync"')) continue;
-      const entry = JSON.parse(line) as { time: number; seconds: number; checked: number };
-      this.passes.push({ endedAt: entry.time, seconds: entry.seconds, checked: entry.checked });
+      const entry = JSON.parse(line) as { time: number; seconds: number; checked: number; failed: string[] };
+      this.passes.push({ endedAt: entry.time, seconds: entry.seconds, checked: entry.checked, failed: entry.failed.length });
     }
     this.#offset = end;
   }
@@ -300,6 +302,8 @@ function get(url: string, agent: Agent, headers: Record<string, string> = {}): P
 interface SyncFigures {
   readonly firstPassS: number;
   readonly passS: number[];
+  /** Failed reads in each pass, the first included. */
+  readonly failed: number[];
   readonly windowS: number;
   readonly cpuS: number;
   readonly percent: number;
@@ -319,8 +323,9 @@ async function powerSyncPart(server: ServerProcess, p: Prepared): Promise<SyncFi
   const windowS = (performance.now() - at0) / 1000;
   const passS = watch.passes.slice(1, 1 + PASSES).map((x) => x.seconds);
   const checked = watch.passes.slice(0, 1 + PASSES).map((x) => x.checked);
+  const failed = watch.passes.slice(0, 1 + PASSES).map((x) => x.failed);
   if (checked.some((c) => c !== N)) throw new Error(`a pass read ${checked.join(', ')} machines, not ${N} each`);
-  return { firstPassS: first.seconds, passS, windowS, cpuS, percent: (100 * cpuS) / windowS, off, load: loadAverage() };
+  return { firstPassS: first.seconds, passS, failed, windowS, cpuS, percent: (100 * cpuS) / windowS, off, load: loadAverage() };
 }
 
 interface PageFigures {
@@ -455,7 +460,7 @@ async function runBackend(backend: string, cluster: PostgresCluster | undefined)
 }
 
 interface SweepFigures {
-  readonly conductors: Array<{ machines: number; checked: number; passS: number; cpuS: number }>;
+  readonly conductors: Array<{ machines: number; checked: number; failed: number; passS: number; cpuS: number }>;
   readonly sweepS: number;
   readonly staggerS: number;
   readonly load: string;
@@ -492,7 +497,7 @@ async function sweepPart(prepared: Prepared): Promise<SweepFigures> {
     const ends = seen.map((x) => x.endedAt);
     const share = (s: ServerProcess) => conductors.find((c) => c.pid === s.child.pid)?.machines ?? Number.NaN;
     return {
-      conductors: servers.map((s, i) => ({ machines: share(s), checked: seen[i]!.checked, passS: seen[i]!.seconds, cpuS: cpuS[i]! })),
+      conductors: servers.map((s, i) => ({ machines: share(s), checked: seen[i]!.checked, failed: seen[i]!.failed, passS: seen[i]!.seconds, cpuS: cpuS[i]! })),
       sweepS: (Math.max(...ends) - Math.min(...starts)) / 1000,
       staggerS: (Math.max(...starts) - Math.min(...starts)) / 1000,
       load: loadAverage(),
@@ -532,11 +537,12 @@ out();
 out(`(a) power sync every ${INTERVAL_S} s, one anvil serve, ${N} machines; CPU from the end of pass 1 over ${PASSES} more passes (target < 10 % of one core)`);
 out(
   table([
-    ['backend', 'pass 1 s', 'later passes s', 'all off after pass 1', 'window s', 'CPU s', '% of one core', 'load'],
+    ['backend', 'pass 1 s', 'later passes s', 'failed reads', 'all off after pass 1', 'window s', 'CPU s', '% of one core', 'load'],
     ...results.map((r) => [
       r.backend,
       f1(r.sync.firstPassS),
       r.sync.passS.map((s) => s.toFixed(1)).join(' '),
+      r.sync.failed.join(' '),
       `${r.sync.off}/${N}`,
       cell(r.sync.windowS),
       f1(r.sync.cpuS),
@@ -590,12 +596,13 @@ if (sweep && postgres) {
   out(`(d) a power-status sweep of all ${N} machines on PostgreSQL: earliest pass start to last pass end (steady state, no change to record)`);
   out(
     table([
-      ['conductors', 'machines each', 'pass s each', 'CPU s each', 'sweep s', 'starts spread s', 'speed-up', 'load'],
-      ['1 (from a)', String(N), one.map((s) => s.toFixed(1)).join(' '), '-', f1(oneMedian), '-', '1.00', postgres.sync.load],
+      ['conductors', 'machines each', 'pass s each', 'failed reads', 'CPU s each', 'sweep s', 'starts spread s', 'speed-up', 'load'],
+      ['1 (from a)', String(N), one.map((s) => s.toFixed(1)).join(' '), postgres.sync.failed.slice(1).join(' '), '-', f1(oneMedian), '-', '1.00', postgres.sync.load],
       [
         '3',
         sweep.conductors.map((c) => String(c.machines)).join(' '),
         sweep.conductors.map((c) => c.passS.toFixed(1)).join(' '),
+        sweep.conductors.map((c) => String(c.failed)).join(' '),
         sweep.conductors.map((c) => c.cpuS.toFixed(1)).join(' '),
         f1(sweep.sweepS),
         f1(sweep.staggerS),
