@@ -27,7 +27,8 @@
 //                    whole fleet: from the start of the earliest conductor's pass to the end of
 //                    the last one's, each conductor reading the machines the hash ring gives it
 //                    (start = the pass's log line − its duration). Against it: one
-//                    conductor's pass over all N, from (a) on PostgreSQL.
+//                    conductor's pass over all N, from (a) on PostgreSQL. The fleet page filtered
+//                    by one of the three owners is timed then too (in (b)'s table).
 //
 // The data are written in bulk (as test/web/fleet.test.ts does): every machine on the ipmi
 // driver with its own BMC, a MAC, --history boot-log rows (next boots set and boots served, in
@@ -466,6 +467,8 @@ async function runBackend(backend: string, cluster: PostgresCluster | undefined)
 }
 
 interface SweepFigures {
+  /** The fleet page filtered by one of the three owners (on the first server). */
+  readonly ownerPage: PageFigures;
   readonly conductors: Array<{ machines: number; checked: number; failed: number; passS: number; cpuS: number }>;
   readonly sweepS: number;
   readonly staggerS: number;
@@ -502,7 +505,11 @@ async function sweepPart(prepared: Prepared): Promise<SweepFigures> {
     const starts = seen.map((x) => x.endedAt - x.seconds * 1000);
     const ends = seen.map((x) => x.endedAt);
     const share = (s: ServerProcess) => conductors.find((c) => c.pid === s.child.pid)?.machines ?? Number.NaN;
+    // The owner filter where it narrows: a third of the fleet, its ids matched in SQL.
+    const alive = conductors.filter((c) => c.alive);
+    const ownerPage = await timePage(servers[0]!, prepared.token, 'owner=<1 of 3 conductors>', `/?owner=${encodeURIComponent(alive[0]!.id)}`);
     return {
+      ownerPage,
       conductors: servers.map((s, i) => ({ machines: share(s), checked: seen[i]!.checked, failed: seen[i]!.failed, passS: seen[i]!.seconds, cpuS: cpuS[i]! })),
       sweepS: (Math.max(...ends) - Math.min(...starts)) / 1000,
       staggerS: (Math.max(...starts) - Math.min(...starts)) / 1000,
@@ -531,7 +538,10 @@ try {
       results.push(figures);
       if (backend === 'postgres') postgres = prepared;
     }
-    if (SWEEP && postgres) sweep = await sweepPart(postgres);
+    if (SWEEP && postgres) {
+      sweep = await sweepPart(postgres);
+      results.find((r) => r.backend === 'postgres')!.pages.push(sweep.ownerPage);
+    }
   });
 } finally {
   cluster?.kill();
