@@ -91,11 +91,13 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
       asked.owner !== '' ? conductors.machinesOf(asked.owner) : Promise.resolve(undefined),
     ]);
     const staleIds = [...findings.keys()];
-    let result = await nextBoot.fleetPage(fleetQueryOf(asked, staleIds, owned));
+    const fleetSize = states.reduce((n, s) => n + s.count, 0);
+    const ownedIds = owned && owned.length === fleetSize ? 'all' : owned;
+    let result = await nextBoot.fleetPage(fleetQueryOf(asked, staleIds, ownedIds));
     const last = Math.max(1, Math.ceil(result.total / asked.perPage));
     // Past the last page (the fleet shrank, or a link made by hand): the last page.
     const p = asked.page > last ? { ...asked, page: last } : asked;
-    if (p !== asked) result = await nextBoot.fleetPage(fleetQueryOf(p, staleIds, owned));
+    if (p !== asked) result = await nextBoot.fleetPage(fleetQueryOf(p, staleIds, ownedIds));
     const latest = await testing.latestResults(result.machines.map((m) => m.id));
 
     let count = 0;

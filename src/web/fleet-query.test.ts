@@ -58,6 +58,8 @@ test('the fleet page’s parameters: defaults, each value read, groups expanded 
   assert.deepEqual(fleetQueryOf(owner, [4], [3, 4, 5]).filter?.ids, [3, 4, 5]);
   assert.deepEqual(fleetQueryOf({ ...owner, stale: '1' }, [4, 9], [3, 4, 5]).filter?.ids, [4]);
   assert.deepEqual(fleetQueryOf(owner, [], []).filter?.ids, []);
+  assert.equal(fleetQueryOf(owner, [4], 'all').filter?.ids, undefined, 'an owner of every machine: no list of ids');
+  assert.deepEqual(fleetQueryOf({ ...owner, stale: '1' }, [4], 'all').filter?.ids, [4]);
   assert.equal(fleetQueryOf(parseFleetParams({}), [], [3]).filter?.ids, undefined, 'no owner asked: no condition');
 });
 

@@ -128,11 +128,13 @@ export function isFiltered(p: FleetParams): boolean {
 
 /**
  * The machines' search for these parameters; `staleIds` are the machines that look stuck, used
- * when stale=1, and `ownedIds` those the owner asked for has (owner=), both given only then.
+ * when stale=1, and `ownedIds` those the owner asked for has (owner=), or 'all' when it has
+ * every machine; both are given only then.
  */
-export function fleetQueryOf(p: FleetParams, staleIds: readonly number[], ownedIds?: readonly number[]): FleetQuery {
+export function fleetQueryOf(p: FleetParams, staleIds: readonly number[], ownedIds?: readonly number[] | 'all'): FleetQuery {
   let ids: readonly number[] | undefined = p.stale === '1' ? staleIds : undefined;
-  if (p.owner !== '') {
+  // 'all': the owner has the whole fleet (the one conductor), so no list of every id to match.
+  if (p.owner !== '' && ownedIds !== 'all') {
     const owned = ownedIds ?? [];
     if (ids === undefined) ids = owned;
     else {
