@@ -158,20 +158,33 @@ export class Conductors {
   }
 
   async refresh(): Promise<HashRing> {
-    this.#ring = new HashRing(await this.live(), this.#virtualNodes);
+    const live = await this.live();
+    // The same members place every machine alike: the ring (and the owners it remembers) is kept.
+    if (!this.#ring.sameMembers(live)) this.#ring = new HashRing(live, this.#virtualNodes);
     return this.#ring;
+  }
+
+  /** True on SQLite: this process owns every machine, and no other conductor exists. */
+  get ownsEverything(): boolean {
+    return this.#ownsAll;
+  }
+
+  /** The live conductor that does a machine's periodic work, as of the last heartbeat; undefined before register(). */
+  ownerOf(machineName: string): string | undefined {
+    if (this.#ownsAll) return this.#id;
+    return this.#ring.owner(machineName);
+  }
+
+  /** The ids of the machines the ring gives a conductor (none for one that is not live). */
+  async machinesOf(conductorId: string): Promise<number[]> {
+    const rows = await this.#db.selectFrom('machines').select(['id', 'name']).orderBy('id').execute();
+    return rows.filter((r) => this.ownerOf(r.name) === conductorId).map((r) => r.id);
   }
 
   /** True when this conductor is the one to do a machine's periodic work (power sync). */
   owns(machineName: string): boolean {
     if (this.#ownsAll) return true;
     return this.#id !== undefined && this.#ring.owner(machineName) === this.#id;
-  }
-
-  /** The conductor that does a machine's work by the ring as of the last heartbeat (this one on SQLite). */
-  ownerOf(machineName: string): string | undefined {
-    if (this.#ownsAll) return this.#id;
-    return this.#ring.owner(machineName);
   }
 
   /** True when the conductor no longer heartbeats: no row, or its heartbeat older than the timeout. This one never is. */

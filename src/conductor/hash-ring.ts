@@ -6,6 +6,9 @@
 // Pure: no clock, no I/O; the conductor registry rebuilds it from the live members.
 import { createHash } from 'node:crypto';
 
+/** Owners remembered per ring (a fleet's worth): power sync and the fleet page ask for every machine each time. */
+const REMEMBERED = 100_000;
+
 /** Virtual nodes per member. Ironic uses 2^5 partitions; more evens the shares (±10% at 128 for 3 members). */
 export const DEFAULT_VIRTUAL_NODES = 128;
 
@@ -18,6 +21,8 @@ export class HashRing {
   /** Sorted ring positions and, at the same index, the member each belongs to. */
   readonly #points: Uint32Array;
   readonly #owners: string[];
+  /** owner() per key already asked: an md5 and a search each, 10,000 at every pass and page. */
+  readonly #known = new Map<string, string>();
 
   constructor(members: Iterable<string>, virtualNodes: number = DEFAULT_VIRTUAL_NODES) {
     if (!Number.isInteger(virtualNodes) || virtualNodes < 1) throw new RangeError(`virtual nodes must be a positive integer, not ${virtualNodes}`);
@@ -33,6 +38,8 @@ export class HashRing {
   /** The member a key (a machine's name) belongs to; undefined on an empty ring. */
   owner(key: string): string | undefined {
     if (this.#owners.length === 0) return undefined;
+    const known = this.#known.get(key);
+    if (known !== undefined) return known;
     const h = point(key);
     let lo = 0;
     let hi = this.#points.length;
@@ -41,6 +48,15 @@ export class HashRing {
       if (this.#points[mid]! < h) lo = mid + 1;
       else hi = mid;
     }
-    return this.#owners[lo === this.#points.length ? 0 : lo];
+    const owner = this.#owners[lo === this.#points.length ? 0 : lo]!;
+    if (this.#known.size >= REMEMBERED) this.#known.clear();
+    this.#known.set(key, owner);
+    return owner;
+  }
+
+  /** True when both rings have the same members (so they place every key alike). */
+  sameMembers(members: Iterable<string>): boolean {
+    const other = [...new Set(members)].sort();
+    return other.length === this.members.length && other.every((m, i) => m === this.members[i]);
   }
 }

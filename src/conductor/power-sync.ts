@@ -143,6 +143,9 @@ export class PowerSync {
           this.#log.info({ machine: machine.name }, 'controller answers again; maintenance cleared');
         }
       }
+      // The state the pass began with: nothing to record, and no query (10,000 of them a pass). One
+      // changed by an operation since is left as that operation recorded it.
+      if (state === machine.power_state) return;
       if (await this.#control.recordPower(task, state, 'power sync')) report.changed.push(machine.name);
     });
   }
@@ -184,8 +187,10 @@ export class PowerSync {
           .then((r) => {
             if (failing) this.#log.info({}, 'power sync passes again');
             failing = false;
-            this.#onPass(r, (performance.now() - start) / 1000);
-            if (r.changed.length || r.maintenanceSet.length || r.maintenanceCleared.length) this.#log.info({ ...r }, 'power sync');
+            const seconds = (performance.now() - start) / 1000;
+            this.#onPass(r, seconds);
+            // One line a pass, changes or not: that sync runs, how many it read and how long it took.
+            this.#log.info({ ...r, seconds: Math.round(seconds * 1000) / 1000 }, 'power sync');
           })
           .catch((error: unknown) => {
             if (!failing) this.#log.error({ err: error }, 'power sync pass failed; it is tried again every interval and logged when it passes');

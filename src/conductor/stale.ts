@@ -115,20 +115,30 @@ export class StaleWatch {
 
   async #boots(now: number, onlyId: number | undefined): Promise<StaleFinding[]> {
     // The machine's last boot-log entry is a network boot (not local) and nothing came after it.
-    let latest = this.#db
-      .selectFrom('boot_log')
-      .select((e) => e.fn.max('id').as('id'))
-      .groupBy('machine_id');
-    if (onlyId !== undefined) latest = latest.where('machine_id', '=', onlyId);
+    // Per machine one probe of the (machine_id, id) index and one of the log's key, not a
+    // grouping of the whole log: it grows with every boot (at 20 a machine that was 100 ms of
+    // each fleet page on PostgreSQL).
     const cutoff = new Date(now - this.#o.bootSilenceMs).toISOString();
-    const rows = await this.#db
-      .selectFrom('boot_log as b')
+    let latest = this.#db
+      .selectFrom('machines')
+      .innerJoin('boot_log as b', (join) =>
+        join.on((eb) =>
+          eb(
+            'b.id',
+            '=',
+            eb
+              .selectFrom('boot_log as l')
+              .select((e) => e.fn.max('l.id').as('last'))
+              .whereRef('l.machine_id', '=', 'machines.id'),
+          ),
+        ),
+      )
       .select(['b.machine_id', 'b.at', 'b.profile'])
-      .where('b.id', 'in', latest)
       .where('b.kind', '=', 'boot')
       .where('b.profile', '!=', 'local')
-      .where('b.at', '<', cutoff)
-      .execute();
+      .where('b.at', '<', cutoff);
+    if (onlyId !== undefined) latest = latest.where('machines.id', '=', onlyId);
+    const rows = await latest.execute();
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.machine_id);
     const [runs, deploys] = await Promise.all([

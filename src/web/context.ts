@@ -12,6 +12,7 @@ import type { ImageLibrary } from '../provisioning/images.ts';
 import type { Provisioner } from '../provisioning/provisioner.ts';
 import type { StaleWatch } from '../conductor/stale.ts';
 import type { AnvilError } from '../common/errors.ts';
+import type { Conductors } from '../conductor/conductors.ts';
 
 export interface WebContext {
   readonly machines: Machines;
@@ -29,6 +30,8 @@ export interface WebContext {
   readonly provisioner: Provisioner;
   /** What is stuck (overdue runs, silent boots, quiet deploys), as /metrics counts it. */
   readonly stale: StaleWatch;
+  /** Which conductor owns which machine (the hash ring), for the fleet's owner column and filter. */
+  readonly conductors: Pick<Conductors, 'ownsEverything' | 'ownerOf' | 'machinesOf' | 'ring'>;
   readonly clock: () => Date;
   /** A failure because the database is away, as the 503 that says so (the composition root knows the store). */
   readonly databaseAway?: (error: unknown) => AnvilError | undefined;

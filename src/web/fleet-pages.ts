@@ -4,7 +4,7 @@
 import type { WebContext } from './context.ts';
 import { field, machinePath, type Kit } from './kit.ts';
 import { utc } from './views.ts';
-import { fleetRows, STALE_WORDS } from './fleet.ts';
+import { fleetRows, ownerColumn, STALE_WORDS } from './fleet.ts';
 import { summaryChart, type SummaryBar } from './fleet-summary.ts';
 import { bulkRoutes, BULK_ACTIONS } from './fleet-bulk.ts';
 import {
@@ -39,11 +39,13 @@ const COLUMNS: ReadonlyArray<{ label: string; sort?: FleetSort; first?: 'asc' | 
   { label: 'Power', sort: 'power' },
   { label: 'Provision', sort: 'provision' },
   { label: 'Driver', sort: 'driver' },
+  // Only where conductors share the fleet (PostgreSQL): the hash ring's, not a column to sort.
+  { label: 'Owner' },
   { label: 'Stale' },
 ];
 
-function headings(p: FleetParams) {
-  return COLUMNS.map((c) => {
+function headings(p: FleetParams, owner: boolean) {
+  return COLUMNS.filter((c) => owner || c.label !== 'Owner').map((c) => {
     if (!c.sort) return { label: c.label };
     const current = p.sort === c.sort;
     const dir = current ? (p.dir === 'asc' ? 'desc' : 'asc') : (c.first ?? 'asc');
@@ -72,10 +74,11 @@ function pager(p: FleetParams, total: number) {
 }
 
 export function fleetPages(kit: Kit, ctx: WebContext): void {
-  const { nextBoot, discovered, testing, machines, stale, profiles, images } = ctx;
+  const { nextBoot, discovered, testing, machines, stale, profiles, images, conductors } = ctx;
   kit.page('/', 'fleet', async (request, viewer) => {
     const asked = parseFleetParams(request.query);
-    const [findings, states, failing, found, discoveredCount, available, tests, library] = await Promise.all([
+    const owner = ownerColumn(conductors);
+    const [findings, states, failing, found, discoveredCount, available, tests, library, owned] = await Promise.all([
       stale.find(),
       machines.tally(),
       machines.search({ filter: { result: ['errors', 'failed'] }, limit: 0 }),
@@ -84,13 +87,17 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
       viewer.operator ? profiles.available() : Promise.resolve([]),
       viewer.operator ? testing.available() : Promise.resolve([]),
       viewer.operator ? images.list() : Promise.resolve([]),
+      // The ring lives in memory, not in SQL: the owner's machines become a list of ids to match.
+      asked.owner !== '' ? conductors.machinesOf(asked.owner) : Promise.resolve(undefined),
     ]);
     const staleIds = [...findings.keys()];
-    let result = await nextBoot.fleetPage(fleetQueryOf(asked, staleIds));
+    const fleetSize = states.reduce((n, s) => n + s.count, 0);
+    const ownedIds = owned && owned.length === fleetSize ? 'all' : owned;
+    let result = await nextBoot.fleetPage(fleetQueryOf(asked, staleIds, ownedIds));
     const last = Math.max(1, Math.ceil(result.total / asked.perPage));
     // Past the last page (the fleet shrank, or a link made by hand): the last page.
     const p = asked.page > last ? { ...asked, page: last } : asked;
-    if (p !== asked) result = await nextBoot.fleetPage(fleetQueryOf(p, staleIds));
+    if (p !== asked) result = await nextBoot.fleetPage(fleetQueryOf(p, staleIds, ownedIds));
     const latest = await testing.latestResults(result.machines.map((m) => m.id));
 
     let count = 0;
@@ -104,7 +111,7 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
       provision.set(s.provision, (provision.get(s.provision) ?? 0) + s.count);
     }
     const sumOf = (list: readonly string[]) => list.reduce((n, s) => n + (provision.get(s) ?? 0), 0);
-    const clear: Partial<FleetParams> = { q: '', power: '', state: '', driver: '', result: '', stale: '', page: 1 };
+    const clear: Partial<FleetParams> = { q: '', power: '', state: '', driver: '', result: '', owner: '', stale: '', page: 1 };
     const bars: SummaryBar[] = [
       { key: 'on', label: 'on', title: 'Powered on', count: power.get('on') ?? 0, href: fleetHref(p, { ...clear, power: 'on' }) },
       { key: 'off', label: 'off', title: 'Powered off', count: power.get('off') ?? 0, href: fleetHref(p, { ...clear, power: 'off' }) },
@@ -152,16 +159,18 @@ export function fleetPages(kit: Kit, ctx: WebContext): void {
       filtered: isFiltered(p),
       showing: { from: thousands(from), to: thousands(to), total: thousands(result.total), none: result.total === 0 },
       here: fleetHref(p),
-      headings: headings(p),
+      headings: headings(p, owner !== undefined),
       pager: pager(p, result.total),
       choices: {
         power: POWER_FILTERS.map((v) => option(v)),
         state: [...Object.entries(STATE_GROUPS).map(([v, g]) => option(v, `— ${g.label}`)), ...PROVISION_STATES.map((v) => option(v))],
         driver: [...drivers].sort().map((v) => option(v)),
         result: RESULT_FILTERS.map((v) => option(v, v === 'failing' ? 'errors or failed' : v)),
+        // The live conductors; one asked for that has since died stays choosable (it owns none).
+        owner: owner ? [...new Set([...conductors.ring.members, ...(p.owner ? [p.owner] : [])])].sort().map((v) => option(v)) : [],
         perPage: PER_PAGE_CHOICES.map((n) => ({ value: n, label: String(n) })),
       },
-      rows: fleetRows(result.machines, latest, { select: viewer.operator, stale: findings }),
+      rows: fleetRows(result.machines, latest, { select: viewer.operator, stale: findings, owner }),
       bulk: viewer.operator && {
         actions: BULK_ACTIONS,
         profiles: available,

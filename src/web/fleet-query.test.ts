@@ -24,6 +24,7 @@ test('the fleet page’s parameters: defaults, each value read, groups expanded 
     state: 'busy',
     driver: 'ipmi',
     result: 'failing',
+    owner: '',
     stale: '1',
     sort: 'boot',
     dir: 'desc',
@@ -49,6 +50,17 @@ test('the fleet page’s parameters: defaults, each value read, groups expanded 
   const plain = fleetQueryOf(parseFleetParams({ state: 'active', result: 'none' }), [4]);
   assert.deepEqual(plain.filter, { text: undefined, power: undefined, provision: ['active'], driver: undefined, result: ['none'], ids: undefined });
   assert.deepEqual(fleetQueryOf(parseFleetParams({ state: 'failed' }), []).filter?.provision, ['deploy-failed', 'capture-failed', 'error']);
+  // An owner: its machines; with stale=1, those of them that look stuck; an owner with none matches none.
+  const owner = parseFleetParams({ owner: 'host-a:1234:0f0f0f' });
+  assert.equal(owner.owner, 'host-a:1234:0f0f0f');
+  assert.equal(isFiltered(owner), true);
+  assert.equal(fleetHref(owner), '/?owner=host-a%3A1234%3A0f0f0f');
+  assert.deepEqual(fleetQueryOf(owner, [4], [3, 4, 5]).filter?.ids, [3, 4, 5]);
+  assert.deepEqual(fleetQueryOf({ ...owner, stale: '1' }, [4, 9], [3, 4, 5]).filter?.ids, [4]);
+  assert.deepEqual(fleetQueryOf(owner, [], []).filter?.ids, []);
+  assert.equal(fleetQueryOf(owner, [4], 'all').filter?.ids, undefined, 'an owner of every machine: no list of ids');
+  assert.deepEqual(fleetQueryOf({ ...owner, stale: '1' }, [4], 'all').filter?.ids, [4]);
+  assert.equal(fleetQueryOf(parseFleetParams({}), [], [3]).filter?.ids, undefined, 'no owner asked: no condition');
 });
 
 test('a value the fleet page does not know is a clear error', () => {
@@ -67,6 +79,7 @@ test('a value the fleet page does not know is a clear error', () => {
   bad({ q: 'x'.repeat(65) }, /the search is 65 characters/);
   bad({ driver: '<ipmi>' }, /driver=<ipmi> is not a driver name/);
   bad({ stale: 'yes' }, /stale=yes/);
+  bad({ owner: '<script>' }, /owner=<script> is not a conductor id/);
 });
 
 test('fleet links keep what is set, leave defaults out, and lead back only to the fleet', () => {

@@ -31,6 +31,8 @@ export const RESULT_FILTERS = [...RESULT_OUTCOMES, 'failing'] as const;
 const FAILING: readonly ResultOutcome[] = ['errors', 'failed'];
 
 const DRIVER = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** A conductor's id: host name, pid and a random part (conductor/conductors.ts), joined by ':'. */
+const OWNER = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$/;
 
 /** The page's parameters, each as given (or its default), in the order links write them. */
 export interface FleetParams {
@@ -39,6 +41,8 @@ export interface FleetParams {
   readonly state: string;
   readonly driver: string;
   readonly result: string;
+  /** A conductor's id: the machines the hash ring gives it. */
+  readonly owner: string;
   /** '1': only machines that look stuck (conductor/stale.ts). */
   readonly stale: string;
   readonly sort: FleetSort;
@@ -53,6 +57,7 @@ export const FLEET_DEFAULTS: FleetParams = {
   state: '',
   driver: '',
   result: '',
+  owner: '',
   stale: '',
   sort: 'name',
   dir: 'asc',
@@ -66,6 +71,7 @@ const NAMES: Record<keyof FleetParams, string> = {
   state: 'state',
   driver: 'driver',
   result: 'result',
+  owner: 'owner',
   stale: 'stale',
   sort: 'sort',
   dir: 'dir',
@@ -94,6 +100,9 @@ export function parseFleetParams(query: Record<string, string | string[] | undef
   if (q.length > SEARCH_MAX_CHARS) throw invalid('INVALID_FLEET_QUERY', `the search is ${q.length} characters; names and MACs are at most ${SEARCH_MAX_CHARS}`);
   const driver = get('driver');
   if (driver !== '' && !DRIVER.test(driver)) throw invalid('INVALID_FLEET_QUERY', `driver=${driver} is not a driver name (letters, digits, '-' and '_')`);
+  const owner = get('owner');
+  if (owner !== '' && !OWNER.test(owner))
+    throw invalid('INVALID_FLEET_QUERY', `owner=${owner} is not a conductor id (host:pid:id, as anvil conductor list shows)`);
   const perPage = count('per-page', get('perPage'), PER_PAGE_DEFAULT);
   if (!(PER_PAGE_CHOICES as readonly number[]).includes(perPage))
     throw invalid('INVALID_FLEET_QUERY', `per-page=${perPage} is not one of ${PER_PAGE_CHOICES.join(', ')}`);
@@ -103,6 +112,7 @@ export function parseFleetParams(query: Record<string, string | string[] | undef
     state: oneOf('state', get('state'), [...PROVISION_STATES, ...Object.keys(STATE_GROUPS)]),
     driver,
     result: oneOf('result', get('result'), RESULT_FILTERS),
+    owner,
     stale: oneOf('stale', get('stale'), ['1']),
     sort: (oneOf('sort', get('sort'), FLEET_SORTS) || 'name') as FleetSort,
     dir: (oneOf('dir', get('dir'), ['asc', 'desc']) || 'asc') as 'asc' | 'desc',
@@ -113,11 +123,25 @@ export function parseFleetParams(query: Record<string, string | string[] | undef
 
 /** True when anything narrows the fleet (so the page says "of N matching"). */
 export function isFiltered(p: FleetParams): boolean {
-  return p.q !== '' || p.power !== '' || p.state !== '' || p.driver !== '' || p.result !== '' || p.stale !== '';
+  return p.q !== '' || p.power !== '' || p.state !== '' || p.driver !== '' || p.result !== '' || p.owner !== '' || p.stale !== '';
 }
 
-/** The machines' search for these parameters; `staleIds` are the machines that look stuck, used when stale=1. */
-export function fleetQueryOf(p: FleetParams, staleIds: readonly number[], page = p.page): FleetQuery {
+/**
+ * The machines' search for these parameters; `staleIds` are the machines that look stuck, used
+ * when stale=1, and `ownedIds` those the owner asked for has (owner=), or 'all' when it has
+ * every machine; both are given only then.
+ */
+export function fleetQueryOf(p: FleetParams, staleIds: readonly number[], ownedIds?: readonly number[] | 'all'): FleetQuery {
+  let ids: readonly number[] | undefined = p.stale === '1' ? staleIds : undefined;
+  // 'all': the owner has the whole fleet (the one conductor), so no list of every id to match.
+  if (p.owner !== '' && ownedIds !== 'all') {
+    const owned = ownedIds ?? [];
+    if (ids === undefined) ids = owned;
+    else {
+      const mine = new Set(owned);
+      ids = ids.filter((id) => mine.has(id));
+    }
+  }
   const group = STATE_GROUPS[p.state as keyof typeof STATE_GROUPS];
   const filter: FleetFilter = {
     text: p.q || undefined,
@@ -125,9 +149,9 @@ export function fleetQueryOf(p: FleetParams, staleIds: readonly number[], page =
     provision: group ? group.states : p.state ? [p.state] : undefined,
     driver: p.driver ? [p.driver] : undefined,
     result: p.result === 'failing' ? FAILING : p.result ? [p.result as ResultOutcome] : undefined,
-    ids: p.stale === '1' ? staleIds : undefined,
+    ids,
   };
-  return { filter, sort: p.sort, descending: p.dir === 'desc', offset: (page - 1) * p.perPage, limit: p.perPage };
+  return { filter, sort: p.sort, descending: p.dir === 'desc', offset: (p.page - 1) * p.perPage, limit: p.perPage };
 }
 
 /** The fleet page's URL for these parameters with `change` applied; defaults are left out. */

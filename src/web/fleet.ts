@@ -5,6 +5,7 @@ import type { FleetMachine } from '../boot/next-boot.ts';
 import type { LatestResult } from '../testing/testing.ts';
 import type { StaleFinding, StaleKind } from '../conductor/stale.ts';
 import { utc } from './views.ts';
+import type { WebContext } from './context.ts';
 
 export type { LatestResult } from '../testing/testing.ts';
 
@@ -51,6 +52,8 @@ export interface RowOptions {
   readonly select?: boolean | undefined;
   /** What looks stuck, by machine id. */
   readonly stale?: ReadonlyMap<number, readonly StaleFinding[]> | undefined;
+  /** A machine's owner conductor, for the owner column (shown on PostgreSQL, where several share the fleet). */
+  readonly owner?: ((machineName: string) => string | undefined) | undefined;
 }
 
 /** The checkbox live.js carries over when it replaces a row: it stays where the operator left it. */
@@ -66,8 +69,17 @@ export function fleetRows(machines: readonly FleetMachine[], latest: ReadonlyMap
       ? `<input type="checkbox" name="machine" value="${name}" form="${SELECT_FORM}" class="pick" aria-label="select ${name}">`
       : '';
     out.push(
-      `<tr data-machine="${name}"><td class="name">${select}<a href="/machines/${name}">${name}</a></td><td class="mono">${escapeHtml(m.macs.join(' '))}</td><td data-field="next">${escapeHtml(m.nextProfile)}${m.nextOnce ? ' <span class="tag">once</span>' : ''}</td><td data-field="boot">${boot}</td>${resultCell(latest.get(m.name))}<td data-field="version">${escapeHtml(m.version ?? '')}</td><td data-field="power">${escapeHtml(m.powerState)}</td><td data-field="provision">${escapeHtml(m.provisionState)}</td><td data-field="driver">${escapeHtml(m.driver)}</td>${staleCell(options.stale?.get(m.id))}</tr>`,
+      `<tr data-machine="${name}"><td class="name">${select}<a href="/machines/${name}">${name}</a></td><td class="mono">${escapeHtml(m.macs.join(' '))}</td><td data-field="next">${escapeHtml(m.nextProfile)}${m.nextOnce ? ' <span class="tag">once</span>' : ''}</td><td data-field="boot">${boot}</td>${resultCell(latest.get(m.name))}<td data-field="version">${escapeHtml(m.version ?? '')}</td><td data-field="power">${escapeHtml(m.powerState)}</td><td data-field="provision">${escapeHtml(m.provisionState)}</td><td data-field="driver">${escapeHtml(m.driver)}</td>${options.owner ? `<td class="mono" data-field="owner">${escapeHtml(options.owner(m.name) ?? '')}</td>` : ''}${staleCell(options.stale?.get(m.id))}</tr>`,
     );
   }
   return out.join('\n');
+}
+
+/**
+ * The owner column's cell text, or none: on SQLite one process owns every machine, so a column
+ * naming it in every row says nothing; on PostgreSQL each machine's conductor by the hash ring.
+ */
+export function ownerColumn(conductors: Pick<WebContext, 'conductors'>['conductors'] | undefined): ((name: string) => string | undefined) | undefined {
+  if (!conductors || conductors.ownsEverything) return undefined;
+  return (name) => conductors.ownerOf(name);
 }

@@ -10,7 +10,7 @@ import { identify } from '../auth/caller.ts';
 import type { Tokens } from '../auth/tokens.ts';
 import type { WebSessions } from '../auth/sessions.ts';
 import type { WebContext } from './context.ts';
-import { fleetRows, outcome } from './fleet.ts';
+import { fleetRows, outcome, ownerColumn } from './fleet.ts';
 
 export const EVENTS_PATH = '/events';
 /** A comment this often keeps proxies from closing a quiet stream and finds dead ones. */
@@ -45,7 +45,7 @@ interface Stream {
 }
 
 export class LiveFeed {
-  readonly #ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing' | 'stale'>;
+  readonly #ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing' | 'stale'> & Partial<Pick<WebContext, 'conductors'>>;
   readonly #heartbeatMs: number;
   readonly #gatherMs: number;
   readonly #streams = new Set<Stream>();
@@ -54,7 +54,7 @@ export class LiveFeed {
   #timer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing' | 'stale'>, options: LiveOptions = {}) {
+  constructor(ctx: Pick<WebContext, 'changes' | 'nextBoot' | 'testing' | 'stale'> & Partial<Pick<WebContext, 'conductors'>>, options: LiveOptions = {}) {
     this.#ctx = ctx;
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.#gatherMs = options.gatherMs ?? DEFAULT_GATHER_MS;
@@ -150,7 +150,7 @@ export class LiveFeed {
       once: machine.nextOnce,
       result: result ? outcome(result) : 'none',
       // No checkbox: pages that have one keep their own (live.js moves it into the new row).
-      row: fleetRows([machine], latest, { stale }),
+      row: fleetRows([machine], latest, { stale, owner: ownerColumn(this.#ctx.conductors) }),
     };
   }
 }

@@ -11,6 +11,7 @@ import * as m007 from './007-leases.ts';
 import * as m008 from './008-conductors.ts';
 import * as m009 from './009-web-sessions.ts';
 import * as m010 from './010-work.ts';
+import * as m011 from './011-boot-index.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -25,6 +26,7 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['008-conductors', m008.up],
   ['009-web-sessions', m009.up],
   ['010-work', m010.up],
+  ['011-boot-index', m011.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
