@@ -83,6 +83,8 @@ export function buildImage(): Command {
             format: opts.format,
             notes: opts.notes,
             onProgress: (n) => bar.update(n),
+            // A read stream's chunks go nowhere else.
+            freeChunks: true,
           });
         } finally {
           bar.update(size, size);

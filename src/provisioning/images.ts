@@ -45,6 +45,8 @@ export interface ImportOptions {
   readonly sourceMachine?: string | undefined;
   /** Told the bytes received so far, at most every MiB (PROGRESS_EVERY_BYTES). */
   readonly onProgress?: (bytes: number) => void;
+  /** The source's chunks are nobody else's (a request body, a file read stream): each is freed once stored (receive.ts). */
+  readonly freeChunks?: boolean;
 }
 
 /** An image as the API, CLI and pages show it. */
@@ -168,7 +170,12 @@ export class ImageLibrary {
     const temp = this.incomingPath();
     const converted = `${temp}.raw`;
     try {
-      const received = await receiveToFile(source, temp, { mode: 0o640, headBytes: MAGIC_BYTES, onProgress: options.onProgress });
+      const received = await receiveToFile(source, temp, {
+        mode: 0o640,
+        headBytes: MAGIC_BYTES,
+        onProgress: options.onProgress,
+        freeChunks: options.freeChunks,
+      });
       const fileSha = received.sha256;
       const sent = options.format ?? sniffFormat(received.head);
       let file = temp;
