@@ -111,3 +111,20 @@ test('a background datasync that fails fails the receive (the kernel tells a wri
   assert.ok(calls >= 1, 'the writeback was started as the file grew');
   rmSync(path);
 });
+
+test('a file source is read from its start into the buffers, whatever its size, and left open for its owner', async (t) => {
+  const dir = scratch(t);
+  for (const length of [0, 3, 8192, 8193, 100_001]) {
+    const data = randomBytes(length);
+    writeFileSync(join(dir, `from-${length}`), data);
+    const from = await open(join(dir, `from-${length}`), 'r');
+    const path = join(dir, `to-${length}`);
+    const got = await receiveToFile({ file: from }, path, { mode: 0o600, headBytes: 4, bufferBytes: 8192 });
+    assert.equal(got.bytes, length);
+    assert.equal(got.sha256, createHash('sha256').update(data).digest('hex'));
+    assert.deepEqual(got.head, data.subarray(0, 4));
+    assert.deepEqual(readFileSync(path), data);
+    assert.equal((await from.stat()).size, length, 'still open');
+    await from.close();
+  }
+});

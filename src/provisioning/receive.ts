@@ -31,6 +31,15 @@ export interface Received {
   readonly head: Buffer;
 }
 
+/** A file to receive from (a regular file or a block device): read straight into the buffers, no chunks between. */
+export interface FileSource {
+  readonly file: FileHandle;
+}
+
+export type ReceiveSource = Readable | FileSource;
+
+const isFileSource = (source: ReceiveSource): source is FileSource => 'file' in source && !('pipe' in source);
+
 export interface ReceiveOptions {
   /** File mode of the new file. */
   readonly mode: number;
@@ -127,23 +136,25 @@ class HashWorker {
 }
 
 /**
- * Streams `source` into a new file at `path` (which must not exist), hashing it on the way. Its
+ * Streams `source` into a new file at `path` (which must not exist), hashing it on the way. A
+ * FileSource is read from its start and left open for its owner to close. Its
  * writeback is started as it goes, but it is not known to be on disk when this resolves: the
  * caller syncs what it keeps. On an error the file is left for the caller to remove.
  */
-export async function receiveToFile(source: Readable, path: string, options: ReceiveOptions): Promise<Received> {
+export async function receiveToFile(source: ReceiveSource, path: string, options: ReceiveOptions): Promise<Received> {
   const size = options.bufferBytes ?? RECEIVE_BUFFER_BYTES;
   const syncEvery = options.syncEveryBytes ?? SYNC_EVERY_BYTES;
-  // Until the loop below listens, an error of the source (a client gone) must not be unhandled;
+  const stream = isFileSource(source) ? undefined : source;
+  // Until the loop below listens, an error of the stream (a client gone) must not be unhandled;
   // the loop then throws it, since the stream keeps it.
   const ignore = () => {};
-  source.on('error', ignore);
+  stream?.on('error', ignore);
   let file: FileHandle;
   try {
     file = await open(path, 'wx', options.mode);
   } catch (error) {
-    source.off('error', ignore);
-    source.destroy();
+    stream?.off('error', ignore);
+    stream?.destroy();
     throw error;
   }
   const shared = Array.from({ length: RECEIVE_BUFFERS }, () => new SharedArrayBuffer(size));
@@ -194,18 +205,32 @@ export async function receiveToFile(source: Readable, path: string, options: Rec
       await busy[current];
       busy[current] = undefined;
     };
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      for (let offset = 0; offset < chunk.length; ) {
-        const copied = chunk.copy(buffers[current]!, fill, offset);
-        fill += copied;
-        offset += copied;
-        if (fill === size) await flush();
-      }
-      if (options.freeChunks) free(chunk);
+    const progress = () => {
       if (options.onProgress && bytes - reported >= PROGRESS_EVERY_BYTES) {
         reported = bytes;
         options.onProgress(bytes);
+      }
+    };
+    if (stream) {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        for (let offset = 0; offset < chunk.length; ) {
+          const copied = chunk.copy(buffers[current]!, fill, offset);
+          fill += copied;
+          offset += copied;
+          if (fill === size) await flush();
+        }
+        if (options.freeChunks) free(chunk);
+        progress();
+      }
+    } else {
+      const from = (source as FileSource).file;
+      for (let read = -1; read !== 0; ) {
+        read = (await from.read(buffers[current]!, fill, size - fill, bytes)).bytesRead;
+        fill += read;
+        bytes += read;
+        if (fill === size) await flush();
+        progress();
       }
     }
     if (fill > 0) await flush();
@@ -220,6 +245,6 @@ export async function receiveToFile(source: Readable, path: string, options: Rec
     await syncing;
     await worker?.terminate();
     await file.close();
-    source.off('error', ignore);
+    stream?.off('error', ignore);
   }
 }
