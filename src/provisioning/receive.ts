@@ -2,19 +2,16 @@
 // large writes (the library syncs the file once, after its rename: store/durable.ts). Each chunk
 // is copied at once into one of a few preallocated buffers, so it dies young (piped into a write
 // stream, 64 KiB socket chunks were kept until written and the upload was GC-bound). A full
-// buffer is written to the file by the thread pool and hashed by a worker thread at the same
-// time, while the next one fills: Node's hash update is synchronous, and on the main thread it
-// took a third of an upload's time, during which the socket was not read. A stream that never
-// fills a buffer is hashed on the main thread at its end (no worker is worth starting for it).
-import { createHash } from 'node:crypto';
+// buffer is written to the file by the thread pool and hashed by a worker thread
+// (hash-worker.ts, whose buffers these are) at the same time, while the next one fills.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { HashWorker } from './hash-worker.ts';
 
 /** The size of each write to the file. */
 export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Buffers per upload: one filling, one being written and hashed, one ready. */
-export const RECEIVE_BUFFERS = 3;
+/** Buffers per upload: one filling, the others being written and hashed (or ready), so a thread held up for a moment does not stall the rest. */
+export const RECEIVE_BUFFERS = 4;
 /**
  * Written data is pushed to the disk (a datasync, in the background) every this many bytes, so
  * the disk writes while the network reads, and the caller's sync at the end has only the tail
@@ -80,61 +77,6 @@ async function writeAll(file: FileHandle, data: Uint8Array, position: number): P
   }
 }
 
-// The worker hashes the shared buffers it is told, in the order told, and answers each; `end`
-// gets the digest. Plain CommonJS source, so it runs the same from the sources and from the
-// bundled CLI (which has no file of its own to hand a Worker).
-const HASH_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const hash = require('node:crypto').createHash('sha256');
-const views = workerData.buffers.map((b) => new Uint8Array(b));
-parentPort.on('message', (m) => {
-  if (m.end) return parentPort.postMessage({ sha256: hash.digest('hex') });
-  hash.update(views[m.index].subarray(0, m.length));
-  parentPort.postMessage({ index: m.index });
-});
-`;
-
-/** A sha256 computed by a worker thread over shared buffers; answers come back in order. */
-class HashWorker {
-  readonly #worker: Worker;
-  readonly #waiting: { resolve: (value: { sha256?: string }) => void; reject: (error: Error) => void }[] = [];
-  #failed: Error | undefined;
-
-  constructor(buffers: readonly SharedArrayBuffer[]) {
-    this.#worker = new Worker(HASH_WORKER, { eval: true, workerData: { buffers }, stdout: true, stderr: true });
-    this.#worker.on('message', (m: { sha256?: string }) => this.#waiting.shift()?.resolve(m));
-    const fail = (error: Error) => {
-      this.#failed ??= error;
-      for (const w of this.#waiting.splice(0)) w.reject(error);
-    };
-    this.#worker.on('error', fail);
-    this.#worker.on('exit', (code) => fail(new Error(`the hashing worker exited (code ${code}) before it was done`)));
-  }
-
-  #ask(message: object): Promise<{ sha256?: string }> {
-    if (this.#failed) return Promise.reject(this.#failed);
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject });
-      this.#worker.postMessage(message);
-    });
-  }
-
-  /** Resolves once the first `length` bytes of buffer `index` are hashed (it may be reused then). */
-  async update(index: number, length: number): Promise<void> {
-    await this.#ask({ index, length });
-  }
-
-  async digest(): Promise<string> {
-    return (await this.#ask({ end: true })).sha256!;
-  }
-
-  async terminate(): Promise<void> {
-    this.#worker.removeAllListeners('exit');
-    this.#worker.on('exit', () => {});
-    await this.#worker.terminate();
-  }
-}
-
 /**
  * Streams `source` into a new file at `path` (which must not exist), hashing it on the way. A
  * FileSource is read from its start and left open for its owner to close. Its
@@ -150,20 +92,20 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
   const ignore = () => {};
   stream?.on('error', ignore);
   let file: FileHandle;
+  let hasher: HashWorker | undefined;
   try {
+    // Taken first, so that a new one is starting while the file opens and the first buffer fills.
+    hasher = HashWorker.acquire(RECEIVE_BUFFERS, size);
     file = await open(path, 'wx', options.mode);
   } catch (error) {
+    await hasher?.release();
     stream?.off('error', ignore);
     stream?.destroy();
     throw error;
   }
-  const shared = Array.from({ length: RECEIVE_BUFFERS }, () => new SharedArrayBuffer(size));
-  const buffers = shared.map((b) => Buffer.from(b));
+  const buffers = hasher.buffers;
   // What each buffer is busy with (its write and its hashing), until it may be filled again.
   const busy: (Promise<unknown> | undefined)[] = buffers.map(() => undefined);
-  // Started when the first buffer fills; a shorter stream is hashed here, at its end.
-  let worker: HashWorker | undefined;
-  let sha256: string | undefined;
   // The background datasync under way, if any (one at a time), how far the writes had gone
   // when the last one began, and its failure: kept to throw, since the kernel reports a write
   // error to one sync only, and the caller's sync (on a file descriptor of its own) would miss it.
@@ -181,9 +123,7 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
     const flush = async (): Promise<void> => {
       const data = buffers[current]!.subarray(0, fill);
       head ??= Buffer.from(data.subarray(0, Math.min(options.headBytes, fill)));
-      if (fill === size) worker ??= new HashWorker(shared);
-      else if (!worker) sha256 = createHash('sha256').update(data).digest('hex');
-      const work = worker ? Promise.all([writeAll(file, data, written), worker.update(current, fill)]) : writeAll(file, data, written);
+      const work = Promise.all([writeAll(file, data, written), hasher.update(current, fill)]);
       // Seen when the buffer comes round again (or at the end); meanwhile an error must not go unhandled.
       work.catch(() => {});
       busy[current] = work;
@@ -237,13 +177,12 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
     await Promise.all(busy);
     await syncing;
     if (syncError !== undefined) throw syncError;
-    if (worker) sha256 = await worker.digest();
-    return { bytes, sha256: sha256 ?? createHash('sha256').digest('hex'), head: head ?? Buffer.alloc(0) };
+    return { bytes, sha256: await hasher.digest(), head: head ?? Buffer.alloc(0) };
   } finally {
     // Never close under a write in flight (the source failed meanwhile).
     await Promise.allSettled(busy);
     await syncing;
-    await worker?.terminate();
+    await hasher.release();
     await file.close();
     stream?.off('error', ignore);
   }
