@@ -2,16 +2,19 @@
 // large writes (the library syncs the file once, after its rename: store/durable.ts). Each chunk
 // is copied at once into one of a few preallocated buffers, so it dies young (piped into a write
 // stream, 64 KiB socket chunks were kept until written and the upload was GC-bound). A full
-// buffer is written to the file by the thread pool and hashed by a worker thread
-// (hash-worker.ts, whose buffers these are) at the same time, while the next one fills.
+// buffer is handed to a worker thread that writes it to the file and hashes it
+// (store-worker.ts; the buffers are shared with it), while the next ones fill.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { HashWorker } from './hash-worker.ts';
+import { StoreWorker } from './store-worker.ts';
 
 /** The size of each write to the file. */
 export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Buffers per upload: one filling, the others being written and hashed (or ready), so a thread held up for a moment does not stall the rest. */
-export const RECEIVE_BUFFERS = 4;
+/**
+ * Buffers per upload (shared memory, allocated per upload): one filling, the others queued for
+ * the worker, so the network is read on while the worker waits for a CPU on a loaded machine.
+ */
+export const RECEIVE_BUFFERS = 8;
 /**
  * Written data is pushed to the disk (a datasync, in the background) every this many bytes, so
  * the disk writes while the network reads, and the caller's sync at the end has only the tail
@@ -69,14 +72,6 @@ function free(chunk: Buffer): void {
   }
 }
 
-/** Writes all of `data` at `position`, however many writes it takes. */
-async function writeAll(file: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
 /**
  * Streams `source` into a new file at `path` (which must not exist), hashing it on the way. A
  * FileSource is read from its start and left open for its owner to close. Its
@@ -92,18 +87,14 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
   const ignore = () => {};
   stream?.on('error', ignore);
   let file: FileHandle;
-  let hasher: HashWorker | undefined;
   try {
-    // Taken first, so that a new one is starting while the file opens and the first buffer fills.
-    hasher = HashWorker.acquire(RECEIVE_BUFFERS, size);
     file = await open(path, 'wx', options.mode);
   } catch (error) {
-    await hasher?.release();
     stream?.off('error', ignore);
     stream?.destroy();
     throw error;
   }
-  const buffers = hasher.buffers;
+  const { worker, buffers } = StoreWorker.acquire(RECEIVE_BUFFERS, size, file.fd);
   // What each buffer is busy with (its write and its hashing), until it may be filled again.
   const busy: (Promise<unknown> | undefined)[] = buffers.map(() => undefined);
   // The background datasync under way, if any (one at a time), how far the writes had gone
@@ -123,7 +114,7 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
     const flush = async (): Promise<void> => {
       const data = buffers[current]!.subarray(0, fill);
       head ??= Buffer.from(data.subarray(0, Math.min(options.headBytes, fill)));
-      const work = Promise.all([writeAll(file, data, written), hasher.update(current, fill)]);
+      const work = worker.store(current, fill, written);
       // Seen when the buffer comes round again (or at the end); meanwhile an error must not go unhandled.
       work.catch(() => {});
       busy[current] = work;
@@ -177,12 +168,12 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
     await Promise.all(busy);
     await syncing;
     if (syncError !== undefined) throw syncError;
-    return { bytes, sha256: await hasher.digest(), head: head ?? Buffer.alloc(0) };
+    return { bytes, sha256: await worker.digest(), head: head ?? Buffer.alloc(0) };
   } finally {
-    // Never close under a write in flight (the source failed meanwhile).
+    // Never close under a write in flight (the source failed meanwhile): the worker writes to this descriptor.
     await Promise.allSettled(busy);
     await syncing;
-    await hasher.release();
+    await worker.release();
     await file.close();
     stream?.off('error', ignore);
   }
