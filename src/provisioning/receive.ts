@@ -11,8 +11,8 @@ import { StoreWorker } from './store-worker.ts';
 /** The size of each write to the file. */
 export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 /**
- * Buffers per upload (shared memory, allocated per upload): one filling, the others queued for
- * the worker, so the network is read on while the worker waits for a CPU on a loaded machine.
+ * Buffers per upload (shared memory, kept with the idle worker): one filling, the others queued
+ * for the worker, so the network is read on while the worker waits for a CPU on a loaded machine.
  */
 export const RECEIVE_BUFFERS = 8;
 /**

@@ -39,6 +39,7 @@ test('the worker writes and hashes what it is handed; released, it is taken agai
   // Hashing only (no file), by the idle worker; another taken meanwhile is a worker of its own.
   const again = StoreWorker.acquire(2, 1000);
   assert.equal(again.worker, first.worker, 'the idle worker is reused');
+  assert.equal(again.buffers[0]!.buffer, first.buffers[0]!.buffer, 'with its buffers');
   const other = StoreWorker.acquire(3, 500);
   assert.notEqual(other.worker, again.worker);
   const b = [randomBytes(1000)];
@@ -48,6 +49,12 @@ test('the worker writes and hashes what it is handed; released, it is taken agai
   assert.equal(hc, sha256(...c));
   await again.worker.release();
   await other.worker.release();
+
+  const reshaped = StoreWorker.acquire(1, 10);
+  assert.equal(reshaped.worker, again.worker, 'the idle worker is reused for another shape');
+  assert.equal(reshaped.buffers.length, 1);
+  assert.equal(reshaped.buffers[0]!.length, 10, 'with new buffers of that shape');
+  await reshaped.worker.release();
 
   const empty = StoreWorker.acquire(1, 10);
   assert.equal(await empty.worker.digest(), sha256());

@@ -5,8 +5,8 @@
 // and the upload went at the pace of those waits. Here one thread does both, as nginx's worker
 // does, and the main thread runs ahead by the buffers it has. The buffers are shared memory.
 // A worker costs ~40 ms of CPU to start (and far more waiting, on a loaded machine), so one
-// idle worker is kept for the next upload for STORE_WORKER_IDLE_MS, unreferenced (it never
-// keeps anvil alive).
+// idle worker, with its buffers, is kept for the next upload for STORE_WORKER_IDLE_MS,
+// unreferenced (it never keeps anvil alive).
 import { Worker } from 'node:worker_threads';
 
 /** How long an idle worker is kept for the next upload. */
@@ -30,7 +30,6 @@ parentPort.on('message', (m) => {
       return parentPort.postMessage({});
     }
     if (m.end) {
-      views = undefined;
       return parentPort.postMessage({ sha256: hash.digest('hex') });
     }
     const data = views[m.index].subarray(0, m.length);
@@ -52,8 +51,10 @@ export class StoreWorker {
   readonly #waiting: { resolve: (answer: Answer) => void; reject: (error: Error) => void }[] = [];
   #failed: Error | undefined;
   #timer: NodeJS.Timeout | undefined;
-  /** Begun and not yet digested: the worker still holds that upload's buffers. */
+  /** Begun and not yet digested. */
   #open = false;
+  /** The buffers it was last handed, kept with it while idle for the next upload. */
+  #shared: SharedArrayBuffer[] = [];
 
   private constructor() {
     this.#worker = new Worker(SOURCE, { eval: true, stdout: true, stderr: true });
@@ -81,12 +82,16 @@ export class StoreWorker {
       clearTimeout(worker.#timer);
       worker.#worker.ref();
     } else {
+      void worker?.terminate();
       worker = new StoreWorker();
     }
-    const shared = Array.from({ length: count }, () => new SharedArrayBuffer(size));
+    // The last upload's buffers, if they fit: fresh memory costs a page fault per page, and
+    // zeroing, on each upload.
+    if (worker.#shared.length !== count || worker.#shared[0]?.byteLength !== size)
+      worker.#shared = Array.from({ length: count }, () => new SharedArrayBuffer(size));
     worker.#open = true;
-    worker.#ask({ begin: true, buffers: shared, fd }).catch(() => {});
-    return { worker, buffers: shared.map((b) => Buffer.from(b)) };
+    worker.#ask({ begin: true, buffers: worker.#shared, fd }).catch(() => {});
+    return { worker, buffers: worker.#shared.map((b) => Buffer.from(b)) };
   }
 
   #ask(message: object): Promise<Answer> {
@@ -110,7 +115,7 @@ export class StoreWorker {
   /** Done with it: kept idle for the next upload if nothing is in flight, it has not failed, and no other is kept; else ended. */
   async release(): Promise<void> {
     if (this.#failed || this.#waiting.length > 0 || StoreWorker.#idle) return this.terminate();
-    // An upload that failed midway: the worker lets go of its buffers.
+    // An upload that failed midway: its hash is dropped, so the worker is as after a digest.
     if (this.#open) void this.digest().catch(() => {});
     StoreWorker.#idle = this;
     this.#worker.unref();
