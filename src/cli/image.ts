@@ -3,7 +3,7 @@
 // directly, with or without a server running; a running server sees an image as soon as it is
 // whole and verified. From another host, PUT the file to /api/v1/images/NAME instead.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import type { Services } from '../app/compose.ts';
@@ -76,15 +76,24 @@ export function buildImage(): Command {
       await withServices(c, async (s, o) => {
         const bar = new ProgressBar(`uploading ${opts.name}`, size);
         let view: ImageView;
+        // A file is read straight into the library's receive buffers; stdin's chunks go nowhere else, so each is freed once stored.
+        const source =
+          file === '-'
+            ? undefined
+            : await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
+                throw new UsageError(`cannot read '${file}': ${error.message}`);
+              });
         try {
-          view = await s.images.import(file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 }), {
+          view = await s.images.import(source ? { file: source } : process.stdin, {
             name: opts.name,
             sha256: opts.sha256,
             format: opts.format,
             notes: opts.notes,
             onProgress: (n) => bar.update(n),
+            freeChunks: true,
           });
         } finally {
+          await source?.close();
           bar.update(size, size);
           bar.done();
         }

@@ -18,7 +18,7 @@ import { stamp, type Clock } from '../store/store.ts';
 import { durably, syncFile } from '../store/durable.ts';
 import { AnvilError, conflict, invalid, notFound } from '../common/errors.ts';
 import { processAlive, sizeOf, type Leftover } from '../common/leftovers.ts';
-import { receiveToFile } from './receive.ts';
+import { receiveToFile, type ReceiveSource } from './receive.ts';
 import { extensionOf, MAGIC_BYTES, sniffFormat, type StoredFormat, type UploadFormat } from './image-format.ts';
 
 export type { Image } from '../store/schema.ts';
@@ -45,6 +45,8 @@ export interface ImportOptions {
   readonly sourceMachine?: string | undefined;
   /** Told the bytes received so far, at most every MiB (PROGRESS_EVERY_BYTES). */
   readonly onProgress?: (bytes: number) => void;
+  /** A stream's chunks are nobody else's (a request body, stdin): each is freed once stored (receive.ts). */
+  readonly freeChunks?: boolean;
 }
 
 /** An image as the API, CLI and pages show it. */
@@ -158,7 +160,7 @@ export class ImageLibrary {
    * Streams `source` into the library as image `name`. Nothing is visible, and nothing is left
    * behind, unless the whole content arrived and matches the expected checksum.
    */
-  async import(source: Readable, options: ImportOptions): Promise<ImageView> {
+  async import(source: ReceiveSource, options: ImportOptions): Promise<ImageView> {
     const { name } = options;
     if (!IMAGE_NAME.test(name))
       throw invalid('INVALID_IMAGE_NAME', `'${name}' is not a valid image name: up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit`);
@@ -168,7 +170,12 @@ export class ImageLibrary {
     const temp = this.incomingPath();
     const converted = `${temp}.raw`;
     try {
-      const received = await receiveToFile(source, temp, { mode: 0o640, headBytes: MAGIC_BYTES, onProgress: options.onProgress });
+      const received = await receiveToFile(source, temp, {
+        mode: 0o640,
+        headBytes: MAGIC_BYTES,
+        onProgress: options.onProgress,
+        freeChunks: options.freeChunks,
+      });
       const fileSha = received.sha256;
       const sent = options.format ?? sniffFormat(received.head);
       let file = temp;

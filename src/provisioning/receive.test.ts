@@ -1,7 +1,8 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -65,4 +66,65 @@ test('a source that fails midway rejects with its error once no write is in flig
   await assert.rejects(done, /client went away/);
   // The file is the caller's to remove; it is closed, so removing it works at once.
   rmSync(path);
+});
+
+test('freed chunks: a stream of whole-buffer chunks arrives intact, and each chunk is released once copied', async (t) => {
+  const dir = scratch(t);
+  // Each chunk owns its ArrayBuffer, as a request body's chunks do.
+  const chunks = Array.from({ length: 40 }, (_, i) => {
+    const chunk = Buffer.allocUnsafeSlow(i % 3 === 0 ? 65536 : 1000 + i);
+    randomBytes(chunk.length).copy(chunk);
+    return chunk;
+  });
+  const data = Buffer.concat(chunks);
+  const slice = data.subarray(10, 5000);
+  const sliceBefore = Buffer.from(slice);
+  const path = join(dir, 'file');
+  const got = await receiveToFile(Readable.from([...chunks, slice]), path, { mode: 0o600, headBytes: 4, bufferBytes: 100_000, freeChunks: true });
+  const expected = Buffer.concat([data, slice]);
+  assert.equal(got.bytes, expected.length);
+  assert.equal(got.sha256, createHash('sha256').update(expected).digest('hex'));
+  assert.deepEqual(readFileSync(path), expected);
+  assert.ok(
+    chunks.every((c) => c.buffer.detached),
+    'every chunk that was all of its memory is freed',
+  );
+  assert.equal(slice.buffer.detached, false, 'a slice of a bigger buffer is left alone');
+  assert.deepEqual(slice, sliceBefore);
+});
+
+test('a background datasync that fails fails the receive (the kernel tells a write error to one sync only)', async (t) => {
+  const dir = scratch(t);
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+  await probe.close();
+  let calls = 0;
+  mock.method(proto, 'datasync', async () => {
+    calls++;
+    throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  });
+  t.after(() => mock.restoreAll());
+  const path = join(dir, 'file');
+  await assert.rejects(receiveToFile(Readable.from([randomBytes(64 * 1024)]), path, { mode: 0o600, headBytes: 4, bufferBytes: 8192, syncEveryBytes: 16_384 }), {
+    code: 'EIO',
+  });
+  assert.ok(calls >= 1, 'the writeback was started as the file grew');
+  rmSync(path);
+});
+
+test('a file source is read from its start into the buffers, whatever its size, and left open for its owner', async (t) => {
+  const dir = scratch(t);
+  for (const length of [0, 3, 8192, 8193, 100_001]) {
+    const data = randomBytes(length);
+    writeFileSync(join(dir, `from-${length}`), data);
+    const from = await open(join(dir, `from-${length}`), 'r');
+    const path = join(dir, `to-${length}`);
+    const got = await receiveToFile({ file: from }, path, { mode: 0o600, headBytes: 4, bufferBytes: 8192 });
+    assert.equal(got.bytes, length);
+    assert.equal(got.sha256, createHash('sha256').update(data).digest('hex'));
+    assert.deepEqual(got.head, data.subarray(0, 4));
+    assert.deepEqual(readFileSync(path), data);
+    assert.equal((await from.stat()).size, length, 'still open');
+    await from.close();
+  }
 });

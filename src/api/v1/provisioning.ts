@@ -110,6 +110,8 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
           sha256: request.query.sha256,
           format: request.query.format as UploadFormat | undefined,
           notes: request.query.notes,
+          // The request body's chunks go nowhere else.
+          freeChunks: true,
         });
         request.log.info({ image: view.name, bytes: view.storedSize, format: view.format }, 'image uploaded');
         return reply.status(201).send(view);
