@@ -151,7 +151,10 @@ export function buildDiskImage(options: DiskImageOptions): DiskImage {
   ).slice(0, 24);
   const dir = join(DISK_IMAGES_DIR, key);
   const info = join(dir, 'image.json');
-  if (existsSync(info)) return JSON.parse(readFileSync(info, 'utf8')) as DiskImage;
+  // The file beside image.json, wherever the tree is now: a checkout moved or copied elsewhere
+  // keeps its built images (the path recorded at build time would name the old place).
+  const built = (): DiskImage => ({ ...(JSON.parse(readFileSync(info, 'utf8')) as DiskImage), path: join(dir, 'disk.img') });
+  if (existsSync(info)) return built();
 
   // Built aside and renamed into place: test files (and a demo) build in parallel.
   const temp = `${dir}.tmp-${process.pid}`;
@@ -182,7 +185,7 @@ export function buildDiskImage(options: DiskImageOptions): DiskImage {
       // Another process built the same image first: use that one.
       if (!existsSync(info)) throw error;
     }
-    return JSON.parse(readFileSync(info, 'utf8')) as DiskImage;
+    return built();
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }

@@ -4,6 +4,8 @@
 // named by X-Anvil-Run), runs it and uploads its output. No network boot: -boot c, no NIC ROM.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { GUEST_SERVER, bootRelayVm } from '../helpers/agent-vm.ts';
@@ -21,6 +23,10 @@ test('the disk image boots syslinux and the tiny Linux from its disk, which runs
   assert.ok(image.size >= 32 * 1024 * 1024 && image.size <= 64 * 1024 * 1024, `image of ${image.size} bytes`);
   assert.match(image.sha256, /^[0-9a-f]{64}$/);
   assert.equal(buildDiskImage({ server: GUEST_SERVER, append: 'anvil.test=disk-image' }).path, image.path, 'the second build is the cached one');
+  // A tree copied or moved elsewhere: image.json names the place it was built in, and the file beside it is used.
+  const info = join(dirname(image.path), 'image.json');
+  writeFileSync(info, JSON.stringify({ ...JSON.parse(readFileSync(info, 'utf8')), path: '/nowhere/.tools/disk-images/x/disk.img' }));
+  assert.equal(buildDiskImage({ server: GUEST_SERVER, append: 'anvil.test=disk-image' }).path, image.path, 'the cached image is found where it is now');
 
   const asked: string[] = [];
   const uploads: { path: string; body: string }[] = [];
