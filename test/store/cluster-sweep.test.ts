@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { ANVIL, exec, startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
 import { freeUdpPort } from '../helpers/ports.ts';
+import { synced, until } from '../helpers/cluster.ts';
 import { openServices } from '../../src/app/compose.ts';
 import { openStore } from '../../src/store/store.ts';
 import { nextIpv4 } from '../../src/cli/bmc-fake.ts';
@@ -37,36 +38,6 @@ interface ConductorView {
 }
 
 type Outcome = { kind: 'answer'; status: number; code?: string; message?: string; server: number } | { kind: 'cut'; server: number; error: string };
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** The machines whose power change a server's power sync logged. */
-function synced(log: string): Set<string> {
-  const names = new Set<string>();
-  for (const line of log.split('\n')) {
-    let entry: { msg?: string; changed?: string[] };
-    try {
-      entry = JSON.parse(line) as typeof entry;
-    } catch {
-      continue;
-    }
-    if (entry.msg === 'power sync') for (const name of entry.changed ?? []) names.add(name);
-  }
-  return names;
-}
 
 test('a sweep of power-on across three conductors survives a kill -9: each ran at most once, none lost', { timeout: 1_200_000 }, async (t) => {
   if (!havePostgres(t)) return;
@@ -287,7 +258,7 @@ test('a sweep of power-on across three conductors survives a kill -9: each ran a
   assert.equal(onRun.code, 0, onRun.stdout + onRun.stderr);
   await until('power sync recorded every machine on', 300_000, powerIs('on'));
   const changedBy = await until('the survivors’ logs to name every machine’s change', 120_000, async () => {
-    const sets = servers.slice(0, 2).map((server, i) => synced(server.logs().slice(logsAtOn[i])));
+    const sets = servers.slice(0, 2).map((server, i) => synced(server, logsAtOn[i]));
     return sets[0]!.size + sets[1]!.size >= MACHINES ? sets : undefined;
   });
   assert.deepEqual(

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ANVIL, exec, startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
 import { freeUdpPort } from '../helpers/ports.ts';
+import { synced, until } from '../helpers/cluster.ts';
 import { openServices } from '../../src/app/compose.ts';
 import { openStore } from '../../src/store/store.ts';
 
@@ -24,37 +25,6 @@ interface ConductorView {
   pid: number;
   alive: boolean;
   machines: number;
-}
-
-/** The machines whose power change a server's power sync logged, from its JSON log lines. */
-function synced(log: string): Set<string> {
-  const names = new Set<string>();
-  for (const line of log.split('\n')) {
-    let entry: { msg?: string; changed?: string[] };
-    try {
-      entry = JSON.parse(line) as typeof entry;
-    } catch {
-      continue; // not a JSON line, or the last one still being written
-    }
-    if (entry.msg === 'power sync') for (const name of entry.changed ?? []) names.add(name);
-  }
-  return names;
-}
-
-/** Polls `check` until it returns a value (not undefined), or fails after `ms` saying what it last saw. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('three conductors share a fleet; a kill -9 leaves its machines owned by the survivors and its locks released', { timeout: 600_000 }, async (t) => {
@@ -187,7 +157,7 @@ test('three conductors share a fleet; a kill -9 leaves its machines owned by the
   // Each survivor synced only its own share: no machine's change was recorded by both, and between them all of them.
   // The log lines may trail the database (pino writes asynchronously): wait for them.
   const changedBy = await until('the survivors’ logs to name every machine’s change', 60_000, async () => {
-    const sets = servers.slice(0, 2).map((server, i) => synced(server.logs().slice(logsAtKill[i])));
+    const sets = servers.slice(0, 2).map((server, i) => synced(server, logsAtKill[i]));
     return sets[0]!.size + sets[1]!.size >= MACHINES ? sets : undefined;
   });
   const both = [...changedBy[0]!].filter((name) => changedBy[1]!.has(name));
