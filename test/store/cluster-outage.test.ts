@@ -224,10 +224,7 @@ test('three conductors under load ride out a PostgreSQL outage and recover witho
     after.reduce((sum, c) => sum + c.machines, 0),
     MACHINES,
   );
-  assert.ok(
-    after.every((c) => c.machines > 0),
-    `each owns a share: ${after.map((c) => c.machines).join(', ')}`,
-  );
+  // (Not "each owns some": the ring may give one of three conductors none of 12 machines, ~2 % of runs.)
   for (const [i, server] of servers.entries()) {
     const shrunk = logEntries(server, logsAtStop[i]).filter((e) => e.msg === 'the live conductors changed; machines re-shared by the hash ring');
     assert.deepEqual(shrunk, [], `pid ${server.child.pid} never judged the others dead for the outage`);

@@ -141,13 +141,19 @@ test('three conductors share a fleet; a kill -9 leaves its machines owned by the
     return rows.every((r) => r.reservation === null) ? true : undefined;
   });
   t.diagnostic(`its locks were released ${Date.now() - killedAt} ms after the kill`);
-  const events = await store.db
-    .selectFrom('machine_events')
-    .innerJoin('machines', 'machines.id', 'machine_events.machine_id')
-    .select(['machines.name', 'machine_events.message'])
-    .where('machines.name', 'in', held)
-    .where('machine_events.kind', '=', 'lock')
-    .execute();
+  // The event is written just after its lock is cleared, so the second may trail the check above.
+  const lockEvents = () =>
+    store.db
+      .selectFrom('machine_events')
+      .innerJoin('machines', 'machines.id', 'machine_events.machine_id')
+      .select(['machines.name', 'machine_events.message'])
+      .where('machines.name', 'in', held)
+      .where('machine_events.kind', '=', 'lock')
+      .execute();
+  const events = await until('each released lock’s event', 30_000, async () => {
+    const rows = await lockEvents();
+    return rows.length >= 2 ? rows : undefined;
+  }).catch(() => lockEvents());
   assert.equal(events.length, 2, 'each released lock left an event');
 
   // The survivors' power sync covers the whole fleet, the dead one's share included.
