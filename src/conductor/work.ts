@@ -190,8 +190,8 @@ export class WorkQueue {
 
   /**
    * The database went away while requests waited: each is answered at once with the 503 that
-   * says so (rather than held until its deadline), and told its operation stays queued — the
-   * owner runs it once the database is back, and records its outcome in the machine's events.
+   * says so (rather than held until its deadline), and told its operation is the owner's to
+   * finish — a queued one is claimed once the database is back, a running one's outcome recorded then.
    */
   #answerAway(error: unknown): void {
     const away = this.#away(error);
@@ -202,7 +202,7 @@ export class WorkQueue {
         new AnvilError(
           away.code,
           away.category,
-          `${away.message}; the ${waiter.kind} of machine '${waiter.machine}' was handed to its owner conductor before that (work item ${id}) and runs when the database is back: look at the machine's events for its outcome`,
+          `${away.message}; the ${waiter.kind} of machine '${waiter.machine}' was handed to its owner conductor before that (work item ${id}); it runs, or ran, there, and its outcome is recorded once the database is back: look at the machine's events`,
         ),
       );
     }
