@@ -7,15 +7,12 @@
 // own), and power sync covers the fleet again, each machine on exactly one conductor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ANVIL, exec, startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
-import { logEntries, logged, synced, until } from '../helpers/cluster.ts';
+import { ANVIL, exec, startServer, type ServerProcess } from '../helpers/anvil-process.ts';
+import { enrolCluster, logEntries, logged, startBmcFleet, synced, until } from '../helpers/cluster.ts';
 import { havePostgres, startPostgres } from '../helpers/postgres.ts';
-import { freeUdpPort } from '../helpers/ports.ts';
-import { openServices } from '../../src/app/compose.ts';
 import { openStore } from '../../src/store/store.ts';
 
 const MACHINES = 12;
@@ -51,37 +48,8 @@ test('three conductors under load ride out a PostgreSQL outage and recover witho
   const cluster = await startPostgres();
   t.after(() => cluster.kill());
   const url = cluster.url;
-  const port = await freeUdpPort();
-
-  const bmcs = spawn(ANVIL, ['bmc', 'fake', '--port', String(port), '--count', String(MACHINES), '--spread-addresses'], {
-    env: { ...process.env, IPMI_PASSWORD: PASSWORD },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const bmcsExited = new Promise((resolve) => bmcs.once('exit', resolve));
-  t.after(async () => {
-    bmcs.kill('SIGTERM');
-    await bmcsExited;
-  });
-  let seen = '';
-  bmcs.stdout.on('data', (d: Buffer) => (seen += d.toString()));
-  await until('the emulated BMCs listen', 60_000, async () => (seen.includes(`127.0.0.${MACHINES}:${port}`) ? true : undefined));
-
-  const dirs = [tempDir(), tempDir(), tempDir()];
-  const first = await openServices({ data: dirs[0], databaseUrl: url });
-  for (let i = 1; i <= MACHINES; i++) {
-    const name = `node-${i}`;
-    await first.machines.add(name, [mac(i)]);
-    await first.control.configure(name, {
-      driver: 'ipmi',
-      driverInfo: { ipmi_address: `127.0.0.${i}`, ipmi_port: port, ipmi_username: 'admin', ipmi_password: PASSWORD },
-    });
-  }
-  const secretKey = first.paths.secretKey;
-  await first.close();
-  for (const dir of dirs.slice(1)) {
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(secretKey, join(dir, 'secret.key'));
-  }
+  const { port } = await startBmcFleet(t, { count: MACHINES, password: PASSWORD, last: `127.0.0.${MACHINES}` });
+  const dirs = await enrolCluster(url, { count: MACHINES, port, password: PASSWORD, mac, address: (i) => `127.0.0.${i}` });
   // What /nexttest/ sends a machine with nothing queued.
   for (const dir of dirs) {
     mkdirSync(join(dir, 'tests'), { recursive: true });

@@ -8,14 +8,9 @@
 // the survivors' power sync covers all 300.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ANVIL, exec, startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
+import { ANVIL, exec, startServer, type ServerProcess } from '../helpers/anvil-process.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
-import { freeUdpPort } from '../helpers/ports.ts';
-import { synced, until } from '../helpers/cluster.ts';
-import { openServices } from '../../src/app/compose.ts';
+import { enrolCluster, startBmcFleet, synced, until } from '../helpers/cluster.ts';
 import { openStore } from '../../src/store/store.ts';
 import { nextIpv4 } from '../../src/cli/bmc-fake.ts';
 
@@ -42,31 +37,19 @@ type Outcome = { kind: 'answer'; status: number; code?: string; message?: string
 test('a sweep of power-on across three conductors survives a kill -9: each ran at most once, none lost', { timeout: 1_200_000 }, async (t) => {
   if (!havePostgres(t)) return;
   const url = await freshDatabase();
-  const port = await freeUdpPort();
   const addressOf = (i: number) => nextIpv4('127.0.0.1', i - 1);
-  const last = addressOf(MACHINES);
-
-  const bmcs = spawn(
-    ANVIL,
-    ['bmc', 'fake', '--port', String(port), '--count', String(MACHINES), '--spread-addresses', '--log-power', '--power-delay', String(POWER_DELAY_MS)],
-    {
-      env: { ...process.env, IPMI_PASSWORD: PASSWORD },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const bmcsExited = new Promise((resolve) => bmcs.once('exit', resolve));
-  t.after(async () => {
-    bmcs.kill('SIGTERM');
-    await bmcsExited;
+  const fleet = await startBmcFleet(t, {
+    count: MACHINES,
+    password: PASSWORD,
+    last: addressOf(MACHINES),
+    extra: ['--log-power', '--power-delay', String(POWER_DELAY_MS)],
   });
-  let bmcOut = '';
-  bmcs.stdout.on('data', (d: Buffer) => (bmcOut += d.toString()));
-  await until('the emulated BMCs listen', 120_000, async () => (bmcOut.includes(`${last}:${port}`) ? true : undefined));
+  const { port } = fleet;
   /** Chassis power actions each BMC carried out, by machine name. */
   const received = (action: string) => {
     const counts = new Map<string, number>();
     const byAddress = new Map(Array.from({ length: MACHINES }, (_, i) => [`${addressOf(i + 1)}:${port}`, `node-${i + 1}`]));
-    for (const line of bmcOut.split('\n')) {
+    for (const line of fleet.out().split('\n')) {
       const match = /^power (\S+) (\S+)$/.exec(line);
       if (!match || match[1] !== action) continue;
       const name = byAddress.get(match[2]!);
@@ -75,22 +58,13 @@ test('a sweep of power-on across three conductors survives a kill -9: each ran a
     return counts;
   };
 
-  const dirs = [tempDir(), tempDir(), tempDir()];
-  const first = await openServices({ data: dirs[0], databaseUrl: url });
-  for (let i = 1; i <= MACHINES; i++) {
-    const name = `node-${i}`;
-    await first.machines.add(name, [`52:54:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`]);
-    await first.control.configure(name, {
-      driver: 'ipmi',
-      driverInfo: { ipmi_address: addressOf(i), ipmi_port: port, ipmi_username: 'admin', ipmi_password: PASSWORD },
-    });
-  }
-  const secretKey = first.paths.secretKey;
-  await first.close();
-  for (const dir of dirs.slice(1)) {
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(secretKey, join(dir, 'secret.key'));
-  }
+  const dirs = await enrolCluster(url, {
+    count: MACHINES,
+    port,
+    password: PASSWORD,
+    mac: (i) => `52:54:00:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
+    address: addressOf,
+  });
 
   const settings = {
     ANVIL_DATABASE_URL: url,

@@ -4,14 +4,9 @@
 // locks it held are released, and their power sync covers all of them again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ANVIL, exec, startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
+import { ANVIL, exec, startServer, type ServerProcess } from '../helpers/anvil-process.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
-import { freeUdpPort } from '../helpers/ports.ts';
-import { synced, until } from '../helpers/cluster.ts';
-import { openServices } from '../../src/app/compose.ts';
+import { enrolCluster, startBmcFleet, synced, until } from '../helpers/cluster.ts';
 import { openStore } from '../../src/store/store.ts';
 
 const MACHINES = 30;
@@ -30,38 +25,15 @@ interface ConductorView {
 test('three conductors share a fleet; a kill -9 leaves its machines owned by the survivors and its locks released', { timeout: 600_000 }, async (t) => {
   if (!havePostgres(t)) return;
   const url = await freshDatabase();
-  const port = await freeUdpPort();
-
-  const bmcs = spawn(ANVIL, ['bmc', 'fake', '--port', String(port), '--count', String(MACHINES), '--spread-addresses'], {
-    env: { ...process.env, IPMI_PASSWORD: PASSWORD },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { port } = await startBmcFleet(t, { count: MACHINES, password: PASSWORD, last: `127.0.0.${MACHINES}` });
+  // The fleet enrolled as the CLI would; the other data directories get the same secret.key.
+  const dirs = await enrolCluster(url, {
+    count: MACHINES,
+    port,
+    password: PASSWORD,
+    mac: (i) => `52:54:00:00:10:${i.toString(16).padStart(2, '0')}`,
+    address: (i) => `127.0.0.${i}`,
   });
-  const bmcsExited = new Promise((resolve) => bmcs.once('exit', resolve));
-  t.after(async () => {
-    bmcs.kill('SIGTERM');
-    await bmcsExited;
-  });
-  let seen = '';
-  bmcs.stdout.on('data', (d: Buffer) => (seen += d.toString()));
-  await until('the emulated BMCs listen', 60_000, async () => (seen.includes(`127.0.0.${MACHINES}:${port}`) ? true : undefined));
-
-  // Enrol the fleet through the services, as the CLI would; the other data directories get the same secret.key.
-  const dirs = [tempDir(), tempDir(), tempDir()];
-  const first = await openServices({ data: dirs[0], databaseUrl: url });
-  for (let i = 1; i <= MACHINES; i++) {
-    const name = `node-${i}`;
-    await first.machines.add(name, [`52:54:00:00:10:${i.toString(16).padStart(2, '0')}`]);
-    await first.control.configure(name, {
-      driver: 'ipmi',
-      driverInfo: { ipmi_address: `127.0.0.${i}`, ipmi_port: port, ipmi_username: 'admin', ipmi_password: PASSWORD },
-    });
-  }
-  const secretKey = first.paths.secretKey;
-  await first.close();
-  for (const dir of dirs.slice(1)) {
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(secretKey, join(dir, 'secret.key'));
-  }
 
   // The servers take the database and the timings from the environment (a URL with a password never goes on a command line).
   const settings = {
