@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AGENT_BODY_LIMIT, AgentMessageError, formatAgentMessage, parseAgentMessage } from '../provisioning/agent-protocol.ts';
+import { PEER_HOP_HEADER } from '../provisioning/image-copies.ts';
 import { MachineLockedError } from '../conductor/locks.ts';
 import { invalid } from '../common/errors.ts';
 import { MACHINE_FACING, type ApiContext } from './context.ts';
@@ -70,11 +71,15 @@ export async function agentRoutes(app: FastifyInstance, ctx: Pick<ApiContext, 'p
   });
 
   app.get('/agent/v1/image', MACHINE_FACING, async (request, reply) => {
-    const image = await provisioner.imageFor(tokenOf(request));
-    request.log.info({ bytes: image.size, format: image.format }, 'agent is fetching its image');
-    return reply
-      .type('application/octet-stream')
-      .header('content-length', String(image.size))
-      .send(createReadStream(image.path, { highWaterMark: 1024 * 1024 }));
+    const token = tokenOf(request);
+    // In a cluster the image may be another process's: it is asked with the agent's own token.
+    const via = {
+      path: '/agent/v1/image',
+      headers: token ? { [AGENT_TOKEN_HEADER]: token } : ({} as Record<string, string>),
+      fromPeer: request.headers[PEER_HOP_HEADER] !== undefined,
+    };
+    const image = await provisioner.imageFor(token, via);
+    request.log.info({ bytes: image.size, format: image.format, ...(image.from ? { from: image.from } : {}) }, 'agent is fetching its image');
+    return reply.type('application/octet-stream').header('content-length', String(image.size)).send(image.stream);
   });
 }

@@ -1,6 +1,6 @@
 // The composition root: opens anvil's store and builds its parts over it, each given what it
 // uses. The server, the CLI commands and the tests start here; no other part imports it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolvePaths, ensureDataDirs, type PathOptions, type Paths } from './config.ts';
 import { openStore, systemClock, type Clock, type Store } from '../store/store.ts';
 import { Machines } from '../machines/machines.ts';
@@ -52,6 +52,8 @@ export interface Services {
   readonly sessions: WebSessions;
   /** Power and boot device through each machine's driver, as tasks holding its lock. */
   readonly control: MachineControl;
+  /** The key BMC passwords and agent tokens are sealed with (DATA/secret.key, one for a whole cluster). */
+  readonly secrets: SecretBox;
   /** The image library. */
   readonly images: ImageLibrary;
   /** Provision states, deploys and the deploy agent's side of them. */
@@ -88,6 +90,15 @@ export interface ServiceOptions extends PathOptions {
   conductor?: Pick<ConductorOptions, 'heartbeatMs' | 'deadAfterMs' | 'virtualNodes'> | undefined;
 }
 
+/** The URL anvil serve last recorded for this data directory, if it ever ran here. */
+function peerUrlIn(paths: Paths): string | undefined {
+  try {
+    return readFileSync(paths.peerUrl, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function openServices(options: ServiceOptions = {}): Promise<Services> {
   const paths = resolvePaths(options);
   ensureDataDirs(paths);
@@ -105,7 +116,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
   const secrets = new SecretBox(paths.secretKey);
   const metrics = new AnvilMetrics();
   const control = new MachineControl({ db, machines, events, secrets, clock }, { onDriverCall: metrics.onDriverCall, ...options.drivers });
-  const images = new ImageLibrary(db, paths.images, clock);
+  const images = new ImageLibrary(db, paths.images, clock, peerUrlIn(paths));
   const agentBuild = options.agentBuild ?? process.env.ANVIL_AGENT_BUILD ?? DEFAULT_AGENT_BUILD;
   const ssh = new SiteSsh(paths.ssh);
   const provisioner = new Provisioner(
@@ -153,6 +164,7 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
     discovered,
     boot,
     control,
+    secrets,
     images,
     provisioner,
     vcl: new Vcl({ machines, control, provisioner, images, ssh }),

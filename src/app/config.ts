@@ -60,6 +60,8 @@ export interface Paths {
   /** The deploy agent as ISOs for virtual media, one per deployment that boots that way (0700). */
   readonly agentMedia: string;
   readonly secretKey: string;
+  /** This data directory's server's URL for the others of a cluster (written by anvil serve; see provisioning/image-copies.ts). */
+  readonly peerUrl: string;
 }
 
 export interface PathOptions {
@@ -83,6 +85,7 @@ export function resolvePaths(options: PathOptions = {}, env: NodeJS.ProcessEnv =
     hooks: join(data, 'hooks'),
     agentMedia: join(data, 'agent-media'),
     secretKey: join(data, 'secret.key'),
+    peerUrl: join(data, 'peer-url'),
   };
 }
 

@@ -1,6 +1,8 @@
 // Starts anvil: opens the services, builds the HTTP server, starts the periodic work (the
 // test-run watchdog), and stops it all when the given signal aborts. The one place where a
 // running server is wired together; `anvil serve` and `anvil demo` call it.
+import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { joinCluster, openServices, type ServiceOptions, type Services } from './compose.ts';
 import { buildServer, type ServerOptions } from './http.ts';
@@ -41,6 +43,15 @@ export interface AnvilOptions extends ServiceOptions, ServerOptions {
   readonly exportDir?: string | undefined;
   /** The power-sync loop's interval, concurrency and failure limit; false to not run it. */
   readonly powerSync?: PowerSyncOptions | false;
+  /** This server's URL for the others of a cluster (--peer-url); default from --http. */
+  readonly peerUrl?: string | undefined;
+}
+
+/** --peer-url as given, else http://HOST:PORT of --http, with this host's name for a wildcard address. */
+export function peerUrlOf(given: string | undefined, host: string, port: number): string {
+  if (given !== undefined) return given.replace(/\/+$/, '');
+  const name = host === '0.0.0.0' || host === '::' ? hostname() : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
 }
 
 export interface RunningAnvil {
@@ -122,6 +133,13 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     startedAt: services.clock().toISOString(),
   });
   services.provisioner.serveMediaFrom(options.publicUrl ?? url);
+  // Made now if new: the other data directories of a cluster need a copy of it (README: Running a cluster).
+  services.secrets.ensureKey();
+  // The URL the other processes of a cluster read this one's image files at; kept in the data
+  // directory, so a command line adding an image there records the same holder.
+  const peerUrl = peerUrlOf(options.peerUrl, options.http.host, port);
+  services.images.holdFilesAs(peerUrl);
+  await writeFile(services.paths.peerUrl, `${peerUrl}\n`, { mode: 0o640 });
 
   let netboot: Netboot | undefined;
   if (options.netboot?.tftp || options.netboot?.dhcp) {

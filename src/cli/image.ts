@@ -2,7 +2,7 @@
 // terminal), list, show, download, delete. Like pxemngr it acts on the data directory
 // directly, with or without a server running; a running server sees an image as soon as it is
 // whole and verified. From another host, PUT the file to /api/v1/images/NAME instead.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
@@ -149,7 +149,8 @@ export function buildImage(): Command {
         const image = await s.images.get(name);
         if (!opts.output && process.stdout.isTTY) throw new UsageError('refusing to write an image to a terminal; give -o FILE or redirect stdout');
         const bar = new ProgressBar(`downloading ${name}`, Number(image.stored_size));
-        const source = createReadStream(s.images.pathOf(image), { highWaterMark: 1024 * 1024 });
+        // The command line has no credentials to ask another process with: this data directory's file or an error naming who holds it.
+        const { stream: source } = await s.images.open(image, { path: '', headers: {}, fromPeer: true });
         let sent = 0;
         source.on('data', (chunk: Buffer | string) => bar.update((sent += chunk.length)));
         await pipeline(source, opts.output ? createWriteStream(opts.output) : process.stdout);

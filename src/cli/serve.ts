@@ -26,6 +26,12 @@ export function serverOptions(cmd: Command, defaultHttp = '0.0.0.0:8080'): Comma
       ).env('ANVIL_DATABASE_URL'),
     )
     .option('--public-url <url>', "the base URL machines reach anvil at (default: from each request's Host header)")
+    .addOption(
+      new Option(
+        '--peer-url <url>',
+        "this server's own URL for the other servers of a cluster, which read the image files it holds from it (default: http://HOST:PORT of --http, this host's name for 0.0.0.0)",
+      ).env('ANVIL_PEER_URL'),
+    )
     .option('--upload-limit <bytes>', 'largest test result accepted', String(DEFAULT_UPLOAD_LIMIT))
     .option('--run-timeout <seconds>', 'a test run sent and not uploaded within this time becomes error', String(DEFAULT_RUN_TIMEOUT_MS / 1000))
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
@@ -80,6 +86,7 @@ export interface ParsedServerOptions {
   http: string;
   databaseUrl?: string;
   publicUrl?: string;
+  peerUrl?: string;
   uploadLimit: string;
   runTimeout: string;
   logLevel: string;
@@ -112,6 +119,8 @@ export function toAnvilOptions(o: ParsedServerOptions) {
   if (o.dhcp !== 'off' && !o.dhcpInterface) throw new UsageError(`--dhcp ${o.dhcp} needs --dhcp-interface IF (the provisioning network's interface)`);
   if (o.dhcp === 'server' && !o.dhcpRange) throw new UsageError('--dhcp server needs --dhcp-range FIRST-LAST');
   if (o.bootLoader !== 'ipxe' && o.bootLoader !== 'pxelinux') throw new UsageError(`--boot-loader '${o.bootLoader}' must be ipxe or pxelinux`);
+  if (o.peerUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(o.peerUrl))
+    throw new UsageError(`--peer-url '${o.peerUrl}' must be this server's own http://HOST:PORT, as the other servers of the cluster reach it`);
   const tftp = o.tftp === 'off' ? undefined : parseHostPort(o.tftp ?? '0.0.0.0:69', { host: '0.0.0.0', port: 69 }, '--tftp');
   return {
     data: o.data,
@@ -120,6 +129,7 @@ export function toAnvilOptions(o: ParsedServerOptions) {
     http: parseHostPort(o.http, { host: '0.0.0.0', port: 8080 }, '--http'),
     databaseUrl: o.databaseUrl,
     publicUrl: o.publicUrl,
+    peerUrl: o.peerUrl,
     uploadLimit,
     runTimeoutMs: runTimeout * 1000,
     logLevel: o.logLevel,

@@ -62,6 +62,11 @@ export class SecretBox {
     return this.#key;
   }
 
+  /** Reads the key, or makes it now: anvil serve's start, so the file a cluster's other data directories need exists from the first run. */
+  ensureKey(): void {
+    this.#keyBytes();
+  }
+
   encrypt(plain: string): string {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#keyBytes(), iv);

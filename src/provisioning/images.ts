@@ -19,6 +19,7 @@ import { durably, syncFile } from '../store/durable.ts';
 import { AnvilError, conflict, invalid, notFound } from '../common/errors.ts';
 import { processAlive, sizeOf, type Leftover } from '../common/leftovers.ts';
 import { receiveToFile, type ReceiveSource } from './receive.ts';
+import { readFromPeers, type PeerRequest } from './image-copies.ts';
 import { extensionOf, MAGIC_BYTES, sniffFormat, type StoredFormat, type UploadFormat } from './image-format.ts';
 
 export type { Image } from '../store/schema.ts';
@@ -106,11 +107,40 @@ export class ImageLibrary {
   readonly dir: string;
   readonly #db: Kysely<Database>;
   readonly #clock: Clock;
+  /** This process's URL for the others of a cluster, recorded with each file it stores (see image-copies.ts). */
+  #peerUrl: string | undefined;
 
-  constructor(db: Kysely<Database>, dir: string, clock: Clock) {
+  constructor(db: Kysely<Database>, dir: string, clock: Clock, peerUrl?: string) {
     this.#db = db;
     this.dir = dir;
     this.#clock = clock;
+    this.#peerUrl = peerUrl;
+  }
+
+  get peerUrl(): string | undefined {
+    return this.#peerUrl;
+  }
+
+  /** From now on the files this library stores are recorded as held at `url` (anvil serve's --peer-url). */
+  holdFilesAs(url: string): void {
+    this.#peerUrl = url.replace(/\/+$/, '');
+  }
+
+  /**
+   * The image's stored bytes: from this library's file, or, when another process of the cluster
+   * holds it, from that process (`via` says what to ask it and with which credentials).
+   */
+  async open(image: Image, via: PeerRequest): Promise<{ stream: Readable; from?: string }> {
+    const path = this.pathOf(image);
+    const here = await stat(path).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (here) return { stream: createReadStream(path, { highWaterMark: 1024 * 1024 }) };
+    const peers = (await this.#db.selectFrom('image_copies').select('peer_url').where('image_id', '=', image.id).orderBy('created_at', 'desc').execute())
+      .map((r) => r.peer_url)
+      .filter((url) => url !== this.#peerUrl);
+    return readFromPeers(image, peers, via);
   }
 
   /** The image's row, or a not-found error listing the library. */
@@ -133,9 +163,10 @@ export class ImageLibrary {
   }
 
   /** Bytes the image's file takes on disk (du; VCL's get_image_size). */
-  async diskUsage(image: Pick<Image, 'file'>): Promise<number> {
+  async diskUsage(image: Pick<Image, 'file' | 'stored_size'>): Promise<number> {
     const info = await stat(this.pathOf(image)).catch(() => undefined);
-    return info ? info.blocks * 512 : 0;
+    // A file another process of the cluster holds: its size as stored, which its du is within a block of.
+    return info ? info.blocks * 512 : Number(image.stored_size);
   }
 
   async view(image: Image): Promise<ImageView> {
@@ -226,8 +257,8 @@ export class ImageLibrary {
     try {
       // The image on disk, then its row, each surviving power loss once the import is answered.
       await syncFile(final);
-      const row = await durably(this.#db, (trx) =>
-        trx
+      const row = await durably(this.#db, async (trx) => {
+        const inserted = await trx
           .insertInto('images')
           .values({
             name: image.name,
@@ -242,8 +273,11 @@ export class ImageLibrary {
             created_at: stamp(this.#clock),
           })
           .returningAll()
-          .executeTakeFirstOrThrow(),
-      );
+          .executeTakeFirstOrThrow();
+        if (this.#peerUrl !== undefined)
+          await trx.insertInto('image_copies').values({ image_id: inserted.id, peer_url: this.#peerUrl, created_at: inserted.created_at }).execute();
+        return inserted;
+      });
       return await this.view(row);
     } catch (error) {
       await rm(final, { force: true });
@@ -303,7 +337,11 @@ export class ImageLibrary {
         `image '${name}' is being deployed to ${busy.map((b) => b.name).join(', ')}; wait for it to finish or abort it (anvil machine abort NAME)`,
       );
     }
-    await this.#db.deleteFrom('images').where('id', '=', image.id).execute();
+    // The copies other processes hold go with the row; their files are swept at their next start (sweep()).
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('image_copies').where('image_id', '=', image.id).execute();
+      await trx.deleteFrom('images').where('id', '=', image.id).execute();
+    });
     await rm(this.pathOf(image), { force: true });
   }
 

@@ -18,6 +18,7 @@ import { first, integer, parseHello, formatAgentMessage, type AgentMessage } fro
 import { ProvisionSteps, type ProvisionerParts } from './steps.ts';
 import { DeployFlow, type AgentSummary, type DeployRequest } from './deploy.ts';
 import { CaptureFlow, type CaptureRequest, type PreCaptureHook } from './capture.ts';
+import type { PeerRequest } from './image-copies.ts';
 
 export type { ProvisionerParts } from './steps.ts';
 export type { DeployRequest } from './deploy.ts';
@@ -272,11 +273,12 @@ export class Provisioner implements AgentBootSource {
   }
 
   /** The image a deploy's agent streams (GET /agent/v1/image). */
-  async imageFor(token: string | undefined): Promise<{ path: string; size: number; format: string }> {
+  async imageFor(token: string | undefined, via: PeerRequest): Promise<{ stream: Readable; size: number; format: string; from?: string }> {
     const deployment = await this.deployments.byToken(token);
     const image = deployment.image_id === null ? undefined : await this.#parts.images.byId(deployment.image_id);
     if (!image || deployment.kind !== 'deploy') throw invalid('NO_IMAGE', 'this agent has no image to fetch: it is capturing');
-    return { path: this.#parts.images.pathOf(image), size: Number(image.stored_size), format: image.format };
+    const content = await this.#parts.images.open(image, via);
+    return { ...content, size: Number(image.stored_size), format: image.format };
   }
 
   /** GET /agent/v1/media/<token>/agent.iso: the agent ISO a BMC inserts as virtual media, while the deployment waits for its agent. */

@@ -171,6 +171,14 @@ export interface ImagesTable {
   created_at: string;
 }
 
+/** A process of the cluster whose data directory holds an image's file (migration 012). */
+export interface ImageCopiesTable {
+  image_id: number;
+  /** The holder's own URL (anvil serve --peer-url), where the others read the file from. */
+  peer_url: string;
+  created_at: string;
+}
+
 export interface DeploymentsTable {
   id: Generated<number>;
   machine_id: number;
@@ -268,6 +276,7 @@ export interface Database {
   discovered: DiscoveredTable;
   machine_events: MachineEventsTable;
   images: ImagesTable;
+  image_copies: ImageCopiesTable;
   deployments: DeploymentsTable;
   dhcp_leases: DhcpLeasesTable;
   conductors: ConductorsTable;

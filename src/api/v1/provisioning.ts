@@ -1,13 +1,13 @@
 // The operator API of provisioning: the image library (upload streamed, never buffered; list,
 // show, download, delete) and a machine's provision state (manage, provide, deploy, undeploy,
 // abort) with its deploy's progress.
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.ts';
 import { UPLOAD_FORMATS, type UploadFormat } from '../../provisioning/image-format.ts';
+import { PEER_HOP_HEADER } from '../../provisioning/image-copies.ts';
 import { PROVISION_VERBS } from '../../provisioning/states.ts';
 import { errors, NameParams } from './schemas.ts';
 import { PAGED, PageQuery, pageOf, sendPage, sliceForPage } from './pagination.ts';
@@ -124,12 +124,21 @@ export async function provisioningRoutes(scope: FastifyInstance, ctx: ApiContext
     { schema: { summary: 'Download an image file as stored', tags: ['images'], params: ImageParams, produces: ['application/octet-stream'] } },
     async (request, reply) => {
       const image = await images.get(request.params.image);
+      // In a cluster the file may be another process's: it is asked with the caller's own credentials.
+      const headers: Record<string, string> = {};
+      for (const name of ['authorization', 'cookie']) {
+        const value = request.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      const via = { path: `/api/v1/images/${encodeURIComponent(image.name)}/content`, headers, fromPeer: request.headers[PEER_HOP_HEADER] !== undefined };
+      const content = await images.open(image, via);
+      if (content.from) request.log.info({ image: image.name, from: content.from }, 'image read from the process that holds it');
       return reply
         .type('application/octet-stream')
         .header('content-length', String(image.stored_size))
         .header('x-anvil-image-format', image.format)
         .header('content-disposition', `attachment; filename="${image.file}"`)
-        .send(createReadStream(images.pathOf(image), { highWaterMark: 1024 * 1024 }));
+        .send(content.stream);
     },
   );
 

@@ -12,6 +12,7 @@ import * as m008 from './008-conductors.ts';
 import * as m009 from './009-web-sessions.ts';
 import * as m010 from './010-work.ts';
 import * as m011 from './011-boot-index.ts';
+import * as m012 from './012-image-copies.ts';
 
 type Up = (db: AnyDb, ctx: { dialect: Dialect }) => Promise<void>;
 
@@ -27,6 +28,7 @@ const all: ReadonlyArray<readonly [string, Up]> = [
   ['009-web-sessions', m009.up],
   ['010-work', m010.up],
   ['011-boot-index', m011.up],
+  ['012-image-copies', m012.up],
 ];
 
 export const migrationNames: readonly string[] = all.map(([name]) => name);
