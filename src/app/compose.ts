@@ -14,6 +14,7 @@ import { Testing } from '../testing/testing.ts';
 import { Tokens } from '../auth/tokens.ts';
 import { WebSessions } from '../auth/sessions.ts';
 import { SecretBox } from '../drivers/secrets.ts';
+import { AnvilError } from '../common/errors.ts';
 import { MachineControl, type ControlOptions } from '../conductor/machine-control.ts';
 import { httpBootFiles } from './boot-files.ts';
 import { ImageLibrary } from '../provisioning/images.ts';
@@ -191,6 +192,34 @@ export async function openServices(options: ServiceOptions = {}): Promise<Servic
  * boot-device and provisioning work runs on each machine's owner conductor, through the work
  * queue when this process is not it, and this one claims the queued work of its machines.
  */
+/** settings key of the fingerprint of the key a PostgreSQL database's secrets are sealed with. */
+export const SECRET_KEY_SETTING = 'secret_key_fingerprint';
+
+/**
+ * On PostgreSQL every process must seal with one key: the first to start records its key's
+ * fingerprint, and a process with another key is refused before it serves — it could open
+ * none of the BMC passwords and agent tokens the others sealed. (On SQLite one process owns
+ * the database; a replaced key there is reported per secret, and fixed by setting them again.)
+ */
+export async function checkClusterKey(services: Services): Promise<void> {
+  services.secrets.ensureKey();
+  if (services.store.dialect !== 'postgres') return;
+  const { db } = services.store;
+  const mine = services.secrets.fingerprint();
+  await db
+    .insertInto('settings')
+    .values({ key: SECRET_KEY_SETTING, value: mine })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  const recorded = await db.selectFrom('settings').select('value').where('key', '=', SECRET_KEY_SETTING).executeTakeFirstOrThrow();
+  if (recorded.value !== mine)
+    throw new AnvilError(
+      'SECRET_KEY_MISMATCH',
+      'conflict',
+      `${services.paths.secretKey} is not the key the other anvil processes on this database seal secrets with, so this one could not open their BMC passwords and agent tokens: copy secret.key from the data directory of one of them over this one (README: Running a cluster), then start again`,
+    );
+}
+
 export function joinCluster(services: Services, log: { warn(fields: object, message: string): void; error(fields: object, message: string): void }): void {
   const { conductors, work } = services;
   services.control.useWork(work);

@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { joinCluster, openServices, type ServiceOptions, type Services } from './compose.ts';
+import { checkClusterKey, joinCluster, openServices, type ServiceOptions, type Services } from './compose.ts';
 import { buildServer, type ServerOptions } from './http.ts';
 import { DEFAULT_RUN_TIMEOUT_MS } from '../testing/testing.ts';
 import type { HostPort } from '../common/address.ts';
@@ -69,6 +69,12 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
   const syncOptions = options.powerSync ?? powerSyncFromEnv(process.env);
   const changePollMs = changePollFromEnv(process.env);
   const services = await openServices({ ...options, drivers: { process: 'anvil serve', ...options.drivers } });
+  // The key is made now if new (the other data directories of a cluster need a copy of it), and on
+  // PostgreSQL checked against the one the other processes seal with.
+  await checkClusterKey(services).catch(async (error: unknown) => {
+    await services.close();
+    throw error;
+  });
   const resolver = options.resolver ?? new AddressResolver([arpTable()]);
   // This process's conductor: its locks say so, and it owns its share of the machines.
   const conductorId = await services.conductors.register();
@@ -133,8 +139,6 @@ export async function startAnvil(options: AnvilOptions, signal: AbortSignal): Pr
     startedAt: services.clock().toISOString(),
   });
   services.provisioner.serveMediaFrom(options.publicUrl ?? url);
-  // Made now if new: the other data directories of a cluster need a copy of it (README: Running a cluster).
-  services.secrets.ensureKey();
   // The URL the other processes of a cluster read this one's image files at; kept in the data
   // directory, so a command line adding an image there records the same holder.
   const peerUrl = peerUrlOf(options.peerUrl, options.http.host, port);

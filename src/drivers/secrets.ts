@@ -1,7 +1,7 @@
 // Secrets in driver_info (`*_password`, `*_kg`): encrypted at rest with AES-256-GCM under a
 // random key in <data>/secret.key (mode 0600, made on first use), decrypted only when a
 // driver is built, and masked as ****** in everything shown to people.
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { chmodSync, openSync, readFileSync, writeSync, closeSync } from 'node:fs';
 import { AnvilError } from '../common/errors.ts';
 
@@ -65,6 +65,11 @@ export class SecretBox {
   /** Reads the key, or makes it now: anvil serve's start, so the file a cluster's other data directories need exists from the first run. */
   ensureKey(): void {
     this.#keyBytes();
+  }
+
+  /** Names the key without revealing it (an HMAC of a fixed text): processes sharing a database compare it. */
+  fingerprint(): string {
+    return createHmac('sha256', this.#keyBytes()).update('anvil secret.key fingerprint v1').digest('hex').slice(0, 32);
   }
 
   encrypt(plain: string): string {

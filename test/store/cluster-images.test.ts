@@ -42,6 +42,11 @@ test('an image uploaded through one anvil serve is read through another: the API
   t.after(() => (aRunning ? a.stop() : undefined));
   const b = await startServer(dirs[1], [], env);
   t.after(() => b.stop());
+  // A third data directory with a key of its own is refused before it serves, saying what to copy.
+  await assert.rejects(
+    startServer(tempDir('anvil-images-c-'), [], env),
+    /exited with 1[\s\S]*secret\.key is not the key the other anvil processes on this database seal secrets with[\s\S]*copy secret\.key from the data directory of one of them/,
+  );
   const auth = { authorization: `Bearer ${token}` };
 
   const disk = randomBytes(3 * MIB + 17);

@@ -4,7 +4,7 @@
 // notification; the time from A's answer to B's event is printed, not asserted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANVIL, PXEMNGR, exec, startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
 import { logged } from '../helpers/cluster.ts';
@@ -75,17 +75,20 @@ test('a change made through one anvil serve reaches the live feed of another at 
   const env = { ANVIL_DATABASE_URL: url, ANVIL_POWER_SYNC_INTERVAL: '0', ANVIL_CHANGE_POLL_INTERVAL: '600' };
   const synced = await exec(PXEMNGR, ['--data', dirs[0]!, 'syncbootnames'], env);
   assert.equal(synced.code, 0, synced.stderr);
-  const [a, b] = [await startServer(dirs[0]!, [], env), await startServer(dirs[1]!, [], env)];
-  t.after(() => a!.stop());
-  t.after(() => b!.stop());
-  await logged(b!, /hearing the other anvil processes’ changes on the database/);
+  const a = await startServer(dirs[0]!, [], env);
+  // One secret.key for the cluster (a made it at its start): b is refused with another.
+  copyFileSync(join(dirs[0]!, 'secret.key'), join(dirs[1]!, 'secret.key'));
+  const b = await startServer(dirs[1]!, [], env);
+  t.after(() => a.stop());
+  t.after(() => b.stop());
+  await logged(b, /hearing the other anvil processes’ changes on the database/);
   const token = (await exec(ANVIL, ['token', 'create', '--role', 'operator', '--data', dirs[0]!], env)).stdout.trim();
   const api = (path: string, method: string, json: unknown) =>
-    fetch(`${a!.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(json) });
+    fetch(`${a.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(json) });
 
   const stream = new AbortController();
   t.after(() => stream.abort());
-  const open = await fetch(`${b!.url}/events`, { headers: { cookie: await signIn(b!, token) }, signal: stream.signal });
+  const open = await fetch(`${b.url}/events`, { headers: { cookie: await signIn(b, token) }, signal: stream.signal });
   assert.equal(open.status, 200);
   const next = updates(open.body!);
   const seen = async (what: string, match: (u: Update) => boolean) => {
