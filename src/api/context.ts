@@ -16,6 +16,7 @@ import type { Provisioner } from '../provisioning/provisioner.ts';
 import type { Vcl } from '../provisioning/vcl.ts';
 import type { Properties } from '../machines/properties.ts';
 import type { Conductors } from '../conductor/conductors.ts';
+import type { WorkQueue } from '../conductor/work.ts';
 
 /** Largest test result accepted by default, in bytes (413 beyond). */
 export const DEFAULT_UPLOAD_LIMIT = 64 * 1024 * 1024;
@@ -34,6 +35,8 @@ export interface ApiContext {
   readonly vcl: Vcl;
   readonly properties: Properties;
   readonly conductors: Conductors;
+  /** Operations handed to a machine's owner conductor (PostgreSQL); GET /work/{id} reads one. */
+  readonly work: WorkQueue;
   readonly clock: () => Date;
   /** Where bare machine-facing URLs look up the caller's MAC. */
   readonly resolver: AddressResolver;

@@ -245,7 +245,7 @@ export class WorkQueue {
             new AnvilError(
               'OWNER_NO_ANSWER',
               'unavailable',
-              `${waiter.kind} of machine '${waiter.machine}' is still running on its owner conductor ${row.conductor ?? '?'} after ${Math.round(waiter.timeoutMs / 1000)} s (work item ${row.id}); look at the machine's events for its outcome`,
+              `${waiter.kind} of machine '${waiter.machine}' is still running on its owner conductor ${row.conductor ?? '?'} after ${Math.round(waiter.timeoutMs / 1000)} s (work item ${row.id}); its outcome will be at GET /api/v1/work/${row.id} and in the machine's events`,
             ),
           );
         }
