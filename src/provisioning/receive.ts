@@ -80,6 +80,18 @@ function free(chunk: Buffer): void {
 }
 
 /**
+ * Copies as much of `source` from `from` as fits into `target` at `at`; returns how much. With
+ * one memcpy: Buffer#copy of a whole buffer goes through TypedArray#set, which V8 does word by
+ * word with relaxed atomics when the target is shared memory (~3× slower: an eighth of anvil
+ * serve's CPU in an upload), while Buffer#fill with a buffer as long as the range is one memcpy.
+ */
+function copyInto(target: Buffer, at: number, source: Buffer, from: number): number {
+  const n = Math.min(source.length - from, target.length - at);
+  target.fill(from === 0 && n === source.length ? source : source.subarray(from, from + n), at, at + n);
+  return n;
+}
+
+/**
  * Streams `source` into a new file at `path` (which must not exist), hashing it on the way. A
  * FileSource is read from its start and left open for its owner to close. Its
  * writeback is started as it goes, but it is not known to be on disk when this resolves: the
@@ -157,7 +169,7 @@ export async function receiveToFile(source: ReceiveSource, path: string, options
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         for (let offset = 0; offset < chunk.length; ) {
-          const copied = chunk.copy(buffers[current]!, fill, offset);
+          const copied = copyInto(buffers[current]!, fill, chunk, offset);
           fill += copied;
           offset += copied;
           if (fill === size) await flush();
