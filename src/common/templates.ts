@@ -68,12 +68,15 @@ export const TEMPLATE_LIMITS = {
   memoryLimit: 64 * 1024 * 1024,
 } as const;
 
-const engine = new Liquid({
-  ...TEMPLATE_LIMITS,
-  ownPropertyOnly: true,
-  strictFilters: true,
-  cache: false,
-});
+/** Made at first use: a Liquid engine costs ~12 ms to make, at the start of every command that imports this (most). */
+let made: Liquid | undefined;
+const engine = (): Liquid =>
+  (made ??= new Liquid({
+    ...TEMPLATE_LIMITS,
+    ownPropertyOnly: true,
+    strictFilters: true,
+    cache: false,
+  }));
 
 export interface TemplateProblem {
   readonly line: number | undefined;
@@ -84,7 +87,7 @@ export interface TemplateProblem {
 export function checkTemplate(source: string): TemplateProblem | undefined {
   try {
     if (dialectOf(source) === 'django') parseDjango(source);
-    else engine.parse(source);
+    else engine().parse(source);
     return undefined;
   } catch (error) {
     return describe(error);
@@ -93,7 +96,7 @@ export function checkTemplate(source: string): TemplateProblem | undefined {
 
 export async function renderTemplate(source: string, variables: Record<string, unknown>, what: string): Promise<string> {
   try {
-    return dialectOf(source) === 'django' ? parseDjango(source).render(variables) : await engine.parseAndRender(source, variables);
+    return dialectOf(source) === 'django' ? parseDjango(source).render(variables) : await engine().parseAndRender(source, variables);
   } catch (error) {
     const problem = describe(error);
     const where = problem.line ? `${what}:${problem.line}` : what;

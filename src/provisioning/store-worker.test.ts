@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StoreWorker } from './store-worker.ts';
+import { DIRECT_ALIGN, StoreWorker } from './store-worker.ts';
 
 const sha256 = (...parts: Buffer[]) => {
   const hash = createHash('sha256');
@@ -73,4 +73,32 @@ test('a write that fails comes back as its error, with its code', async (t) => {
   buffers[0]!.fill(1);
   await assert.rejects(worker.store(0, 100, 0), { code: 'EBADF' });
   await worker.release();
+});
+
+test('full aligned buffers go through the direct descriptor, the rest through the other; a direct write that fails is its error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'anvil-store-worker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'direct');
+  const file = await open(path, 'wx');
+  // Where the file system has no direct I/O (tmpfs, say) the plain descriptor stands in: the content must come out the same.
+  const direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => file);
+  const size = 2 * DIRECT_ALIGN;
+  const { worker, buffers } = StoreWorker.acquire(2, size, file.fd, direct.fd);
+  for (const b of buffers) assert.equal(b.byteOffset % DIRECT_ALIGN, 0, 'each buffer starts aligned');
+  const parts = [randomBytes(size), randomBytes(size), randomBytes(size), randomBytes(1000)];
+  assert.equal(await storeThrough(worker, buffers, parts), sha256(...parts));
+  await worker.release();
+  if (direct !== file) await direct.close();
+  await file.close();
+  assert.deepEqual(readFileSync(path), Buffer.concat(parts));
+
+  // A direct descriptor that cannot write: the store fails with its error, not silently elsewhere.
+  const other = join(dir, 'read-only-direct');
+  const plain = await open(other, 'wx');
+  const readOnly = await open(other, 'r');
+  t.after(() => Promise.all([plain.close(), readOnly.close()]));
+  const again = StoreWorker.acquire(1, DIRECT_ALIGN, plain.fd, readOnly.fd);
+  again.buffers[0]!.fill(7);
+  await assert.rejects(again.worker.store(0, DIRECT_ALIGN, 0), { code: 'EBADF' });
+  await again.worker.release();
 });
