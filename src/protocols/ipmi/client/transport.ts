@@ -60,6 +60,13 @@ export class Transport {
   readonly stats: TransportStats = { unclaimed: 0, received: 0, sent: 0 };
   /** The timeouts of every request waiting on this socket, on one timer. */
   readonly deadlines: Deadlines;
+  /**
+   * The keepalives of every session on this socket, on one timer of the system clock (never the
+   * injected one: sessions measure idleness with monotonicMs). Apart from `deadlines`, whose
+   * expiry scans its slots, so these long, rarely due deadlines never slow a request's timeout.
+   * Unreferenced, as the sessions' own timers were: an idle session keeps no process alive.
+   */
+  readonly keepalives = new Deadlines();
   readonly #socket: DatagramSocket;
   readonly #ready: Promise<void>;
   #bound = false;
