@@ -2,7 +2,7 @@
 // Session per (host, port, user, password, Kg, protocol), so a command API, a console and
 // a power-sync loop talking to the same BMC share one login, as pyghmi's Session.__new__ does.
 import { createHash } from 'node:crypto';
-import { pooledRandomBytes } from '../io.ts';
+import { pooledRandomness } from '../io.ts';
 import { Transport } from './transport.ts';
 import type { TransportOptions } from './transport.ts';
 import { Session } from './session.ts';
@@ -17,8 +17,7 @@ export interface ClientOptions extends TransportOptions {
 
 /** The system CSPRNG, pooled (io.ts); jitter fractions come from the same pool. */
 function systemRandom(): Randomness {
-  const bytes = pooledRandomBytes();
-  return { bytes, fraction: () => bytes(4).readUInt32LE(0) / 2 ** 32 };
+  return pooledRandomness();
 }
 
 /** The registry key: secrets enter only as a digest, so a key is safe to print. */
