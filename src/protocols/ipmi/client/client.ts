@@ -20,14 +20,26 @@ function systemRandom(): Randomness {
   return pooledRandomness();
 }
 
-/** The registry key: secrets enter only as a digest, so a key is safe to print. */
-function registryKey(t: BmcTarget): string {
-  const secret = createHash('sha256')
-    .update(t.password)
+/** The secrets' digest of the last target given its secrets as text: a fleet logs in to every BMC with the same ones. */
+let lastSecrets: { readonly password: string; readonly kg: string; readonly digest: string } | undefined;
+
+/** The digest of a target's password and Kg (a createHash each was ~4 µs, 200 of them for 200 BMCs). */
+function secretDigest(password: string, kg: string | Uint8Array | undefined): string {
+  const cacheable = kg === undefined || typeof kg === 'string';
+  if (cacheable && lastSecrets?.password === password && lastSecrets.kg === (kg ?? '')) return lastSecrets.digest;
+  const digest = createHash('sha256')
+    .update(password)
     .update('\0')
-    .update(t.kg ?? '')
+    .update(kg ?? '')
     .digest('hex')
     .slice(0, 32);
+  if (cacheable) lastSecrets = { password, kg: kg ?? '', digest };
+  return digest;
+}
+
+/** The registry key: secrets enter only as a digest, so a key is safe to print. */
+function registryKey(t: BmcTarget): string {
+  const secret = secretDigest(t.password, t.kg);
   return [t.host, t.port ?? 623, t.user, t.protocol ?? 'lanplus', t.privilege ?? '', t.cipherSuite ?? '', t.authType ?? '', secret].join('|');
 }
 
