@@ -194,6 +194,25 @@ async function moduleFor(name, argv) {
   return { module: `${ROOT}src/cli/${name}.ts` };
 }
 
+/**
+ * Ends the process with `code` now that a single-script command is done, rather than letting
+ * the event loop run dry: process.exit() skips the heap teardown a natural exit does (V8 frees
+ * the heap page by page, ~40 munmap calls), 4-7 ms of CPU of a one-BMC `anvil ipmi ... power
+ * status` (measured interleaved, 30 runs each: 49-50 ms of CPU, 42-46 with this). Such a
+ * command's run() resolves only when its work is done (sessions closed, output written); the
+ * 'exit' event still fires, so runScript's code cache is still written. Output is never cut
+ * short: Node writes stdout to files, pipes and terminals synchronously on Linux, the only
+ * platform bin/anvil runs Node for, and stdout is waited for should it ever hold unwritten data.
+ * @param {number} code
+ */
+function exitWhenWritten(code) {
+  process.exitCode = code;
+  const stdout = process.stdout;
+  if (stdout.writableLength === 0) process.exit();
+  // A reader that went away (EPIPE) ends the wait as a written buffer does.
+  for (const event of ['drain', 'error', 'close']) stdout.once(event, () => process.exit());
+}
+
 if (import.meta.main) {
   // Taken out of argv, so the command sees the same process.argv as when run from its source.
   const name = process.argv.splice(2, 1)[0] ?? '';
@@ -206,7 +225,7 @@ if (import.meta.main) {
   const script = manifest && scriptFor(manifest, name, argv);
   if (manifest && script) {
     const cache = `${ROOT}${BUILD_DIR}/${COMPILE_CACHE}/${manifest.build}-${script}.v8`;
-    process.exitCode = await runScript(`${ROOT}${BUILD_DIR}/${manifest.build}/${script}`, cache, argv);
+    exitWhenWritten(await runScript(`${ROOT}${BUILD_DIR}/${manifest.build}/${script}`, cache, argv));
   } else {
     // Fails quietly where .build/ is read-only: the build then compiles at every start, as without it.
     if (manifest) enableCompileCache(`${ROOT}${BUILD_DIR}/${COMPILE_CACHE}`);

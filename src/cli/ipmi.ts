@@ -251,6 +251,18 @@ async function runFleet(client: IpmiClient, o: Options, hosts: HostPort[], comma
   let failures = 0;
   let next = 0;
   const results: unknown[] = [];
+  // The lines of hosts that finish in one turn of the event loop go out in one write, at its
+  // end (setImmediate): each as it came was a write(2) of its own, 200 of them for 200 BMCs
+  // (~3 ms of a fleet run's CPU profile); a line still waits for no other host.
+  let unwritten = '';
+  const flush = (): void => {
+    if (unwritten !== '') process.stdout.write(unwritten);
+    unwritten = '';
+  };
+  const print = (line: string): void => {
+    if (unwritten === '') setImmediate(flush);
+    unwritten += `${line}\n`;
+  };
   const worker = async (): Promise<void> => {
     while (next < hosts.length) {
       const h = hosts[next++]!;
@@ -259,11 +271,11 @@ async function runFleet(client: IpmiClient, o: Options, hosts: HostPort[], comma
       try {
         const out = await command.run(bmc);
         if (o.json) results.push({ host: label, ok: true, result: out.json });
-        else process.stdout.write(`${label}: ${command.shortForm ? command.shortForm(out) : 'ok'}\n`);
+        else print(`${label}: ${command.shortForm ? command.shortForm(out) : 'ok'}`);
       } catch (error) {
         failures++;
         if (o.json) results.push({ host: label, ok: false, error: (error as Error).message, code: (error as { code?: string }).code });
-        else process.stdout.write(`${label}: ${errorText(error)}\n`);
+        else print(`${label}: ${errorText(error)}`);
       } finally {
         // Close each session as soon as its host is done: BMC session slots are few.
         await bmc.session.close();
@@ -271,6 +283,7 @@ async function runFleet(client: IpmiClient, o: Options, hosts: HostPort[], comma
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.fanout, hosts.length) }, worker));
+  flush();
   if (o.json) process.stdout.write(JSON.stringify(results, jsonBytes) + '\n');
   return failures === 0 ? 0 : 1;
 }

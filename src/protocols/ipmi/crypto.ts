@@ -142,7 +142,7 @@ export const NO_SESSION_KEYS: SessionKeys = sessionKeys(IntegrityAlgorithm.NONE,
 /** K1 = HMAC_SIK(0x01×20), K2 = HMAC_SIK(0x02×20) with the authentication algorithm's hash (§13.32). */
 export function deriveSessionKeys(
   auth: AuthAlgorithmId,
-  sik: Uint8Array,
+  sik: Uint8Array | KeyObject,
   integrity: IntegrityAlgorithmId,
   confidentiality: ConfidentialityAlgorithmId,
 ): SessionKeys {
@@ -223,6 +223,8 @@ export function aesDecrypt(k2: Uint8Array | KeyObject, data: Uint8Array): Buffer
  */
 export class AesCbc128 {
   readonly #key: Uint8Array;
+  /** K2's first 16 bytes as a KeyObject, made once for both directions. */
+  #keyObject: KeyObject | undefined;
   #encrypt: Cipheriv | undefined;
   #decrypt: Decipheriv | undefined;
 
@@ -231,9 +233,14 @@ export class AesCbc128 {
     this.#key = k2;
   }
 
+  #aesKey(): KeyObject {
+    this.#keyObject ??= aesKeyOf(this.#key);
+    return this.#keyObject;
+  }
+
   #cipher(): Cipheriv {
     if (this.#encrypt === undefined) {
-      this.#encrypt = createCipheriv('aes-128-ecb', aesKeyOf(this.#key), null);
+      this.#encrypt = createCipheriv('aes-128-ecb', this.#aesKey(), null);
       this.#encrypt.setAutoPadding(false);
     }
     return this.#encrypt;
@@ -241,7 +248,7 @@ export class AesCbc128 {
 
   #decipher(): Decipheriv {
     if (this.#decrypt === undefined) {
-      this.#decrypt = createDecipheriv('aes-128-ecb', aesKeyOf(this.#key), null);
+      this.#decrypt = createDecipheriv('aes-128-ecb', this.#aesKey(), null);
       this.#decrypt.setAutoPadding(false);
     }
     return this.#decrypt;
@@ -252,7 +259,8 @@ export class AesCbc128 {
     if (iv.length !== AES_BLOCK) throw new IpmiEncodeError(`AES-CBC-128 needs a ${AES_BLOCK}-byte IV, got ${iv.length}`);
     const cipher = this.#cipher();
     const padLength = (AES_BLOCK - ((payload.length + 1) % AES_BLOCK)) % AES_BLOCK;
-    const out = Buffer.alloc(AES_BLOCK + payload.length + padLength + 1);
+    // Every byte is written below (IV, payload, pad, pad length): no zero-fill, and a pooled buffer.
+    const out = Buffer.allocUnsafe(AES_BLOCK + payload.length + padLength + 1);
     out.set(iv, 0);
     out.set(payload, AES_BLOCK);
     for (let i = 1; i <= padLength; i++) out[AES_BLOCK + payload.length + i - 1] = i;

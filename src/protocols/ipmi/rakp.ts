@@ -2,6 +2,7 @@
 // (IPMI v2.0 §13.17–§13.23), and the key-exchange math of RAKP-HMAC-* (§13.31, §13.32).
 // Both sides build and parse every message, so client and BMC emulator share this file.
 import { timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { ByteReader, u32le } from './bytes.ts';
 import type { AuthAlgorithmId } from './cipher-suites.ts';
 import { MAX_USER_NAME_LENGTH } from './constants.ts';
@@ -275,7 +276,7 @@ export function sessionIntegrityKey(x: RakpExchange, password: Uint8Array | stri
 }
 
 /** RAKP4 ICV = HMAC_SIK(Rm ‖ SIDc ‖ GUIDc), truncated to 12 (SHA1) or 16 (MD5, SHA256) bytes (§13.31). */
-export function rakp4IntegrityCheckValue(x: RakpExchange, sik: Uint8Array): Buffer {
+export function rakp4IntegrityCheckValue(x: RakpExchange, sik: Uint8Array | KeyObject): Buffer {
   const hash = authHash(x.auth);
   if (hash === undefined) return Buffer.alloc(0);
   return hmac(hash, sik, x.consoleRandom, u32le(x.bmcSessionId), x.bmcGuid).subarray(0, rakp4IcvLength(x.auth));
@@ -297,6 +298,6 @@ export function verifyRakp3(x: RakpExchange, password: Uint8Array | string, code
 }
 
 /** Console side: throws IpmiAuthenticationError unless RAKP4's ICV matches the SIK. */
-export function verifyRakp4(x: RakpExchange, sik: Uint8Array, icv: Uint8Array): void {
+export function verifyRakp4(x: RakpExchange, sik: Uint8Array | KeyObject, icv: Uint8Array): void {
   check(rakp4IntegrityCheckValue(x, sik), icv, 'RAKP4 integrity check value');
 }

@@ -17,7 +17,7 @@ import {
 } from '../constants.ts';
 import { CIPHER_SUITES, CIPHER_SUITE_RECORD_CHUNK, decodeCipherSuiteRecords, findCipherSuite } from '../cipher-suites.ts';
 import type { CipherSuite } from '../cipher-suites.ts';
-import { deriveSessionKeys } from '../crypto.ts';
+import { deriveSessionKeys, secretKey } from '../crypto.ts';
 import type { SessionKeys } from '../crypto.ts';
 import { IpmiAuthenticationError, IpmiError } from '../errors.ts';
 import { decodeSession20, encodeSession20 } from '../session20.ts';
@@ -302,6 +302,8 @@ async function rakp12(s: Session, suite: CipherSuite, bmcSessionId: number, cons
 async function rakp34(s: Session, suite: CipherSuite, x: RakpExchange, rakpTag: number): Promise<SessionKeys> {
   s.setState({ kind: 'rakp3', suite });
   const sik = sessionIntegrityKey(x, s.target.password, s.target.kg);
+  // One KeyObject for the RAKP4 check and the key derivation, not one each (RAKP-none has no SIK to wrap).
+  const sikKey = sik.length > 0 ? secretKey(sik) : sik;
   const rakp4 = await s.exchange(
     'RAKP Message 3',
     () =>
@@ -321,12 +323,12 @@ async function rakp34(s: Session, suite: CipherSuite, x: RakpExchange, rakpTag: 
   );
   if (rakp4.status !== RmcpPlusStatus.OK) throw new IpmiLoginError(s.host, s.target.user, rmcpStatusReason('RAKP4', rakp4.status));
   try {
-    verifyRakp4(x, sik, rakp4.integrityCheckValue);
+    verifyRakp4(x, sikKey, rakp4.integrityCheckValue);
   } catch (error) {
     if (error instanceof IpmiAuthenticationError) throw new IpmiLoginError(s.host, s.target.user, "the BMC's RAKP4 check does not match (wrong Kg?)");
     throw error;
   }
-  return deriveSessionKeys(suite.auth, sik, suite.integrity, suite.confidentiality);
+  return deriveSessionKeys(suite.auth, sikKey, suite.integrity, suite.confidentiality);
 }
 
 /** Set Session Privilege Level (§22.18): sessions start at User level. */

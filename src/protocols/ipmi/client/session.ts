@@ -284,10 +284,12 @@ export class Session implements Endpoint {
   }
 
   /**
-   * The keepalive, on the transport's shared keepalive timer (see Transport.keepalives): it
-   * wakes at the idle limit and, when requests were answered meanwhile, sleeps again for what
-   * is left, so a request only notes the time. The limit is jittered per session, and the
-   * shared timer's one-second slots add at most a second, well inside a BMC's 30–60 s.
+   * One keepalive deadline per session, on the transport's keepalive timer (Transport.keepalives):
+   * it wakes at the idle limit and, when requests were answered meanwhile, sleeps again for what
+   * is left, so a request only notes the time. Not a setTimeout per session: with the limit
+   * jittered, each was a timer list of its own, and each fired alone — an event-loop wake-up per
+   * keepalive and per answer. The shared timer's one-second slots add at most a second to the
+   * limit, well inside a BMC's 30–60 s.
    */
   #armKeepalive(): void {
     this.#keepalive?.cancel();
