@@ -172,7 +172,14 @@ export function staleInput(manifest, root, inputs = manifest.inputs) {
  */
 async function moduleFor(name, argv) {
   const manifest = readManifest(ROOT);
-  const stale = manifest === undefined ? undefined : staleInput(manifest, ROOT, inputsFor(manifest, name, argv));
+  // A build folder removed by hand (its manifest left) is as stale as an edited source.
+  const gone = manifest !== undefined && statSync(`${ROOT}${BUILD_DIR}/${manifest.build}/${name}.js`, { throwIfNoEntry: false }) === undefined;
+  const stale =
+    manifest === undefined
+      ? undefined
+      : gone
+        ? `${BUILD_DIR}/${manifest.build}/${name}.js is gone`
+        : staleInput(manifest, ROOT, inputsFor(manifest, name, argv));
   const why = manifest === undefined ? `there is no build of the CLI in ${BUILD_DIR}/ yet` : stale && `${stale} since the CLI was built`;
   if (why === undefined && manifest !== undefined) return { module: `${ROOT}${BUILD_DIR}/${manifest.build}/${name}.js`, manifest };
   const started = performance.now();

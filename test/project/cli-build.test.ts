@@ -83,6 +83,21 @@ test('an edited source is rebuilt by the next bin/anvil run, and the build then 
   assert.match(again.stdout, /LIKE ipmitool: same options/);
 });
 
+test('a build folder removed by hand, its manifest left, is rebuilt by the next run', async (t) => {
+  const dir = copyProject(t);
+  const first = await anvil(dir, ['--help']);
+  assert.equal(first.code, 0, first.stderr);
+  const { build } = JSON.parse(readFileSync(join(dir, '.build/cli.json'), 'utf8')) as { build: string };
+  rmSync(join(dir, '.build', build), { recursive: true });
+  for (const args of [['--help'], ['ipmi', '--help']]) {
+    const run = await anvil(dir, args);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Usage: anvil/);
+  }
+  const rebuilt = await anvil(dir, ['--help']);
+  assert.deepEqual([rebuilt.code, rebuilt.stderr], [0, '']);
+});
+
 test('when the build cannot be redone, bin/anvil runs the edited sources and says why, on one line', async (t) => {
   const dir = copyProject(t);
   const built = await anvil(dir, ['--help']);
