@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
 import { adminToken, assertDatabaseWhole, killHard, logLines, tempBytes, tempFiles, waitUntil } from '../helpers/kill9.ts';
+import { answerFields } from '../helpers/agent-server.ts';
 
 const MIB = 1024 * 1024;
 /** Generous: only a hang reaches it. */
@@ -40,14 +41,6 @@ function fakeAgentBuild(): string {
   writeFileSync(join(dir, 'initrd.gz'), 'initrd');
   return dir;
 }
-
-const fields = (text: string) =>
-  Object.fromEntries(
-    text
-      .trim()
-      .split('\n')
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
 
 test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: after the restart each is resumed or failed with its reason, no partial image, no temp file', {
   timeout: TIMEOUT_MS,
@@ -96,7 +89,7 @@ test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: afte
   const hello = async (name: Name, tokenValue: string, diskSize: number) => {
     const r = await agent(tokenValue, 'hello', `mac=${MACS[name]}\ndisk=vda\ndisk.vda.size=${diskSize}\nkernel=6.1\nagent=1\n`);
     assert.equal(r.status, 200, r.text);
-    return fields(r.text);
+    return answerFields(r.text);
   };
 
   for (const name of Object.keys(MACS) as Name[]) {
@@ -123,7 +116,7 @@ test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: afte
   await hello('fin', finToken, 64 * MIB);
   await ok('/machines/fin', { method: 'PATCH', json: { driver_info: { fake_power_delay_ms: 3000 } } });
   const finResult = await agent(finToken, 'result', `status=ok\nphase=done\nsha256=${tinySha}\nbytes=${tiny.length}\n`);
-  assert.deepEqual(fields(finResult.text), { action: 'wait' });
+  assert.deepEqual(answerFields(finResult.text), { action: 'wait' });
 
   // boot: a deploy whose machine is booting its agent, which has not called back yet.
   await ok('/machines/boot/provision', { method: 'PUT', json: { target: 'deploy', image: 'tiny' }, status: 202 });
@@ -211,7 +204,9 @@ test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: afte
   assert.equal((await view('boot')).provisionState, 'wait-callback');
   const bootToken = await agentToken('boot');
   assert.equal((await hello('boot', bootToken, 64 * MIB)).action, 'deploy');
-  assert.deepEqual(fields((await agent(bootToken, 'result', `status=ok\nphase=done\nsha256=${tinySha}\nbytes=${tiny.length}\n`)).text), { action: 'wait' });
+  assert.deepEqual(answerFields((await agent(bootToken, 'result', `status=ok\nphase=done\nsha256=${tinySha}\nbytes=${tiny.length}\n`)).text), {
+    action: 'wait',
+  });
   await until('boot', 'active', (v) => v.provisionState === 'active' && v.deployment?.state === 'done');
 
   // fin: booted its disk during the restart.
@@ -233,7 +228,7 @@ test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: afte
     'the whole image, unchanged',
   );
   assert.equal((await agent(depToken, 'progress', `phase=verify\nbytes=${big.length}\n`)).status, 200);
-  assert.deepEqual(fields((await agent(depToken, 'result', `status=ok\nphase=done\nsha256=${bigSha}\nbytes=${big.length}\n`)).text), { action: 'wait' });
+  assert.deepEqual(answerFields((await agent(depToken, 'result', `status=ok\nphase=done\nsha256=${bigSha}\nbytes=${big.length}\n`)).text), { action: 'wait' });
   await until('dep', 'active', (v) => v.provisionState === 'active' && v.deployment?.state === 'done');
 
   const stuck: string[] = [];

@@ -101,6 +101,11 @@ export function field(request: AgentRequest, key: string): string | undefined {
   return request.fields.get(key)?.[0];
 }
 
+/** An answer of anvil's to the agent as one object (a key given twice: its last value), for deepEqual. */
+export function answerFields(text: string): Record<string, string> {
+  return Object.fromEntries([...parseFields(text)].map(([key, values]) => [key, values.at(-1) ?? '']));
+}
+
 /** Parses a text/plain key=value body (protocol v1: the value runs to the end of the line). */
 export function parseFields(text: string): Map<string, string[]> {
   const fields = new Map<string, string[]>();

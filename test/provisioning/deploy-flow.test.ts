@@ -11,6 +11,7 @@ import { zstdCompressSync } from 'node:zlib';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
 import { Xxh64 } from '../../src/provisioning/xxh64.ts';
 import { tempDir } from '../helpers/anvil-process.ts';
+import { answerFields } from '../helpers/agent-server.ts';
 
 const MAC = '52:54:00:d0:00:01';
 
@@ -39,14 +40,7 @@ function agent(anvil: TestAnvil, token: string) {
     const r = await fetch(`${anvil.url}/agent/v1/${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'x-anvil-token': token }, body });
     return { status: r.status, text: await r.text() };
   };
-  const fields = (text: string) =>
-    Object.fromEntries(
-      text
-        .trim()
-        .split('\n')
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
-  return { call, fields };
+  return { call, fields: answerFields };
 }
 
 /** The token the boot answer hands the machine, read from its iPXE script. */

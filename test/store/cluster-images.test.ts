@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ANVIL, exec, startServer, tempDir } from '../helpers/anvil-process.ts';
 import { logEntries, until } from '../helpers/cluster.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
+import { answerFields } from '../helpers/agent-server.ts';
 
 const MIB = 1024 * 1024;
 const MAC = '52:54:00:9c:00:01';
@@ -85,7 +86,7 @@ test('an image uploaded through one anvil serve is read through another: the API
     headers: { 'x-anvil-token': agentToken },
     body: `mac=${MAC}\ndisk=vda\ndisk.vda.size=${64 * MIB}\nkernel=6.1\nagent=1\n`,
   });
-  const answer = fields(await hello.text());
+  const answer = answerFields(await hello.text());
   assert.equal(answer.action, 'deploy', JSON.stringify(answer));
   assert.equal(answer.image_url, `${b.url}/agent/v1/image`);
   const streamed = await fetch(answer.image_url!, { headers: { 'x-anvil-token': agentToken } });
