@@ -66,7 +66,8 @@ export interface DiskImage {
 
 /** The syslinux.cfg: boot the kernel at once, with syslinux's own output on the serial line too. */
 export function syslinuxConfig(options: DiskImageOptions): string {
-  const append = ['console=ttyS0', `anvil.server=${options.server}`, 'anvil.run=nexttest-upload', options.append ?? ''].join(' ').trim();
+  // no_timer_check: under QEMU's TCG on a busy host the kernel's IO-APIC timer check can fail and panic.
+  const append = ['console=ttyS0', 'no_timer_check', `anvil.server=${options.server}`, 'anvil.run=nexttest-upload', options.append ?? ''].join(' ').trim();
   return `SERIAL 0 115200
 DEFAULT anvil
 PROMPT 0

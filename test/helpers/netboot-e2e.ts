@@ -41,7 +41,7 @@ export function tinyBootData(ns: Netns, marker: string, prefix: string): string 
       'DEFAULT tiny',
       'LABEL tiny',
       '  KERNEL tiny/vmlinuz',
-      `  APPEND initrd=tiny/initrd.gz console=ttyS0 quiet anvil.server=${ns.address}:${NETBOOT_HTTP_PORT} anvil.mac={{ mac }} anvil.marker=${marker}`,
+      `  APPEND initrd=tiny/initrd.gz console=ttyS0 quiet no_timer_check anvil.server=${ns.address}:${NETBOOT_HTTP_PORT} anvil.mac={{ mac }} anvil.marker=${marker}`,
       '',
     ].join('\n'),
   );

@@ -111,7 +111,7 @@ test('anvil lab vm console: this terminal on the serial console of a VM another 
     memoryMb: 256,
     diskSize: null,
     netdev: 'none',
-    extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
+    extraArgs: ['-kernel', join(tiny, 'vmlinuz'), '-initrd', join(tiny, 'initrd.gz'), '-append', 'console=ttyS0 quiet no_timer_check anvil.poweroff=0'],
   });
   assert.equal((await anvil('vm', 'console', 'con1')).code, 1, 'a VM that is off has no console');
   assert.equal((await anvil('vm', 'power', 'con1', 'on')).code, 0);

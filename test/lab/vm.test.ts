@@ -128,7 +128,7 @@ test('soft-off: a Linux guest that handles the ACPI power button powers off and 
     diskSize: null,
     netdev: 'none',
     // anvil.poweroff=0: the init gives a shell on the console instead of powering off by itself.
-    extraArgs: ['-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet anvil.poweroff=0'],
+    extraArgs: ['-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet no_timer_check anvil.poweroff=0'],
   });
   const vm = await openVm(t, store, 'acpi1');
   await vm.powerOn();

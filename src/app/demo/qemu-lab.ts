@@ -115,7 +115,7 @@ async function prepareTinyLinux(services: Services): Promise<string | undefined>
         'DEFAULT tiny',
         'LABEL tiny',
         `  KERNEL ${DEMO_VM_PROFILE}/vmlinuz`,
-        `  APPEND initrd=${DEMO_VM_PROFILE}/initrd.gz console=ttyS0 quiet anvil.server={{ server | remove: "http://" }} anvil.mac={{ mac }} anvil.run=nexttest anvil.localboot=0`,
+        `  APPEND initrd=${DEMO_VM_PROFILE}/initrd.gz console=ttyS0 quiet no_timer_check anvil.server={{ server | remove: "http://" }} anvil.mac={{ mac }} anvil.run=nexttest anvil.localboot=0`,
         '',
       ].join('\n'),
     );
