@@ -117,10 +117,6 @@ export class ImageLibrary {
     this.#peerUrl = peerUrl;
   }
 
-  get peerUrl(): string | undefined {
-    return this.#peerUrl;
-  }
-
   /** From now on the files this library stores are recorded as held at `url` (anvil serve's --peer-url). */
   holdFilesAs(url: string): void {
     this.#peerUrl = url.replace(/\/+$/, '');

@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.ts';
 import { notFound } from '../../common/errors.ts';
+import { WORK_DEFAULTS } from '../../conductor/work.ts';
 import { errors } from './schemas.ts';
 
 const Conductor = Type.Object({
@@ -82,7 +83,10 @@ export async function conductorRoutes(scope: FastifyInstance, ctx: ApiContext): 
     async (request) => {
       const row = await ctx.work.get(request.params.id);
       if (!row)
-        throw notFound('UNKNOWN_WORK_ITEM', `no work item ${request.params.id}; finished items are kept a while, then removed (see the machine's events)`);
+        throw notFound(
+          'UNKNOWN_WORK_ITEM',
+          `no work item ${request.params.id}; finished items are kept ${WORK_DEFAULTS.forgetAfterMs / 3_600_000} hours, then removed (the machine's events keep what happened)`,
+        );
       return {
         id: row.id,
         machine: row.machine_name,
