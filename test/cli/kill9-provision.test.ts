@@ -11,12 +11,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request, get, type ClientRequest, type IncomingMessage } from 'node:http';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
 import { zstdCompressSync } from 'node:zlib';
 import { startServer, tempDir, type ServerProcess } from '../helpers/anvil-process.ts';
 import { adminToken, assertDatabaseWhole, killHard, logLines, tempBytes, tempFiles, waitUntil } from '../helpers/kill9.ts';
-import { answerFields } from '../helpers/agent-server.ts';
+import { answerFields, fakeAgentBuild } from '../helpers/agent-server.ts';
 
 const MIB = 1024 * 1024;
 /** Generous: only a hang reaches it. */
@@ -34,20 +33,12 @@ interface View {
   deployment?: { state: string; kind: string; bytesDone: number };
 }
 
-/** A deploy agent build the boot answer can point at (nothing boots it: the test is the agent). */
-function fakeAgentBuild(): string {
-  const dir = tempDir('anvil-kill9-agent-');
-  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
-  writeFileSync(join(dir, 'initrd.gz'), 'initrd');
-  return dir;
-}
-
 test('kill -9 mid-deploy, mid-capture, mid-finish and mid-boot of an agent: after the restart each is resumed or failed with its reason, no partial image, no temp file', {
   timeout: TIMEOUT_MS,
 }, async (t) => {
   const data = tempDir('anvil-kill9-provision-');
   mkdirSync(data, { recursive: true });
-  const agentBuild = fakeAgentBuild();
+  const agentBuild = fakeAgentBuild('anvil-kill9-agent-');
   const env = { ANVIL_AGENT_BUILD: agentBuild };
   const token = await adminToken(data);
   let server: ServerProcess = await startServer(data, ['--power-sync-interval', '0'], env);

@@ -5,12 +5,14 @@
 // key=value fields, for the test to assert on; waitFor() resolves on one.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlib, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
+import { join } from 'node:path';
 import { Xxh64 } from '../../src/provisioning/xxh64.ts';
+import { tempDir } from './anvil-process.ts';
 
 export type AfterResult = 'wait' | 'reboot' | 'poweroff';
 
@@ -99,6 +101,17 @@ export async function imageOf(raw: string, format: AgentImage['format'], into?: 
 /** The first value of a field, or undefined. */
 export function field(request: AgentRequest, key: string): string | undefined {
   return request.fields.get(key)?.[0];
+}
+
+/**
+ * A deploy agent build (ANVIL_AGENT_BUILD) of two placeholder files that anvil's boot answer can
+ * point at, for tests that play the agent over HTTP themselves: nothing boots it.
+ */
+export function fakeAgentBuild(prefix = 'anvil-agent-'): string {
+  const dir = tempDir(prefix);
+  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
+  writeFileSync(join(dir, 'initrd.gz'), 'initrd');
+  return dir;
 }
 
 /** An answer of anvil's to the agent as one object (a key given twice: its last value), for deepEqual. */

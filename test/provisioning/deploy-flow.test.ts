@@ -5,23 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
 import { Xxh64 } from '../../src/provisioning/xxh64.ts';
-import { tempDir } from '../helpers/anvil-process.ts';
-import { answerFields } from '../helpers/agent-server.ts';
+import { answerFields, fakeAgentBuild } from '../helpers/agent-server.ts';
 
 const MAC = '52:54:00:d0:00:01';
-
-function fakeAgentBuild(): string {
-  const dir = tempDir();
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
-  writeFileSync(join(dir, 'initrd.gz'), 'initrd');
-  return dir;
-}
 
 async function setUp(t: Parameters<typeof testAnvil>[0], options: { deployTimeoutS?: number } = {}) {
   const anvil = await testAnvil(t, { agentBuild: fakeAgentBuild(), powerSync: false, ...options });

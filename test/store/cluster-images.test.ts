@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANVIL, exec, startServer, tempDir } from '../helpers/anvil-process.ts';
 import { logEntries, until } from '../helpers/cluster.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
-import { answerFields } from '../helpers/agent-server.ts';
+import { answerFields, fakeAgentBuild } from '../helpers/agent-server.ts';
 
 const MIB = 1024 * 1024;
 const MAC = '52:54:00:9c:00:01';
@@ -29,9 +29,7 @@ test('an image uploaded through one anvil serve is read through another: the API
   if (!havePostgres(t)) return;
   const url = await freshDatabase();
   const dirs = [tempDir('anvil-images-a-'), tempDir('anvil-images-b-')] as const;
-  const agentBuild = tempDir('anvil-images-agent-');
-  // Nothing boots it: the test plays the agent over HTTP, as test/provisioning/deploy-flow does.
-  for (const f of ['vmlinuz', 'initrd.gz']) writeFileSync(join(agentBuild, f), 'fake');
+  const agentBuild = fakeAgentBuild('anvil-images-agent-');
   const env = { ANVIL_DATABASE_URL: url, ANVIL_POWER_SYNC_INTERVAL: '0', ANVIL_AGENT_BUILD: agentBuild };
   const made = await exec(ANVIL, ['token', 'create', '--role', 'admin', '--data', dirs[0]], env);
   assert.equal(made.code, 0, made.stderr);

@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/anvil-process.ts';
 import { testAnvil, type TestAnvil } from '../helpers/anvil-inproc.ts';
 import { freshDatabase, havePostgres } from '../helpers/postgres.ts';
 import { testBackend } from '../helpers/database.ts';
+import { fakeAgentBuild } from '../helpers/agent-server.ts';
 
 /** A dead-after long enough that a loaded machine's stalls never make a live one look dead; the test's dead conductor dies by an old heartbeat. */
 const CONDUCTOR = { heartbeatMs: 500, deadAfterMs: 15_000 };
@@ -27,15 +27,6 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** An agent build of two files: the deploy tests play the agent themselves. */
-function fakeAgentBuild(): string {
-  const dir = tempDir();
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
-  writeFileSync(join(dir, 'initrd.gz'), 'initrd');
-  return dir;
 }
 
 async function pair(t: Parameters<typeof testAnvil>[0]): Promise<{ a: TestAnvil; b: TestAnvil; url: string }> {

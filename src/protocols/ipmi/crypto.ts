@@ -205,6 +205,11 @@ export function aesDecrypt(k2: Uint8Array | KeyObject, data: Uint8Array): Buffer
   const decipher = createDecipheriv('aes-128-cbc', aesKeyOf(k2), data.subarray(0, AES_BLOCK));
   decipher.setAutoPadding(false);
   const plain = Buffer.concat([decipher.update(data.subarray(AES_BLOCK)), decipher.final()]);
+  return withoutPad(plain);
+}
+
+/** The payload of decrypted blocks without its confidentiality pad (1, 2, …, n, then n); IpmiAuthenticationError when the pad is not one. */
+function withoutPad(plain: Buffer): Buffer {
   const padLength = plain[plain.length - 1] as number;
   if (padLength >= AES_BLOCK || padLength + 1 > plain.length)
     throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
@@ -280,13 +285,6 @@ export class AesCbc128 {
     // P[i] = D(C[i]) xor C[i-1]: the blocks decrypt independently, all in one call.
     const plain = this.#decipher().update(data.subarray(AES_BLOCK));
     for (let i = 0; i < plain.length; i++) plain[i]! ^= data[i]!;
-    const padLength = plain[plain.length - 1] as number;
-    if (padLength >= AES_BLOCK || padLength + 1 > plain.length)
-      throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
-    for (let i = 1; i <= padLength; i++) {
-      if (plain[plain.length - 1 - padLength + i - 1] !== i)
-        throw new IpmiAuthenticationError('AES confidentiality pad is invalid (wrong key or corrupted payload)');
-    }
-    return plain.subarray(0, plain.length - 1 - padLength);
+    return withoutPad(plain);
   }
 }
