@@ -2,13 +2,13 @@
 // AES-CBC-128 with the confidentiality pad (IPMI v2.0 §13.28–§13.29). Deterministic:
 // the IV is an argument, so the caller owns randomness.
 //
-// Keys reach node:crypto as KeyObjects: handed a Buffer, createHmac/createCipheriv spend
-// ~5× the cost of the operation itself deciding what kind of key it is (Node 24), which
-// was a third of a fleet client's CPU. A session builds its KeyObjects once (SessionKeys),
-// on first use, and its AES ciphers once (AesCbc128); the password's key is kept for the
-// next login with the same password (passwordKey).
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey } from 'node:crypto';
-import type { Cipheriv, Decipheriv, KeyObject } from 'node:crypto';
+// The hashes, HMAC and AES are this folder's own (digests.ts, aes.ts), not node:crypto's, whose
+// loading alone was a tenth of a one-BMC `anvil ipmi` run. Keys are kept in their prepared form:
+// a session builds its HmacKeys and its AES key schedule once, on first use (SessionKeys), and
+// the password's HmacKey is kept for the next login with the same password (passwordKey).
+import { Aes128, AES_BLOCK } from './aes.ts';
+import { HmacKey, hmac as hmacOf } from './digests.ts';
+import type { DigestName } from './digests.ts';
 import type { AuthAlgorithmId, ConfidentialityAlgorithmId, IntegrityAlgorithmId } from './cipher-suites.ts';
 import { AuthAlgorithm, ConfidentialityAlgorithm, IntegrityAlgorithm, MAX_PASSWORD_LENGTH } from './constants.ts';
 import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from './errors.ts';
@@ -16,7 +16,7 @@ import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from './err
 /** The constants K1 and K2 are HMACs of: 20 bytes of 0x01 / 0x02 even for SHA-256 (§13.32; ipmitool lanplus_crypt.c). */
 export const KEY_CONSTANT_LENGTH = 20;
 /** AES-CBC-128 block, IV and key size (§13.29). */
-export const AES_BLOCK = 16;
+export { AES_BLOCK };
 
 /** The digest behind an RAKP authentication algorithm, or undefined for RAKP-none. */
 export function authHash(auth: AuthAlgorithmId): 'sha1' | 'md5' | 'sha256' | undefined {
@@ -66,28 +66,26 @@ export function key20(secret: Uint8Array | string): Buffer {
 }
 
 /** The last password given as text, and its key: a fleet logs in to every BMC with the same one. */
-let lastPassword: { readonly text: string; readonly key: KeyObject } | undefined;
+let lastPassword: { readonly text: string; readonly key: HmacKey } | undefined;
 
 /**
- * Kuid / Kg (key20) as a KeyObject. A KeyObject costs ~20 µs to make, and RAKP uses the
- * password's three times a login, so the key of the last password given as text is kept
- * (the caller holds that text anyway); bytes are wrapped anew.
+ * Kuid / Kg (key20) as an HmacKey. RAKP uses the password's three times a login, and a key's
+ * pad states are computed at its first use with each digest, so the key of the last password
+ * given as text is kept (the caller holds that text anyway); bytes get a new key.
  */
-export function passwordKey(secret: Uint8Array | string): KeyObject {
-  if (typeof secret !== 'string') return createSecretKey(key20(secret));
-  if (lastPassword?.text !== secret) lastPassword = { text: secret, key: createSecretKey(key20(secret)) };
+export function passwordKey(secret: Uint8Array | string): HmacKey {
+  if (typeof secret !== 'string') return new HmacKey(key20(secret));
+  if (lastPassword?.text !== secret) lastPassword = { text: secret, key: new HmacKey(key20(secret)) };
   return lastPassword.key;
 }
 
-/** A key as node:crypto takes it fastest; bytes are wrapped once here rather than on every use. */
-export function secretKey(key: Uint8Array | KeyObject): KeyObject {
-  return key instanceof Uint8Array ? createSecretKey(key) : key;
+/** A key prepared for repeated HMACs; bytes are wrapped once here rather than on every use. */
+export function secretKey(key: Uint8Array | HmacKey): HmacKey {
+  return key instanceof HmacKey ? key : new HmacKey(key);
 }
 
-export function hmac(hash: 'sha1' | 'md5' | 'sha256', key: Uint8Array | KeyObject, ...parts: Uint8Array[]): Buffer {
-  const h = createHmac(hash, secretKey(key));
-  for (const p of parts) h.update(p);
-  return h.digest();
+export function hmac(hash: DigestName, key: Uint8Array | HmacKey, ...parts: Uint8Array[]): Buffer {
+  return hmacOf(hash, key, ...parts);
 }
 
 /** Keys of an active RMCP+ session: what encode/decodeSession20 need. */
@@ -98,19 +96,19 @@ export interface SessionKeys {
   readonly k1: Buffer;
   /** K2, whose first 16 bytes are the AES key (§13.29). */
   readonly k2: Buffer;
-  /** K1 as a KeyObject, for the per-packet HMAC. */
-  readonly integrityKey: KeyObject;
+  /** K1 prepared for the per-packet HMAC. */
+  readonly integrityKey: HmacKey;
   /** AES-CBC-128 under K2's first 16 bytes, for the payloads. */
   readonly aes: AesCbc128;
 }
 
-/** SessionKeys whose KeyObject and ciphers are made when first used: none for a session without integrity or confidentiality. */
+/** SessionKeys whose HmacKey and AES key schedule are made when first used: none for a session without integrity or confidentiality. */
 class LazySessionKeys implements SessionKeys {
   readonly integrity: IntegrityAlgorithmId;
   readonly confidentiality: ConfidentialityAlgorithmId;
   readonly k1: Buffer;
   readonly k2: Buffer;
-  #integrityKey: KeyObject | undefined;
+  #integrityKey: HmacKey | undefined;
   #aes: AesCbc128 | undefined;
 
   constructor(integrity: IntegrityAlgorithmId, confidentiality: ConfidentialityAlgorithmId, k1: Buffer, k2: Buffer) {
@@ -120,8 +118,8 @@ class LazySessionKeys implements SessionKeys {
     this.k2 = k2;
   }
 
-  get integrityKey(): KeyObject {
-    this.#integrityKey ??= createSecretKey(this.k1);
+  get integrityKey(): HmacKey {
+    this.#integrityKey ??= new HmacKey(this.k1);
     return this.#integrityKey;
   }
 
@@ -142,7 +140,7 @@ export const NO_SESSION_KEYS: SessionKeys = sessionKeys(IntegrityAlgorithm.NONE,
 /** K1 = HMAC_SIK(0x01×20), K2 = HMAC_SIK(0x02×20) with the authentication algorithm's hash (§13.32). */
 export function deriveSessionKeys(
   auth: AuthAlgorithmId,
-  sik: Uint8Array | KeyObject,
+  sik: Uint8Array | HmacKey,
   integrity: IntegrityAlgorithmId,
   confidentiality: ConfidentialityAlgorithmId,
 ): SessionKeys {
@@ -173,39 +171,18 @@ export function integrityCode(keys: SessionKeys, data: Uint8Array): Buffer {
   }
 }
 
-/** The AES-128 key: K2's first 16 bytes, or SessionKeys.aesKey as it is. */
-function aesKeyOf(k2: Uint8Array | KeyObject): KeyObject {
-  if (!(k2 instanceof Uint8Array)) return k2;
-  if (k2.length < AES_BLOCK) throw new IpmiEncodeError('K2 is shorter than an AES-128 key');
-  return createSecretKey(k2.subarray(0, AES_BLOCK));
-}
-
 /**
  * AES-CBC-128 as RMCP+ uses it (§13.29): IV ‖ AES(payload ‖ 01 02 … n ‖ n) with
  * (payload + n + 1) a multiple of 16. The IV must be 16 random bytes from the caller.
- * The key is K2 (bytes) or the session's aesKey.
+ * One-shot, under K2; a session keeps an AesCbc128 instead.
  */
-export function aesEncrypt(k2: Uint8Array | KeyObject, iv: Uint8Array, payload: Uint8Array): Buffer {
-  if (iv.length !== AES_BLOCK) throw new IpmiEncodeError(`AES-CBC-128 needs a ${AES_BLOCK}-byte IV, got ${iv.length}`);
-  const key = aesKeyOf(k2);
-  const padLength = (AES_BLOCK - ((payload.length + 1) % AES_BLOCK)) % AES_BLOCK;
-  const plain = Buffer.alloc(payload.length + padLength + 1);
-  plain.set(payload, 0);
-  for (let i = 1; i <= padLength; i++) plain[payload.length + i - 1] = i;
-  plain[plain.length - 1] = padLength;
-  const cipher = createCipheriv('aes-128-cbc', key, iv);
-  cipher.setAutoPadding(false);
-  return Buffer.concat([iv, cipher.update(plain), cipher.final()]);
+export function aesEncrypt(k2: Uint8Array, iv: Uint8Array, payload: Uint8Array): Buffer {
+  return new AesCbc128(k2).encrypt(iv, payload);
 }
 
 /** Inverse of aesEncrypt. Throws IpmiDecodeError on a bad length, IpmiAuthenticationError on a bad pad (wrong key). */
-export function aesDecrypt(k2: Uint8Array | KeyObject, data: Uint8Array): Buffer {
-  if (data.length < 2 * AES_BLOCK || data.length % AES_BLOCK !== 0)
-    throw new IpmiDecodeError(`encrypted payload of ${data.length} bytes is not IV + whole AES blocks`);
-  const decipher = createDecipheriv('aes-128-cbc', aesKeyOf(k2), data.subarray(0, AES_BLOCK));
-  decipher.setAutoPadding(false);
-  const plain = Buffer.concat([decipher.update(data.subarray(AES_BLOCK)), decipher.final()]);
-  return withoutPad(plain);
+export function aesDecrypt(k2: Uint8Array, data: Uint8Array): Buffer {
+  return new AesCbc128(k2).decrypt(data);
 }
 
 /** The payload of decrypted blocks without its confidentiality pad (1, 2, …, n, then n); IpmiAuthenticationError when the pad is not one. */
@@ -220,49 +197,26 @@ function withoutPad(plain: Buffer): Buffer {
   return plain.subarray(0, plain.length - 1 - padLength);
 }
 
-/**
- * One session's AES-CBC-128 (§13.29), the same bytes as aesEncrypt/aesDecrypt: CBC is chained
- * here over one AES-ECB cipher per direction, made once and kept for the session. A
- * createCipheriv per packet (with its key checks and stream machinery) cost ~25 µs, and
- * a fleet's 200 sessions encrypt and decrypt ~1,200 payloads.
- */
+/** One session's AES-CBC-128 (§13.29) under K2's first 16 bytes, its key schedule made once (at the first packet). */
 export class AesCbc128 {
-  readonly #key: Uint8Array;
-  /** K2's first 16 bytes as a KeyObject, made once for both directions. */
-  #keyObject: KeyObject | undefined;
-  #encrypt: Cipheriv | undefined;
-  #decrypt: Decipheriv | undefined;
+  readonly #k2: Uint8Array;
+  #aes: Aes128 | undefined;
 
   /** `k2` is K2: its first 16 bytes are the key. */
   constructor(k2: Uint8Array) {
-    this.#key = k2;
+    if (k2.length < AES_BLOCK) throw new IpmiEncodeError('K2 is shorter than an AES-128 key');
+    this.#k2 = k2;
   }
 
-  #aesKey(): KeyObject {
-    this.#keyObject ??= aesKeyOf(this.#key);
-    return this.#keyObject;
+  #cipher(): Aes128 {
+    this.#aes ??= new Aes128(this.#k2.subarray(0, AES_BLOCK));
+    return this.#aes;
   }
 
-  #cipher(): Cipheriv {
-    if (this.#encrypt === undefined) {
-      this.#encrypt = createCipheriv('aes-128-ecb', this.#aesKey(), null);
-      this.#encrypt.setAutoPadding(false);
-    }
-    return this.#encrypt;
-  }
-
-  #decipher(): Decipheriv {
-    if (this.#decrypt === undefined) {
-      this.#decrypt = createDecipheriv('aes-128-ecb', this.#aesKey(), null);
-      this.#decrypt.setAutoPadding(false);
-    }
-    return this.#decrypt;
-  }
-
-  /** IV ‖ AES-CBC(payload ‖ confidentiality pad), as aesEncrypt. The IV must be 16 random bytes from the caller. */
+  /** IV ‖ AES-CBC(payload ‖ confidentiality pad). The IV must be 16 random bytes from the caller. */
   encrypt(iv: Uint8Array, payload: Uint8Array): Buffer {
     if (iv.length !== AES_BLOCK) throw new IpmiEncodeError(`AES-CBC-128 needs a ${AES_BLOCK}-byte IV, got ${iv.length}`);
-    const cipher = this.#cipher();
+    const aes = this.#cipher();
     const padLength = (AES_BLOCK - ((payload.length + 1) % AES_BLOCK)) % AES_BLOCK;
     // Every byte is written below (IV, payload, pad, pad length): no zero-fill, and a pooled buffer.
     const out = Buffer.allocUnsafe(AES_BLOCK + payload.length + padLength + 1);
@@ -273,18 +227,22 @@ export class AesCbc128 {
     // C[i] = E(P[i] xor C[i-1]), C[0] the IV: each block is xored with the one before it, in place.
     for (let at = AES_BLOCK; at < out.length; at += AES_BLOCK) {
       for (let j = 0; j < AES_BLOCK; j++) out[at + j]! ^= out[at - AES_BLOCK + j]!;
-      out.set(cipher.update(out.subarray(at, at + AES_BLOCK)), at);
+      aes.encryptBlock(out, at, out, at);
     }
     return out;
   }
 
-  /** Inverse of encrypt, as aesDecrypt: IpmiDecodeError on a bad length, IpmiAuthenticationError on a bad pad (wrong key). */
+  /** Inverse of encrypt: IpmiDecodeError on a bad length, IpmiAuthenticationError on a bad pad (wrong key). */
   decrypt(data: Uint8Array): Buffer {
     if (data.length < 2 * AES_BLOCK || data.length % AES_BLOCK !== 0)
       throw new IpmiDecodeError(`encrypted payload of ${data.length} bytes is not IV + whole AES blocks`);
-    // P[i] = D(C[i]) xor C[i-1]: the blocks decrypt independently, all in one call.
-    const plain = this.#decipher().update(data.subarray(AES_BLOCK));
-    for (let i = 0; i < plain.length; i++) plain[i]! ^= data[i]!;
+    const aes = this.#cipher();
+    // P[i] = D(C[i]) xor C[i-1], into a new buffer: the ciphertext is left as it was.
+    const plain = Buffer.allocUnsafe(data.length - AES_BLOCK);
+    for (let at = 0; at < plain.length; at += AES_BLOCK) {
+      aes.decryptBlock(data, at + AES_BLOCK, plain, at);
+      for (let j = 0; j < AES_BLOCK; j++) plain[at + j]! ^= data[at + j]!;
+    }
     return withoutPad(plain);
   }
 }

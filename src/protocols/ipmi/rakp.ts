@@ -1,8 +1,8 @@
 // RMCP+ session establishment: Open Session Request/Response and RAKP messages 1–4
 // (IPMI v2.0 §13.17–§13.23), and the key-exchange math of RAKP-HMAC-* (§13.31, §13.32).
 // Both sides build and parse every message, so client and BMC emulator share this file.
-import { timingSafeEqual } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import { equalBytes } from './digests.ts';
+import type { HmacKey } from './digests.ts';
 import { ByteReader, u32le } from './bytes.ts';
 import type { AuthAlgorithmId } from './cipher-suites.ts';
 import { MAX_USER_NAME_LENGTH } from './constants.ts';
@@ -276,15 +276,14 @@ export function sessionIntegrityKey(x: RakpExchange, password: Uint8Array | stri
 }
 
 /** RAKP4 ICV = HMAC_SIK(Rm ‖ SIDc ‖ GUIDc), truncated to 12 (SHA1) or 16 (MD5, SHA256) bytes (§13.31). */
-export function rakp4IntegrityCheckValue(x: RakpExchange, sik: Uint8Array | KeyObject): Buffer {
+export function rakp4IntegrityCheckValue(x: RakpExchange, sik: Uint8Array | HmacKey): Buffer {
   const hash = authHash(x.auth);
   if (hash === undefined) return Buffer.alloc(0);
   return hmac(hash, sik, x.consoleRandom, u32le(x.bmcSessionId), x.bmcGuid).subarray(0, rakp4IcvLength(x.auth));
 }
 
 function check(expected: Buffer, got: Uint8Array, what: string): void {
-  if (expected.length !== got.length || !timingSafeEqual(expected, got))
-    throw new IpmiAuthenticationError(`${what} does not match (wrong user name, password or Kg?)`);
+  if (!equalBytes(expected, got)) throw new IpmiAuthenticationError(`${what} does not match (wrong user name, password or Kg?)`);
 }
 
 /** Console side: throws IpmiAuthenticationError unless RAKP2's auth code proves the BMC knows the password. */
@@ -298,6 +297,6 @@ export function verifyRakp3(x: RakpExchange, password: Uint8Array | string, code
 }
 
 /** Console side: throws IpmiAuthenticationError unless RAKP4's ICV matches the SIK. */
-export function verifyRakp4(x: RakpExchange, sik: Uint8Array | KeyObject, icv: Uint8Array): void {
+export function verifyRakp4(x: RakpExchange, sik: Uint8Array | HmacKey, icv: Uint8Array): void {
   check(rakp4IntegrityCheckValue(x, sik), icv, 'RAKP4 integrity check value');
 }

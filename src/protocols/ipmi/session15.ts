@@ -1,6 +1,6 @@
 // IPMI 1.5 session framing over RMCP (IPMI v2.0 §13.6, table 13-8; §22.17.1 authcode):
 // RMCP header | authtype | seq(4) | session ID(4) | [authcode(16)] | length | message | [legacy pad].
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { digest, equalBytes } from './digests.ts';
 import { ByteReader, u32le } from './bytes.ts';
 import { AuthType } from './constants.ts';
 import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from './errors.ts';
@@ -62,7 +62,7 @@ export function session15AuthCode(
 ): Buffer {
   const pw = password16(password);
   if (authType === 'password') return pw;
-  if (authType === 'md5') return createHash('md5').update(pw).update(u32le(sessionId)).update(message).update(u32le(sequence)).update(pw).digest();
+  if (authType === 'md5') return digest('md5', pw, u32le(sessionId), message, u32le(sequence), pw);
   throw new IpmiEncodeError('authtype none has no authcode');
 }
 
@@ -117,5 +117,5 @@ export function verifySession15(p: Session15Packet, password: Uint8Array | strin
   if (type === 'none') return;
   if (p.authCode === undefined) throw new IpmiAuthenticationError('IPMI 1.5 packet has no authcode');
   const expected = session15AuthCode(type, password, p.sessionId, p.sequence, p.message);
-  if (!timingSafeEqual(expected, p.authCode)) throw new IpmiAuthenticationError('IPMI 1.5 authcode does not match (wrong password?)');
+  if (!equalBytes(expected, p.authCode)) throw new IpmiAuthenticationError('IPMI 1.5 authcode does not match (wrong password?)');
 }

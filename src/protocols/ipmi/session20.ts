@@ -1,7 +1,7 @@
 // RMCP+ (IPMI 2.0) session framing (IPMI v2.0 §13.6, table 13-8; §13.28.4 integrity; §13.29 AES):
 // RMCP header | 06 | payload type | [OEM IANA(4) | OEM payload ID(2)] | session ID(4) | seq(4) |
 // length(2) | payload | [FF pad | pad length | 07 | AuthCode].
-import { timingSafeEqual } from 'node:crypto';
+import { equalBytes } from './digests.ts';
 import { ByteReader } from './bytes.ts';
 import { ConfidentialityAlgorithm, IntegrityAlgorithm, PayloadType, RmcpClass } from './constants.ts';
 import type { SessionKeys } from './crypto.ts';
@@ -148,7 +148,7 @@ export function decodeSession20(packet: Uint8Array, keys?: SessionKeys): Session
     const padLength = packet[trailerEnd - 2] as number;
     if (end + padLength + 2 !== trailerEnd || packet[trailerEnd - 1] !== NEXT_HEADER) throw new IpmiAuthenticationError('RMCP+ integrity trailer is malformed');
     const expected = integrityCode(keys, packet.subarray(RMCP_HEADER_LENGTH, trailerEnd));
-    if (!timingSafeEqual(expected, packet.subarray(trailerEnd))) throw new IpmiAuthenticationError('RMCP+ integrity check value does not match');
+    if (!equalBytes(expected, packet.subarray(trailerEnd))) throw new IpmiAuthenticationError('RMCP+ integrity check value does not match');
   }
   const raw = packet.subarray(payloadOffset, payloadOffset + payloadLength);
   let payload: Buffer;

@@ -302,7 +302,7 @@ async function rakp12(s: Session, suite: CipherSuite, bmcSessionId: number, cons
 async function rakp34(s: Session, suite: CipherSuite, x: RakpExchange, rakpTag: number): Promise<SessionKeys> {
   s.setState({ kind: 'rakp3', suite });
   const sik = sessionIntegrityKey(x, s.target.password, s.target.kg);
-  // One KeyObject for the RAKP4 check and the key derivation, not one each (RAKP-none has no SIK to wrap).
+  // One HmacKey (its pad states) for the RAKP4 check and the key derivation, not one each (RAKP-none has no SIK to wrap).
   const sikKey = sik.length > 0 ? secretKey(sik) : sik;
   const rakp4 = await s.exchange(
     'RAKP Message 3',

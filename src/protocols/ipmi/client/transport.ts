@@ -4,10 +4,9 @@
 // A datagram nobody claims is counted and dropped: bad packets never escape.
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { randomInt } from 'node:crypto';
 import { PayloadType, RmcpClass } from '../constants.ts';
 import { RMCP_PLUS_AUTH_TYPE } from '../rmcp.ts';
-import { literalLookup } from '../io.ts';
+import { literalLookup, pooledRandomness } from '../io.ts';
 import { Deadlines } from './deadlines.ts';
 import type { DeadlineClock } from './deadlines.ts';
 
@@ -79,6 +78,8 @@ export class Transport {
   readonly #byRemote = new Map<string, Set<Endpoint>>();
   readonly #bySessionId = new Map<number, Endpoint>();
   #closed = false;
+  /** Where console session IDs come from: the system CSPRNG, pooled. */
+  readonly #random = pooledRandomness();
 
   constructor(options: TransportOptions = {}) {
     this.deadlines = new Deadlines(options.clock ? { clock: options.clock } : {});
@@ -132,7 +133,7 @@ export class Transport {
   }
 
   /** A console session ID no other session on this socket uses (never 0, which means "no session"). */
-  claimSessionId(endpoint: Endpoint, random: (max: number) => number = (max) => randomInt(1, max)): number {
+  claimSessionId(endpoint: Endpoint, random: (max: number) => number = (max) => Math.floor(this.#random.fraction() * max)): number {
     for (;;) {
       const sid = random(0xffffffff) >>> 0;
       if (sid !== 0 && !this.#bySessionId.has(sid)) {

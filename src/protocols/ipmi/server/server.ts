@@ -14,7 +14,7 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 1_000;
 export const DEFAULT_BMC_ADDRESS = '127.0.0.1';
 
 export interface BmcServerOptions {
-  /** Random bytes (session IDs, RAKP Rc, challenges, AES IVs). Default node:crypto, pooled. */
+  /** Random bytes (session IDs, RAKP Rc, challenges, AES IVs). Default the system CSPRNG, pooled. */
   readonly random?: (n: number) => Buffer;
   /** Milliseconds since the epoch. Default Date.now. */
   readonly now?: () => number;
