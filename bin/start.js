@@ -201,6 +201,33 @@ async function moduleFor(name, argv) {
   return { module: `${ROOT}src/cli/${name}.ts` };
 }
 
+/** Whether anything made process.stdout; watchStdout sets it. */
+let stdoutMade = false;
+
+/**
+ * Notes when process.stdout is first made. Node makes the stream at the first read of the
+ * property, and for a pipe that is ~2 ms of a start; the single-script commands write through the
+ * descriptor (src/cli/output.ts writeStdout) and make it only when that would block, so
+ * exitWhenWritten must learn whether there is a stream to wait for without making one. The
+ * getter is wrapped, not replaced: the stream is Node's own, made when first asked for.
+ */
+function watchStdout() {
+  const made = Object.getOwnPropertyDescriptor(process, 'stdout');
+  if (typeof made?.get !== 'function' || !made.configurable) {
+    stdoutMade = true;
+    return;
+  }
+  const get = made.get;
+  Object.defineProperty(process, 'stdout', {
+    configurable: true,
+    enumerable: made.enumerable ?? true,
+    get() {
+      stdoutMade = true;
+      return get.call(process);
+    },
+  });
+}
+
 /**
  * Ends the process with `code` now that a single-script command is done, rather than letting
  * the event loop run dry: process.exit() skips the heap teardown a natural exit does (V8 frees
@@ -214,6 +241,8 @@ async function moduleFor(name, argv) {
  */
 function exitWhenWritten(code) {
   process.exitCode = code;
+  // Never made, it holds nothing (and making it now, to ask, would cost ~2 ms): see watchStdout.
+  if (!stdoutMade) process.exit();
   const stdout = process.stdout;
   if (stdout.writableLength === 0) process.exit();
   // A reader that went away (EPIPE) ends the wait as a written buffer does.
@@ -232,6 +261,7 @@ if (import.meta.main) {
   const script = manifest && scriptFor(manifest, name, argv);
   if (manifest && script) {
     const cache = `${ROOT}${BUILD_DIR}/${COMPILE_CACHE}/${manifest.build}-${script}.v8`;
+    watchStdout();
     exitWhenWritten(await runScript(`${ROOT}${BUILD_DIR}/${manifest.build}/${script}`, cache, argv));
   } else {
     // Fails quietly where .build/ is read-only: the build then compiles at every start, as without it.

@@ -6,6 +6,7 @@ import { IpmiClient } from '../protocols/ipmi/client/client.ts';
 import type { BmcTarget } from '../protocols/ipmi/client/options.ts';
 import type { PrivilegeLevel } from '../protocols/ipmi/constants.ts';
 import { UsageError } from './command.ts';
+import { writeStdout } from './output.ts';
 import { promptSecret } from './password.ts';
 import { commandFor, commandHelp } from './ipmi-commands.ts';
 import type { IpmiCommand } from './ipmi-commands.ts';
@@ -218,7 +219,7 @@ function errorText(error: unknown): string {
 export async function run(argv: string[]): Promise<number> {
   const o = parse(argv);
   if (o.help || o.words[0] === 'help') {
-    process.stdout.write(help() + '\n');
+    writeStdout(help() + '\n');
     return 0;
   }
   if (o.hosts === undefined) throw new UsageError('no BMC given: use -H host (or a host list)');
@@ -232,8 +233,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (hosts.length === 1 && !o.hosts.includes(',') && !o.hosts.includes('[')) {
       const out = await command.run(client.bmc(targetFor(o, hosts[0]!)));
-      if (o.json) process.stdout.write(JSON.stringify(out.json, jsonBytes, 2) + '\n');
-      else if (out.lines.length > 0) process.stdout.write(out.lines.join('\n') + '\n');
+      if (o.json) writeStdout(JSON.stringify(out.json, jsonBytes, 2) + '\n');
+      else if (out.lines.length > 0) writeStdout(out.lines.join('\n') + '\n');
       return out.code ?? 0;
     }
     if (!command.fleet)
@@ -256,7 +257,7 @@ async function runFleet(client: IpmiClient, o: Options, hosts: HostPort[], comma
   // (~3 ms of a fleet run's CPU profile); a line still waits for no other host.
   let unwritten = '';
   const flush = (): void => {
-    if (unwritten !== '') process.stdout.write(unwritten);
+    if (unwritten !== '') writeStdout(unwritten);
     unwritten = '';
   };
   const print = (line: string): void => {
@@ -284,7 +285,7 @@ async function runFleet(client: IpmiClient, o: Options, hosts: HostPort[], comma
   };
   await Promise.all(Array.from({ length: Math.min(o.fanout, hosts.length) }, worker));
   flush();
-  if (o.json) process.stdout.write(JSON.stringify(results, jsonBytes) + '\n');
+  if (o.json) writeStdout(JSON.stringify(results, jsonBytes) + '\n');
   return failures === 0 ? 0 : 1;
 }
 
