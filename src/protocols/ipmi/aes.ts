@@ -3,166 +3,228 @@
 //
 // Why not node:crypto: loading it costs ~4.5 ms of every process that does (a tenth of a whole
 // `anvil ipmi ... power status`), and a cipher's update() ~2 µs of call overhead per block.
-// The round function uses the usual 1 KiB lookup tables (FIPS 197 §5.2.1's "T-tables"), built
-// at first use. Their lookups are indexed by key-dependent bytes, so a process sharing this
-// CPU's cache could in principle time them; an RMCP+ session key lives for one session and
-// encrypts a handful of packets, far from the many thousands of blocks such an attack needs.
+// Byte by byte, as FIPS 197 §5 describes the cipher, with only the S-box as a table: the 4 KiB
+// "T-tables" of fast software AES took ~1 ms to build in a fresh process, most of whose code
+// runs in V8's interpreter, for a run that encrypts a dozen blocks. xtime has no branch; the
+// S-box lookups are indexed by key-dependent bytes, so a process sharing this CPU's cache could
+// in principle time them, but an RMCP+ session key lives for one session and a handful of
+// packets, far from the many thousands of blocks such an attack needs.
 // Checked against FIPS 197's vectors and node:crypto on random keys and blocks (aes.test.ts).
 
 export const AES_BLOCK = 16;
 const ROUNDS = 10;
 
-interface Tables {
-  readonly sbox: Uint8Array;
-  readonly inverse: Uint8Array;
-  /** Encryption: SubBytes, ShiftRows' column and MixColumns of one byte, rotated by 0, 8, 16, 24 bits. */
-  readonly te: readonly [Int32Array, Int32Array, Int32Array, Int32Array];
-  /** Decryption: the same for InvSubBytes and InvMixColumns. */
-  readonly td: readonly [Int32Array, Int32Array, Int32Array, Int32Array];
-}
+/** FIPS 197 figure 7, the S-box, row by row. */
+const SBOX = Buffer.from(
+  '637c777bf26b6fc53001672bfed7ab76ca82c97dfa5947f0add4a2af9ca472c0b7fd9326363ff7cc34a5e5f171d8311504c723c31896059a071280e2eb27b275' +
+    '09832c1a1b6e5aa0523bd6b329e32f8453d100ed20fcb15b6acbbe394a4c58cfd0efaafb434d338545f9027f503c9fa851a3408f929d38f5bcb6da2110fff3d2' +
+    'cd0c13ec5f974417c4a77e3d645d197360814fdc222a908846eeb814de5e0bdbe0323a0a4906245cc2d3ac629195e479e7c8376d8dd54ea96c56f4ea657aae08' +
+    'ba78252e1ca6b4c6e8dd741f4bbd8b8a703eb5664803f60e613557b986c11d9ee1f8981169d98e949b1e87e9ce5528df8ca1890dbfe6426841992d0fb054bb16',
+  'hex',
+);
+/** FIPS 197 figure 14, the inverse S-box: SBOX read backwards. */
+const INVERSE = new Uint8Array(256);
+for (let x = 0; x < 256; x++) INVERSE[SBOX[x]!] = x;
 
-let tables: Tables | undefined;
+/** x × 2 in GF(2^8), reduced modulo x^8 + x^4 + x^3 + x + 1 (FIPS 197 §4.2.1), without a branch. */
+const xtime = (x: number): number => ((x << 1) ^ ((x >>> 7) * 0x1b)) & 0xff;
 
-/** Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1. */
-function gmul(a: number, b: number): number {
-  let p = 0;
-  for (let i = 0; i < 8; i++) {
-    if (b & 1) p ^= a;
-    const high = a & 0x80;
-    a = (a << 1) & 0xff;
-    if (high) a ^= 0x1b;
-    b >>= 1;
-  }
-  return p;
-}
+/** The cipher's state between rounds, column by column (FIPS 197 §3.4): one for every key, as JavaScript runs one block at a time. */
+const state = new Uint8Array(AES_BLOCK);
 
-function buildTables(): Tables {
-  const sbox = new Uint8Array(256);
-  const inverse = new Uint8Array(256);
-  // The multiplicative inverse of x is 3^(255 - log3 x); then FIPS 197 §5.1.1's affine map.
-  const exp = new Uint8Array(256);
-  const log = new Uint8Array(256);
-  for (let i = 0, x = 1; i < 255; i++, x = gmul(x, 3)) {
-    exp[i] = x;
-    log[x] = i;
-  }
-  for (let x = 0; x < 256; x++) {
-    const inv = x === 0 ? 0 : exp[(255 - log[x]!) % 255]!;
-    let s = inv;
-    for (let r = 1; r <= 4; r++) s ^= ((inv << r) | (inv >>> (8 - r))) & 0xff;
-    s ^= 0x63;
-    sbox[x] = s;
-    inverse[s] = x;
-  }
-  const te = [new Int32Array(256), new Int32Array(256), new Int32Array(256), new Int32Array(256)] as const;
-  const td = [new Int32Array(256), new Int32Array(256), new Int32Array(256), new Int32Array(256)] as const;
-  for (let x = 0; x < 256; x++) {
-    const s = sbox[x]!;
-    const e = (gmul(s, 2) << 24) | (s << 16) | (s << 8) | gmul(s, 3);
-    const i = inverse[x]!;
-    const d = (gmul(i, 14) << 24) | (gmul(i, 9) << 16) | (gmul(i, 13) << 8) | gmul(i, 11);
-    for (let r = 0; r < 4; r++) {
-      te[r]![x] = (e >>> (8 * r)) | (e << (32 - 8 * r));
-      td[r]![x] = (d >>> (8 * r)) | (d << (32 - 8 * r));
-    }
-  }
-  return { sbox, inverse, te, td };
-}
-
-function readWord(b: Uint8Array, at: number): number {
-  return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-}
-
-function writeWord(b: Uint8Array, at: number, w: number): void {
-  b[at] = w >>> 24;
-  b[at + 1] = w >>> 16;
-  b[at + 2] = w >>> 8;
-  b[at + 3] = w;
-}
-
-/** One AES-128 key, expanded for both directions (FIPS 197 §5.2, and §5.3.5's equivalent inverse cipher). */
+/** One AES-128 key, expanded (FIPS 197 §5.2). */
 export class Aes128 {
-  readonly #t: Tables;
-  readonly #enc = new Int32Array(4 * (ROUNDS + 1));
-  readonly #dec = new Int32Array(4 * (ROUNDS + 1));
+  /** The 11 round keys, 16 bytes each. */
+  readonly #w = new Uint8Array(AES_BLOCK * (ROUNDS + 1));
 
   constructor(key: Uint8Array) {
     if (key.length !== AES_BLOCK) throw new RangeError(`an AES-128 key is ${AES_BLOCK} bytes, not ${key.length}`);
-    const t = (tables ??= buildTables());
-    this.#t = t;
-    const s = t.sbox;
-    const enc = this.#enc;
-    for (let i = 0; i < 4; i++) enc[i] = readWord(key, 4 * i);
-    for (let i = 4, rcon = 1; i < enc.length; i++) {
-      let w = enc[i - 1]!;
-      if (i % 4 === 0) {
+    const w = this.#w;
+    w.set(key);
+    for (let at = AES_BLOCK, rcon = 1; at < w.length; at += 4) {
+      let t0 = w[at - 4]!,
+        t1 = w[at - 3]!,
+        t2 = w[at - 2]!,
+        t3 = w[at - 1]!;
+      if (at % AES_BLOCK === 0) {
         // RotWord, SubWord, and the round constant.
-        w = ((s[(w >>> 16) & 0xff]! << 24) | (s[(w >>> 8) & 0xff]! << 16) | (s[w & 0xff]! << 8) | s[w >>> 24]!) ^ (rcon << 24);
-        rcon = gmul(rcon, 2);
+        const first = t0;
+        t0 = SBOX[t1]! ^ rcon;
+        t1 = SBOX[t2]!;
+        t2 = SBOX[t3]!;
+        t3 = SBOX[first]!;
+        rcon = xtime(rcon);
       }
-      enc[i] = enc[i - 4]! ^ w;
-    }
-    // The decryption schedule: the rounds in reverse, InvMixColumns applied to all but the first and last.
-    const dec = this.#dec;
-    const [d0, d1, d2, d3] = t.td;
-    for (let round = 0; round <= ROUNDS; round++) {
-      for (let j = 0; j < 4; j++) {
-        const w = enc[4 * (ROUNDS - round) + j]!;
-        dec[4 * round + j] =
-          round === 0 || round === ROUNDS ? w : d0[s[w >>> 24]!]! ^ d1[s[(w >>> 16) & 0xff]!]! ^ d2[s[(w >>> 8) & 0xff]!]! ^ d3[s[w & 0xff]!]!;
-      }
+      w[at] = w[at - AES_BLOCK]! ^ t0;
+      w[at + 1] = w[at - AES_BLOCK + 1]! ^ t1;
+      w[at + 2] = w[at - AES_BLOCK + 2]! ^ t2;
+      w[at + 3] = w[at - AES_BLOCK + 3]! ^ t3;
     }
   }
 
   /** Encrypts the block at input[from] into output[to] (the two may be the same place). */
   encryptBlock(input: Uint8Array, from: number, output: Uint8Array, to: number): void {
-    const k = this.#enc;
-    const [t0, t1, t2, t3] = this.#t.te;
-    const s = this.#t.sbox;
-    let a = readWord(input, from) ^ k[0]!;
-    let b = readWord(input, from + 4) ^ k[1]!;
-    let c = readWord(input, from + 8) ^ k[2]!;
-    let d = readWord(input, from + 12) ^ k[3]!;
-    for (let r = 1; r < ROUNDS; r++) {
-      const na = t0[a >>> 24]! ^ t1[(b >>> 16) & 0xff]! ^ t2[(c >>> 8) & 0xff]! ^ t3[d & 0xff]! ^ k[4 * r]!;
-      const nb = t0[b >>> 24]! ^ t1[(c >>> 16) & 0xff]! ^ t2[(d >>> 8) & 0xff]! ^ t3[a & 0xff]! ^ k[4 * r + 1]!;
-      const nc = t0[c >>> 24]! ^ t1[(d >>> 16) & 0xff]! ^ t2[(a >>> 8) & 0xff]! ^ t3[b & 0xff]! ^ k[4 * r + 2]!;
-      const nd = t0[d >>> 24]! ^ t1[(a >>> 16) & 0xff]! ^ t2[(b >>> 8) & 0xff]! ^ t3[c & 0xff]! ^ k[4 * r + 3]!;
-      a = na;
-      b = nb;
-      c = nc;
-      d = nd;
+    const w = this.#w;
+    const s = state;
+    for (let i = 0; i < AES_BLOCK; i++) s[i] = input[from + i]! ^ w[i]!;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const key = round * AES_BLOCK;
+      // SubBytes and ShiftRows: row r of column c comes from column c + r.
+      let a0 = SBOX[s[0]!]!,
+        a1 = SBOX[s[5]!]!,
+        a2 = SBOX[s[10]!]!,
+        a3 = SBOX[s[15]!]!;
+      let b0 = SBOX[s[4]!]!,
+        b1 = SBOX[s[9]!]!,
+        b2 = SBOX[s[14]!]!,
+        b3 = SBOX[s[3]!]!;
+      let c0 = SBOX[s[8]!]!,
+        c1 = SBOX[s[13]!]!,
+        c2 = SBOX[s[2]!]!,
+        c3 = SBOX[s[7]!]!;
+      let d0 = SBOX[s[12]!]!,
+        d1 = SBOX[s[1]!]!,
+        d2 = SBOX[s[6]!]!,
+        d3 = SBOX[s[11]!]!;
+      if (round < ROUNDS) {
+        // MixColumns (§5.1.3): each byte becomes 2·a ⊕ 3·b ⊕ c ⊕ d of its column, rotated.
+        let x = a0 ^ a1 ^ a2 ^ a3,
+          f = a0;
+        a0 ^= x ^ xtime(a0 ^ a1);
+        a1 ^= x ^ xtime(a1 ^ a2);
+        a2 ^= x ^ xtime(a2 ^ a3);
+        a3 ^= x ^ xtime(a3 ^ f);
+        x = b0 ^ b1 ^ b2 ^ b3;
+        f = b0;
+        b0 ^= x ^ xtime(b0 ^ b1);
+        b1 ^= x ^ xtime(b1 ^ b2);
+        b2 ^= x ^ xtime(b2 ^ b3);
+        b3 ^= x ^ xtime(b3 ^ f);
+        x = c0 ^ c1 ^ c2 ^ c3;
+        f = c0;
+        c0 ^= x ^ xtime(c0 ^ c1);
+        c1 ^= x ^ xtime(c1 ^ c2);
+        c2 ^= x ^ xtime(c2 ^ c3);
+        c3 ^= x ^ xtime(c3 ^ f);
+        x = d0 ^ d1 ^ d2 ^ d3;
+        f = d0;
+        d0 ^= x ^ xtime(d0 ^ d1);
+        d1 ^= x ^ xtime(d1 ^ d2);
+        d2 ^= x ^ xtime(d2 ^ d3);
+        d3 ^= x ^ xtime(d3 ^ f);
+      }
+      s[0] = a0 ^ w[key]!;
+      s[1] = a1 ^ w[key + 1]!;
+      s[2] = a2 ^ w[key + 2]!;
+      s[3] = a3 ^ w[key + 3]!;
+      s[4] = b0 ^ w[key + 4]!;
+      s[5] = b1 ^ w[key + 5]!;
+      s[6] = b2 ^ w[key + 6]!;
+      s[7] = b3 ^ w[key + 7]!;
+      s[8] = c0 ^ w[key + 8]!;
+      s[9] = c1 ^ w[key + 9]!;
+      s[10] = c2 ^ w[key + 10]!;
+      s[11] = c3 ^ w[key + 11]!;
+      s[12] = d0 ^ w[key + 12]!;
+      s[13] = d1 ^ w[key + 13]!;
+      s[14] = d2 ^ w[key + 14]!;
+      s[15] = d3 ^ w[key + 15]!;
     }
-    const last = 4 * ROUNDS;
-    writeWord(output, to, ((s[a >>> 24]! << 24) | (s[(b >>> 16) & 0xff]! << 16) | (s[(c >>> 8) & 0xff]! << 8) | s[d & 0xff]!) ^ k[last]!);
-    writeWord(output, to + 4, ((s[b >>> 24]! << 24) | (s[(c >>> 16) & 0xff]! << 16) | (s[(d >>> 8) & 0xff]! << 8) | s[a & 0xff]!) ^ k[last + 1]!);
-    writeWord(output, to + 8, ((s[c >>> 24]! << 24) | (s[(d >>> 16) & 0xff]! << 16) | (s[(a >>> 8) & 0xff]! << 8) | s[b & 0xff]!) ^ k[last + 2]!);
-    writeWord(output, to + 12, ((s[d >>> 24]! << 24) | (s[(a >>> 16) & 0xff]! << 16) | (s[(b >>> 8) & 0xff]! << 8) | s[c & 0xff]!) ^ k[last + 3]!);
+    output.set(s, to);
   }
 
-  /** Decrypts the block at input[from] into output[to] (the two may be the same place). */
+  /** Decrypts the block at input[from] into output[to] (the two may be the same place): FIPS 197 §5.3's inverse cipher. */
   decryptBlock(input: Uint8Array, from: number, output: Uint8Array, to: number): void {
-    const k = this.#dec;
-    const [t0, t1, t2, t3] = this.#t.td;
-    const s = this.#t.inverse;
-    let a = readWord(input, from) ^ k[0]!;
-    let b = readWord(input, from + 4) ^ k[1]!;
-    let c = readWord(input, from + 8) ^ k[2]!;
-    let d = readWord(input, from + 12) ^ k[3]!;
-    for (let r = 1; r < ROUNDS; r++) {
-      const na = t0[a >>> 24]! ^ t1[(d >>> 16) & 0xff]! ^ t2[(c >>> 8) & 0xff]! ^ t3[b & 0xff]! ^ k[4 * r]!;
-      const nb = t0[b >>> 24]! ^ t1[(a >>> 16) & 0xff]! ^ t2[(d >>> 8) & 0xff]! ^ t3[c & 0xff]! ^ k[4 * r + 1]!;
-      const nc = t0[c >>> 24]! ^ t1[(b >>> 16) & 0xff]! ^ t2[(a >>> 8) & 0xff]! ^ t3[d & 0xff]! ^ k[4 * r + 2]!;
-      const nd = t0[d >>> 24]! ^ t1[(c >>> 16) & 0xff]! ^ t2[(b >>> 8) & 0xff]! ^ t3[a & 0xff]! ^ k[4 * r + 3]!;
-      a = na;
-      b = nb;
-      c = nc;
-      d = nd;
+    const w = this.#w;
+    const s = state;
+    for (let i = 0; i < AES_BLOCK; i++) s[i] = input[from + i]! ^ w[ROUNDS * AES_BLOCK + i]!;
+    for (let round = ROUNDS - 1; round >= 0; round--) {
+      const key = round * AES_BLOCK;
+      // InvShiftRows and InvSubBytes: row r of column c comes from column c - r; then AddRoundKey.
+      let a0 = INVERSE[s[0]!]! ^ w[key]!,
+        a1 = INVERSE[s[13]!]! ^ w[key + 1]!,
+        a2 = INVERSE[s[10]!]! ^ w[key + 2]!,
+        a3 = INVERSE[s[7]!]! ^ w[key + 3]!;
+      let b0 = INVERSE[s[4]!]! ^ w[key + 4]!,
+        b1 = INVERSE[s[1]!]! ^ w[key + 5]!,
+        b2 = INVERSE[s[14]!]! ^ w[key + 6]!,
+        b3 = INVERSE[s[11]!]! ^ w[key + 7]!;
+      let c0 = INVERSE[s[8]!]! ^ w[key + 8]!,
+        c1 = INVERSE[s[5]!]! ^ w[key + 9]!,
+        c2 = INVERSE[s[2]!]! ^ w[key + 10]!,
+        c3 = INVERSE[s[15]!]! ^ w[key + 11]!;
+      let d0 = INVERSE[s[12]!]! ^ w[key + 12]!,
+        d1 = INVERSE[s[9]!]! ^ w[key + 13]!,
+        d2 = INVERSE[s[6]!]! ^ w[key + 14]!,
+        d3 = INVERSE[s[3]!]! ^ w[key + 15]!;
+      if (round > 0) {
+        // InvMixColumns (§5.3.3) as a column's 4·(a ⊕ c) and 4·(b ⊕ d) added, then MixColumns ("The Design of Rijndael" §4.1.3).
+        let u = xtime(xtime(a0 ^ a2)),
+          v = xtime(xtime(a1 ^ a3));
+        a0 ^= u;
+        a1 ^= v;
+        a2 ^= u;
+        a3 ^= v;
+        u = xtime(xtime(b0 ^ b2));
+        v = xtime(xtime(b1 ^ b3));
+        b0 ^= u;
+        b1 ^= v;
+        b2 ^= u;
+        b3 ^= v;
+        u = xtime(xtime(c0 ^ c2));
+        v = xtime(xtime(c1 ^ c3));
+        c0 ^= u;
+        c1 ^= v;
+        c2 ^= u;
+        c3 ^= v;
+        u = xtime(xtime(d0 ^ d2));
+        v = xtime(xtime(d1 ^ d3));
+        d0 ^= u;
+        d1 ^= v;
+        d2 ^= u;
+        d3 ^= v;
+        let x = a0 ^ a1 ^ a2 ^ a3,
+          f = a0;
+        a0 ^= x ^ xtime(a0 ^ a1);
+        a1 ^= x ^ xtime(a1 ^ a2);
+        a2 ^= x ^ xtime(a2 ^ a3);
+        a3 ^= x ^ xtime(a3 ^ f);
+        x = b0 ^ b1 ^ b2 ^ b3;
+        f = b0;
+        b0 ^= x ^ xtime(b0 ^ b1);
+        b1 ^= x ^ xtime(b1 ^ b2);
+        b2 ^= x ^ xtime(b2 ^ b3);
+        b3 ^= x ^ xtime(b3 ^ f);
+        x = c0 ^ c1 ^ c2 ^ c3;
+        f = c0;
+        c0 ^= x ^ xtime(c0 ^ c1);
+        c1 ^= x ^ xtime(c1 ^ c2);
+        c2 ^= x ^ xtime(c2 ^ c3);
+        c3 ^= x ^ xtime(c3 ^ f);
+        x = d0 ^ d1 ^ d2 ^ d3;
+        f = d0;
+        d0 ^= x ^ xtime(d0 ^ d1);
+        d1 ^= x ^ xtime(d1 ^ d2);
+        d2 ^= x ^ xtime(d2 ^ d3);
+        d3 ^= x ^ xtime(d3 ^ f);
+      }
+      s[0] = a0;
+      s[1] = a1;
+      s[2] = a2;
+      s[3] = a3;
+      s[4] = b0;
+      s[5] = b1;
+      s[6] = b2;
+      s[7] = b3;
+      s[8] = c0;
+      s[9] = c1;
+      s[10] = c2;
+      s[11] = c3;
+      s[12] = d0;
+      s[13] = d1;
+      s[14] = d2;
+      s[15] = d3;
     }
-    const last = 4 * ROUNDS;
-    writeWord(output, to, ((s[a >>> 24]! << 24) | (s[(d >>> 16) & 0xff]! << 16) | (s[(c >>> 8) & 0xff]! << 8) | s[b & 0xff]!) ^ k[last]!);
-    writeWord(output, to + 4, ((s[b >>> 24]! << 24) | (s[(a >>> 16) & 0xff]! << 16) | (s[(d >>> 8) & 0xff]! << 8) | s[c & 0xff]!) ^ k[last + 1]!);
-    writeWord(output, to + 8, ((s[c >>> 24]! << 24) | (s[(b >>> 16) & 0xff]! << 16) | (s[(a >>> 8) & 0xff]! << 8) | s[d & 0xff]!) ^ k[last + 2]!);
-    writeWord(output, to + 12, ((s[d >>> 24]! << 24) | (s[(c >>> 16) & 0xff]! << 16) | (s[(b >>> 8) & 0xff]! << 8) | s[a & 0xff]!) ^ k[last + 3]!);
+    output.set(s, to);
   }
 }
