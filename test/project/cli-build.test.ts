@@ -4,7 +4,7 @@
 // edits never reach the other tests running at the same time.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +210,11 @@ test('`anvil ipmi` runs its single-script build, with the V8 code cache of its f
   assert.ok(script, 'the build names a script for ipmi');
   const cache = join(dir, '.build/compile-cache', `${manifest.build}-${script}.v8`);
   assert.equal(statSync(cache, { throwIfNoEntry: false }), undefined, 'a help run leaves no cache: it never ran the protocol code');
+  // ASCII throughout: a non-ASCII character (a comment's '§') would make V8 read the whole script as a two-byte string.
+  for (const file of readdirSync(join(dir, '.build', manifest.build))) {
+    const text = readFileSync(join(dir, '.build', manifest.build, file), 'latin1');
+    assert.equal(/[^\x00-\x7f]/.exec(text)?.index, undefined, `${file} is ASCII`);
+  }
 
   // A usage error is reported as the dispatcher reports it, and leaves no cache either.
   const usage = await anvil(dir, ['ipmi', '-H', '127.0.0.1', '-P', 'x', 'power', 'bogus']);
@@ -224,6 +229,16 @@ test('`anvil ipmi` runs its single-script build, with the V8 code cache of its f
   const again = await anvil(dir, power);
   assert.deepEqual([again.code, again.stderr, again.stdout], [0, '', first.stdout]);
   assert.equal(statSync(cache).mtimeMs, mtimeMs, 'an accepted cache is kept as it is');
+
+  // Written through stdout's descriptor: a reader gone before the answer (EPIPE) ends the output quietly.
+  const gone = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(join(dir, 'bin/anvil'), power, { env: { ...process.env, IPMI_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.deepEqual(gone, { code: 0, stderr: '' });
 
   writeFileSync(cache, 'not a V8 code cache');
   const rejected = await anvil(dir, power);
