@@ -29,8 +29,41 @@ for (let x = 0; x < 256; x++) INVERSE[SBOX[x]!] = x;
 /** x × 2 in GF(2^8), reduced modulo x^8 + x^4 + x^3 + x + 1 (FIPS 197 §4.2.1), without a branch. */
 const xtime = (x: number): number => ((x << 1) ^ ((x >>> 7) * 0x1b)) & 0xff;
 
-/** The cipher's state between rounds, column by column (FIPS 197 §3.4): one for every key, as JavaScript runs one block at a time. */
+/** The cipher's state between rounds, column by column (FIPS 197 §3.4), and a scratch copy: one pair for every key, as JavaScript runs one block at a time. */
 const state = new Uint8Array(AES_BLOCK);
+const next = new Uint8Array(AES_BLOCK);
+/** ShiftRows: byte i of the shifted state is byte SHIFT[i] of the state (row r of column c from column c + r). */
+const SHIFT = new Uint8Array([0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11]);
+/** InvShiftRows: row r of column c from column c - r. */
+const INVERSE_SHIFT = new Uint8Array([0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3]);
+
+/** MixColumns (§5.1.3): each byte becomes 2·a ⊕ 3·b ⊕ c ⊕ d of its column, rotated. */
+function mixColumns(s: Uint8Array): void {
+  for (let c = 0; c < AES_BLOCK; c += 4) {
+    const a0 = s[c]!,
+      a1 = s[c + 1]!,
+      a2 = s[c + 2]!,
+      a3 = s[c + 3]!;
+    const x = a0 ^ a1 ^ a2 ^ a3;
+    s[c] = a0 ^ x ^ xtime(a0 ^ a1);
+    s[c + 1] = a1 ^ x ^ xtime(a1 ^ a2);
+    s[c + 2] = a2 ^ x ^ xtime(a2 ^ a3);
+    s[c + 3] = a3 ^ x ^ xtime(a3 ^ a0);
+  }
+}
+
+/** InvMixColumns (§5.3.3) as each column's 4·(a ⊕ c) and 4·(b ⊕ d) added, then MixColumns ("The Design of Rijndael" §4.1.3). */
+function inverseMixColumns(s: Uint8Array): void {
+  for (let c = 0; c < AES_BLOCK; c += 4) {
+    const u = xtime(xtime(s[c]! ^ s[c + 2]!));
+    const v = xtime(xtime(s[c + 1]! ^ s[c + 3]!));
+    s[c]! ^= u;
+    s[c + 1]! ^= v;
+    s[c + 2]! ^= u;
+    s[c + 3]! ^= v;
+  }
+  mixColumns(s);
+}
 
 /** One AES-128 key, expanded (FIPS 197 §5.2). */
 export class Aes128 {
@@ -65,166 +98,28 @@ export class Aes128 {
   /** Encrypts the block at input[from] into output[to] (the two may be the same place). */
   encryptBlock(input: Uint8Array, from: number, output: Uint8Array, to: number): void {
     const w = this.#w;
-    const s = state;
-    for (let i = 0; i < AES_BLOCK; i++) s[i] = input[from + i]! ^ w[i]!;
+    for (let i = 0; i < AES_BLOCK; i++) state[i] = input[from + i]! ^ w[i]!;
     for (let round = 1; round <= ROUNDS; round++) {
+      // SubBytes and ShiftRows, MixColumns but in the last round, AddRoundKey.
+      for (let i = 0; i < AES_BLOCK; i++) next[i] = SBOX[state[SHIFT[i]!]!]!;
+      if (round < ROUNDS) mixColumns(next);
       const key = round * AES_BLOCK;
-      // SubBytes and ShiftRows: row r of column c comes from column c + r.
-      let a0 = SBOX[s[0]!]!,
-        a1 = SBOX[s[5]!]!,
-        a2 = SBOX[s[10]!]!,
-        a3 = SBOX[s[15]!]!;
-      let b0 = SBOX[s[4]!]!,
-        b1 = SBOX[s[9]!]!,
-        b2 = SBOX[s[14]!]!,
-        b3 = SBOX[s[3]!]!;
-      let c0 = SBOX[s[8]!]!,
-        c1 = SBOX[s[13]!]!,
-        c2 = SBOX[s[2]!]!,
-        c3 = SBOX[s[7]!]!;
-      let d0 = SBOX[s[12]!]!,
-        d1 = SBOX[s[1]!]!,
-        d2 = SBOX[s[6]!]!,
-        d3 = SBOX[s[11]!]!;
-      if (round < ROUNDS) {
-        // MixColumns (§5.1.3): each byte becomes 2·a ⊕ 3·b ⊕ c ⊕ d of its column, rotated.
-        let x = a0 ^ a1 ^ a2 ^ a3,
-          f = a0;
-        a0 ^= x ^ xtime(a0 ^ a1);
-        a1 ^= x ^ xtime(a1 ^ a2);
-        a2 ^= x ^ xtime(a2 ^ a3);
-        a3 ^= x ^ xtime(a3 ^ f);
-        x = b0 ^ b1 ^ b2 ^ b3;
-        f = b0;
-        b0 ^= x ^ xtime(b0 ^ b1);
-        b1 ^= x ^ xtime(b1 ^ b2);
-        b2 ^= x ^ xtime(b2 ^ b3);
-        b3 ^= x ^ xtime(b3 ^ f);
-        x = c0 ^ c1 ^ c2 ^ c3;
-        f = c0;
-        c0 ^= x ^ xtime(c0 ^ c1);
-        c1 ^= x ^ xtime(c1 ^ c2);
-        c2 ^= x ^ xtime(c2 ^ c3);
-        c3 ^= x ^ xtime(c3 ^ f);
-        x = d0 ^ d1 ^ d2 ^ d3;
-        f = d0;
-        d0 ^= x ^ xtime(d0 ^ d1);
-        d1 ^= x ^ xtime(d1 ^ d2);
-        d2 ^= x ^ xtime(d2 ^ d3);
-        d3 ^= x ^ xtime(d3 ^ f);
-      }
-      s[0] = a0 ^ w[key]!;
-      s[1] = a1 ^ w[key + 1]!;
-      s[2] = a2 ^ w[key + 2]!;
-      s[3] = a3 ^ w[key + 3]!;
-      s[4] = b0 ^ w[key + 4]!;
-      s[5] = b1 ^ w[key + 5]!;
-      s[6] = b2 ^ w[key + 6]!;
-      s[7] = b3 ^ w[key + 7]!;
-      s[8] = c0 ^ w[key + 8]!;
-      s[9] = c1 ^ w[key + 9]!;
-      s[10] = c2 ^ w[key + 10]!;
-      s[11] = c3 ^ w[key + 11]!;
-      s[12] = d0 ^ w[key + 12]!;
-      s[13] = d1 ^ w[key + 13]!;
-      s[14] = d2 ^ w[key + 14]!;
-      s[15] = d3 ^ w[key + 15]!;
+      for (let i = 0; i < AES_BLOCK; i++) state[i] = next[i]! ^ w[key + i]!;
     }
-    output.set(s, to);
+    output.set(state, to);
   }
 
   /** Decrypts the block at input[from] into output[to] (the two may be the same place): FIPS 197 §5.3's inverse cipher. */
   decryptBlock(input: Uint8Array, from: number, output: Uint8Array, to: number): void {
     const w = this.#w;
-    const s = state;
-    for (let i = 0; i < AES_BLOCK; i++) s[i] = input[from + i]! ^ w[ROUNDS * AES_BLOCK + i]!;
+    for (let i = 0; i < AES_BLOCK; i++) state[i] = input[from + i]! ^ w[ROUNDS * AES_BLOCK + i]!;
     for (let round = ROUNDS - 1; round >= 0; round--) {
+      // InvShiftRows and InvSubBytes, AddRoundKey, InvMixColumns but in the last round.
       const key = round * AES_BLOCK;
-      // InvShiftRows and InvSubBytes: row r of column c comes from column c - r; then AddRoundKey.
-      let a0 = INVERSE[s[0]!]! ^ w[key]!,
-        a1 = INVERSE[s[13]!]! ^ w[key + 1]!,
-        a2 = INVERSE[s[10]!]! ^ w[key + 2]!,
-        a3 = INVERSE[s[7]!]! ^ w[key + 3]!;
-      let b0 = INVERSE[s[4]!]! ^ w[key + 4]!,
-        b1 = INVERSE[s[1]!]! ^ w[key + 5]!,
-        b2 = INVERSE[s[14]!]! ^ w[key + 6]!,
-        b3 = INVERSE[s[11]!]! ^ w[key + 7]!;
-      let c0 = INVERSE[s[8]!]! ^ w[key + 8]!,
-        c1 = INVERSE[s[5]!]! ^ w[key + 9]!,
-        c2 = INVERSE[s[2]!]! ^ w[key + 10]!,
-        c3 = INVERSE[s[15]!]! ^ w[key + 11]!;
-      let d0 = INVERSE[s[12]!]! ^ w[key + 12]!,
-        d1 = INVERSE[s[9]!]! ^ w[key + 13]!,
-        d2 = INVERSE[s[6]!]! ^ w[key + 14]!,
-        d3 = INVERSE[s[3]!]! ^ w[key + 15]!;
-      if (round > 0) {
-        // InvMixColumns (§5.3.3) as a column's 4·(a ⊕ c) and 4·(b ⊕ d) added, then MixColumns ("The Design of Rijndael" §4.1.3).
-        let u = xtime(xtime(a0 ^ a2)),
-          v = xtime(xtime(a1 ^ a3));
-        a0 ^= u;
-        a1 ^= v;
-        a2 ^= u;
-        a3 ^= v;
-        u = xtime(xtime(b0 ^ b2));
-        v = xtime(xtime(b1 ^ b3));
-        b0 ^= u;
-        b1 ^= v;
-        b2 ^= u;
-        b3 ^= v;
-        u = xtime(xtime(c0 ^ c2));
-        v = xtime(xtime(c1 ^ c3));
-        c0 ^= u;
-        c1 ^= v;
-        c2 ^= u;
-        c3 ^= v;
-        u = xtime(xtime(d0 ^ d2));
-        v = xtime(xtime(d1 ^ d3));
-        d0 ^= u;
-        d1 ^= v;
-        d2 ^= u;
-        d3 ^= v;
-        let x = a0 ^ a1 ^ a2 ^ a3,
-          f = a0;
-        a0 ^= x ^ xtime(a0 ^ a1);
-        a1 ^= x ^ xtime(a1 ^ a2);
-        a2 ^= x ^ xtime(a2 ^ a3);
-        a3 ^= x ^ xtime(a3 ^ f);
-        x = b0 ^ b1 ^ b2 ^ b3;
-        f = b0;
-        b0 ^= x ^ xtime(b0 ^ b1);
-        b1 ^= x ^ xtime(b1 ^ b2);
-        b2 ^= x ^ xtime(b2 ^ b3);
-        b3 ^= x ^ xtime(b3 ^ f);
-        x = c0 ^ c1 ^ c2 ^ c3;
-        f = c0;
-        c0 ^= x ^ xtime(c0 ^ c1);
-        c1 ^= x ^ xtime(c1 ^ c2);
-        c2 ^= x ^ xtime(c2 ^ c3);
-        c3 ^= x ^ xtime(c3 ^ f);
-        x = d0 ^ d1 ^ d2 ^ d3;
-        f = d0;
-        d0 ^= x ^ xtime(d0 ^ d1);
-        d1 ^= x ^ xtime(d1 ^ d2);
-        d2 ^= x ^ xtime(d2 ^ d3);
-        d3 ^= x ^ xtime(d3 ^ f);
-      }
-      s[0] = a0;
-      s[1] = a1;
-      s[2] = a2;
-      s[3] = a3;
-      s[4] = b0;
-      s[5] = b1;
-      s[6] = b2;
-      s[7] = b3;
-      s[8] = c0;
-      s[9] = c1;
-      s[10] = c2;
-      s[11] = c3;
-      s[12] = d0;
-      s[13] = d1;
-      s[14] = d2;
-      s[15] = d3;
+      for (let i = 0; i < AES_BLOCK; i++) next[i] = INVERSE[state[INVERSE_SHIFT[i]!]!]! ^ w[key + i]!;
+      if (round > 0) inverseMixColumns(next);
+      state.set(next);
     }
-    output.set(s, to);
+    output.set(state, to);
   }
 }

@@ -26,6 +26,14 @@ interface Algorithm {
   readonly compress: (state: Int32Array, data: Uint8Array, from: number, to: number) => void;
 }
 
+/** A block's 16 big-endian words into w[0..15] (the SHAs' message schedule starts with them). */
+function readBlock(w: Int32Array, d: Uint8Array, at: number): void {
+  for (let i = 0; i < 16; i++) {
+    const j = at + 4 * i;
+    w[i] = (d[j]! << 24) | (d[j + 1]! << 16) | (d[j + 2]! << 8) | d[j + 3]!;
+  }
+}
+
 // ---- SHA-256 (FIPS 180-4 §6.2) ----
 
 const K256 = new Int32Array([
@@ -48,10 +56,7 @@ function compress256(state: Int32Array, d: Uint8Array, from: number, to: number)
     h6 = state[6]!,
     h7 = state[7]!;
   for (let at = from; at < to; at += BLOCK) {
-    for (let i = 0; i < 16; i++) {
-      const j = at + 4 * i;
-      w[i] = (d[j]! << 24) | (d[j + 1]! << 16) | (d[j + 2]! << 8) | d[j + 3]!;
-    }
+    readBlock(w, d, at);
     for (let i = 16; i < 64; i++) {
       const x = w[i - 15]!;
       const y = w[i - 2]!;
@@ -112,10 +117,7 @@ function compress1(state: Int32Array, d: Uint8Array, from: number, to: number): 
     h3 = state[3]!,
     h4 = state[4]!;
   for (let at = from; at < to; at += BLOCK) {
-    for (let i = 0; i < 16; i++) {
-      const j = at + 4 * i;
-      w[i] = (d[j]! << 24) | (d[j + 1]! << 16) | (d[j + 2]! << 8) | d[j + 3]!;
-    }
+    readBlock(w, d, at);
     for (let i = 16; i < 80; i++) {
       const x = w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!;
       w[i] = (x << 1) | (x >>> 31);
