@@ -78,8 +78,8 @@ export class Transport {
   readonly #byRemote = new Map<string, Set<Endpoint>>();
   readonly #bySessionId = new Map<number, Endpoint>();
   #closed = false;
-  /** Where console session IDs come from: the system CSPRNG, pooled. */
-  readonly #random = pooledRandomness();
+  /** Where console session IDs come from when the caller gives no source: the system CSPRNG, pooled, drawn at first need. */
+  #random: ReturnType<typeof pooledRandomness> | undefined;
 
   constructor(options: TransportOptions = {}) {
     this.deadlines = new Deadlines(options.clock ? { clock: options.clock } : {});
@@ -133,7 +133,7 @@ export class Transport {
   }
 
   /** A console session ID no other session on this socket uses (never 0, which means "no session"). */
-  claimSessionId(endpoint: Endpoint, random: (max: number) => number = (max) => Math.floor(this.#random.fraction() * max)): number {
+  claimSessionId(endpoint: Endpoint, random: (max: number) => number = (max) => Math.floor((this.#random ??= pooledRandomness()).fraction() * max)): number {
     for (;;) {
       const sid = random(0xffffffff) >>> 0;
       if (sid !== 0 && !this.#bySessionId.has(sid)) {
