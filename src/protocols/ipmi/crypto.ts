@@ -7,8 +7,7 @@
 // a session builds its HmacKeys and its AES key schedule once, on first use (SessionKeys), and
 // the password's HmacKey is kept for the next login with the same password (passwordKey).
 import { Aes128, AES_BLOCK } from './aes.ts';
-import { HmacKey, hmac as hmacOf } from './digests.ts';
-import type { DigestName } from './digests.ts';
+import { HmacKey, hmac } from './digests.ts';
 import type { AuthAlgorithmId, ConfidentialityAlgorithmId, IntegrityAlgorithmId } from './cipher-suites.ts';
 import { AuthAlgorithm, ConfidentialityAlgorithm, IntegrityAlgorithm, MAX_PASSWORD_LENGTH } from './constants.ts';
 import { IpmiAuthenticationError, IpmiDecodeError, IpmiEncodeError } from './errors.ts';
@@ -84,9 +83,8 @@ export function secretKey(key: Uint8Array | HmacKey): HmacKey {
   return key instanceof HmacKey ? key : new HmacKey(key);
 }
 
-export function hmac(hash: DigestName, key: Uint8Array | HmacKey, ...parts: Uint8Array[]): Buffer {
-  return hmacOf(hash, key, ...parts);
-}
+/** HMAC of the parts under bytes or a kept HmacKey (digests.ts), for RAKP and the session keys. */
+export { hmac };
 
 /** Keys of an active RMCP+ session: what encode/decodeSession20 need. */
 export interface SessionKeys {
