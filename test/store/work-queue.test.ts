@@ -251,8 +251,12 @@ test('a deploy asked of the non-owner boots the agent on the owner; the boot fro
     return m.provision_state === 'active' ? m : undefined;
   });
   assert.equal(active.image_name, 'img-1');
-  const finish = await db.selectFrom('work_items').selectAll().where('machine_name', '=', name).where('kind', '=', 'finish').executeTakeFirstOrThrow();
-  assert.deepEqual([finish.state, finish.conductor, finish.requested_conductor], ['done', a.services.conductors.id, b.services.conductors.id]);
+  // The owner marks its work item done once the work returns, a moment after the machine row says active.
+  const finish = await until('the finish work item is done', 60_000, async () => {
+    const item = await db.selectFrom('work_items').selectAll().where('machine_name', '=', name).where('kind', '=', 'finish').executeTakeFirst();
+    return item?.state === 'done' ? item : undefined;
+  });
+  assert.deepEqual([finish.conductor, finish.requested_conductor], [a.services.conductors.id, b.services.conductors.id]);
   assert.deepEqual(fakeOf(a, name).boots, ['pxe', 'disk'], 'the owner power-cycled it into its disk');
   assert.deepEqual(fakeOf(b, name).boots, [], 'b never reached the controller');
 });
